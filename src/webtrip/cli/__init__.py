@@ -1,0 +1,39 @@
+"""The ``webtrip`` command line.
+
+Each command wires actors to a world and a view: it builds the network, the
+trace and the actors, runs them, and hands the trace (or the result) to a view
+from :mod:`webtrip.report`. Mistakes a user can make end in one clear sentence
+and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import click
+
+from webtrip import __version__
+from webtrip.cli.demo import demo
+from webtrip.cli.dns import dns_group
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, prog_name="webtrip")
+def cli() -> None:
+    """See, for real, what happens when a browser loads a web page.
+
+    \b
+    Examples:
+      webtrip demo                                  the bundled lab, step by step
+      webtrip dns serve --zone example.zone         an authoritative DNS server
+      webtrip dns query www.example.test @127.0.0.1:5353
+    """
+
+
+cli.add_command(demo)
+cli.add_command(dns_group)
+
+
+def main() -> None:
+    """Entry point of the ``webtrip`` command."""
+    cli(prog_name="webtrip")

@@ -1,0 +1,54 @@
+"""What every command shares: the terminal console and the user-error type."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+T = TypeVar("T")
+
+# Exit codes, as dig uses them where they overlap.
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NO_REPLY = 9
+
+
+class UserError(click.ClickException):
+    """A mistake or a failure the user must hear about in one sentence."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+    def show(self, file: Any = None) -> None:
+        err_console().print(f"[bold red]webtrip:[/] {self.format_message()}", highlight=False)
+
+
+def out_console() -> Console:
+    """Standard output; rich turns colour off for NO_COLOR and non-terminals."""
+    return Console(highlight=False, soft_wrap=True)
+
+
+def err_console() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def run_until_signal(main: Coroutine[Any, Any, T]) -> T | None:
+    """Run ``main`` until it ends or the process gets SIGINT/SIGTERM (then return None)."""
+
+    async def runner() -> T | None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(main)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        try:
+            return await task
+        except asyncio.CancelledError:
+            return None
+
+    return asyncio.run(runner())

@@ -1,0 +1,339 @@
+"""The authoritative answer to one DNS query — the logic, with no I/O.
+
+:class:`Authority` turns the bytes of a query into the bytes of a response
+(or ``None``: drop it). It follows the lookup algorithm of RFC 1034 §4.3.2:
+
+1. find the zone that contains the name; none → REFUSED (we are not a
+   resolver and do not answer for the rest of the world);
+2. walk down from the zone's apex: a zone cut on the way means the name is
+   delegated → a *referral* (NS records in authority, their addresses
+   — glue — in additional, AA clear);
+3. the name exists → its records (AA set); a CNAME instead → add it and
+   restart at the target while the target is in our zones (loops stopped);
+   a DNAME above the name → synthesise the CNAME (RFC 6672);
+4. the name does not exist → a wildcard at the closest encloser answers for
+   it (RFC 4592), else NXDOMAIN; a name that exists without the asked type
+   → NODATA. Both carry the zone's SOA for negative caching (RFC 2308).
+
+Around that: malformed queries get FORMERR, other opcodes NOTIMP, EDNS0
+(RFC 6891) is echoed with our payload size, and an answer larger than the
+client can receive over UDP is truncated (TC=1) so that it retries over TCP.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import dns.edns
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rrset
+
+from webtrip.dns.zones import Zone, ZoneSet
+
+UDP = "udp"
+TCP = "tcp"
+
+# The EDNS0 UDP payload we advertise and accept at most: the DNS Flag Day
+# 2020 value, which avoids IP fragmentation on almost every path.
+EDNS_PAYLOAD = 1232
+# Without EDNS0 a UDP answer may be at most 512 bytes (RFC 1035 §4.2.1).
+CLASSIC_UDP_PAYLOAD = 512
+# A CNAME chain longer than this is cut short (loops are stopped earlier).
+MAX_CNAME_CHAIN = 12
+# How many answers to remember for identical queries (a "packet cache").
+PACKET_CACHE_SIZE = 4096
+
+_HEADER = struct.Struct("!HHHHHH")
+_QR = 0x8000
+_OPCODE_MASK = 0x7800
+_RD = 0x0100
+_ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
+# Types never answered from zone data: zone transfers are not offered here.
+_TRANSFER_TYPES = {dns.rdatatype.AXFR, dns.rdatatype.IXFR}
+# Meta-types that are not questions at all (RFC 6895 §3.1).
+_META_TYPES = {dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY}
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    rrsets: list[dns.rrset.RRset]
+
+
+@dataclass(frozen=True, slots=True)
+class _Alias:
+    rrsets: list[dns.rrset.RRset]  # the CNAME (after a DNAME: the DNAME and its CNAME)
+    target: dns.name.Name
+
+
+@dataclass(frozen=True, slots=True)
+class _Referral:
+    ns: dns.rrset.RRset
+
+
+class _NoData:
+    pass
+
+
+class _NxDomain:
+    pass
+
+
+_NODATA = _NoData()
+_NXDOMAIN = _NxDomain()
+_Outcome = _Answer | _Alias | _Referral | _NoData | _NxDomain
+
+
+class Authority:
+    """Answers queries for a set of zones; pure computation, safe to share."""
+
+    def __init__(self, zones: ZoneSet, *, edns_payload: int = EDNS_PAYLOAD) -> None:
+        self.zones = zones
+        self.edns_payload = edns_payload
+        self._cache: dict[tuple[str, bytes], bytes | None] = {}
+
+    # --- bytes in, bytes out ---------------------------------------------------
+
+    def respond(self, wire: bytes, transport: str = UDP) -> bytes | None:
+        """The response to the query ``wire`` received over ``transport``.
+
+        Returns None when the message must be dropped: too short to carry a
+        header, or itself a response (answering responses invites loops).
+        Never raises for any input.
+        """
+        key = (transport, wire[2:])
+        cached = self._cache.get(key, b"")
+        if cached != b"":
+            return None if cached is None else wire[:2] + cached
+        response, cacheable = self._respond(wire, transport)
+        if cacheable:
+            if len(self._cache) >= PACKET_CACHE_SIZE:
+                del self._cache[next(iter(self._cache))]
+            self._cache[key] = None if response is None else response[2:]
+        return response
+
+    def _respond(self, wire: bytes, transport: str) -> tuple[bytes | None, bool]:
+        if len(wire) < _HEADER.size:
+            return None, False
+        query_id, flags, qdcount, _an, _ns, _ar = _HEADER.unpack_from(wire)
+        if flags & _QR:
+            return None, False
+        opcode = (flags & _OPCODE_MASK) >> 11
+        if opcode != dns.opcode.QUERY:
+            return _header_only(query_id, flags, dns.rcode.NOTIMP), False
+        if qdcount != 1:
+            return _header_only(query_id, flags, dns.rcode.FORMERR), False
+        try:
+            query = dns.message.from_wire(wire, ignore_trailing=False)
+        except Exception:  # any parse failure is the client's malformed message
+            return _header_only(query_id, flags, dns.rcode.FORMERR), False
+        try:
+            response = self.answer(query)
+            return self._render(query, response, transport), True
+        except Exception:  # a query we cannot answer must never stop the server
+            return _header_only(query_id, flags, dns.rcode.SERVFAIL), False
+
+    def _render(
+        self, query: dns.message.Message, response: dns.message.Message, transport: str
+    ) -> bytes:
+        if transport == TCP:
+            limit = 65535
+        elif query.edns >= 0:
+            limit = max(CLASSIC_UDP_PAYLOAD, min(query.payload, self.edns_payload))
+        else:
+            limit = CLASSIC_UDP_PAYLOAD
+        try:
+            return response.to_wire(max_size=limit)
+        except dns.exception.TooBig:
+            pass
+        # RFC 2181 §9: additional data is optional — leave it out before
+        # truncating, unless it is glue the referral cannot work without.
+        if response.additional and response.flags & dns.flags.AA:
+            response.additional = []
+            try:
+                return response.to_wire(max_size=limit)
+            except dns.exception.TooBig:
+                pass
+        response.answer, response.authority, response.additional = [], [], []
+        response.flags |= dns.flags.TC
+        return response.to_wire(max_size=limit)
+
+    # --- the lookup algorithm ---------------------------------------------------
+
+    def answer(self, query: dns.message.Message) -> dns.message.Message:
+        """The response message for a well-formed ``query`` with one question."""
+        response = dns.message.make_response(query, our_payload=self.edns_payload)
+        if query.edns >= 0 and query.ednsflags & dns.flags.DO:
+            response.ednsflags |= dns.flags.DO  # RFC 3225: the DO bit is copied
+        if query.edns > 0:
+            response.set_rcode(dns.rcode.BADVERS)  # we speak EDNS version 0 only
+            return response
+        question = query.question[0]
+        qname, qtype = question.name, question.rdtype
+        if question.rdclass != dns.rdataclass.IN or qtype in _TRANSFER_TYPES:
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+        if qtype in _META_TYPES:
+            response.set_rcode(dns.rcode.FORMERR)
+            return response
+        zone = self.zones.find(qname)
+        if zone is None:
+            response.set_rcode(dns.rcode.REFUSED)
+            return response
+
+        response.flags |= dns.flags.AA
+        name, seen = qname, {qname}
+        for _ in range(MAX_CNAME_CHAIN + 1):
+            outcome = self._lookup(zone, name, qtype)
+            if isinstance(outcome, _Answer):
+                response.answer.extend(outcome.rrsets)
+                self._add_additional(zone, outcome.rrsets, response)
+                break
+            if isinstance(outcome, _Alias):
+                response.answer.extend(outcome.rrsets)
+                target = outcome.target
+                next_zone = self.zones.find(target)
+                if target in seen or next_zone is None:
+                    break  # a loop, or a name outside our zones: the resolver goes on
+                seen.add(target)
+                name, zone = target, next_zone
+                continue
+            if isinstance(outcome, _Referral):
+                if not response.answer:
+                    response.flags &= ~dns.flags.AA
+                response.authority.append(outcome.ns)
+                response.additional.extend(self._glue(zone, outcome.ns))
+                break
+            if outcome is _NXDOMAIN:
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            response.authority.append(zone.negative_soa())
+            break
+        return response
+
+    def _lookup(self, zone: Zone, name: dns.name.Name, qtype: int) -> _Outcome:
+        """One step of RFC 1034 §4.3.2 for ``name`` inside ``zone``."""
+        # Walk down from just below the apex: a zone cut or a DNAME above the
+        # name takes precedence over anything the name itself may have.
+        depth = len(zone.origin)
+        while depth < len(name):
+            depth += 1
+            ancestor = name if depth == len(name) else dns.name.Name(name.labels[-depth:])
+            if ancestor in zone.cuts and not (ancestor == name and qtype == dns.rdatatype.DS):
+                ns = zone.rdataset(ancestor, dns.rdatatype.NS)
+                assert ns is not None
+                return _Referral(_rrset(ancestor, ns))
+            if ancestor != name and ancestor in zone.dnames:
+                return self._dname(zone, ancestor, name)
+
+        node = zone.data.nodes.get(name)
+        if node is not None:
+            return self._from_node(node, name, qtype)
+        if name in zone.names:
+            return _NODATA  # an empty non-terminal exists but owns nothing
+        # Wildcards (RFC 4592): the source of synthesis is "*" under the
+        # closest encloser, the deepest existing ancestor of the name.
+        encloser = name.parent()
+        while encloser not in zone.names:
+            encloser = encloser.parent()
+        wildcard = zone.data.nodes.get(dns.name.Name((b"*", *encloser.labels)))
+        if wildcard is not None:
+            return self._from_node(wildcard, name, qtype)
+        return _NXDOMAIN
+
+    @staticmethod
+    def _from_node(node: dns.node.Node, owner: dns.name.Name, qtype: int) -> _Outcome:
+        """What a node answers for ``qtype``, with ``owner`` as the answer's name."""
+        cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
+        if qtype == dns.rdatatype.ANY:
+            # RFC 8482: answer ANY with one RRset rather than everything.
+            if cname is not None:
+                return _Answer([_rrset(owner, cname)])
+            first = min(node.rdatasets, key=lambda rds: rds.rdtype, default=None)
+            return _Answer([_rrset(owner, first)]) if first is not None else _NODATA
+        rdataset = node.get_rdataset(dns.rdataclass.IN, qtype)
+        if rdataset is not None:
+            return _Answer([_rrset(owner, rdataset)])
+        if cname is not None:
+            return _Alias([_rrset(owner, cname)], cname[0].target)  # type: ignore[attr-defined]
+        return _NODATA
+
+    @staticmethod
+    def _dname(zone: Zone, owner: dns.name.Name, name: dns.name.Name) -> _Outcome:
+        """RFC 6672: a DNAME at ``owner`` maps ``name`` into another subtree."""
+        dname = zone.rdataset(owner, dns.rdatatype.DNAME)
+        assert dname is not None
+        try:
+            target = name.relativize(owner).concatenate(dname[0].target)  # type: ignore[attr-defined]
+        except dns.name.NameTooLong:
+            return _Answer([_rrset(owner, dname)])  # YXDOMAIN territory: the DNAME alone
+        cname = dns.rrset.from_text_list(name, dname.ttl, "IN", "CNAME", [target.to_text()])
+        return _Alias([_rrset(owner, dname), cname], target)
+
+    def _add_additional(
+        self, zone: Zone, rrsets: list[dns.rrset.RRset], response: dns.message.Message
+    ) -> None:
+        """Addresses of the hosts an MX, NS or SRV answer names (RFC 1034 §3.3.11)."""
+        for rrset in rrsets:
+            if rrset.rdtype == dns.rdatatype.MX:
+                targets = [rdata.exchange for rdata in rrset]  # type: ignore[attr-defined]
+            elif rrset.rdtype in (dns.rdatatype.NS, dns.rdatatype.SRV):
+                targets = [rdata.target for rdata in rrset]  # type: ignore[attr-defined]
+            else:
+                continue
+            for target in targets:
+                response.additional.extend(self._addresses(target))
+
+    def _addresses(self, host: dns.name.Name) -> list[dns.rrset.RRset]:
+        """A and AAAA records of ``host`` that our zones hold with authority."""
+        zone = self.zones.find(host)
+        if zone is None or self._below_cut(zone, host):
+            return []
+        return [
+            _rrset(host, rds)
+            for rdtype in _ADDRESS_TYPES
+            if (rds := zone.rdataset(host, rdtype)) is not None
+        ]
+
+    def _glue(self, zone: Zone, ns: dns.rrset.RRset) -> list[dns.rrset.RRset]:
+        """Addresses for a referral's name servers (RFC 9471).
+
+        In-domain glue (name servers below the cut) is the only way to reach
+        the child, so it comes from the occluded data below the cut;
+        addresses of other servers in our zones are added when we have them.
+        """
+        out: list[dns.rrset.RRset] = []
+        for rdata in ns:
+            host = rdata.target  # type: ignore[attr-defined]
+            if host.is_subdomain(ns.name):
+                out.extend(
+                    _rrset(host, rds)
+                    for rdtype in _ADDRESS_TYPES
+                    if (rds := zone.rdataset(host, rdtype)) is not None
+                )
+            else:
+                out.extend(self._addresses(host))
+        return out
+
+    @staticmethod
+    def _below_cut(zone: Zone, name: dns.name.Name) -> bool:
+        return any(name.is_subdomain(cut) for cut in zone.cuts)
+
+
+def _rrset(owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
+    rrset = dns.rrset.RRset(owner, rdataset.rdclass, rdataset.rdtype)
+    rrset.update(rdataset)
+    return rrset
+
+
+def _header_only(query_id: int, flags: int, rcode: int) -> bytes:
+    """A response with only a header: for queries we cannot or will not parse."""
+    response_flags = _QR | (flags & (_OPCODE_MASK | _RD)) | (rcode & 0xF)
+    return _HEADER.pack(query_id, response_flags, 0, 0, 0, 0)

@@ -1,0 +1,214 @@
+"""The authoritative DNS server actor: UDP and TCP transport around :class:`Authority`.
+
+UDP: one datagram in, at most one datagram out — the answer is computed
+synchronously in the datagram callback, the fastest path asyncio offers.
+
+TCP (RFC 7766): each message is preceded by its two-byte length; a client may
+send several queries on one connection, even before the first answer arrives
+(pipelining), and gets the answers in order. A connection that stays idle, or
+that takes too long to deliver a message it started, is closed; so is any
+connection beyond the cap, so that no client can hold the server's memory.
+
+Everything the server does is recorded in the trace; the server itself
+prints nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import struct
+from collections.abc import Sequence
+
+from webtrip.dns.authority import TCP, UDP, Authority
+from webtrip.net import Address, DatagramEndpoint, Network, Stream, TcpListener
+from webtrip.trace import (
+    NULL_TRACE,
+    DnsMessageDropped,
+    DnsMessageReceived,
+    DnsMessageSent,
+    TcpConnectionClosed,
+    TcpConnectionOpened,
+    Trace,
+)
+
+_LENGTH = struct.Struct("!H")
+
+
+class DnsServer:
+    """An authoritative DNS server for the zones of ``authority``."""
+
+    def __init__(
+        self,
+        network: Network,
+        authority: Authority,
+        trace: Trace = NULL_TRACE,
+        *,
+        actor: str = "dns-server",
+        tcp_idle_timeout: float = 10.0,
+        tcp_message_timeout: float = 5.0,
+        max_tcp_connections: int = 128,
+    ) -> None:
+        self.network = network
+        self.authority = authority
+        self.trace = trace
+        self.actor = actor
+        self.tcp_idle_timeout = tcp_idle_timeout
+        self.tcp_message_timeout = tcp_message_timeout
+        self.max_tcp_connections = max_tcp_connections
+        self.udp_endpoints: list[DatagramEndpoint] = []
+        self.tcp_listeners: list[TcpListener] = []
+        self._tcp_open = 0
+        self._connection_ids = itertools.count(1)
+
+    @property
+    def addresses(self) -> list[Address]:
+        """The addresses the server listens on (UDP and TCP alike)."""
+        return [endpoint.local_address for endpoint in self.udp_endpoints]
+
+    async def start(self, addresses: Sequence[Address]) -> None:
+        """Listen on UDP and TCP at each address.
+
+        Raises OSError naming the address when one cannot be bound; nothing is
+        left listening in that case.
+        """
+        try:
+            for host, port in addresses:
+                endpoint = await self._open_udp(host, port)
+                # Port 0 means "any free port": use the same one for TCP.
+                port = endpoint.local_address[1]
+                self.tcp_listeners.append(
+                    await self.network.start_tcp_server(self._serve_tcp, host, port)
+                )
+        except OSError as exc:
+            await self.aclose()
+            where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}") from exc
+
+    async def aclose(self) -> None:
+        """Stop listening."""
+        for endpoint in self.udp_endpoints:
+            endpoint.close()
+        for listener in self.tcp_listeners:
+            await listener.aclose()
+        self.udp_endpoints.clear()
+        self.tcp_listeners.clear()
+
+    # --- UDP ----------------------------------------------------------------------
+
+    async def _open_udp(self, host: str, port: int) -> DatagramEndpoint:
+        endpoint: DatagramEndpoint | None = None
+        authority, trace = self.authority, self.trace
+
+        def on_datagram(data: bytes, peer: Address) -> None:
+            assert endpoint is not None
+            if not trace.enabled:
+                response = authority.respond(data, UDP)
+                if response is not None:
+                    endpoint.send(response, peer)
+                return
+            received = trace.now()
+            local = endpoint.local_address
+            trace.record(DnsMessageReceived(received, self.actor, UDP, local, peer, data))
+            response = authority.respond(data, UDP)
+            if response is None:
+                trace.record(
+                    DnsMessageDropped(
+                        trace.now(), self.actor, UDP, local, peer, data, _drop_reason(data)
+                    )
+                )
+                return
+            endpoint.send(response, peer)
+            trace.record(
+                DnsMessageSent(trace.now(), self.actor, UDP, local, peer, response, received)
+            )
+
+        endpoint = await self.network.open_udp_endpoint(host, port, on_datagram=on_datagram)
+        self.udp_endpoints.append(endpoint)
+        return endpoint
+
+    # --- TCP ----------------------------------------------------------------------
+
+    async def _serve_tcp(self, stream: Stream) -> None:
+        trace, actor = self.trace, self.actor
+        local, peer = stream.local_address, stream.peer_address
+        connection = next(self._connection_ids)
+        if self._tcp_open >= self.max_tcp_connections:
+            trace.record(TcpConnectionOpened(trace.now(), actor, local, peer, connection))
+            stream.abort()
+            trace.record(
+                TcpConnectionClosed(trace.now(), actor, local, peer, connection, "connection limit")
+            )
+            return
+        self._tcp_open += 1
+        trace.record(TcpConnectionOpened(trace.now(), actor, local, peer, connection))
+        reason = "server error"
+        try:
+            reason = await self._tcp_messages(stream)
+        except ConnectionError:
+            reason = "connection reset"
+        finally:
+            self._tcp_open -= 1
+            if reason == "client closed":
+                await stream.aclose()
+            else:
+                stream.abort()
+            trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
+
+    async def _tcp_messages(self, stream: Stream) -> str:
+        """Answer length-prefixed queries until the connection should end; say why it ended."""
+        trace, actor = self.trace, self.actor
+        local, peer = stream.local_address, stream.peer_address
+        buffer = bytearray()
+        while True:
+            # Wait for the next message: idle timeout while nothing has started,
+            # a (shorter) deadline once a message is partly here.
+            timeout = self.tcp_message_timeout if buffer else self.tcp_idle_timeout
+            try:
+                async with asyncio.timeout(timeout):
+                    while True:
+                        if len(buffer) >= 2:
+                            (length,) = _LENGTH.unpack_from(buffer)
+                            if length == 0:
+                                return "empty message"
+                            if len(buffer) >= 2 + length:
+                                break
+                        data = await stream.receive_some(65537)
+                        if not data:
+                            return "client closed" if not buffer else "client closed mid-message"
+                        buffer += data
+            except TimeoutError:
+                return "idle timeout" if not buffer else "message timeout"
+            # Answer every complete message already received (pipelining).
+            replies = bytearray()
+            while len(buffer) >= 2:
+                (length,) = _LENGTH.unpack_from(buffer)
+                if length == 0 or len(buffer) < 2 + length:
+                    break
+                message = bytes(buffer[2 : 2 + length])
+                del buffer[: 2 + length]
+                received = trace.now()
+                trace.record(DnsMessageReceived(received, actor, TCP, local, peer, message))
+                response = self.authority.respond(message, TCP)
+                if response is None:
+                    trace.record(
+                        DnsMessageDropped(
+                            trace.now(), actor, TCP, local, peer, message, _drop_reason(message)
+                        )
+                    )
+                    if replies:
+                        await stream.send_all(bytes(replies))
+                    return "unanswerable message"
+                replies += _LENGTH.pack(len(response)) + response
+                trace.record(
+                    DnsMessageSent(trace.now(), actor, TCP, local, peer, response, received)
+                )
+            await stream.send_all(bytes(replies))
+
+
+def _drop_reason(data: bytes) -> str:
+    if len(data) < 12:
+        return "shorter than a DNS header"
+    if data[2] & 0x80:
+        return "a response, not a query"
+    return "not answerable"

@@ -1,0 +1,204 @@
+"""Zones: the data an authoritative DNS server answers from.
+
+A zone is loaded from an RFC 1035 master file (the format NSD and BIND read)
+by dnspython. On top of dnspython's nodes we precompute what the lookup
+algorithm of RFC 1034 §4.3.2 needs: every name that exists, including the
+empty non-terminals between the apex and deeper names (they block wildcards,
+RFC 4592), and the zone cuts where the zone delegates a child to other
+servers.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.exception
+import dns.name
+import dns.rdataclass
+import dns.rdataset
+import dns.rdatatype
+import dns.rrset
+import dns.zone
+import dns.zonefile
+
+
+class ZoneError(Exception):
+    """A zone file cannot be loaded; the message is one sentence for the user."""
+
+
+@dataclass
+class Zone:
+    """One zone and the facts the lookup algorithm needs about it."""
+
+    origin: dns.name.Name
+    source: str
+    data: dns.zone.Zone
+    soa: dns.rrset.RRset
+    names: set[dns.name.Name] = field(default_factory=set)
+    cuts: set[dns.name.Name] = field(default_factory=set)
+    dnames: set[dns.name.Name] = field(default_factory=set)
+
+    @classmethod
+    def from_dnspython(cls, data: dns.zone.Zone, source: str) -> Zone:
+        origin = data.origin
+        assert origin is not None
+        soa_rdataset = data.get_rdataset(origin, dns.rdatatype.SOA)
+        if soa_rdataset is None:
+            raise ZoneError(f"{source}: the zone {origin} has no SOA record at its apex")
+        if data.get_rdataset(origin, dns.rdatatype.NS) is None:
+            raise ZoneError(f"{source}: the zone {origin} has no NS records at its apex")
+        soa = dns.rrset.RRset(origin, dns.rdataclass.IN, dns.rdatatype.SOA)
+        soa.update(soa_rdataset)
+        zone = cls(origin=origin, source=source, data=data, soa=soa)
+        for name, node in data.nodes.items():
+            # Every ancestor up to the apex exists too (empty non-terminals).
+            ancestor = name
+            while ancestor != origin and ancestor not in zone.names:
+                zone.names.add(ancestor)
+                ancestor = ancestor.parent()
+            zone.names.add(origin)
+            if name != origin and node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NS):
+                zone.cuts.add(name)
+            if node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.DNAME):
+                zone.dnames.add(name)
+        return zone
+
+    def rdataset(self, name: dns.name.Name, rdtype: int) -> dns.rdataset.Rdataset | None:
+        """The rdataset of ``rdtype`` owned by ``name`` in this zone, if any."""
+        node = self.data.nodes.get(name)
+        if node is None:
+            return None
+        return node.get_rdataset(dns.rdataclass.IN, rdtype)
+
+    def negative_soa(self) -> dns.rrset.RRset:
+        """The SOA to put in the authority section of NXDOMAIN and NODATA answers.
+
+        RFC 2308 §3: its TTL is the minimum of the SOA's own TTL and its
+        MINIMUM field, which is how long resolvers may cache the "no".
+        """
+        soa = self.soa
+        ttl = min(soa.ttl, soa[0].minimum)  # type: ignore[attr-defined]
+        if ttl == soa.ttl:
+            return soa
+        return dns.rrset.from_rdata_list(soa.name, ttl, list(soa))
+
+
+def load_zone(path: str | os.PathLike[str], origin: str | None = None) -> Zone:
+    """Load the master file at ``path``; the origin is ``origin`` or the file's ``$ORIGIN``.
+
+    Raises ZoneError with a message naming the file and, where the problem is
+    on a line, the line.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ZoneError(f"{path}: no such zone file") from None
+    except UnicodeDecodeError as exc:
+        raise ZoneError(f"{path}: not a text file ({exc.reason})") from None
+    except OSError as exc:
+        raise ZoneError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        data = _parse(text, path, origin)
+    except ZoneError:
+        raise
+    except dns.zonefile.UnknownOrigin:
+        raise ZoneError(
+            f"{path}: the zone's name is unknown; start the file with $ORIGIN NAME. "
+            "or give it as NAME=FILE"
+        ) from None
+    except (dns.exception.DNSException, ValueError) as exc:
+        line = _first_failing_line(text, path, origin, exc)
+        if line is None:
+            raise ZoneError(f"{path}: {_describe(exc)}") from None
+        content = text.splitlines()[line - 1].strip()
+        raise ZoneError(f"{path}:{line}: {_describe(exc)} (in {content!r})") from None
+    return Zone.from_dnspython(data, str(path))
+
+
+def _parse(text: str, path: Path, origin: str | None) -> dns.zone.Zone:
+    return dns.zone.from_text(
+        text,
+        origin=origin,
+        relativize=False,
+        filename=str(path),
+        check_origin=False,  # checked by Zone.from_dnspython with a clearer message
+    )
+
+
+def _describe(exc: Exception) -> str:
+    """dnspython's message without the "file:line:" it sometimes prepends."""
+    message = str(exc) or type(exc).__name__
+    parts = message.split(": ", 1)
+    if len(parts) == 2 and ":" in parts[0] and parts[0].rsplit(":", 1)[-1].isdigit():
+        message = parts[1]
+    if isinstance(exc, dns.zonefile.CNAMEAndOtherData):
+        message = "a name cannot have a CNAME and other records (RFC 1034 §3.6.2)"
+    return message.rstrip(".")
+
+
+def _first_failing_line(text: str, path: Path, origin: str | None, error: Exception) -> int | None:
+    """The first line whose inclusion makes the file fail with ``error``.
+
+    dnspython reports the tokenizer's position, which can already be past the
+    faulty record; a binary search over prefixes of the file finds the line
+    that really introduces the error.
+    """
+    lines = text.splitlines(keepends=True)
+    wanted = (type(error), _describe(error))
+
+    def fails_at(count: int) -> bool:
+        try:
+            _parse("".join(lines[:count]), path, origin)
+        except (dns.exception.DNSException, ValueError) as exc:
+            return (type(exc), _describe(exc)) == wanted
+        return False
+
+    low, high = 1, len(lines)
+    if not lines or not fails_at(high):
+        return None
+    while low < high:
+        middle = (low + high) // 2
+        if fails_at(middle):
+            high = middle
+        else:
+            low = middle + 1
+    return low
+
+
+class ZoneSet:
+    """The zones one server is authoritative for, found by longest match."""
+
+    def __init__(self, zones: Iterable[Zone] = ()) -> None:
+        self._zones: dict[dns.name.Name, Zone] = {}
+        for zone in zones:
+            self.add(zone)
+
+    def add(self, zone: Zone) -> None:
+        if zone.origin in self._zones:
+            raise ZoneError(
+                f"{zone.source}: the zone {zone.origin} is already loaded from "
+                f"{self._zones[zone.origin].source}"
+            )
+        self._zones[zone.origin] = zone
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._zones.values())
+
+    def __len__(self) -> int:
+        return len(self._zones)
+
+    def find(self, name: dns.name.Name) -> Zone | None:
+        """The most specific zone containing ``name``, or None."""
+        zones = self._zones
+        candidate = name
+        while True:
+            zone = zones.get(candidate)
+            if zone is not None:
+                return zone
+            if candidate == dns.name.root:
+                return None
+            candidate = candidate.parent()

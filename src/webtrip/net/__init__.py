@@ -1,0 +1,34 @@
+"""The network as actors see it, and its real-world implementation.
+
+Actors (DNS server, web server, browser) are asyncio code written against
+:class:`Network`: open a TCP stream, serve TCP, open a UDP endpoint, read the
+clock. :class:`RealNetwork` implements it with the operating system's sockets;
+the simulated world implements the same interface with simulated hosts, so an
+actor never knows which world it runs in.
+"""
+
+from webtrip.net.base import (
+    Address,
+    DatagramEndpoint,
+    DatagramHandler,
+    Network,
+    Stream,
+    StreamHandler,
+    TcpListener,
+    format_address,
+    parse_address,
+)
+from webtrip.net.real import RealNetwork
+
+__all__ = [
+    "Address",
+    "DatagramEndpoint",
+    "DatagramHandler",
+    "Network",
+    "RealNetwork",
+    "Stream",
+    "StreamHandler",
+    "TcpListener",
+    "format_address",
+    "parse_address",
+]

@@ -1,0 +1,169 @@
+"""The :class:`Network` interface: everything an actor may ask of the network.
+
+It is deliberately small — the socket calls a browser or a server really
+needs — so that two very different worlds can provide it: the real one
+(asyncio over the kernel's sockets) and the simulated one (hosts, links and a
+TCP/IP stack of our own on a virtual clock). Timeouts are ordinary asyncio
+(``asyncio.timeout``): both worlds run on an asyncio event loop whose clock is
+the world's clock.
+"""
+
+from __future__ import annotations
+
+import abc
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import BinaryIO
+
+Address = tuple[str, int]
+"""A transport address: (IP address as text, port)."""
+
+DatagramHandler = Callable[[bytes, Address], None]
+StreamHandler = Callable[["Stream"], Awaitable[None]]
+
+
+class Stream(abc.ABC):
+    """One TCP connection, as a byte stream in both directions."""
+
+    local_address: Address
+    peer_address: Address
+
+    @abc.abstractmethod
+    async def receive_some(self, max_bytes: int = 65536) -> bytes:
+        """Wait for and return at least one byte, at most ``max_bytes``.
+
+        Returns ``b""`` once the peer has closed its side (end of stream).
+        Raises ConnectionError if the connection was reset.
+        """
+
+    @abc.abstractmethod
+    async def send_all(self, data: bytes) -> None:
+        """Send all of ``data``, waiting while the peer is not reading.
+
+        Raises ConnectionError if the connection is gone.
+        """
+
+    async def send_file(self, file: BinaryIO, offset: int, count: int) -> None:
+        """Send ``count`` bytes of ``file`` from ``offset``; worlds may do it faster."""
+        file.seek(offset)
+        remaining = count
+        while remaining > 0:
+            chunk = file.read(min(remaining, 256 * 1024))
+            if not chunk:
+                raise ConnectionError("file ended before the expected length")
+            await self.send_all(chunk)
+            remaining -= len(chunk)
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Close the connection gracefully (FIN) once queued data is sent."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Close the connection at once, dropping unsent data (RST)."""
+
+
+class TcpListener(abc.ABC):
+    """A listening TCP socket that hands each accepted connection to a handler."""
+
+    addresses: list[Address]
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Stop accepting connections (connections already open go on)."""
+
+
+class DatagramEndpoint(abc.ABC):
+    """A UDP socket bound to a local address."""
+
+    local_address: Address
+
+    @abc.abstractmethod
+    def send(self, data: bytes, to: Address) -> None:
+        """Send one datagram to ``to`` (UDP: no delivery guarantee)."""
+
+    @abc.abstractmethod
+    async def receive(self) -> tuple[bytes, Address]:
+        """Wait for the next datagram and return it with its sender's address."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the socket."""
+
+
+class Network(abc.ABC):
+    """The network an actor lives in."""
+
+    name: str
+
+    @abc.abstractmethod
+    def now(self) -> float:
+        """The world's clock in seconds (real or virtual), for timestamps."""
+
+    @abc.abstractmethod
+    async def open_tcp_stream(
+        self, host: str, port: int, *, local_host: str | None = None
+    ) -> Stream:
+        """Connect to ``host:port`` (an IP address) and return the stream.
+
+        Raises ConnectionRefusedError, or OSError for other failures.
+        """
+
+    @abc.abstractmethod
+    async def start_tcp_server(
+        self, handler: StreamHandler, host: str, port: int, *, backlog: int = 128
+    ) -> TcpListener:
+        """Listen on ``host:port`` and run ``handler(stream)`` for each connection.
+
+        Raises OSError (e.g. address in use) if the address cannot be bound.
+        """
+
+    @abc.abstractmethod
+    async def open_udp_endpoint(
+        self,
+        host: str,
+        port: int = 0,
+        *,
+        on_datagram: DatagramHandler | None = None,
+    ) -> DatagramEndpoint:
+        """Bind a UDP socket to ``host:port`` (port 0: any free port).
+
+        With ``on_datagram`` each arriving datagram is given to it at once (the
+        fast path servers use); without, datagrams queue for ``receive()``.
+        """
+
+
+def parse_address(text: str, default_port: int) -> Address:
+    """Parse ``ADDR``, ``ADDR:PORT``, ``[V6]`` or ``[V6]:PORT`` into (addr, port).
+
+    Raises ValueError with a one-sentence reason for anything else.
+    """
+    text = text.strip()
+    host, port_text = text, ""
+    if text.startswith("["):
+        end = text.find("]")
+        if end < 0:
+            raise ValueError(f"'{text}' has '[' without a closing ']'")
+        host, rest = text[1:end], text[end + 1 :]
+        if rest:
+            if not rest.startswith(":"):
+                raise ValueError(f"'{text}' must be [IPv6]:PORT")
+            port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"'{host}' is not an IP address") from None
+    port = default_port
+    if port_text:
+        if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+            raise ValueError(f"'{port_text}' is not a port number (0 to 65535)")
+        port = int(port_text)
+    return host, port
+
+
+def format_address(address: Address) -> str:
+    """``127.0.0.1:53`` or ``[::1]:53``."""
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

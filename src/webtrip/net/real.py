@@ -1,0 +1,285 @@
+"""The real world: :class:`Network` over the kernel's sockets with asyncio.
+
+Streams are built on asyncio's low-level Protocol/Transport API rather than
+StreamReader/StreamWriter: one small buffer, explicit flow control in both
+directions, and nothing an actor does not ask for. asyncio already turns
+Nagle's algorithm off (TCP_NODELAY) on every TCP transport it creates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import os
+import socket
+from typing import BinaryIO
+
+from webtrip.net.base import (
+    Address,
+    DatagramEndpoint,
+    DatagramHandler,
+    Network,
+    Stream,
+    StreamHandler,
+    TcpListener,
+)
+
+# Stop reading from the socket when this much received data waits for the
+# actor; the peer's TCP then sees a closing window (back-pressure).
+_RECEIVE_HIGH_WATER = 256 * 1024
+# At most this many datagrams wait for receive(); more are dropped, as a
+# kernel socket buffer would.
+_DATAGRAM_QUEUE = 1024
+
+
+def _address(sockaddr: tuple) -> Address:
+    return (sockaddr[0], sockaddr[1])
+
+
+class _StreamProtocol(asyncio.Protocol):
+    """Buffers what arrives and wakes the one reader waiting for it."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.eof = False
+        self.error: Exception | None = None
+        self._read_waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._paused_writing = False
+        self._reading_paused = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) > _RECEIVE_HIGH_WATER and not self._reading_paused:
+            assert self.transport is not None
+            self.transport.pause_reading()
+            self._reading_paused = True
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        self._wake_reader()
+        return True  # keep our side open: the actor decides when to close
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.eof = True
+        if exc is not None:
+            self.error = exc
+        self._wake_reader()
+        self._wake_writer(exc)
+
+    def pause_writing(self) -> None:
+        self._paused_writing = True
+
+    def resume_writing(self) -> None:
+        self._paused_writing = False
+        self._wake_writer(None)
+
+    def _wake_reader(self) -> None:
+        waiter = self._read_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _wake_writer(self, exc: Exception | None) -> None:
+        waiter = self._drain_waiter
+        if waiter is not None and not waiter.done():
+            if exc is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(ConnectionError(str(exc)))
+
+    async def wait_readable(self) -> None:
+        self._read_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._read_waiter
+        finally:
+            self._read_waiter = None
+
+    async def drain(self) -> None:
+        if not self._paused_writing:
+            return
+        self._drain_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._drain_waiter
+        finally:
+            self._drain_waiter = None
+
+    def take(self, max_bytes: int) -> bytes:
+        data = bytes(self.buffer[:max_bytes])
+        del self.buffer[:max_bytes]
+        if self._reading_paused and len(self.buffer) <= _RECEIVE_HIGH_WATER // 2:
+            assert self.transport is not None
+            self.transport.resume_reading()
+            self._reading_paused = False
+        return data
+
+
+class RealStream(Stream):
+    """A kernel TCP connection."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: _StreamProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self.local_address = _address(transport.get_extra_info("sockname"))
+        self.peer_address = _address(transport.get_extra_info("peername"))
+
+    @property
+    def socket(self) -> socket.socket | None:
+        """The kernel socket (for TCP_INFO and the like)."""
+        return self._transport.get_extra_info("socket")
+
+    async def receive_some(self, max_bytes: int = 65536) -> bytes:
+        protocol = self._protocol
+        while not protocol.buffer:
+            if protocol.error is not None:
+                raise ConnectionError(str(protocol.error))
+            if protocol.eof:
+                return b""
+            await protocol.wait_readable()
+        return protocol.take(max_bytes)
+
+    async def send_all(self, data: bytes) -> None:
+        if self._transport.is_closing():
+            raise ConnectionError("the connection is closed")
+        self._transport.write(data)
+        await self._protocol.drain()
+
+    async def send_file(self, file: BinaryIO, offset: int, count: int) -> None:
+        if self._transport.is_closing():
+            raise ConnectionError("the connection is closed")
+        await self._protocol.drain()
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sendfile(self._transport, file, offset, count)  # zero-copy when possible
+        except (ConnectionError, OSError) as exc:
+            raise ConnectionError(str(exc)) from exc
+
+    async def aclose(self) -> None:
+        if not self._transport.is_closing():
+            self._transport.close()
+
+    def abort(self) -> None:
+        self._transport.abort()
+
+
+class _RealTcpListener(TcpListener):
+    def __init__(self, server: asyncio.Server) -> None:
+        self._server = server
+        self.addresses = [_address(s.getsockname()) for s in server.sockets]
+
+    async def aclose(self) -> None:
+        self._server.close()
+
+
+class _DatagramProtocol(asyncio.DatagramProtocol):
+    def __init__(self, on_datagram: DatagramHandler | None) -> None:
+        self.on_datagram = on_datagram
+        self.queue: collections.deque[tuple[bytes, Address]] = collections.deque(
+            maxlen=_DATAGRAM_QUEUE
+        )
+        self.waiter: asyncio.Future[None] | None = None
+
+    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
+        if self.on_datagram is not None:
+            self.on_datagram(data, (addr[0], addr[1]))
+            return
+        self.queue.append((data, (addr[0], addr[1])))
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP errors (port unreachable, ...) for earlier sends: UDP ignores them.
+        pass
+
+
+class RealDatagramEndpoint(DatagramEndpoint):
+    def __init__(self, transport: asyncio.DatagramTransport, protocol: _DatagramProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+        self.local_address = _address(transport.get_extra_info("sockname"))
+
+    def send(self, data: bytes, to: Address) -> None:
+        self._transport.sendto(data, to)
+
+    async def receive(self) -> tuple[bytes, Address]:
+        protocol = self._protocol
+        while not protocol.queue:
+            if self._transport.is_closing():
+                raise ConnectionError("the endpoint is closed")
+            protocol.waiter = asyncio.get_running_loop().create_future()
+            await protocol.waiter
+        return protocol.queue.popleft()
+
+    def close(self) -> None:
+        self._transport.close()
+
+
+class RealNetwork(Network):
+    """The host's real network stack, through asyncio."""
+
+    name = "real"
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    async def open_tcp_stream(
+        self, host: str, port: int, *, local_host: str | None = None
+    ) -> Stream:
+        loop = asyncio.get_running_loop()
+        transport, protocol = await loop.create_connection(
+            _StreamProtocol, host, port, local_addr=(local_host, 0) if local_host else None
+        )
+        return RealStream(transport, protocol)  # type: ignore[arg-type]
+
+    async def start_tcp_server(
+        self, handler: StreamHandler, host: str, port: int, *, backlog: int = 128
+    ) -> TcpListener:
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+
+        def on_connection() -> _StreamProtocol:
+            protocol = _StreamProtocol()
+            original = protocol.connection_made
+
+            def connection_made(transport: asyncio.BaseTransport) -> None:
+                original(transport)
+                stream = RealStream(transport, protocol)  # type: ignore[arg-type]
+                task = loop.create_task(handler(stream))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+            protocol.connection_made = connection_made  # type: ignore[method-assign]
+            return protocol
+
+        server = await loop.create_server(
+            on_connection, host, port, backlog=backlog, reuse_address=True
+        )
+        return _RealTcpListener(server)
+
+    async def open_udp_endpoint(
+        self,
+        host: str,
+        port: int = 0,
+        *,
+        on_datagram: DatagramHandler | None = None,
+    ) -> DatagramEndpoint:
+        loop = asyncio.get_running_loop()
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            sock.setblocking(False)
+            if port and os.name == "posix":
+                # Room for bursts: a server's receive queue should not overflow first.
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            sock.bind((host, port))
+        except OSError:
+            sock.close()
+            raise
+        transport, protocol = await loop.create_datagram_endpoint(
+            lambda: _DatagramProtocol(on_datagram), sock=sock
+        )
+        return RealDatagramEndpoint(transport, protocol)  # type: ignore[arg-type]

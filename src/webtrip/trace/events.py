@@ -1,0 +1,101 @@
+"""Event types: what actors and worlds record, one small frozen dataclass each.
+
+Times are seconds from the start of the run (``Trace.now()``), so a real run
+and a simulated run read the same way. Addresses are ``(host, port)`` pairs.
+DNS events keep the message's exact bytes (``wire``) — the truth that a
+packet capture would show, malformed or not — and decode it on demand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dns.exception
+import dns.message
+
+Address = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened at time ``t`` (seconds from the run's start) to ``actor``."""
+
+    t: float
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class _DnsWire(Event):
+    transport: str  # "udp" or "tcp"
+    local: Address
+    peer: Address
+    wire: bytes
+
+    @property
+    def size(self) -> int:
+        """The DNS message's size in bytes (without TCP's two-byte length prefix)."""
+        return len(self.wire)
+
+    @property
+    def message(self) -> dns.message.Message | None:
+        """The decoded DNS message, or None if its bytes are not a valid message."""
+        try:
+            return dns.message.from_wire(self.wire)
+        except (dns.exception.DNSException, ValueError):
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class DnsMessageReceived(_DnsWire):
+    """A DNS message (query or response) arrived from ``peer``."""
+
+
+@dataclass(frozen=True, slots=True)
+class DnsMessageSent(_DnsWire):
+    """A DNS message was sent to ``peer``.
+
+    ``responds_to`` is the time of the received query this message answers
+    (None for a client's own query), so ``t - responds_to`` is how long the
+    server took.
+    """
+
+    responds_to: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DnsMessageDropped(_DnsWire):
+    """A received DNS message was dropped without an answer, and why."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TcpConnectionOpened(Event):
+    """A TCP connection between ``local`` and ``peer`` was established."""
+
+    local: Address
+    peer: Address
+    connection: int
+
+
+@dataclass(frozen=True, slots=True)
+class TcpConnectionClosed(Event):
+    """A TCP connection ended; ``reason`` says who or what closed it."""
+
+    local: Address
+    peer: Address
+    connection: int
+    reason: str
+
+
+def event_types() -> dict[str, type[Event]]:
+    """Every concrete event type by class name (for loading saved traces)."""
+    found: dict[str, type[Event]] = {}
+    pending: list[type[Event]] = [Event]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            pending.append(sub)
+            if not sub.__name__.startswith("_"):
+                found[sub.__name__] = sub
+    return found

@@ -1,0 +1,97 @@
+"""Helpers the tests share: free loopback ports, starting webtrip's servers as
+real processes, and waiting until a DNS server answers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.message
+import dns.query
+import dns.rdatatype
+import dns.zone
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+ZONES = DATA / "zones"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that is free for both UDP and TCP on ``host`` right now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    for _ in range(50):
+        with socket.socket(family, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
+            port = tcp.getsockname()[1]
+            with socket.socket(family, socket.SOCK_DGRAM) as udp:
+                try:
+                    udp.bind((host, port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no free port found on " + host)
+
+
+def require_program(name: str) -> str:
+    """The path of a third-party program, or skip the test saying which is missing."""
+    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+    if path is None:
+        pytest.skip(f"{name} is not installed (run the test command as root to install it)")
+    return path
+
+
+def wait_for_dns(host: str, port: int, name: str, timeout: float = 10.0) -> None:
+    """Block until a DNS server at host:port answers a query for ``name``."""
+    deadline = time.monotonic() + timeout
+    query = dns.message.make_query(name, dns.rdatatype.SOA)
+    while time.monotonic() < deadline:
+        try:
+            dns.query.udp(query, host, port=port, timeout=0.2)
+            return
+        except (dns.exception.Timeout, OSError):
+            time.sleep(0.05)
+    raise TimeoutError(f"no DNS server answered on {host}:{port} within {timeout}s")
+
+
+@dataclass
+class RunningServer:
+    host: str
+    port: int
+    process: subprocess.Popen[str]
+
+
+@contextlib.contextmanager
+def webtrip_dns_server(
+    zones: Sequence[Path], *, host: str = "127.0.0.1", extra: Sequence[str] = ()
+) -> Iterator[RunningServer]:
+    """Run ``webtrip dns serve`` as a separate process on a free loopback port."""
+    port = free_port(host)
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    args = [sys.executable, "-m", "webtrip", "dns", "serve", "--listen", listen]
+    for zone in zones:
+        args += ["--zone", str(zone)]
+    args += list(extra)
+    env = dict(os.environ, NO_COLOR="1")
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        origin = dns.zone.from_file(str(zones[0]), relativize=False).origin
+        wait_for_dns(host, port, origin.to_text())
+        yield RunningServer(host, port, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
