@@ -18,7 +18,6 @@ import dns.message
 import dns.query
 import dns.rdatatype
 import dns.zone
-
 import pytest
 
 DATA = Path(__file__).parent / "data"

@@ -161,11 +161,13 @@ class DnsServer:
         local, peer = stream.local_address, stream.peer_address
         buffer = bytearray()
         while True:
-            # Wait for the next message: idle timeout while nothing has started,
-            # a (shorter) deadline once a message is partly here.
+            # Wait for the next message: the idle timeout runs while nothing has
+            # arrived, a (shorter) deadline once a message has started.
+            loop = asyncio.get_running_loop()
             timeout = self.tcp_message_timeout if buffer else self.tcp_idle_timeout
+            started = bool(buffer)
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(timeout) as deadline:
                     while True:
                         if len(buffer) >= 2:
                             (length,) = _LENGTH.unpack_from(buffer)
@@ -177,6 +179,9 @@ class DnsServer:
                         if not data:
                             return "client closed" if not buffer else "client closed mid-message"
                         buffer += data
+                        if not started:
+                            started = True
+                            deadline.reschedule(loop.time() + self.tcp_message_timeout)
             except TimeoutError:
                 return "idle timeout" if not buffer else "message timeout"
             # Answer every complete message already received (pipelining).

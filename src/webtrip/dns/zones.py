@@ -105,11 +105,6 @@ def load_zone(path: str | os.PathLike[str], origin: str | None = None) -> Zone:
         data = _parse(text, path, origin)
     except ZoneError:
         raise
-    except dns.zonefile.UnknownOrigin:
-        raise ZoneError(
-            f"{path}: the zone's name is unknown; start the file with $ORIGIN NAME. "
-            "or give it as NAME=FILE"
-        ) from None
     except (dns.exception.DNSException, ValueError) as exc:
         line = _first_failing_line(text, path, origin, exc)
         if line is None:
@@ -135,6 +130,8 @@ def _describe(exc: Exception) -> str:
     parts = message.split(": ", 1)
     if len(parts) == 2 and ":" in parts[0] and parts[0].rsplit(":", 1)[-1].isdigit():
         message = parts[1]
+    if isinstance(exc, dns.zonefile.UnknownOrigin) or "origin is unknown" in message:
+        message = "the zone's name is unknown: start the file with $ORIGIN NAME. or give NAME=FILE"
     if isinstance(exc, dns.zonefile.CNAMEAndOtherData):
         message = "a name cannot have a CNAME and other records (RFC 1034 §3.6.2)"
     return message.rstrip(".")

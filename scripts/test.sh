@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Install what the tests need, then run the whole suite.
+#
+# As root, the third-party programs the tests talk to are installed from
+# Debian's packages when missing. As another user nothing is installed: the
+# script says which programs are missing, and the tests that need them are
+# skipped with that reason. Python packages go into ./.venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# program → Debian package
+declare -A PEERS=(
+    [dig]=bind9-dnsutils
+    [kdig]=knot-dnsutils
+    [nsd]=nsd
+    [dnsperf]=dnsperf
+)
+
+missing_programs=()
+missing_packages=()
+for program in "${!PEERS[@]}"; do
+    if ! PATH="$PATH:/usr/sbin:/sbin" command -v "$program" >/dev/null 2>&1; then
+        missing_programs+=("$program")
+        missing_packages+=("${PEERS[$program]}")
+    fi
+done
+
+if ((${#missing_packages[@]})); then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "test.sh: installing ${missing_packages[*]} from Debian's packages"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >/dev/null
+    else
+        echo "test.sh: not root, so not installing: ${missing_programs[*]}." \
+             "The tests that talk to them will be SKIPPED (pytest lists each with its reason)."
+    fi
+fi
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check --quiet src tests bench
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,152 @@
+"""The command line as a user meets it: real processes, exit codes, one-sentence errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from support import ZONES, free_port, webtrip_dns_server
+
+ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
+
+
+def webtrip(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webtrip", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+    )
+
+
+def assert_one_clear_sentence(done: subprocess.CompletedProcess[str], exit_code: int) -> str:
+    assert done.returncode == exit_code, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with webtrip_dns_server([ZONES / "example.test.zone"]) as running:
+        yield running
+
+
+@pytest.mark.parametrize("command", [(), ("demo",), ("dns",), ("dns", "serve"), ("dns", "query")])
+def test_every_command_has_help_with_examples(command):
+    done = webtrip(*command, "--help")
+    assert done.returncode == 0
+    assert "Example" in done.stdout or command == ("dns",)
+
+
+def test_a_bad_zone_file_names_file_and_line_and_the_server_does_not_start():
+    done = webtrip("dns", "serve", "--zone", str(ZONES / "bad" / "bad-address.zone"))
+    line = assert_one_clear_sentence(done, 1)
+    assert "bad-address.zone:6:" in line and "300.1.2.3" in line
+
+
+def test_a_missing_zone_file_is_one_sentence():
+    line = assert_one_clear_sentence(webtrip("dns", "serve", "--zone", "/nonexistent.zone"), 1)
+    assert "no such zone file" in line
+
+
+def test_a_bad_listen_address_is_a_usage_error():
+    done = webtrip("dns", "serve", "--zone", str(ZONES / "example.test.zone"), "--listen", "x:1")
+    assert "is not an IP address" in assert_one_clear_sentence(done, 2)
+
+
+def test_a_busy_port_is_one_sentence(server):
+    done = webtrip(
+        "dns", "serve", "--zone", str(ZONES / "example.test.zone"),
+        "--listen", f"{server.host}:{server.port}",
+    )  # fmt: skip
+    assert "cannot listen on" in assert_one_clear_sentence(done, 1)
+
+
+def test_query_prints_dig_sections(server):
+    done = webtrip("dns", "query", "alias.example.test", f"@{server.host}:{server.port}")
+    assert done.returncode == 0, done.stderr
+    assert "status: NOERROR" in done.stdout
+    assert ";; ANSWER SECTION:" in done.stdout
+    assert "192.0.2.10" in done.stdout and "CNAME" in done.stdout
+
+
+def test_query_json_is_rfc_8427(server):
+    done = webtrip(
+        "dns", "query", "nope.example.test", "AAAA", f"@{server.host}:{server.port}", "--json"
+    )
+    doc = json.loads(done.stdout)
+    response = doc["response"]
+    assert response["RCODEname"] == "NXDOMAIN" and response["AA"] == 1
+    assert response["QTYPEname"] == "AAAA"
+    assert response["authorityRRs"][0]["TYPEname"] == "SOA"
+    assert doc["transport"] == "udp"
+
+
+def test_query_over_tcp(server):
+    done = webtrip("dns", "query", "example.test", "MX", f"@{server.host}:{server.port}", "--tcp")
+    assert "(TCP)" in done.stdout and "mail.example.test." in done.stdout
+
+
+def test_query_with_no_server_listening_times_out_with_exit_9():
+    port = free_port()
+    done = webtrip("dns", "query", "www.example.test", f"@127.0.0.1:{port}", "--timeout", "0.3")
+    assert "no answer from" in assert_one_clear_sentence(done, 9)
+
+
+def test_query_over_tcp_to_a_closed_port_is_refused_with_exit_9():
+    port = free_port()
+    done = webtrip("dns", "query", "www.example.test", f"@127.0.0.1:{port}", "--tcp")
+    assert "refused" in assert_one_clear_sentence(done, 9)
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("a" * 64 + ".test", "longer than 63"), (("a" * 60 + ".") * 5, "255 bytes")],
+)
+def test_query_for_an_impossible_name_is_a_usage_error(name, words):
+    done = webtrip("dns", "query", name, "@127.0.0.1:9")
+    assert words in assert_one_clear_sentence(done, 2)
+
+
+def test_serve_log_prints_one_line_per_query_and_stops_cleanly_on_sigterm():
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "webtrip", "dns", "serve", "--log",
+            "--zone", str(ZONES / "example.test.zone"), "--listen", f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        from support import wait_for_dns
+
+        wait_for_dns("127.0.0.1", port, "example.test.")
+        webtrip("dns", "query", "www.example.test", "AAAA", f"@127.0.0.1:{port}")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    lines = [line for line in stdout.splitlines() if "www.example.test. AAAA" in line]
+    assert len(lines) == 1
+    stamp, client, transport, _name, _rdtype, rcode, size, took = lines[0].split()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
+    assert client.startswith("127.0.0.1:") and transport == "udp"
+    assert (rcode, size) == ("NOERROR", "73B") and took.endswith("ms")
+
+
+def test_demo_runs_the_lab_and_shows_questions_and_answers():
+    done = webtrip("demo")
+    assert done.returncode == 0, done.stderr
+    assert "question: www.webtrip.test. A?" in done.stdout
+    assert "answer:   www.webtrip.test. A → NOERROR 127.0.0.1" in done.stdout
+    assert "NXDOMAIN" in done.stdout
