@@ -175,47 +175,105 @@ class _RealTcpListener(TcpListener):
         self._server.close()
 
 
-class _DatagramProtocol(asyncio.DatagramProtocol):
-    def __init__(self, on_datagram: DatagramHandler | None) -> None:
-        self.on_datagram = on_datagram
-        self.queue: collections.deque[tuple[bytes, Address]] = collections.deque(
+class RealDatagramEndpoint(DatagramEndpoint):
+    """A kernel UDP socket, read straight from the event loop's selector.
+
+    When the socket becomes readable, every datagram already queued in the
+    kernel is read (up to a batch), not just one: a busy server then pays for
+    one wake-up per batch rather than per datagram. Sends go straight to the
+    kernel; if its buffer is full they wait in a bounded queue.
+    """
+
+    _BATCH = 64
+    _SEND_QUEUE = 1024
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        on_datagram: DatagramHandler | None,
+    ) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._on_datagram = on_datagram
+        self._queue: collections.deque[tuple[bytes, Address]] = collections.deque(
             maxlen=_DATAGRAM_QUEUE
         )
-        self.waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._unsent: collections.deque[tuple[bytes, Address]] = collections.deque()
+        self._closed = False
+        self.local_address = _address(sock.getsockname())
+        loop.add_reader(sock.fileno(), self._on_readable)
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:  # type: ignore[override]
-        if self.on_datagram is not None:
-            self.on_datagram(data, (addr[0], addr[1]))
-            return
-        self.queue.append((data, (addr[0], addr[1])))
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP errors (port unreachable, ...) for earlier sends: UDP ignores them.
-        pass
-
-
-class RealDatagramEndpoint(DatagramEndpoint):
-    def __init__(self, transport: asyncio.DatagramTransport, protocol: _DatagramProtocol) -> None:
-        self._transport = transport
-        self._protocol = protocol
-        self.local_address = _address(transport.get_extra_info("sockname"))
+    def _on_readable(self) -> None:
+        recvfrom = self._sock.recvfrom
+        for _ in range(self._BATCH):
+            try:
+                data, sockaddr = recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                # An ICMP error for an earlier send (port unreachable...): UDP ignores it.
+                continue
+            peer = (sockaddr[0], sockaddr[1])
+            if self._on_datagram is not None:
+                self._on_datagram(data, peer)
+                if self._closed:
+                    return
+            else:
+                self._queue.append((data, peer))
+        waiter = self._waiter
+        if self._queue and waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def send(self, data: bytes, to: Address) -> None:
-        self._transport.sendto(data, to)
+        if self._closed:
+            return
+        if not self._unsent:
+            try:
+                self._sock.sendto(data, to)
+                return
+            except (BlockingIOError, InterruptedError):
+                self._loop.add_writer(self._sock.fileno(), self._on_writable)
+            except OSError:
+                return  # unreachable destination and the like: a lost datagram
+        if len(self._unsent) < self._SEND_QUEUE:
+            self._unsent.append((data, to))
+
+    def _on_writable(self) -> None:
+        while self._unsent:
+            data, to = self._unsent[0]
+            try:
+                self._sock.sendto(data, to)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                pass
+            self._unsent.popleft()
+        self._loop.remove_writer(self._sock.fileno())
 
     async def receive(self) -> tuple[bytes, Address]:
-        protocol = self._protocol
-        while not protocol.queue:
-            if self._transport.is_closing():
+        while not self._queue:
+            if self._closed:
                 raise ConnectionError("the endpoint is closed")
-            protocol.waiter = asyncio.get_running_loop().create_future()
-            await protocol.waiter
-        return protocol.queue.popleft()
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._queue.popleft()
 
     def close(self) -> None:
-        self._transport.close()
+        if self._closed:
+            return
+        self._closed = True
+        self._loop.remove_reader(self._sock.fileno())
+        if self._unsent:
+            self._loop.remove_writer(self._sock.fileno())
+        self._sock.close()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
 
 class RealNetwork(Network):
@@ -279,7 +337,4 @@ class RealNetwork(Network):
         except OSError:
             sock.close()
             raise
-        transport, protocol = await loop.create_datagram_endpoint(
-            lambda: _DatagramProtocol(on_datagram), sock=sock
-        )
-        return RealDatagramEndpoint(transport, protocol)  # type: ignore[arg-type]
+        return RealDatagramEndpoint(loop, sock, on_datagram)
