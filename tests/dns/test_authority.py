@@ -219,6 +219,22 @@ def test_zone_transfers_are_refused():
     assert ask("example.test", "AXFR", transport=TCP).rcode() == dns.rcode.REFUSED
 
 
+def test_axfr_over_udp_is_not_implemented():
+    assert ask("example.test", "AXFR").rcode() == dns.rcode.NOTIMP  # RFC 5936 §4.2
+
+
+def test_class_any_gets_the_in_data_without_aa():
+    response = ask("alias.example.test", rdclass="ANY")
+    assert response.rcode() == dns.rcode.NOERROR and not response.flags & dns.flags.AA
+    assert len(response.answer) == 2
+
+
+def test_trailing_bytes_after_the_question_are_ignored():
+    query = dns.message.make_query("www.example.test", "A", use_edns=False)
+    response = dns.message.from_wire(AUTHORITY.respond(query.to_wire() + b"junk", UDP))
+    assert response.answer
+
+
 def test_any_is_answered_minimally_with_one_rrset():
     response = ask("example.test", "ANY")
     assert response.rcode() == dns.rcode.NOERROR
@@ -311,7 +327,7 @@ def rcode_of(wire: bytes | None) -> int | None:
             dns.rcode.FORMERR,
             id="name-over-255",
         ),
-        pytest.param(_header() + QUESTION + b"junk", dns.rcode.FORMERR, id="trailing-junk"),
+        pytest.param(_header(flags=0x0103) + QUESTION, dns.rcode.FORMERR, id="rcode-in-query"),
         pytest.param(_header() + QUESTION[:-2], dns.rcode.FORMERR, id="truncated-question"),
         pytest.param(
             _header(ar=2) + QUESTION + (b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x00") * 2,

@@ -57,10 +57,9 @@ _QR = 0x8000
 _OPCODE_MASK = 0x7800
 _RD = 0x0100
 _ADDRESS_TYPES = (dns.rdatatype.A, dns.rdatatype.AAAA)
+_RCODE_MASK = 0x000F
 # Types never answered from zone data: zone transfers are not offered here.
 _TRANSFER_TYPES = {dns.rdatatype.AXFR, dns.rdatatype.IXFR}
-# Meta-types that are not questions at all (RFC 6895 §3.1).
-_META_TYPES = {dns.rdatatype.OPT, dns.rdatatype.TSIG, dns.rdatatype.TKEY}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +128,16 @@ class Authority:
         opcode = (flags & _OPCODE_MASK) >> 11
         if opcode != dns.opcode.QUERY:
             return _header_only(query_id, flags, dns.rcode.NOTIMP), False
-        if qdcount != 1:
+        if qdcount != 1 or flags & _RCODE_MASK:
+            # One question per query (RFC 9619); a query carries no RCODE.
             return _header_only(query_id, flags, dns.rcode.FORMERR), False
         try:
-            query = dns.message.from_wire(wire, ignore_trailing=False)
+            # Bytes after the last record are ignored, as NSD and BIND do.
+            query = dns.message.from_wire(wire, ignore_trailing=True)
         except Exception:  # any parse failure is the client's malformed message
             return _header_only(query_id, flags, dns.rcode.FORMERR), False
         try:
-            response = self.answer(query)
+            response = self.answer(query, transport)
             return self._render(query, response, transport), True
         except Exception:  # a query we cannot answer must never stop the server
             return _header_only(query_id, flags, dns.rcode.SERVFAIL), False
@@ -168,7 +169,7 @@ class Authority:
 
     # --- the lookup algorithm ---------------------------------------------------
 
-    def answer(self, query: dns.message.Message) -> dns.message.Message:
+    def answer(self, query: dns.message.Message, transport: str = UDP) -> dns.message.Message:
         """The response message for a well-formed ``query`` with one question."""
         response = dns.message.make_response(query, our_payload=self.edns_payload)
         if query.edns >= 0 and query.ednsflags & dns.flags.DO:
@@ -177,12 +178,12 @@ class Authority:
             response.set_rcode(dns.rcode.BADVERS)  # we speak EDNS version 0 only
             return response
         question = query.question[0]
-        qname, qtype = question.name, question.rdtype
-        if question.rdclass != dns.rdataclass.IN or qtype in _TRANSFER_TYPES:
-            response.set_rcode(dns.rcode.REFUSED)
+        qname, qtype, qclass = question.name, question.rdtype, question.rdclass
+        if qtype == dns.rdatatype.AXFR and transport == UDP:
+            response.set_rcode(dns.rcode.NOTIMP)  # RFC 5936 §4.2: AXFR is TCP-only
             return response
-        if qtype in _META_TYPES:
-            response.set_rcode(dns.rcode.FORMERR)
+        if qclass not in (dns.rdataclass.IN, dns.rdataclass.ANY) or qtype in _TRANSFER_TYPES:
+            response.set_rcode(dns.rcode.REFUSED)  # no zones of that class; no transfers
             return response
         zone = self.zones.find(qname)
         if zone is None:
@@ -214,8 +215,13 @@ class Authority:
                 break
             if outcome is _NXDOMAIN:
                 response.set_rcode(dns.rcode.NXDOMAIN)
-            response.authority.append(zone.negative_soa())
+            if qclass == dns.rdataclass.IN:
+                response.authority.append(zone.negative_soa())
             break
+        if qclass == dns.rdataclass.ANY:
+            # QCLASS * (RFC 1035 §3.2.5): we hold only class IN, so the answer
+            # is not the complete authoritative answer for every class.
+            response.flags &= ~dns.flags.AA
         return response
 
     def _lookup(self, zone: Zone, name: dns.name.Name, qtype: int) -> _Outcome:

@@ -1,0 +1,1 @@
+"""Real third-party programs (NSD, ...) run as test peers on loopback ports."""
