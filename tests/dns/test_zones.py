@@ -110,3 +110,18 @@ def test_longest_match_finds_the_most_specific_zone(tmp_path):
     )
     assert zones.find(dns.name.from_text("www.example.test.")) is parent
     assert zones.find(dns.name.from_text("example.com.")) is None
+
+
+def test_records_outside_the_zone_are_refused_not_dropped(tmp_path):
+    path = write(tmp_path, GOOD_HEAD + "www IN A 192.0.2.7\nwww.elsewhere.test. IN A 192.0.2.8\n")
+    with pytest.raises(
+        ZoneError, match=r"zone\.db:7: .*outside the zone bad\.test.*www\.elsewhere"
+    ):
+        load_zone(path)
+
+
+def test_records_outside_a_zone_named_on_the_command_line_are_refused(tmp_path):
+    text = "$TTL 60\n@ IN SOA ns admin 1 2 3 4 5\n  IN NS ns\nx.other. IN A 1.2.3.4\n"
+    path = write(tmp_path, text)
+    with pytest.raises(ZoneError, match=r"zone\.db:4: .*outside the zone given\.test"):
+        load_zone(path, "given.test")

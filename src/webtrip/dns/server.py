@@ -135,7 +135,7 @@ class DnsServer:
         connection = next(self._connection_ids)
         if self._tcp_open >= self.max_tcp_connections:
             trace.record(TcpConnectionOpened(trace.now(), actor, local, peer, connection))
-            stream.abort()
+            await stream.aclose()
             trace.record(
                 TcpConnectionClosed(trace.now(), actor, local, peer, connection, "connection limit")
             )
@@ -149,10 +149,10 @@ class DnsServer:
             reason = "connection reset"
         finally:
             self._tcp_open -= 1
-            if reason == "client closed":
-                await stream.aclose()
-            else:
+            if reason == "connection reset":
                 stream.abort()
+            else:
+                await stream.aclose()
             trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
 
     async def _tcp_messages(self, stream: Stream) -> str:

@@ -11,7 +11,7 @@ servers.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ import dns.rdataclass
 import dns.rdataset
 import dns.rdatatype
 import dns.rrset
+import dns.tokenizer
 import dns.zone
 import dns.zonefile
 
@@ -111,7 +112,49 @@ def load_zone(path: str | os.PathLike[str], origin: str | None = None) -> Zone:
             raise ZoneError(f"{path}: {_describe(exc)}") from None
         content = text.splitlines()[line - 1].strip()
         raise ZoneError(f"{path}:{line}: {_describe(exc)} (in {content!r})") from None
+    _refuse_out_of_zone_data(text, path, origin, data)
     return Zone.from_dnspython(data, str(path))
+
+
+def _refuse_out_of_zone_data(
+    text: str, path: Path, origin: str | None, data: dns.zone.Zone
+) -> None:
+    """Raise ZoneError for records outside the zone, which dnspython skips silently.
+
+    The file is read once more with the reader's out-of-zone filter widened
+    to the whole tree, so that such a record reaches the zone and is refused
+    there — the user hears of it rather than losing it without a word.
+    """
+    zone_origin = data.origin
+    assert zone_origin is not None
+
+    def has_outside_record(count: int | None = None) -> bool:
+        part = text if count is None else "".join(lines[:count])
+        zone = dns.zone.Zone(zone_origin, relativize=False)
+        try:
+            with zone.writer(True) as txn:
+                tokenizer = dns.tokenizer.Tokenizer(part, str(path))
+                reader = dns.zonefile.Reader(
+                    tokenizer, dns.rdataclass.IN, txn, allow_directives=True
+                )
+                reader.zone_origin = dns.name.root
+                reader.read()
+        except KeyError:
+            return True
+        except dns.exception.DNSException:
+            return False  # a prefix cut inside a record: not what we look for
+        return False
+
+    lines = text.splitlines(keepends=True)
+    if not has_outside_record():
+        return
+    line = _first_line_where(len(lines), has_outside_record)
+    where = f"{path}:{line}" if line else str(path)
+    content = f" (in {lines[line - 1].strip()!r})" if line else ""
+    raise ZoneError(
+        f"{where}: this record's name is outside the zone {zone_origin}, "
+        f"so it would never be served{content}"
+    )
 
 
 def _parse(text: str, path: Path, origin: str | None) -> dns.zone.Zone:
@@ -154,12 +197,17 @@ def _first_failing_line(text: str, path: Path, origin: str | None, error: Except
             return (type(exc), _describe(exc)) == wanted
         return False
 
-    low, high = 1, len(lines)
-    if not lines or not fails_at(high):
+    return _first_line_where(len(lines), fails_at)
+
+
+def _first_line_where(count: int, holds_for_prefix: Callable[[int], bool]) -> int | None:
+    """The smallest number of lines for which ``holds_for_prefix`` is true (binary search)."""
+    if count == 0 or not holds_for_prefix(count):
         return None
+    low, high = 1, count
     while low < high:
         middle = (low + high) // 2
-        if fails_at(middle):
+        if holds_for_prefix(middle):
             high = middle
         else:
             low = middle + 1
