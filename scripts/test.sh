@@ -13,7 +13,8 @@ declare -A PEERS=(
     [dig]=bind9-dnsutils
     [kdig]=knot-dnsutils
     [nsd]=nsd
-    [dnsperf]=dnsperf
+    [curl]=curl
+    [chromium]=chromium
 )
 
 missing_programs=()

@@ -94,3 +94,68 @@ def webtrip_dns_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_for_tcp(host: str, port: int, timeout: float = 10.0) -> None:
+    """Block until something accepts TCP connections on host:port."""
+    deadline = time.monotonic() + timeout
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    while time.monotonic() < deadline:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.2)
+            if sock.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing accepted TCP connections on {host}:{port} within {timeout}s")
+
+
+@dataclass
+class RunningWebServer:
+    host: str
+    port: int
+    process: subprocess.Popen[str]
+    access_log: Path
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def log_lines(self) -> list[str]:
+        return self.access_log.read_text().splitlines()
+
+
+@contextlib.contextmanager
+def webtrip_web_server(
+    root: Path | None = None,
+    *,
+    sites: dict[str, Path] | None = None,
+    host: str = "127.0.0.1",
+    extra: Sequence[str] = (),
+    log_dir: Path,
+) -> Iterator[RunningWebServer]:
+    """Run ``webtrip web serve`` as a separate process on a free loopback port."""
+    port = free_port(host)
+    listen = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    access_log = log_dir / f"access-{port}.log"
+    args = [sys.executable, "-m", "webtrip", "web", "serve", "--listen", listen]
+    args += ["--access-log", str(access_log)]
+    if root is not None:
+        args.append(str(root))
+    for name, folder in (sites or {}).items():
+        args += ["--site", f"{name}={folder}"]
+    args += list(extra)
+    env = dict(os.environ, NO_COLOR="1")
+    process = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        wait_for_tcp(host, port)
+        yield RunningWebServer(host, port, process, access_log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

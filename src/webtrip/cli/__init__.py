@@ -13,6 +13,7 @@ import click
 from webtrip import __version__
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
+from webtrip.cli.web import web_group
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -27,11 +28,13 @@ def cli() -> None:
       webtrip demo                                  the bundled lab, step by step
       webtrip dns serve --zone example.zone         an authoritative DNS server
       webtrip dns query www.example.test @127.0.0.1:5353
+      webtrip web serve ./public                    a static web server on 127.0.0.1:8080
     """
 
 
 cli.add_command(demo)
 cli.add_command(dns_group)
+cli.add_command(web_group)
 
 
 def main() -> None:

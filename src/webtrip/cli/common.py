@@ -10,6 +10,8 @@ from typing import Any, TypeVar
 import click
 from rich.console import Console
 
+from webtrip.net import Address, parse_address
+
 T = TypeVar("T")
 
 # Exit codes, as dig uses them where they overlap.
@@ -27,6 +29,14 @@ class UserError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         err_console().print(f"[bold red]webtrip:[/] {self.format_message()}", highlight=False)
+
+
+def parse_listen(values: tuple[str, ...], default_port: int) -> list[Address]:
+    """``--listen`` values as addresses; a bad one is a usage error."""
+    try:
+        return [parse_address(value, default_port) for value in values]
+    except ValueError as exc:
+        raise UserError(f"--listen: {exc}", exit_code=EXIT_USAGE) from None
 
 
 def out_console() -> Console:

@@ -18,6 +18,7 @@ from webtrip.cli.common import (
     UserError,
     err_console,
     out_console,
+    parse_listen,
     run_until_signal,
 )
 from webtrip.dns.authority import Authority
@@ -48,13 +49,6 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
         except ZoneError as exc:
             raise UserError(str(exc)) from None
     return zones
-
-
-def parse_listen(values: tuple[str, ...], default_port: int) -> list[Address]:
-    try:
-        return [parse_address(value, default_port) for value in values]
-    except ValueError as exc:
-        raise UserError(f"--listen: {exc}", exit_code=2) from None
 
 
 @dns_group.command("serve")

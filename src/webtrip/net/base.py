@@ -101,6 +101,14 @@ class Network(abc.ABC):
         """The world's clock in seconds (real or virtual), for timestamps."""
 
     @abc.abstractmethod
+    def wall_time(self) -> float:
+        """The world's calendar time (Unix seconds), for Date headers and logs.
+
+        Actors never read the host's clock directly: in the simulated world
+        calendar time is virtual too, so runs stay reproducible.
+        """
+
+    @abc.abstractmethod
     async def open_tcp_stream(
         self, host: str, port: int, *, local_host: str | None = None
     ) -> Stream:

@@ -12,6 +12,7 @@ import asyncio
 import collections
 import os
 import socket
+import time
 from typing import BinaryIO
 
 from webtrip.net.base import (
@@ -155,6 +156,8 @@ class RealStream(Stream):
         loop = asyncio.get_running_loop()
         try:
             await loop.sendfile(self._transport, file, offset, count)  # zero-copy when possible
+        except NotImplementedError:  # an event loop without sendfile
+            await super().send_file(file, offset, count)
         except (ConnectionError, OSError) as exc:
             raise ConnectionError(str(exc)) from exc
 
@@ -283,6 +286,9 @@ class RealNetwork(Network):
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
+
+    def wall_time(self) -> float:
+        return time.time()
 
     async def open_tcp_stream(
         self, host: str, port: int, *, local_host: str | None = None

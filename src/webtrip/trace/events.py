@@ -88,6 +88,57 @@ class TcpConnectionClosed(Event):
     reason: str
 
 
+Headers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequestReceived(Event):
+    """A complete HTTP request head arrived on ``connection``."""
+
+    connection: int
+    local: Address
+    peer: Address
+    method: str
+    target: str
+    version: str
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponseHeadSent(Event):
+    """The status line and headers of a response were sent."""
+
+    connection: int
+    status: int
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class HttpBodySent(Event):
+    """``size`` bytes of a response body were handed to the network."""
+
+    connection: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class HttpExchangeCompleted(Event):
+    """A request was answered in full: the facts an access log line needs.
+
+    ``started`` is when the request head was complete; ``body_size`` counts
+    the body bytes sent (0 for HEAD and 304).
+    """
+
+    connection: int
+    peer: Address
+    method: str
+    target: str
+    version: str
+    status: int
+    body_size: int
+    started: float
+
+
 def event_types() -> dict[str, type[Event]]:
     """Every concrete event type by class name (for loading saved traces)."""
     found: dict[str, type[Event]] = {}

@@ -127,6 +127,11 @@ def _event_to_dict(event: Event) -> dict[str, Any]:
     return out
 
 
+def _tuples(value: Any) -> Any:
+    """JSON arrays back to the (nested) tuples the event fields hold."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
 def _event_from_dict(item: dict[str, Any], types: dict[str, type[Event]]) -> Event:
     cls = types[item["type"]]
     hints = typing.get_type_hints(cls)
@@ -139,6 +144,6 @@ def _event_from_dict(item: dict[str, Any], types: dict[str, type[Event]]) -> Eve
         if hint is bytes:
             value = bytes.fromhex(value)
         elif typing.get_origin(hint) is tuple and value is not None:
-            value = tuple(value)
+            value = _tuples(value)
         kwargs[field.name] = value
     return cls(**kwargs)

@@ -1,0 +1,151 @@
+"""``webtrip web``: the static web server."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TextIO
+
+import click
+
+from webtrip.cli.common import UserError, err_console, parse_listen, run_until_signal
+from webtrip.net import RealNetwork, format_address
+from webtrip.report.http import common_log_line
+from webtrip.trace import Event, HttpExchangeCompleted, Trace
+from webtrip.web.server import WebServer, WebServerOptions
+from webtrip.web.sites import Site, SiteError, SiteMap
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+@click.group("web")
+def web_group() -> None:
+    """Steps 2 and 3: the web server that sends a page's files."""
+
+
+def build_sites(root: str | None, site_specs: tuple[str, ...]) -> SiteMap:
+    """The default site (ROOT) and the named ones; raise UserError for a bad folder."""
+    sites = []
+    try:
+        if root is not None:
+            sites.append(Site.from_folder("", root))
+        for spec in site_specs:
+            name, sep, folder = spec.partition("=")
+            if not sep or not name or not folder:
+                raise UserError(f"--site {spec}: give it as NAME=FOLDER", exit_code=2)
+            sites.append(Site.from_folder(name, folder))
+    except SiteError as exc:
+        raise UserError(str(exc)) from None
+    if not sites:
+        raise UserError("give a folder to serve (ROOT) or one --site NAME=FOLDER", exit_code=2)
+    return SiteMap(sites)
+
+
+@web_group.command("serve")
+@click.argument("root", required=False, type=click.Path(file_okay=False))
+@click.option(
+    "--site",
+    "site_specs",
+    multiple=True,
+    metavar="NAME=FOLDER",
+    help="Serve FOLDER for requests with Host: NAME. Repeatable.",
+)
+@click.option(
+    "--listen",
+    multiple=True,
+    default=(DEFAULT_LISTEN,),
+    show_default=True,
+    metavar="ADDR[:PORT]",
+    help="Address to serve on; [::1]:8080 for IPv6. Repeatable.",
+)
+@click.option(
+    "--access-log",
+    type=click.File("a", lazy=False),
+    metavar="FILE",
+    help="Write one Common Log Format line per request to FILE ('-' for the terminal).",
+)
+@click.option("--list-folders", is_flag=True, help="List folders that have no index.html.")
+@click.option(
+    "--keepalive-timeout",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds an idle connection is kept open between requests.",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a client has to send a whole request head.",
+)
+@click.option(
+    "--max-connections",
+    default=512,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Connections served at once; more get 503.",
+)
+def serve(
+    root: str | None,
+    site_specs: tuple[str, ...],
+    listen: tuple[str, ...],
+    access_log: TextIO | None,
+    list_folders: bool,
+    keepalive_timeout: float,
+    header_timeout: float,
+    max_connections: int,
+) -> None:
+    """Serve folders over HTTP/1.1 until Ctrl-C.
+
+    ROOT answers for every host name; --site NAME=FOLDER answers for one name
+    (the Host header). Only GET, HEAD and OPTIONS: this server reads, never
+    writes. Paths never leave their folder; hidden files are not served.
+
+    \b
+    Examples:
+      webtrip web serve ./public
+      webtrip web serve --site www.example.test=./www --site static.example.test=./static
+      webtrip web serve ./public --listen 127.0.0.1:8080 --listen [::1]:8080 --access-log -
+      curl -v http://127.0.0.1:8080/
+    """
+    sites = build_sites(root, site_specs)
+    addresses = parse_listen(listen, 80)
+    options = WebServerOptions(
+        keepalive_timeout=keepalive_timeout,
+        header_timeout=header_timeout,
+        max_connections=max_connections,
+        list_folders=list_folders,
+    )
+
+    async def main() -> None:
+        network = RealNetwork()
+        trace = Trace(network.now, keep=False, enabled=access_log is not None)
+        if access_log is not None:
+            trace.subscribe(_access_logger(trace, access_log))
+        server = WebServer(network, sites, trace, options=options)
+        try:
+            await server.start(addresses)
+        except OSError as exc:
+            raise UserError(str(exc.strerror or exc)) from None
+        names = [site.name for site in sites.by_name.values()]
+        if sites.default is not None:
+            names.append(f"any other name → {sites.default.root}")
+        where = ", ".join(format_address(a) for a in server.addresses)
+        err_console().print(
+            f"webtrip web server: {'; '.join(names)} — HTTP/1.1 on {where}. Ctrl-C stops it."
+        )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.aclose()
+
+    run_until_signal(main())
+
+
+def _access_logger(trace: Trace, out: TextIO):  # type: ignore[no-untyped-def]
+    def on_event(event: Event) -> None:
+        if isinstance(event, HttpExchangeCompleted):
+            out.write(common_log_line(event, trace.wall_start) + "\n")
+            out.flush()
+
+    return on_event

@@ -1,0 +1,203 @@
+"""HTTP/1.1 message framing on the server side (RFC 9112), and its safety rules.
+
+Parsing is done by llhttp — Node.js's parser — through httptools: strict by
+default, it already refuses the classic request-smuggling shapes (both
+Content-Length and Transfer-Encoding, duplicate Content-Length, obs-fold, a
+bare CR or LF in the head or in chunk lines). Around it, :class:`RequestParser`
+adds what a parser cannot decide alone: size limits (414 for a long request
+line, 431 for too many or too large headers, 413 for a body), refusal of
+HTTP/0.9 and 2.x request lines, of transfer codings we do not implement, and
+of requests without exactly one Host (RFC 9112 §3.2).
+
+It is sans-I/O: bytes go in with :meth:`RequestParser.feed`, complete
+:class:`Request` objects come out, and errors are :class:`HttpError` with the
+status code to answer before closing the connection.
+"""
+
+from __future__ import annotations
+
+import collections
+import http
+from dataclasses import dataclass, field
+
+import httptools
+
+# Bytes are fed to llhttp in slices of this size, so that limits are checked
+# at least this often and memory stays bounded whatever a client sends.
+_SLICE = 4096
+
+
+class HttpError(Exception):
+    """A request we must refuse: answer ``status`` with ``message``, then close."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(slots=True)
+class Request:
+    """One parsed request head (bodies are counted and discarded: we serve files)."""
+
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]  # names lower-cased, values as sent
+    keep_alive: bool
+    body_size: int = 0
+    upgrade: bool = False  # the client asked to switch protocols; we do not
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (lower case), or None."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    def header_count(self, name: str) -> int:
+        return sum(1 for key, _ in self.headers if key == name)
+
+
+@dataclass
+class Limits:
+    """Sizes beyond which a request is refused."""
+
+    request_line: int = 8 * 1024  # 414 URI Too Long
+    header_bytes: int = 16 * 1024  # 431 Request Header Fields Too Large
+    header_count: int = 100  # 431
+    body: int = 1024 * 1024  # 413 Content Too Large
+
+
+@dataclass
+class _Message:
+    url: bytearray = field(default_factory=bytearray)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    header_bytes: int = 0
+    body_size: int = 0
+    head_done: bool = False
+
+
+class RequestParser:
+    """Bytes of one connection in, requests out, in order (pipelining)."""
+
+    def __init__(self, limits: Limits | None = None) -> None:
+        self.limits = limits or Limits()
+        self.requests: collections.deque[Request] = collections.deque()
+        self._parser = httptools.HttpRequestParser(self)
+        self._message: _Message | None = None
+        self._fed = 0
+        self._message_start = 0
+        self._upgraded = False
+
+    @property
+    def in_message(self) -> bool:
+        """True while a request has started arriving but is not complete."""
+        return self._message is not None
+
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``; complete requests are appended to ``requests``.
+
+        Raises HttpError for anything that must be refused. After an
+        upgrade request, further bytes are ignored (the connection will close).
+        """
+        if self._upgraded:
+            return
+        view = memoryview(data)
+        for start in range(0, len(view), _SLICE):
+            chunk = view[start : start + _SLICE]
+            try:
+                self._parser.feed_data(chunk)
+            except httptools.HttpParserUpgrade:
+                self._upgraded = True
+                return
+            except httptools.HttpParserCallbackError as exc:
+                cause = exc.__context__
+                if isinstance(cause, HttpError):
+                    raise cause from None
+                raise
+            except httptools.HttpParserInvalidMethodError:
+                raise HttpError(501, "the request method is not one this server knows") from None
+            except httptools.HttpParserError as exc:
+                raise HttpError(400, f"malformed request: {exc}") from None
+            self._fed += len(chunk)
+            message = self._message
+            if message is not None and not message.head_done:
+                head = self._fed - self._message_start
+                if head > self.limits.request_line + self.limits.header_bytes + _SLICE:
+                    raise HttpError(431, "the request head is too large")
+
+    # --- llhttp callbacks -----------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._message = _Message()
+        self._message_start = self._fed
+
+    def on_url(self, url: bytes) -> None:
+        assert self._message is not None
+        self._message.url += url
+        if len(self._message.url) > self.limits.request_line:
+            raise HttpError(414, "the request target is too long")
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        message = self._message
+        assert message is not None
+        message.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+        message.header_bytes += len(name) + len(value) + 4
+        if message.header_bytes > self.limits.header_bytes:
+            raise HttpError(431, "the request headers are too large")
+        if len(message.headers) > self.limits.header_count:
+            raise HttpError(431, "the request has too many headers")
+
+    def on_headers_complete(self) -> None:
+        message = self._message
+        assert message is not None
+        message.head_done = True
+        version = self._parser.get_http_version()
+        if version not in ("1.1", "1.0"):
+            raise HttpError(505, f"HTTP/{version} is not supported; use HTTP/1.1")
+        for key, value in message.headers:
+            if key == "transfer-encoding" and value.strip().lower() != "chunked":
+                raise HttpError(501, f"the transfer coding '{value}' is not implemented")
+        hosts = sum(1 for key, _ in message.headers if key == "host")
+        if hosts > 1 or (hosts == 0 and version == "1.1"):
+            raise HttpError(400, "an HTTP/1.1 request needs exactly one Host header")
+
+    def on_body(self, body: bytes) -> None:
+        message = self._message
+        assert message is not None
+        message.body_size += len(body)
+        if message.body_size > self.limits.body:
+            raise HttpError(413, "the request body is too large")
+
+    def on_message_complete(self) -> None:
+        message = self._message
+        assert message is not None
+        parser = self._parser
+        self.requests.append(
+            Request(
+                method=parser.get_method().decode("ascii"),
+                target=message.url.decode("latin-1"),
+                version=parser.get_http_version(),
+                headers=message.headers,
+                keep_alive=parser.should_keep_alive(),
+                body_size=message.body_size,
+                upgrade=parser.should_upgrade(),
+            )
+        )
+        self._message = None
+
+
+def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    """The status line and header fields of a response, ready to send."""
+    lines = [f"HTTP/1.1 {status} {reason(status)}"]
+    lines += [f"{name}: {value}" for name, value in headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+_REASONS = {status.value: status.phrase for status in http.HTTPStatus}
+
+
+def reason(status: int) -> str:
+    """The standard reason phrase (RFC 9110 §15) for ``status``."""
+    return _REASONS.get(status, "Unknown")

@@ -1,0 +1,367 @@
+"""The web server actor: HTTP/1.1 over a :class:`~webtrip.net.Network`, serving folders.
+
+One task per connection runs a simple loop — wait for a request, answer it,
+repeat while the connection is persistent. Requests that arrive together
+(pipelining) are answered in order. Two timers protect the server from clients
+that hold a connection without using it (slowloris): an idle timer between
+requests and a header timer from a request's first byte to the end of its
+head. A cap on open connections bounds the rest; beyond it, a connection
+gets ``503`` and is closed.
+
+Every request and response is recorded in the trace; the server prints
+nothing. With tracing off the trace costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from webtrip import __version__
+from webtrip.net import Address, Network, Stream, TcpListener
+from webtrip.net.deadline import Deadline
+from webtrip.trace import (
+    NULL_TRACE,
+    HttpBodySent,
+    HttpExchangeCompleted,
+    HttpRequestReceived,
+    HttpResponseHeadSent,
+    TcpConnectionClosed,
+    TcpConnectionOpened,
+    Trace,
+)
+from webtrip.web import files
+from webtrip.web.files import FileCache, Representation
+from webtrip.web.http1 import HttpError, Limits, Request, RequestParser, response_head
+from webtrip.web.pages import error_page, listing_page
+from webtrip.web.sites import (
+    CachedResolver,
+    Found,
+    Listing,
+    Redirect,
+    Refused,
+    SiteMap,
+    split_target,
+)
+
+ALLOWED = "GET, HEAD, OPTIONS"
+
+
+@dataclass
+class WebServerOptions:
+    """Limits, timeouts and switches; the defaults suit a public server."""
+
+    limits: Limits = field(default_factory=Limits)
+    header_timeout: float = 10.0  # from a request's first byte to the end of its head
+    keepalive_timeout: float = 15.0  # idle time allowed between requests
+    send_timeout: float = 60.0  # time to send one response to a client that reads slowly
+    max_connections: int = 512
+    list_folders: bool = False
+    server_name: str = f"webtrip/{__version__}"
+
+
+@dataclass
+class _Reply:
+    """A response about to be sent: status, headers, and a body as bytes or a file range."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    file: Representation | None = None
+    offset: int = 0
+    count: int = 0
+    close: bool = False
+
+
+class WebServer:
+    """A static web server with virtual hosts."""
+
+    def __init__(
+        self,
+        network: Network,
+        sites: SiteMap,
+        trace: Trace = NULL_TRACE,
+        *,
+        actor: str = "web-server",
+        options: WebServerOptions | None = None,
+    ) -> None:
+        self.network = network
+        self.sites = sites
+        self.trace = trace
+        self.actor = actor
+        self.options = options or WebServerOptions()
+        self.cache = FileCache()
+        self.resolver = CachedResolver(network.now)
+        self.listeners: list[TcpListener] = []
+        self._open = 0
+        self._ids = itertools.count(1)
+        self._date_second = -1
+        self._date = ""
+
+    @property
+    def addresses(self) -> list[Address]:
+        return [address for listener in self.listeners for address in listener.addresses]
+
+    async def start(self, addresses: Sequence[Address]) -> None:
+        """Listen on each address; raise OSError naming the one that cannot be bound."""
+        for host, port in addresses:
+            try:
+                self.listeners.append(await self.network.start_tcp_server(self._serve, host, port))
+            except OSError as exc:
+                await self.aclose()
+                where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                raise OSError(
+                    exc.errno, f"cannot listen on {where}: {exc.strerror or exc}"
+                ) from exc
+
+    async def aclose(self) -> None:
+        for listener in self.listeners:
+            await listener.aclose()
+        self.listeners.clear()
+
+    # --- one connection ---------------------------------------------------------------
+
+    async def _serve(self, stream: Stream) -> None:
+        trace, actor = self.trace, self.actor
+        connection = next(self._ids)
+        local, peer = stream.local_address, stream.peer_address
+        trace.record(TcpConnectionOpened(trace.now(), actor, local, peer, connection))
+        if self._open >= self.options.max_connections:
+            reason = "connection limit"
+            reply = self._error(503, "the server is busy; try again shortly", close=True)
+            reply.headers.append(("Retry-After", "1"))
+            with contextlib.suppress(ConnectionError):
+                await self._send(stream, connection, None, reply)
+            await stream.aclose()
+            trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
+            return
+        self._open += 1
+        reason = "server error"
+        try:
+            reason = await self._requests(stream, connection)
+        except ConnectionError:
+            reason = "connection reset"
+        except Exception as exc:  # a bug must cost one connection, never the server
+            reason = f"server error: {type(exc).__name__}: {exc}"
+            stream.abort()
+        finally:
+            self._open -= 1
+            if reason == "connection reset":
+                stream.abort()
+            else:
+                await stream.aclose()
+            trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
+
+    async def _requests(self, stream: Stream, connection: int) -> str:
+        """Answer requests until the connection should end; return why it ended."""
+        options = self.options
+        parser = RequestParser(options.limits)
+        deadline = Deadline(options.keepalive_timeout)
+        state = "idle"
+        try:
+            while True:
+                while not parser.requests:
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return "client closed"
+                    try:
+                        parser.feed(data)
+                    except HttpError as exc:
+                        reply = self._error(exc.status, exc.message, close=True)
+                        await self._send(stream, connection, None, reply)
+                        return f"refused: {exc.status}"
+                    if parser.in_message and state == "idle":
+                        # A request has begun but is not complete: from now on
+                        # its head must arrive within the header timeout.
+                        state = "header"
+                        deadline.extend(options.header_timeout)
+                state = "sending"
+                request = parser.requests.popleft()
+                received = self._record_request(stream, connection, request)
+                reply = self._respond(request)
+                if not request.keep_alive or request.upgrade:
+                    reply.close = True
+                deadline.extend(options.send_timeout)
+                await self._send(stream, connection, request, reply, received)
+                if reply.close:
+                    return "closed after response"
+                state = "idle"
+                deadline.extend(options.keepalive_timeout)
+        except asyncio.CancelledError:
+            if not deadline.expired():
+                raise
+            if state == "header":
+                reply = self._error(408, "the request took too long to arrive", close=True)
+                with contextlib.suppress(ConnectionError):
+                    await self._send(stream, connection, None, reply)
+                return "header timeout"
+            return "idle timeout" if state == "idle" else "send timeout"
+        finally:
+            deadline.cancel()
+
+    def _record_request(self, stream: Stream, connection: int, request: Request) -> float:
+        """Record the request; return its time (0.0 with tracing off)."""
+        trace = self.trace
+        if not trace.enabled:
+            return 0.0
+        received = trace.now()
+        trace.record(
+            HttpRequestReceived(
+                received,
+                self.actor,
+                connection,
+                stream.local_address,
+                stream.peer_address,
+                request.method,
+                request.target,
+                request.version,
+                tuple(request.headers),
+            )
+        )
+        return received
+
+    # --- deciding the response --------------------------------------------------------
+
+    def _respond(self, request: Request) -> _Reply:
+        method = request.method
+        if method == "OPTIONS":
+            return _Reply(204, [("Allow", ALLOWED)])
+        if method not in ("GET", "HEAD"):
+            reply = self._error(405, f"{method} is not allowed here; this server only reads")
+            reply.headers.append(("Allow", ALLOWED))
+            return reply
+        path, query, absolute_host = split_target(request.target)
+        host = absolute_host or request.header("host")
+        site = self.sites.for_host(host)
+        if site is None:
+            return self._error(404, f"this server has no site named '{host or ''}'")
+        found = self.resolver.resolve(site, path, query)
+        if isinstance(found, Refused):
+            return self._error(found.status, found.reason)
+        if isinstance(found, Redirect):
+            reply = self._error(301, "this folder's address ends with a slash")
+            reply.headers.append(("Location", found.location))
+            return reply
+        if isinstance(found, Listing):
+            if not self.options.list_folders:
+                return self._error(403, "this folder has no index.html and listing is off")
+            body = listing_page(found.path, found.url_path, self.options.server_name)
+            return _Reply(200, [("Content-Type", "text/html; charset=utf-8")], body)
+        assert isinstance(found, Found)
+        return self._file_reply(request, Representation.of(found.path, found.stat))
+
+    def _file_reply(self, request: Request, rep: Representation) -> _Reply:
+        gzipped = None
+        if rep.compressible and request.header("range") is None and files.accepts_gzip(request):
+            gzipped = self.cache.gzipped(rep)
+        etag = rep.etag[:-1] + '-gzip"' if gzipped is not None else rep.etag
+        headers = [
+            ("Content-Type", rep.content_type),
+            ("Last-Modified", rep.last_modified),
+            ("ETag", etag),
+            ("Accept-Ranges", "bytes"),
+        ]
+        if rep.compressible:
+            headers.append(("Vary", "Accept-Encoding"))
+        status = files.precondition(request, etag, rep.mtime)
+        if status == 304:
+            return _Reply(304, headers)
+        if status == 412:
+            return self._error(412, "the file has changed since the client last saw it")
+        if gzipped is not None:
+            headers.append(("Content-Encoding", "gzip"))
+            return _Reply(200, headers, gzipped)
+        wanted = files.byte_range(request, rep.size, rep.etag, rep.last_modified)
+        if wanted == "unsatisfiable":
+            reply = self._error(416, "the requested range is beyond the end of the file")
+            reply.headers.append(("Content-Range", f"bytes */{rep.size}"))
+            return reply
+        first, last, status = 0, rep.size - 1, 200
+        if isinstance(wanted, tuple):
+            first, last, status = wanted[0], wanted[1], 206
+            headers.append(("Content-Range", f"bytes {first}-{last}/{rep.size}"))
+        count = last - first + 1
+        content = self.cache.content(rep)
+        if content is not None:
+            return _Reply(status, headers, content[first : last + 1])
+        return _Reply(status, headers, file=rep, offset=first, count=count)
+
+    def _error(self, status: int, message: str, *, close: bool = False) -> _Reply:
+        body = error_page(status, message, self.options.server_name)
+        return _Reply(status, [("Content-Type", "text/html; charset=utf-8")], body, close=close)
+
+    # --- sending ----------------------------------------------------------------------
+
+    def _date_header(self) -> str:
+        now = self.network.wall_time()
+        second = int(now)
+        if second != self._date_second:
+            self._date_second = second
+            self._date = email.utils.formatdate(second, usegmt=True)
+        return self._date
+
+    async def _send(
+        self,
+        stream: Stream,
+        connection: int,
+        request: Request | None,
+        reply: _Reply,
+        received: float = 0.0,
+    ) -> None:
+        """Send ``reply``: head, then the body unless HEAD or 1xx/204/304."""
+        head_only = request is not None and request.method == "HEAD"
+        no_body = reply.status in (204, 304) or reply.status < 200
+        length = reply.count if reply.file is not None else len(reply.body)
+        headers = [("Server", self.options.server_name), ("Date", self._date_header())]
+        headers += reply.headers
+        if reply.status not in (204, 304):
+            headers.append(("Content-Length", str(length)))
+        if reply.close:
+            headers.append(("Connection", "close"))
+        elif request is not None and request.version == "1.0":
+            headers.append(("Connection", "keep-alive"))
+        head = response_head(reply.status, headers)
+        send_body = not (head_only or no_body)
+
+        trace = self.trace
+        body_sent = 0
+        if reply.file is None or not send_body:
+            payload = head + reply.body if send_body and reply.body else head
+            await stream.send_all(payload)
+            body_sent = len(reply.body) if send_body else 0
+        else:
+            await stream.send_all(head)
+            try:
+                with open(reply.file.path, "rb") as file:
+                    await stream.send_file(file, reply.offset, reply.count)
+            except OSError as exc:
+                # The file vanished or shrank mid-response: the length is
+                # promised, so the only honest end is to close the connection.
+                raise ConnectionError(f"could not send {reply.file.path}: {exc}") from exc
+            body_sent = reply.count
+        if trace.enabled:
+            now = trace.now()
+            trace.record(
+                HttpResponseHeadSent(now, self.actor, connection, reply.status, tuple(headers))
+            )
+            if body_sent:
+                trace.record(HttpBodySent(now, self.actor, connection, body_sent))
+            if request is not None:
+                trace.record(
+                    HttpExchangeCompleted(
+                        now,
+                        self.actor,
+                        connection,
+                        stream.peer_address,
+                        request.method,
+                        request.target,
+                        request.version,
+                        reply.status,
+                        body_sent,
+                        received,
+                    )
+                )

@@ -1,0 +1,219 @@
+"""Virtual hosts and safe paths: which folder answers, and which file a URL means.
+
+A request names its site in the Host header (RFC 9110 §7.2); each site is a
+folder, and one may be the default for any other name. Turning a URL path
+into a file is where static servers are most often broken, so it is done in
+one place, with one rule: **the answer is a file inside the site's folder, or
+no file at all**. The path is percent-decoded once; encoded slashes and
+backslashes, NUL, and ``..`` segments are refused; hidden names (a leading
+dot, except ``/.well-known/``) are not served; and the real path, after
+following every symlink, must still be inside the folder — compared as paths
+(``is_relative_to``), never as string prefixes (the CVE-2023-29159 mistake).
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SiteError(Exception):
+    """A site folder cannot be served; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A folder served under a host name ("" for the default site)."""
+
+    name: str
+    root: Path  # absolute, symlinks resolved
+
+    @classmethod
+    def from_folder(cls, name: str, folder: str | os.PathLike[str]) -> Site:
+        """Raise SiteError if ``folder`` is not a readable directory."""
+        path = Path(folder)
+        if not path.is_dir():
+            raise SiteError(f"{path}: not a folder, so it cannot be served as a site")
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise SiteError(f"{path}: the folder cannot be read")
+        return cls(normalize_host(name) if name else "", Path(os.path.realpath(path)))
+
+
+class SiteMap:
+    """Sites by host name, and an optional default site for any other name."""
+
+    def __init__(self, sites: list[Site]) -> None:
+        self.default: Site | None = None
+        self.by_name: dict[str, Site] = {}
+        for site in sites:
+            if not site.name:
+                self.default = site
+            else:
+                self.by_name[site.name] = site
+
+    def for_host(self, host: str | None) -> Site | None:
+        """The site for a Host header value (the default site if none matches)."""
+        if host is not None:
+            site = self.by_name.get(normalize_host(host))
+            if site is not None:
+                return site
+        return self.default
+
+
+def normalize_host(value: str) -> str:
+    """``WWW.Example.test.:8080`` → ``www.example.test``; ``[::1]:80`` → ``[::1]``."""
+    host = value.strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[: end + 1] if end > 0 else host
+    host = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    return host.rstrip(".")
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A regular file to serve."""
+
+    path: Path
+    stat: os.stat_result
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A folder without index.html, to list (if listing is on)."""
+
+    path: Path
+    url_path: str
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    """The URL names a folder without the final slash: send the client there."""
+
+    location: str
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """No file: ``status`` (400 or 404 or 403) and why, for the error page."""
+
+    status: int
+    reason: str
+
+
+Resolution = Found | Listing | Redirect | Refused
+
+_HIDDEN_ALLOWED = {".well-known"}
+
+
+def split_target(target: str) -> tuple[str, str, str | None]:
+    """Split a request-target into (path, query, host-from-absolute-form)."""
+    host = None
+    if not target.startswith("/"):
+        parts = urllib.parse.urlsplit(target)
+        if parts.scheme.lower() in ("http", "https") and parts.netloc:
+            host = parts.netloc
+            target = parts.path or "/"
+            if parts.query:
+                target += "?" + parts.query
+    path, _, query = target.partition("?")
+    return path, query, host
+
+
+def resolve(site: Site, url_path: str, query: str = "", *, index: str = "index.html") -> Resolution:
+    """The file (or redirect, or refusal) that ``url_path`` names in ``site``."""
+    if not url_path.startswith("/"):
+        return Refused(400, "the path must start with /")
+    raw_segments = url_path.split("/")
+    segments: list[str] = []
+    for raw in raw_segments:
+        lowered = raw.lower()
+        if "%2f" in lowered or "%5c" in lowered or "%00" in lowered:
+            return Refused(400, "encoded slashes, backslashes and NUL are not allowed in a path")
+        try:
+            segment = urllib.parse.unquote(raw, errors="strict")
+        except UnicodeDecodeError:
+            return Refused(400, "the path is not valid UTF-8 once decoded")
+        if "\\" in segment or "\x00" in segment:
+            return Refused(400, "backslashes and NUL are not allowed in a path")
+        if segment == "..":
+            return Refused(400, "'..' is not allowed in a path")
+        if segment in ("", "."):
+            continue
+        if segment.startswith(".") and segment not in _HIDDEN_ALLOWED:
+            return Refused(404, "hidden files are not served")
+        segments.append(segment)
+
+    candidate = os.path.join(site.root, *segments)
+    real = os.path.realpath(candidate)
+    if real != str(site.root) and not Path(real).is_relative_to(site.root):
+        return Refused(404, "not found")  # a symlink leads out of the site: say nothing more
+    try:
+        info = os.stat(real)
+    except (FileNotFoundError, NotADirectoryError):
+        return Refused(404, "not found")
+    except OSError:
+        return Refused(403, "this file cannot be read")
+
+    if stat.S_ISDIR(info.st_mode):
+        clean = "/" + "/".join(urllib.parse.quote(s) for s in segments)
+        if not url_path.endswith("/"):
+            # Built from the clean segments: never "//host/...", so never an
+            # open redirect to another site (CVE-2021-28861).
+            location = clean.rstrip("/") + "/" + ("?" + query if query else "")
+            return Redirect(location)
+        index_path = os.path.realpath(os.path.join(real, index))
+        try:
+            index_info = os.stat(index_path)
+        except OSError:
+            return Listing(Path(real), clean.rstrip("/") + "/")
+        if stat.S_ISREG(index_info.st_mode) and Path(index_path).is_relative_to(site.root):
+            return Found(Path(index_path), index_info)
+        return Listing(Path(real), clean.rstrip("/") + "/")
+    if not stat.S_ISREG(info.st_mode):
+        return Refused(404, "not found")  # devices, sockets, FIFOs are not files to serve
+    if url_path.endswith("/"):
+        return Refused(404, "not found")
+    return Found(Path(real), info)
+
+
+class CachedResolver:
+    """:func:`resolve` with a short memory, for busy servers.
+
+    Walking a path through the file system (every component ``lstat``-ed to
+    follow symlinks) costs more than the rest of a small request. Results are
+    kept for ``ttl`` seconds of the given clock — a symlink changed in the
+    meantime is seen after at most that long, like nginx's open_file_cache.
+    A found file is still ``stat``-ed on every use, so its size, time and
+    existence are always current.
+    """
+
+    def __init__(self, clock: Callable[[], float], ttl: float = 1.0, size: int = 4096) -> None:
+        self.clock = clock
+        self.ttl = ttl
+        self.size = size
+        self._entries: dict[tuple[Path, str, str], tuple[float, Resolution]] = {}
+
+    def resolve(self, site: Site, url_path: str, query: str = "") -> Resolution:
+        key = (site.root, url_path, query)
+        now = self.clock()
+        entry = self._entries.get(key)
+        if entry is not None and now - entry[0] < self.ttl:
+            found = entry[1]
+            if not isinstance(found, Found):
+                return found
+            try:
+                info = os.stat(found.path)
+            except OSError:
+                info = None
+            if info is not None and stat.S_ISREG(info.st_mode):
+                return Found(found.path, info)
+        found = resolve(site, url_path, query)
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (now, found)
+        return found
