@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from webtrip import __version__
+from webtrip.cli.browse import browse
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
 from webtrip.cli.web import web_group
@@ -26,6 +27,8 @@ def cli() -> None:
     \b
     Examples:
       webtrip demo                                  the bundled lab, step by step
+      webtrip demo --lang es                        the same, in Spanish
+      webtrip browse http://www.webtrip.test:8080/ --dns 127.0.0.1:5353
       webtrip dns serve --zone example.zone         an authoritative DNS server
       webtrip dns query www.example.test @127.0.0.1:5353
       webtrip web serve ./public                    a static web server on 127.0.0.1:8080
@@ -33,6 +36,7 @@ def cli() -> None:
 
 
 cli.add_command(demo)
+cli.add_command(browse)
 cli.add_command(dns_group)
 cli.add_command(web_group)
 

@@ -1,84 +1,104 @@
-"""``webtrip demo``: the bundled lab, run on loopback with no configuration.
+"""``webtrip demo``: the bundled lab on loopback, browsed and narrated.
 
-Today the lab covers step 1 — a real authoritative DNS server for the demo
-zone answers a real client's questions — and shows both sides: what the
-client asked and got, and what the server saw and sent, from one trace.
+With no configuration it starts, in this one process, the lab's DNS server
+(zone ``webtrip.test``) and web server (the demo site, a page about the four
+steps in English and Spanish with a stylesheet, an image and a script), then
+points the browser at ``http://www.webtrip.test:PORT/`` with that DNS server
+and tells what happened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+import sys
 
 import click
-import dns.flags
 
-from webtrip.cli.common import out_console
+from webtrip.browser.loader import BrowserOptions, PageLoad
+from webtrip.cli.browse import (
+    JSON_OPTION,
+    LANGUAGE_OPTION,
+    NO_RENDER_OPTION,
+    exit_code,
+    run_browser,
+    show_load,
+)
+from webtrip.cli.common import UserError, out_console
 from webtrip.dns.authority import Authority
-from webtrip.dns.client import make_query, query
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet, load_zone
+from webtrip.i18n import choose_language
 from webtrip.labs import demo_path
-from webtrip.net import RealNetwork, format_address
-from webtrip.report.dns import rcode_name
-from webtrip.trace import DnsMessageReceived, DnsMessageSent, Trace
+from webtrip.net import RealNetwork
+from webtrip.trace import Trace
+from webtrip.web.server import WebServer
+from webtrip.web.sites import Site, SiteMap
 
-QUESTIONS = (
-    ("www.webtrip.test", "A"),
-    ("www.webtrip.test", "AAAA"),
-    ("static.webtrip.test", "A"),
-    ("missing.webtrip.test", "A"),
-)
+DEMO_HOST = "www.webtrip.test"
 
 
 @click.command()
-def demo() -> None:
-    """Run the bundled lab on loopback and show what happens, step by step.
+@LANGUAGE_OPTION
+@JSON_OPTION
+@NO_RENDER_OPTION
+def demo(lang: str | None, as_json: bool, no_render: bool) -> None:
+    """Run the bundled lab on loopback and show the four steps of a page load.
 
-    Starts a DNS server for the demo zone webtrip.test on 127.0.0.1 (a free
-    port), asks it the questions a browser would ask, and shows each message
-    as the client and the server saw it.
+    Starts a DNS server for webtrip.test and a web server for the demo site on
+    127.0.0.1 (and ::1), browses http://www.webtrip.test:PORT/ and narrates
+    what really happened: DNS, TCP and HTTP, packets, the page.
 
     \b
-    Example:
+    Examples:
       webtrip demo
+      webtrip demo --lang es
+      webtrip demo --json > demo-trace.json
     """
-    trace = asyncio.run(_run_lab())
-    console = out_console()
-    console.print("[bold]Step 1 — DNS: the browser asks a DNS server for the address of a name[/]")
-    for event in trace:
-        if isinstance(event, DnsMessageSent | DnsMessageReceived):
-            console.print(_describe(event))
+    language = choose_language(lang)
+    try:
+        trace, load = asyncio.run(run_lab(language))
+    except OSError as exc:
+        raise UserError(f"the demo lab could not start: {exc.strerror or exc}") from None
+    if as_json:
+        sys.stdout.write(trace.to_json() + "\n")
+    else:
+        show_load(out_console(), trace, load, language, render=not no_render)
+    sys.exit(exit_code(load))
 
 
-def _describe(event: DnsMessageSent | DnsMessageReceived) -> str:
-    """One line for one DNS message as one actor saw it."""
-    message = event.message
-    arrow = "→" if isinstance(event, DnsMessageSent) else "←"
-    head = (
-        f"{event.t * 1000:8.2f} ms  {event.actor:<10} {arrow} {format_address(event.peer):<21}"
-        f" {event.transport.upper()} {event.size:>4} B  "
-    )
-    if message is None or not message.question:
-        return head + "(not a valid DNS message)"
-    question = message.question[0]
-    asked = f"{question.name} {question.rdtype.name}"
-    if not message.flags & dns.flags.QR:
-        return head + f"question: {asked}?"
-    answers = [rdata.to_text() for rrset in message.answer for rdata in rrset]
-    return head + f"answer:   {asked} → {rcode_name(message)} {' '.join(answers)}".rstrip()
-
-
-async def _run_lab() -> Trace:
+async def run_lab(language: str) -> tuple[Trace, PageLoad]:
+    """Start the lab's servers, load the demo page, stop the servers."""
     network = RealNetwork()
     trace = Trace(network.now)
     zones = ZoneSet([load_zone(demo_path("zones", "webtrip.test.zone"))])
-    server = DnsServer(network, Authority(zones), trace, actor="dns-server")
-    await server.start([("127.0.0.1", 0)])
+    dns_server = DnsServer(network, Authority(zones), trace)
+    web_server = WebServer(network, SiteMap([Site.from_folder("", demo_path("site"))]), trace)
+    await dns_server.start([("127.0.0.1", 0)])
+    addresses = [("127.0.0.1", 0)]
+    if _has_ipv6_loopback():
+        addresses.append(("::1", 0))
+    await web_server.start(addresses)
     try:
-        for name, rdtype in QUESTIONS:
-            await query(
-                network, server.addresses[0], make_query(name, rdtype), trace=trace, actor="browser"
-            )
+        port = web_server.addresses[0][1]
+        path = "/es/" if language == "es" else "/"
+        return trace, await run_browser(
+            network,
+            trace,
+            f"http://{DEMO_HOST}:{port}{path}",
+            nameserver=dns_server.addresses[0],
+            options=BrowserOptions(language=language, total_timeout=20),
+            hosts={},
+        )
     finally:
-        await server.aclose()
-    return trace
+        await web_server.aclose()
+        await dns_server.aclose()
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True

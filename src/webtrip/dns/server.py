@@ -16,6 +16,7 @@ prints nothing.
 from __future__ import annotations
 
 import asyncio
+import errno
 import itertools
 import struct
 from collections.abc import Sequence
@@ -74,16 +75,29 @@ class DnsServer:
         """
         try:
             for host, port in addresses:
-                endpoint = await self._open_udp(host, port)
-                # Port 0 means "any free port": use the same one for TCP.
-                port = endpoint.local_address[1]
-                self.tcp_listeners.append(
-                    await self.network.start_tcp_server(self._serve_tcp, host, port)
-                )
+                await self._listen(host, port)
         except OSError as exc:
             await self.aclose()
             where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
             raise OSError(exc.errno, f"cannot listen on {where}: {exc.strerror or exc}") from exc
+
+    async def _listen(self, host: str, port: int) -> None:
+        """UDP and TCP on one address; port 0 picks a port free for both."""
+        for _ in range(1 if port else 20):
+            endpoint = await self._open_udp(host, port)
+            try:
+                listener = await self.network.start_tcp_server(
+                    self._serve_tcp, host, endpoint.local_address[1]
+                )
+            except OSError as exc:
+                self.udp_endpoints.remove(endpoint)
+                endpoint.close()
+                if port or exc.errno != errno.EADDRINUSE:
+                    raise
+                continue  # that UDP port's TCP twin is taken: try another
+            self.tcp_listeners.append(listener)
+            return
+        raise OSError(errno.EADDRINUSE, "no port was free for both UDP and TCP")
 
     async def aclose(self) -> None:
         """Stop listening."""

@@ -14,7 +14,9 @@ from webtrip.net.base import (
     Network,
     Stream,
     StreamHandler,
+    TcpInfo,
     TcpListener,
+    TlsInfo,
     format_address,
     parse_address,
 )
@@ -28,7 +30,9 @@ __all__ = [
     "RealNetwork",
     "Stream",
     "StreamHandler",
+    "TcpInfo",
     "TcpListener",
+    "TlsInfo",
     "format_address",
     "parse_address",
 ]

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import abc
 import ipaddress
+import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import BinaryIO
 
 Address = tuple[str, int]
@@ -54,6 +56,18 @@ class Stream(abc.ABC):
             await self.send_all(chunk)
             remaining -= len(chunk)
 
+    async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> TlsInfo:
+        """Run a TLS handshake over this connection and encrypt from now on.
+
+        Raises ssl.SSLError (e.g. a certificate that does not verify) or
+        ConnectionError. Worlds without TLS raise NotImplementedError.
+        """
+        raise NotImplementedError("this network has no TLS")
+
+    def tcp_info(self) -> TcpInfo | None:
+        """The kernel's (or the simulator's) counters for this connection, if known."""
+        return None
+
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Close the connection gracefully (FIN) once queued data is sent."""
@@ -61,6 +75,36 @@ class Stream(abc.ABC):
     @abc.abstractmethod
     def abort(self) -> None:
         """Close the connection at once, dropping unsent data (RST)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsInfo:
+    """What a TLS handshake agreed on, and who the server proved to be."""
+
+    version: str
+    cipher: str
+    subject: str
+    issuer: str
+    not_after: str
+    alpn: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TcpInfo:
+    """A TCP connection's counters (Linux TCP_INFO names; times in seconds)."""
+
+    segments_out: int
+    segments_in: int
+    data_segments_out: int
+    data_segments_in: int
+    retransmissions: int
+    rtt: float
+    rtt_variance: float
+    mss_out: int
+    mss_in: int
+    congestion_window: int
+    bytes_acked: int
+    bytes_received: int
 
 
 class TcpListener(abc.ABC):

@@ -12,6 +12,8 @@ import asyncio
 import collections
 import os
 import socket
+import ssl
+import struct
 import time
 from typing import BinaryIO
 
@@ -22,7 +24,9 @@ from webtrip.net.base import (
     Network,
     Stream,
     StreamHandler,
+    TcpInfo,
     TcpListener,
+    TlsInfo,
 )
 
 # Stop reading from the socket when this much received data waits for the
@@ -127,6 +131,7 @@ class RealStream(Stream):
         self._protocol = protocol
         self.local_address = _address(transport.get_extra_info("sockname"))
         self.peer_address = _address(transport.get_extra_info("peername"))
+        self._raw_socket: socket.socket | None = None
 
     @property
     def socket(self) -> socket.socket | None:
@@ -161,12 +166,78 @@ class RealStream(Stream):
         except (ConnectionError, OSError) as exc:
             raise ConnectionError(str(exc)) from exc
 
+    async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> TlsInfo:
+        loop = asyncio.get_running_loop()
+        raw_socket = self.socket
+        transport = await loop.start_tls(
+            self._transport, self._protocol, context, server_hostname=server_hostname
+        )
+        if transport is None:
+            raise ConnectionError("the connection closed during the TLS handshake")
+        self._transport = transport  # type: ignore[assignment]
+        self._protocol.transport = transport  # type: ignore[assignment]
+        self._raw_socket = raw_socket
+        ssl_object = transport.get_extra_info("ssl_object")
+        cert = ssl_object.getpeercert() or {}
+        return TlsInfo(
+            version=ssl_object.version() or "",
+            cipher=(ssl_object.cipher() or ("",))[0],
+            subject=_dn(cert.get("subject", ())),
+            issuer=_dn(cert.get("issuer", ())),
+            not_after=cert.get("notAfter", ""),
+            alpn=ssl_object.selected_alpn_protocol(),
+        )
+
+    def tcp_info(self) -> TcpInfo | None:
+        sock = self._raw_socket or self.socket
+        return read_tcp_info(sock) if sock is not None else None
+
     async def aclose(self) -> None:
         if not self._transport.is_closing():
             self._transport.close()
 
     def abort(self) -> None:
         self._transport.abort()
+
+
+def _dn(name: tuple) -> str:
+    """An X.509 distinguished name from ssl's nested tuples: ``CN=example.com, O=...``."""
+    return ", ".join(f"{key}={value}" for rdn in name for key, value in rdn)
+
+
+# struct tcp_info (linux/tcp.h): 8 one-byte fields, 24 u32, 4 u64, then u32s.
+_TCP_INFO = struct.Struct("=8B24I4Q6I")
+
+
+def read_tcp_info(sock: socket.socket) -> TcpInfo | None:
+    """The kernel's TCP_INFO for ``sock`` (Linux), or None where it is missing."""
+    option = getattr(socket, "TCP_INFO", None)
+    if option is None:
+        return None
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, option, 256)
+    except OSError:
+        return None
+    if len(raw) < _TCP_INFO.size:
+        return None
+    fields = _TCP_INFO.unpack_from(raw)
+    u32 = fields[8:32]
+    u64 = fields[32:36]
+    tail = fields[36:42]
+    return TcpInfo(
+        segments_out=tail[0],
+        segments_in=tail[1],
+        data_segments_out=tail[5],
+        data_segments_in=tail[4],
+        retransmissions=u32[23],
+        rtt=u32[15] / 1e6,
+        rtt_variance=u32[16] / 1e6,
+        mss_out=u32[2],
+        mss_in=u32[3],
+        congestion_window=u32[18],
+        bytes_acked=u64[2],
+        bytes_received=u64[3],
+    )
 
 
 class _RealTcpListener(TcpListener):

@@ -6,33 +6,8 @@ simulated network) records what it does as small frozen dataclasses in a
 pcap — is a pure function of a trace; actors never format output.
 """
 
-from webtrip.trace.events import (
-    DnsMessageDropped,
-    DnsMessageReceived,
-    DnsMessageSent,
-    Event,
-    HttpBodySent,
-    HttpExchangeCompleted,
-    HttpRequestReceived,
-    HttpResponseHeadSent,
-    TcpConnectionClosed,
-    TcpConnectionOpened,
-    event_types,
-)
+from webtrip.trace.events import *  # noqa: F403 - the event types are this package's API
+from webtrip.trace.events import Event, event_types
 from webtrip.trace.recorder import NULL_TRACE, Trace
 
-__all__ = [
-    "NULL_TRACE",
-    "DnsMessageDropped",
-    "DnsMessageReceived",
-    "DnsMessageSent",
-    "Event",
-    "HttpBodySent",
-    "HttpExchangeCompleted",
-    "HttpRequestReceived",
-    "HttpResponseHeadSent",
-    "TcpConnectionClosed",
-    "TcpConnectionOpened",
-    "Trace",
-    "event_types",
-]
+__all__ = ["NULL_TRACE", "Event", "Trace", "event_types", *event_types()]

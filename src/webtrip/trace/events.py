@@ -139,6 +139,163 @@ class HttpExchangeCompleted(Event):
     started: float
 
 
+# --- the browser's side ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NameLookupStarted(Event):
+    """The browser needs the address of ``name`` (step 1 begins)."""
+
+    name: str
+    request: int  # the request that needed it
+
+
+@dataclass(frozen=True, slots=True)
+class NameResolved(Event):
+    """``name`` has addresses; ``source`` is "dns", "hosts" or "literal"."""
+
+    name: str
+    addresses: tuple[str, ...]
+    source: str
+    canonical: str
+    chain: tuple[str, ...]  # CNAME names followed, in order
+    ttl: int | None
+    server: Address | None
+    request: int
+
+
+@dataclass(frozen=True, slots=True)
+class NameLookupFailed(Event):
+    name: str
+    kind: str
+    message: str
+    request: int
+
+
+@dataclass(frozen=True, slots=True)
+class TcpConnectStarted(Event):
+    """The browser sent a SYN to ``peer`` for ``request``."""
+
+    connection: int
+    peer: Address
+    request: int
+
+
+@dataclass(frozen=True, slots=True)
+class TcpConnectFailed(Event):
+    connection: int
+    peer: Address
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TlsHandshakeCompleted(Event):
+    """TLS is set up on ``connection``: what was agreed, and the server's certificate."""
+
+    connection: int
+    server_name: str
+    version: str
+    cipher: str
+    subject: str
+    issuer: str
+    not_after: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequestQueued(Event):
+    """The browser wants ``url``; ``initiator`` is the URL of what asked for it."""
+
+    request: int
+    method: str
+    url: str
+    initiator: str | None
+    kind: str = "other"  # document, stylesheet, script, image, icon, import, css-url
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequestSent(Event):
+    """The request left the browser on ``connection`` (``started``: when sending began)."""
+
+    request: int
+    connection: int
+    reused: bool
+    started: float
+    size: int
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRead(Event):
+    """One read from a connection returned ``size`` bytes: how the answer arrives."""
+
+    connection: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponseStarted(Event):
+    """The response's status line and headers arrived for ``request``."""
+
+    request: int
+    connection: int
+    status: int
+    reason: str
+    http_version: str
+    headers: Headers
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponseCompleted(Event):
+    """The whole body arrived: ``wire_size`` as sent, ``size`` once decoded."""
+
+    request: int
+    connection: int
+    status: int
+    wire_size: int
+    size: int
+    content_type: str
+    encoding: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequestFailed(Event):
+    request: int
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TcpInfoRead(Event):
+    """The kernel's counters for ``connection`` (Linux TCP_INFO), read before closing."""
+
+    connection: int
+    segments_out: int
+    segments_in: int
+    data_segments_out: int
+    data_segments_in: int
+    retransmissions: int
+    rtt: float
+    mss_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class PageLoadStarted(Event):
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageLoadFinished(Event):
+    """The page and its sub-resources are done (``failed`` names the failure kind, if any)."""
+
+    url: str
+    final_url: str
+    status: int | None
+    title: str
+    failed: str | None
+    message: str
+
+
 def event_types() -> dict[str, type[Event]]:
     """Every concrete event type by class name (for loading saved traces)."""
     found: dict[str, type[Event]] = {}
@@ -150,3 +307,6 @@ def event_types() -> dict[str, type[Event]]:
             if not sub.__name__.startswith("_"):
                 found[sub.__name__] = sub
     return found
+
+
+__all__ = ["Address", "Event", "Headers", "event_types", *event_types()]

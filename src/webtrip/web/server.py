@@ -108,9 +108,13 @@ class WebServer:
 
     async def start(self, addresses: Sequence[Address]) -> None:
         """Listen on each address; raise OSError naming the one that cannot be bound."""
+        chosen = 0
         for host, port in addresses:
             try:
-                self.listeners.append(await self.network.start_tcp_server(self._serve, host, port))
+                # Port 0 means "any free port": every address then shares the first one chosen.
+                listener = await self.network.start_tcp_server(self._serve, host, port or chosen)
+                self.listeners.append(listener)
+                chosen = chosen or listener.addresses[0][1]
             except OSError as exc:
                 await self.aclose()
                 where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

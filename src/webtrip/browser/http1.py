@@ -1,0 +1,270 @@
+"""Steps 2 and 3 on the client: one HTTP/1.1 connection, and the answer in pieces.
+
+A :class:`HttpConnection` is one TCP (or TLS) stream to an origin, with an h11
+state machine doing the framing: the request is written as h11 serialises it,
+and the answer is fed to h11 as it arrives, one read at a time — each read is
+recorded, because each is a piece of the page arriving over the network.
+Chunked transfer coding is undone by h11; gzip and deflate content coding
+by zlib, with the decoded size bounded so that a small "zip bomb" cannot
+exhaust memory. A connection whose response ended cleanly, with neither side
+asking to close, is kept for the next request (HTTP persistent connections).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from dataclasses import dataclass, field
+
+import h11
+
+from webtrip.browser.errors import ProtocolFailure, Timeout
+from webtrip.net import Stream
+from webtrip.trace import (
+    NULL_TRACE,
+    HttpRequestSent,
+    HttpResponseCompleted,
+    HttpResponseStarted,
+    StreamRead,
+    TcpInfoRead,
+    Trace,
+)
+
+
+@dataclass
+class Limits:
+    """What a hostile or broken server may not make the browser do."""
+
+    max_header_bytes: int = 64 * 1024
+    max_body_bytes: int = 50 * 1024 * 1024  # as sent and once decoded
+    read_timeout: float = 30.0  # silence allowed while waiting for the answer
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    http_version: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    wire_size: int
+    encoding: str | None
+    reads: int = 0
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";")[0].strip().lower()
+
+
+@dataclass
+class HttpConnection:
+    """One persistent HTTP/1.1 connection to an origin."""
+
+    stream: Stream
+    id: int
+    origin: tuple[str, str, int]
+    trace: Trace = NULL_TRACE
+    actor: str = "browser"
+    limits: Limits = field(default_factory=Limits)
+    requests: int = 0
+
+    def __post_init__(self) -> None:
+        self._h11 = h11.Connection(
+            h11.CLIENT, max_incomplete_event_size=self.limits.max_header_bytes
+        )
+
+    @property
+    def reusable(self) -> bool:
+        return self._h11.our_state is h11.IDLE and self._h11.their_state is h11.IDLE
+
+    async def fetch(
+        self, request_id: int, method: str, target: str, headers: list[tuple[str, str]]
+    ) -> Response:
+        """Send one request and read its whole response.
+
+        Raises ProtocolFailure (the server broke HTTP or a limit), Timeout,
+        or ConnectionError (the connection died; a fresh one may succeed).
+        """
+        trace, actor = self.trace, self.actor
+        reused = self.requests > 0
+        self.requests += 1
+        data = self._h11.send(h11.Request(method=method, target=target, headers=headers))
+        data += self._h11.send(h11.EndOfMessage())
+        started = trace.now()
+        await self.stream.send_all(data)
+        trace.record(
+            HttpRequestSent(
+                trace.now(), actor, request_id, self.id, reused, started, len(data), tuple(headers)
+            )
+        )
+        head: h11.Response | None = None
+        decoder: _Decoder | None = None
+        body = bytearray()
+        wire_size = 0
+        reads = 0
+        while True:
+            try:
+                event = self._h11.next_event()
+            except h11.RemoteProtocolError as exc:
+                raise ProtocolFailure(f"the server broke HTTP/1.1: {exc}") from None
+            if event is h11.NEED_DATA:
+                try:
+                    async with asyncio.timeout(self.limits.read_timeout):
+                        chunk = await self.stream.receive_some(65536)
+                except TimeoutError:
+                    raise Timeout(
+                        f"the server sent nothing for {self.limits.read_timeout:g} s"
+                    ) from None
+                reads += 1
+                trace.record(StreamRead(trace.now(), actor, self.id, len(chunk)))
+                self._h11.receive_data(chunk)
+                continue
+            if isinstance(event, h11.InformationalResponse):
+                continue  # 100 Continue and the like: the real answer follows
+            if isinstance(event, h11.Response):
+                head = event
+                headers_out = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
+                encoding = _content_encoding(headers_out)
+                decoder = _Decoder(encoding, self.limits.max_body_bytes)
+                trace.record(
+                    HttpResponseStarted(
+                        trace.now(),
+                        actor,
+                        request_id,
+                        self.id,
+                        event.status_code,
+                        event.reason.decode("latin-1"),
+                        event.http_version.decode("ascii"),
+                        tuple(headers_out),
+                    )
+                )
+                continue
+            if isinstance(event, h11.Data):
+                assert decoder is not None
+                wire_size += len(event.data)
+                if wire_size > self.limits.max_body_bytes:
+                    limit = self.limits.max_body_bytes
+                    raise ProtocolFailure(f"the response is larger than the limit of {limit} bytes")
+                body += decoder.feed(bytes(event.data))
+                continue
+            if isinstance(event, h11.EndOfMessage):
+                assert head is not None and decoder is not None
+                body += decoder.finish()
+                break
+            if isinstance(event, h11.ConnectionClosed):
+                raise ConnectionError("the server closed the connection before answering")
+        headers_list = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers]
+        response = Response(
+            head.status_code,
+            head.reason.decode("latin-1"),
+            head.http_version.decode("ascii"),
+            headers_list,
+            bytes(body),
+            wire_size,
+            decoder.encoding,
+            reads,
+        )
+        trace.record(
+            HttpResponseCompleted(
+                trace.now(),
+                actor,
+                request_id,
+                self.id,
+                response.status,
+                wire_size,
+                len(body),
+                response.content_type,
+                decoder.encoding,
+            )
+        )
+        if self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE:
+            self._h11.start_next_cycle()
+        return response
+
+    async def close(self) -> None:
+        """Read the kernel's counters for the record, then close."""
+        info = self.stream.tcp_info()
+        if info is not None:
+            self.trace.record(
+                TcpInfoRead(
+                    self.trace.now(),
+                    self.actor,
+                    self.id,
+                    info.segments_out,
+                    info.segments_in,
+                    info.data_segments_out,
+                    info.data_segments_in,
+                    info.retransmissions,
+                    info.rtt,
+                    info.mss_in,
+                )
+            )
+        await self.stream.aclose()
+
+
+def _content_encoding(headers: list[tuple[str, str]]) -> str | None:
+    for key, value in headers:
+        if key.lower() == "content-encoding":
+            value = value.strip().lower()
+            return None if value in ("", "identity") else value
+    return None
+
+
+class _Decoder:
+    """Undo gzip or deflate content coding, never producing more than ``limit`` bytes."""
+
+    def __init__(self, encoding: str | None, limit: int) -> None:
+        self.encoding = encoding
+        self.limit = limit
+        self.produced = 0
+        self._zlib: zlib._Decompress | None = None
+        if encoding in ("gzip", "x-gzip"):
+            self._zlib = zlib.decompressobj(wbits=31)
+        elif encoding == "deflate":
+            self._zlib = None  # zlib or raw deflate: decided by the first bytes
+        elif encoding is not None:
+            raise ProtocolFailure(
+                f"the server used a content coding we did not ask for: {encoding}"
+            )
+        self._first = True
+
+    def feed(self, data: bytes) -> bytes:
+        if self.encoding is None:
+            return self._count(data)
+        if self._zlib is None:  # deflate: RFC 9110 says zlib format; some send raw deflate
+            looks_zlib = (
+                len(data) >= 2 and (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            )
+            self._zlib = zlib.decompressobj(wbits=15 if looks_zlib else -15)
+        try:
+            out = self._zlib.decompress(data, self.limit - self.produced + 1)
+        except zlib.error as exc:
+            raise ProtocolFailure(f"the {self.encoding} body is corrupt: {exc}") from None
+        if self._zlib.unconsumed_tail:
+            raise ProtocolFailure(
+                f"the decoded body is larger than the limit of {self.limit} bytes"
+            )
+        return self._count(out)
+
+    def finish(self) -> bytes:
+        if self._zlib is None:
+            return b""
+        try:
+            out = self._zlib.flush()
+        except zlib.error as exc:
+            raise ProtocolFailure(f"the {self.encoding} body is corrupt: {exc}") from None
+        return self._count(out)
+
+    def _count(self, data: bytes) -> bytes:
+        self.produced += len(data)
+        if self.produced > self.limit:
+            raise ProtocolFailure(
+                f"the decoded body is larger than the limit of {self.limit} bytes"
+            )
+        return data

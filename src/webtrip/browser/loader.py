@@ -1,0 +1,499 @@
+"""The page loader: the four steps for a page and every file it needs.
+
+``Browser.load(url)`` fetches the document (following up to ten redirects),
+parses it, then fetches its sub-resources — and the files their stylesheets
+import — concurrently, over at most six persistent connections per origin,
+as browsers do. Each request goes through the same stages, recorded in the
+trace so that a view can time them the way HAR does:
+
+    queued ─ blocked ─┬─ dns ─ connect ─ ssl ─┬─ send ─ wait ─ receive
+                      └─ (connection reused) ─┘
+
+A name is resolved once per load (the browser's DNS cache); a connection is
+reused when one to the same origin is idle. Failures are typed
+(:mod:`webtrip.browser.errors`) and recorded; a failing sub-resource does not
+fail the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import ssl
+import urllib.parse
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from webtrip import __version__
+from webtrip.browser.css import stylesheet_urls
+from webtrip.browser.errors import (
+    BadUrl,
+    ConnectionFailed,
+    ConnectionRefused,
+    HttpStatusError,
+    LoadError,
+    ProtocolFailure,
+    Timeout,
+    TlsFailure,
+    TooManyRedirects,
+)
+from webtrip.browser.http1 import HttpConnection, Limits, Response
+from webtrip.browser.page import Document, SubResource, parse_html
+from webtrip.browser.resolver import Resolution, StubResolver
+from webtrip.net import Network, format_address
+from webtrip.trace import (
+    NULL_TRACE,
+    HttpRequestFailed,
+    HttpRequestQueued,
+    NameLookupFailed,
+    NameLookupStarted,
+    NameResolved,
+    PageLoadFinished,
+    PageLoadStarted,
+    TcpConnectFailed,
+    TcpConnectionOpened,
+    TcpConnectStarted,
+    TlsHandshakeCompleted,
+    Trace,
+)
+
+MAX_REDIRECTS = 10
+MAX_RESOURCES = 200
+USER_AGENT = f"Mozilla/5.0 (X11; Linux x86_64) webtrip/{__version__}"
+_ACCEPT = {
+    "document": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    "stylesheet": "text/css,*/*;q=0.1",
+    "import": "text/css,*/*;q=0.1",
+    "image": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "icon": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+}
+Origin = tuple[str, str, int]
+
+
+@dataclass
+class BrowserOptions:
+    """Limits and choices of the page loader (sane defaults)."""
+
+    connections_per_origin: int = 6
+    connect_timeout: float = 10.0
+    total_timeout: float = 60.0
+    limits: Limits = field(default_factory=Limits)
+    language: str = "en"
+    fetch_subresources: bool = True
+
+
+@dataclass
+class Fetched:
+    """One request of the load and how it ended."""
+
+    request: int
+    url: str
+    kind: str
+    initiator: str | None
+    response: Response | None = None
+    error: LoadError | None = None
+
+
+@dataclass
+class PageLoad:
+    """Everything the load produced (the trace holds how it happened)."""
+
+    url: str
+    final_url: str
+    document: Document | None
+    fetched: list[Fetched]
+    error: LoadError | None
+
+    @property
+    def main(self) -> Fetched | None:
+        documents = [f for f in self.fetched if f.kind == "document"]
+        return documents[-1] if documents else None
+
+
+class Browser:
+    """A browser-like page loader written against :class:`~webtrip.net.Network`."""
+
+    def __init__(
+        self,
+        network: Network,
+        resolver: StubResolver,
+        trace: Trace = NULL_TRACE,
+        *,
+        options: BrowserOptions | None = None,
+        tls_context: ssl.SSLContext | None = None,
+        actor: str = "browser",
+    ) -> None:
+        self.network = network
+        self.resolver = resolver
+        self.trace = trace
+        self.options = options or BrowserOptions()
+        self.tls_context = tls_context
+        self.actor = actor
+        self._request_ids = itertools.count(1)
+        self._connection_ids = itertools.count(1)
+        self._names: dict[str, asyncio.Future[Resolution]] = {}
+        self._idle: dict[Origin, list[HttpConnection]] = defaultdict(list)
+        self._open: dict[Origin, int] = defaultdict(int)
+        self._slots: dict[Origin, asyncio.Condition] = {}
+        self._all: list[HttpConnection] = []
+
+    async def load(self, url: str) -> PageLoad:
+        """Load ``url`` and its sub-resources. Never raises for network trouble: see ``error``."""
+        trace = self.trace
+        trace.record(PageLoadStarted(trace.now(), self.actor, url))
+        fetched: list[Fetched] = []
+        document: Document | None = None
+        error: LoadError | None = None
+        final_url = url
+        try:
+            async with asyncio.timeout(self.options.total_timeout):
+                main, final_url = await self._load_document(url, fetched)
+                response = main.response
+                assert response is not None
+                if response.content_type in ("text/html", "application/xhtml+xml", ""):
+                    text = _decode(response)
+                    document = parse_html(text, final_url)
+                    if self.options.fetch_subresources:
+                        await self._load_subresources(document, final_url, fetched)
+                if response.status >= 400:
+                    error = HttpStatusError(
+                        f"the server answered {response.status} {response.reason} for {final_url}",
+                        response.status,
+                    )
+        except LoadError as exc:
+            error = exc
+        except TimeoutError:
+            error = Timeout(f"the page did not load within {self.options.total_timeout:g} s in all")
+        finally:
+            await self.close()
+        trace.record(
+            PageLoadFinished(
+                trace.now(),
+                self.actor,
+                url,
+                final_url,
+                fetched[-1].response.status if fetched and fetched[-1].response else None,
+                document.title if document else "",
+                error.kind if error else None,
+                str(error) if error else "",
+            )
+        )
+        return PageLoad(url, final_url, document, fetched, error)
+
+    async def close(self) -> None:
+        """Close every connection still open (recording their kernel counters)."""
+        connections, self._all = self._all, []
+        self._idle.clear()
+        for connection in connections:
+            await connection.close()
+
+    # --- the document, with redirects ----------------------------------------------------
+
+    async def _load_document(self, url: str, fetched: list[Fetched]) -> tuple[Fetched, str]:
+        initiator: str | None = None
+        for _ in range(MAX_REDIRECTS + 1):
+            item = await self._fetch(url, "document", initiator)
+            fetched.append(item)
+            if item.error is not None:
+                raise item.error
+            response = item.response
+            assert response is not None
+            location = response.header("location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                initiator, url = url, urllib.parse.urljoin(url, location.strip())
+                continue
+            return item, url
+        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects, the last to {url}")
+
+    # --- sub-resources --------------------------------------------------------------------
+
+    async def _load_subresources(
+        self, document: Document, base: str, fetched: list[Fetched]
+    ) -> None:
+        seen: set[str] = {f.url for f in fetched}
+        tasks: set[asyncio.Task[None]] = set()
+
+        def start(resource: SubResource, initiator: str) -> None:
+            if resource.url in seen or len(seen) >= MAX_RESOURCES:
+                return
+            seen.add(resource.url)
+            tasks.add(asyncio.ensure_future(fetch_one(resource, initiator)))
+
+        async def fetch_one(resource: SubResource, initiator: str) -> None:
+            item = await self._fetch(resource.url, resource.kind, initiator)
+            fetched.append(item)
+            response = item.response
+            if (
+                response is not None
+                and response.status < 400
+                and response.content_type == "text/css"
+            ):
+                for url, kind in stylesheet_urls(_decode(response)):
+                    absolute = urllib.parse.urljoin(resource.url, url)
+                    if urllib.parse.urlsplit(absolute).scheme in ("http", "https"):
+                        start(SubResource(absolute, kind, "css"), resource.url)
+
+        for resource in document.resources:
+            start(resource, base)
+        while tasks:
+            done, _ = await asyncio.wait(tasks)
+            tasks.difference_update(done)
+
+    # --- one request ----------------------------------------------------------------------
+
+    async def _fetch(self, url: str, kind: str, initiator: str | None) -> Fetched:
+        trace = self.trace
+        request = next(self._request_ids)
+        item = Fetched(request, url, kind, initiator)
+        trace.record(
+            HttpRequestQueued(trace.now(), self.actor, request, "GET", url, initiator, kind)
+        )
+        try:
+            origin, target, host_header = _split_url(url)
+            for attempt in range(2):
+                connection = await self._acquire(origin, request)
+                headers = self._headers(host_header, kind)
+                try:
+                    item.response = await connection.fetch(request, "GET", target, headers)
+                except ConnectionError as exc:
+                    # A kept-alive connection the server had already closed: retry once, fresh.
+                    await self._release(origin, connection, reusable=False)
+                    if connection.requests > 1 and attempt == 0:
+                        continue
+                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
+                except LoadError:
+                    await self._release(origin, connection, reusable=False)
+                    raise
+                await self._release(origin, connection, reusable=connection.reusable)
+                break
+        except LoadError as exc:
+            item.error = exc
+            trace.record(HttpRequestFailed(trace.now(), self.actor, request, exc.kind, str(exc)))
+        return item
+
+    def _headers(self, host: str, kind: str) -> list[tuple[str, str]]:
+        language = "es-ES,es;q=0.9,en;q=0.8" if self.options.language == "es" else "en-US,en;q=0.9"
+        return [
+            ("Host", host),
+            ("User-Agent", USER_AGENT),
+            ("Accept", _ACCEPT.get(kind, "*/*")),
+            ("Accept-Encoding", "gzip, deflate"),
+            ("Accept-Language", language),
+            ("Connection", "keep-alive"),
+        ]
+
+    # --- the connection pool ---------------------------------------------------------------
+
+    async def _acquire(self, origin: Origin, request: int) -> HttpConnection:
+        """An idle connection to ``origin``, a new one, or wait: at most N per origin."""
+        slots = self._slots.setdefault(origin, asyncio.Condition())
+        async with slots:
+            while True:
+                idle = self._idle[origin]
+                if idle:
+                    return idle.pop()
+                if self._open[origin] < self.options.connections_per_origin:
+                    self._open[origin] += 1
+                    break
+                await slots.wait()
+        try:
+            return await self._connect(origin, request)
+        except BaseException:
+            async with slots:
+                self._open[origin] -= 1
+                slots.notify()
+            raise
+
+    async def _release(self, origin: Origin, connection: HttpConnection, *, reusable: bool) -> None:
+        slots = self._slots[origin]
+        async with slots:
+            if reusable:
+                self._idle[origin].append(connection)
+            else:
+                self._open[origin] -= 1
+                if connection in self._all:
+                    self._all.remove(connection)
+                await connection.close()
+            slots.notify()
+
+    async def _connect(self, origin: Origin, request: int) -> HttpConnection:
+        scheme, host, port = origin
+        resolution = await self._resolve(host, request)
+        trace = self.trace
+        errors: list[str] = []
+        refused = timed_out = 0
+        for address in resolution.addresses:
+            connection_id = next(self._connection_ids)
+            trace.record(
+                TcpConnectStarted(trace.now(), self.actor, connection_id, (address, port), request)
+            )
+            try:
+                async with asyncio.timeout(self.options.connect_timeout):
+                    stream = await self.network.open_tcp_stream(address, port)
+            except TimeoutError:
+                timed_out += 1
+                message = f"no answer from {format_address((address, port))}"
+                trace.record(
+                    TcpConnectFailed(
+                        trace.now(), self.actor, connection_id, (address, port), "timeout", message
+                    )
+                )
+                errors.append(message)
+                continue
+            except ConnectionRefusedError:
+                refused += 1
+                message = f"{format_address((address, port))} refused the connection"
+                trace.record(
+                    TcpConnectFailed(
+                        trace.now(), self.actor, connection_id, (address, port), "refused", message
+                    )
+                )
+                errors.append(message)
+                continue
+            except OSError as exc:
+                message = f"{format_address((address, port))}: {exc.strerror or exc}"
+                trace.record(
+                    TcpConnectFailed(
+                        trace.now(), self.actor, connection_id, (address, port), "error", message
+                    )
+                )
+                errors.append(message)
+                continue
+            trace.record(
+                TcpConnectionOpened(
+                    trace.now(),
+                    self.actor,
+                    stream.local_address,
+                    stream.peer_address,
+                    connection_id,
+                )
+            )
+            connection = HttpConnection(
+                stream, connection_id, origin, trace, self.actor, self.options.limits
+            )
+            self._all.append(connection)
+            if scheme == "https":
+                await self._start_tls(connection, host)
+            return connection
+        tried = "; ".join(errors)
+        if refused == len(resolution.addresses):
+            raise ConnectionRefused(
+                f"nothing accepts connections on port {port} of {host} ({tried})"
+            )
+        if timed_out == len(resolution.addresses):
+            raise Timeout(f"{host} did not answer the connection request ({tried})")
+        raise ConnectionFailed(f"could not connect to {host} ({tried})")
+
+    async def _start_tls(self, connection: HttpConnection, host: str) -> None:
+        context = self.tls_context or ssl.create_default_context()
+        try:
+            async with asyncio.timeout(self.options.connect_timeout):
+                info = await connection.stream.start_tls(context, host)
+        except ssl.SSLCertVerificationError as exc:
+            await connection.stream.aclose()
+            raise TlsFailure(
+                f"the certificate of {host} could not be verified: {exc.verify_message}"
+            ) from None
+        except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
+            await connection.stream.aclose()
+            raise TlsFailure(f"the TLS handshake with {host} failed: {exc}") from None
+        except NotImplementedError:
+            raise TlsFailure("this network has no TLS") from None
+        trace = self.trace
+        trace.record(
+            TlsHandshakeCompleted(
+                trace.now(),
+                self.actor,
+                connection.id,
+                host,
+                info.version,
+                info.cipher,
+                info.subject,
+                info.issuer,
+                info.not_after,
+            )
+        )
+
+    async def _resolve(self, host: str, request: int) -> Resolution:
+        """Resolve once per load; later requests wait for, then share, the answer."""
+        future = self._names.get(host)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._names[host] = future
+            trace = self.trace
+            trace.record(NameLookupStarted(trace.now(), self.actor, host, request))
+            try:
+                resolution = await self.resolver.resolve(host)
+            except LoadError as exc:
+                trace.record(
+                    NameLookupFailed(trace.now(), self.actor, host, exc.kind, str(exc), request)
+                )
+                future.set_exception(exc)
+                future.exception()  # retrieved: other waiters re-raise it themselves
+                raise
+            trace.record(
+                NameResolved(
+                    trace.now(),
+                    self.actor,
+                    host,
+                    resolution.addresses,
+                    resolution.source,
+                    resolution.canonical,
+                    resolution.chain,
+                    resolution.ttl,
+                    resolution.server,
+                    request,
+                )
+            )
+            future.set_result(resolution)
+            return resolution
+        return await future
+
+
+def _split_url(url: str) -> tuple[Origin, str, str]:
+    """(origin, request-target, Host header) of an absolute http(s) URL."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise BadUrl(f"'{url}' is not a valid URL ({exc})") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise BadUrl(f"'{url}' is not an http:// or https:// address")
+    host = parts.hostname
+    if not host:
+        raise BadUrl(f"'{url}' has no host name")
+    default = 443 if scheme == "https" else 80
+    port = port or default
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    shown = f"[{host}]" if ":" in host else host
+    host_header = shown if port == default else f"{shown}:{port}"
+    return (scheme, host, port), target, host_header
+
+
+def normalize_url(text: str) -> str:
+    """What a user typed → an absolute URL (``example.test`` → ``http://example.test/``)."""
+    text = text.strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urllib.parse.urlsplit(text)
+    if not parts.path:
+        text = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/", parts.query, ""))
+    return text
+
+
+def _decode(response: Response) -> str:
+    charset = "utf-8"
+    for part in (response.header("content-type") or "").split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            charset = value.strip('"').lower()
+    try:
+        return response.body.decode(charset, errors="replace")
+    except LookupError:
+        return response.body.decode("utf-8", errors="replace")
+
+
+__all__ = ["Browser", "BrowserOptions", "Fetched", "PageLoad", "ProtocolFailure", "normalize_url"]

@@ -1,0 +1,211 @@
+"""Step 1: find the address of a name, the way a browser's stub resolver does.
+
+In order: an IP literal needs no lookup; a name in /etc/hosts is answered
+from there; anything else is asked of a DNS server — the one given, or the
+first ``nameserver`` of /etc/resolv.conf — with real DNS messages (A and
+AAAA asked at once, each with a random ID from a fresh random port; see
+:mod:`webtrip.dns.client` for how replies are checked). CNAME chains are
+followed, within the answer and, when the server stops at a name outside its
+zones, with a new question for the target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+from webtrip.browser.errors import DnsFailure, NameNotFound, NoAddress
+from webtrip.dns.client import DnsQueryError, DnsTimeout, make_query, query
+from webtrip.net import Address, Network, format_address
+from webtrip.trace import NULL_TRACE, Trace
+
+MAX_CNAME_HOPS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The addresses of a name and how they were found."""
+
+    name: str
+    addresses: tuple[str, ...]  # in the order to try them
+    source: str  # "dns", "hosts" or "literal"
+    canonical: str
+    chain: tuple[str, ...]
+    ttl: int | None
+    server: Address | None
+
+
+def read_hosts(path: str | Path = "/etc/hosts") -> dict[str, list[str]]:
+    """Names and their addresses from a hosts(5) file (missing file: none)."""
+    table: dict[str, list[str]] = {}
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return table
+    for line in text.splitlines():
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        try:
+            address = str(ipaddress.ip_address(fields[0].split("%")[0]))
+        except ValueError:
+            continue
+        for name in fields[1:]:
+            table.setdefault(name.lower().rstrip("."), []).append(address)
+    return table
+
+
+def system_nameserver(resolv_conf: str = "/etc/resolv.conf") -> Address | None:
+    """The first nameserver of resolv.conf, or None if there is none."""
+    try:
+        resolver = dns.resolver.Resolver(filename=resolv_conf, configure=True)
+    except (dns.resolver.NoResolverConfiguration, OSError):
+        return None
+    if not resolver.nameservers:
+        return None
+    return str(resolver.nameservers[0]), int(resolver.port)
+
+
+class StubResolver:
+    """Resolves names for the browser, recording every step in the trace."""
+
+    def __init__(
+        self,
+        network: Network,
+        trace: Trace = NULL_TRACE,
+        *,
+        nameserver: Address | None = None,
+        hosts: dict[str, list[str]] | None = None,
+        timeout: float = 2.0,
+        attempts: int = 2,
+        actor: str = "browser",
+    ) -> None:
+        self.network = network
+        self.trace = trace
+        self.nameserver = nameserver
+        self.hosts = read_hosts() if hosts is None else hosts
+        self.timeout = timeout
+        self.attempts = attempts
+        self.actor = actor
+
+    async def resolve(self, name: str) -> Resolution:
+        """The addresses of ``name``.
+
+        Raises NameNotFound (NXDOMAIN), NoAddress (no A/AAAA) or DnsFailure
+        (no answer, or an error from the server).
+        """
+        host = name.strip("[]")
+        try:
+            literal = ipaddress.ip_address(host.split("%")[0])
+        except ValueError:
+            pass
+        else:
+            return Resolution(host, (str(literal),), "literal", host, (), None, None)
+        key = name.lower().rstrip(".")
+        if key in self.hosts:
+            return Resolution(name, tuple(self.hosts[key]), "hosts", name, (), None, None)
+        return await self._ask_dns(name)
+
+    async def _ask_dns(self, name: str) -> Resolution:
+        server = self.nameserver or system_nameserver()
+        if server is None:
+            raise DnsFailure("there is no DNS server to ask: /etc/resolv.conf names none")
+        try:
+            qname = dns.name.from_text(name)
+        except dns.exception.DNSException as exc:
+            raise NameNotFound(f"'{name}' is not a valid host name ({exc})") from None
+        chain: list[str] = []
+        current = qname
+        for _ in range(MAX_CNAME_HOPS):
+            answers = await asyncio.gather(
+                self._ask(server, current, dns.rdatatype.AAAA),
+                self._ask(server, current, dns.rdatatype.A),
+            )
+            addresses: list[str] = []
+            ttls: list[int] = []
+            target = current
+            for response in answers:
+                found, target, links, ttl = _addresses_in(response, current)
+                addresses += [a for a in found if a not in addresses]
+                ttls += ttl
+                chain += [link for link in links if link not in chain]
+            if addresses:
+                return Resolution(
+                    name,
+                    tuple(addresses),
+                    "dns",
+                    target.to_text(omit_final_dot=True),
+                    tuple(chain),
+                    min(ttls) if ttls else None,
+                    server,
+                )
+            if target == current:
+                raise NoAddress(f"the DNS knows '{name}' but it has no IPv4 or IPv6 address")
+            current = target  # the server stopped at an alias it does not hold: ask for it
+        raise DnsFailure(f"'{name}' leads through more than {MAX_CNAME_HOPS} aliases (CNAME)")
+
+    async def _ask(self, server: Address, qname: dns.name.Name, rdtype: int) -> dns.message.Message:
+        message = make_query(qname, rdtype)
+        for attempt in range(self.attempts):
+            try:
+                result = await query(
+                    self.network,
+                    server,
+                    message,
+                    timeout=self.timeout,
+                    trace=self.trace,
+                    actor=self.actor,
+                )
+                break
+            except DnsTimeout:
+                if attempt + 1 == self.attempts:
+                    raise DnsFailure(
+                        f"the DNS server {format_address(server)} did not answer "
+                        f"({self.attempts} tries of {self.timeout:g} s)"
+                    ) from None
+                message = make_query(qname, rdtype)  # a new ID for the new try
+            except DnsQueryError as exc:
+                raise DnsFailure(str(exc)) from None
+        response = result.response
+        rcode = response.rcode()
+        if rcode == dns.rcode.NXDOMAIN:
+            raise NameNotFound(f"the DNS says '{qname.to_text(True)}' does not exist (NXDOMAIN)")
+        if rcode != dns.rcode.NOERROR:
+            raise DnsFailure(
+                f"the DNS server {format_address(server)} answered "
+                f"{dns.rcode.to_text(rcode)} for '{qname.to_text(True)}'"
+            )
+        return response
+
+
+def _addresses_in(
+    response: dns.message.Message, qname: dns.name.Name
+) -> tuple[list[str], dns.name.Name, list[str], list[int]]:
+    """Follow the CNAME chain in the answer from ``qname``: addresses, last name, chain, TTLs."""
+    current = qname
+    chain: list[str] = []
+    ttls: list[int] = []
+    for _ in range(MAX_CNAME_HOPS + 1):
+        cname = next(
+            (r for r in response.answer if r.name == current and r.rdtype == dns.rdatatype.CNAME),
+            None,
+        )
+        if cname is None:
+            break
+        ttls.append(cname.ttl)
+        current = cname[0].target  # type: ignore[attr-defined]
+        chain.append(current.to_text(omit_final_dot=True))
+    addresses = []
+    for rrset in response.answer:
+        if rrset.name == current and rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            ttls.append(rrset.ttl)
+            addresses += [rdata.address for rdata in rrset]  # type: ignore[attr-defined]
+    return addresses, current, chain, ttls

@@ -1,0 +1,168 @@
+"""``webtrip browse`` and the shared way a page load is shown (also used by the demo)."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import sys
+
+import click
+from rich.console import Console
+
+from webtrip.browser.errors import LoadError
+from webtrip.browser.http1 import Limits
+from webtrip.browser.loader import Browser, BrowserOptions, PageLoad, normalize_url
+from webtrip.browser.resolver import StubResolver
+from webtrip.cli.common import EXIT_USAGE, UserError, out_console
+from webtrip.i18n import LANGUAGES, choose_language, translation
+from webtrip.net import Address, Network, RealNetwork, parse_address
+from webtrip.report.narration import narrate
+from webtrip.report.page import render_page
+from webtrip.report.timings import request_timings
+from webtrip.report.waterfall import legend, waterfall
+from webtrip.trace import Trace
+
+LANGUAGE_OPTION = click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    help="Language of the narration (default: from LANG).",
+)
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print the whole trace as JSON (loadable later)."
+)
+NO_RENDER_OPTION = click.option("--no-render", is_flag=True, help="Do not print the page's text.")
+
+
+def show_load(
+    console: Console, trace: Trace, load: PageLoad, language: str, *, render: bool = True
+) -> None:
+    """Narration, waterfall and the page's text, for a person at a terminal."""
+    _ = translation(language).gettext
+    console.print(f"[bold]webtrip[/] → {load.url}\n")
+    for paragraph in narrate(trace, language):
+        console.print(f"[bold]{paragraph.heading}[/]")
+        console.print(paragraph.text + "\n")
+    timings = request_timings(trace)
+    if timings:
+        console.print(waterfall(timings, title=_("Timeline of every request")))
+        console.print(legend())
+    if render and load.document is not None:
+        console.print()
+        console.print(render_page(load.document))
+
+
+async def run_browser(
+    network: Network,
+    trace: Trace,
+    url: str,
+    *,
+    nameserver: Address | None,
+    options: BrowserOptions,
+    tls_context: ssl.SSLContext | None = None,
+    hosts: dict[str, list[str]] | None = None,
+) -> PageLoad:
+    resolver = StubResolver(network, trace, nameserver=nameserver, hosts=hosts)
+    browser = Browser(network, resolver, trace, options=options, tls_context=tls_context)
+    return await browser.load(url)
+
+
+def exit_code(load: PageLoad) -> int:
+    error: LoadError | None = load.error
+    return 0 if error is None else error.exit_code
+
+
+@click.command()
+@click.argument("url")
+@click.option(
+    "--dns",
+    "dns_server",
+    metavar="ADDR[:PORT]",
+    help="Ask this DNS server (default: the first nameserver of /etc/resolv.conf).",
+)
+@LANGUAGE_OPTION
+@JSON_OPTION
+@NO_RENDER_OPTION
+@click.option(
+    "--timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds the whole page load may take.",
+)
+@click.option(
+    "--max-size",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Largest response accepted, in megabytes (as sent and decoded).",
+)
+@click.option(
+    "--cacert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Trust the certificate authority in this PEM file too (for a lab's HTTPS).",
+)
+def browse(
+    url: str,
+    dns_server: str | None,
+    lang: str | None,
+    as_json: bool,
+    no_render: bool,
+    timeout: float,
+    max_size: int,
+    cacert: str | None,
+) -> None:
+    """Load a web page like a browser and show the four steps, for real.
+
+    The name is looked up with real DNS messages (or /etc/hosts), the page
+    and the files it needs are fetched over up to six connections per site,
+    and every step is timed.
+
+    \b
+    Exit codes: 0 loaded; 2 bad URL; 10 no such name (NXDOMAIN); 11 no address;
+    12 DNS failure; 13 connection refused; 14 timeout; 15 TLS failure;
+    16 HTTP protocol failure; 17 4xx page; 18 5xx page; 19 too many redirects;
+    20 other connection failure.
+
+    \b
+    Examples:
+      webtrip browse http://www.webtrip.test:8080/ --dns 127.0.0.1:5353
+      webtrip browse https://example.com/ --lang es
+      webtrip browse example.com --json > trace.json
+    """
+    language = choose_language(lang)
+    nameserver = None
+    if dns_server:
+        try:
+            nameserver = parse_address(dns_server, 53)
+        except ValueError as exc:
+            raise UserError(f"--dns: {exc}", exit_code=EXIT_USAGE) from None
+    context = None
+    if cacert:
+        context = ssl.create_default_context(cafile=cacert)
+    limit = max_size * 1024 * 1024
+    options = BrowserOptions(
+        total_timeout=timeout,
+        limits=Limits(max_body_bytes=limit),
+        language=language,
+    )
+
+    async def main() -> tuple[Trace, PageLoad]:
+        network = RealNetwork()
+        trace = Trace(network.now)
+        load = await run_browser(
+            network,
+            trace,
+            normalize_url(url),
+            nameserver=nameserver,
+            options=options,
+            tls_context=context,
+        )
+        return trace, load
+
+    trace, load = asyncio.run(main())
+    if as_json:
+        sys.stdout.write(trace.to_json() + "\n")
+    else:
+        show_load(out_console(), trace, load, language, render=not no_render)
+    sys.exit(exit_code(load))

@@ -1,0 +1,320 @@
+"""Narration: the four steps of a page load told in plain words, with the run's real values.
+
+A pure function of a trace: it reads what the browser (and, when they ran
+in the same process, the servers) recorded and says what happened — which
+DNS server was asked and what it answered, which address the connection went
+to and how long the handshake took, how the answer arrived in pieces, and
+what the page turned out to need. Every sentence goes through gettext, so
+each exists in English and Spanish.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from webtrip.i18n import translation
+from webtrip.net import format_address
+from webtrip.report.timings import RequestTiming, request_timings
+from webtrip.trace import (
+    DnsMessageReceived,
+    DnsMessageSent,
+    HttpRequestSent,
+    HttpResponseCompleted,
+    HttpResponseStarted,
+    NameLookupFailed,
+    NameResolved,
+    PageLoadFinished,
+    StreamRead,
+    TcpConnectFailed,
+    TcpInfoRead,
+    TlsHandshakeCompleted,
+    Trace,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Paragraph:
+    """One step of the story: a heading and its sentences."""
+
+    heading: str
+    text: str
+
+
+def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[Paragraph]:
+    """The story of the page load in ``trace``, in ``language``."""
+    catalog = translation(language)
+    _ = catalog.gettext
+    ngettext = catalog.ngettext
+    ms = _milliseconds
+    events = [e for e in trace.events if e.actor == actor]
+    timings = request_timings(trace, actor)
+    finished = next((e for e in reversed(events) if isinstance(e, PageLoadFinished)), None)
+    paragraphs: list[Paragraph] = []
+    if not timings:
+        return paragraphs
+    first = timings[0]
+
+    # Step 1 — DNS ------------------------------------------------------------------------
+    resolved = [e for e in events if isinstance(e, NameResolved)]
+    lookup_failed = [e for e in events if isinstance(e, NameLookupFailed)]
+    sentences: list[str] = []
+    for name in resolved:
+        addresses = ", ".join(name.addresses)
+        if name.source == "literal":
+            sentences.append(
+                _("{name} is already an IP address, so no DNS lookup was needed.").format(
+                    name=name.name
+                )
+            )
+            continue
+        if name.source == "hosts":
+            sentences.append(
+                _(
+                    "{name} is listed in /etc/hosts, so the browser asked no DNS server: "
+                    "{addresses}."
+                ).format(name=name.name, addresses=addresses)
+            )
+            continue
+        asked = [e for e in events if isinstance(e, DnsMessageSent) and e.t <= name.t]
+        answers = [e for e in events if isinstance(e, DnsMessageReceived) and e.t <= name.t]
+        server = format_address(name.server) if name.server else "?"
+        sizes = sorted({e.size for e in asked})
+        sentences.append(
+            ngettext(
+                "The browser asked the DNS server at {server} for the address of {name}: "
+                "{count} question (a UDP datagram of {size} bytes).",
+                "The browser asked the DNS server at {server} for the address of {name}: "
+                "{count} questions at once, A for IPv4 and AAAA for IPv6 "
+                "(UDP datagrams of {size} bytes), each from a new random port with a "
+                "random ID.",
+                len(asked),
+            ).format(
+                server=server,
+                name=name.name,
+                count=len(asked),
+                size="/".join(str(s) for s in sizes),
+            )
+        )
+        lookup = next((t for t in timings if t.request == name.request and t.dns >= 0), None)
+        sentences.append(
+            _("The answers ({size} bytes) came back in {ms}: {addresses}.").format(
+                size="/".join(str(s) for s in sorted({e.size for e in answers})),
+                ms=ms(lookup.dns if lookup else -1),
+                addresses=addresses,
+            )
+        )
+        if name.chain:
+            sentences.append(
+                _("{name} is an alias (CNAME) of {canonical}.").format(
+                    name=name.name, canonical=name.canonical
+                )
+            )
+        if name.ttl is not None:
+            sentences.append(
+                _("The answer may be remembered for {ttl} seconds (its TTL).").format(ttl=name.ttl)
+            )
+    for failure in lookup_failed:
+        sentences.append(_("The lookup failed: {message}.").format(message=failure.message))
+    paragraphs.append(Paragraph(_("Step 1 — DNS: the name's address"), " ".join(sentences)))
+    if lookup_failed and not resolved:
+        paragraphs.append(_ending(finished, _))
+        return paragraphs
+
+    # Step 2 — TCP/IP and HTTP ---------------------------------------------------------
+    sentences = []
+    failed_connects = [e for e in events if isinstance(e, TcpConnectFailed)]
+    first_sent = next(
+        (e for e in events if isinstance(e, HttpRequestSent) and e.request == first.request),
+        None,
+    )
+    for failure in failed_connects:
+        if failure.t <= (first_sent.t if first_sent else failure.t):
+            sentences.append(
+                _("First it tried {address}: {message}.").format(
+                    address=format_address(failure.peer), message=failure.message
+                )
+            )
+    if first_sent is not None and first.connection is not None:
+        peer = next(
+            (e.peer for e in events if getattr(e, "connection", None) == first.connection
+             and type(e).__name__ == "TcpConnectionOpened"),
+            None,
+        )  # fmt: skip
+        sentences.append(
+            _(
+                "The browser opened a TCP connection to {address} — the three-way "
+                "handshake (SYN, SYN-ACK, ACK) took {ms}."
+            ).format(
+                address=format_address(peer) if peer else "?",
+                ms=ms(first.connect - max(first.ssl, 0) if first.connect >= 0 else -1),
+            )
+        )
+        handshake = next(
+            (e for e in events if isinstance(e, TlsHandshakeCompleted)
+             and e.connection == first.connection),
+            None,
+        )  # fmt: skip
+        if handshake is not None:
+            sentences.append(
+                _(
+                    "Then it set up TLS ({version}, {cipher}) in {ms}: the server proved it "
+                    "is {subject}, vouched for by {issuer}, valid until {until}."
+                ).format(
+                    version=handshake.version,
+                    cipher=handshake.cipher,
+                    ms=ms(first.ssl),
+                    subject=handshake.subject or "?",
+                    issuer=handshake.issuer or "?",
+                    until=handshake.not_after or "?",
+                )
+            )
+        path = first.url.split("/", 3)[3] if first.url.count("/") >= 3 else ""
+        sentences.append(
+            _("Over it, it sent an HTTP/1.1 request of {size} bytes: GET /{path}").format(
+                size=first_sent.size, path=path
+            )
+            + "."
+        )
+    paragraphs.append(
+        Paragraph(
+            _("Step 2 — TCP/IP and HTTP: the connection and the request"), " ".join(sentences)
+        )
+    )
+
+    # Step 3 — packets -------------------------------------------------------------------
+    sentences = []
+    first_head = next(
+        (e for e in events if isinstance(e, HttpResponseStarted) and e.request == first.request),
+        None,
+    )
+    first_done = next(
+        (e for e in events if isinstance(e, HttpResponseCompleted) and e.request == first.request),
+        None,
+    )
+    reads_by_connection: dict[int, int] = defaultdict(int)
+    for event in events:
+        if isinstance(event, StreamRead):
+            reads_by_connection[event.connection] += 1
+    if first_head is not None:
+        sentences.append(
+            _("The server answered {status} {reason} after {ms} (time to first byte).").format(
+                status=first_head.status, reason=first_head.reason, ms=ms(first.wait)
+            )
+        )
+    if first_done is not None:
+        reads = sum(1 for e in events if isinstance(e, StreamRead)
+                    and e.connection == first.connection and e.t <= first_done.t)  # fmt: skip
+        sentences.append(
+            ngettext(
+                "The page's {size} bytes arrived in {reads} piece.",
+                "The page's {size} bytes arrived in {reads} pieces: the browser read them "
+                "as they came.",
+                reads,
+            ).format(size=first_done.wire_size, reads=reads)
+        )
+    infos = [e for e in events if isinstance(e, TcpInfoRead)]
+    if infos:
+        sentences.append(
+            _(
+                "The kernel counted {segments_in} TCP segments in and {segments_out} out on "
+                "{connections} connections, a round-trip time of {rtt} and {retransmissions} "
+                "retransmissions."
+            ).format(
+                segments_in=sum(i.segments_in for i in infos),
+                segments_out=sum(i.segments_out for i in infos),
+                connections=len(infos),
+                rtt=ms(min(i.rtt for i in infos) * 1000),
+                retransmissions=sum(i.retransmissions for i in infos),
+            )
+        )
+    else:
+        sentences.append(_("The kernel's packet counters (TCP_INFO) are not available here."))
+    paragraphs.append(
+        Paragraph(_("Step 3 — Packets: the answer arrives in pieces"), " ".join(sentences))
+    )
+
+    # Step 4 — the page ---------------------------------------------------------------------
+    sentences = []
+    if first_done is not None and first_done.encoding:
+        sentences.append(
+            _(
+                "The browser put the pieces back together and undid the {encoding} "
+                "compression: {wire} bytes became {size}."
+            ).format(encoding=first_done.encoding, wire=first_done.wire_size, size=first_done.size)
+        )
+    else:
+        sentences.append(_("The browser put the pieces back together."))
+    sub = [t for t in timings if t.kind != "document"]
+    if sub:
+        names = ", ".join(_short(t.url) for t in sub)
+        connections = {t.connection for t in timings if t.connection is not None}
+        reused = sum(1 for t in timings if t.reused)
+        sentences.append(
+            ngettext(
+                "It parsed the HTML and found {count} more file it needs: {names}.",
+                "It parsed the HTML and found {count} more files it needs: {names}.",
+                len(sub),
+            ).format(count=len(sub), names=names)
+        )
+        sentences.append(
+            ngettext(
+                "It fetched them over {connections} connection",
+                "It fetched them over {connections} connections at once",
+                len(connections),
+            ).format(connections=len(connections))
+            + ngettext(
+                " ({reused} request reused a connection already open).",
+                " ({reused} requests reused a connection already open).",
+                reused,
+            ).format(reused=reused)
+        )
+        failures = [t for t in sub if t.error or (t.status or 0) >= 400]
+        if failures:
+            sentences.append(
+                ngettext(
+                    "{count} file could not be loaded: {names}.",
+                    "{count} files could not be loaded: {names}.",
+                    len(failures),
+                ).format(count=len(failures), names=", ".join(_short(t.url) for t in failures))
+            )
+    total_bytes = sum(t.wire_size for t in timings)
+    if finished is not None and finished.title:
+        sentences.append(
+            _("Then it built the page “{title}”: {files} files, {bytes} bytes, in {ms}.").format(
+                title=finished.title,
+                files=len(timings),
+                bytes=total_bytes,
+                ms=ms(_span(timings)),
+            )
+        )
+    paragraphs.append(
+        Paragraph(_("Step 4 — The page: reassembled, parsed and shown"), " ".join(sentences))
+    )
+    if finished is not None and finished.failed:
+        paragraphs.append(_ending(finished, catalog.gettext))
+    return paragraphs
+
+
+def _ending(finished: PageLoadFinished | None, _) -> Paragraph:  # type: ignore[no-untyped-def]
+    message = finished.message if finished else ""
+    return Paragraph(_("What went wrong"), message)
+
+
+def _short(url: str) -> str:
+    parts = url.split("/", 3)
+    return "/" + parts[3] if len(parts) > 3 else url
+
+
+def _span(timings: list[RequestTiming]) -> float:
+    start = min(t.started for t in timings)
+    end = max(t.started + max(t.total, 0) / 1000 for t in timings)
+    return (end - start) * 1000
+
+
+def _milliseconds(value: float) -> str:
+    if value < 0:
+        return "–"
+    if value < 10:
+        return f"{value:.2f} ms"
+    return f"{value:.0f} ms"

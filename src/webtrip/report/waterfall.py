@@ -1,0 +1,93 @@
+"""The waterfall: one row per request, its phases drawn on a shared time axis.
+
+Like the Network panel of a browser's developer tools: where each request
+waited (blocked), looked up a name (dns), connected (connect, ssl), sent,
+waited for the first byte (wait) and received. The connection column shows
+reuse: a request marked ``↺`` went over a connection that was already open.
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from webtrip.report.timings import RequestTiming
+
+PHASE_STYLE = {
+    "blocked": ("·", "grey50"),
+    "dns": ("d", "dark_cyan"),
+    "connect": ("c", "dark_orange"),
+    "ssl": ("s", "magenta"),
+    "send": ("↑", "green"),
+    "wait": ("░", "bright_green"),
+    "receive": ("█", "blue"),
+}
+
+
+def waterfall(timings: list[RequestTiming], width: int = 32, title: str = "") -> Table:
+    """A rich Table: #, file, status, size, connection, the bar, and the total."""
+    table = Table(title=title or None, box=None, pad_edge=False, show_edge=False)
+    for column, justify in (("#", "right"), ("file", "left"), ("status", "right"),
+                            ("size", "right"), ("conn", "left"), ("timeline", "left"),
+                            ("time", "right")):  # fmt: skip
+        table.add_column(
+            column,
+            justify=justify,  # type: ignore[arg-type]
+            no_wrap=True,
+            min_width=18 if column == "file" else None,
+        )
+    if not timings:
+        return table
+    start = min(t.started for t in timings)
+    end = max(t.started + max(t.total, 0) / 1000 for t in timings)
+    span = max(end - start, 1e-6)
+    for timing in timings:
+        bar = Text()
+        offset = int((timing.started - start) / span * width)
+        bar.append(" " * offset)
+        used = offset
+        for name, value in timing.phases:
+            cells = round(value / 1000 / span * width)
+            if cells == 0 and value > 0 and name != "blocked":
+                cells = 1
+            cells = min(cells, width - used)
+            symbol, style = PHASE_STYLE[name]
+            bar.append(symbol * cells, style=style)
+            used += cells
+        status = str(timing.status) if timing.status is not None else "✗"
+        connection = "-" if timing.connection is None else str(timing.connection)
+        if timing.reused:
+            connection += " ↺"
+        table.add_row(
+            str(timing.request),
+            _short(timing.url),
+            status,
+            _size(timing.wire_size),
+            connection,
+            bar,
+            f"{timing.total:.1f} ms" if timing.total >= 0 else "–",
+        )
+    return table
+
+
+def legend() -> Text:
+    text = Text()
+    for name, (symbol, style) in PHASE_STYLE.items():
+        text.append(f"{symbol} ", style=style)
+        text.append(f"{name}   ")
+    text.append("↺ reused connection")
+    return text
+
+
+def _short(url: str, limit: int = 38) -> str:
+    parts = url.split("/", 3)
+    path = "/" + parts[3] if len(parts) > 3 else url
+    return path if len(path) <= limit else "…" + path[-(limit - 1) :]
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} kB"
+    return f"{size / 1024 / 1024:.1f} MB"
