@@ -45,11 +45,13 @@ def show_load(
         console.print(paragraph.text + "\n")
     timings = request_timings(trace)
     if timings:
-        console.print(waterfall(timings, title=_("Timeline of every request")))
-        console.print(legend())
+        bar_width = max(12, min(48, console.width - 64))
+        title = _("Timeline of every request")
+        console.print(waterfall(timings, bar_width, title=title, language=language))
+        console.print(legend(language))
     if render and load.document is not None:
         console.print()
-        console.print(render_page(load.document))
+        console.print(render_page(load.document, language))
 
 
 async def run_browser(

@@ -10,6 +10,7 @@ each exists in English and Spanish.
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -202,6 +203,13 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 status=first_head.status, reason=first_head.reason, ms=ms(first.wait)
             )
         )
+    hops = [t for t in timings if t.kind == "document"]
+    for hop, following in itertools.pairwise(hops):
+        sentences.append(
+            _("It was sent elsewhere ({status}): the browser followed to {url}.").format(
+                status=hop.status, url=following.url
+            )
+        )
     if first_done is not None:
         reads = sum(1 for e in events if isinstance(e, StreamRead)
                     and e.connection == first.connection and e.t <= first_done.t)  # fmt: skip
@@ -297,8 +305,28 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
 
 
 def _ending(finished: PageLoadFinished | None, _) -> Paragraph:  # type: ignore[no-untyped-def]
-    message = finished.message if finished else ""
-    return Paragraph(_("What went wrong"), message)
+    """Why the load failed: a sentence per kind of failure, then the details."""
+    if finished is None or not finished.failed:
+        return Paragraph(_("What went wrong"), "")
+    explanations = {
+        "nxdomain": _("The DNS says this name does not exist (NXDOMAIN): check its spelling."),
+        "no-address": _("The name exists, but the DNS has no IPv4 or IPv6 address for it."),
+        "dns-failure": _("The DNS server could not be asked, or could not answer."),
+        "connection-refused": _(
+            "The server's computer answered, but no program accepts connections on that port."
+        ),
+        "timeout": _("Something took too long: the network or the server did not answer in time."),
+        "tls-failure": _("The secure connection (TLS) could not be set up safely."),
+        "protocol-failure": _("The server's answer did not follow the HTTP rules, or was too big."),
+        "http-error": _("The server answered, but with an error status instead of the page."),
+        "too-many-redirects": _(
+            "The server kept sending the browser elsewhere (too many redirects)."
+        ),
+        "connection-failed": _("The connection to the server failed."),
+        "bad-url": _("The address is not a valid web address."),
+    }
+    text = explanations.get(finished.failed, _("The page could not be loaded."))
+    return Paragraph(_("What went wrong"), f"{text} ({finished.message})")
 
 
 def _short(url: str) -> str:

@@ -7,11 +7,13 @@ from rich.rule import Rule
 from rich.text import Text
 
 from webtrip.browser.page import Document
+from webtrip.i18n import translation
 
 
-def render_page(document: Document) -> Group:
+def render_page(document: Document, language: str = "en") -> Group:
     """Title, headings, paragraphs, list items, images by their alt text, numbered links."""
-    parts: list[Rule | Text] = [Rule(document.title or "(untitled)")]
+    _ = translation(language).gettext
+    parts: list[Rule | Text] = [Rule(document.title or _("(untitled)"))]
     for block in document.blocks:
         if block.kind == "heading":
             style = "bold underline" if block.level <= 1 else "bold"
@@ -19,7 +21,7 @@ def render_page(document: Document) -> Group:
         elif block.kind == "item":
             parts.append(Text("  " * (block.level - 1) + "  • " + block.text))
         elif block.kind == "image":
-            parts.append(Text(f"[image: {block.text}]", style="italic"))
+            parts.append(Text("[" + _("image: {alt}").format(alt=block.text) + "]", style="italic"))
         elif block.kind == "quote":
             parts.append(Text("  │ " + block.text, style="italic"))
         elif block.kind == "pre":
@@ -27,7 +29,7 @@ def render_page(document: Document) -> Group:
         else:
             parts.append(Text(block.text))
     if document.links:
-        parts.append(Text("\nLinks:", style="bold"))
+        parts.append(Text("\n" + _("Links:"), style="bold"))
         for number, (text, url) in enumerate(document.links, 1):
             parts.append(Text(f"  [{number}] {url}" + (f"  ({text})" if text else "")))
     parts.append(Rule())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
+from webtrip.i18n import translation
 from webtrip.report.timings import RequestTiming
 
 PHASE_STYLE = {
@@ -24,17 +25,20 @@ PHASE_STYLE = {
 }
 
 
-def waterfall(timings: list[RequestTiming], width: int = 32, title: str = "") -> Table:
+def waterfall(
+    timings: list[RequestTiming], width: int = 32, title: str = "", language: str = "en"
+) -> Table:
     """A rich Table: #, file, status, size, connection, the bar, and the total."""
+    _ = translation(language).gettext
     table = Table(title=title or None, box=None, pad_edge=False, show_edge=False)
-    for column, justify in (("#", "right"), ("file", "left"), ("status", "right"),
-                            ("size", "right"), ("conn", "left"), ("timeline", "left"),
-                            ("time", "right")):  # fmt: skip
+    for column, justify in (("#", "right"), (_("file"), "left"), (_("status"), "right"),
+                            (_("size"), "right"), (_("conn"), "left"), (_("timeline"), "left"),
+                            (_("time"), "right")):  # fmt: skip
         table.add_column(
             column,
             justify=justify,  # type: ignore[arg-type]
             no_wrap=True,
-            min_width=18 if column == "file" else None,
+            min_width=18 if justify == "left" and column != _("conn") else None,
         )
     if not timings:
         return table
@@ -70,12 +74,14 @@ def waterfall(timings: list[RequestTiming], width: int = 32, title: str = "") ->
     return table
 
 
-def legend() -> Text:
+def legend(language: str = "en") -> Text:
+    """What each symbol means (phase names are HAR's, the same in every language)."""
+    _ = translation(language).gettext
     text = Text()
     for name, (symbol, style) in PHASE_STYLE.items():
         text.append(f"{symbol} ", style=style)
         text.append(f"{name}   ")
-    text.append("↺ reused connection")
+    text.append("↺ " + _("reused connection"))
     return text
 
 
