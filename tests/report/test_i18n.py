@@ -1,0 +1,109 @@
+"""Every sentence webtrip narrates exists in English and in Spanish."""
+
+from __future__ import annotations
+
+import gettext
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages import pofile
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+
+import webtrip
+from webtrip.i18n import LOCALE_DIR, choose_language, translation
+
+SOURCE = Path(webtrip.__file__).parent
+PO = LOCALE_DIR / "es" / "LC_MESSAGES" / "webtrip.po"
+MO = LOCALE_DIR / "es" / "LC_MESSAGES" / "webtrip.mo"
+PLACEHOLDER = re.compile(r"\{\w+\}")
+
+
+def messages_in_code() -> set[str]:
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(SOURCE), keywords={"_": None, "ngettext": (1, 2)}
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def spanish_catalog():
+    with PO.open("rb") as file:
+        return pofile.read_po(file)
+
+
+def test_every_message_in_the_code_has_a_spanish_translation():
+    catalog = spanish_catalog()
+    missing = []
+    for message in messages_in_code():
+        entry = catalog.get(message)
+        strings = [] if entry is None else (
+            list(entry.string) if isinstance(entry.string, tuple) else [entry.string]
+        )  # fmt: skip
+        if not strings or not all(strings):
+            missing.append(message)
+    assert missing == []
+
+
+def _singular(message_id: str | tuple[str, ...]) -> str:
+    return message_id if isinstance(message_id, str) else message_id[0]
+
+
+def test_the_catalog_has_no_message_the_code_no_longer_uses():
+    used = messages_in_code()
+    stale = [m.id for m in spanish_catalog() if m.id and _singular(m.id) not in used]
+    assert stale == []
+
+
+def test_translations_keep_every_placeholder():
+    for message in spanish_catalog():
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        allowed = {name for text in ids for name in PLACEHOLDER.findall(text)}
+        for string in strings:
+            assert set(PLACEHOLDER.findall(string)) == allowed or (
+                len(strings) > 1 and set(PLACEHOLDER.findall(string)) <= allowed
+            ), string
+
+
+def test_the_compiled_catalog_matches_its_source(tmp_path):
+    rebuilt = tmp_path / "webtrip.mo"
+    with rebuilt.open("wb") as file:
+        write_mo(file, spanish_catalog())
+    fresh = gettext.GNUTranslations(rebuilt.open("rb"))
+    shipped = gettext.GNUTranslations(MO.open("rb"))
+    assert fresh._catalog == shipped._catalog  # type: ignore[attr-defined]
+
+
+def test_spanish_is_chosen_by_option_or_environment(monkeypatch):
+    for variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(variable, raising=False)
+    assert choose_language() == "en"
+    monkeypatch.setenv("LANG", "es_ES.UTF-8")
+    assert choose_language() == "es"
+    assert choose_language("en") == "en"
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    assert choose_language() == "en"
+
+
+def test_spanish_translation_is_used():
+    assert translation("es").gettext("What went wrong") == "Qué salió mal"
+
+
+@pytest.mark.parametrize(("lang", "heading"), [("en", "Step 1 — DNS"), ("es", "Paso 1 — DNS")])
+def test_the_demo_narrates_in_each_language(lang, heading):
+    done = subprocess.run(
+        [sys.executable, "-m", "webtrip", "demo", "--lang", lang, "--no-render"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "100"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert heading in done.stdout
