@@ -78,7 +78,9 @@ def test_the_compiled_catalog_matches_its_source(tmp_path):
         write_mo(file, spanish_catalog())
     fresh = gettext.GNUTranslations(rebuilt.open("rb"))
     shipped = gettext.GNUTranslations(MO.open("rb"))
-    assert fresh._catalog == shipped._catalog  # type: ignore[attr-defined]
+    messages = {key: value for key, value in fresh._catalog.items() if key != ""}  # type: ignore[attr-defined]
+    shipped_messages = {key: value for key, value in shipped._catalog.items() if key != ""}  # type: ignore[attr-defined]
+    assert messages == shipped_messages
 
 
 def test_spanish_is_chosen_by_option_or_environment(monkeypatch):

@@ -140,10 +140,7 @@ def _event_from_dict(item: dict[str, Any], types: dict[str, type[Event]]) -> Eve
         if field.name not in item:
             continue
         value = item[field.name]
-        hint = hints[field.name]
-        if hint is bytes:
-            value = bytes.fromhex(value)
-        elif typing.get_origin(hint) is tuple and value is not None:
-            value = _tuples(value)
+        # Bytes were saved as hex; no event field is a list: JSON arrays were tuples.
+        value = bytes.fromhex(value) if hints[field.name] is bytes else _tuples(value)
         kwargs[field.name] = value
     return cls(**kwargs)

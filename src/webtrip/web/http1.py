@@ -6,8 +6,11 @@ Content-Length and Transfer-Encoding, duplicate Content-Length, obs-fold, a
 bare CR or LF in the head or in chunk lines). Around it, :class:`RequestParser`
 adds what a parser cannot decide alone: size limits (414 for a long request
 line, 431 for too many or too large headers, 413 for a body), refusal of
-HTTP/0.9 and 2.x request lines, of transfer codings we do not implement, and
-of requests without exactly one Host (RFC 9112 §3.2).
+HTTP versions other than 1.0 and 1.1 (505; the HTTP/2 preface ``PRI *`` is
+already a malformed request to llhttp, 400), of transfer codings we do not
+implement (501), and of requests without exactly one Host (RFC 9112 §3.2).
+A request announcing a body with ``Expect: 100-continue`` is exposed as soon
+as its head is complete, so the server can answer before the body comes.
 
 It is sans-I/O: bytes go in with :meth:`RequestParser.feed`, complete
 :class:`Request` objects come out, and errors are :class:`HttpError` with the
@@ -84,6 +87,9 @@ class RequestParser:
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self.requests: collections.deque[Request] = collections.deque()
+        # The head of a request that announced a body with "Expect: 100-continue"
+        # and waits for our go-ahead (RFC 9110 §10.1.1); taken by the server.
+        self.expecting_continue: Request | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._message: _Message | None = None
         self._fed = 0
@@ -162,6 +168,13 @@ class RequestParser:
         hosts = sum(1 for key, _ in message.headers if key == "host")
         if hosts > 1 or (hosts == 0 and version == "1.1"):
             raise HttpError(400, "an HTTP/1.1 request needs exactly one Host header")
+        expect = next((v for k, v in message.headers if k == "expect"), None)
+        announces_body = any(
+            k == "transfer-encoding" or (k == "content-length" and v.strip() != "0")
+            for k, v in message.headers
+        )
+        if expect is not None and expect.strip().lower() == "100-continue" and announces_body:
+            self.expecting_continue = self._request(message)
 
     def on_body(self, body: bytes) -> None:
         message = self._message
@@ -173,19 +186,21 @@ class RequestParser:
     def on_message_complete(self) -> None:
         message = self._message
         assert message is not None
-        parser = self._parser
-        self.requests.append(
-            Request(
-                method=parser.get_method().decode("ascii"),
-                target=message.url.decode("latin-1"),
-                version=parser.get_http_version(),
-                headers=message.headers,
-                keep_alive=parser.should_keep_alive(),
-                body_size=message.body_size,
-                upgrade=parser.should_upgrade(),
-            )
-        )
+        self.requests.append(self._request(message))
+        self.expecting_continue = None
         self._message = None
+
+    def _request(self, message: _Message) -> Request:
+        parser = self._parser
+        return Request(
+            method=parser.get_method().decode("ascii"),
+            target=message.url.decode("latin-1"),
+            version=parser.get_http_version(),
+            headers=message.headers,
+            keep_alive=parser.should_keep_alive(),
+            body_size=message.body_size,
+            upgrade=parser.should_upgrade(),
+        )
 
 
 def response_head(status: int, headers: list[tuple[str, str]]) -> bytes:

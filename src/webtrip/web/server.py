@@ -178,6 +178,18 @@ class WebServer:
                         reply = self._error(exc.status, exc.message, close=True)
                         await self._send(stream, connection, None, reply)
                         return f"refused: {exc.status}"
+                    waiting = parser.expecting_continue
+                    if waiting is not None:
+                        parser.expecting_continue = None
+                        if waiting.method not in ("GET", "HEAD", "OPTIONS"):
+                            # The final answer needs no body: give it now and close,
+                            # rather than make the client send a body we would drop.
+                            received = self._record_request(stream, connection, waiting)
+                            reply = self._respond(waiting)
+                            reply.close = True
+                            await self._send(stream, connection, waiting, reply, received)
+                            return "closed after response"
+                        await stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
                     if parser.in_message and state == "idle":
                         # A request has begun but is not complete: from now on
                         # its head must arrive within the header timeout.

@@ -1,0 +1,75 @@
+"""Views of a real page load (the demo lab, in process): timings, narration, saved traces."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from webtrip.cli.demo import run_lab
+from webtrip.net import format_address
+from webtrip.report.narration import narrate
+from webtrip.report.timings import request_timings
+from webtrip.trace import (
+    DnsMessageSent,
+    HttpRequestSent,
+    NameResolved,
+    TcpConnectionOpened,
+    Trace,
+)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return asyncio.run(run_lab("en"))
+
+
+def test_the_demo_loads_the_page_and_every_file(lab):
+    _trace, load = lab
+    assert load.error is None
+    assert [f.response.status for f in load.fetched] == [200] * len(load.fetched)
+    kinds = sorted(f.kind for f in load.fetched)
+    assert kinds == ["document", "icon", "image", "script", "stylesheet"]
+
+
+def test_first_request_has_dns_and_connect_and_reused_ones_do_not(lab):
+    trace, _load = lab
+    timings = request_timings(trace)
+    first = timings[0]
+    assert first.dns > 0 and first.connect > 0 and first.ssl == -1
+    assert first.send >= 0 and first.wait > 0 and first.receive >= 0
+    reused = [t for t in timings if t.reused]
+    assert reused, "the stylesheet goes over the page's connection"
+    assert all(t.dns == -1 and t.connect == -1 for t in reused)
+    for timing in timings:
+        assert sum(value for _name, value in timing.phases) <= timing.total + 0.01
+
+
+def test_narration_tells_the_real_values(lab):
+    trace, _load = lab
+    text = " ".join(p.text for p in narrate(trace, "en"))
+    resolved = trace.of_type(NameResolved)[0]
+    dns_query = next(e for e in trace.of_type(DnsMessageSent) if e.actor == "browser")
+    opened = next(e for e in trace.of_type(TcpConnectionOpened) if e.actor == "browser")
+    sent = trace.of_type(HttpRequestSent)[0]
+    assert format_address(resolved.server) in text
+    assert "www.webtrip.test" in text and f"{dns_query.size} bytes" in text
+    assert format_address(opened.peer) in text
+    assert f"request of {sent.size} bytes" in text
+    assert "200 OK" in text and "How the web works, in four steps" in text
+
+
+def test_narration_has_the_four_steps_in_both_languages(lab):
+    trace, _load = lab
+    english = [p.heading for p in narrate(trace, "en")]
+    spanish = [p.heading for p in narrate(trace, "es")]
+    assert [h.split(" —")[0] for h in english] == ["Step 1", "Step 2", "Step 3", "Step 4"]
+    assert [h.split(" —")[0] for h in spanish] == ["Paso 1", "Paso 2", "Paso 3", "Paso 4"]
+
+
+def test_a_saved_trace_gives_the_same_views_when_loaded(lab):
+    trace, _load = lab
+    loaded = Trace.from_json(trace.to_json())
+    assert loaded.events == trace.events
+    assert request_timings(loaded) == request_timings(trace)
+    assert narrate(loaded, "es") == narrate(trace, "es")
