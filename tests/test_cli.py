@@ -144,9 +144,20 @@ def test_serve_log_prints_one_line_per_query_and_stops_cleanly_on_sigterm():
     assert (rcode, size) == ("NOERROR", "73B") and took.endswith("ms")
 
 
-def test_demo_runs_the_lab_and_shows_questions_and_answers():
+def test_demo_runs_the_lab_and_tells_the_four_steps():
     done = webtrip("demo")
     assert done.returncode == 0, done.stderr
-    assert "question: www.webtrip.test. A?" in done.stdout
-    assert "answer:   www.webtrip.test. A → NOERROR 127.0.0.1" in done.stdout
-    assert "NXDOMAIN" in done.stdout
+    for step in ("Step 1 — DNS", "Step 2 — TCP/IP and HTTP", "Step 3 — Packets", "Step 4"):
+        assert step in done.stdout
+    assert "www.webtrip.test" in done.stdout and "200 OK" in done.stdout
+    assert "How the web works, in four steps" in done.stdout  # the page, rendered
+
+
+def test_demo_json_is_a_loadable_trace():
+    from webtrip.trace import PageLoadFinished, Trace
+
+    done = webtrip("demo", "--json")
+    assert done.returncode == 0, done.stderr
+    trace = Trace.from_json(done.stdout)
+    (finished,) = trace.of_type(PageLoadFinished)
+    assert finished.failed is None and finished.status == 200

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any, Protocol, TypeVar
 
 import click
 from rich.console import Console
 
-from webtrip.net import Address, parse_address
+from webtrip.net import Address, format_address, parse_address
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Exit codes, as dig uses them where they overlap.
 EXIT_ERROR = 1
@@ -46,6 +47,49 @@ def out_console() -> Console:
 
 def err_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Server(Protocol):
+    """What serve_until_stopped needs of a server actor."""
+
+    @property
+    def addresses(self) -> list[Address]: ...
+
+    async def start(self, addresses: Sequence[Address]) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def listen_option(default: str, what: str) -> Callable[[F], F]:
+    """The ``--listen ADDR[:PORT]`` option every server command has."""
+    return click.option(
+        "--listen",
+        multiple=True,
+        default=(default,),
+        show_default=True,
+        metavar="ADDR[:PORT]",
+        help=f"Address to serve on, {what}; [::1] for IPv6. Repeatable.",
+    )
+
+
+def serve_until_stopped(
+    server: Server, addresses: Sequence[Address], banner: Callable[[str], str]
+) -> None:
+    """Start ``server``, print ``banner(where)``, serve until Ctrl-C or SIGTERM, stop."""
+
+    async def main() -> None:
+        try:
+            await server.start(addresses)
+        except OSError as exc:
+            raise UserError(str(exc.strerror or exc)) from None
+        where = ", ".join(format_address(a) for a in server.addresses)
+        err_console().print(banner(where) + " Ctrl-C stops it.")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await server.aclose()
+
+    run_until_signal(main())
 
 
 def run_until_signal(main: Coroutine[Any, Any, T]) -> T | None:

@@ -7,6 +7,7 @@ import datetime
 import json
 import shlex
 import sys
+import time
 
 import click
 import dns.name
@@ -16,10 +17,10 @@ import dns.resolver
 from webtrip.cli.common import (
     EXIT_NO_REPLY,
     UserError,
-    err_console,
+    listen_option,
     out_console,
     parse_listen,
-    run_until_signal,
+    serve_until_stopped,
 )
 from webtrip.dns.authority import Authority
 from webtrip.dns.client import DnsQueryError, DnsTimeout, make_query, query
@@ -60,14 +61,7 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
     metavar="[NAME=]FILE",
     help="An RFC 1035 zone file (the zone's name from its $ORIGIN, or NAME=). Repeatable.",
 )
-@click.option(
-    "--listen",
-    multiple=True,
-    default=(DEFAULT_LISTEN,),
-    show_default=True,
-    metavar="ADDR[:PORT]",
-    help="Address to serve on, UDP and TCP; [::1]:5353 for IPv6. Repeatable.",
-)
+@listen_option(DEFAULT_LISTEN, "UDP and TCP")
 @click.option("--log", is_flag=True, help="Print one line per query: client, name, type, rcode.")
 @click.option(
     "--tcp-idle-timeout",
@@ -106,34 +100,23 @@ def serve(
     zones = load_zones(zone_specs)
     addresses = parse_listen(listen, 53)
 
-    async def main() -> None:
-        network = RealNetwork()
-        trace = Trace(network.now, keep=False, enabled=log)
-        if log:
-            trace.subscribe(_log_printer(trace))
-        server = DnsServer(
-            network,
-            Authority(zones),
-            trace,
-            tcp_idle_timeout=tcp_idle_timeout,
-            max_tcp_connections=max_tcp_connections,
-        )
-        try:
-            await server.start(addresses)
-        except OSError as exc:
-            raise UserError(str(exc.strerror or exc)) from None
-        names = ", ".join(str(zone.origin) for zone in zones)
-        where = ", ".join(format_address(a) for a in server.addresses)
-        err_console().print(
-            f"webtrip DNS server: authoritative for {names} — UDP and TCP on {where}. "
-            "Ctrl-C stops it."
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.aclose()
-
-    run_until_signal(main())
+    network = RealNetwork()
+    trace = Trace(time.monotonic, keep=False, enabled=log)
+    if log:
+        trace.subscribe(_log_printer(trace))
+    server = DnsServer(
+        network,
+        Authority(zones),
+        trace,
+        tcp_idle_timeout=tcp_idle_timeout,
+        max_tcp_connections=max_tcp_connections,
+    )
+    names = ", ".join(str(zone.origin) for zone in zones)
+    serve_until_stopped(
+        server,
+        addresses,
+        lambda where: f"webtrip DNS server: authoritative for {names} — UDP and TCP on {where}.",
+    )
 
 
 def _log_printer(trace: Trace):  # type: ignore[no-untyped-def]

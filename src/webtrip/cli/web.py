@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from typing import TextIO
 
 import click
 
-from webtrip.cli.common import UserError, err_console, parse_listen, run_until_signal
-from webtrip.net import RealNetwork, format_address
+from webtrip.cli.common import UserError, listen_option, parse_listen, serve_until_stopped
+from webtrip.net import RealNetwork
 from webtrip.report.http import common_log_line
 from webtrip.trace import Event, HttpExchangeCompleted, Trace
 from webtrip.web.server import WebServer, WebServerOptions
@@ -49,14 +49,7 @@ def build_sites(root: str | None, site_specs: tuple[str, ...]) -> SiteMap:
     metavar="NAME=FOLDER",
     help="Serve FOLDER for requests with Host: NAME. Repeatable.",
 )
-@click.option(
-    "--listen",
-    multiple=True,
-    default=(DEFAULT_LISTEN,),
-    show_default=True,
-    metavar="ADDR[:PORT]",
-    help="Address to serve on; [::1]:8080 for IPv6. Repeatable.",
-)
+@listen_option(DEFAULT_LISTEN, "HTTP")
 @click.option(
     "--access-log",
     type=click.File("a", lazy=False),
@@ -117,29 +110,19 @@ def serve(
         list_folders=list_folders,
     )
 
-    async def main() -> None:
-        network = RealNetwork()
-        trace = Trace(network.now, keep=False, enabled=access_log is not None)
-        if access_log is not None:
-            trace.subscribe(_access_logger(trace, access_log))
-        server = WebServer(network, sites, trace, options=options)
-        try:
-            await server.start(addresses)
-        except OSError as exc:
-            raise UserError(str(exc.strerror or exc)) from None
-        names = [site.name for site in sites.by_name.values()]
-        if sites.default is not None:
-            names.append(f"any other name → {sites.default.root}")
-        where = ", ".join(format_address(a) for a in server.addresses)
-        err_console().print(
-            f"webtrip web server: {'; '.join(names)} — HTTP/1.1 on {where}. Ctrl-C stops it."
-        )
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await server.aclose()
-
-    run_until_signal(main())
+    network = RealNetwork()
+    trace = Trace(time.monotonic, keep=False, enabled=access_log is not None)
+    if access_log is not None:
+        trace.subscribe(_access_logger(trace, access_log))
+    server = WebServer(network, sites, trace, options=options)
+    names = [site.name for site in sites.by_name.values()]
+    if sites.default is not None:
+        names.append(f"any other name → {sites.default.root}")
+    serve_until_stopped(
+        server,
+        addresses,
+        lambda where: f"webtrip web server: {'; '.join(names)} — HTTP/1.1 on {where}.",
+    )
 
 
 def _access_logger(trace: Trace, out: TextIO):  # type: ignore[no-untyped-def]
