@@ -40,7 +40,7 @@ from webtrip.browser.errors import (
 from webtrip.browser.http1 import HttpConnection, Limits, Response
 from webtrip.browser.page import Document, SubResource, parse_html
 from webtrip.browser.resolver import Resolution, StubResolver
-from webtrip.net import Network, format_address
+from webtrip.net import Address, Network, format_address
 from webtrip.trace import (
     NULL_TRACE,
     HttpRequestFailed,
@@ -321,42 +321,20 @@ class Browser:
         resolution = await self._resolve(host, request)
         trace = self.trace
         errors: list[str] = []
-        refused = timed_out = 0
+        kinds: list[str] = []
         for address in resolution.addresses:
             connection_id = next(self._connection_ids)
-            trace.record(
-                TcpConnectStarted(trace.now(), self.actor, connection_id, (address, port), request)
-            )
+            peer = (address, port)
+            trace.record(TcpConnectStarted(trace.now(), self.actor, connection_id, peer, request))
             try:
                 async with asyncio.timeout(self.options.connect_timeout):
                     stream = await self.network.open_tcp_stream(address, port)
-            except TimeoutError:
-                timed_out += 1
-                message = f"no answer from {format_address((address, port))}"
+            except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors
+                kind, message = _connect_failure(exc, peer)
                 trace.record(
-                    TcpConnectFailed(
-                        trace.now(), self.actor, connection_id, (address, port), "timeout", message
-                    )
+                    TcpConnectFailed(trace.now(), self.actor, connection_id, peer, kind, message)
                 )
-                errors.append(message)
-                continue
-            except ConnectionRefusedError:
-                refused += 1
-                message = f"{format_address((address, port))} refused the connection"
-                trace.record(
-                    TcpConnectFailed(
-                        trace.now(), self.actor, connection_id, (address, port), "refused", message
-                    )
-                )
-                errors.append(message)
-                continue
-            except OSError as exc:
-                message = f"{format_address((address, port))}: {exc.strerror or exc}"
-                trace.record(
-                    TcpConnectFailed(
-                        trace.now(), self.actor, connection_id, (address, port), "error", message
-                    )
-                )
+                kinds.append(kind)
                 errors.append(message)
                 continue
             trace.record(
@@ -376,11 +354,11 @@ class Browser:
                 await self._start_tls(connection, host)
             return connection
         tried = "; ".join(errors)
-        if refused == len(resolution.addresses):
+        if kinds and all(kind == "refused" for kind in kinds):
             raise ConnectionRefused(
                 f"nothing accepts connections on port {port} of {host} ({tried})"
             )
-        if timed_out == len(resolution.addresses):
+        if kinds and all(kind == "timeout" for kind in kinds):
             raise Timeout(f"{host} did not answer the connection request ({tried})")
         raise ConnectionFailed(f"could not connect to {host} ({tried})")
 
@@ -448,6 +426,16 @@ class Browser:
             future.set_result(resolution)
             return resolution
         return await future
+
+
+def _connect_failure(error: OSError, peer: Address) -> tuple[str, str]:
+    """The kind ("timeout", "refused", "error") and one sentence for a failed connect."""
+    where = format_address(peer)
+    if isinstance(error, TimeoutError):
+        return "timeout", f"no answer from {where}"
+    if isinstance(error, ConnectionRefusedError):
+        return "refused", f"{where} refused the connection"
+    return "error", f"{where}: {error.strerror or error}"
 
 
 def _split_url(url: str) -> tuple[Origin, str, str]:
