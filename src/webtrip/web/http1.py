@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import http
+import re
 from dataclasses import dataclass, field
 
 import httptools
@@ -28,6 +29,8 @@ import httptools
 # Bytes are fed to llhttp in slices of this size, so that limits are checked
 # at least this often and memory stays bounded whatever a client sends.
 _SLICE = 4096
+# RFC 9110 §7.2 / RFC 3986 §3.2.2: uri-host [ ":" port ] — a reg-name or an IP literal.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(:[0-9]*)?")
 
 
 class HttpError(Exception):
@@ -90,6 +93,8 @@ class RequestParser:
         # The head of a request that announced a body with "Expect: 100-continue"
         # and waits for our go-ahead (RFC 9110 §10.1.1); taken by the server.
         self.expecting_continue: Request | None = None
+        # A refusal found after complete requests: those are answered first.
+        self.error: HttpError | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._message: _Message | None = None
         self._fed = 0
@@ -104,11 +109,21 @@ class RequestParser:
     def feed(self, data: bytes) -> None:
         """Parse ``data``; complete requests are appended to ``requests``.
 
-        Raises HttpError for anything that must be refused. After an
-        upgrade request, further bytes are ignored (the connection will close).
+        Raises HttpError for anything that must be refused — unless complete
+        requests came before it in the stream: then they stay in ``requests``
+        to be answered first, and the refusal waits in ``error``. After an
+        upgrade request or a refusal, further bytes are ignored.
         """
-        if self._upgraded:
+        if self._upgraded or self.error is not None:
             return
+        try:
+            self._feed(data)
+        except HttpError as exc:
+            if not self.requests:
+                raise
+            self.error = exc
+
+    def _feed(self, data: bytes) -> None:
         view = memoryview(data)
         for start in range(0, len(view), _SLICE):
             chunk = view[start : start + _SLICE]
@@ -163,11 +178,21 @@ class RequestParser:
         if version not in ("1.1", "1.0"):
             raise HttpError(505, f"HTTP/{version} is not supported; use HTTP/1.1")
         for key, value in message.headers:
-            if key == "transfer-encoding" and value.strip().lower() != "chunked":
-                raise HttpError(501, f"the transfer coding '{value}' is not implemented")
-        hosts = sum(1 for key, _ in message.headers if key == "host")
-        if hosts > 1 or (hosts == 0 and version == "1.1"):
+            if key == "transfer-encoding":
+                if version == "1.0":
+                    # RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 means faulty framing.
+                    raise HttpError(400, "HTTP/1.0 has no Transfer-Encoding")
+                if value.strip().lower() != "chunked":
+                    raise HttpError(501, f"the transfer coding '{value}' is not implemented")
+        hosts = [value for key, value in message.headers if key == "host"]
+        if len(hosts) > 1 or (not hosts and version == "1.1"):
             raise HttpError(400, "an HTTP/1.1 request needs exactly one Host header")
+        if hosts and not _HOST.fullmatch(hosts[0].strip()):
+            raise HttpError(400, "the Host header is not a host name or address")
+        declared = next((v for k, v in message.headers if k == "content-length"), None)
+        if declared is not None and declared.strip().isdigit():
+            if int(declared) > self.limits.body:
+                raise HttpError(413, "the request body is too large")  # before it is sent
         expect = next((v for k, v in message.headers if k == "expect"), None)
         announces_body = any(
             k == "transfer-encoding" or (k == "content-length" and v.strip() != "0")

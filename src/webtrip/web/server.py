@@ -169,15 +169,12 @@ class WebServer:
         try:
             while True:
                 while not parser.requests:
-                    data = await stream.receive_some(65536)
-                    if not data:
-                        return "client closed"
-                    try:
-                        parser.feed(data)
-                    except HttpError as exc:
-                        reply = self._error(exc.status, exc.message, close=True)
+                    if parser.error is not None:
+                        # Found after earlier requests, which have now been answered.
+                        error = parser.error
+                        reply = self._error(error.status, error.message, close=True)
                         await self._send(stream, connection, None, reply)
-                        return f"refused: {exc.status}"
+                        return f"refused: {error.status}"
                     waiting = parser.expecting_continue
                     if waiting is not None:
                         parser.expecting_continue = None
@@ -190,6 +187,15 @@ class WebServer:
                             await self._send(stream, connection, waiting, reply, received)
                             return "closed after response"
                         await stream.send_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    data = await stream.receive_some(65536)
+                    if not data:
+                        return "client closed"
+                    try:
+                        parser.feed(data)
+                    except HttpError as exc:
+                        reply = self._error(exc.status, exc.message, close=True)
+                        await self._send(stream, connection, None, reply)
+                        return f"refused: {exc.status}"
                     if parser.in_message and state == "idle":
                         # A request has begun but is not complete: from now on
                         # its head must arrive within the header timeout.

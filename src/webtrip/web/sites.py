@@ -13,6 +13,7 @@ following every symlink, must still be inside the folder — compared as paths
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import urllib.parse
@@ -154,9 +155,9 @@ def resolve(site: Site, url_path: str, query: str = "", *, index: str = "index.h
         return Refused(404, "not found")  # a symlink leads out of the site: say nothing more
     try:
         info = os.stat(real)
-    except (FileNotFoundError, NotADirectoryError):
-        return Refused(404, "not found")
-    except OSError:
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+            return Refused(404, "not found")
         return Refused(403, "this file cannot be read")
 
     if stat.S_ISDIR(info.st_mode):
