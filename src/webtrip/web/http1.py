@@ -190,9 +190,9 @@ class RequestParser:
         if hosts and not _HOST.fullmatch(hosts[0].strip()):
             raise HttpError(400, "the Host header is not a host name or address")
         declared = next((v for k, v in message.headers if k == "content-length"), None)
-        if declared is not None and declared.strip().isdigit():
-            if int(declared) > self.limits.body:
-                raise HttpError(413, "the request body is too large")  # before it is sent
+        too_big = declared is not None and declared.strip().isdigit()
+        if too_big and int(declared) > self.limits.body:  # type: ignore[arg-type]
+            raise HttpError(413, "the request body is too large")  # refused before it is sent
         expect = next((v for k, v in message.headers if k == "expect"), None)
         announces_body = any(
             k == "transfer-encoding" or (k == "content-length" and v.strip() != "0")
