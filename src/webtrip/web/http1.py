@@ -190,8 +190,8 @@ class RequestParser:
         if hosts and not _HOST.fullmatch(hosts[0].strip()):
             raise HttpError(400, "the Host header is not a host name or address")
         declared = next((v for k, v in message.headers if k == "content-length"), None)
-        too_big = declared is not None and declared.strip().isdigit()
-        if too_big and int(declared) > self.limits.body:  # type: ignore[arg-type]
+        numeric = declared is not None and declared.strip().isdigit()
+        if numeric and int(declared) > self.limits.body:  # type: ignore[arg-type]
             raise HttpError(413, "the request body is too large")  # refused before it is sent
         expect = next((v for k, v in message.headers if k == "expect"), None)
         announces_body = any(
