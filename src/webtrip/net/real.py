@@ -53,6 +53,7 @@ class _StreamProtocol(asyncio.Protocol):
         self._drain_waiter: asyncio.Future[None] | None = None
         self._paused_writing = False
         self._reading_paused = False
+        self.tls = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -68,7 +69,9 @@ class _StreamProtocol(asyncio.Protocol):
     def eof_received(self) -> bool:
         self.eof = True
         self._wake_reader()
-        return True  # keep our side open: the actor decides when to close
+        # Keep our side open (the actor decides when to close) — except over
+        # TLS, where a half-closed connection is not possible.
+        return not self.tls
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
@@ -176,6 +179,7 @@ class RealStream(Stream):
             raise ConnectionError("the connection closed during the TLS handshake")
         self._transport = transport  # type: ignore[assignment]
         self._protocol.transport = transport  # type: ignore[assignment]
+        self._protocol.tls = True
         self._raw_socket = raw_socket
         ssl_object = transport.get_extra_info("ssl_object")
         cert = ssl_object.getpeercert() or {}

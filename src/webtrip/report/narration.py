@@ -117,8 +117,10 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
             )
     for failure in lookup_failed:
         sentences.append(_("The lookup failed: {message}.").format(message=failure.message))
+    if not resolved and not lookup_failed:
+        sentences.append(_("The browser was still waiting for the DNS answer when time ran out."))
     paragraphs.append(Paragraph(_("Step 1 — DNS: the name's address"), " ".join(sentences)))
-    if lookup_failed and not resolved:
+    if not resolved:
         paragraphs.append(_ending(finished, _))
         return paragraphs
 
@@ -177,11 +179,19 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
             )
             + "."
         )
+    if first_sent is None and not failed_connects:
+        sentences.append(_("No connection was made before the load ended."))
     paragraphs.append(
         Paragraph(
             _("Step 2 — TCP/IP and HTTP: the connection and the request"), " ".join(sentences)
         )
     )
+    first_head_seen = any(
+        isinstance(e, HttpResponseStarted) and e.request == first.request for e in events
+    )
+    if not first_head_seen:
+        paragraphs.append(_ending(finished, _))
+        return paragraphs
 
     # Step 3 — packets -------------------------------------------------------------------
     sentences = []
