@@ -43,6 +43,6 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test,bench]'
-.venv/bin/ruff check src tests bench
-.venv/bin/ruff format --check --quiet src tests bench
+.venv/bin/ruff check
+.venv/bin/ruff format --check --quiet
 exec .venv/bin/python -m pytest "$@"
