@@ -13,8 +13,10 @@ declare -A PEERS=(
     [dig]=bind9-dnsutils
     [kdig]=knot-dnsutils
     [nsd]=nsd
+    [nginx]=nginx-light
     [curl]=curl
     [chromium]=chromium
+    [tshark]=tshark
 )
 
 missing_programs=()
@@ -30,8 +32,21 @@ if ((${#missing_packages[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "test.sh: installing ${missing_packages[*]} from Debian's packages"
         export DEBIAN_FRONTEND=noninteractive
+        # The tests start their own nginx and NSD on loopback: keep the packages
+        # from starting system-wide daemons (Debian's policy-rc.d convention).
+        policy=/usr/sbin/policy-rc.d
+        created=""
+        if [ ! -e "$policy" ]; then
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy"
+            created=yes
+            trap 'rm -f "$policy"' EXIT  # also if the install fails
+        fi
         apt-get update -qq
         apt-get install -y -qq --no-install-recommends "${missing_packages[@]}" >/dev/null
+        if [ -n "$created" ]; then
+            rm -f "$policy"
+            trap - EXIT
+        fi
     else
         echo "test.sh: not root, so not installing: ${missing_programs[*]}." \
              "The tests that talk to them will be SKIPPED (pytest lists each with its reason)."
