@@ -188,8 +188,8 @@ class HttpConnection:
         return response
 
     async def close(self) -> None:
-        """Read the kernel's counters for the record, then close."""
-        info = self.stream.tcp_info()
+        """Read the kernel's counters for the record (when tracing), then close."""
+        info = self.stream.tcp_info() if self.trace.enabled else None
         if info is not None:
             self.trace.record(
                 TcpInfoRead(

@@ -140,6 +140,7 @@ class Browser:
     async def load(self, url: str) -> PageLoad:
         """Load ``url`` and its sub-resources. Never raises for network trouble: see ``error``."""
         trace = self.trace
+        self._names.clear()  # the DNS cache lives for one page load
         trace.record(PageLoadStarted(trace.now(), self.actor, url))
         fetched: list[Fetched] = []
         document: Document | None = None
@@ -172,7 +173,7 @@ class Browser:
                 self.actor,
                 url,
                 final_url,
-                fetched[-1].response.status if fetched and fetched[-1].response else None,
+                _document_status(fetched),
                 document.title if document else "",
                 error.kind if error else None,
                 str(error) if error else "",
@@ -426,6 +427,12 @@ class Browser:
             future.set_result(resolution)
             return resolution
         return await future
+
+
+def _document_status(fetched: list[Fetched]) -> int | None:
+    """The status of the page itself: the last document request (after redirects)."""
+    documents = [f for f in fetched if f.kind == "document" and f.response is not None]
+    return documents[-1].response.status if documents else None  # type: ignore[union-attr]
 
 
 def _connect_failure(error: OSError, peer: Address) -> tuple[str, str]:
