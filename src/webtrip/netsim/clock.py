@@ -1,0 +1,164 @@
+"""Virtual time: an asyncio event loop whose clock only moves when nothing else can.
+
+A simulation must not wait for real time to pass. An asyncio loop spends its
+life in one place: asking its *selector* "wait until a socket is ready, or
+until this many seconds have passed" — the seconds being the time left before
+the earliest timer (``asyncio.sleep``, ``asyncio.timeout``, ``call_later``).
+:class:`VirtualClockLoop` gives it a selector that never waits: asked to wait
+``t`` seconds, it moves the virtual clock forward by ``t`` and returns at once.
+So when every task is blocked, time *jumps* to the next timer, and an hour of
+``asyncio.sleep`` takes no wall time at all.
+
+Everything else is ordinary asyncio: tasks, futures, ``asyncio.timeout`` and
+``asyncio.sleep`` work unchanged, and ``loop.time()`` is the virtual clock.
+Nothing here reads the wall clock, and timers due at the same virtual instant
+run in the order they were set, so a run is a pure function of its inputs.
+
+If every task waits and no timer is left, nothing can ever happen again: the
+loop raises :class:`SimulationStalled` instead of hanging. The simulated
+network sits on top of this loop (links deliver packets with ``call_at``);
+actors never know that the seconds they wait are virtual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor
+from contextvars import Context
+from typing import Any, TypeVar, TypeVarTuple
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+
+class SimulationStalled(RuntimeError):
+    """Every task waits for something, and no timer or packet is on its way."""
+
+
+class _SequencedTimer(asyncio.TimerHandle):
+    """A timer that, at equal times, sorts after the timers set before it.
+
+    asyncio orders timers by time only, so two timers for the same instant may
+    run in either order. A simulation wants first-set, first-run (FIFO), so
+    each timer also carries the number of the ``call_at`` that made it.
+    """
+
+    __slots__ = ("_sequence",)
+
+    def __init__(
+        self,
+        when: float,
+        callback: Callable[..., object],
+        args: tuple[Any, ...],
+        loop: asyncio.AbstractEventLoop,
+        context: Context | None,
+        sequence: int,
+    ) -> None:
+        super().__init__(when, callback, args, loop, context)
+        self._sequence = sequence
+
+    def __lt__(self, other: object) -> bool:
+        if isinstance(other, _SequencedTimer):
+            return (self.when(), self._sequence) < (other.when(), other._sequence)
+        return super().__lt__(other)  # type: ignore[operator]
+
+    def __le__(self, other: object) -> bool:
+        if isinstance(other, _SequencedTimer):
+            return (self.when(), self._sequence) <= (other.when(), other._sequence)
+        return super().__le__(other)  # type: ignore[operator]
+
+
+class _VirtualSelector:
+    """The selector the loop "waits" on: it advances the clock instead of blocking."""
+
+    def __init__(self, loop: VirtualClockLoop) -> None:
+        self._loop = loop
+
+    def select(self, timeout: float | None = None) -> list[Any]:
+        if timeout is None:
+            raise SimulationStalled(
+                f"the simulation stalled at t={self._loop.time():.6f} s: every task is "
+                "waiting and no timer is scheduled, so nothing can ever happen again "
+                "(a wait without a timeout for a packet that never comes?)"
+            )
+        self._loop._advance(timeout)
+        return []  # no real I/O ever happens in a simulation
+
+
+class VirtualClockLoop(asyncio.BaseEventLoop):
+    """An asyncio event loop on a virtual clock that starts at ``start`` seconds.
+
+    It runs callbacks, tasks and timers like any asyncio loop, but has no
+    sockets, threads or subprocesses: everything that happens is simulated.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        super().__init__()
+        self._now = float(start)
+        self._selector = _VirtualSelector(self)
+        self._timer_numbers = itertools.count()
+
+    def time(self) -> float:
+        """The virtual clock, in seconds."""
+        return self._now
+
+    def _advance(self, timeout: float) -> None:
+        """Move the clock forward by ``timeout``, landing exactly on the next timer.
+
+        asyncio asks to wait ``when - now`` for the earliest timer; adding that
+        back could miss ``when`` by a rounding error, so the clock is set to
+        the timer's own time whenever it is within reach.
+        """
+        if timeout <= 0:
+            return
+        target = self._now + timeout
+        scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
+        if scheduled:
+            when = scheduled[0].when()
+            if when - self._now <= timeout:
+                target = when
+        self._now = max(self._now, target)
+
+    def call_at(
+        self,
+        when: float,
+        callback: Callable[[*Ts], object],
+        *args: *Ts,
+        context: Context | None = None,
+    ) -> asyncio.TimerHandle:
+        """Schedule ``callback(*args)`` at virtual time ``when`` (FIFO among equal times)."""
+        if when is None:
+            raise TypeError("when cannot be None")
+        self._check_closed()  # type: ignore[attr-defined]
+        timer = _SequencedTimer(when, callback, args, self, context, next(self._timer_numbers))
+        heapq.heappush(self._scheduled, timer)  # type: ignore[attr-defined]
+        timer._scheduled = True  # type: ignore[attr-defined]
+        return timer
+
+    def run_in_executor(
+        self, executor: Executor | None, func: Callable[[*Ts], T], *args: *Ts
+    ) -> asyncio.Future[T]:
+        """Refused: a thread's work takes real time, which a simulation cannot account for."""
+        raise RuntimeError(
+            "the virtual-time loop runs no threads: blocking work (files, DNS lookups "
+            "through the OS) has no place in a simulation"
+        )
+
+    def _process_events(self, event_list: list[Any]) -> None:
+        """No I/O events: packets are delivered by timers, not by sockets."""
+
+    def _write_to_self(self) -> None:
+        """Nothing to wake: the loop never sleeps in real time."""
+
+
+def run(coro: Coroutine[Any, Any, T], *, start: float = 0.0) -> T:
+    """Run ``coro`` on a new virtual-time loop and return its result, like ``asyncio.run``.
+
+    Raises whatever ``coro`` raises, or :class:`SimulationStalled` if it waits
+    for something that can never happen.
+    """
+    with asyncio.Runner(loop_factory=lambda: VirtualClockLoop(start)) as runner:
+        return runner.run(coro)

@@ -1,0 +1,140 @@
+"""ICMP messages (RFC 792): how the network tells a sender what went wrong.
+
+IP itself never reports errors; ICMP, carried inside IP (protocol 1), does.
+A router whose packet has used up its TTL sends *time exceeded* (that is how
+``traceroute`` maps a path); a host with no program on a UDP port sends
+*destination unreachable / port unreachable*; a router that must forward a
+packet too large for the next link, marked "don't fragment", sends
+*destination unreachable / fragmentation needed* with the next link's MTU
+(RFC 1191: how TCP learns the path MTU). *Echo request* and *echo reply* are
+``ping``.
+
+Every message is a type, a code, a checksum over the message (RFC 1071), four
+bytes whose meaning depends on the type, and a body. An error's body quotes
+the start of the datagram that caused it — its IP header and at least the
+first 8 bytes of its payload (RFC 792), here as much as fits in 576 bytes
+(RFC 1812 §4.3.2.3) — so that the sender can tell which of its packets, and
+which socket, the error is about.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from webtrip.netsim.ipv4 import PacketError, internet_checksum
+
+ECHO_REPLY = 0
+DESTINATION_UNREACHABLE = 3
+ECHO_REQUEST = 8
+TIME_EXCEEDED = 11
+
+# Codes of DESTINATION_UNREACHABLE.
+NET_UNREACHABLE = 0
+HOST_UNREACHABLE = 1
+PROTOCOL_UNREACHABLE = 2
+PORT_UNREACHABLE = 3
+FRAGMENTATION_NEEDED = 4
+# Code of TIME_EXCEEDED.
+TTL_EXCEEDED_IN_TRANSIT = 0
+
+ERROR_TYPES = frozenset({DESTINATION_UNREACHABLE, TIME_EXCEEDED})
+"""Types that report an error; no error is ever sent about one of these (RFC 1122 §3.2.2)."""
+
+HEADER_SIZE = 8
+_HEADER = struct.Struct("!BBH4s")
+# An ICMP error, with its IP header, fits in the 576 bytes every host accepts.
+_MAX_QUOTE = 576 - 20 - HEADER_SIZE
+_MIN_QUOTE = 20 + 8
+
+
+@dataclass(frozen=True, slots=True)
+class IcmpMessage:
+    """One ICMP message. ``rest`` is the 4 bytes after the checksum."""
+
+    type: int
+    code: int
+    rest: bytes = bytes(4)
+    body: bytes = b""
+
+    @property
+    def is_error(self) -> bool:
+        return self.type in ERROR_TYPES
+
+    @property
+    def identifier(self) -> int:
+        """An echo's identifier (the first half of ``rest``)."""
+        return int.from_bytes(self.rest[:2], "big")
+
+    @property
+    def sequence(self) -> int:
+        """An echo's sequence number (the second half of ``rest``)."""
+        return int.from_bytes(self.rest[2:], "big")
+
+    @property
+    def next_hop_mtu(self) -> int:
+        """The MTU a "fragmentation needed" message reports (RFC 1191)."""
+        return int.from_bytes(self.rest[2:], "big")
+
+    def encode(self) -> bytes:
+        """The message's bytes with the checksum filled in.
+
+        Raises PacketError if a field is out of range.
+        """
+        if not (0 <= self.type <= 0xFF and 0 <= self.code <= 0xFF):
+            raise PacketError("an ICMP type and code are each one byte")
+        if len(self.rest) != 4:
+            raise PacketError("the ICMP rest-of-header is exactly 4 bytes")
+        unsummed = _HEADER.pack(self.type, self.code, 0, self.rest) + self.body
+        checksum = internet_checksum(unsummed)
+        return _HEADER.pack(self.type, self.code, checksum, self.rest) + self.body
+
+    @classmethod
+    def decode(cls, data: bytes) -> IcmpMessage:
+        """The message in ``data``.
+
+        Raises PacketError if it is shorter than the 8-byte header, its
+        checksum is wrong, or an error message quotes less than an IP header
+        and 8 bytes.
+        """
+        if len(data) < HEADER_SIZE:
+            raise PacketError(f"{len(data)} bytes are too few for an ICMP header (8)")
+        if internet_checksum(data) != 0:
+            raise PacketError("the ICMP checksum is wrong")
+        type_, code, _checksum, rest = _HEADER.unpack_from(data)
+        body = bytes(data[HEADER_SIZE:])
+        if type_ in ERROR_TYPES and len(body) < _MIN_QUOTE:
+            raise PacketError(
+                f"an ICMP error must quote an IP header and 8 bytes, not {len(body)} bytes"
+            )
+        return cls(type_, code, rest, body)
+
+
+def quote(original: bytes) -> bytes:
+    """The part of ``original`` (a whole IPv4 datagram) an ICMP error carries."""
+    return original[:_MAX_QUOTE]
+
+
+def echo_request(identifier: int, sequence: int, data: bytes = b"") -> IcmpMessage:
+    """A ping."""
+    return IcmpMessage(ECHO_REQUEST, 0, struct.pack("!HH", identifier, sequence), data)
+
+
+def echo_reply(request: IcmpMessage) -> IcmpMessage:
+    """The answer to ``request``: the same identifier, sequence and data."""
+    return IcmpMessage(ECHO_REPLY, 0, request.rest, request.body)
+
+
+def destination_unreachable(code: int, original: bytes, next_hop_mtu: int = 0) -> IcmpMessage:
+    """ "Cannot deliver ``original``": which of the codes above says why.
+
+    ``next_hop_mtu`` goes with FRAGMENTATION_NEEDED (RFC 1191).
+    """
+    return IcmpMessage(
+        DESTINATION_UNREACHABLE, code, struct.pack("!HH", 0, next_hop_mtu), quote(original)
+    )
+
+
+def time_exceeded(original: bytes) -> IcmpMessage:
+    """ "``original`` ran out of TTL on the way" (what ``traceroute`` listens for)."""
+    return IcmpMessage(TIME_EXCEEDED, TTL_EXCEEDED_IN_TRANSIT, bytes(4), quote(original))

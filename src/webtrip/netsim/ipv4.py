@@ -1,0 +1,224 @@
+"""IPv4 datagrams (RFC 791): the envelope every packet of the simulation travels in.
+
+Steps 1 to 3 of loading a page — the DNS question, the TCP connection, the
+HTTP answer — all travel as IPv4 datagrams. A datagram is a 20-byte header
+(more with options) followed by its payload: a UDP datagram, a TCP segment
+or an ICMP message, named by the header's *protocol* number. The header says
+where the datagram comes from and goes to, how many more routers it may cross
+(*time to live*, TTL), whether it may be cut into fragments on the way (the
+*don't fragment* flag, DF) and carries a checksum of the header itself.
+
+The checksum is the *Internet checksum* of RFC 1071: the ones'-complement of
+the ones'-complement sum of the 16-bit words. UDP and TCP use the same sum
+over their own bytes plus a *pseudo-header* (source, destination, protocol,
+length) borrowed from IP, so that a segment delivered to the wrong address is
+caught too; :func:`tcp_checksum` and :func:`pseudo_header` serve them.
+
+Decoding is strict: bytes that are not exactly one valid datagram raise
+:class:`PacketError` saying what is wrong. The simulation never fragments
+(TCP never relies on it), but the fragment fields are decoded faithfully.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+from dataclasses import dataclass
+
+PROTOCOL_ICMP = 1
+PROTOCOL_TCP = 6
+PROTOCOL_UDP = 17
+PROTOCOL_NAMES = {PROTOCOL_ICMP: "icmp", PROTOCOL_TCP: "tcp", PROTOCOL_UDP: "udp"}
+
+HEADER_SIZE = 20
+"""The size of a header without options, in bytes."""
+DEFAULT_TTL = 64
+"""The initial TTL Linux uses (RFC 1700 recommended 64 too)."""
+MAX_DATAGRAM = 65535
+
+_HEADER = struct.Struct("!BBHHHBBH4s4s")
+_FLAG_DF = 0x4000
+_FLAG_MF = 0x2000
+_FLAG_RESERVED = 0x8000
+_OFFSET_MASK = 0x1FFF
+
+
+class PacketError(ValueError):
+    """Bytes that are not a valid packet; the message says, in one sentence, why."""
+
+
+def internet_checksum(data: bytes) -> int:
+    """The Internet checksum of ``data`` (RFC 1071).
+
+    Sum the data as big-endian 16-bit words (an odd last byte is padded with
+    a zero), fold the carries back into the low 16 bits, and complement. Over
+    bytes that already contain a correct checksum the result is 0, which is
+    how a receiver verifies it.
+    """
+    if len(data) % 2:
+        data += b"\x00"
+    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def pack_address(address: str) -> bytes:
+    """The four bytes of a dotted-quad IPv4 address.
+
+    Raises PacketError if ``address`` is not an IPv4 address.
+    """
+    try:
+        return ipaddress.IPv4Address(address).packed
+    except ValueError:
+        raise PacketError(f"'{address}' is not an IPv4 address") from None
+
+
+def pseudo_header(source: str, destination: str, protocol: int, length: int) -> bytes:
+    """The 12-byte IPv4 pseudo-header UDP and TCP include in their checksums.
+
+    Source and destination addresses, a zero byte, the protocol number and
+    the length of the UDP datagram or TCP segment (RFC 768, RFC 9293 §3.1).
+    """
+    return pack_address(source) + pack_address(destination) + struct.pack("!xBH", protocol, length)
+
+
+def tcp_checksum(src_ip: str, dst_ip: str, segment_bytes: bytes) -> int:
+    """The TCP checksum of ``segment_bytes`` sent from ``src_ip`` to ``dst_ip`` (RFC 9293 §3.1).
+
+    To *compute* it, pass the segment with its checksum field (bytes 16–17)
+    set to zero and store the result there. To *verify* a received segment,
+    pass it as it is: the result is 0 exactly when its checksum is right.
+    """
+    return internet_checksum(
+        pseudo_header(src_ip, dst_ip, PROTOCOL_TCP, len(segment_bytes)) + segment_bytes
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IPv4Packet:
+    """One IPv4 datagram: its header fields and its payload.
+
+    ``total_length`` and the header checksum are not fields: :meth:`encode`
+    computes them, and :meth:`decode` checks them.
+    """
+
+    source: str
+    destination: str
+    protocol: int
+    payload: bytes
+    ttl: int = DEFAULT_TTL
+    identification: int = 0
+    dont_fragment: bool = True
+    more_fragments: bool = False
+    fragment_offset: int = 0  # in units of 8 bytes
+    tos: int = 0  # DSCP and ECN bits (RFC 2474, RFC 3168)
+    options: bytes = b""
+
+    @property
+    def header_size(self) -> int:
+        return HEADER_SIZE + len(self.options)
+
+    @property
+    def total_length(self) -> int:
+        """The size of the whole datagram, header and payload, in bytes."""
+        return self.header_size + len(self.payload)
+
+    @property
+    def protocol_name(self) -> str:
+        """ "udp", "tcp", "icmp", or the protocol number as text."""
+        return PROTOCOL_NAMES.get(self.protocol, str(self.protocol))
+
+    def encode(self) -> bytes:
+        """The datagram's bytes, with total length and header checksum filled in.
+
+        Raises PacketError if a field is out of range.
+        """
+        if len(self.options) % 4 or len(self.options) > 40:
+            raise PacketError("IPv4 options must be a multiple of 4 bytes, at most 40")
+        if self.total_length > MAX_DATAGRAM:
+            raise PacketError(f"an IPv4 datagram holds at most {MAX_DATAGRAM} bytes")
+        for name, value, limit in (
+            ("TTL", self.ttl, 0xFF),
+            ("protocol", self.protocol, 0xFF),
+            ("identification", self.identification, 0xFFFF),
+            ("fragment offset", self.fragment_offset, _OFFSET_MASK),
+            ("TOS", self.tos, 0xFF),
+        ):
+            if not 0 <= value <= limit:
+                raise PacketError(f"the IPv4 {name} must be between 0 and {limit}, not {value}")
+        flags = (_FLAG_DF if self.dont_fragment else 0) | (_FLAG_MF if self.more_fragments else 0)
+        header = bytearray(
+            _HEADER.pack(
+                (4 << 4) | (self.header_size // 4),
+                self.tos,
+                self.total_length,
+                self.identification,
+                flags | self.fragment_offset,
+                self.ttl,
+                self.protocol,
+                0,
+                pack_address(self.source),
+                pack_address(self.destination),
+            )
+            + self.options
+        )
+        struct.pack_into("!H", header, 10, internet_checksum(bytes(header)))
+        return bytes(header) + self.payload
+
+    @classmethod
+    def decode(cls, data: bytes) -> IPv4Packet:
+        """The datagram in ``data``, which must hold exactly one.
+
+        Raises PacketError if ``data`` is not a well-formed IPv4 datagram:
+        too short, another IP version, a bad header length, a total length
+        that disagrees with the bytes given, a reserved flag set, or a wrong
+        header checksum.
+        """
+        if len(data) < HEADER_SIZE:
+            raise PacketError(
+                f"{len(data)} bytes are too few for an IPv4 header ({HEADER_SIZE} at least)"
+            )
+        (
+            version_ihl,
+            tos,
+            total_length,
+            identification,
+            flags_offset,
+            ttl,
+            protocol,
+            _checksum,
+            source,
+            destination,
+        ) = _HEADER.unpack_from(data)
+        version, header_size = version_ihl >> 4, (version_ihl & 0x0F) * 4
+        if version != 4:
+            raise PacketError(f"the IP version is {version}, not 4")
+        if header_size < HEADER_SIZE:
+            raise PacketError(f"the IPv4 header length is {header_size} bytes, less than 20")
+        if header_size > len(data) or total_length < header_size:
+            raise PacketError(
+                f"the IPv4 header length ({header_size}) does not fit the datagram "
+                f"({total_length} bytes)"
+            )
+        if total_length != len(data):
+            raise PacketError(
+                f"the IPv4 total length says {total_length} bytes but {len(data)} were given"
+            )
+        if flags_offset & _FLAG_RESERVED:
+            raise PacketError("the reserved IPv4 flag bit is set")
+        if internet_checksum(data[:header_size]) != 0:
+            raise PacketError("the IPv4 header checksum is wrong")
+        return cls(
+            source=str(ipaddress.IPv4Address(source)),
+            destination=str(ipaddress.IPv4Address(destination)),
+            protocol=protocol,
+            payload=bytes(data[header_size:]),
+            ttl=ttl,
+            identification=identification,
+            dont_fragment=bool(flags_offset & _FLAG_DF),
+            more_fragments=bool(flags_offset & _FLAG_MF),
+            fragment_offset=flags_offset & _OFFSET_MASK,
+            tos=tos,
+            options=bytes(data[HEADER_SIZE:header_size]),
+        )

@@ -1,0 +1,193 @@
+"""Taking a packet apart, layer by layer — what Wireshark's dissectors do.
+
+A packet on a simulated wire is only bytes: an IPv4 datagram whose payload is
+a UDP datagram, a TCP segment or an ICMP message (see :mod:`ipv4`,
+:mod:`udp`, :mod:`icmp`). :func:`dissect` decodes every layer at once into a
+:class:`Packet`, checking every length and checksum, so that the rest of the
+simulation can ask "is this a SYN to port 80?" without re-parsing.
+
+:class:`Match` is the small language for such questions, used by a link's
+targeted faults ("drop the 3rd TCP segment from port 80") and by tests; any
+function from :class:`Packet` to bool works in its place.
+
+Only the TCP header fields a filter needs are read here; TCP's behaviour
+lives in :mod:`webtrip.netsim.tcp`, which uses :func:`tcp_checksum`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+
+from webtrip.netsim.icmp import IcmpMessage
+from webtrip.netsim.ipv4 import (
+    PROTOCOL_ICMP,
+    PROTOCOL_TCP,
+    PROTOCOL_UDP,
+    IPv4Packet,
+    PacketError,
+    tcp_checksum,
+)
+from webtrip.netsim.udp import UdpDatagram
+
+__all__ = [
+    "TCP_FLAG_NAMES",
+    "Match",
+    "Packet",
+    "PacketError",
+    "PacketFilter",
+    "dissect",
+    "tcp_checksum",
+]
+
+TCP_FLAG_NAMES = ("FIN", "SYN", "RST", "PSH", "ACK", "URG", "ECE", "CWR")
+"""TCP's flag bits, lowest first (RFC 9293 §3.1, RFC 3168)."""
+
+_TCP_HEADER = struct.Struct("!HHIIBB")
+_TCP_MIN_HEADER = 20
+
+
+@dataclass(frozen=True, slots=True)
+class TcpHeaderView:
+    """The TCP header fields a filter or a log line needs (not the options)."""
+
+    source_port: int
+    destination_port: int
+    sequence: int
+    acknowledgment: int
+    flags: tuple[str, ...]  # set flags, in TCP_FLAG_NAMES order
+    payload_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One IPv4 datagram, decoded through its transport layer."""
+
+    ip: IPv4Packet
+    udp: UdpDatagram | None = None
+    tcp: TcpHeaderView | None = None
+    icmp: IcmpMessage | None = None
+
+    @property
+    def protocol(self) -> str:
+        """ "udp", "tcp", "icmp", or the IP protocol number as text."""
+        return self.ip.protocol_name
+
+    @property
+    def source_port(self) -> int | None:
+        transport = self.udp or self.tcp
+        return transport.source_port if transport is not None else None
+
+    @property
+    def destination_port(self) -> int | None:
+        transport = self.udp or self.tcp
+        return transport.destination_port if transport is not None else None
+
+    @property
+    def tcp_flags(self) -> tuple[str, ...]:
+        return self.tcp.flags if self.tcp is not None else ()
+
+    @property
+    def payload_size(self) -> int:
+        """The application's bytes in a UDP datagram or TCP segment (0 otherwise)."""
+        if self.udp is not None:
+            return len(self.udp.payload)
+        return self.tcp.payload_size if self.tcp is not None else 0
+
+    @property
+    def size(self) -> int:
+        """The datagram's size on the wire, in bytes."""
+        return self.ip.total_length
+
+    def summary(self) -> str:
+        """One line, like ``10.0.0.1:49152 > 10.0.0.2:53 udp 45 bytes``."""
+        ip = self.ip
+        if self.source_port is not None:
+            where = f"{ip.source}:{self.source_port} > {ip.destination}:{self.destination_port}"
+        else:
+            where = f"{ip.source} > {ip.destination}"
+        detail = ""
+        if self.tcp is not None:
+            detail = f" [{','.join(self.tcp.flags)}] seq={self.tcp.sequence}"
+        elif self.icmp is not None:
+            detail = f" type={self.icmp.type} code={self.icmp.code}"
+        return f"{where} {self.protocol}{detail} {self.size} bytes"
+
+
+def dissect(data: bytes) -> Packet:
+    """Decode ``data`` as an IPv4 datagram and its UDP, TCP or ICMP payload.
+
+    Raises PacketError (saying which layer is wrong and why) if any layer is
+    malformed or fails its checksum. Other protocols are kept undecoded.
+    """
+    ip = IPv4Packet.decode(data)
+    if ip.more_fragments or ip.fragment_offset:
+        return Packet(ip)  # a fragment: its payload is not a whole transport message
+    if ip.protocol == PROTOCOL_UDP:
+        return Packet(ip, udp=UdpDatagram.decode(ip.payload, ip.source, ip.destination))
+    if ip.protocol == PROTOCOL_TCP:
+        return Packet(ip, tcp=_tcp_header(ip))
+    if ip.protocol == PROTOCOL_ICMP:
+        return Packet(ip, icmp=IcmpMessage.decode(ip.payload))
+    return Packet(ip)
+
+
+def _tcp_header(ip: IPv4Packet) -> TcpHeaderView:
+    segment = ip.payload
+    if len(segment) < _TCP_MIN_HEADER:
+        raise PacketError(f"{len(segment)} bytes are too few for a TCP header (20)")
+    source_port, destination_port, sequence, acknowledgment, offset, flag_bits = (
+        _TCP_HEADER.unpack_from(segment)
+    )
+    header_size = (offset >> 4) * 4
+    if not _TCP_MIN_HEADER <= header_size <= len(segment):
+        raise PacketError(f"the TCP data offset ({header_size} bytes) does not fit the segment")
+    if tcp_checksum(ip.source, ip.destination, segment) != 0:
+        raise PacketError("the TCP checksum is wrong")
+    flags = tuple(name for bit, name in enumerate(TCP_FLAG_NAMES) if flag_bits & (1 << bit))
+    return TcpHeaderView(
+        source_port, destination_port, sequence, acknowledgment, flags, len(segment) - header_size
+    )
+
+
+PacketFilter = Callable[[Packet], bool]
+"""Anything that says yes or no to a packet; :class:`Match` is the usual one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A packet filter: every field given must match (None matches anything).
+
+    ``port`` matches either port; ``tcp_flags`` are flags that must all be
+    set (``("SYN",)`` matches SYN and SYN-ACK); ``with_payload`` asks for
+    UDP/TCP data (True) or none (False, e.g. a pure ACK).
+    """
+
+    protocol: str | None = None
+    source: str | None = None
+    destination: str | None = None
+    source_port: int | None = None
+    destination_port: int | None = None
+    port: int | None = None
+    tcp_flags: Collection[str] = ()
+    with_payload: bool | None = None
+
+    def __call__(self, packet: Packet) -> bool:
+        checks = (
+            (self.protocol, packet.protocol),
+            (self.source, packet.ip.source),
+            (self.destination, packet.ip.destination),
+            (self.source_port, packet.source_port),
+            (self.destination_port, packet.destination_port),
+        )
+        if any(wanted is not None and wanted != actual for wanted, actual in checks):
+            return False
+        if self.port is not None and self.port not in (
+            packet.source_port,
+            packet.destination_port,
+        ):
+            return False
+        if not all(flag in packet.tcp_flags for flag in self.tcp_flags):
+            return False
+        return self.with_payload is None or (packet.payload_size > 0) == self.with_payload

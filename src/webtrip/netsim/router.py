@@ -1,0 +1,45 @@
+"""A router: the node that joins networks and passes datagrams on (RFC 1812).
+
+Between the browser and the web server there are routers. Each one that
+receives a datagram not addressed to itself looks up the destination in its
+routing table and sends it out of the interface that leads there, after
+decrementing its *time to live*. A datagram whose TTL would reach zero is
+dropped and its sender told with ICMP *time exceeded* — so a routing loop
+cannot keep a packet alive forever, and ``traceroute`` can find each hop by
+sending with TTL 1, 2, 3... A destination with no route earns an ICMP
+*destination unreachable / net unreachable*; one too large for the next
+link, *fragmentation needed* (see :mod:`node`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from webtrip.netsim import icmp
+from webtrip.netsim.capture import DROP
+from webtrip.netsim.ipv4 import IPv4Packet
+from webtrip.netsim.node import Node
+
+
+class Router(Node):
+    """A node that forwards datagrams between its interfaces.
+
+    Routers get no default route of their own: give them routes for the
+    networks that are not directly connected with :meth:`Node.add_route`.
+    """
+
+    forwarding = True
+
+    def forward(self, packet: IPv4Packet, data: bytes, interface_name: str) -> None:
+        if packet.ttl <= 1:
+            self.log.record(DROP, self.name, interface_name, data, "TTL expired in transit")
+            self.send_icmp_error(packet, icmp.time_exceeded(data))
+            return
+        out = self.route(packet.destination)
+        if out is None:
+            reason = f"no route to {packet.destination}"
+            self.log.record(DROP, self.name, interface_name, data, reason)
+            self.send_icmp_error(packet, icmp.destination_unreachable(icmp.NET_UNREACHABLE, data))
+            return
+        passed_on = dataclasses.replace(packet, ttl=packet.ttl - 1).encode()
+        self.transmit(passed_on, out, forwarded=packet)
