@@ -161,3 +161,18 @@ def test_demo_json_is_a_loadable_trace():
     trace = Trace.from_json(done.stdout)
     (finished,) = trace.of_type(PageLoadFinished)
     assert finished.failed is None and finished.status == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("", "empty"),
+        ("ftp://example.test/", "not an http"),
+        ("http://[::1", "not a valid URL"),
+        ("http://a b/", "not a valid host name"),
+        ("http://example.test:99999/", "not a valid URL"),
+    ],
+)
+def test_browse_refuses_a_bad_address_in_one_sentence(url, words):
+    done = webtrip("browse", url)
+    assert words in assert_one_clear_sentence(done, 2)

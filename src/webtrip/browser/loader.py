@@ -18,7 +18,9 @@ fail the page.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import itertools
+import re
 import ssl
 import urllib.parse
 from collections import defaultdict
@@ -468,12 +470,36 @@ def _split_url(url: str) -> tuple[Origin, str, str]:
     return (scheme, host, port), target, host_header
 
 
+_HOST_NAME = re.compile(
+    r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?"
+)
+
+
 def normalize_url(text: str) -> str:
-    """What a user typed → an absolute URL (``example.test`` → ``http://example.test/``)."""
+    """What a user typed → an absolute http(s) URL (``example.test`` → ``http://example.test/``).
+
+    Raises BadUrl, with one sentence saying why, for anything a browser could not load.
+    """
     text = text.strip()
+    if not text:
+        raise BadUrl("the address is empty")
     if "://" not in text:
         text = "http://" + text
-    parts = urllib.parse.urlsplit(text)
+    try:
+        parts = urllib.parse.urlsplit(text)
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise BadUrl(f"'{text}' is not a valid URL ({exc})") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise BadUrl(f"'{text}' is not an http:// or https:// address")
+    host = parts.hostname or ""
+    if not host:
+        raise BadUrl(f"'{text}' has no host name")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(host) or len(host) > 253:
+            raise BadUrl(f"'{host}' is not a valid host name") from None
     if not parts.path:
         text = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/", parts.query, ""))
     return text

@@ -133,6 +133,10 @@ def browse(
       webtrip browse example.com --json > trace.json
     """
     language = choose_language(lang)
+    try:
+        url = normalize_url(url)
+    except LoadError as exc:
+        raise UserError(str(exc), exit_code=exc.exit_code) from None
     nameserver = None
     if dns_server:
         try:
@@ -155,7 +159,7 @@ def browse(
         load = await run_browser(
             network,
             trace,
-            normalize_url(url),
+            url,
             nameserver=nameserver,
             options=options,
             tls_context=context,
