@@ -18,6 +18,8 @@ from webtrip.netsim.sockets import EPHEMERAL_PORTS
 from webtrip.netsim.world import EPOCH, SimWorld
 from webtrip.trace import DnsMessageReceived, DnsMessageSent
 
+PROTOCOL_SCTP = 132
+
 
 def received_by(world: SimWorld, node: str):
     return [dissect(r.data) for r in world.packets.seen_at(node) if r.direction == IN]
@@ -151,12 +153,21 @@ def test_a_host_sends_to_itself_without_a_link(world, pair):
     assert {r.interface for r in world.packets} == {LOOPBACK}
 
 
-def test_tcp_to_a_host_without_a_tcp_layer_earns_protocol_unreachable(world, pair):
+def test_a_protocol_the_host_does_not_speak_earns_protocol_unreachable(world, pair):
     client, _, _ = pair()
-    client.send_ip(CLIENT_IP, SERVER_IP, PROTOCOL_TCP, bytes(20))
+    client.send_ip(CLIENT_IP, SERVER_IP, PROTOCOL_SCTP, bytes(20))
     world.run(pause())
     (reply,) = received_by(world, "client")
     assert reply.icmp.code == icmp.PROTOCOL_UNREACHABLE
+
+
+def test_a_malformed_tcp_segment_is_dropped_without_an_answer(world, pair):
+    client, _, _ = pair()
+    client.send_ip(CLIENT_IP, SERVER_IP, PROTOCOL_TCP, bytes(20))  # data offset 0
+    world.run(pause())
+    assert received_by(world, "client") == []
+    (drop,) = world.packets.drops()
+    assert drop.node == "server" and drop.reason.startswith("malformed")
 
 
 # --- routers and ICMP -----------------------------------------------------------------
@@ -227,12 +238,6 @@ def test_the_calendar_is_a_fixed_epoch_plus_virtual_time(world, pair):
     world.run(pause(2.5))
     assert network.wall_time() == EPOCH + 2.5
     assert network.now() == 2.5
-
-
-def test_tcp_streams_say_the_tcp_layer_is_being_integrated(world, pair):
-    client, _, _ = pair()
-    with pytest.raises(NotImplementedError, match="TCP layer"):
-        world.run(world.network(client).open_tcp_stream(SERVER_IP, 80))
 
 
 def test_a_tcp_listener_reserves_its_port(world, pair):

@@ -153,7 +153,7 @@ class StubResolver:
         raise DnsFailure(f"'{name}' leads through more than {MAX_CNAME_HOPS} aliases (CNAME)")
 
     async def _ask(self, server: Address, qname: dns.name.Name, rdtype: int) -> dns.message.Message:
-        message = make_query(qname, rdtype)
+        message = make_query(qname, rdtype, rng=self.network.random)
         for attempt in range(self.attempts):
             try:
                 result = await query(
@@ -171,7 +171,9 @@ class StubResolver:
                         f"the DNS server {format_address(server)} did not answer "
                         f"({self.attempts} tries of {self.timeout:g} s)"
                     ) from None
-                message = make_query(qname, rdtype)  # a new ID for the new try
+                message = make_query(
+                    qname, rdtype, rng=self.network.random
+                )  # a new ID for the new try
             except DnsQueryError as exc:
                 raise DnsFailure(str(exc)) from None
         response = result.response

@@ -22,6 +22,7 @@ import dns.rdatatype
 
 from webtrip.dns.authority import EDNS_PAYLOAD, TCP, UDP
 from webtrip.net import Address, Network, format_address
+from webtrip.net.base import RandomSource
 from webtrip.trace import NULL_TRACE, DnsMessageReceived, DnsMessageSent, Trace
 
 _LENGTH = struct.Struct("!H")
@@ -58,9 +59,16 @@ class QueryResult:
 
 
 def make_query(
-    name: str | dns.name.Name, rdtype: str | int = "A", *, recursion_desired: bool = True
+    name: str | dns.name.Name,
+    rdtype: str | int = "A",
+    *,
+    recursion_desired: bool = True,
+    rng: RandomSource | None = None,
 ) -> dns.message.Message:
     """A standard query with a random ID and EDNS0 (payload 1232).
+
+    The ID is drawn from ``rng`` — pass the network's ``random``, so that a
+    simulated run repeats exactly — or, without it, from the operating system.
 
     Raises DnsQueryError if ``name`` is not a valid domain name or ``rdtype``
     not a known type.
@@ -79,6 +87,8 @@ def make_query(
         raise DnsQueryError(f"'{name}' is not a valid domain name ({exc})") from None
     if not recursion_desired:
         query.flags &= ~dns.flags.RD
+    if rng is not None:
+        query.id = rng.getrandbits(16)
     return query
 
 

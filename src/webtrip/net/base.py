@@ -15,7 +15,7 @@ import ipaddress
 import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 Address = tuple[str, int]
 """A transport address: (IP address as text, port)."""
@@ -135,10 +135,22 @@ class DatagramEndpoint(abc.ABC):
         """Release the socket."""
 
 
+class RandomSource(Protocol):
+    """Where an actor draws random numbers (DNS query IDs): ``random.Random``'s interface."""
+
+    def getrandbits(self, k: int, /) -> int: ...
+
+
 class Network(abc.ABC):
-    """The network an actor lives in."""
+    """The network an actor lives in.
+
+    ``random`` is the world's source of randomness for actors: the operating
+    system's in the real world (IDs an attacker cannot guess), the run's
+    seeded generator in the simulated one (runs that repeat exactly).
+    """
 
     name: str
+    random: RandomSource
 
     @abc.abstractmethod
     def now(self) -> float:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
+import random
 import socket
 import ssl
 import struct
@@ -358,6 +359,7 @@ class RealNetwork(Network):
     """The host's real network stack, through asyncio."""
 
     name = "real"
+    random = random.SystemRandom()  # the operating system's entropy (os.urandom)
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import weakref
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor
 from contextvars import Context
@@ -100,6 +101,25 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
         self._now = float(start)
         self._selector = _VirtualSelector(self)
         self._timer_numbers = itertools.count()
+        self._task_numbers = itertools.count()
+        self._task_order: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
+        """A task, numbered in the order of creation (see :meth:`unfinished_tasks`)."""
+        task = super().create_task(coro, name=name, context=context)
+        self._task_order[task] = next(self._task_numbers)
+        return task
+
+    def unfinished_tasks(self) -> list[asyncio.Task[Any]]:
+        """The tasks not done yet, oldest first.
+
+        ``asyncio.all_tasks`` gives a set, whose order changes from one run to
+        the next; cancelling in that order would make runs differ.
+        """
+        tasks = asyncio.all_tasks(self)
+        return sorted(tasks, key=lambda task: self._task_order.get(task, -1))
 
     def time(self) -> float:
         """The virtual clock, in seconds."""

@@ -6,21 +6,41 @@ handed, by its destination port, to the socket bound there; if none is, the
 host answers with ICMP *port unreachable* — which is how a DNS client can
 tell at once that no server listens, instead of waiting for its timeout.
 
-TCP plugs in the same way: the TCP layer registers its segment handler in
-``host.protocols[PROTOCOL_TCP]`` and accepts connections for the listening
-sockets in :attr:`Host.tcp_ports`. Until it does, a TCP segment sent to a
-host earns an ICMP *protocol unreachable*.
+And TCP (RFC 9293). Each connection is a
+:class:`~webtrip.netsim.tcp.TcpConnection` wrapped in the
+:class:`~webtrip.netsim.stream.SimStream` that a program holds. An arriving
+segment goes, in this order (RFC 9293 §3.10.7), to
+
+1. the connection with its *four-tuple* — its source and destination
+   addresses and ports — if there is one;
+2. else the socket listening on its destination address and port: a SYN
+   there starts a new connection (:class:`~webtrip.netsim.tcp.TcpListener`);
+3. else nothing: the host answers with a RST (:func:`~webtrip.netsim.tcp.reset_for`),
+   which the sender's TCP reports as "connection refused".
+
+A connection's segment size comes from the MTU of the link its route takes:
+the MTU less 20 bytes of IPv4 header and 20 of TCP header. Its initial
+sequence number and, for a connection we open, the ephemeral port, come
+from the world's seeded generator; its timers run on the world's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import errno
 import random
 
 from webtrip.net import Address, DatagramHandler, StreamHandler
 from webtrip.netsim import icmp
 from webtrip.netsim.capture import DROP, INSIDE, PacketLog
-from webtrip.netsim.ipv4 import PROTOCOL_UDP, IPv4Packet, PacketError, pack_address
+from webtrip.netsim.ipv4 import (
+    PROTOCOL_TCP,
+    PROTOCOL_UDP,
+    IPv4Packet,
+    PacketError,
+    pack_address,
+)
 from webtrip.netsim.node import Node
 from webtrip.netsim.sockets import (
     WILDCARD,
@@ -29,19 +49,37 @@ from webtrip.netsim.sockets import (
     UdpSocket,
     check_bind_address,
 )
+from webtrip.netsim.stream import SimStream
+from webtrip.netsim.tcp import TcpConfig, TcpConnection, TcpListener, reset_for
+from webtrip.netsim.tcp_segment import SegmentError, TcpSegment
 from webtrip.netsim.udp import UdpDatagram
+
+IP_AND_TCP_HEADERS = 40
+"""An IPv4 header and a TCP header without options: the MSS is the MTU less these."""
+LOOPBACK_MTU = 65535
+"""The MTU of the loopback interface (the largest IPv4 datagram)."""
+
+TcpKey = tuple[str, int, str, int]
+"""A connection's four-tuple: local address, local port, peer address, peer port."""
 
 
 class Host(Node):
-    """An end host: an IPv4 node with UDP sockets (and, once wired in, TCP)."""
+    """An end host: an IPv4 node with UDP and TCP sockets.
+
+    :attr:`tcp_config` holds the TCP knobs of the host's connections (a lab
+    may lower ``min_rto``, say); the MSS is set per connection from the MTU.
+    """
 
     def __init__(
         self, name: str, *, loop: asyncio.AbstractEventLoop, rng: random.Random, log: PacketLog
     ) -> None:
         super().__init__(name, loop=loop, rng=rng, log=log)
         self.udp_ports: PortTable[UdpSocket] = PortTable("UDP", rng)
-        self.tcp_ports: PortTable[TcpListeningSocket] = PortTable("TCP", rng)
+        self.tcp_ports: PortTable[TcpListeningSocket | SimStream] = PortTable("TCP", rng)
+        self.tcp_connections: dict[TcpKey, SimStream] = {}
+        self.tcp_config = TcpConfig()
         self.protocols[PROTOCOL_UDP] = self._udp_received
+        self.protocols[PROTOCOL_TCP] = self._tcp_received
 
     # --- UDP ------------------------------------------------------------------------
 
@@ -89,16 +127,97 @@ class Host(Node):
         if not sock.deliver(datagram.payload, (packet.source, datagram.source_port)):
             self.log.record(DROP, self.name, INSIDE, data, "the socket's receive queue is full")
 
-    # --- TCP (the listening half of the seam) ---------------------------------------
+    # --- TCP ----------------------------------------------------------------------
 
     def listen_tcp(
         self, handler: StreamHandler, address: str, port: int, backlog: int
     ) -> TcpListeningSocket:
-        """Reserve ``address:port`` as a listening TCP socket (port 0: an ephemeral port).
+        """Listen on ``address:port`` (port 0: an ephemeral one); ``handler`` serves each stream.
 
         Raises OSError if the address is not this host's or the port is taken.
         """
         address = check_bind_address(self, address)
-        return self.tcp_ports.bind(
+        listener = self.tcp_ports.bind(
             address, port, lambda local: TcpListeningSocket(self, local, handler, backlog)
         )
+        assert isinstance(listener, TcpListeningSocket)
+        return listener
+
+    def open_tcp(self, address: str, port: int, local_address: str | None = None) -> SimStream:
+        """A new connection to ``address:port`` from an ephemeral port, not yet opened.
+
+        ``await stream.connect()`` sends the SYN. Raises OSError for an
+        address that is not IPv4, or a destination without a route.
+        """
+        try:
+            pack_address(address)
+        except PacketError:
+            raise OSError(errno.EAFNOSUPPORT, f"'{address}' is not an IPv4 address") from None
+        if local_address is None or local_address == WILDCARD:
+            source = self.source_address_for(address)
+            if source is None:
+                raise OSError(errno.ENETUNREACH, f"{self.name} has no route to {address}")
+        else:
+            source = check_bind_address(self, local_address)
+        config = self.tcp_config_for(address)
+        stream = self.tcp_ports.bind(
+            source, 0, lambda local: SimStream(self, local, (address, port), config)
+        )
+        assert isinstance(stream, SimStream)
+        self.tcp_connections[stream.key] = stream
+        return stream
+
+    def tcp_config_for(self, peer: str) -> TcpConfig:
+        """The host's TCP configuration, with the MSS that the route to ``peer`` allows."""
+        mtu = LOOPBACK_MTU
+        if not self.owns(peer):
+            interface = self.route(peer)
+            if interface is not None and interface.link is not None:
+                mtu = interface.link.mtu
+        return dataclasses.replace(self.tcp_config, mss=mtu - IP_AND_TCP_HEADERS)
+
+    def tcp_closed(self, stream: SimStream) -> None:
+        """``stream``'s connection reached CLOSED: forget it and free its port."""
+        if self.tcp_connections.get(stream.key) is stream:
+            del self.tcp_connections[stream.key]
+        if stream.listener is None:
+            self.tcp_ports.release(stream.local_address, stream)
+        elif not stream.established:
+            stream.listener.half_open -= 1  # it never made it out of the backlog
+
+    def _tcp_received(self, packet: IPv4Packet) -> None:
+        try:
+            segment = TcpSegment.decode(packet.payload, packet.source, packet.destination)
+        except SegmentError as exc:
+            self.log.record(DROP, self.name, INSIDE, packet.encode(), f"malformed: {exc}")
+            return
+        key = (packet.destination, segment.dst_port, packet.source, segment.src_port)
+        stream = self.tcp_connections.get(key)
+        if stream is not None:
+            stream.connection.segment_received(segment)
+            return
+        sock = self.tcp_ports.lookup(packet.destination, segment.dst_port)
+        if isinstance(sock, TcpListeningSocket) and not sock.closed:
+
+            def spawn(syn: TcpSegment) -> TcpConnection | None:
+                if sock.half_open >= sock.backlog:
+                    return None  # the backlog is full: the SYN is ignored
+                accepted = SimStream(
+                    self,
+                    (packet.destination, segment.dst_port),
+                    (packet.source, segment.src_port),
+                    self.tcp_config_for(packet.source),
+                    listener=sock,
+                )
+                self.tcp_connections[key] = accepted
+                sock.half_open += 1
+                return accepted.connection
+
+            reply = TcpListener(segment.dst_port, spawn).segment_received(segment)
+        else:
+            reason = f"no connection or listener on TCP port {segment.dst_port} (reset)"
+            self.log.record(DROP, self.name, INSIDE, packet.encode(), reason)
+            reply = reset_for(segment)
+        if reply is not None:
+            data = reply.encode(packet.destination, packet.source)
+            self.send_ip(packet.destination, packet.source, PROTOCOL_TCP, data)

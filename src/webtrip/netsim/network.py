@@ -7,14 +7,13 @@ answers with the kernel's sockets, here :class:`SimNetwork` answers with the
 simulated host's. The actor's code is the same in both worlds.
 
 The clock is the world's virtual clock, and the calendar time a fixed epoch
-plus it, so that a ``Date`` header is the same in every run.
+plus it, so that a ``Date`` header is the same in every run. The random
+source (DNS query IDs) is the world's seeded generator, so that the same
+seed asks the same questions with the same IDs.
 
-TCP streams are not here yet. The simulated TCP (``netsim/tcp.py``) is a
-sans-I/O state machine being integrated: it will register its segment
-handler in ``host.protocols[PROTOCOL_TCP]``, send with ``host.send_ip`` and
-the TCP checksum of :func:`webtrip.netsim.ipv4.tcp_checksum`, time out on
-``world.loop``, and accept connections for the listening sockets that
-:meth:`SimNetwork.start_tcp_server` already reserves in ``host.tcp_ports``.
+TCP streams are :class:`~webtrip.netsim.stream.SimStream`: the host's TCP
+(:mod:`webtrip.netsim.host`, :mod:`webtrip.netsim.tcp`) behind the same
+``Stream`` interface as the kernel's.
 """
 
 from __future__ import annotations
@@ -28,11 +27,6 @@ if TYPE_CHECKING:
     from webtrip.netsim.host import Host
     from webtrip.netsim.world import SimWorld
 
-_TCP_PENDING = (
-    "the simulated network has no TCP streams yet: the TCP layer (netsim/tcp.py) is "
-    "being integrated"
-)
-
 
 class SimNetwork(Network):
     """The network as seen from ``host`` in ``world``."""
@@ -42,6 +36,7 @@ class SimNetwork(Network):
     def __init__(self, world: SimWorld, host: Host) -> None:
         self.world = world
         self.host = host
+        self.random = world.rng
 
     def now(self) -> float:
         return self.world.now()
@@ -61,10 +56,17 @@ class SimNetwork(Network):
     async def open_tcp_stream(
         self, host: str, port: int, *, local_host: str | None = None
     ) -> Stream:
-        raise NotImplementedError(_TCP_PENDING)
+        """Open a connection from the host to ``host:port``: a three-way handshake.
+
+        Raises ConnectionRefusedError (a RST came back), TimeoutError (no
+        answer, after the SYN's retransmissions) or OSError (no route).
+        """
+        stream = self.host.open_tcp(host, port, local_host)
+        await stream.connect()
+        return stream
 
     async def start_tcp_server(
         self, handler: StreamHandler, host: str, port: int, *, backlog: int = 128
     ) -> TcpListener:
-        """Reserve ``host:port`` for TCP; connections arrive once the TCP layer is wired in."""
+        """Listen on ``host:port``; ``handler(stream)`` runs in a task for each connection."""
         return self.host.listen_tcp(handler, host, port, backlog)

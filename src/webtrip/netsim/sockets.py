@@ -10,8 +10,9 @@ in the dynamic range of RFC 6335, which makes a reply harder to forge.
 :class:`UdpSocket` is a UDP socket as an actor sees it: it implements
 :class:`webtrip.net.DatagramEndpoint`, the same interface as a real UDP
 socket, so the DNS server and client run unchanged on a simulated host.
-:class:`TcpListeningSocket` is a listening TCP port waiting for the TCP layer
-to hand it connections.
+:class:`TcpListeningSocket` is a listening TCP port, to which the host's TCP
+layer hands the connections it accepts; a connected TCP socket is a
+:class:`~webtrip.netsim.stream.SimStream`.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from webtrip.net import Address, DatagramEndpoint, DatagramHandler, StreamHandler, TcpListener
+from webtrip.net import (
+    Address,
+    DatagramEndpoint,
+    DatagramHandler,
+    Stream,
+    StreamHandler,
+    TcpListener,
+)
 
 if TYPE_CHECKING:
     from webtrip.netsim.host import Host
@@ -63,8 +71,10 @@ class PortTable(Generic[S]):
         self._sockets[local] = sock
         return sock
 
-    def release(self, local: Address) -> None:
-        self._sockets.pop(local, None)
+    def release(self, local: Address, sock: S | None = None) -> None:
+        """Free ``local`` (only if ``sock`` still holds it, when ``sock`` is given)."""
+        if sock is None or self._sockets.get(local) is sock:
+            self._sockets.pop(local, None)
 
     def lookup(self, address: str, port: int) -> S | None:
         """The socket for ``address:port``: the one bound to that address, else the wildcard's."""
@@ -169,10 +179,12 @@ class UdpSocket(DatagramEndpoint):
 class TcpListeningSocket(TcpListener):
     """A TCP port in the LISTEN state on a simulated host.
 
-    It holds what a TCP layer needs to accept connections on it: the
-    ``handler`` to run for each new stream and the ``backlog``. The host
-    keeps it in :attr:`Host.tcp_ports`, where the TCP layer looks up the
-    destination of an arriving SYN (RFC 9293 §3.10.7.2).
+    The host keeps it in :attr:`Host.tcp_ports`, where the TCP layer looks up
+    the destination of an arriving SYN (RFC 9293 §3.10.7.2) and starts a
+    connection for it. Once the handshake is done, the connection is
+    *accepted*: ``handler(stream)`` runs in a task of its own, as a real
+    server's does. At most ``backlog`` connections may be half-open at once;
+    further SYNs are ignored (their senders will try again).
     """
 
     def __init__(self, host: Host, local_address: Address, handler: StreamHandler, backlog: int):
@@ -181,8 +193,18 @@ class TcpListeningSocket(TcpListener):
         self.handler = handler
         self.backlog = backlog
         self.closed = False
+        self.half_open = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def accepted(self, stream: Stream) -> None:
+        """The handshake of a connection to this port is done: run the handler for it."""
+        self.half_open -= 1
+        task = self.host.loop.create_task(self.handler(stream))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def aclose(self) -> None:
+        """Stop accepting connections (those accepted go on, as with a real socket)."""
         if not self.closed:
             self.closed = True
             self.host.tcp_ports.release(self.addresses[0])

@@ -117,7 +117,7 @@ class SimWorld:
         """Cancel the tasks still running and close the loop."""
         if self.loop.is_closed():
             return
-        tasks = asyncio.all_tasks(self.loop)
+        tasks = self.loop.unfinished_tasks()  # oldest first: the same order every run
         for task in tasks:
             task.cancel()
         try:

@@ -1,0 +1,259 @@
+"""A TCP connection as an actor holds it: :class:`SimStream`, the simulated world's socket.
+
+The browser and the web server read and write byte streams through
+:class:`webtrip.net.Stream`. On a real machine the kernel's TCP is behind it
+(:class:`webtrip.net.real.RealStream`); here it is a
+:class:`~webtrip.netsim.tcp.TcpConnection`, and :class:`SimStream` is the
+application that the connection talks to. It behaves as RealStream does:
+
+- what arrives waits in a buffer for ``receive_some``; when too much waits,
+  the stream stops taking data from the connection (``pause_reading``), so
+  the connection's receive buffer fills and the window it announces closes —
+  the peer slows down to the pace of the reader (back-pressure);
+- ``receive_some`` returns ``b""`` once the peer has sent its FIN and
+  everything before it has been read;
+- ``send_all`` hands the bytes to the connection's send buffer, waiting for
+  room (``on_writable``) when the peer or the network is slow;
+- ``aclose`` sends a FIN after the queued data (a graceful close); ``abort``
+  sends a RST;
+- a refused connection raises ConnectionRefusedError, a SYN never answered
+  TimeoutError; on an open connection a reset raises ConnectionResetError,
+  and retransmissions given up a ConnectionError (errno ETIMEDOUT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+from typing import TYPE_CHECKING
+
+from webtrip.net import Address, Stream, TcpInfo, format_address
+from webtrip.netsim.ipv4 import PROTOCOL_TCP
+from webtrip.netsim.tcp import (
+    CloseReason,
+    LoopTimers,
+    TcpApplication,
+    TcpConfig,
+    TcpConnection,
+)
+from webtrip.netsim.tcp_segment import TcpSegment
+
+if TYPE_CHECKING:
+    from webtrip.netsim.host import Host
+    from webtrip.netsim.sockets import TcpListeningSocket
+
+RECEIVE_HIGH_WATER = 64 * 1024
+"""Received bytes that may wait for the reader before the stream stops taking more."""
+
+
+class SimStream(Stream, TcpApplication):
+    """One TCP connection of a simulated host, as a :class:`webtrip.net.Stream`.
+
+    ``listener`` is the listening socket that accepted it (None: we connected).
+    """
+
+    def __init__(
+        self,
+        host: Host,
+        local_address: Address,
+        peer_address: Address,
+        config: TcpConfig,
+        *,
+        listener: TcpListeningSocket | None = None,
+    ) -> None:
+        self.host = host
+        self.local_address = local_address
+        self.peer_address = peer_address
+        self.listener = listener
+        self.connection = TcpConnection(
+            local_address[1],
+            peer_address[1],
+            emit=self._emit,
+            timers=LoopTimers(host.loop),
+            clock=host.loop.time,
+            rng=host.rng,
+            app=self,
+            config=config,
+        )
+        self._buffer = bytearray()
+        self._reading_paused = False
+        self._eof = False
+        self._closing = False  # aclose() was called: what arrives now is thrown away
+        self._closed = False
+        self.established = False
+        self._error: ConnectionError | None = None
+        self._connected: asyncio.Future[None] | None = None
+        self._read_waiter: asyncio.Future[None] | None = None
+        self._write_waiter: asyncio.Future[None] | None = None
+
+    @property
+    def key(self) -> tuple[str, int, str, int]:
+        """The connection's address pair: (local address, local port, peer address, peer port)."""
+        return (*self.local_address, *self.peer_address)
+
+    def __repr__(self) -> str:
+        local, peer = format_address(self.local_address), format_address(self.peer_address)
+        return f"<SimStream {local} → {peer} {self.connection.state}>"
+
+    # --- opening (active) -----------------------------------------------------------
+
+    async def connect(self) -> None:
+        """Send the SYN and wait for the handshake to finish.
+
+        Raises ConnectionRefusedError or TimeoutError. If the caller gives up
+        (cancellation, an ``asyncio.timeout``), the attempt is aborted.
+        """
+        self._connected = self.host.loop.create_future()
+        self.connection.connect()
+        try:
+            await self._connected
+        except asyncio.CancelledError:
+            self.connection.abort()
+            raise
+
+    # --- the Stream interface -------------------------------------------------------
+
+    async def receive_some(self, max_bytes: int = 65536) -> bytes:
+        while not self._buffer:
+            if self._error is not None:
+                raise _copy(self._error)
+            if self._eof or self._closing:
+                return b""
+            self._read_waiter = self.host.loop.create_future()
+            try:
+                await self._read_waiter
+            finally:
+                self._read_waiter = None
+        data = bytes(self._buffer[:max_bytes])
+        del self._buffer[:max_bytes]
+        if self._reading_paused and len(self._buffer) <= RECEIVE_HIGH_WATER // 2:
+            self._reading_paused = False
+            self.connection.resume_reading()
+        return data
+
+    async def send_all(self, data: bytes) -> None:
+        sent = 0
+        view = memoryview(data)  # slices of it are not copies
+        while True:
+            self._check_can_send()
+            sent += self.connection.send(view[sent:])  # type: ignore[arg-type]
+            if sent >= len(data):
+                return
+            self._write_waiter = self.host.loop.create_future()
+            try:
+                await self._write_waiter
+            finally:
+                self._write_waiter = None
+
+    def _check_can_send(self) -> None:
+        if self._error is not None:
+            raise _copy(self._error)
+        if self._closed or self._closing:
+            raise ConnectionError("the connection is closed")
+
+    def tcp_info(self) -> TcpInfo:
+        """The connection's counters, as Linux's TCP_INFO gives them (cwnd in segments)."""
+        connection = self.connection
+        counters = connection.counters
+        rtt = connection.rtt
+        return TcpInfo(
+            segments_out=counters.segments_out,
+            segments_in=counters.segments_in,
+            data_segments_out=counters.data_segments_out,
+            data_segments_in=counters.data_segments_in,
+            retransmissions=counters.retransmissions,
+            rtt=rtt.srtt or 0.0,
+            rtt_variance=rtt.rttvar or 0.0,
+            mss_out=connection.send_mss,
+            mss_in=connection.config.mss,
+            congestion_window=connection.congestion.cwnd // max(connection.send_mss, 1),
+            bytes_acked=counters.bytes_acked,
+            bytes_received=counters.bytes_received,
+        )
+
+    async def aclose(self) -> None:
+        """Send a FIN after the queued data. Like closing a socket, it does not wait."""
+        if self._closing or self._closed:
+            return
+        self._closing = True
+        self._buffer.clear()
+        if self._reading_paused:  # let the peer's FIN in: what comes before it is dropped
+            self._reading_paused = False
+            self.connection.resume_reading()
+        self.connection.close()
+        self._wake_all()
+
+    def abort(self) -> None:
+        """Send a RST and forget the connection at once."""
+        self._closing = True
+        self.connection.abort()
+        self._wake_all()
+
+    # --- what the connection tells us (TcpApplication) ------------------------------
+
+    def on_established(self) -> None:
+        self.established = True
+        if self._connected is not None and not self._connected.done():
+            self._connected.set_result(None)
+        if self.listener is not None:
+            self.listener.accepted(self)
+
+    def on_data(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._buffer += data
+        if len(self._buffer) > RECEIVE_HIGH_WATER and not self._reading_paused:
+            self._reading_paused = True
+            self.connection.pause_reading()
+        _wake(self._read_waiter)
+
+    def on_eof(self) -> None:
+        self._eof = True
+        _wake(self._read_waiter)
+
+    def on_writable(self) -> None:
+        _wake(self._write_waiter)
+
+    def on_closed(self, reason: CloseReason) -> None:
+        self._closed = True
+        self._eof = True
+        peer = format_address(self.peer_address)
+        if reason is CloseReason.REFUSED:
+            self._error = ConnectionRefusedError(
+                errno.ECONNREFUSED, f"{peer} refused the connection (nothing listens there)"
+            )
+        elif reason is CloseReason.RESET:
+            self._error = ConnectionResetError(errno.ECONNRESET, f"{peer} reset the connection")
+        elif reason is CloseReason.TIMEOUT:
+            # ConnectionError, as RealStream reports a failure on an open connection.
+            self._error = ConnectionError(errno.ETIMEDOUT, f"{peer} stopped answering (timed out)")
+        connected = self._connected
+        if connected is not None and not connected.done():
+            if reason is CloseReason.TIMEOUT:  # as connect() does: the SYN was never answered
+                connected.set_exception(TimeoutError(errno.ETIMEDOUT, f"{peer} did not answer"))
+            elif self._error is not None:
+                connected.set_exception(_copy(self._error))
+            else:
+                connected.set_exception(ConnectionError("the connection closed while opening"))
+        self._wake_all()
+        self.host.tcp_closed(self)
+
+    # --- plumbing -------------------------------------------------------------------
+
+    def _emit(self, segment: TcpSegment) -> None:
+        source, destination = self.local_address[0], self.peer_address[0]
+        self.host.send_ip(source, destination, PROTOCOL_TCP, segment.encode(source, destination))
+
+    def _wake_all(self) -> None:
+        _wake(self._read_waiter)
+        _wake(self._write_waiter)
+
+
+def _wake(waiter: asyncio.Future[None] | None) -> None:
+    if waiter is not None and not waiter.done():
+        waiter.set_result(None)
+
+
+def _copy(error: ConnectionError) -> ConnectionError:
+    """A fresh exception like ``error`` (raising one object twice chains its tracebacks)."""
+    return type(error)(*error.args)
