@@ -14,6 +14,7 @@ from webtrip import __version__
 from webtrip.cli.browse import browse
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
+from webtrip.cli.sim import sim
 from webtrip.cli.web import web_group
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -32,11 +33,13 @@ def cli() -> None:
       webtrip dns serve --zone example.zone         an authoritative DNS server
       webtrip dns query www.example.test @127.0.0.1:5353
       webtrip web serve ./public                    a static web server on 127.0.0.1:8080
+      webtrip sim --latency 80ms --loss 5%          the lab in a simulated network, every packet
     """
 
 
 cli.add_command(demo)
 cli.add_command(browse)
+cli.add_command(sim)
 cli.add_command(dns_group)
 cli.add_command(web_group)
 

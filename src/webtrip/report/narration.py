@@ -233,18 +233,24 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
         )
     infos = [e for e in events if isinstance(e, TcpInfoRead)]
     if infos:
+        retransmissions = sum(i.retransmissions for i in infos)
         sentences.append(
             _(
-                "The kernel counted {segments_in} TCP segments in and {segments_out} out on "
-                "{connections} connections, a round-trip time of {rtt} and {retransmissions} "
-                "retransmissions."
+                "TCP's own counters show {segments_in} segments in and {segments_out} out on "
+                "{connections} connections, and a round-trip time of {rtt}."
             ).format(
                 segments_in=sum(i.segments_in for i in infos),
                 segments_out=sum(i.segments_out for i in infos),
                 connections=len(infos),
                 rtt=ms(min(i.rtt for i in infos) * 1000),
-                retransmissions=sum(i.retransmissions for i in infos),
             )
+        )
+        sentences.append(
+            ngettext(
+                "{count} segment had to be sent again.",
+                "{count} segments had to be sent again.",
+                retransmissions,
+            ).format(count=retransmissions)
         )
     else:
         sentences.append(_("The kernel's packet counters (TCP_INFO) are not available here."))

@@ -1,0 +1,128 @@
+"""The packet list, as Wireshark shows it: No., Time, Source, Destination, Protocol, Length, Info.
+
+A pure function of captured packets (raw IPv4 bytes with their times): each is
+decoded again from its bytes, the way a capture tool would, and summarised —
+DNS questions and answers, TCP segments with relative sequence numbers,
+HTTP request and status lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dns.message
+import dns.rcode
+import dns.rdatatype
+from rich.table import Table
+
+from webtrip.netsim.packets import dissect
+from webtrip.netsim.tcp_segment import Flags, TcpSegment
+
+_SHOWN_FLAGS = (Flags.SYN, Flags.FIN, Flags.RST, Flags.PSH, Flags.ACK)
+_HTTP_METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ")
+
+
+@dataclass(frozen=True, slots=True)
+class PacketRow:
+    number: int
+    time: float
+    source: str
+    destination: str
+    protocol: str
+    length: int
+    info: str
+    dropped: bool = False
+
+
+def packet_rows(packets: Iterable[tuple[float, bytes, bool]]) -> list[PacketRow]:
+    """Rows for ``(time, IPv4 bytes, dropped)`` in capture order."""
+    rows: list[PacketRow] = []
+    first_seq: dict[tuple[str, int, str, int], int] = {}
+    for number, (time, data, dropped) in enumerate(packets, 1):
+        try:
+            packet = dissect(data)
+        except ValueError as exc:
+            rows.append(PacketRow(number, time, "?", "?", "?", len(data), f"malformed: {exc}"))
+            continue
+        ip = packet.ip
+        protocol, info = packet.protocol.upper(), ""
+        if packet.udp is not None:
+            udp = packet.udp
+            info = f"{udp.source_port} → {udp.destination_port} Len={len(udp.payload)}"
+            if 53 in (udp.source_port, udp.destination_port):
+                protocol, info = "DNS", _dns_info(udp.payload) or info
+        elif packet.tcp is not None:
+            protocol, info = _tcp_info(ip.source, ip.destination, ip.payload, first_seq)
+        elif packet.icmp is not None:
+            info = f"type {packet.icmp.type} code {packet.icmp.code}"
+        rows.append(
+            PacketRow(number, time, ip.source, ip.destination, protocol, len(data), info, dropped)
+        )
+    return rows
+
+
+def _dns_info(payload: bytes) -> str:
+    try:
+        message = dns.message.from_wire(payload)
+    except Exception:
+        return ""
+    if not message.question:
+        return f"0x{message.id:04x}"
+    question = message.question[0]
+    asked = f"{dns.rdatatype.to_text(question.rdtype)} {question.name.to_text(True)}"
+    if not message.flags & 0x8000:
+        return f"Standard query 0x{message.id:04x} {asked}"
+    answers = " ".join(
+        f"{dns.rdatatype.to_text(rrset.rdtype)} {rdata}"
+        for rrset in message.answer
+        for rdata in rrset
+    )
+    rcode = dns.rcode.to_text(message.rcode())
+    status = "" if rcode == "NOERROR" else f" {rcode}"
+    return f"Standard query response 0x{message.id:04x}{status} {asked} {answers}".rstrip()
+
+
+def _tcp_info(
+    source: str, destination: str, payload: bytes, first_seq: dict[tuple[str, int, str, int], int]
+) -> tuple[str, str]:
+    segment = TcpSegment.decode(payload, source, destination)
+    flags = [flag.name for flag in _SHOWN_FLAGS if segment.flags & flag]
+    forward = (source, segment.src_port, destination, segment.dst_port)
+    backward = (destination, segment.dst_port, source, segment.src_port)
+    if "SYN" in flags:
+        first_seq[forward] = segment.seq
+    relative_seq = (segment.seq - first_seq.get(forward, segment.seq)) % 2**32
+    ack = ""
+    if "ACK" in flags and backward in first_seq:
+        ack = f" Ack={(segment.ack - first_seq[backward]) % 2**32}"
+    body = segment.payload
+    if body.startswith(_HTTP_METHODS) or body.startswith(b"HTTP/1."):
+        return "HTTP", body.split(b"\r\n", 1)[0].decode("latin-1")
+    mss = f" MSS={segment.mss}" if segment.mss else ""
+    return "TCP", (
+        f"{segment.src_port} → {segment.dst_port} [{', '.join(flags)}] Seq={relative_seq}{ack} "
+        f"Win={segment.window} Len={len(body)}{mss}"
+    )
+
+
+def packet_table(rows: list[PacketRow], title: str = "") -> Table:
+    """A rich table with Wireshark's columns; dropped packets are struck through."""
+    table = Table(title=title or None, box=None, pad_edge=False, show_edge=False)
+    for column, justify in (("No.", "right"), ("Time", "right"), ("Source", "left"),
+                            ("Destination", "left"), ("Protocol", "left"), ("Length", "right"),
+                            ("Info", "left")):  # fmt: skip
+        table.add_column(column, justify=justify, no_wrap=column != "Info")  # type: ignore[arg-type]
+    for row in rows:
+        style = "strike dim" if row.dropped else {"DNS": "cyan", "HTTP": "green"}.get(row.protocol)
+        table.add_row(
+            str(row.number),
+            f"{row.time:.6f}",
+            row.source,
+            row.destination,
+            row.protocol,
+            str(row.length),
+            row.info + (" (lost)" if row.dropped else ""),
+            style=style,
+        )
+    return table

@@ -1,0 +1,74 @@
+"""``webtrip sim`` as a user meets it: the lab in the simulated network, its packets, its pcap."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from support import require_program
+
+ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
+
+
+def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webtrip", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
+
+
+def test_sim_tells_the_four_steps_and_lists_the_packets():
+    done = webtrip("sim", "--no-render")
+    assert done.returncode == 0, done.stderr
+    assert "Step 1 — DNS" in done.stdout and "10.0.0.2:53" in done.stdout
+    assert "Standard query" in done.stdout and "[SYN]" in done.stdout
+    assert "GET / HTTP/1.1" in done.stdout and "HTTP/1.1 200 OK" in done.stdout
+
+
+def test_the_same_seed_gives_the_same_pcap_and_another_seed_another(tmp_path):
+    paths = [tmp_path / name for name in ("a.pcap", "b.pcap", "c.pcap")]
+    for path, seed in zip(paths, ("5", "5", "6"), strict=True):
+        done = webtrip("sim", "--seed", seed, "--loss", "3%", "--pcap", str(path), "--json")
+        assert done.returncode == 0, done.stderr
+    first, second, third = (path.read_bytes() for path in paths)
+    assert first == second
+    assert first != third
+
+
+def test_tshark_reads_the_pcap_without_malformed_packets(tmp_path):
+    tshark = require_program("tshark")
+    pcap = tmp_path / "lab.pcap"
+    assert webtrip("sim", "--pcap", str(pcap), "--json").returncode == 0
+    malformed = subprocess.run(
+        [tshark, "-r", str(pcap), "-Y", "_ws.malformed || _ws.expert.severity >= error"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert malformed.returncode == 0 and malformed.stdout.strip() == ""
+    fields = subprocess.run(
+        [tshark, "-r", str(pcap), "-Y", "http.request || http.response || dns",
+         "-T", "fields", "-e", "dns.qry.name", "-e", "http.request.uri",
+         "-e", "http.response.code"],
+        capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    assert "www.webtrip.test" in fields and "/style.css" in fields and "200" in fields
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--latency", "fast"), "give a number with a unit"),
+        (("--bandwidth", "10 parsecs"), "give a number with a unit"),
+        (("--loss", "150%"), "below 100%"),
+        (("http://example.com/",), "www.webtrip.test only"),
+    ],
+)
+def test_bad_options_are_one_sentence_and_exit_2(args, words):
+    done = webtrip("sim", *args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert words in done.stderr
