@@ -40,49 +40,74 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import hashlib
-import importlib.metadata
-import io
 import json
 import os
-import platform
 import random
 import re
 import resource
 import shlex
 import shutil
-import signal
 import socket
 import statistics
 import string
 import struct
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
+from _common import (
+    BENCH,
+    CLK_TCK,
+    HOST,
+    ROOT,
+    BenchError,
+    Launch,
+    affinity,
+    breakdown_pct,
+    busy_pct,
+    command_output,
+    cpu_deltas,
+    cpu_times,
+    find_program,
+    free_port,
+    loadavg,
+    log_tail,
+    package_version,
+    paired_ratios,
+    pin_prefix,
+    pinning,
+    proc_stats,
+    ratio_summary,
+    ratio_text,
+    rotate,
+    running_server,
+    rusage_s,
+    sample_cpu_busy,
+    terminate_on_sigterm,
+    utc_now,
+    warn_uncommitted,
+    webtrip_env,
+    webtrip_source,
+    write_results,
+)
+from _common import (
+    versions as common_versions,
+)
+
 DEFAULT_ZONE = ROOT / "tests" / "data" / "zones" / "example.test.zone"
 DEFAULT_OUT = BENCH / "results" / "dns_qps.json"
 ORIGIN = "example.test."
-HOST = "127.0.0.1"
 ALL_SERVERS = ("webtrip", "dnslib", "nsd")
 ALL_MIXES = ("repeated", "unique")
 SERVER_CPU = 0
 DNSPERF_CPU = 1
 
-START_TIMEOUT = 20.0  # seconds for a server to answer its first query
-STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 PROBE_TIMEOUT = 1.0  # seconds per query when recording the answer profile
-CLK_TCK = os.sysconf("SC_CLK_TCK")  # unit of utime/stime in /proc/<pid>/stat
-
 # webtrip's packet cache size (entries), used only to *simulate* its hit rate on each
 # query file: read from the benchmarked source (webtrip_packet_cache()), else this value.
 WEBTRIP_PACKET_CACHE = 4096
@@ -307,33 +332,6 @@ def answer_profile(port: int, queries: list[tuple[str, str, str]]) -> dict[str, 
 # Servers.
 
 
-class BenchError(Exception):
-    """A run failed; the message says why (and includes the server log tail)."""
-
-
-@dataclass
-class Launch:
-    argv: list[str]
-    env: dict[str, str] | None = None
-    cwd: Path | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
-
-
-def free_port() -> int:
-    """A port free for UDP and TCP on HOST right now."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind((HOST, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((HOST, port))
-                except OSError:
-                    continue
-                return port
-    raise BenchError("no free port found")
-
-
 def nsd_conf(workdir: Path, zone: Path, port: int) -> str:
     """A self-contained NSD config: one server process, no RRL, no user switch, no chroot,
     no database, no remote control, every path inside workdir."""
@@ -370,10 +368,7 @@ def nsd_conf(workdir: Path, zone: Path, port: int) -> str:
 def launch_for(name: str, workdir: Path, zone: Path, port: int, args: argparse.Namespace) -> Launch:
     python = sys.executable
     if name == "webtrip":
-        env = dict(os.environ, NO_COLOR="1")
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(args.webtrip_src), os.environ.get("PYTHONPATH", "")) if p
-        )
+        env = webtrip_env(args.webtrip_src)
         argv = [python, "-m", "webtrip", "dns", "serve"]
         argv += ["--zone", str(zone), "--listen", f"{HOST}:{port}"]
         return Launch(argv, env=env, cwd=workdir, notes={"PYTHONPATH": env["PYTHONPATH"]})
@@ -400,38 +395,6 @@ def launch_for(name: str, workdir: Path, zone: Path, port: int, args: argparse.N
     raise BenchError(f"unknown server {name!r}")
 
 
-def git(*argv: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, timeout=60)
-
-
-def webtrip_source(rev: str | None, workdir: Path) -> tuple[Path, dict[str, Any]]:
-    """The src/ directory webtrip is run from, and how it relates to git: the working tree
-    (default; uncommitted changes to src/ are listed), or ``git archive REV src`` exported
-    into workdir, so a benchmark of a commit is not disturbed by edits in progress."""
-    if rev is None:
-        status = git("status", "--porcelain", "--", "src")
-        dirty = (
-            status.stdout.decode(errors="replace").splitlines() if not status.returncode else None
-        )
-        head = git("rev-parse", "HEAD")
-        return ROOT / "src", {
-            "source": "working tree",
-            "head": head.stdout.decode().strip() if not head.returncode else None,
-            "src_changes_vs_head": dirty,
-        }
-    resolved = git("rev-parse", "--verify", f"{rev}^{{commit}}")
-    if resolved.returncode:
-        raise BenchError(f"--webtrip-rev {rev!r}: {resolved.stderr.decode().strip()}")
-    commit = resolved.stdout.decode().strip()
-    archive = git("archive", "--format=tar", commit, "src")
-    if archive.returncode:
-        raise BenchError(f"git archive {commit} src: {archive.stderr.decode().strip()}")
-    target = workdir / f"webtrip-{commit[:12]}"
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(target, filter="data")
-    return target / "src", {"source": "git archive", "rev": rev, "commit": commit}
-
-
 def webtrip_packet_cache(src: Path) -> int:
     """PACKET_CACHE_SIZE as written in the benchmarked authority.py (not imported)."""
     with contextlib.suppress(OSError):
@@ -442,91 +405,15 @@ def webtrip_packet_cache(src: Path) -> int:
     return WEBTRIP_PACKET_CACHE
 
 
-def find_program(name: str) -> str | None:
-    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group we created for this server, then SIGKILL what is left."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=STOP_TIMEOUT)
-    # NSD forks (xfrd, main, server): make sure none of the group outlives the leader.
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=STOP_TIMEOUT)
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-@contextlib.contextmanager
-def running_server(
-    launch: Launch, port: int, log: Path, pin: list[str]
-) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            pin + launch.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=launch.env,
-            cwd=launch.cwd,
-            start_new_session=True,  # its own process group: stop_group() gets children too
-        )
-        try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if proc.poll() is not None:
-                    raise BenchError(
-                        f"server exited with status {proc.returncode} before answering; "
-                        f"log tail:\n{log_tail(log)}"
-                    )
-                if ask(port, ORIGIN, "SOA", 0.2) is not None:
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError(
-                        f"server did not answer on {HOST}:{port} within {START_TIMEOUT:.0f}s; "
-                        f"log tail:\n{log_tail(log)}"
-                    )
-                time.sleep(0.05)
-            yield proc
-        finally:
-            stop_group(proc)
-
-
-def affinity(pid: int) -> list[int] | None:
-    try:
-        return sorted(os.sched_getaffinity(pid))
-    except OSError:
-        return None
-
-
 def group_processes(pgid: int) -> dict[int, tuple[str, int]]:
     """pid -> (comm, utime+stime in clock ticks) of every live process in process group
     ``pgid`` (the server and, for NSD, its forks).  A process's utime/stime in
     /proc/<pid>/stat cover all its threads, including threads that have already exited."""
-    found: dict[int, tuple[str, int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        close = stat.rfind(")")
-        fields = stat[close + 2 :].split()  # fields[0] is field 3 (state) of proc(5)
-        if len(fields) > 12 and int(fields[2]) == pgid:
-            comm = stat[stat.find("(") + 1 : close]
-            found[int(entry.name)] = (comm, int(fields[11]) + int(fields[12]))
-    return found
+    return {
+        pid: (stat.comm, stat.utime + stat.stime)
+        for pid, stat in proc_stats().items()
+        if stat.pgid == pgid
+    }
 
 
 def group_affinities(pgid: int) -> dict[str, list[int] | None]:
@@ -562,12 +449,6 @@ def server_cpu(
         "processes": processes,
         "exited_during_run": [str(pid) for pid in sorted(set(before) - set(after))],
     }
-
-
-def children_cpu_s() -> float:
-    """CPU seconds (user + system) of this process's waited-for children so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 # ---------------------------------------------------------------------------------------
@@ -645,113 +526,34 @@ def run_dnsperf(argv: list[str], seconds: int, timeout: float) -> tuple[dict[str
 # Environment: pinning and versions.
 
 
-def pinning(requested: bool) -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "requested": requested,
-        "enabled": False,
-        "server_cpu": SERVER_CPU,
-        "dnsperf_cpu": DNSPERF_CPU,
-    }
-    taskset = shutil.which("taskset")
-    if not requested:
-        state["reason"] = "disabled with --no-pin"
-    elif taskset is None:
-        state["reason"] = "taskset not found"
-    elif not {SERVER_CPU, DNSPERF_CPU} <= set(os.sched_getaffinity(0)):
-        state["reason"] = f"CPUs {SERVER_CPU},{DNSPERF_CPU} not both available to this process"
-    else:
-        ok = all(
-            subprocess.run([taskset, "-c", str(cpu), "true"], capture_output=True).returncode == 0
-            for cpu in (SERVER_CPU, DNSPERF_CPU)
-        )
-        state["enabled"] = ok
-        state["reason"] = "taskset" if ok else "taskset failed"
-    state["taskset"] = taskset
-    return state
-
-
-def pin_prefix(state: dict[str, Any], cpu: int) -> list[str]:
-    return [state["taskset"], "-c", str(cpu)] if state["enabled"] else []
-
-
-def command_output(argv: list[str]) -> str:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout + done.stderr
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def versions(dnsperf: str) -> dict[str, Any]:
-    cpu_model = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
     nsd = find_program("nsd")
     nsd_match = re.search(r"NSD version (\S+)", command_output([nsd, "-v"])) if nsd else None
     perf_match = re.search(r"Version (\S+)", command_output([dnsperf, "-h"]))
-    commit = command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
-    return {
-        "python": platform.python_version(),
-        "python_executable": sys.executable,
-        "webtrip": package_version("webtrip"),
-        "webtrip_commit": commit if re.fullmatch(r"[0-9a-f]{4,40}", commit) else None,
-        "dnspython": package_version("dnspython"),
-        "dnslib": package_version("dnslib"),
-        "nsd": nsd_match.group(1) if nsd_match else None,
-        "dnsperf": perf_match.group(1) if perf_match else None,
-        "kernel": platform.release(),
-        "os": command_output(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]).strip(),
-        "cpu_model": cpu_model,
-        "cpu_count": os.cpu_count(),
-    }
-
-
-CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-
-
-def cpu_times() -> dict[str, list[int]]:
-    """Per-CPU jiffies from /proc/stat, in CPU_FIELDS order."""
-    times: dict[str, list[int]] = {}
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/stat").read_text().splitlines():
-            name, *values = line.split()
-            if name.startswith("cpu") and name != "cpu":
-                times[name] = [int(v) for v in values[: len(CPU_FIELDS)]]
-    return times
+    return common_versions(
+        {
+            "dnspython": package_version("dnspython"),
+            "dnslib": package_version("dnslib"),
+            "nsd": nsd_match.group(1) if nsd_match else None,
+            "dnsperf": perf_match.group(1) if perf_match else None,
+        }
+    )
 
 
 def cpu_busy(before: dict[str, list[int]], after: dict[str, list[int]]) -> dict:
     """Busy % (everything but idle and iowait) of each CPU between two cpu_times()
     samples: whole machine, all processes, interrupts and steal included."""
-    busy = {}
-    for cpu, ticks in after.items():
-        delta = [t1 - t0 for t1, t0 in zip(ticks, before.get(cpu, [0] * len(ticks)), strict=True)]
-        total = sum(delta)
-        busy[cpu] = round(100.0 * (total - delta[3] - delta[4]) / total, 1) if total > 0 else None
-    return busy
+    return {cpu: busy_pct(delta) for cpu, delta in cpu_deltas(before, after).items()}
 
 
 def cpu_breakdown(before: dict[str, list[int]], after: dict[str, list[int]]) -> dict:
     """% of each CPU's time per /proc/stat field between two cpu_times() samples (steal:
     time the hypervisor gave to someone else; softirq: mostly loopback packet work)."""
     out = {}
-    for cpu, ticks in after.items():
-        delta = [t1 - t0 for t1, t0 in zip(ticks, before.get(cpu, [0] * len(ticks)), strict=True)]
-        total = sum(delta)
-        if total > 0:
-            out[cpu] = {
-                f: round(100.0 * d / total, 1) for f, d in zip(CPU_FIELDS, delta, strict=False)
-            }
+    for cpu, delta in cpu_deltas(before, after).items():
+        fields = breakdown_pct(delta)
+        if fields is not None:
+            out[cpu] = fields
     return out
 
 
@@ -769,8 +571,7 @@ def other_load_pct(
     if wall_s <= 0:
         return None
     busy = 0
-    for cpu, ticks in after.items():
-        delta = [t1 - t0 for t1, t0 in zip(ticks, before.get(cpu, [0] * len(ticks)), strict=True)]
+    for delta in cpu_deltas(before, after).values():
         busy += sum(delta) - delta[3] - delta[4]
     return round(100.0 * (busy / CLK_TCK - server_s - dnsperf_s) / wall_s, 1)
 
@@ -780,9 +581,7 @@ def wait_for_quiet(max_wait: float, threshold: float) -> dict[str, Any]:
     over one second, so that a neighbour's burst of work does not land in the run."""
     start = time.monotonic()
     while True:
-        first = cpu_times()
-        time.sleep(1.0)
-        busy = cpu_busy(first, cpu_times())
+        busy = sample_cpu_busy(1.0)
         waited = round(time.monotonic() - start, 1)
         if max((b or 0) for b in busy.values()) <= threshold:
             return {"waited_s": waited, "busy_pct": busy, "quiet": True}
@@ -916,27 +715,12 @@ def ratios(runs: list[dict[str, Any]], summary: dict[str, Any], mix: str) -> dic
                     value = get(run["result"])
                     if value:
                         by_round.setdefault(run["round"], {})[run["server"]] = value
-            paired = [r[a] / r[b] for r in by_round.values() if a in r and b in r]
-            out[key][metric] = {
-                "ratio_of_medians": ma / mb,
-                "median_of_paired_round_ratios": statistics.median(paired) if paired else None,
-            }
+            out[key][metric] = ratio_summary(ma, mb, paired_ratios(by_round, a, b))
     return out
 
 
 LABELS = {"webtrip": "webtrip", "dnslib": "dnslib", "nsd": "NSD"}
 GOALS = {"webtrip/dnslib": 5.0, "webtrip/nsd": 0.25}  # the issue: webtrip QPS ≥ goal × peer
-
-
-def _ratio_text(value: dict[str, Any] | None, invert: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    median = value["ratio_of_medians"]
-    paired = value["median_of_paired_round_ratios"]
-    if invert:
-        median, paired = 1 / median, (1 / paired if paired else None)
-    text = f"**{median:.3g}×**"
-    return text + (f" ({paired:.3g}×)" if paired else "")
 
 
 def mix_markdown(report: dict[str, Any], mix: str) -> list[str]:
@@ -1011,9 +795,9 @@ def mix_markdown(report: dict[str, Any], mix: str) -> list[str]:
         a, b = key.split("/")
         if a in cfg["servers"] and b in cfg["servers"]:
             ratio_rows.append(
-                f"| {LABELS[a]}/{LABELS[b]} | {_ratio_text(value['qps'])} | "
-                f"{_ratio_text(value['server_us_per_query'])} | "
-                f"{_ratio_text(value['server_us_per_query'], invert=True)} |"
+                f"| {LABELS[a]}/{LABELS[b]} | {ratio_text(value['qps'])} | "
+                f"{ratio_text(value['server_us_per_query'])} | "
+                f"{ratio_text(value['server_us_per_query'], invert=True)} |"
             )
     if ratio_rows:
         lines += [
@@ -1244,10 +1028,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop servers
-
-
 @dataclass
 class MixFiles:
     name: str
@@ -1300,7 +1080,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.rerender:
         return rerender(args.rerender)
-    signal.signal(signal.SIGTERM, _terminate)
+    terminate_on_sigterm()
     dnsperf = find_program("dnsperf")
     if dnsperf is None:
         print("dnsperf is not installed", file=sys.stderr)
@@ -1309,7 +1089,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zone file not found: {args.zone}", file=sys.stderr)
         return 2
 
-    pin = pinning(not args.no_pin)
+    pin = pinning(not args.no_pin, SERVER_CPU, DNSPERF_CPU, "dnsperf_cpu")
     workdir = Path(tempfile.mkdtemp(prefix="webtrip-dns-qps-"))
     zone = workdir / "example.test.zone"
     shutil.copyfile(args.zone, zone)
@@ -1325,13 +1105,7 @@ def main(argv: list[str] | None = None) -> int:
     mix_info: dict[str, Any] = {}
     for name in args.mix_list:
         mixes[name], mix_info[name] = prepare_mix(name, workdir, args, cache_size)
-    if webtrip_info.get("src_changes_vs_head") and "webtrip" in args.server_list:
-        print(
-            f"# webtrip runs from the working tree, with uncommitted changes to src/: "
-            f"{len(webtrip_info['src_changes_vs_head'])} file(s) (--webtrip-rev HEAD to "
-            "benchmark the last commit)",
-            file=sys.stderr,
-        )
+    warn_uncommitted(webtrip_info, args.server_list)
 
     per_run = 2 + args.warmup + args.duration + args.timeout + 2
     estimate = per_run * args.rounds * len(args.server_list) * len(args.mix_list)
@@ -1344,7 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
 
     report: dict[str, Any] = {
         "benchmark": "dns_qps",
-        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "started_at": utc_now(),
         "argv": sys.argv[1:] if argv is None else argv,
         "config": {
             "mixes": args.mix_list,
@@ -1372,7 +1146,7 @@ def main(argv: list[str] | None = None) -> int:
             + dnsperf_argv("dnsperf", "PORT", "queries-MIX.txt", args.duration, args)
         ),
         "mixes": mix_info,
-        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+        "loadavg_start": loadavg(),
         "busiest_processes_at_start": busiest_processes(),
         "runs": [],
         "answer_profiles": {mix: {} for mix in args.mix_list},
@@ -1412,8 +1186,8 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out.with_name(args.out.stem + ".interrupted.json")
         raise
     finally:
-        report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
-        report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        report["loadavg_end"] = loadavg()
+        report["finished_at"] = utc_now()
         write_report(report, out)
         if args.keep_tmp:
             print(f"# kept {workdir}", file=sys.stderr)
@@ -1435,10 +1209,7 @@ def write_report(report: dict[str, Any], out: Path) -> None:
         m: profile_differences(report["answer_profiles"][m]) for m in cfg["mixes"]
     }
     report["markdown"] = markdown(report)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    out.with_suffix(".md").write_text(report["markdown"] + "\n", encoding="utf-8")
-    print(f"# wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)
+    write_results(out, report, report["markdown"] + "\n")
 
 
 def rerender(path: Path) -> int:
@@ -1447,11 +1218,6 @@ def rerender(path: Path) -> int:
     write_report(report, path)
     print(report["markdown"])
     return 0
-
-
-def rotate(items: list[str], shift: int) -> list[str]:
-    shift %= len(items)
-    return items[shift:] + items[:shift]
 
 
 def run_status(run: dict[str, Any]) -> str:
@@ -1488,15 +1254,19 @@ def bench_one(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     run: dict[str, Any] = {"round": rnd, "mix": mix.name, "server": name}
-    run["started_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    run["started_at"] = utc_now()
     try:
-        port = free_port()
+        port = free_port(udp=True)
         run["port"] = port
         launch = launch_for(name, workdir, zone, port, args)
         run["server_command"] = shlex.join(pin_prefix(pin, SERVER_CPU) + launch.argv)
         run.update(launch.notes)
         log = workdir / f"{name}-{mix.name}-round{rnd}.log"
-        with running_server(launch, port, log, pin_prefix(pin, SERVER_CPU)) as proc:
+
+        def ready() -> bool:
+            return ask(port, ORIGIN, "SOA", 0.2) is not None
+
+        with running_server(launch, port, log, pin_prefix(pin, SERVER_CPU), ready) as proc:
             run["server_affinity"] = group_affinities(proc.pid)
             if rnd == 1:
                 run["answer_profile"] = answer_profile(port, mix.profile)
@@ -1510,11 +1280,11 @@ def bench_one(
             run["dnsperf_argv"] = measure
             before = cpu_times()
             group_before = group_processes(proc.pid)
-            children_before = children_cpu_s()
+            children_before = rusage_s(resource.RUSAGE_CHILDREN)[0]
             start = time.monotonic()
             result, output = run_dnsperf(measure, args.duration, args.timeout)
             wall = time.monotonic() - start
-            perf_cpu = children_cpu_s() - children_before
+            perf_cpu = rusage_s(resource.RUSAGE_CHILDREN)[0] - children_before
             group_after = group_processes(proc.pid)
             after = cpu_times()
             result["cpu_busy_pct"] = cpu_busy(before, after)

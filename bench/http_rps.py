@@ -41,39 +41,66 @@ cannot run.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime as dt
 import hashlib
 import http.client
-import importlib.metadata
 import importlib.util
-import io
 import json
 import os
-import platform
 import random
 import re
 import resource
 import shlex
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
+from _common import (
+    BENCH,
+    CLK_TCK,
+    HOST,
+    ROOT,
+    BenchError,
+    Launch,
+    affinity,
+    breakdown_pct,
+    busy_pct,
+    cmdline,
+    command_output,
+    cpu_deltas,
+    cpu_times,
+    find_program,
+    free_port,
+    loadavg,
+    log_tail,
+    package_version,
+    paired_ratios,
+    pin_prefix,
+    pinning,
+    proc_stats,
+    ratio_summary,
+    ratio_text,
+    rotate,
+    running_server,
+    rusage_s,
+    sample_cpu_busy,
+    terminate_on_sigterm,
+    utc_now,
+    warn_uncommitted,
+    webtrip_env,
+    webtrip_source,
+    write_results,
+)
+from _common import versions as common_versions
+
 DEFAULT_PAGE = ROOT / "tests" / "data" / "sites" / "www" / "index.html"
 DEFAULT_OUT = BENCH / "results" / "http_rps.json"
-HOST = "127.0.0.1"
 ALL_SERVERS = ("webtrip", "stdlib", "uvicorn", "nginx")
 ALL_FILES = ("small", "large")
 SERVER_CPU = 0
@@ -82,8 +109,6 @@ LARGE_SIZE = 10 * 1024 * 1024  # bytes (10 MiB)
 DEFAULT_SEED = 1
 NGINX_MIME_TYPES = Path("/etc/nginx/mime.types")
 
-START_TIMEOUT = 20.0  # seconds for a server to answer its first GET
-STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 HTTP_TIMEOUT = 10.0  # seconds per request of the checks
 WRK_GRACE = 30.0  # seconds a wrk run may overrun its -d before it is killed
 OTHER_PROCESS_MIN_PCT = 5.0  # report other processes using at least this % of a CPU
@@ -92,8 +117,6 @@ QUIET_PCT = 10.0  # --quiet-wait: the machine counts as quiet below this (% of o
 QUIET_SAMPLE_S = 2.0
 QUIET_POLL_S = 3.0
 WRK_BOUND_PCT = 85.0  # wrk's own CPU use this high: the load generator may be the limit
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
 LABELS = {
     "webtrip": "webtrip",
     "stdlib": "http.server",
@@ -129,10 +152,6 @@ end
 """
 
 
-class BenchError(Exception):
-    """A run failed; the message says why (and includes the server log tail)."""
-
-
 @dataclass(frozen=True)
 class ServedFile:
     key: str  # "small" or "large"
@@ -140,14 +159,6 @@ class ServedFile:
     size: int
     sha256: str
     label: str
-
-
-@dataclass
-class Launch:
-    argv: list[str]
-    env: dict[str, str] | None = None
-    cwd: Path | None = None
-    notes: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -227,16 +238,6 @@ def check_file(port: int, served: ServedFile) -> dict[str, Any]:
 # Servers.
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def find_program(name: str) -> str | None:
-    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
-
-
 def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
@@ -287,10 +288,7 @@ def launch_for(
 ) -> Launch:
     python = sys.executable
     if name == "webtrip":
-        env = dict(os.environ, NO_COLOR="1")
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(args.webtrip_src), os.environ.get("PYTHONPATH", "")) if p
-        )
+        env = webtrip_env(args.webtrip_src)
         argv = [python, "-m", "webtrip", "web", "serve", str(folder)]
         argv += ["--listen", f"{HOST}:{port}"]
         return Launch(argv, env=env, cwd=workdir, notes={"PYTHONPATH": env["PYTHONPATH"]})
@@ -334,94 +332,17 @@ def launch_for(
     raise BenchError(f"unknown server {name!r}")
 
 
-def git(*argv: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["git", "-C", str(ROOT), *argv], capture_output=True, timeout=60)
+def answers(port: int, probe: ServedFile) -> Callable[[], bool]:
+    """running_server()'s readiness check: a GET of ``probe`` gets a response."""
 
-
-def webtrip_source(rev: str | None, workdir: Path) -> tuple[Path, dict[str, Any]]:
-    """The src/ directory webtrip runs from: the working tree (default; uncommitted changes
-    to src/ are listed) or ``git archive REV src`` exported into workdir."""
-    if rev is None:
-        status = git("status", "--porcelain", "--", "src")
-        dirty = (
-            status.stdout.decode(errors="replace").splitlines() if not status.returncode else None
-        )
-        head = git("rev-parse", "HEAD")
-        return ROOT / "src", {
-            "source": "working tree",
-            "head": head.stdout.decode().strip() if not head.returncode else None,
-            "src_changes_vs_head": dirty,
-        }
-    resolved = git("rev-parse", "--verify", f"{rev}^{{commit}}")
-    if resolved.returncode:
-        raise BenchError(f"--webtrip-rev {rev!r}: {resolved.stderr.decode().strip()}")
-    commit = resolved.stdout.decode().strip()
-    archive = git("archive", "--format=tar", commit, "src")
-    if archive.returncode:
-        raise BenchError(f"git archive {commit} src: {archive.stderr.decode().strip()}")
-    target = workdir / f"webtrip-{commit[:12]}"
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(target, filter="data")
-    return target / "src", {"source": "git archive", "rev": rev, "commit": commit}
-
-
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the process group created for this server, then SIGKILL what is left
-    (nginx's worker, uvicorn's or http.server's threads all belong to it)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=STOP_TIMEOUT)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=STOP_TIMEOUT)
-
-
-def log_tail(path: Path, lines: int = 15) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-@contextlib.contextmanager
-def running_server(
-    launch: Launch, port: int, log: Path, pin: list[str], probe: ServedFile
-) -> Iterator[subprocess.Popen[bytes]]:
-    """Start the server in its own process group; yield once a GET of ``probe`` gets a
-    response; always kill the whole group on the way out."""
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            pin + launch.argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=launch.env,
-            cwd=launch.cwd,
-            start_new_session=True,  # its own process group: stop_group() gets children too
-        )
+    def ready() -> bool:
         try:
-            deadline = time.monotonic() + START_TIMEOUT
-            while True:
-                if proc.poll() is not None:
-                    raise BenchError(
-                        f"server exited with status {proc.returncode} before answering; "
-                        f"log tail:\n{log_tail(log)}"
-                    )
-                with contextlib.suppress(OSError, http.client.HTTPException):
-                    fetch(port, probe.name, timeout=1.0)
-                    break
-                if time.monotonic() > deadline:
-                    raise BenchError(
-                        f"server did not answer on {HOST}:{port} within {START_TIMEOUT:.0f}s; "
-                        f"log tail:\n{log_tail(log)}"
-                    )
-                time.sleep(0.05)
-            yield proc
-        finally:
-            stop_group(proc)
+            fetch(port, probe.name, timeout=1.0)
+        except (OSError, http.client.HTTPException):
+            return False
+        return True
+
+    return ready
 
 
 # ---------------------------------------------------------------------------------------
@@ -431,21 +352,7 @@ def running_server(
 def process_ticks() -> dict[int, tuple[str, int, int, int]]:
     """pid -> (comm, process group, utime+stime, utime) in clock ticks, of every live
     process.  utime/stime cover all of a process's threads, also those that have exited."""
-    found: dict[int, tuple[str, int, int, int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        close = stat.rfind(")")
-        fields = stat[close + 2 :].split()  # fields[0] is field 3 (state) of proc(5)
-        if len(fields) > 12:
-            comm = stat[stat.find("(") + 1 : close]
-            utime, stime = int(fields[11]), int(fields[12])
-            found[int(entry.name)] = (comm, int(fields[2]), utime + stime, utime)
-    return found
+    return {pid: (p.comm, p.pgid, p.utime + p.stime, p.utime) for pid, p in proc_stats().items()}
 
 
 def cpu_use(
@@ -484,28 +391,6 @@ def cpu_use(
     return server, sorted(others, key=lambda o: -o["cpu_pct"])
 
 
-def cmdline(pid: int, limit: int = 120) -> str:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return ""
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:limit]
-
-
-def affinity(pid: int) -> list[int] | None:
-    try:
-        return sorted(os.sched_getaffinity(pid))
-    except OSError:
-        return None
-
-
-def rusage_s(who: int) -> tuple[float, float]:
-    """(user + system, user) CPU seconds so far of this process (RUSAGE_SELF) or of its
-    waited-for children (RUSAGE_CHILDREN)."""
-    usage = resource.getrusage(who)
-    return usage.ru_utime + usage.ru_stime, usage.ru_utime
-
-
 def foreign_user_pct(
     breakdown: dict[str, dict[str, float]], known_user_s: float, wall_s: float
 ) -> float | None:
@@ -520,110 +405,36 @@ def foreign_user_pct(
     return round(max(0.0, user - 100.0 * known_user_s / wall_s), 1)
 
 
-CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
-
-
-def cpu_times() -> dict[str, list[int]]:
-    """Per-CPU jiffies from /proc/stat, in CPU_FIELDS order."""
-    times: dict[str, list[int]] = {}
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/stat").read_text().splitlines():
-            name, *values = line.split()
-            if name.startswith("cpu") and name != "cpu":
-                times[name] = [int(v) for v in values[: len(CPU_FIELDS)]]
-    return times
-
-
 def cpu_busy(before: dict[str, list[int]], after: dict[str, list[int]]) -> dict:
     """Busy % (all but idle and iowait) of each CPU between two cpu_times() samples, and
     the % per /proc/stat field (steal: time the hypervisor gave to someone else)."""
     busy = {}
     breakdown = {}
-    for cpu, ticks in after.items():
-        delta = [t1 - t0 for t1, t0 in zip(ticks, before.get(cpu, [0] * len(ticks)), strict=True)]
-        total = sum(delta)
-        if total > 0:
-            busy[cpu] = round(100.0 * (total - delta[3] - delta[4]) / total, 1)
-            breakdown[cpu] = {
-                f: round(100.0 * d / total, 1) for f, d in zip(CPU_FIELDS, delta, strict=False)
-            }
+    for cpu, delta in cpu_deltas(before, after).items():
+        fields = breakdown_pct(delta)
+        if fields is not None:
+            busy[cpu] = busy_pct(delta)
+            breakdown[cpu] = fields
     return {"busy_pct": busy, "breakdown_pct": breakdown}
 
 
-def pinning(requested: bool) -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "requested": requested,
-        "enabled": False,
-        "server_cpu": SERVER_CPU,
-        "wrk_cpu": WRK_CPU,
-    }
-    taskset = shutil.which("taskset")
-    if not requested:
-        state["reason"] = "disabled with --no-pin"
-    elif taskset is None:
-        state["reason"] = "taskset not found"
-    elif not {SERVER_CPU, WRK_CPU} <= set(os.sched_getaffinity(0)):
-        state["reason"] = f"CPUs {SERVER_CPU},{WRK_CPU} not both available to this process"
-    else:
-        ok = all(
-            subprocess.run([taskset, "-c", str(cpu), "true"], capture_output=True).returncode == 0
-            for cpu in (SERVER_CPU, WRK_CPU)
-        )
-        state["enabled"] = ok
-        state["reason"] = "taskset" if ok else "taskset failed"
-    state["taskset"] = taskset
-    return state
-
-
-def pin_prefix(state: dict[str, Any], cpu: int) -> list[str]:
-    return [state["taskset"], "-c", str(cpu)] if state["enabled"] else []
-
-
-def command_output(argv: list[str]) -> str:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout + done.stderr
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def versions(wrk: str) -> dict[str, Any]:
-    cpu_model = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
     nginx = find_program("nginx")
     nginx_match = re.search(r"nginx/(\S+)", command_output([nginx, "-v"])) if nginx else None
     nginx_deb = command_output(["dpkg-query", "-W", "-f", "${Version}", "nginx"]).strip()
     wrk_match = re.search(r"^wrk (\S+)", command_output([wrk, "--version"]), re.MULTILINE)
-    commit = command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
-    return {
-        "python": platform.python_version(),
-        "python_executable": sys.executable,
-        "webtrip": package_version("webtrip"),
-        "webtrip_commit": commit if re.fullmatch(r"[0-9a-f]{4,40}", commit) else None,
-        "httptools": package_version("httptools"),
-        "uvicorn": package_version("uvicorn"),
-        "starlette": package_version("starlette"),
-        "uvloop": package_version("uvloop"),
-        "anyio": package_version("anyio"),
-        "nginx": nginx_match.group(1) if nginx_match else None,
-        "nginx_deb": nginx_deb if re.fullmatch(r"[\w.:+~-]+", nginx_deb) else None,
-        "wrk": wrk_match.group(1) if wrk_match else None,
-        "kernel": platform.release(),
-        "os": command_output(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]).strip(),
-        "cpu_model": cpu_model,
-        "cpu_count": os.cpu_count(),
-    }
+    return common_versions(
+        {
+            "httptools": package_version("httptools"),
+            "uvicorn": package_version("uvicorn"),
+            "starlette": package_version("starlette"),
+            "uvloop": package_version("uvloop"),
+            "anyio": package_version("anyio"),
+            "nginx": nginx_match.group(1) if nginx_match else None,
+            "nginx_deb": nginx_deb if re.fullmatch(r"[\w.:+~-]+", nginx_deb) else None,
+            "wrk": wrk_match.group(1) if wrk_match else None,
+        }
+    )
 
 
 def busiest_processes(limit: int = 5) -> list[str]:
@@ -714,7 +525,9 @@ def preflight(
         out["command"] = shlex.join(pin_prefix(pin, SERVER_CPU) + launch.argv)
         out.update(launch.notes)
         log = workdir / f"{name}-preflight.log"
-        with running_server(launch, port, log, pin_prefix(pin, SERVER_CPU), files["small"]):
+        with running_server(
+            launch, port, log, pin_prefix(pin, SERVER_CPU), answers(port, files["small"])
+        ):
             out["files"] = {key: check_file(port, served) for key, served in files.items()}
         out["ok"] = True
     except BenchError as exc:
@@ -735,14 +548,16 @@ def bench_one(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     run: dict[str, Any] = {"round": rnd, "file": served.key, "server": name}
-    run["started_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    run["started_at"] = utc_now()
     try:
         port = free_port()
         run["port"] = port
         launch = launch_for(name, workdir, folder, port, args)
         run["server_command"] = shlex.join(pin_prefix(pin, SERVER_CPU) + launch.argv)
         log = workdir / f"{name}-{served.key}-round{rnd}.log"
-        with running_server(launch, port, log, pin_prefix(pin, SERVER_CPU), served) as proc:
+        with running_server(
+            launch, port, log, pin_prefix(pin, SERVER_CPU), answers(port, served)
+        ) as proc:
             run["server_affinity"] = {
                 str(pid): affinity(pid)
                 for pid, (_, pgid, _, _) in process_ticks().items()
@@ -897,15 +712,7 @@ def ratios(
             for run in runs:
                 if run.get("result") and run["file"] == key:
                     by_round.setdefault(run["round"], {})[run["server"]] = get(run["result"])
-            paired = [
-                r["webtrip"] / r[peer]
-                for r in by_round.values()
-                if r.get("webtrip") and r.get(peer)
-            ]
-            pair[metric] = {
-                "ratio_of_medians": mine / theirs,
-                "median_of_paired_round_ratios": statistics.median(paired) if paired else None,
-            }
+            pair[metric] = ratio_summary(mine, theirs, paired_ratios(by_round, "webtrip", peer))
     return out
 
 
@@ -958,16 +765,6 @@ def server_names(report: dict[str, Any]) -> dict[str, str]:
         f"({uv.get('loop', '?')}, {uv.get('http', '?')})",
         "nginx": f"nginx {ver['nginx']}",
     }
-
-
-def _ratio_text(value: dict[str, Any] | None, invert: bool = False) -> str:
-    if value is None:
-        return "n/a"
-    median = value["ratio_of_medians"]
-    paired = value["median_of_paired_round_ratios"]
-    if invert:
-        median, paired = 1 / median, (1 / paired if paired else None)
-    return f"**{median:.3g}×**" + (f" ({paired:.3g}×)" if paired else "")
 
 
 def _us_text(value: float | None) -> str:
@@ -1034,9 +831,9 @@ def file_markdown(report: dict[str, Any], key: str) -> list[str]:
         peer = pair.split("/")[1]
         cpu = value["server_us_per_request"]
         rows.append(
-            f"| webtrip/{LABELS[peer]} | {_ratio_text(value['rps'])} | "
-            f"{_ratio_text(value['mb_per_s'])} | {_ratio_text(cpu)} | "
-            f"{_ratio_text(cpu, invert=True)} |"
+            f"| webtrip/{LABELS[peer]} | {ratio_text(value['rps'])} | "
+            f"{ratio_text(value['mb_per_s'])} | {ratio_text(cpu)} | "
+            f"{ratio_text(cpu, invert=True)} |"
         )
     if rows:
         lines += [
@@ -1253,10 +1050,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks that stop servers
-
-
 def is_noisy(run: dict[str, Any]) -> bool:
     result = run.get("result")
     return bool(result and (result["foreign_user_cpu_pct"] or 0) >= NOISY_RUN_PCT)
@@ -1264,10 +1057,8 @@ def is_noisy(run: dict[str, Any]) -> bool:
 
 def machine_busy_pct(sample_s: float = QUIET_SAMPLE_S) -> float:
     """Busy time of all CPUs together over ``sample_s`` seconds, in % of one CPU."""
-    before = cpu_times()
-    time.sleep(sample_s)
-    busy = cpu_busy(before, cpu_times())["busy_pct"]
-    return round(sum(busy.values()), 1)
+    busy = sample_cpu_busy(sample_s)
+    return round(sum(b for b in busy.values() if b is not None), 1)
 
 
 def wait_for_quiet(max_s: float) -> dict[str, Any]:
@@ -1280,11 +1071,6 @@ def wait_for_quiet(max_s: float) -> dict[str, Any]:
         if busy < QUIET_PCT or waited >= max_s:
             return {"waited_s": round(waited, 1), "busy_pct": busy, "quiet": busy < QUIET_PCT}
         time.sleep(QUIET_POLL_S)
-
-
-def rotate(items: list[str], shift: int) -> list[str]:
-    shift %= len(items)
-    return items[shift:] + items[:shift]
 
 
 def run_status(run: dict[str, Any]) -> str:
@@ -1305,7 +1091,7 @@ def run_status(run: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    terminate_on_sigterm()
     wrk = find_program("wrk")
     if wrk is None:
         print("wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -1314,7 +1100,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"page not found: {args.page}", file=sys.stderr)
         return 2
 
-    pin = pinning(not args.no_pin)
+    pin = pinning(not args.no_pin, SERVER_CPU, WRK_CPU, "wrk_cpu")
     workdir = Path(tempfile.mkdtemp(prefix="webtrip-http-rps-"))
     # mkdtemp makes it 0700: nginx started as root serves files from a worker running as
     # "nobody" (no `user` directive), which must be able to read them.
@@ -1331,13 +1117,7 @@ def main(argv: list[str] | None = None) -> int:
     files = {key: all_files[key] for key in args.file_list}
     script = workdir / "report.lua"
     script.write_text(WRK_SCRIPT, encoding="utf-8")
-    if webtrip_info.get("src_changes_vs_head") and "webtrip" in args.server_list:
-        print(
-            f"# webtrip runs from the working tree, with uncommitted changes to src/: "
-            f"{len(webtrip_info['src_changes_vs_head'])} file(s) (--webtrip-rev HEAD to "
-            "benchmark the last commit)",
-            file=sys.stderr,
-        )
+    warn_uncommitted(webtrip_info, args.server_list)
     per_run = 3 + args.warmup + args.duration
     estimate = per_run * args.rounds * len(args.server_list) * len(files)
     print(
@@ -1349,7 +1129,7 @@ def main(argv: list[str] | None = None) -> int:
     loop, http_impl = uvicorn_options()
     report: dict[str, Any] = {
         "benchmark": "http_rps",
-        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "started_at": utc_now(),
         "argv": sys.argv[1:] if argv is None else argv,
         "config": {
             "files": args.file_list,
@@ -1378,7 +1158,7 @@ def main(argv: list[str] | None = None) -> int:
             pin_prefix(pin, WRK_CPU)
             + wrk_argv("wrk", "report.lua", f"http://{HOST}:PORT/FILE", args.duration, args)
         ),
-        "loadavg_start": Path("/proc/loadavg").read_text().split()[:3],
+        "loadavg_start": loadavg(),
         "busiest_processes_at_start": busiest_processes(),
         "preflight": {},
         "runs": [],
@@ -1428,19 +1208,16 @@ def main(argv: list[str] | None = None) -> int:
         out = args.out.with_name(args.out.stem + ".interrupted.json")
         raise
     finally:
-        report["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
+        report["loadavg_end"] = loadavg()
         report["busiest_processes_at_end"] = busiest_processes()
-        report["finished_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        report["finished_at"] = utc_now()
         report["summary"] = {k: summarise(runs, args.server_list, k) for k in args.file_list}
         report["ratios"] = {
             k: ratios(runs, report["summary"][k], k, args.server_list) for k in args.file_list
         }
         report["goals"] = goal_results(report)
         report["markdown"] = markdown(report)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        out.with_suffix(".md").write_text(report["markdown"] + "\n", encoding="utf-8")
-        print(f"# wrote {out} and {out.with_suffix('.md')}", file=sys.stderr)
+        write_results(out, report, report["markdown"] + "\n")
         if args.keep_tmp:
             print(f"# kept {workdir}", file=sys.stderr)
         else:

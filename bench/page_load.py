@@ -54,12 +54,8 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import importlib.metadata
-import json
 import os
-import platform
 import random
-import re
 import shutil
 import signal
 import socket
@@ -73,9 +69,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+from _common import (
+    CLK_TCK,
+    HOST,
+    ROOT,
+    BenchError,
+    busy_pct,
+    cmdline,
+    command_output,
+    cpu_deltas,
+    cpu_times,
+    free_port,
+    package_version,
+    pin_prefix,
+    proc_stats,
+    spawn_group,
+    stop_group,
+    write_results,
+)
+from _common import versions as common_versions
+
 DEFAULT_OUT = ROOT / "bench" / "results" / "page_load.json"
-HOST = "127.0.0.1"
 NAME = "www.webtrip.test"
 SERVER_CPU = 0
 CLIENT_CPU = 1
@@ -160,16 +174,6 @@ def run_proxy(listen_port: int, upstream_port: int, delay_ms: float) -> int:
 # Environment.
 
 
-class BenchError(Exception):
-    pass
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
 def wait_for_tcp(port: int, proc: subprocess.Popen[bytes], timeout: float = START_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -183,24 +187,10 @@ def wait_for_tcp(port: int, proc: subprocess.Popen[bytes], timeout: float = STAR
     raise BenchError(f"nothing listened on {HOST}:{port} within {timeout} s")
 
 
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-
-
 @contextlib.contextmanager
 def started(argv: list[str], port: int, log: Path, env: dict[str, str] | None = None) -> Iterator:
     with log.open("wb") as out:
-        proc = subprocess.Popen(
-            argv, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env, start_new_session=True
-        )
+        proc = spawn_group(argv, out, env=env)
     try:
         try:
             wait_for_tcp(port, proc)
@@ -231,45 +221,17 @@ def pinning(requested: bool) -> dict[str, Any]:
     return state
 
 
-def command_output(argv: list[str]) -> str:
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return done.stdout + done.stderr
-
-
-def package_version(name: str) -> str | None:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
 def versions() -> dict[str, Any]:
-    cpu_model = None
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    commit = command_output(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).strip()
     dirty = command_output(["git", "-C", str(ROOT), "status", "--porcelain", "--", "src"])
-    return {
-        "python": platform.python_version(),
-        "python_executable": sys.executable,
-        "webtrip": package_version("webtrip"),
-        "webtrip_commit": commit if re.fullmatch(r"[0-9a-f]{4,40}", commit) else None,
-        "webtrip_src_uncommitted_changes": [line for line in dirty.splitlines() if line],
-        "httpx": package_version("httpx"),
-        "httpcore": package_version("httpcore"),
-        "h11": package_version("h11"),
-        "httptools": package_version("httptools"),
-        "kernel": platform.release(),
-        "os": command_output(["sh", "-c", ". /etc/os-release && echo $PRETTY_NAME"]).strip(),
-        "cpu_model": cpu_model,
-        "cpu_count": os.cpu_count(),
-    }
+    return common_versions(
+        {
+            "webtrip_src_uncommitted_changes": [line for line in dirty.splitlines() if line],
+            "httpx": package_version("httpx"),
+            "httpcore": package_version("httpcore"),
+            "h11": package_version("h11"),
+            "httptools": package_version("httptools"),
+        }
+    )
 
 
 QUIET_PATTERN = "dnsperf|wrk|bench/dns_qps.py|bench/http_rps.py"
@@ -303,18 +265,10 @@ def wait_for_quiet(minutes: float, every: float = 30.0) -> dict[str, Any]:
 
 def process_cpu_ticks() -> dict[int, tuple[str, int]]:
     """pid -> (command, utime+stime in clock ticks) for every process now."""
-    found: dict[int, tuple[str, int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            stat = (entry / "stat").read_text()
-            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
-            fields = stat[stat.rindex(")") + 2 :].split()
-            ticks = int(fields[11]) + int(fields[12])
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            found[int(entry.name)] = (cmdline.strip()[:160] or comm, ticks)
-    return found
+    return {
+        pid: (cmdline(pid, 160) or stat.comm, stat.utime + stat.stime)
+        for pid, stat in proc_stats().items()
+    }
 
 
 def busy_others(
@@ -324,13 +278,12 @@ def busy_others(
     ours: set[int],
 ) -> list[dict[str, Any]]:
     """Processes other than ours that used more than BUSY_THRESHOLD % of a CPU."""
-    tick = os.sysconf("SC_CLK_TCK")
     out = []
     for pid, (command, ticks) in after.items():
         if pid in ours or seconds <= 0:
             continue
         used = ticks - before.get(pid, (command, 0))[1]
-        pct = 100.0 * used / tick / seconds
+        pct = 100.0 * used / CLK_TCK / seconds
         if pct >= BUSY_THRESHOLD:
             out.append({"pid": pid, "command": command, "cpu_pct": round(pct, 1)})
     return sorted(out, key=lambda item: -item["cpu_pct"])
@@ -339,24 +292,11 @@ def busy_others(
 def cpu_busy_pct() -> Callable[[], dict[str, float]]:
     """Start sampling /proc/stat; the returned function gives each CPU's busy %."""
 
-    def sample() -> dict[str, list[int]]:
-        times = {}
-        for line in Path("/proc/stat").read_text().splitlines():
-            name, *values = line.split()
-            if name.startswith("cpu") and name != "cpu":
-                times[name] = [int(v) for v in values[:8]]
-        return times
-
-    before = sample()
+    before = cpu_times()
 
     def finish() -> dict[str, float]:
-        after = sample()
-        busy = {}
-        for cpu, ticks in after.items():
-            delta = [a - b for a, b in zip(ticks, before.get(cpu, [0] * 8), strict=True)]
-            total = sum(delta)
-            busy[cpu] = round(100.0 * (total - delta[3] - delta[4]) / total, 1) if total else 0.0
-        return busy
+        deltas = cpu_deltas(before, cpu_times())
+        return {cpu: busy_pct(delta) or 0.0 for cpu, delta in deltas.items()}
 
     return finish
 
@@ -693,7 +633,7 @@ def main(argv: list[str] | None = None) -> int:
         }
     )
     pin = pinning(not args.no_pin)
-    server_prefix = [pin["taskset"], "-c", str(SERVER_CPU)] if pin["enabled"] else []
+    server_prefix = pin_prefix(pin, SERVER_CPU)
     if pin["enabled"]:
         os.sched_setaffinity(0, {CLIENT_CPU})
 
@@ -849,10 +789,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, samples in runs.items()
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     text = markdown(report)
-    args.out.with_suffix(".md").write_text(text, encoding="utf-8")
+    write_results(args.out, report, text, indent=1, announce=False)
     print(text)
     return 1 if failures else 0
 

@@ -29,11 +29,11 @@ import signal
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from peers._process import read_logs, spawn, stop, wait_until
 from support import free_port, require_program
 
 __all__ = [
@@ -243,37 +243,7 @@ def write_nginx_config(
 
 
 def _read_logs(workdir: Path) -> str:
-    parts = []
-    for name in ("error.log", "nginx.stderr"):
-        try:
-            text = (workdir / name).read_text(errors="replace").strip()
-        except FileNotFoundError:
-            continue
-        if text:
-            parts.append(f"--- {name} ---\n{text}")
-    return "\n".join(parts) or "(nginx logged nothing)"
-
-
-def _stop(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """SIGQUIT nginx (graceful shutdown: its worker finishes what it is doing and
-    exits, then the master), then SIGKILL whatever is left of the process group.
-
-    The group is signalled while the master is a zombie not yet reaped, so its id
-    cannot have been reused by anything else.
-    """
-    if process.returncode is not None:
-        return  # already reaped by poll(): nginx exited on its own
-    with contextlib.suppress(ProcessLookupError):
-        process.send_signal(signal.SIGQUIT)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        flags = os.WEXITED | os.WNOWAIT | os.WNOHANG
-        if os.waitid(os.P_PID, process.pid, flags) is not None:
-            break
-        time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    return read_logs(workdir, ("error.log", "nginx.stderr"), "(nginx logged nothing)")
 
 
 def _accepts(host: str, port: int) -> bool:
@@ -289,23 +259,26 @@ def _wait_until_listening(
     """nginx writes its pid file after binding its listening sockets: the pid file
     naming our process, then a TCP connection that succeeds, mean nginx listens
     (and not some other program that took the port first)."""
-    deadline = time.monotonic() + timeout
     pidfile = workdir / "nginx.pid"
-    while True:
-        code = process.poll()
-        if code is not None:
-            raise NginxStartError(
-                f"nginx exited with status {code} before listening on {host}:{port}\n"
-                + _read_logs(workdir)
-            )
+
+    def listening() -> bool:
         with contextlib.suppress(OSError, ValueError):
-            if int(pidfile.read_text().strip()) == process.pid and _accepts(host, port):
-                return
-        if time.monotonic() > deadline:
-            raise NginxStartError(
-                f"nginx did not listen on {host}:{port} within {timeout}s\n" + _read_logs(workdir)
-            )
-        time.sleep(0.02)
+            return int(pidfile.read_text().strip()) == process.pid and _accepts(host, port)
+        return False
+
+    wait_until(
+        process,
+        listening,
+        timeout=timeout,
+        interval=0.02,
+        exited=lambda code: NginxStartError(
+            f"nginx exited with status {code} before listening on {host}:{port}\n"
+            + _read_logs(workdir)
+        ),
+        timed_out=lambda: NginxStartError(
+            f"nginx did not listen on {host}:{port} within {timeout}s\n" + _read_logs(workdir)
+        ),
+    )
 
 
 @contextlib.contextmanager
@@ -347,15 +320,7 @@ def nginx_server(
                 + "\n--- nginx.conf ---\n"
                 + config.read_text()
             )
-        with (workdir / "nginx.stderr").open("wb") as stderr:
-            process = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                cwd=workdir,
-                start_new_session=True,
-            )
+        process = spawn(argv, workdir, "nginx.stderr")
         try:
             _wait_until_listening(process, host, port, workdir, timeout)
             yield RunningNginx(
@@ -369,4 +334,6 @@ def nginx_server(
                 error_log=workdir / "error.log",
             )
         finally:
-            _stop(process)
+            # SIGQUIT: graceful shutdown, the worker finishes what it is doing and
+            # exits, then the master.
+            stop(process, signal.SIGQUIT)

@@ -10,11 +10,9 @@ scratch directory) stays inside that directory, so it runs as root or as any use
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.zone
 
+from peers._process import read_logs, spawn, stop, wait_until
 from support import free_port, require_program, wait_for_dns
 
 __all__ = ["NsdStartError", "RunningPeer", "nsd_server", "write_nsd_config", "zone_origin"]
@@ -143,16 +142,7 @@ def write_nsd_config(
 
 
 def _read_logs(workdir: Path) -> str:
-    parts = []
-    for name in ("nsd.log", "nsd.stderr"):
-        path = workdir / name
-        try:
-            text = path.read_text(errors="replace").strip()
-        except FileNotFoundError:
-            continue
-        if text:
-            parts.append(f"--- {name} ---\n{text}")
-    return "\n".join(parts) or "(NSD logged nothing)"
+    return read_logs(workdir, ("nsd.log", "nsd.stderr"), "(NSD logged nothing)")
 
 
 def _serves_zone(host: str, port: int, zone: dns.name.Name) -> bool:
@@ -162,28 +152,6 @@ def _serves_zone(host: str, port: int, zone: dns.name.Name) -> bool:
     except (dns.exception.Timeout, OSError):
         return False
     return response.rcode() == dns.rcode.NOERROR and bool(response.flags & dns.flags.AA)
-
-
-def _stop(process: subprocess.Popen[bytes], grace: float = 5.0) -> None:
-    """SIGTERM NSD (it stops its xfrd and server children), then SIGKILL whatever
-    is left of the process group we started it in.
-
-    The group is signalled while NSD's main process is a zombie not yet reaped,
-    so its id cannot have been reused by anything else.
-    """
-    if process.returncode is not None:
-        return  # already reaped by poll(): NSD exited on its own
-    with contextlib.suppress(ProcessLookupError):
-        process.terminate()
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        flags = os.WEXITED | os.WNOWAIT | os.WNOHANG
-        if os.waitid(os.P_PID, process.pid, flags) is not None:
-            break
-        time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
 
 
 @contextlib.contextmanager
@@ -216,15 +184,7 @@ def nsd_server(
             extra_server_options=extra_server_options,
             extra_zone_options=extra_zone_options,
         )
-        with (workdir / "nsd.stderr").open("wb") as stderr:
-            process = subprocess.Popen(
-                [program, "-d", "-c", str(config)],
-                stdin=subprocess.DEVNULL,
-                stdout=stderr,
-                stderr=stderr,
-                cwd=workdir,
-                start_new_session=True,
-            )
+        process = spawn([program, "-d", "-c", str(config)], workdir, "nsd.stderr")
         try:
             _wait_until_serving(process, host, port, origins, workdir, timeout)
             yield RunningPeer(
@@ -237,7 +197,8 @@ def nsd_server(
                 zones=origins,
             )
         finally:
-            _stop(process)
+            # SIGTERM: NSD stops its xfrd and server children.
+            stop(process, signal.SIGTERM)
 
 
 def _wait_until_serving(
@@ -248,27 +209,26 @@ def _wait_until_serving(
     workdir: Path,
     timeout: float,
 ) -> None:
-    deadline = time.monotonic() + timeout
     pending = list(origins)
-    while True:
-        code = process.poll()
-        if code is not None:
-            raise NsdStartError(
-                f"nsd exited with status {code} before serving {host}@{port}\n"
-                + _read_logs(workdir)
-            )
+
+    def serving() -> bool:
         try:
             wait_for_dns(host, port, origins[0].to_text(), timeout=0.2)
         except TimeoutError:
-            pass
-        else:
-            pending = [zone for zone in pending if not _serves_zone(host, port, zone)]
-            if not pending:
-                return
-        if time.monotonic() > deadline:
-            missing = ", ".join(zone.to_text() for zone in pending)
-            raise NsdStartError(
-                f"nsd on {host}@{port} did not serve {missing} within {timeout}s\n"
-                + _read_logs(workdir)
-            )
-        time.sleep(0.05)
+            return False
+        pending[:] = [zone for zone in pending if not _serves_zone(host, port, zone)]
+        return not pending
+
+    def exited(code: int) -> NsdStartError:
+        return NsdStartError(
+            f"nsd exited with status {code} before serving {host}@{port}\n" + _read_logs(workdir)
+        )
+
+    def timed_out() -> NsdStartError:
+        missing = ", ".join(zone.to_text() for zone in pending)
+        return NsdStartError(
+            f"nsd on {host}@{port} did not serve {missing} within {timeout}s\n"
+            + _read_logs(workdir)
+        )
+
+    wait_until(process, serving, timeout=timeout, interval=0.05, exited=exited, timed_out=timed_out)
