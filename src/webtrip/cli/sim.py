@@ -1,9 +1,11 @@
-"""``webtrip sim``: the demo lab in the simulated network, every packet shown.
+"""``webtrip sim``: a lab in the simulated network, every packet shown.
 
-The same DNS server, web server and browser as ``webtrip demo``, on three
-simulated hosts joined by a router, on a virtual clock: runs take no real
-time, the browser's link has the latency, bandwidth, loss and MTU you ask for,
-and the same seed gives the same packets, byte for byte.
+The same DNS server, web server and browser as ``webtrip demo``, on simulated
+hosts joined by routers (the demo lab, or a lab file), on a virtual clock:
+runs take no real time, the browser's link has the latency, bandwidth, loss
+and MTU you ask for, targeted faults drop or delay the packets you name, and
+the same seed gives the same packets, byte for byte. The packet table and the
+pcap file are views of the run's trace, which holds every packet.
 """
 
 from __future__ import annotations
@@ -18,95 +20,166 @@ from webtrip.cli.browse import JSON_OPTION, LANGUAGE_OPTION, NO_RENDER_OPTION, e
 from webtrip.cli.common import EXIT_USAGE, UserError, out_console
 from webtrip.i18n import choose_language, translation
 from webtrip.netsim import lab
+from webtrip.netsim.capture import DROP
 from webtrip.report.packets import packet_rows, packet_table
+from webtrip.report.pcap import captured_packets, pcap_from_trace
 
-_UNITS = {
-    "latency": {"": 1e-3, "ms": 1e-3, "s": 1.0, "us": 1e-6},
-    "bandwidth": {"": 1e6, "bit": 1, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9},
-}
+_CLI_UNITS = {"latency": ("time", "ms"), "bandwidth": ("rate", "mbit")}
 
 
 def parse_quantity(kind: str, text: str) -> float:
-    """``40ms`` → 0.04, ``10mbit`` → 1e7; raise UserError for anything else."""
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
-    units = _UNITS[kind]
-    if match is None or match.group(2).lower() not in units:
-        known = ", ".join(unit for unit in units if unit)
-        raise UserError(f"--{kind} {text}: give a number with a unit ({known})", EXIT_USAGE)
-    return float(match.group(1)) * units[match.group(2).lower()]
+    """``40ms`` → 0.04, ``10mbit`` → 1e7 (a bare number: ms, Mbit/s); UserError otherwise."""
+    unit_kind, default_unit = _CLI_UNITS[kind]
+    bare = re.fullmatch(r"\s*[0-9]*\.?[0-9]+\s*", text) is not None
+    try:
+        return lab.parse_quantity(unit_kind, text + default_unit if bare else text)
+    except ValueError:
+        known = ", ".join(unit for unit in lab.UNITS[unit_kind] if unit)
+        message = f"--{kind} {text}: give a number with a unit ({known})"
+        raise UserError(message, EXIT_USAGE) from None
 
 
 def parse_loss(text: str) -> float:
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
-    if match is None:
+    if re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text) is None:
         raise UserError(f"--loss {text}: give a percentage, like 2%", EXIT_USAGE)
-    value = float(match.group(1)) / (100 if match.group(2) else 1)
-    if not 0 <= value < 1:
-        raise UserError(f"--loss {text}: a loss must be at least 0% and below 100%", EXIT_USAGE)
-    return value
+    try:
+        return lab.parse_share(text)
+    except ValueError:
+        message = f"--loss {text}: a loss must be at least 0% and below 100%"
+        raise UserError(message, EXIT_USAGE) from None
 
 
-@click.command()
-@click.argument("url", required=False, default="http://www.webtrip.test/")
-@click.option(
-    "--latency", default="20ms", show_default=True, help="One-way delay of the browser's link."
+def parse_faults(drops: tuple[str, ...], delays: tuple[str, ...]) -> list[lab.FaultSpec]:
+    faults = []
+    for action, texts in (("drop", drops), ("delay", delays)):
+        for text in texts:
+            try:
+                faults.append(lab.parse_fault(action, text))
+            except ValueError as exc:
+                raise UserError(f"--{action} {exc}", EXIT_USAGE) from None
+    return faults
+
+
+FILTER_HELP = (
+    "FILTER is one of: "
+    + ", ".join(lab.FILTERS)
+    + ", tcp:PORT, udp:PORT; add #N for the Nth such packet on the browser's link (default: 1st)."
 )
-@click.option("--bandwidth", default="10mbit", show_default=True, help="The browser's link speed.")
-@click.option("--loss", default="0%", show_default=True, help="Share of packets lost at random.")
-@click.option("--mtu", default=1500, show_default=True, type=click.IntRange(576, 65535))
+
+
+@click.command(epilog=FILTER_HELP)
+@click.argument("url", required=False)
+@click.option(
+    "--lab",
+    "lab_file",
+    type=click.Path(dir_okay=False),
+    help="A lab file (TOML): hosts, routers, links, zones, sites (default: the demo lab).",
+)
+@click.option("--latency", help="One-way delay of the browser's link (demo lab: 20ms).")
+@click.option("--bandwidth", help="The browser's link speed (demo lab: 10mbit).")
+@click.option("--loss", help="Share of packets lost at random on the browser's link (0%).")
+@click.option("--mtu", type=click.IntRange(576, 65535), help="The browser's link MTU (1500).")
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same packets.")
+@click.option(
+    "--drop",
+    "drops",
+    multiple=True,
+    metavar="FILTER",
+    help="Drop a packet on the browser's link, e.g. synack or dns-response#2 (repeatable).",
+)
+@click.option(
+    "--delay",
+    "delays",
+    multiple=True,
+    metavar="FILTER=TIME",
+    help="Hold a packet back on the browser's link, e.g. synack=300ms (repeatable).",
+)
+@click.option("--dns-silent", is_flag=True, help="The DNS server takes questions, never answers.")
 @click.option(
     "--pcap",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write the packets to a pcap file.",
+    help="Write the browser's packets to a pcap file (from the trace).",
 )
 @click.option("--no-packets", is_flag=True, help="Do not print the packet list.")
 @LANGUAGE_OPTION
 @JSON_OPTION
 @NO_RENDER_OPTION
 def sim(
-    url: str,
-    latency: str,
-    bandwidth: str,
-    loss: str,
-    mtu: int,
+    url: str | None,
+    lab_file: str | None,
+    latency: str | None,
+    bandwidth: str | None,
+    loss: str | None,
+    mtu: int | None,
     seed: int,
+    drops: tuple[str, ...],
+    delays: tuple[str, ...],
+    dns_silent: bool,
     pcap: str | None,
     no_packets: bool,
     lang: str | None,
     as_json: bool,
     no_render: bool,
 ) -> None:
-    """Run the demo lab in the simulated network and show every packet.
+    """Run a lab in the simulated network and show every packet.
 
-    The browser (10.0.0.1), the DNS server (10.0.0.2) and the web server
-    (10.0.0.3) are webtrip's own actors on simulated hosts; the packets are
-    real IPv4/UDP/TCP bytes (open the --pcap file in Wireshark or tshark).
+    The demo lab: the browser (10.0.0.1), the DNS server (10.0.0.2) and the
+    web server (10.0.0.3) are webtrip's own actors on simulated hosts joined
+    by a router; the packets are real IPv4/UDP/TCP bytes (open the --pcap
+    file in Wireshark or tshark). Faults act on the browser's link.
 
     \b
     Examples:
       webtrip sim
       webtrip sim --latency 100ms --bandwidth 1mbit --loss 5% --seed 7
       webtrip sim http://www.webtrip.test/es/ --lang es --pcap lab.pcap
+      webtrip sim --drop synack        # the browser sends its SYN again after 1 s
+      webtrip sim --delay synack=300ms --drop dns-response#1
+      webtrip sim --dns-silent         # no answer: the resolver gives up
+      webtrip sim --json > run.json    # the trace, every packet in it
+      webtrip sim --lab my-lab/lab.toml
     """
+    try:
+        chosen = lab.load_lab(lab_file) if lab_file else lab.demo_lab()
+    except lab.LabError as exc:
+        raise UserError(str(exc), EXIT_USAGE) from None
+    url = url or chosen.url
     parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
-    if parts.hostname not in ("www.webtrip.test", "webtrip.test", "static.webtrip.test"):
+    hostname = (parts.hostname or "").rstrip(".").lower()
+    origins = chosen.zone_origins()
+    if not any(hostname == o or hostname.endswith("." + o) for o in origins):
+        example = urllib.parse.urlsplit(chosen.url).hostname
         raise UserError(
-            "the simulated lab serves www.webtrip.test only, e.g. http://www.webtrip.test/es/",
+            f"the simulated lab serves {example} only (its DNS knows the names under "
+            f"{', '.join(origins)}), e.g. {chosen.url}",
             EXIT_USAGE,
         )
     conditions = lab.LinkConditions(
-        latency=parse_quantity("latency", latency),
-        bandwidth=parse_quantity("bandwidth", bandwidth),
-        loss=parse_loss(loss),
+        latency=parse_quantity("latency", latency) if latency is not None else None,
+        bandwidth=parse_quantity("bandwidth", bandwidth) if bandwidth is not None else None,
+        loss=parse_loss(loss) if loss is not None else None,
         mtu=mtu,
     )
+    faults = parse_faults(drops, delays)
     language = choose_language(lang)
-    run = lab.run(seed, conditions, path=parts.path or "/", language=language)
+    try:
+        run = lab.run(
+            chosen,
+            seed,
+            conditions,
+            url=urllib.parse.urlunsplit(parts),
+            language=language,
+            faults=faults,
+            dns_silent=dns_silent,
+        )
+    except lab.LabError as exc:
+        raise UserError(str(exc), EXIT_USAGE) from None
     trace = run.world.trace
+    browser = chosen.browser_host
     if pcap:
         try:
-            run.world.write_pcap(pcap, at=run.browser)
+            with open(pcap, "wb") as file:
+                file.write(pcap_from_trace(trace, browser))
         except OSError as exc:
             raise UserError(f"cannot write {pcap}: {exc.strerror or exc}") from None
     if as_json:
@@ -115,9 +188,10 @@ def sim(
     console = out_console()
     show_load(console, trace, run.load, language, render=not no_render)
     if not no_packets:
-        captured = run.world.capture(run.browser)
-        rows = packet_rows((p.t, p.data, p.direction == "drop") for p in captured)
+        captured = captured_packets(trace, browser, drops=True)
+        rows = packet_rows((p.t, p.data, p.direction == DROP) for p in captured)
         console.print()
         _ = translation(language).gettext
-        console.print(packet_table(rows, title=_("Packets at the browser (10.0.0.1)")))
+        where = f"{browser} ({chosen.address_of(browser)})"
+        console.print(packet_table(rows, title=_("Packets at {where}").format(where=where)))
     sys.exit(exit_code(run.load))

@@ -23,6 +23,7 @@ actors never know that the seconds they wait are virtual.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import heapq
 import itertools
 import weakref
@@ -58,17 +59,32 @@ class _SequencedTimer(asyncio.TimerHandle):
         context: Context | None,
         sequence: int,
     ) -> None:
-        super().__init__(when, callback, args, loop, context)
         self._sequence = sequence
+        if loop.get_debug():
+            super().__init__(when, callback, args, loop, context)
+            return
+        # What TimerHandle.__init__ and Handle.__init__ do outside debug mode, in one
+        # call: a timer is made for every packet on the wire.
+        self._context = contextvars.copy_context() if context is None else context
+        self._loop = loop
+        self._callback = callback
+        self._args = args
+        self._cancelled = False
+        self._repr = None
+        self._source_traceback = None
+        self._when = when
+        self._scheduled = False
 
     def __lt__(self, other: object) -> bool:
-        if isinstance(other, _SequencedTimer):
-            return (self.when(), self._sequence) < (other.when(), other._sequence)
+        if type(other) is _SequencedTimer:
+            when, other_when = self._when, other._when  # type: ignore[attr-defined]
+            return when < other_when or (when == other_when and self._sequence < other._sequence)
         return super().__lt__(other)  # type: ignore[operator]
 
     def __le__(self, other: object) -> bool:
-        if isinstance(other, _SequencedTimer):
-            return (self.when(), self._sequence) <= (other.when(), other._sequence)
+        if type(other) is _SequencedTimer:
+            when, other_when = self._when, other._when  # type: ignore[attr-defined]
+            return when < other_when or (when == other_when and self._sequence <= other._sequence)
         return super().__le__(other)  # type: ignore[operator]
 
 

@@ -112,20 +112,22 @@ class Host(Node):
         self.send_ip(source, destination, PROTOCOL_UDP, datagram)
 
     def _udp_received(self, packet: IPv4Packet) -> None:
-        data = packet.encode()
+        # The datagram's bytes (packet.encode()) are needed only to log a drop.
         try:
             datagram = UdpDatagram.decode(packet.payload, packet.source, packet.destination)
         except PacketError as exc:
-            self.log.record(DROP, self.name, INSIDE, data, f"malformed: {exc}")
+            self.log.record(DROP, self.name, INSIDE, packet.encode(), f"malformed: {exc}")
             return
         sock = self.udp_ports.lookup(packet.destination, datagram.destination_port)
         if sock is None:
+            data = packet.encode()
             reason = f"no socket on UDP port {datagram.destination_port} (port unreachable)"
             self.log.record(DROP, self.name, INSIDE, data, reason)
             self.send_icmp_error(packet, icmp.destination_unreachable(icmp.PORT_UNREACHABLE, data))
             return
         if not sock.deliver(datagram.payload, (packet.source, datagram.source_port)):
-            self.log.record(DROP, self.name, INSIDE, data, "the socket's receive queue is full")
+            reason = "the socket's receive queue is full"
+            self.log.record(DROP, self.name, INSIDE, packet.encode(), reason)
 
     # --- TCP ----------------------------------------------------------------------
 

@@ -37,6 +37,8 @@ DEFAULT_TTL = 64
 MAX_DATAGRAM = 65535
 
 _HEADER = struct.Struct("!BBHHHBBH4s4s")
+_PSEUDO_TAIL = struct.Struct("!xBH")
+_CHECKSUM = struct.Struct("!H")
 _FLAG_DF = 0x4000
 _FLAG_MF = 0x2000
 _FLAG_RESERVED = 0x8000
@@ -54,13 +56,23 @@ def internet_checksum(data: bytes) -> int:
     a zero), fold the carries back into the low 16 bits, and complement. Over
     bytes that already contain a correct checksum the result is 0, which is
     how a receiver verifies it.
+
+    Computed in one step: read as one big-endian integer, the data is
+    ``sum(word * 2**(16 * k))``, and ``2**16 = 1 (mod 0xFFFF)``, so it leaves
+    the same remainder modulo 0xFFFF as the sum of its words — which is what
+    folding the carries keeps. The folded sum is 0 only for all-zero data,
+    and 0xFFFF (not 0) for any other multiple of 0xFFFF.
     """
     if len(data) % 2:
         data += b"\x00"
-    total: int = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while total > 0xFFFF:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
+    number = int.from_bytes(data, "big")
+    folded = (number - 1) % 0xFFFF + 1 if number else 0
+    return ~folded & 0xFFFF
+
+
+_PACKED: dict[str, bytes] = {}
+_TEXT: dict[bytes, str] = {}
+_CACHE_LIMIT = 65536  # addresses remembered (a simulation uses few)
 
 
 def pack_address(address: str) -> bytes:
@@ -69,9 +81,27 @@ def pack_address(address: str) -> bytes:
     Raises PacketError if ``address`` is not an IPv4 address.
     """
     try:
-        return ipaddress.IPv4Address(address).packed
-    except ValueError:
-        raise PacketError(f"'{address}' is not an IPv4 address") from None
+        packed = _PACKED.get(address)
+    except TypeError:  # unhashable: not an address; IPv4Address says so below
+        packed = None
+    if packed is None:
+        try:
+            packed = ipaddress.IPv4Address(address).packed
+        except ValueError:
+            raise PacketError(f"'{address}' is not an IPv4 address") from None
+        if type(address) is str and len(_PACKED) < _CACHE_LIMIT:
+            _PACKED[address] = packed
+    return packed
+
+
+def address_text(packed: bytes) -> str:
+    """The dotted-quad text of four address bytes (as ``str(IPv4Address(packed))``)."""
+    text = _TEXT.get(packed)
+    if text is None:
+        text = str(ipaddress.IPv4Address(packed))
+        if len(_TEXT) < _CACHE_LIMIT:
+            _TEXT[packed] = text
+    return text
 
 
 def pseudo_header(source: str, destination: str, protocol: int, length: int) -> bytes:
@@ -80,7 +110,7 @@ def pseudo_header(source: str, destination: str, protocol: int, length: int) -> 
     Source and destination addresses, a zero byte, the protocol number and
     the length of the UDP datagram or TCP segment (RFC 768, RFC 9293 §3.1).
     """
-    return pack_address(source) + pack_address(destination) + struct.pack("!xBH", protocol, length)
+    return pack_address(source) + pack_address(destination) + _PSEUDO_TAIL.pack(protocol, length)
 
 
 def tcp_checksum(src_ip: str, dst_ip: str, segment_bytes: bytes) -> int:
@@ -138,33 +168,42 @@ class IPv4Packet:
             raise PacketError("IPv4 options must be a multiple of 4 bytes, at most 40")
         if self.total_length > MAX_DATAGRAM:
             raise PacketError(f"an IPv4 datagram holds at most {MAX_DATAGRAM} bytes")
-        for name, value, limit in (
-            ("TTL", self.ttl, 0xFF),
-            ("protocol", self.protocol, 0xFF),
-            ("identification", self.identification, 0xFFFF),
-            ("fragment offset", self.fragment_offset, _OFFSET_MASK),
-            ("TOS", self.tos, 0xFF),
+        ttl, protocol, identification = self.ttl, self.protocol, self.identification
+        fragment_offset, tos = self.fragment_offset, self.tos
+        if not (
+            0 <= ttl <= 0xFF
+            and 0 <= protocol <= 0xFF
+            and 0 <= identification <= 0xFFFF
+            and 0 <= fragment_offset <= _OFFSET_MASK
+            and 0 <= tos <= 0xFF
         ):
-            if not 0 <= value <= limit:
-                raise PacketError(f"the IPv4 {name} must be between 0 and {limit}, not {value}")
+            for name, value, limit in (
+                ("TTL", ttl, 0xFF),
+                ("protocol", protocol, 0xFF),
+                ("identification", identification, 0xFFFF),
+                ("fragment offset", fragment_offset, _OFFSET_MASK),
+                ("TOS", tos, 0xFF),
+            ):
+                if not 0 <= value <= limit:
+                    raise PacketError(f"the IPv4 {name} must be between 0 and {limit}, not {value}")
         flags = (_FLAG_DF if self.dont_fragment else 0) | (_FLAG_MF if self.more_fragments else 0)
-        header = bytearray(
+        header = (
             _HEADER.pack(
                 (4 << 4) | (self.header_size // 4),
-                self.tos,
+                tos,
                 self.total_length,
-                self.identification,
-                flags | self.fragment_offset,
-                self.ttl,
-                self.protocol,
+                identification,
+                flags | fragment_offset,
+                ttl,
+                protocol,
                 0,
                 pack_address(self.source),
                 pack_address(self.destination),
             )
             + self.options
         )
-        struct.pack_into("!H", header, 10, internet_checksum(bytes(header)))
-        return bytes(header) + self.payload
+        checksum = _CHECKSUM.pack(internet_checksum(header))
+        return header[:10] + checksum + header[12:] + self.payload
 
     @classmethod
     def decode(cls, data: bytes) -> IPv4Packet:
@@ -210,8 +249,8 @@ class IPv4Packet:
         if internet_checksum(data[:header_size]) != 0:
             raise PacketError("the IPv4 header checksum is wrong")
         return cls(
-            source=str(ipaddress.IPv4Address(source)),
-            destination=str(ipaddress.IPv4Address(destination)),
+            source=address_text(source),
+            destination=address_text(destination),
             protocol=protocol,
             payload=bytes(data[header_size:]),
             ttl=ttl,

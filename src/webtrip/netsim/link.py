@@ -196,27 +196,33 @@ class Link:
         receiver = self.peer_of(sender)
         now = self._loop.time()
         direction = self._directions[id(sender)]
-        direction.forget_sent(now)
-        if self._queue_full(direction, len(data)):
+        backlog = direction.backlog
+        if backlog and backlog[0][0] <= now:
+            direction.forget_sent(now)
+        size = len(data)
+        bandwidth = self.bandwidth
+        bounded = self.queue_packets is not None or self.queue_bytes is not None
+        if bounded and self._queue_full(direction, size):
             self._log.record(DROP, sender.node_name, sender.name, data, "queue full (drop-tail)")
             return
         self._log.record(OUT, sender.node_name, sender.name, data)
         on_wire = now
-        if self.bandwidth is not None:
+        if bandwidth is not None:
             start = max(now, direction.wire_free_at)
-            on_wire = start + len(data) * 8 / self.bandwidth
+            on_wire = start + size * 8 / bandwidth
             direction.wire_free_at = on_wire
-            direction.backlog.append((on_wire, len(data)))
-            direction.backlog_bytes += len(data)
+            backlog.append((on_wire, size))
+            direction.backlog_bytes += size
 
         extra = 0.0
-        for fault in self.faults:
-            if fault.applies(sender, data):
-                if fault.action == "drop":
-                    reason = f"targeted fault: packet #{fault.nth} matching the filter"
-                    self._log.record(DROP, sender.node_name, sender.name, data, reason)
-                    return
-                extra += fault.extra
+        if self.faults:
+            for fault in self.faults:
+                if fault.applies(sender, data):
+                    if fault.action == "drop":
+                        reason = f"targeted fault: packet #{fault.nth} matching the filter"
+                        self._log.record(DROP, sender.node_name, sender.name, data, reason)
+                        return
+                    extra += fault.extra
         # Randomness is drawn only for the effects that are switched on, so a
         # link without them leaves the world's random sequence untouched.
         if self.loss and self._rng.random() < self.loss:

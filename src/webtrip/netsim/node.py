@@ -97,6 +97,15 @@ class Node:
         self.routes: list[Route] = []
         self.protocols: dict[int, ProtocolHandler] = {}
         self._next_identification = rng.randrange(0x10000)
+        # Answers of owns() and route() by address text, for the datagrams to come
+        # (a router would otherwise scan its routes for every one): forgotten
+        # whenever the number of interfaces or routes changes. Add them with
+        # add_interface and add_route (or append to the lists); do not edit them.
+        self._owns_cache: dict[str, bool] = {}
+        self._route_cache: dict[str, Interface | None] = {}
+        self._own_ips: set[ipaddress.IPv4Address] = set()
+        self._route_table: list[tuple[int, dict[int, Interface]]] = []
+        self._cached_for = (-1, -1)
 
     # --- configuration --------------------------------------------------------------
 
@@ -123,30 +132,60 @@ class Node:
     def addresses(self) -> list[str]:
         return [interface.ip for interface in self.interfaces]
 
+    def _check_caches(self) -> None:
+        """Forget the cached answers if interfaces or routes were added since."""
+        shape = (len(self.interfaces), len(self.routes))
+        if shape != self._cached_for:
+            self._owns_cache.clear()
+            self._route_cache.clear()
+            self._own_ips = {interface.address.ip for interface in self.interfaces}
+            # Routes by prefix length, longest first; at equal length the first added wins.
+            table: dict[int, dict[int, Interface]] = {}
+            for route in self.routes:
+                network = route.network
+                by_network = table.setdefault(network.prefixlen, {})
+                by_network.setdefault(int(network.network_address), route.interface)
+            self._route_table = [
+                (int(ipaddress.IPv4Network(f"0.0.0.0/{length}").netmask), table[length])
+                for length in sorted(table, reverse=True)
+            ]
+            self._cached_for = shape
+
     def owns(self, address: str) -> bool:
         """True if ``address`` is one of this node's, loopback included."""
-        ip = ipaddress.IPv4Address(address)
-        return ip in _LOOPBACK_NETWORK or any(i.address.ip == ip for i in self.interfaces)
+        self._check_caches()
+        owned = self._owns_cache.get(address)
+        if owned is None:
+            ip = ipaddress.IPv4Address(address)
+            owned = ip in _LOOPBACK_NETWORK or ip in self._own_ips
+            self._owns_cache[address] = owned
+        return owned
 
     def route(self, destination: str) -> Interface | None:
-        """The interface to send towards ``destination`` (longest prefix match), or None."""
-        ip = ipaddress.IPv4Address(destination)
-        best: Route | None = None
-        for route in self.routes:
-            if ip in route.network and (
-                best is None or route.network.prefixlen > best.network.prefixlen
-            ):
-                best = route
-        return best.interface if best is not None else None
+        """The interface to send towards ``destination`` (longest prefix match), or None.
+
+        Among routes of the same length that match, the first added wins.
+        """
+        self._check_caches()
+        try:
+            return self._route_cache[destination]
+        except KeyError:
+            pass
+        ip = int(ipaddress.IPv4Address(destination))
+        interface = None
+        for mask, by_network in self._route_table:
+            interface = by_network.get(ip & mask)
+            if interface is not None:
+                break
+        self._route_cache[destination] = interface
+        return interface
 
     def source_address_for(self, destination: str) -> str | None:
         """The address this node sends from towards ``destination`` (None: no route).
 
         UDP and TCP need it before they can compute their checksums.
         """
-        if ipaddress.IPv4Address(destination) in _LOOPBACK_NETWORK:
-            return destination
-        if self.owns(destination):
+        if self.owns(destination):  # loopback addresses included
             return destination
         interface = self.route(destination)
         return interface.ip if interface is not None else None

@@ -13,11 +13,11 @@ link, *fragmentation needed* (see :mod:`node`).
 
 from __future__ import annotations
 
-import dataclasses
+import struct
 
 from webtrip.netsim import icmp
 from webtrip.netsim.capture import DROP
-from webtrip.netsim.ipv4 import IPv4Packet
+from webtrip.netsim.ipv4 import IPv4Packet, internet_checksum
 from webtrip.netsim.node import Node
 
 
@@ -41,5 +41,17 @@ class Router(Node):
             self.log.record(DROP, self.name, interface_name, data, reason)
             self.send_icmp_error(packet, icmp.destination_unreachable(icmp.NET_UNREACHABLE, data))
             return
-        passed_on = dataclasses.replace(packet, ttl=packet.ttl - 1).encode()
-        self.transmit(passed_on, out, forwarded=packet)
+        self.transmit(decrement_ttl(data, packet.header_size), out, forwarded=packet)
+
+
+def decrement_ttl(data: bytes, header_size: int) -> bytes:
+    """``data``, a valid datagram, with its TTL one less and its header checksum redone.
+
+    The same bytes as re-encoding the decoded datagram with ``ttl - 1``, without
+    decoding and encoding it: only the TTL byte and the checksum change.
+    """
+    header = bytearray(data[:header_size])
+    header[8] -= 1
+    header[10:12] = b"\0\0"
+    struct.pack_into("!H", header, 10, internet_checksum(header))
+    return bytes(header) + data[header_size:]

@@ -57,6 +57,7 @@ OPTION_MSS: Final = 2  # Maximum Segment Size (RFC 9293 §3.7.1), only in SYNs
 OPTION_WINDOW_SCALE: Final = 3  # Window Scale (RFC 7323 §2), only in SYNs
 
 _HEADER: Final = struct.Struct("!HHIIBBHHH")
+_CHECKSUM: Final = struct.Struct("!H")
 
 
 class Flags(enum.IntFlag):
@@ -97,6 +98,18 @@ class TcpSegment:
     urgent: int = 0
 
     def __post_init__(self) -> None:
+        if (
+            0 <= self.src_port <= 0xFFFF
+            and 0 <= self.dst_port <= 0xFFFF
+            and 0 <= self.seq <= 0xFFFFFFFF
+            and 0 <= self.ack <= 0xFFFFFFFF
+            and 0 <= self.window <= 0xFFFF
+            and 0 <= self.urgent <= 0xFFFF
+            and 0 <= int(self.flags) <= 0xFF
+            and (self.mss is None or 0 <= self.mss <= 0xFFFF)
+            and (self.window_scale is None or 0 <= self.window_scale <= MAX_WINDOW_SCALE)
+        ):
+            return  # all in range (the checks below say which field is not)
         _check_range("source port", self.src_port, 0xFFFF)
         _check_range("destination port", self.dst_port, 0xFFFF)
         _check_range("sequence number", self.seq, 0xFFFFFFFF)
@@ -129,9 +142,9 @@ class TcpSegment:
             0,  # checksum: computed over the segment with this field zero
             self.urgent,
         )
-        segment = bytearray(header + options + self.payload)
-        struct.pack_into("!H", segment, 16, tcp_checksum(src_ip, dst_ip, bytes(segment)))
-        return bytes(segment)
+        segment = header + options + self.payload
+        checksum = _CHECKSUM.pack(tcp_checksum(src_ip, dst_ip, segment))
+        return segment[:16] + checksum + segment[18:]
 
     @classmethod
     def decode(cls, data: bytes, src_ip: IPv4, dst_ip: IPv4) -> TcpSegment:

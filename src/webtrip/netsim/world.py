@@ -8,7 +8,11 @@ A :class:`SimWorld` owns everything a run needs to be reproducible:
   (ephemeral ports, IP identifications, lost and reordered packets);
 - the nodes and the links between them;
 - the packet log (:mod:`capture`), from which the pcap file is written;
-- a :class:`~webtrip.trace.Trace` on the virtual clock for the actors.
+- a :class:`~webtrip.trace.Trace` on the virtual clock for the actors, in
+  which every packet of the log is recorded too (a
+  :class:`~webtrip.trace.events.PacketCaptured` event, with its bytes), so
+  that the packet table and the pcap file are views of the trace like the
+  others (:mod:`webtrip.report.pcap`).
 
 Build the network, then run the actors in it::
 
@@ -26,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from webtrip.netsim.capture import PacketLog, PacketRecord
@@ -38,12 +42,28 @@ from webtrip.netsim.node import Node
 from webtrip.netsim.pcap import pcap_bytes, write_pcap
 from webtrip.netsim.router import Router
 from webtrip.trace import Trace
+from webtrip.trace.events import PacketCaptured
 
 T = TypeVar("T")
 N = TypeVar("N", bound=Node)
 
 EPOCH = 1_767_225_600.0
 """2026-01-01T00:00:00Z: the calendar time at which every simulated run starts."""
+
+
+class TracedPacketLog(PacketLog):
+    """The packet log that also records each packet in the run's trace, as it happens."""
+
+    def __init__(self, clock: Callable[[], float], trace: Trace) -> None:
+        super().__init__(clock)
+        self.trace = trace
+
+    def record(
+        self, direction: str, node: str, interface: str, data: bytes, reason: str = ""
+    ) -> None:
+        super().record(direction, node, interface, data, reason)
+        t = self.records[-1].t
+        self.trace.record(PacketCaptured(t, node, interface, direction, data, reason))
 
 
 class SimWorld:
@@ -54,8 +74,8 @@ class SimWorld:
         self.epoch = epoch
         self.rng = random.Random(seed)
         self.loop = VirtualClockLoop()
-        self.packets = PacketLog(self.loop.time)
         self.trace = Trace(clock=self.loop.time, wall_start=epoch)
+        self.packets: PacketLog = TracedPacketLog(self.loop.time, self.trace)
         self.nodes: dict[str, Node] = {}
         self.links: list[Link] = []
 

@@ -296,6 +296,25 @@ class PageLoadFinished(Event):
     message: str
 
 
+# --- the simulated network's packets --------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PacketCaptured(Event):
+    """A packet at one interface of the simulated node ``actor``: its exact IPv4 bytes.
+
+    ``direction`` is "out" (it entered the link), "in" (it arrived from the
+    link) or "drop" (thrown away here or on the link it was sent on, with
+    ``reason``); ``interface`` is ``eth0``..., ``lo``, or ``-`` (inside the
+    node). A pcap file is a view of these events.
+    """
+
+    interface: str
+    direction: str
+    data: bytes
+    reason: str = ""
+
+
 def event_types() -> dict[str, type[Event]]:
     """Every concrete event type by class name (for loading saved traces)."""
     found: dict[str, type[Event]] = {}

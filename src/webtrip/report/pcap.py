@@ -1,0 +1,49 @@
+"""The simulated packets of a trace, as a capture tool would show them: a pcap file.
+
+A simulated run records every packet in its trace (a
+:class:`~webtrip.trace.events.PacketCaptured` event with the datagram's
+bytes, at each interface it crosses). A capture is a choice among them:
+
+- at one node (``node="browser"``): what ``tcpdump`` on that machine would
+  see — the packets it sent and received, on every interface;
+- on the wire (``node=None``): each hop of each packet once, as it entered
+  a link.
+
+:func:`pcap_from_trace` writes such a capture as a pcap file with
+:mod:`webtrip.netsim.pcap`'s writer, stamped with the trace's calendar start,
+so a trace saved with ``--json`` gives back the very same file.
+"""
+
+from __future__ import annotations
+
+from webtrip.netsim.capture import DROP, LOOPBACK, OUT
+from webtrip.netsim.pcap import pcap_bytes
+from webtrip.trace import Trace
+from webtrip.trace.events import PacketCaptured
+
+
+def captured_packets(
+    trace: Trace, node: str | None = None, *, drops: bool = False
+) -> list[PacketCaptured]:
+    """The packets a capture at ``node`` (or on every link, for None) would show, in order.
+
+    With ``drops``, packets thrown away anywhere (lost on a link, a full
+    queue, no route...) are listed too, where they happened.
+    """
+    chosen = []
+    for event in trace.of_type(PacketCaptured):
+        if event.direction == DROP:
+            if drops:
+                chosen.append(event)
+        elif node is None:
+            if event.direction == OUT and event.interface != LOOPBACK:
+                chosen.append(event)
+        elif event.actor == node:
+            chosen.append(event)
+    return chosen
+
+
+def pcap_from_trace(trace: Trace, node: str | None = None) -> bytes:
+    """A pcap file of :func:`captured_packets` ``(trace, node)`` (dropped packets left out)."""
+    packets = captured_packets(trace, node)
+    return pcap_bytes(((p.t, p.data) for p in packets), epoch=trace.wall_start)

@@ -1,0 +1,166 @@
+"""Lab files: a network, its zones and sites, in TOML — built, run, and checked for mistakes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from webtrip.netsim import lab
+from webtrip.netsim.packets import dissect
+
+ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
+
+ZONE = """\
+$ORIGIN school.test.
+$TTL 60
+@    IN SOA ns.school.test. admin.school.test. 1 3600 600 86400 60
+     IN NS  ns.school.test.
+ns   IN A   192.168.2.53
+www  IN A   192.168.2.80
+"""
+
+TWO_ROUTERS = """\
+[browser]
+host = "pc"
+url = "http://www.school.test/"
+
+[dns]
+host = "ns"
+zones = ["zones/school.test.zone"]
+
+[web]
+host = "www"
+sites = { "www.school.test" = "site" }
+
+[[hosts]]
+name = "pc"
+address = "192.168.1.10/24"
+
+[[hosts]]
+name = "ns"
+address = "192.168.2.53/24"
+
+[[hosts]]
+name = "www"
+address = "192.168.2.80/24"
+
+[[routers]]
+name = "home"
+
+[[routers]]
+name = "isp"
+
+[[links]]
+between = ["pc", "home"]
+latency = "5ms"
+bandwidth = "50mbit"
+
+[[links]]
+between = ["home", "isp"]
+latency = "30ms"
+bandwidth = "100mbit"
+
+[[links]]
+between = ["isp", "ns"]
+latency = "1ms"
+
+[[links]]
+between = ["isp", "www"]
+latency = 0.001
+bandwidth = 1e9
+"""
+
+
+def write_lab(folder: Path, text: str = TWO_ROUTERS) -> Path:
+    (folder / "zones").mkdir()
+    (folder / "zones" / "school.test.zone").write_text(ZONE)
+    (folder / "site").mkdir()
+    (folder / "site" / "index.html").write_text("<title>School</title><p>Hello</p>")
+    path = folder / "lab.toml"
+    path.write_text(text)
+    return path
+
+
+def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webtrip", *args],
+        capture_output=True, text=True, timeout=60, env=ENV,
+    )  # fmt: skip
+
+
+def test_the_demo_lab_is_a_lab_file():
+    demo = lab.demo_lab()
+    assert demo.source.endswith("labs/demo/lab.toml")
+    assert (demo.browser_host, demo.dns_host, demo.web_host) == ("browser", "dns", "web")
+    assert demo.hosts["browser"] == "10.0.0.1/24" and demo.routers == ["router"]
+    assert demo.browser_link.options == {"latency": 0.020, "bandwidth": 10e6, "mtu": 1500}
+    assert demo.zone_origins() == ["webtrip.test"]
+
+
+def test_a_lab_of_two_routers_loads_its_page(tmp_path):
+    chosen = lab.load_lab(write_lab(tmp_path))
+    run = lab.run(chosen, 1)
+    assert run.load.error is None
+    assert run.load.fetched[0].response is not None
+    assert run.load.fetched[0].response.body == (tmp_path / "site" / "index.html").read_bytes()
+    # The browser's packets crossed both routers: the TTL went down by two on the way back.
+    arrived = [r for r in run.world.packets if r.node == "pc" and r.direction == "in"]
+    assert arrived and all(dissect(r.data).ip.ttl == 62 for r in arrived)
+    # The routers' ends got free addresses of the host's network, or their own.
+    assert run.nodes["home"].addresses == ["192.168.1.254", "172.31.2.254"]
+    assert run.nodes["isp"].addresses == ["172.31.2.253", "192.168.2.254", "192.168.2.253"]
+
+
+def test_command_line_link_options_override_the_browsers_link_only(tmp_path):
+    chosen = lab.load_lab(write_lab(tmp_path))
+    run = lab.run(chosen, 1, lab.LinkConditions(latency=0.1, mtu=1000))
+    assert (run.browser_link.latency, run.browser_link.mtu) == (0.1, 1000)
+    assert run.browser_link.bandwidth == 50e6
+    assert [link.latency for link in run.world.links[1:]] == [0.030, 0.001, 0.001]
+
+
+def test_webtrip_sim_runs_a_lab_file(tmp_path):
+    path = write_lab(tmp_path)
+    done = webtrip("sim", "--lab", str(path), "--no-render")
+    assert done.returncode == 0, done.stderr
+    assert "192.168.2.53:53" in done.stdout and "GET / HTTP/1.1" in done.stdout
+    assert "Packets at pc (192.168.1.10)" in done.stdout
+    wrong = webtrip("sim", "--lab", str(path), "http://www.webtrip.test/")
+    assert wrong.returncode == 2 and "school.test" in wrong.stderr
+
+
+MISTAKES = [
+    (('between = ["pc", "home"]', 'between = ["pc", "hom"]'),
+     "link 1 joins 'hom', which is not a host or router"),
+    (('"192.168.1.10/24"', '"192.168.1.300/24"'), "'192.168.1.300/24', which is not an IPv4"),
+    (('"zones/school.test.zone"', '"zones/missing.zone"'), "no such zone file"),
+    (('"site" }', '"nowhere" }'), "not a folder"),
+    (('latency = "5ms"', 'latency = "5 parsecs"'), "link 1's latency"),
+    (('host = "ns"', 'host = "dns"'), "[dns] runs on 'dns', which is not a host"),
+    (('[[links]]\nbetween = ["isp", "ns"]', '[[links]]\nlatncy = 1\nbetween = ["isp", "ns"]'),
+     "unknown key 'latncy'"),
+    (('[[links]]\nbetween = ["isp", "www"]', '[[links]]\nbetween = ["pc", "www"]'),
+     "host 'pc' is on 2 links"),
+    (("[browser]", "[browser"), "not valid TOML"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "words"), MISTAKES)
+def test_each_mistake_in_a_lab_file_is_one_sentence(tmp_path, change, words):
+    old, new = change
+    assert old in TWO_ROUTERS
+    path = write_lab(tmp_path, TWO_ROUTERS.replace(old, new, 1))
+    with pytest.raises(lab.LabError) as caught:
+        lab.load_lab(path)
+    message = str(caught.value)
+    assert words in message and message.startswith(str(path))
+    assert "\n" not in message
+
+
+def test_a_missing_lab_file_is_exit_2_and_one_sentence(tmp_path):
+    done = webtrip("sim", "--lab", str(tmp_path / "nothing.toml"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no such lab file" in done.stderr
