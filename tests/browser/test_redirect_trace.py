@@ -19,6 +19,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -93,7 +94,13 @@ def test_a_301_is_followed_and_each_hop_is_in_the_trace(dns_server, web):
     assert len(trace.of_type(NameResolved)) == 1, "one lookup for both hops"
     (finished,) = trace.of_type(PageLoadFinished)
     assert (finished.url, finished.final_url, finished.status) == (first, second, 200)
-    requests = [line.split('"')[1] for line in web.log_lines()[-2:]]
+    # The server writes its log line just after the response leaves: allow it a moment.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        requests = [line.split('"')[1] for line in web.log_lines()[-2:]]
+        if requests == ["GET /docs HTTP/1.1", "GET /docs/ HTTP/1.1"]:
+            break
+        time.sleep(0.02)
     assert requests == ["GET /docs HTTP/1.1", "GET /docs/ HTTP/1.1"]
 
 

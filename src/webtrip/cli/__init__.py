@@ -14,6 +14,7 @@ from webtrip import __version__
 from webtrip.cli.browse import browse
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
+from webtrip.cli.report import report
 from webtrip.cli.sim import sim
 from webtrip.cli.web import web_group
 
@@ -34,6 +35,7 @@ def cli() -> None:
       webtrip dns query www.example.test @127.0.0.1:5353
       webtrip web serve ./public                    a static web server on 127.0.0.1:8080
       webtrip sim --latency 80ms --loss 5%          the lab in a simulated network, every packet
+      webtrip report run.json --har run.har         HAR and mermaid files from a saved trace
     """
 
 
@@ -42,6 +44,7 @@ cli.add_command(browse)
 cli.add_command(sim)
 cli.add_command(dns_group)
 cli.add_command(web_group)
+cli.add_command(report)
 
 
 def main() -> None:
