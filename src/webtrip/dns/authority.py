@@ -18,11 +18,21 @@
 Around that: malformed queries get FORMERR, other opcodes NOTIMP, EDNS0
 (RFC 6891) is echoed with our payload size, and an answer larger than the
 client can receive over UDP is truncated (TC=1) so that it retries over TCP.
+
+Two shortcuts sit in front of this general path, which uses dnspython's
+message objects throughout: a *packet cache* answers a query seen before
+(same bytes after the ID) with the bytes answered then, and the *fast path*
+of :mod:`webtrip.dns.wire` answers the common fresh queries (wildcard
+answers, NXDOMAIN, referrals, plain answers) from tables precomputed per
+zone, writing the response bytes directly. The fast path declines whatever
+it does not handle exactly as the general path would; the general path
+remains the definition of the behaviour.
 """
 
 from __future__ import annotations
 
 import struct
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import dns.edns
@@ -37,6 +47,7 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 
+from webtrip.dns.wire import FastIndex
 from webtrip.dns.zones import Zone, ZoneSet
 
 UDP = "udp"
@@ -97,7 +108,11 @@ class Authority:
     def __init__(self, zones: ZoneSet, *, edns_payload: int = EDNS_PAYLOAD) -> None:
         self.zones = zones
         self.edns_payload = edns_payload
-        self._cache: dict[tuple[str, bytes], bytes | None] = {}
+        # Insertion-ordered, oldest first; OrderedDict drops its oldest entry
+        # in O(1), where a plain dict's first entry is found by skipping over
+        # the slots of the entries deleted before it.
+        self._cache: OrderedDict[tuple[str, bytes], bytes | None] = OrderedDict()
+        self._fast: FastIndex | None = None
 
     # --- bytes in, bytes out ---------------------------------------------------
 
@@ -112,14 +127,26 @@ class Authority:
         cached = self._cache.get(key, b"")
         if cached != b"":
             return None if cached is None else wire[:2] + cached
-        response, cacheable = self._respond(wire, transport)
+        response = self.fast_index().respond(wire, transport == TCP)
+        if response is not None:
+            cacheable = True
+        else:
+            response, cacheable = self._respond(wire, transport)
         if cacheable:
             if len(self._cache) >= PACKET_CACHE_SIZE:
-                del self._cache[next(iter(self._cache))]
+                self._cache.popitem(last=False)
             self._cache[key] = None if response is None else response[2:]
         return response
 
+    def fast_index(self) -> FastIndex:
+        """The fast path's tables, built on first use (again if zones were added)."""
+        fast = self._fast
+        if fast is None or fast.source is not self.zones or fast.count != len(self.zones):
+            fast = self._fast = FastIndex.build(self.zones, self.edns_payload, self._glue, _rrset)
+        return fast
+
     def _respond(self, wire: bytes, transport: str) -> tuple[bytes | None, bool]:
+        """The general path: the response and whether the packet cache may keep it."""
         if len(wire) < _HEADER.size:
             return None, False
         query_id, flags, qdcount, _an, _ns, _ar = _HEADER.unpack_from(wire)
