@@ -14,7 +14,7 @@ from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad, normalize_url
 from webtrip.browser.resolver import StubResolver
 from webtrip.cli.common import EXIT_USAGE, UserError, out_console
-from webtrip.cli.report import view_options, write_views
+from webtrip.cli.report import REPORT_OPTION, view_options, write_views
 from webtrip.i18n import LANGUAGES, choose_language, translation
 from webtrip.net import Address, Network, RealNetwork, parse_address
 from webtrip.report.narration import narrate
@@ -86,6 +86,7 @@ def exit_code(load: PageLoad) -> int:
 @LANGUAGE_OPTION
 @JSON_OPTION
 @view_options
+@REPORT_OPTION
 @NO_RENDER_OPTION
 @click.option(
     "--timeout",
@@ -113,6 +114,7 @@ def browse(
     as_json: bool,
     har_file: str | None,
     mermaid_file: str | None,
+    report_file: str | None,
     no_render: bool,
     timeout: float,
     max_size: int,
@@ -135,7 +137,7 @@ def browse(
       webtrip browse http://www.webtrip.test:8080/ --dns 127.0.0.1:5353
       webtrip browse https://example.com/ --lang es
       webtrip browse example.com --json > trace.json
-      webtrip browse example.com --har example.har --mermaid example.mmd
+      webtrip browse example.com --har example.har --mermaid example.mmd --report example.html
     """
     language = choose_language(lang)
     try:
@@ -172,7 +174,7 @@ def browse(
         return trace, load
 
     trace, load = asyncio.run(main())
-    write_views(trace, har_file, mermaid_file)
+    write_views(trace, har_file, mermaid_file, report_file, language)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
     else:

@@ -25,7 +25,7 @@ from webtrip.cli.browse import (
     show_load,
 )
 from webtrip.cli.common import UserError, out_console
-from webtrip.cli.report import view_options, write_views
+from webtrip.cli.report import REPORT_OPTION, view_options, write_views
 from webtrip.dns.authority import Authority
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet, load_zone
@@ -43,12 +43,14 @@ DEMO_HOST = "www.webtrip.test"
 @LANGUAGE_OPTION
 @JSON_OPTION
 @view_options
+@REPORT_OPTION
 @NO_RENDER_OPTION
 def demo(
     lang: str | None,
     as_json: bool,
     har_file: str | None,
     mermaid_file: str | None,
+    report_file: str | None,
     no_render: bool,
 ) -> None:
     """Run the bundled lab on loopback and show the four steps of a page load.
@@ -62,14 +64,14 @@ def demo(
       webtrip demo
       webtrip demo --lang es
       webtrip demo --json > demo-trace.json
-      webtrip demo --har demo.har --mermaid demo.mmd
+      webtrip demo --har demo.har --mermaid demo.mmd --report demo.html
     """
     language = choose_language(lang)
     try:
         trace, load = asyncio.run(run_lab(language))
     except OSError as exc:
         raise UserError(f"the demo lab could not start: {exc.strerror or exc}") from None
-    write_views(trace, har_file, mermaid_file)
+    write_views(trace, har_file, mermaid_file, report_file, language)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
     else:

@@ -18,7 +18,7 @@ import click
 
 from webtrip.cli.browse import JSON_OPTION, LANGUAGE_OPTION, NO_RENDER_OPTION, exit_code, show_load
 from webtrip.cli.common import EXIT_USAGE, UserError, out_console
-from webtrip.cli.report import view_options, write_views
+from webtrip.cli.report import REPORT_OPTION, view_options, write_views
 from webtrip.i18n import choose_language, translation
 from webtrip.netsim import lab
 from webtrip.netsim.capture import DROP
@@ -105,6 +105,7 @@ FILTER_HELP = (
 @LANGUAGE_OPTION
 @JSON_OPTION
 @view_options
+@REPORT_OPTION
 @NO_RENDER_OPTION
 def sim(
     url: str | None,
@@ -123,6 +124,7 @@ def sim(
     as_json: bool,
     har_file: str | None,
     mermaid_file: str | None,
+    report_file: str | None,
     no_render: bool,
 ) -> None:
     """Run a lab in the simulated network and show every packet.
@@ -141,7 +143,7 @@ def sim(
       webtrip sim --delay synack=300ms --drop dns-response#1
       webtrip sim --dns-silent         # no answer: the resolver gives up
       webtrip sim --json > run.json    # the trace, every packet in it
-      webtrip sim --har lab.har --mermaid lab.mmd
+      webtrip sim --har lab.har --mermaid lab.mmd --report lab.html
       webtrip sim --lab my-lab/lab.toml
     """
     try:
@@ -187,7 +189,7 @@ def sim(
                 file.write(pcap_from_trace(trace, browser))
         except OSError as exc:
             raise UserError(f"cannot write {pcap}: {exc.strerror or exc}") from None
-    write_views(trace, har_file, mermaid_file)
+    write_views(trace, har_file, mermaid_file, report_file, language)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
         sys.exit(exit_code(run.load))
