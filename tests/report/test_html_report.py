@@ -1,0 +1,311 @@
+"""The HTML replay page: one self-contained file that steps through the run.
+
+The file must ask the network for nothing (no external reference of any
+kind), embed the trace's data as JSON that parses, escape every text, and
+speak Spanish when asked. Headless Chromium then opens it from ``file://``
+with every host name unresolvable: in ``?selftest`` mode the page steps
+through every event with the functions its buttons use and writes what it
+visited, any script error, the resources it loaded and how far the page
+overflows sideways into ``#selftest``, which ``--dump-dom`` shows.
+Screenshots at desktop and phone sizes must be PNGs of those sizes (copies
+are left in /tmp/webtrip-report-desktop.png and /tmp/webtrip-report-phone.png
+for a person to look at).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import os
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import require_program
+from webtrip.netsim import lab
+from webtrip.report.html import html_report
+from webtrip.trace import HttpRequestQueued, PageLoadStarted, Trace
+
+RUN_TIMEOUT = 45.0  # seconds for one Chromium run
+ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
+HOSTILE = "http://evil.test/</script><script>alert(1)</script><b>&amp;"
+
+
+@pytest.fixture(scope="module")
+def sim_trace() -> Trace:
+    return lab.run(lab.demo_lab(), 1).world.trace
+
+
+@pytest.fixture(scope="module")
+def failed_trace() -> Trace:
+    return lab.run(lab.demo_lab(), 1, dns_silent=True).world.trace
+
+
+def hostile_trace() -> Trace:
+    trace = Trace(clock=lambda: 0.0, wall_start=0.0)
+    trace.events.append(PageLoadStarted(0.0, "browser<i>", HOSTILE))
+    trace.events.append(HttpRequestQueued(0.001, "browser", 1, "GET", HOSTILE, None, "document"))
+    return trace
+
+
+def embedded(page: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S)
+    assert match, "no embedded trace data"
+    return json.loads(match.group(1))
+
+
+def assert_self_contained(page: str) -> None:
+    assert "http://" not in page and "https://" not in page
+    for match in re.finditer(
+        r"""\b(?:src|href|action|srcset|poster)\s*=\s*["']?([^"'\s>]*)""", page
+    ):
+        assert match.group(1).startswith(("#", "data:")), match.group(0)
+    lowered = page.lower()
+    for needle in ("<link", "<iframe", "<img", "<object", "<embed", "@import", "fetch(", "xmlhttp"):
+        assert needle not in lowered, needle
+    for match in re.finditer(r"url\(\s*['\"]?([^'\")]*)", page):
+        assert match.group(1).startswith(("#", "data:")), match.group(0)
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_page_is_self_contained_and_its_data_parses(sim_trace, language):
+    page = html_report(sim_trace, language)
+    assert page.startswith("<!DOCTYPE html>")
+    assert_self_contained(page)
+    data = embedded(page)
+    assert [e["type"] for e in data["events"]] == [type(e).__name__ for e in sim_trace.events]
+    assert [e["i"] for e in data["events"]] == list(range(len(sim_trace.events)))
+    assert {"browser"} <= set(data["actors"])
+    assert len(data["timings"]) == 5
+    assert data["packets"], "a simulated run shows its packets"
+    first = data["packets"][0]
+    assert first["fields"] and first["hex"].startswith("0000  45")
+    assert data["events"][0]["text"].endswith("http://www.webtrip.test/")  # "\/" in the file
+
+
+def test_failed_runs_and_real_runs_without_packets(failed_trace):
+    page = html_report(failed_trace)
+    assert_self_contained(page)
+    data = embedded(page)
+    assert any(t["error"] for t in data["timings"])
+    without = Trace(clock=lambda: 0.0, wall_start=0.0)
+    without.events.extend(e for e in failed_trace.events if type(e).__name__ != "PacketCaptured")
+    page = html_report(without)
+    assert embedded(page)["packets"] == [] and 'id="packets"' not in page
+    empty = html_report(Trace(clock=lambda: 0.0, wall_start=0.0))
+    assert embedded(empty)["events"] == []
+
+
+def test_every_text_is_escaped():
+    page = html_report(hostile_trace())
+    assert "</script><script>alert" not in page and "alert(1)</script>" not in page
+    assert "<i>" not in page and "<b>" not in page
+    assert_self_contained(page)
+    data = embedded(page)
+    assert data["events"][0]["actor"] == "browser<i>"
+    assert data["timings"][0]["url"] == HOSTILE
+    assert data["actors"] == ["browser<i>", "browser"]
+
+
+def test_spanish_labels(sim_trace):
+    page = html_report(sim_trace, "es")
+    assert '<html lang="es">' in page
+    for label in ("Paso adelante", "Paso atrás", "Reproducir", "Cascada", "Paquetes"):
+        assert html.escape(label) in page
+    assert "evento {k} de {n}" in embedded(page)["labels"]["position"]
+    assert "Step forward" not in page
+
+
+def webtrip(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webtrip", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+        cwd=cwd,
+    )
+
+
+def test_sim_writes_the_page_and_report_reproduces_it(tmp_path):
+    done = webtrip("sim", "--json", "--lang", "es", "--report", "run.html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "run.json").write_text(done.stdout)
+    page = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert '<html lang="es">' in page
+    again = webtrip("report", "run.json", "--html", "again.html", "--lang", "es", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again.html").read_bytes() == (tmp_path / "run.html").read_bytes()
+
+
+def test_demo_writes_the_page(tmp_path):
+    done = webtrip("demo", "--lang", "en", "--no-render", "--report", "d.html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "d.html").read_text(encoding="utf-8")
+    assert_self_contained(page)
+    assert embedded(page)["events"]
+
+
+def test_report_needs_a_file_to_write(tmp_path):
+    (tmp_path / "t.json").write_text(Trace(clock=lambda: 0.0, wall_start=0.0).to_json())
+    done = webtrip("report", "t.json", cwd=tmp_path)
+    assert done.returncode == 2 and "--html" in done.stderr
+
+
+# --- headless Chromium ------------------------------------------------------------------
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--no-proxy-server",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # any request would fail, and be seen
+)
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+def kill_processes_naming(path: Path) -> None:
+    """Kill what is left that names ``path`` (the crash reporter starts its own session)."""
+    marker = str(path).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
+def chromium(workdir: Path, name: str, url: str, *options: str) -> str:
+    """Run headless Chromium once, with a fresh profile and HOME; its stdout."""
+    program = require_program("chromium")
+    profile, home = workdir / f"profile-{name}", workdir / "home"
+    profile.mkdir()
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["HOME"] = str(home)
+    args = [program, *FLAGS, f"--user-data-dir={profile}", *options, url]
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"Chromium did not finish within {RUN_TIMEOUT}s: {stderr[-2000:]!r}")
+    finally:
+        kill_group(process)
+        kill_processes_naming(workdir)
+    return stdout.decode("utf-8", "replace")
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", "not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@pytest.fixture(scope="module")
+def page_file(sim_trace, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("page") / "run.html"
+    path.write_text(html_report(sim_trace), encoding="utf-8")
+    return path
+
+
+@pytest.mark.peer("chromium")
+@pytest.mark.parametrize("size", ["1280,900", "390,844"])
+def test_chromium_steps_through_every_event_without_errors_or_requests(
+    page_file, sim_trace, tmp_path, size
+):
+    dom = chromium(
+        tmp_path,
+        "selftest",
+        page_file.as_uri() + "?selftest",
+        f"--window-size={size}",
+        "--dump-dom",
+    )
+    match = re.search(r'<pre id="selftest">(.*?)</pre>', dom, re.S)
+    assert match and match.group(1), dom[-2000:]
+    result = json.loads(html.unescape(match.group(1)))
+    n = len(sim_trace.events)
+    assert result["events"] == n
+    assert result["forward"] == list(range(n)), "stepping forward visits every event in order"
+    assert result["backEnd"] == 0, "stepping back returns to the first event"
+    assert result["keysAndButtons"] == [1, 0, 1, 0], "→, ←, the forward and back buttons"
+    assert result["errors"] == []
+    assert result["resources"] == [], "the page made no network request"
+    assert result["overflow"] <= 0, "the page does not scroll sideways"
+
+
+@pytest.mark.peer("chromium")
+@pytest.mark.parametrize(
+    ("size", "keep"),
+    [
+        ((1280, 900), "/tmp/webtrip-report-desktop.png"),
+        ((390, 844), "/tmp/webtrip-report-phone.png"),
+    ],
+)
+def test_chromium_screenshots(page_file, tmp_path, size, keep):
+    shot = tmp_path / "shot.png"
+    width, height = size
+    chromium(
+        tmp_path,
+        "shot",
+        page_file.as_uri(),
+        f"--window-size={width},{height}",
+        f"--screenshot={shot}",
+    )
+    data = shot.read_bytes()
+    assert len(data) > 1000
+    assert png_size(data) == size
+    with contextlib.suppress(OSError):
+        shutil.copyfile(shot, keep)
+
+
+@pytest.mark.peer("chromium")
+def test_chromium_replays_a_failed_run_without_packets(failed_trace, tmp_path):
+    without = Trace(clock=lambda: 0.0, wall_start=0.0)
+    without.events.extend(e for e in failed_trace.events if type(e).__name__ != "PacketCaptured")
+    page = tmp_path / "failed.html"
+    page.write_text(html_report(without, "es"), encoding="utf-8")
+    dom = chromium(
+        tmp_path, "failed", page.as_uri() + "?selftest", "--window-size=390,844", "--dump-dom"
+    )
+    match = re.search(r'<pre id="selftest">(.*?)</pre>', dom, re.S)
+    assert match and match.group(1), dom[-2000:]
+    result = json.loads(html.unescape(match.group(1)))
+    assert result["forward"] == list(range(len(without.events)))
+    assert result["errors"] == [] and result["resources"] == [] and result["overflow"] <= 0
