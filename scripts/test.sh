@@ -58,6 +58,14 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# mermaid itself (npm) renders the mermaid view in headless Chromium; optional.
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/.npm/node_modules/mermaid ]; then
+    if ! npm install --prefix tests/.npm --no-audit --no-fund --silent mermaid@11 \
+        >/dev/null 2>&1; then
+        echo "test.sh: could not install the mermaid npm package;" \
+             "the mermaid rendering test will be SKIPPED."
+    fi
+fi
 .venv/bin/ruff check
 .venv/bin/ruff format --check --quiet
 exec .venv/bin/python -m pytest "$@"

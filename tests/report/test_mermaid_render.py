@@ -1,0 +1,210 @@
+"""The mermaid view rendered by mermaid itself, in headless Chromium.
+
+``test_mermaid.py`` checks the diagrams against a hand-written copy of the
+grammar; this test asks the real thing. The ``mermaid`` npm package (major
+version 11) is installed into ``tests/.npm`` (``scripts/test.sh`` does it when
+npm is available); its self-contained browser bundle ``dist/mermaid.min.js``
+is loaded by a page written into the test's temporary folder, which parses and
+renders each diagram and writes the outcome as JSON into ``<pre id="result">``.
+``--dump-dom`` shows it. The test is skipped, saying why, when Chromium or the
+bundle is missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support import require_program
+from webtrip.report.mermaid import mermaid_from_trace
+from webtrip.trace import Trace
+
+NPM = Path(__file__).resolve().parent.parent / ".npm"
+BUNDLE = NPM / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
+RUN_TIMEOUT = 60.0  # seconds for one Chromium run
+ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
+
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--no-proxy-server",
+    "--mute-audio",
+    "--host-resolver-rules=MAP * ~NOTFOUND",  # the page needs no network
+)
+
+PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>mermaid render</title></head>
+<body>
+<pre id="result"></pre>
+<script type="application/json" id="diagrams">{diagrams}</script>
+<script src="{bundle}"></script>
+<script>
+(async () => {{
+  const out = document.getElementById("result");
+  const results = [];
+  try {{
+    const diagrams = JSON.parse(document.getElementById("diagrams").textContent);
+    mermaid.initialize({{startOnLoad: false}});
+    for (const [i, text] of diagrams.entries()) {{
+      try {{
+        await mermaid.parse(text);
+        const {{svg}} = await mermaid.render("d" + i, text);
+        const holder = document.createElement("div");
+        holder.innerHTML = svg;
+        const root = holder.querySelector("svg");
+        const actors = [...holder.querySelectorAll("text.actor")].map(t => t.textContent.trim());
+        const elements = root ? root.querySelectorAll("*").length : 0;
+        results.push({{result: root ? "OK " + elements : "no svg", actors}});
+      }} catch (error) {{
+        results.push({{result: String(error && error.message || error), actors: []}});
+      }}
+    }}
+  }} catch (error) {{
+    results.push({{result: "page error: " + String(error && error.message || error), actors: []}});
+  }}
+  out.textContent = JSON.stringify(results);
+}})();
+</script>
+</body></html>
+"""
+
+
+def mermaid_bundle() -> Path:
+    """The mermaid browser bundle (scripts/test.sh installs it with npm), or skip."""
+    if not BUNDLE.is_file():
+        pytest.skip(f"the mermaid npm package is not in {NPM} (scripts/test.sh installs it)")
+    return BUNDLE
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+def kill_processes_naming(path: Path) -> None:
+    """Kill what is left that names ``path`` (the crash reporter starts its own session)."""
+    marker = str(path).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
+def dump_dom(workdir: Path, url: str) -> str:
+    """Run headless Chromium once on ``url``, with a fresh profile and HOME; the DOM it dumps."""
+    program = require_program("chromium")
+    profile, home = workdir / "profile", workdir / "home"
+    profile.mkdir()
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["HOME"] = str(home)
+    args = [
+        program,
+        *FLAGS,
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=10000",
+        "--dump-dom",
+        url,
+    ]
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        stdout, stderr = process.communicate()
+        pytest.fail(f"Chromium did not finish within {RUN_TIMEOUT}s: {stderr[-2000:]!r}")
+    finally:
+        kill_group(process)
+        kill_processes_naming(workdir)
+    return stdout.decode("utf-8", "replace")
+
+
+def webtrip_json(*args: str) -> Trace:
+    done = subprocess.run(
+        [sys.executable, "-m", "webtrip", *args, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=ENV,
+    )
+    assert done.stdout, done.stderr
+    return Trace.from_json(done.stdout)
+
+
+def participant_labels(diagram: str) -> list[str]:
+    """The labels of the diagram's participants, as mermaid shows them."""
+    labels = []
+    for line in diagram.splitlines():
+        if match := re.fullmatch(r"\s*participant (\S+)(?: as (.*))?", line):
+            label = match.group(2) or match.group(1)
+            labels.append(html.unescape(re.sub(r"#(\d+);", r"&#\1;", label)))
+    return labels
+
+
+@pytest.fixture(scope="module")
+def diagrams() -> dict[str, str]:
+    from webtrip.cli.demo import run_lab
+
+    trace, load = asyncio.run(run_lab("en"))
+    assert load.error is None
+    return {
+        "demo": mermaid_from_trace(trace),
+        "sim": mermaid_from_trace(webtrip_json("sim")),
+        "failed": mermaid_from_trace(webtrip_json("sim", "--dns-silent")),
+    }
+
+
+@pytest.mark.peer("chromium")
+def test_mermaid_parses_and_renders_every_diagram(diagrams, tmp_path):
+    require_program("chromium")
+    bundle = mermaid_bundle()
+    texts = list(diagrams.values())
+    data = json.dumps(texts).replace("</", "<\\/")
+    page = tmp_path / "render.html"
+    page.write_text(PAGE.format(diagrams=data, bundle=bundle.as_uri()), encoding="utf-8")
+    dom = dump_dom(tmp_path, page.as_uri())
+    match = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
+    assert match and match.group(1), f"the page wrote no result: {dom[-2000:]}"
+    results = json.loads(html.unescape(match.group(1)))
+    assert len(results) == len(texts), results
+    for (name, text), got in zip(diagrams.items(), results, strict=True):
+        assert re.fullmatch(r"OK \d+", got["result"]), f"{name}: {got['result']}\n{text}"
+        assert int(got["result"].split()[1]) > 10, f"{name}: an almost empty SVG"
+        # Each participant is drawn twice (top and bottom), with its label.
+        for label in participant_labels(text):
+            assert label in got["actors"], f"{name}: {label!r} not drawn in {got['actors']}"
+        assert "Browser" in got["actors"]
+        assert any(a.startswith("DNS server") for a in got["actors"]), name
