@@ -1,0 +1,524 @@
+"""A recursive resolver: how a name is found, starting from nothing but the root.
+
+A stub client (:mod:`webtrip.dns.client`) asks one server and trusts it. A
+*recursive resolver* is that server: it knows no answers, only the addresses
+of the root servers (the *root hints*), and finds every answer by itself:
+
+1. **Ask the closest servers it knows** for the full name, with RD=0 ("do
+   not recurse for me"). At first these are the root servers.
+2. **A referral** comes back when the server does not hold the name but
+   knows who does: NS records for a child zone in the authority section
+   (``test. NS ns1.test.``), and perhaps their addresses (*glue*) in the
+   additional section. The resolver moves one step down and asks again:
+   root → ``test.`` → ``webtrip.test.``. Each referral must come closer to
+   the name (an upward or sideways one is a misconfiguration, and would make
+   the walk loop), and there are at most ``max_referrals`` of them.
+3. **Glue is trusted only in bailiwick**: an address for ``ns1.webtrip.test``
+   given with the delegation of ``webtrip.test.`` is the only way to reach
+   that zone, so it is used; an address for any other name is the server
+   speaking about what it does not own — the classic cache-poisoning trick
+   (Kashpureff, 1997) — and is thrown away. A name server named outside the
+   zone is resolved like any other name, as a small resolution of its own
+   (bounded: at most ``max_fanout`` such names per referral, which stops the
+   NXNSAttack amplification, and a name server cannot depend on itself).
+4. **The answer** comes from a server authoritative for the zone (AA=1). A
+   CNAME in it means "the name is really that one": the resolver restarts
+   with the target (at most ``max_cname_depth`` times; a loop is an error).
+   NXDOMAIN (no such name) and NODATA (no record of that type) are answers
+   too; the SOA record that comes with them says how long they may be
+   remembered (RFC 2308: the smaller of its TTL and its *minimum* field).
+5. Whatever can go wrong — no server answers, every server is lame, a limit
+   is reached — ends in **SERVFAIL**, with the reason.
+
+**The cache** makes it fast: every record learnt (answers, delegations,
+glue, negative answers) is kept, keyed by (name, type), until its TTL runs
+out on the network's clock — virtual time in the simulated world. TTLs are
+capped (a day; three hours for negative answers) and the cache holds at most
+``cache_size`` entries, the oldest going first. A second question for the
+same name is answered without a packet; a question for a sibling name
+starts at the closest delegation already known instead of the root.
+
+Every question asked, of which server, and what it said, is kept in the
+resolution's *walk* (:class:`Step`), the material of a ``--trace`` view.
+
+The security of the exchange itself is :func:`webtrip.dns.client.query`'s: a
+random query ID from ``network.random``, a fresh random source port per
+query, and a reply accepted only from the server's address and port, with
+our ID and our question.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+
+from webtrip.dns.client import DnsQueryError, make_query, query
+from webtrip.net import Address, Network
+from webtrip.trace import NULL_TRACE, Trace
+
+MAX_TTL = 86400  # a day: no record is remembered longer
+MAX_NEGATIVE_TTL = 10800  # three hours for "does not exist" (RFC 2308 §5)
+NXDOMAIN_KEY = 0  # the type under which "this name does not exist at all" is cached
+
+NameLike = str | dns.name.Name
+
+
+def _name(value: NameLike) -> dns.name.Name:
+    return dns.name.from_text(value) if isinstance(value, str) else value
+
+
+# --- the walk -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One question of the walk: whom we asked (None: the cache), about what, what it said."""
+
+    server: Address | None
+    zone: dns.name.Name  # the zone we asked the server as an authority for
+    qname: dns.name.Name
+    qtype: int
+    outcome: str  # referral, answer, cname, nxdomain, nodata, cache, lame, timeout...
+    detail: str = ""
+    depth: int = 0  # 0: the question itself; 1+: resolving a name server's address
+
+    def __str__(self) -> str:
+        if self.server is None:
+            where = "cache" if self.outcome == "cache" else "resolver"
+        else:
+            where = f"{self.server[0]} ({self.zone})"
+        rdtype = dns.rdatatype.to_text(self.qtype)
+        text = f"{'  ' * self.depth}{where}: {self.qname} {rdtype} → {self.outcome}"
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+@dataclass
+class Resolution:
+    """The result of one resolution, ready to become a response message."""
+
+    qname: dns.name.Name
+    qtype: int
+    rcode: int
+    answer: list[dns.rrset.RRset] = field(default_factory=list)
+    authority: list[dns.rrset.RRset] = field(default_factory=list)
+    walk: list[Step] = field(default_factory=list)
+    reason: str = ""  # why SERVFAIL
+
+    @property
+    def from_cache(self) -> bool:
+        return all(step.server is None for step in self.walk)
+
+    def to_response(self, query_message: dns.message.Message) -> dns.message.Message:
+        """The response a resolver sends its client (RA=1, AA=0)."""
+        response = dns.message.make_response(query_message)
+        response.flags |= dns.flags.RA
+        response.flags &= ~dns.flags.AA
+        response.set_rcode(self.rcode)
+        response.answer = [rrset.copy() for rrset in self.answer]
+        response.authority = [rrset.copy() for rrset in self.authority]
+        return response
+
+
+# --- the cache ----------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    expires: float
+    rrset: dns.rrset.RRset | None  # None: a negative entry
+    rcode: int = dns.rcode.NOERROR
+    soa: dns.rrset.RRset | None = None
+
+
+class Cache:
+    """Records by (name, type) until their TTL runs out on ``clock``; at most ``size`` entries."""
+
+    def __init__(self, clock: Callable[[], float], size: int = 10000) -> None:
+        self.clock = clock
+        self.size = size
+        self._entries: OrderedDict[tuple[dns.name.Name, int], _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, rrset: dns.rrset.RRset) -> None:
+        ttl = min(rrset.ttl, MAX_TTL)
+        self._store((rrset.name, rrset.rdtype), _Entry(self.clock() + ttl, _with_ttl(rrset, ttl)))
+
+    def put_negative(
+        self, name: dns.name.Name, rdtype: int, rcode: int, soa: dns.rrset.RRset
+    ) -> None:
+        """Remember NXDOMAIN (for every type of ``name``) or NODATA (for ``rdtype``)."""
+        ttl = min(soa.ttl, soa[0].minimum, MAX_NEGATIVE_TTL)  # type: ignore[attr-defined]
+        key = (name, NXDOMAIN_KEY if rcode == dns.rcode.NXDOMAIN else rdtype)
+        self._store(key, _Entry(self.clock() + ttl, None, rcode, _with_ttl(soa, ttl)))
+
+    def get(self, name: dns.name.Name, rdtype: int) -> _Entry | None:
+        """The live entry for (name, type), TTLs counted down to what remains; else None."""
+        key = (name, rdtype)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        remaining = int(entry.expires - self.clock())
+        if remaining <= 0:
+            del self._entries[key]
+            return None
+        return _Entry(
+            entry.expires,
+            None if entry.rrset is None else _with_ttl(entry.rrset, remaining),
+            entry.rcode,
+            None if entry.soa is None else _with_ttl(entry.soa, remaining),
+        )
+
+    def _store(self, key: tuple[dns.name.Name, int], entry: _Entry) -> None:
+        self._entries.pop(key, None)
+        self._entries[key] = entry
+        while len(self._entries) > self.size:
+            self._entries.popitem(last=False)  # the oldest goes first
+
+
+def _with_ttl(rrset: dns.rrset.RRset, ttl: int) -> dns.rrset.RRset:
+    copy = rrset.copy()
+    copy.ttl = ttl
+    return copy
+
+
+# --- the resolver -------------------------------------------------------------------
+
+
+class ResolutionFailed(Exception):
+    """SERVFAIL; the message is the reason, one sentence."""
+
+
+@dataclass
+class _Outcome:
+    """What one name's walk found: records, a CNAME to follow, or a negative answer."""
+
+    kind: str  # answer, cname, nxdomain, nodata
+    rrsets: list[dns.rrset.RRset] = field(default_factory=list)  # CNAMEs first, then data
+    target: dns.name.Name | None = None  # for cname: the name to go on with
+    soa: dns.rrset.RRset | None = None
+
+
+@dataclass
+class _Context:
+    walk: list[Step] = field(default_factory=list)
+    queries: int = 0
+    resolving: set[dns.name.Name] = field(default_factory=set)  # name servers being resolved
+
+
+class RecursiveResolver:
+    """Resolves names iteratively from ``root_hints``, a list of (name server name, address)."""
+
+    def __init__(
+        self,
+        network: Network,
+        root_hints: list[tuple[NameLike, str]],
+        *,
+        trace: Trace = NULL_TRACE,
+        cache_size: int = 10000,
+        max_referrals: int = 10,
+        max_cname_depth: int = 8,
+        max_fanout: int = 3,
+        max_ns_depth: int = 3,
+        max_queries: int = 64,
+        timeout: float = 2.0,
+        port: int = 53,
+        actor: str = "resolver",
+    ) -> None:
+        self.network = network
+        self.trace = trace
+        self.cache = Cache(network.now, cache_size)
+        self.max_referrals = max_referrals
+        self.max_cname_depth = max_cname_depth
+        self.max_fanout = max_fanout
+        self.max_ns_depth = max_ns_depth
+        self.max_queries = max_queries
+        self.timeout = timeout
+        self.port = port
+        self.actor = actor
+        self.root_servers: list[tuple[dns.name.Name, str]] = [
+            (_name(name), address) for name, address in root_hints
+        ]
+
+    async def resolve(self, qname: NameLike, qtype: str | int = "A") -> Resolution:
+        """Find the answer to (qname, qtype); never raises for DNS failures (SERVFAIL)."""
+        name = _name(qname)
+        rdtype = dns.rdatatype.from_text(qtype) if isinstance(qtype, str) else qtype
+        ctx = _Context()
+        result = Resolution(name, rdtype, dns.rcode.NOERROR, walk=ctx.walk)
+        seen = {name}
+        current = name
+        try:
+            while True:
+                outcome = await self._lookup(current, rdtype, ctx, 0)
+                result.answer.extend(outcome.rrsets)
+                cnames = sum(1 for r in result.answer if r.rdtype == dns.rdatatype.CNAME)
+                if cnames > self.max_cname_depth:
+                    raise ResolutionFailed(
+                        f"the CNAME chain is longer than {self.max_cname_depth} links"
+                    )
+                if outcome.kind != "cname":
+                    break
+                assert outcome.target is not None
+                if outcome.target in seen:
+                    raise ResolutionFailed(f"the CNAME chain loops back to {outcome.target}")
+                seen.add(outcome.target)
+                current = outcome.target
+        except ResolutionFailed as exc:
+            result.rcode, result.reason = dns.rcode.SERVFAIL, str(exc)
+            result.answer.clear()
+            return result
+        if outcome.kind == "nxdomain":
+            result.rcode = dns.rcode.NXDOMAIN
+        if outcome.soa is not None:
+            result.authority.append(outcome.soa)
+        return result
+
+    # --- one name ---------------------------------------------------------------------
+
+    async def _lookup(
+        self, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
+    ) -> _Outcome:
+        cached = self._from_cache(name, rdtype)
+        if cached is not None:
+            ctx.walk.append(Step(None, name, name, rdtype, "cache", cached.kind, depth))
+            return cached
+        return await self._iterate(name, rdtype, ctx, depth)
+
+    def _from_cache(self, name: dns.name.Name, rdtype: int) -> _Outcome | None:
+        nx = self.cache.get(name, NXDOMAIN_KEY)
+        if nx is not None:
+            return _Outcome("nxdomain", soa=nx.soa)
+        entry = self.cache.get(name, rdtype)
+        if entry is not None:
+            if entry.rrset is None:
+                return _Outcome("nodata", soa=entry.soa)
+            return _Outcome("answer", [entry.rrset])
+        if rdtype != dns.rdatatype.CNAME:
+            alias = self.cache.get(name, dns.rdatatype.CNAME)
+            if alias is not None and alias.rrset is not None:
+                return _Outcome("cname", [alias.rrset], target=alias.rrset[0].target)  # type: ignore[attr-defined]
+        return None
+
+    def _closest_delegation(self, name: dns.name.Name) -> tuple[dns.name.Name, list[dns.name.Name]]:
+        """The deepest zone above ``name`` whose name servers we know, and their names."""
+        zone = name
+        while zone != dns.name.root:
+            entry = self.cache.get(zone, dns.rdatatype.NS)
+            if entry is not None and entry.rrset is not None:
+                return zone, [rdata.target for rdata in entry.rrset]  # type: ignore[attr-defined]
+            zone = zone.parent()
+        return dns.name.root, [ns for ns, _ in self.root_servers]
+
+    async def _iterate(
+        self, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
+    ) -> _Outcome:
+        zone, nameservers = self._closest_delegation(name)
+        referrals = 0
+        while True:
+            outcome: _Outcome | None = None
+            referral: dns.message.Message | None = None
+            async with aclosing(self._servers(zone, nameservers, ctx, depth)) as servers:
+                async for server in servers:
+                    response = await self._ask(server, zone, name, rdtype, ctx, depth)
+                    if response is None:
+                        continue
+                    kind, detail, outcome = self._classify(response, zone, name, rdtype)
+                    ctx.walk.append(Step(server, zone, name, rdtype, kind, detail, depth))
+                    if kind == "referral":
+                        referral = response
+                        break
+                    if outcome is not None:
+                        break
+            if outcome is not None:
+                return outcome
+            if referral is None:
+                raise ResolutionFailed(f"no server of the zone {zone} gave a usable answer")
+            referrals += 1
+            if referrals > self.max_referrals:
+                raise ResolutionFailed(f"more than {self.max_referrals} referrals for {name}")
+            zone, nameservers = self._follow(referral, name)
+
+    async def _servers(
+        self, zone: dns.name.Name, nameservers: list[dns.name.Name], ctx: _Context, depth: int
+    ) -> AsyncIterator[Address]:
+        """The addresses to try for ``zone``: known ones first, then a few resolved ones."""
+        hints = dict(self.root_servers) if zone == dns.name.root else {}
+        unknown: list[dns.name.Name] = []
+        for ns in nameservers:
+            if ns in hints:
+                yield (hints[ns], self.port)
+                continue
+            entry = self.cache.get(ns, dns.rdatatype.A)
+            if entry is not None and entry.rrset is not None:
+                for rdata in entry.rrset:
+                    yield (rdata.address, self.port)  # type: ignore[attr-defined]
+            else:
+                unknown.append(ns)
+        # Name servers without glue: each costs a resolution of its own, so
+        # only a few are tried (NXNSAttack), never one we are already resolving
+        # (A needs B's server, which needs A's...), and never too deep.
+        for ns in unknown[: self.max_fanout]:
+            if ns in ctx.resolving or depth >= self.max_ns_depth:
+                detail = "already being resolved" if ns in ctx.resolving else "too deep"
+                ctx.walk.append(Step(None, zone, ns, dns.rdatatype.A, "skipped", detail, depth))
+                continue
+            ctx.resolving.add(ns)
+            try:
+                outcome = await self._lookup(ns, dns.rdatatype.A, ctx, depth + 1)
+            except ResolutionFailed:
+                continue
+            finally:
+                ctx.resolving.discard(ns)
+            for rrset in outcome.rrsets:
+                if outcome.kind == "answer" and rrset.rdtype == dns.rdatatype.A:
+                    for rdata in rrset:
+                        yield (rdata.address, self.port)  # type: ignore[attr-defined]
+
+    async def _ask(
+        self,
+        server: Address,
+        zone: dns.name.Name,
+        name: dns.name.Name,
+        rdtype: int,
+        ctx: _Context,
+        depth: int,
+    ) -> dns.message.Message | None:
+        ctx.queries += 1
+        if ctx.queries > self.max_queries:
+            raise ResolutionFailed(f"more than {self.max_queries} queries for one resolution")
+        message = make_query(name, rdtype, recursion_desired=False, rng=self.network.random)
+        try:
+            result = await query(
+                self.network,
+                server,
+                message,
+                timeout=self.timeout,
+                trace=self.trace,
+                actor=self.actor,
+            )
+        except DnsQueryError as exc:
+            ctx.walk.append(Step(server, zone, name, rdtype, "no answer", str(exc), depth))
+            return None
+        return result.response
+
+    # --- reading a response -----------------------------------------------------------
+
+    def _classify(
+        self, response: dns.message.Message, zone: dns.name.Name, name: dns.name.Name, rdtype: int
+    ) -> tuple[str, str, _Outcome | None]:
+        """What a response says, trusting only what ``zone``'s server may speak for.
+
+        Returns (kind, detail, outcome): an outcome to return, or None for a
+        referral (to follow) or a lame answer (try the next server).
+        """
+        rcode = response.rcode()
+        if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+            return "lame", dns.rcode.to_text(rcode), None
+        authoritative = bool(response.flags & dns.flags.AA)
+        # The answer section: a CNAME chain from the name, then the data, all in bailiwick.
+        chain: list[dns.rrset.RRset] = []
+        current, seen = name, {name}
+        while current.is_subdomain(zone):
+            data = _find(response.answer, current, rdtype)
+            if data is not None:
+                if not authoritative:
+                    return "lame", "an answer without AA", None
+                for rrset in chain:
+                    self.cache.put(rrset)
+                self.cache.put(data)
+                return "answer", _rdata_text(data), _Outcome("answer", [*chain, data])
+            alias = _find(response.answer, current, dns.rdatatype.CNAME)
+            if alias is None:
+                break
+            chain.append(alias)
+            current = alias[0].target  # type: ignore[attr-defined]
+            if current in seen:
+                break
+            seen.add(current)
+        if chain:
+            if not authoritative:
+                return "lame", "a CNAME without AA", None
+            for rrset in chain:
+                self.cache.put(rrset)
+            text = " → ".join(f"{r.name}" for r in chain) + f" → {current}"
+            negative = current.is_subdomain(zone) and current not in (r.name for r in chain)
+            if negative and rcode == dns.rcode.NXDOMAIN:
+                soa = self._negative(response, zone, current, rdtype, rcode)
+                return "cname", text, _Outcome("nxdomain", chain, soa=soa)
+            return "cname", text, _Outcome("cname", chain, target=current)
+        # No data: a referral to a zone closer to the name, or a negative answer.
+        ns = next(
+            (r for r in response.authority if r.rdtype == dns.rdatatype.NS),
+            None,
+        )
+        if rcode == dns.rcode.NOERROR and ns is not None and not authoritative:
+            child = ns.name
+            if not (child.is_subdomain(zone) and child != zone and name.is_subdomain(child)):
+                return "lame", f"a referral to {child}, which is not closer to {name}", None
+            return "referral", f"{child} NS {', '.join(str(r.target) for r in ns)}", None  # type: ignore[attr-defined]
+        if not authoritative:
+            return "lame", "neither an answer nor a referral", None
+        soa = self._negative(response, zone, name, rdtype, rcode)
+        kind = "nxdomain" if rcode == dns.rcode.NXDOMAIN else "nodata"
+        return kind, "" if soa is None else f"SOA {soa.name}", _Outcome(kind, soa=soa)
+
+    def _negative(
+        self,
+        response: dns.message.Message,
+        zone: dns.name.Name,
+        name: dns.name.Name,
+        rdtype: int,
+        rcode: int,
+    ) -> dns.rrset.RRset | None:
+        """Cache a negative answer by its SOA (RFC 2308); without one it is not cached."""
+        for rrset in response.authority:
+            if (
+                rrset.rdtype == dns.rdatatype.SOA
+                and rrset.name.is_subdomain(zone)
+                and name.is_subdomain(rrset.name)
+            ):
+                self.cache.put_negative(name, rdtype, rcode, rrset)
+                entry = self.cache.get(name, NXDOMAIN_KEY if rcode else rdtype)
+                return entry.soa if entry is not None else None
+        return None
+
+    def _follow(
+        self, response: dns.message.Message, name: dns.name.Name
+    ) -> tuple[dns.name.Name, list[dns.name.Name]]:
+        """Remember a referral's delegation and its in-bailiwick glue; return the new zone."""
+        ns = next(r for r in response.authority if r.rdtype == dns.rdatatype.NS)
+        child = ns.name
+        self.cache.put(ns)
+        targets = {rdata.target for rdata in ns}  # type: ignore[attr-defined]
+        for rrset in response.additional:
+            if rrset.rdtype != dns.rdatatype.A or rrset.name not in targets:
+                continue
+            if rrset.name.is_subdomain(child):
+                self.cache.put(rrset)  # in bailiwick: the only way to reach the child
+            # Out of bailiwick: the parent has no say over that name. Ignored.
+        return child, [rdata.target for rdata in ns]  # type: ignore[attr-defined]
+
+
+def _find(
+    section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int
+) -> dns.rrset.RRset | None:
+    for rrset in section:
+        if rrset.name == name and rrset.rdtype == rdtype and rrset.rdclass == dns.rdataclass.IN:
+            return rrset
+    return None
+
+
+def _rdata_text(rrset: dns.rrset.RRset) -> str:
+    return ", ".join(rdata.to_text() for rdata in rrset)
