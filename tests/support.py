@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -159,3 +160,48 @@ def webtrip_web_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# --- headless Chromium ---------------------------------------------------------------
+
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",  # without these, Chromium calls home at start
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--no-proxy-server",
+    "--mute-audio",
+)
+"""The flags every test runs Debian's Chromium with (plus a fresh --user-data-dir)."""
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Kill what is left of the process group a test started (renderers, zygotes...)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=5)
+
+
+def kill_processes_naming(path: Path) -> None:
+    """Kill the processes whose command line names ``path`` (a directory of the test).
+
+    Chromium's crash reporter starts its own session, outside the process group.
+    """
+    marker = str(path).encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker in cmdline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)

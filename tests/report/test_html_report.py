@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import struct
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from support import require_program
+from support import CHROMIUM_FLAGS, kill_group, kill_processes_naming, require_program
 from webtrip.netsim import lab
 from webtrip.report.html import html_report
 from webtrip.trace import HttpRequestQueued, PageLoadStarted, Trace
@@ -163,44 +162,11 @@ def test_report_needs_a_file_to_write(tmp_path):
 # --- headless Chromium ------------------------------------------------------------------
 
 FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--no-proxy-server",
-    "--mute-audio",
+    *CHROMIUM_FLAGS,
     "--hide-scrollbars",
     "--force-device-scale-factor=1",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # any request would fail, and be seen
 )
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
-def kill_processes_naming(path: Path) -> None:
-    """Kill what is left that names ``path`` (the crash reporter starts its own session)."""
-    marker = str(path).encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker in cmdline:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def chromium(workdir: Path, name: str, url: str, *options: str) -> str:

@@ -13,19 +13,17 @@ bundle is missing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from support import require_program
+from support import CHROMIUM_FLAGS, kill_group, kill_processes_naming, require_program
 from webtrip.report.mermaid import mermaid_from_trace
 from webtrip.trace import Trace
 
@@ -34,21 +32,7 @@ BUNDLE = NPM / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
 RUN_TIMEOUT = 60.0  # seconds for one Chromium run
 ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
 
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--no-proxy-server",
-    "--mute-audio",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # the page needs no network
-)
+FLAGS = (*CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND")  # the page needs no network
 
 PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>mermaid render</title></head>
@@ -92,28 +76,6 @@ def mermaid_bundle() -> Path:
     if not BUNDLE.is_file():
         pytest.skip(f"the mermaid npm package is not in {NPM} (scripts/test.sh installs it)")
     return BUNDLE
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
-def kill_processes_naming(path: Path) -> None:
-    """Kill what is left that names ``path`` (the crash reporter starts its own session)."""
-    marker = str(path).encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker in cmdline:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry.name), signal.SIGKILL)
 
 
 def dump_dom(workdir: Path, url: str) -> str:

@@ -16,13 +16,11 @@ killed afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import os
 import re
 import shutil
-import signal
 import struct
 import subprocess
 import time
@@ -35,7 +33,14 @@ from typing import Any
 
 import pytest
 
-from support import DATA, RunningWebServer, require_program, webtrip_web_server
+from support import (
+    DATA,
+    RunningWebServer,
+    kill_group,
+    kill_processes_naming,
+    require_program,
+    webtrip_web_server,
+)
 
 pytestmark = pytest.mark.peer("chromium")
 
@@ -182,29 +187,6 @@ class Chromium:
             stderr.decode("utf-8", "replace"),
             process.returncode,
         )
-
-
-def kill_group(process: subprocess.Popen[bytes]) -> None:
-    """Kill what is left of the process group this test started (renderers, zygotes...)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=5)
-
-
-def kill_processes_naming(path: Path) -> None:
-    """Kill the processes whose command line names ``path`` (a directory of this test)."""
-    marker = str(path).encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        if marker in cmdline:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(entry.name), signal.SIGKILL)
 
 
 # --- the access log ------------------------------------------------------------------
