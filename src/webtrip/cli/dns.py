@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import ipaddress
 import json
 import shlex
 import sys
@@ -11,6 +12,7 @@ import time
 
 import click
 import dns.name
+import dns.rcode
 import dns.rdatatype
 import dns.resolver
 
@@ -24,13 +26,24 @@ from webtrip.cli.common import (
 )
 from webtrip.dns.authority import Authority
 from webtrip.dns.client import DnsQueryError, DnsTimeout, make_query, query
+from webtrip.dns.recursive import Forwarder, RecursiveResolver, Resolution, load_root_hints
+from webtrip.dns.resolver import LOOPBACK, ResolverService
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneError, ZoneSet, load_zone
+from webtrip.labs import internet_root_hints
 from webtrip.net import Address, RealNetwork, format_address, parse_address
-from webtrip.report.dns import dig_text, message_json, query_log_line
-from webtrip.trace import DnsMessageDropped, DnsMessageSent, Event, Trace
+from webtrip.report.dns import (
+    dig_text,
+    message_json,
+    query_log_line,
+    resolver_log_line,
+    walk_json,
+    walk_text,
+)
+from webtrip.trace import DnsMessageDropped, DnsMessageSent, Event, ResolverAnswered, Trace
 
 DEFAULT_LISTEN = "127.0.0.1:5353"
+DEFAULT_RESOLVER_LISTEN = "127.0.0.1:5300"
 
 
 @click.group("dns")
@@ -128,6 +141,157 @@ def _log_printer(trace: Trace):  # type: ignore[no-untyped-def]
     return on_event
 
 
+ROOT_HINTS_OPTION = click.option(
+    "--root-hints",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Where the walk starts: a root hints file (named.root's format). "
+    "Default: the Internet's root servers.",
+)
+SERVER_PORT_OPTION = click.option(
+    "--server-port",
+    default=53,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="The port name servers are asked on (labs on loopback use another).",
+)
+
+
+def read_root_hints(path: str | None) -> list[tuple[dns.name.Name, str]]:
+    """The root servers of ``path``, or the Internet's; UserError naming the problem."""
+    try:
+        return load_root_hints(path or str(internet_root_hints()))
+    except ValueError as exc:
+        raise UserError(str(exc), exit_code=2) from None
+
+
+@dns_group.command("resolver")
+@listen_option(DEFAULT_RESOLVER_LISTEN, "UDP and TCP")
+@ROOT_HINTS_OPTION
+@click.option(
+    "--forward",
+    "upstreams",
+    multiple=True,
+    metavar="ADDR[:PORT]",
+    help="Do not walk the tree: ask this resolver instead (in order, if repeated).",
+)
+@click.option(
+    "--allow",
+    "allowed",
+    multiple=True,
+    metavar="NETWORK",
+    help="Clients to answer, like 10.0.0.0/8 (repeatable); others get REFUSED. "
+    "Default: loopback only.",
+)
+@SERVER_PORT_OPTION
+@click.option(
+    "--0x20",
+    "case_randomization",
+    is_flag=True,
+    help="Randomise the letter case of each question sent, and accept only "
+    "answers that repeat it (harder to spoof).",
+)
+@click.option(
+    "--cache-size",
+    default=10000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Records (and whole answers) kept at most.",
+)
+@click.option(
+    "--timeout",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.01),
+    help="Seconds to wait for each server's answer.",
+)
+@click.option("--log", is_flag=True, help="Print one line per answer: client, question, rcode.")
+def resolver_command(
+    listen: tuple[str, ...],
+    root_hints: str | None,
+    upstreams: tuple[str, ...],
+    allowed: tuple[str, ...],
+    server_port: int,
+    case_randomization: bool,
+    cache_size: int,
+    timeout: float,
+    log: bool,
+) -> None:
+    """Run a recursive resolver (UDP and TCP) until Ctrl-C.
+
+    It finds each answer itself: it asks a root server, follows the referrals
+    down to the zone's own servers, and caches what it learns for as long as
+    the records' TTLs allow. With --forward it asks another resolver instead.
+    It answers only the clients of --allow (loopback by default) and REFUSES
+    the rest: never an open resolver.
+
+    \b
+    Examples:
+      webtrip dns resolver
+      webtrip dns resolver --root-hints lab.hints --server-port 5353 --log
+      webtrip dns resolver --forward 127.0.0.1:53 --listen 127.0.0.1:5300
+      webtrip dns resolver --listen 10.0.0.1:53 --allow 10.0.0.0/24 --0x20
+      dig @127.0.0.1 -p 5300 www.example.org
+    """
+    if upstreams and root_hints:
+        raise UserError("give --root-hints or --forward, not both", exit_code=2)
+    addresses = parse_listen(listen, 53)
+    networks = _networks(allowed) if allowed else LOOPBACK
+    network = RealNetwork()
+    trace = Trace(time.monotonic, keep=False, enabled=log)
+    options = dict(
+        trace=trace,
+        cache_size=cache_size,
+        timeout=timeout,
+        port=server_port,
+        case_randomization=case_randomization,
+    )
+    engine: RecursiveResolver
+    if upstreams:
+        forward_to = [_server_address(word, 53) for word in upstreams]
+        engine = Forwarder(network, forward_to, **options)  # type: ignore[arg-type]
+        what = "forwarding to " + ", ".join(format_address(a) for a in forward_to)
+    else:
+        engine = RecursiveResolver(network, read_root_hints(root_hints), **options)  # type: ignore[arg-type]
+        what = f"walking from the root ({root_hints or 'the Internet'}'s root servers)"
+    if log:
+        trace.subscribe(_resolver_log_printer(trace))
+    service = ResolverService(engine, trace, allow=networks, cache_size=cache_size)
+    server = DnsServer(network, service, trace, actor="resolver")
+    clients = ", ".join(str(n) for n in networks)
+    serve_until_stopped(
+        server,
+        addresses,
+        lambda where: f"webtrip resolver: {what}; answers {clients} — UDP and TCP on {where}.",
+    )
+
+
+def _networks(values: tuple[str, ...]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value, strict=False))
+        except ValueError:
+            raise UserError(f"--allow {value}: not a network like 10.0.0.0/8", 2) from None
+    return networks
+
+
+def _server_address(word: str, default_port: int) -> Address:
+    try:
+        return parse_address(word, default_port)
+    except ValueError as exc:
+        raise UserError(f"{word}: {exc}", exit_code=2) from None
+
+
+def _resolver_log_printer(trace: Trace):  # type: ignore[no-untyped-def]
+    def on_event(event: Event) -> None:
+        if isinstance(event, ResolverAnswered):
+            sys.stdout.write(resolver_log_line(event, trace.wall_start) + "\n")
+            sys.stdout.flush()
+
+    return on_event
+
+
 @dns_group.command("query")
 @click.argument("words", nargs=-1, required=True, metavar="NAME [TYPE] [@SERVER[:PORT]]")
 @click.option("--tcp", is_flag=True, help="Ask over TCP instead of UDP.")
@@ -140,19 +304,41 @@ def _log_printer(trace: Trace):  # type: ignore[no-untyped-def]
     help="Seconds to wait for the answer.",
 )
 @click.option("--no-recurse", is_flag=True, help="Clear the RD bit (like dig +norec).")
+@click.option(
+    "--trace",
+    "walk",
+    is_flag=True,
+    help="Walk from the root servers down to the answer, showing every step (like dig +trace).",
+)
+@ROOT_HINTS_OPTION
+@SERVER_PORT_OPTION
 def query_command(
-    words: tuple[str, ...], tcp: bool, as_json: bool, timeout: float, no_recurse: bool
+    words: tuple[str, ...],
+    tcp: bool,
+    as_json: bool,
+    timeout: float,
+    no_recurse: bool,
+    walk: bool,
+    root_hints: str | None,
+    server_port: int,
 ) -> None:
     """Ask a DNS server one question and print the answer as dig does.
 
-    Without @SERVER the first nameserver of /etc/resolv.conf is asked.
+    Without @SERVER the first nameserver of /etc/resolv.conf is asked. With
+    --trace no single server is asked: the question goes to a root server,
+    then to each server it refers to, as a recursive resolver does it.
 
     \b
     Examples:
       webtrip dns query www.example.test @127.0.0.1:5353
       webtrip dns query example.test MX @127.0.0.1:5353 --tcp
       webtrip dns query www.example.test AAAA @[::1]:5353 --json
+      webtrip dns query www.example.org --trace
+      webtrip dns query www.webtrip.test --trace --root-hints lab.hints --server-port 5353
     """
+    if walk:
+        _trace_walk(words, timeout, as_json, root_hints, server_port)
+        return
     name, rdtype, server = _parse_query_words(words)
     message = _make_query(name, rdtype, no_recurse)
     started = datetime.datetime.now().astimezone()
@@ -192,6 +378,29 @@ def query_command(
         ),
         markup=False,
     )
+
+
+def _trace_walk(
+    words: tuple[str, ...], timeout: float, as_json: bool, hints: str | None, server_port: int
+) -> None:
+    if any(word.startswith("@") for word in words):
+        raise UserError("--trace starts at the root servers (--root-hints), not at @SERVER", 2)
+    name, rdtype, _ = _parse_query_words((*words, "@127.0.0.1"))
+    _make_query(name, rdtype, False)  # the name and type are valid, or one sentence says why
+    servers = read_root_hints(hints)
+
+    async def main() -> Resolution:
+        network = RealNetwork()
+        engine = RecursiveResolver(network, servers, timeout=timeout, port=server_port)
+        return await engine.resolve(name, rdtype)
+
+    resolution = asyncio.run(main())
+    if as_json:
+        click.echo(json.dumps(walk_json(resolution), indent=2))
+    else:
+        out_console().print(walk_text(resolution), markup=False, highlight=False)
+    if resolution.rcode == dns.rcode.SERVFAIL:
+        raise UserError(f"the walk failed: {resolution.reason}", exit_code=EXIT_NO_REPLY)
 
 
 def _parse_query_words(words: tuple[str, ...]) -> tuple[str, str, Address]:

@@ -116,8 +116,10 @@ class Authority:
 
     # --- bytes in, bytes out ---------------------------------------------------
 
-    def respond(self, wire: bytes, transport: str = UDP) -> bytes | None:
-        """The response to the query ``wire`` received over ``transport``.
+    def respond(
+        self, wire: bytes, transport: str = UDP, peer: tuple[str, int] | None = None
+    ) -> bytes | None:
+        """The response to the query ``wire`` received over ``transport`` (from any ``peer``).
 
         Returns None when the message must be dropped: too short to carry a
         header, or itself a response (answering responses invites loops).
@@ -154,45 +156,25 @@ class Authority:
             return None, False
         opcode = (flags & _OPCODE_MASK) >> 11
         if opcode != dns.opcode.QUERY:
-            return _header_only(query_id, flags, dns.rcode.NOTIMP), False
+            return header_only(query_id, flags, dns.rcode.NOTIMP), False
         if qdcount != 1 or flags & _RCODE_MASK:
             # One question per query (RFC 9619); a query carries no RCODE.
-            return _header_only(query_id, flags, dns.rcode.FORMERR), False
+            return header_only(query_id, flags, dns.rcode.FORMERR), False
         try:
             # Bytes after the last record are ignored, as NSD and BIND do.
             query = dns.message.from_wire(wire, ignore_trailing=True)
         except Exception:  # any parse failure is the client's malformed message
-            return _header_only(query_id, flags, dns.rcode.FORMERR), False
+            return header_only(query_id, flags, dns.rcode.FORMERR), False
         try:
             response = self.answer(query, transport)
             return self._render(query, response, transport), True
         except Exception:  # a query we cannot answer must never stop the server
-            return _header_only(query_id, flags, dns.rcode.SERVFAIL), False
+            return header_only(query_id, flags, dns.rcode.SERVFAIL), False
 
     def _render(
         self, query: dns.message.Message, response: dns.message.Message, transport: str
     ) -> bytes:
-        if transport == TCP:
-            limit = 65535
-        elif query.edns >= 0:
-            limit = max(CLASSIC_UDP_PAYLOAD, min(query.payload, self.edns_payload))
-        else:
-            limit = CLASSIC_UDP_PAYLOAD
-        try:
-            return response.to_wire(max_size=limit)
-        except dns.exception.TooBig:
-            pass
-        # RFC 2181 §9: additional data is optional — leave it out before
-        # truncating, unless it is glue the referral cannot work without.
-        if response.additional and response.flags & dns.flags.AA:
-            response.additional = []
-            try:
-                return response.to_wire(max_size=limit)
-            except dns.exception.TooBig:
-                pass
-        response.answer, response.authority, response.additional = [], [], []
-        response.flags |= dns.flags.TC
-        return response.to_wire(max_size=limit)
+        return render(query, response, transport, self.edns_payload)
 
     # --- the lookup algorithm ---------------------------------------------------
 
@@ -366,7 +348,37 @@ def _rrset(owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.R
     return rrset
 
 
-def _header_only(query_id: int, flags: int, rcode: int) -> bytes:
+def render(
+    query: dns.message.Message,
+    response: dns.message.Message,
+    transport: str,
+    edns_payload: int = EDNS_PAYLOAD,
+) -> bytes:
+    """``response`` in bytes, as large as ``query``'s sender can take (TC=1 if it does not fit)."""
+    if transport == TCP:
+        limit = 65535
+    elif query.edns >= 0:
+        limit = max(CLASSIC_UDP_PAYLOAD, min(query.payload, edns_payload))
+    else:
+        limit = CLASSIC_UDP_PAYLOAD
+    try:
+        return response.to_wire(max_size=limit)
+    except dns.exception.TooBig:
+        pass
+    # RFC 2181 §9: additional data is optional — leave it out before
+    # truncating, unless it is glue the referral cannot work without.
+    if response.additional and response.flags & dns.flags.AA:
+        response.additional = []
+        try:
+            return response.to_wire(max_size=limit)
+        except dns.exception.TooBig:
+            pass
+    response.answer, response.authority, response.additional = [], [], []
+    response.flags |= dns.flags.TC
+    return response.to_wire(max_size=limit)
+
+
+def header_only(query_id: int, flags: int, rcode: int) -> bytes:
     """A response with only a header: for queries we cannot or will not parse."""
     response_flags = _QR | (flags & (_OPCODE_MASK | _RD)) | (rcode & 0xF)
     return _HEADER.pack(query_id, response_flags, 0, 0, 0, 0)

@@ -101,20 +101,24 @@ async def query(
     timeout: float = 3.0,
     trace: Trace = NULL_TRACE,
     actor: str = "client",
+    exact_case: bool = False,
 ) -> QueryResult:
     """Send ``message`` to ``server`` and return the answer.
 
     Over UDP unless ``tcp``; a truncated UDP answer is retried over TCP.
-    Raises DnsTimeout, DnsConnectionRefused or DnsBadResponse.
+    With ``exact_case`` a reply must repeat the question's letter case byte
+    for byte (for a question whose case was randomised: "0x20", see
+    :func:`randomize_case`). Raises DnsTimeout, DnsConnectionRefused or
+    DnsBadResponse.
     """
     started = network.now()
     if tcp:
-        result = await _query_tcp(network, server, message, timeout, trace, actor)
+        result = await _query_tcp(network, server, message, timeout, trace, actor, exact_case)
     else:
-        result = await _query_udp(network, server, message, timeout, trace, actor)
+        result = await _query_udp(network, server, message, timeout, trace, actor, exact_case)
         if result.response.flags & dns.flags.TC:
             ignored = result.ignored
-            result = await _query_tcp(network, server, message, timeout, trace, actor)
+            result = await _query_tcp(network, server, message, timeout, trace, actor, exact_case)
             result.retried_over_tcp = True
             result.ignored += ignored
     result.elapsed = network.now() - started
@@ -128,6 +132,7 @@ async def _query_udp(
     timeout: float,
     trace: Trace,
     actor: str,
+    exact_case: bool = False,
 ) -> QueryResult:
     local_host = "::" if ":" in server[0] else "0.0.0.0"
     endpoint = await network.open_udp_endpoint(local_host, 0)  # a fresh random port per query
@@ -146,6 +151,8 @@ async def _query_udp(
                         )
                     )
                     response = _matching_response(message, data, source, server)
+                    if response is not None and exact_case and not _same_question(wire, data):
+                        response = None
                     if response is None:
                         ignored += 1
                         continue
@@ -182,6 +189,7 @@ async def _query_tcp(
     timeout: float,
     trace: Trace,
     actor: str,
+    exact_case: bool = False,
 ) -> QueryResult:
     wire = message.to_wire()
     where = format_address(server)
@@ -223,9 +231,39 @@ async def _query_tcp(
         response = dns.message.from_wire(data)
     except Exception as exc:
         raise DnsBadResponse(f"{where} sent a malformed DNS message ({exc})") from None
-    if not message.is_response(response):
+    if not message.is_response(response) or (exact_case and not _same_question(wire, data)):
         raise DnsBadResponse(f"{where} answered a different question or ID")
     return QueryResult(message, response, data, server, TCP, 0.0)
+
+
+def randomize_case(name: dns.name.Name, rng: RandomSource) -> dns.name.Name:
+    """``name`` with each letter's case drawn at random ("0x20", draft-vixie-dnsext-dns0x20).
+
+    A server copies the question into its answer byte for byte, so a reply
+    that repeats the random case came from someone who saw the question: one
+    more secret, a bit per letter, for a spoofer to guess besides the ID and
+    the port.
+    """
+    labels = []
+    for label in name.labels:
+        bits = rng.getrandbits(max(len(label), 1))
+        labels.append(
+            bytes(
+                byte ^ 0x20 if (0x41 <= byte <= 0x5A or 0x61 <= byte <= 0x7A) and bits >> i & 1
+                else byte
+                for i, byte in enumerate(label)
+            )
+        )  # fmt: skip
+    return dns.name.Name(labels)
+
+
+def _same_question(query_wire: bytes, response_wire: bytes) -> bool:
+    """Whether the response repeats the query's question section byte for byte (case too)."""
+    end = 12
+    while query_wire[end]:
+        end += query_wire[end] + 1
+    end += 5  # the root label, type and class
+    return response_wire[12:end] == query_wire[12:end]
 
 
 def _normal_ip(text: str) -> str:

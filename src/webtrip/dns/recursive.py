@@ -54,6 +54,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
+import dns.exception
 import dns.flags
 import dns.message
 import dns.name
@@ -62,9 +63,10 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from webtrip.dns.client import DnsQueryError, make_query, query
+from webtrip.dns.authority import EDNS_PAYLOAD
+from webtrip.dns.client import DnsQueryError, QueryResult, make_query, query, randomize_case
 from webtrip.net import Address, Network
-from webtrip.trace import NULL_TRACE, Trace
+from webtrip.trace import NULL_TRACE, ResolverStep, Trace
 
 MAX_TTL = 86400  # a day: no record is remembered longer
 MAX_NEGATIVE_TTL = 10800  # three hours for "does not exist" (RFC 2308 §5)
@@ -75,6 +77,33 @@ NameLike = str | dns.name.Name
 
 def _name(value: NameLike) -> dns.name.Name:
     return dns.name.from_text(value) if isinstance(value, str) else value
+
+
+def load_root_hints(path: str) -> list[tuple[dns.name.Name, str]]:
+    """The root servers named in a root hints file (named.root's format): (name, address).
+
+    Raises ValueError, one sentence, if the file cannot be read or names no
+    root server with an address.
+    """
+    import dns.zone
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+        zone = dns.zone.from_text(text, origin=dns.name.root, relativize=False, check_origin=False)
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the root hints ({exc.strerror or exc})") from None
+    except (dns.exception.DNSException, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a root hints file ({exc})") from None
+    ns = zone.get_rdataset(dns.name.root, dns.rdatatype.NS)
+    hints = []
+    for rdata in ns or ():
+        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+            addresses = zone.get_rdataset(rdata.target, rdtype)
+            hints.extend((rdata.target, a.address) for a in addresses or ())
+    if not hints:
+        raise ValueError(f'{path}: names no root server (". NS") with an address')
+    return hints
 
 
 # --- the walk -----------------------------------------------------------------------
@@ -91,6 +120,8 @@ class Step:
     outcome: str  # referral, answer, cname, nxdomain, nodata, cache, lame, timeout...
     detail: str = ""
     depth: int = 0  # 0: the question itself; 1+: resolving a name server's address
+    wire: bytes = b""  # the server's response, as received
+    elapsed: float = 0.0  # seconds the server took to answer
 
     def __str__(self) -> str:
         if self.server is None:
@@ -113,6 +144,7 @@ class Resolution:
     authority: list[dns.rrset.RRset] = field(default_factory=list)
     walk: list[Step] = field(default_factory=list)
     reason: str = ""  # why SERVFAIL
+    queries: int = 0  # questions sent to servers
 
     @property
     def from_cache(self) -> bool:
@@ -120,7 +152,9 @@ class Resolution:
 
     def to_response(self, query_message: dns.message.Message) -> dns.message.Message:
         """The response a resolver sends its client (RA=1, AA=0)."""
-        response = dns.message.make_response(query_message)
+        response = dns.message.make_response(query_message, our_payload=EDNS_PAYLOAD)
+        if query_message.edns >= 0 and query_message.ednsflags & dns.flags.DO:
+            response.ednsflags |= dns.flags.DO  # RFC 3225: the DO bit is copied
         response.flags |= dns.flags.RA
         response.flags &= ~dns.flags.AA
         response.set_rcode(self.rcode)
@@ -212,6 +246,7 @@ class _Outcome:
 
 @dataclass
 class _Context:
+    question: str = ""  # the client's question, for the trace
     walk: list[Step] = field(default_factory=list)
     queries: int = 0
     resolving: set[dns.name.Name] = field(default_factory=set)  # name servers being resolved
@@ -235,6 +270,7 @@ class RecursiveResolver:
         timeout: float = 2.0,
         port: int = 53,
         actor: str = "resolver",
+        case_randomization: bool = False,
     ) -> None:
         self.network = network
         self.trace = trace
@@ -247,6 +283,7 @@ class RecursiveResolver:
         self.timeout = timeout
         self.port = port
         self.actor = actor
+        self.case_randomization = case_randomization
         self.root_servers: list[tuple[dns.name.Name, str]] = [
             (_name(name), address) for name, address in root_hints
         ]
@@ -255,7 +292,7 @@ class RecursiveResolver:
         """Find the answer to (qname, qtype); never raises for DNS failures (SERVFAIL)."""
         name = _name(qname)
         rdtype = dns.rdatatype.from_text(qtype) if isinstance(qtype, str) else qtype
-        ctx = _Context()
+        ctx = _Context(f"{name} {dns.rdatatype.to_text(rdtype)}")
         result = Resolution(name, rdtype, dns.rcode.NOERROR, walk=ctx.walk)
         seen = {name}
         current = name
@@ -278,12 +315,34 @@ class RecursiveResolver:
         except ResolutionFailed as exc:
             result.rcode, result.reason = dns.rcode.SERVFAIL, str(exc)
             result.answer.clear()
+            result.queries = ctx.queries
             return result
+        result.queries = ctx.queries
         if outcome.kind == "nxdomain":
             result.rcode = dns.rcode.NXDOMAIN
         if outcome.soa is not None:
             result.authority.append(outcome.soa)
         return result
+
+    def _step(self, ctx: _Context, step: Step) -> None:
+        """Keep ``step`` in the walk, and show it in the trace as it happens."""
+        ctx.walk.append(step)
+        trace = self.trace
+        if trace.enabled:
+            trace.record(
+                ResolverStep(
+                    trace.now(),
+                    self.actor,
+                    ctx.question,
+                    step.server,
+                    step.zone.to_text(),
+                    step.qname.to_text(),
+                    dns.rdatatype.to_text(step.qtype),
+                    step.outcome,
+                    step.detail,
+                    step.depth,
+                )
+            )
 
     # --- one name ---------------------------------------------------------------------
 
@@ -292,7 +351,7 @@ class RecursiveResolver:
     ) -> _Outcome:
         cached = self._from_cache(name, rdtype)
         if cached is not None:
-            ctx.walk.append(Step(None, name, name, rdtype, "cache", cached.kind, depth))
+            self._step(ctx, Step(None, name, name, rdtype, "cache", cached.kind, depth))
             return cached
         return await self._iterate(name, rdtype, ctx, depth)
 
@@ -331,11 +390,14 @@ class RecursiveResolver:
             referral: dns.message.Message | None = None
             async with aclosing(self._servers(zone, nameservers, ctx, depth)) as servers:
                 async for server in servers:
-                    response = await self._ask(server, zone, name, rdtype, ctx, depth)
-                    if response is None:
+                    result = await self._ask(server, zone, name, rdtype, ctx, depth)
+                    if result is None:
                         continue
+                    response = result.response
                     kind, detail, outcome = self._classify(response, zone, name, rdtype)
-                    ctx.walk.append(Step(server, zone, name, rdtype, kind, detail, depth))
+                    step = Step(server, zone, name, rdtype, kind, detail, depth,
+                                result.response_wire, result.elapsed)  # fmt: skip
+                    self._step(ctx, step)
                     if kind == "referral":
                         referral = response
                         break
@@ -372,7 +434,7 @@ class RecursiveResolver:
         for ns in unknown[: self.max_fanout]:
             if ns in ctx.resolving or depth >= self.max_ns_depth:
                 detail = "already being resolved" if ns in ctx.resolving else "too deep"
-                ctx.walk.append(Step(None, zone, ns, dns.rdatatype.A, "skipped", detail, depth))
+                self._step(ctx, Step(None, zone, ns, dns.rdatatype.A, "skipped", detail, depth))
                 continue
             ctx.resolving.add(ns)
             try:
@@ -394,10 +456,12 @@ class RecursiveResolver:
         rdtype: int,
         ctx: _Context,
         depth: int,
-    ) -> dns.message.Message | None:
+    ) -> QueryResult | None:
         ctx.queries += 1
         if ctx.queries > self.max_queries:
             raise ResolutionFailed(f"more than {self.max_queries} queries for one resolution")
+        if self.case_randomization:
+            name = randomize_case(name, self.network.random)
         message = make_query(name, rdtype, recursion_desired=False, rng=self.network.random)
         try:
             result = await query(
@@ -407,11 +471,12 @@ class RecursiveResolver:
                 timeout=self.timeout,
                 trace=self.trace,
                 actor=self.actor,
+                exact_case=self.case_randomization,
             )
         except DnsQueryError as exc:
-            ctx.walk.append(Step(server, zone, name, rdtype, "no answer", str(exc), depth))
+            self._step(ctx, Step(server, zone, name, rdtype, "no answer", str(exc), depth))
             return None
-        return result.response
+        return result
 
     # --- reading a response -----------------------------------------------------------
 
@@ -522,3 +587,111 @@ def _find(
 
 def _rdata_text(rrset: dns.rrset.RRset) -> str:
     return ", ".join(rdata.to_text() for rdata in rrset)
+
+
+# --- forwarding ---------------------------------------------------------------------
+
+
+class Forwarder(RecursiveResolver):
+    """A resolver that does not walk the tree: it asks ``upstreams`` (other resolvers) to.
+
+    Each question goes, with RD=1 ("recurse for me"), to the first upstream
+    that gives a usable answer — NOERROR or NXDOMAIN; SERVFAIL, REFUSED and
+    silence send it on to the next. What comes back is cached by the same
+    rules as a walk's findings (TTLs capped, RFC 2308 negative caching), but
+    only the records that answer the question are kept: a CNAME chain from
+    the name, its data, and the SOA of a negative answer — never what an
+    upstream adds about other names.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        upstreams: list[Address],
+        **options,  # type: ignore[no-untyped-def]
+    ) -> None:
+        if not upstreams:
+            raise ValueError("a forwarder needs at least one upstream resolver")
+        super().__init__(network, [], **options)
+        self.upstreams = list(upstreams)
+
+    async def _iterate(
+        self, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
+    ) -> _Outcome:
+        for upstream in self.upstreams:
+            result = await self._forward(upstream, name, rdtype, ctx, depth)
+            if result is None:
+                continue
+            response, root = result.response, dns.name.root
+            extra = (result.response_wire, result.elapsed)
+            rcode = response.rcode()
+            if rcode not in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN):
+                detail = dns.rcode.to_text(rcode)
+                self._step(ctx, Step(upstream, root, name, rdtype, "lame", detail, depth, *extra))
+                continue
+            kind, detail, outcome = self._read_forwarded(response, name, rdtype)
+            self._step(ctx, Step(upstream, root, name, rdtype, kind, detail, depth, *extra))
+            return outcome
+        raise ResolutionFailed(f"no upstream resolver gave a usable answer for {name}")
+
+    async def _forward(
+        self, upstream: Address, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
+    ) -> QueryResult | None:
+        ctx.queries += 1
+        if ctx.queries > self.max_queries:
+            raise ResolutionFailed(f"more than {self.max_queries} queries for one resolution")
+        asked = randomize_case(name, self.network.random) if self.case_randomization else name
+        message = make_query(asked, rdtype, recursion_desired=True, rng=self.network.random)
+        try:
+            result = await query(
+                self.network,
+                upstream,
+                message,
+                timeout=self.timeout,
+                trace=self.trace,
+                actor=self.actor,
+                exact_case=self.case_randomization,
+            )
+        except DnsQueryError as exc:
+            step = Step(upstream, dns.name.root, name, rdtype, "no answer", str(exc), depth)
+            self._step(ctx, step)
+            return None
+        return result
+
+    def _read_forwarded(
+        self, response: dns.message.Message, name: dns.name.Name, rdtype: int
+    ) -> tuple[str, str, _Outcome]:
+        chain: list[dns.rrset.RRset] = []
+        current, seen = name, {name}
+        while True:
+            data = _find(response.answer, current, rdtype)
+            if data is not None:
+                for rrset in (*chain, data):
+                    self.cache.put(rrset)
+                return "answer", _rdata_text(data), _Outcome("answer", [*chain, data])
+            alias = _find(response.answer, current, dns.rdatatype.CNAME)
+            if alias is None or alias[0].target in seen:  # type: ignore[attr-defined]
+                break
+            chain.append(alias)
+            current = alias[0].target  # type: ignore[attr-defined]
+            seen.add(current)
+        for rrset in chain:
+            self.cache.put(rrset)
+        rcode = response.rcode()
+        soa = next(
+            (
+                r
+                for r in response.authority
+                if r.rdtype == dns.rdatatype.SOA and current.is_subdomain(r.name)
+            ),
+            None,
+        )
+        if soa is not None:
+            self.cache.put_negative(current, rdtype, rcode, soa)
+            entry = self.cache.get(current, NXDOMAIN_KEY if rcode else rdtype)
+            soa = entry.soa if entry is not None else None
+        kind = "nxdomain" if rcode == dns.rcode.NXDOMAIN else "nodata"
+        if chain and rcode == dns.rcode.NOERROR and soa is None:
+            # The upstream stopped at an alias: ask again for its target.
+            return "cname", f"→ {current}", _Outcome("cname", chain, target=current)
+        return kind, "" if soa is None else f"SOA {soa.name}", _Outcome(kind, chain, soa=soa)

@@ -1,7 +1,15 @@
-"""The authoritative DNS server actor: UDP and TCP transport around :class:`Authority`.
+"""The DNS server actor: UDP and TCP transport around a :class:`Responder`.
 
-UDP: one datagram in, at most one datagram out — the answer is computed
-synchronously in the datagram callback, the fastest path asyncio offers.
+The responder decides what to answer: :class:`~webtrip.dns.authority.Authority`
+for an authoritative server (``webtrip dns serve``), or
+:class:`~webtrip.dns.resolver.ResolverService` for a recursive resolver
+(``webtrip dns resolver``). Given a query's bytes it returns the response's
+bytes at once, None (drop it), or an awaitable of either when the answer
+must first be found elsewhere.
+
+UDP: one datagram in, at most one datagram out — an answer known at once is
+sent from the datagram callback, the fastest path asyncio offers; one that
+must be awaited is sent by a task when it is ready.
 
 TCP (RFC 7766): each message is preceded by its two-byte length; a client may
 send several queries on one connection, even before the first answer arrives
@@ -17,11 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import inspect
 import itertools
 import struct
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
+from typing import Protocol
 
-from webtrip.dns.authority import TCP, UDP, Authority
+from webtrip.dns.authority import TCP, UDP
 from webtrip.net import Address, DatagramEndpoint, Network, Stream, TcpListener
 from webtrip.trace import (
     NULL_TRACE,
@@ -35,14 +45,24 @@ from webtrip.trace import (
 
 _LENGTH = struct.Struct("!H")
 
+Reply = bytes | None
+
+
+class Responder(Protocol):
+    """What a DNS server answers: bytes in, bytes (or None: drop) out, now or later."""
+
+    def respond(self, wire: bytes, transport: str, peer: Address) -> Reply | Awaitable[Reply]:
+        """The response to the message ``wire`` from ``peer``; never raises."""
+        ...
+
 
 class DnsServer:
-    """An authoritative DNS server for the zones of ``authority``."""
+    """A DNS server whose answers come from ``responder`` (an Authority, a resolver...)."""
 
     def __init__(
         self,
         network: Network,
-        authority: Authority,
+        responder: Responder,
         trace: Trace = NULL_TRACE,
         *,
         actor: str = "dns-server",
@@ -51,7 +71,7 @@ class DnsServer:
         max_tcp_connections: int = 128,
     ) -> None:
         self.network = network
-        self.authority = authority
+        self.responder = responder
         self.trace = trace
         self.actor = actor
         self.tcp_idle_timeout = tcp_idle_timeout
@@ -61,6 +81,7 @@ class DnsServer:
         self.tcp_listeners: list[TcpListener] = []
         self._tcp_open = 0
         self._connection_ids = itertools.count(1)
+        self._pending: set[asyncio.Task[None]] = set()  # answers still being found
 
     @property
     def addresses(self) -> list[Address]:
@@ -100,46 +121,82 @@ class DnsServer:
         raise OSError(errno.EADDRINUSE, "no port was free for both UDP and TCP")
 
     async def aclose(self) -> None:
-        """Stop listening."""
+        """Stop listening, and give up the answers still being found."""
         for endpoint in self.udp_endpoints:
             endpoint.close()
         for listener in self.tcp_listeners:
             await listener.aclose()
         self.udp_endpoints.clear()
         self.tcp_listeners.clear()
+        for task in list(self._pending):
+            task.cancel()
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
 
     # --- UDP ----------------------------------------------------------------------
 
     async def _open_udp(self, host: str, port: int) -> DatagramEndpoint:
         endpoint: DatagramEndpoint | None = None
-        authority, trace = self.authority, self.trace
+        respond, trace = self.responder.respond, self.trace
 
         def on_datagram(data: bytes, peer: Address) -> None:
             assert endpoint is not None
             if not trace.enabled:
-                response = authority.respond(data, UDP)
-                if response is not None:
+                response = respond(data, UDP, peer)
+                if type(response) is bytes:
                     endpoint.send(response, peer)
+                elif response is not None:
+                    self._later(response, endpoint, data, peer, 0.0)  # type: ignore[arg-type]
                 return
             received = trace.now()
-            local = endpoint.local_address
-            trace.record(DnsMessageReceived(received, self.actor, UDP, local, peer, data))
-            response = authority.respond(data, UDP)
-            if response is None:
-                trace.record(
-                    DnsMessageDropped(
-                        trace.now(), self.actor, UDP, local, peer, data, _drop_reason(data)
-                    )
-                )
-                return
-            endpoint.send(response, peer)
             trace.record(
-                DnsMessageSent(trace.now(), self.actor, UDP, local, peer, response, received)
+                DnsMessageReceived(received, self.actor, UDP, endpoint.local_address, peer, data)
             )
+            response = respond(data, UDP, peer)
+            if response is None or type(response) is bytes:
+                self._send_udp(endpoint, data, peer, response, received)  # type: ignore[arg-type]
+            else:
+                self._later(response, endpoint, data, peer, received)  # type: ignore[arg-type]
 
         endpoint = await self.network.open_udp_endpoint(host, port, on_datagram=on_datagram)
         self.udp_endpoints.append(endpoint)
         return endpoint
+
+    def _send_udp(
+        self,
+        endpoint: DatagramEndpoint,
+        query: bytes,
+        peer: Address,
+        response: bytes | None,
+        received: float,
+    ) -> None:
+        trace, local = self.trace, endpoint.local_address
+        if response is None:
+            reason = _drop_reason(query)
+            dropped = DnsMessageDropped(trace.now(), self.actor, UDP, local, peer, query, reason)
+            trace.record(dropped)
+            return
+        endpoint.send(response, peer)
+        trace.record(DnsMessageSent(trace.now(), self.actor, UDP, local, peer, response, received))
+
+    def _later(
+        self,
+        pending: Awaitable[Reply],
+        endpoint: DatagramEndpoint,
+        query: bytes,
+        peer: Address,
+        received: float,
+    ) -> None:
+        """Send the answer to a UDP query when the responder has found it."""
+
+        async def finish() -> None:
+            response = await pending
+            if endpoint in self.udp_endpoints:  # still serving
+                self._send_udp(endpoint, query, peer, response, received)
+
+        task = asyncio.ensure_future(finish())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     # --- TCP ----------------------------------------------------------------------
 
@@ -208,7 +265,10 @@ class DnsServer:
                 del buffer[: 2 + length]
                 received = trace.now()
                 trace.record(DnsMessageReceived(received, actor, TCP, local, peer, message))
-                response = self.authority.respond(message, TCP)
+                response = self.responder.respond(message, TCP, peer)
+                if inspect.isawaitable(response):
+                    # Found elsewhere (a resolver): the answers stay in order.
+                    response = await response
                 if response is None:
                     trace.record(
                         DnsMessageDropped(

@@ -8,14 +8,16 @@ from typing import Any
 import dns.edns
 import dns.flags
 import dns.message
+import dns.name
 import dns.opcode
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from webtrip.dns.recursive import Resolution
 from webtrip.net import Address, format_address
-from webtrip.trace import DnsMessageDropped, DnsMessageSent
+from webtrip.trace import DnsMessageDropped, DnsMessageSent, ResolverAnswered
 
 _SECTIONS = ("answer", "authority", "additional")
 
@@ -170,3 +172,86 @@ def query_log_line(event: DnsMessageSent | DnsMessageDropped, wall_start: float)
             rcode += " TC"
     took = "" if event.responds_to is None else f" {(event.t - event.responds_to) * 1000:.2f}ms"
     return f"{stamp} {client} {event.transport} {name} {rdtype} {rcode} {event.size}B{took}"
+
+
+def resolver_log_line(event: ResolverAnswered, wall_start: float) -> str:
+    """One log line for an answer a resolver gave.
+
+    ``2026-11-25T18:20:01.123Z 127.0.0.1:40321 www.example.test. A NOERROR 3 queries 4.10ms``
+    """
+    when = datetime.datetime.fromtimestamp(wall_start + event.t, tz=datetime.UTC)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    how = "cache" if event.from_cache else f"{event.queries} queries"
+    line = f"{stamp} {format_address(event.client)} {event.question} {event.rcode} {how}"
+    line += f" {(event.t - event.started) * 1000:.2f}ms"
+    return f"{line} ({event.reason})" if event.reason else line
+
+
+def walk_text(resolution: Resolution) -> str:
+    """A resolution's walk as ``dig +trace`` shows it: each server's records, then who said it."""
+    lines = [f"; <<>> webtrip <<>> {resolution.qname} "
+             f"{dns.rdatatype.to_text(resolution.qtype)} +trace"]  # fmt: skip
+    for step in resolution.walk:
+        indent = "  " * step.depth
+        if step.depth and step.server is not None:
+            lines.append(f"{indent};; (finding the address of a name server: {step.qname})")
+        if step.server is None:
+            what = {"cache": "from the cache", "skipped": "skipped"}.get(step.outcome, step.outcome)
+            lines.append(f"{indent};; {step.qname} {dns.rdatatype.to_text(step.qtype)}: "
+                         f"{what}{': ' + step.detail if step.detail else ''}")  # fmt: skip
+            continue
+        message = _message(step.wire)
+        if message is not None:
+            for section in (message.answer, message.authority, message.additional):
+                for rrset in section:
+                    lines.extend(indent + line for line in rrset.to_text().splitlines())
+        where = f"{step.server[0]}#{step.server[1]}"
+        zone = "the root" if step.zone == dns.name.root else str(step.zone)
+        said = f"{step.outcome}: {step.detail}" if step.detail else step.outcome
+        if step.wire:
+            took = f"{step.elapsed * 1000:.1f} ms"
+            lines.append(f"{indent};; Received {len(step.wire)} bytes from {where} "
+                         f"(a server of {zone}) in {took} — {said}")  # fmt: skip
+        else:
+            lines.append(f"{indent};; {where} (a server of {zone}) — {said}")
+        lines.append("")
+    verdict = dns.rcode.to_text(resolution.rcode)
+    summary = f";; {verdict} after {resolution.queries} queries"
+    lines.append(f"{summary}: {resolution.reason}" if resolution.reason else summary)
+    return "\n".join(lines)
+
+
+def walk_json(resolution: Resolution) -> dict[str, Any]:
+    """A resolution and its walk as JSON; each server's response in RFC 8427's form."""
+    steps = []
+    for step in resolution.walk:
+        message = _message(step.wire)
+        steps.append({
+            "server": None if step.server is None else format_address(step.server),
+            "zone": step.zone.to_text(),
+            "qname": step.qname.to_text(),
+            "qtype": dns.rdatatype.to_text(step.qtype),
+            "outcome": step.outcome,
+            "detail": step.detail,
+            "depth": step.depth,
+            "elapsed_ms": round(step.elapsed * 1000, 3),
+            "response": None if message is None else message_json(message, step.wire),
+        })  # fmt: skip
+    return {
+        "qname": resolution.qname.to_text(),
+        "qtype": dns.rdatatype.to_text(resolution.qtype),
+        "rcode": dns.rcode.to_text(resolution.rcode),
+        "reason": resolution.reason,
+        "queries": resolution.queries,
+        "answer": [line for r in resolution.answer for line in r.to_text().splitlines()],
+        "walk": steps,
+    }
+
+
+def _message(wire: bytes) -> dns.message.Message | None:
+    if not wire:
+        return None
+    try:
+        return dns.message.from_wire(wire)
+    except Exception:
+        return None

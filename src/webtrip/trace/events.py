@@ -70,6 +70,46 @@ class DnsMessageDropped(_DnsWire):
 
 
 @dataclass(frozen=True, slots=True)
+class ResolverStep(Event):
+    """One step of a recursive resolver's walk while it answers ``question``.
+
+    ``question`` is the client's question ("www.example.test. A") this step
+    serves; ``server`` the name server asked, as an authority for ``zone``
+    (None: the resolver's cache, or nobody); ``qname``/``qtype`` what it was
+    asked (a name server's own address, at ``depth`` 1 or more); ``outcome``
+    what came of it (referral, answer, cname, nxdomain, nodata, cache, lame,
+    no answer, skipped, forwarded) and ``detail`` the records or the reason.
+    """
+
+    question: str
+    server: Address | None
+    zone: str
+    qname: str
+    qtype: str
+    outcome: str
+    detail: str
+    depth: int
+
+
+@dataclass(frozen=True, slots=True)
+class ResolverAnswered(Event):
+    """A recursive resolver answered ``client``'s ``question`` with ``rcode``.
+
+    ``from_cache``: without asking any server; ``queries``: how many it sent
+    to find the answer; ``started``: when the question arrived.
+    """
+
+    client: Address
+    question: str
+    rcode: str
+    answer: tuple[str, ...]  # the answer section, one record per text
+    from_cache: bool
+    queries: int
+    started: float
+    reason: str = ""  # why SERVFAIL or REFUSED
+
+
+@dataclass(frozen=True, slots=True)
 class TcpConnectionOpened(Event):
     """A TCP connection between ``local`` and ``peer`` was established."""
 
