@@ -17,6 +17,7 @@ declare -A PEERS=(
     [curl]=curl
     [chromium]=chromium
     [tshark]=tshark
+    [unbound]=unbound
 )
 
 missing_programs=()
@@ -32,7 +33,7 @@ if ((${#missing_packages[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "test.sh: installing ${missing_packages[*]} from Debian's packages"
         export DEBIAN_FRONTEND=noninteractive
-        # The tests start their own nginx and NSD on loopback: keep the packages
+        # The tests start their own nginx, NSD and Unbound on loopback: keep the packages
         # from starting system-wide daemons (Debian's policy-rc.d convention).
         policy=/usr/sbin/policy-rc.d
         created=""
