@@ -10,6 +10,7 @@ import pytest
 
 from webtrip.netsim import lab
 from webtrip.netsim.packets import dissect
+from webtrip.trace import NameResolved, ResolverStep
 
 ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
 
@@ -97,7 +98,9 @@ def test_the_demo_lab_is_a_lab_file():
     assert (demo.browser_host, demo.dns_host, demo.web_host) == ("browser", "dns", "web")
     assert demo.hosts["browser"] == "10.0.0.1/24" and demo.routers == ["router"]
     assert demo.browser_link.options == {"latency": 0.020, "bandwidth": 10e6, "mtu": 1500}
-    assert demo.zone_origins() == ["webtrip.test"]
+    assert demo.zone_origins() == ["webtrip.test", ".", "test"]
+    assert demo.resolver_host == "resolver" and demo.asked_host == "resolver"
+    assert demo.root_hints() == [("a.root-servers.lab.", "192.0.2.1")]
 
 
 def test_a_lab_of_two_routers_loads_its_page(tmp_path):
@@ -145,6 +148,11 @@ MISTAKES = [
     (('[[links]]\nbetween = ["isp", "www"]', '[[links]]\nbetween = ["pc", "www"]'),
      "host 'pc' is on 2 links"),
     (("[browser]", "[browser"), "not valid TOML"),
+    (("[web]", '[resolver]\nhost = "ns"\n\n[web]'), "[resolver] runs on 'ns', where a [[dns]]"),
+    (("[web]", '[resolver]\nhost = "pc2"\n\n[web]'), "[resolver] runs on 'pc2', which is not"),
+    (("[web]", '[resolver]\nhost = "pc"\n\n[web]'), "[resolver] needs a [[dns]] server with"),
+    (("[dns]", "[[dns]]\nhost = \"www\"\nzones = 3\n\n[[dns]]"),
+     "[[dns]] 1 needs 'zones'"),
 ]  # fmt: skip
 
 
@@ -158,6 +166,54 @@ def test_each_mistake_in_a_lab_file_is_one_sentence(tmp_path, change, words):
     message = str(caught.value)
     assert words in message and message.startswith(str(path))
     assert "\n" not in message
+
+
+ROOT_ZONE = """\
+$ORIGIN .
+$TTL 86400
+@             IN SOA a.root. admin.school.test. 1 1800 900 604800 86400
+              IN NS  a.root.
+a.root.       IN A   192.168.3.1
+school.test.  IN NS  ns.school.test.
+ns.school.test. IN A 192.168.2.53
+"""
+
+
+def test_a_lab_with_a_resolver_walks_from_its_own_root(tmp_path):
+    """[[dns]] servers plus a [resolver]: the root refers straight to school.test's server."""
+    text = TWO_ROUTERS.replace("[dns]", "[[dns]]") + f"""
+[[dns]]
+host = "root"
+zones = [{{ text = \"\"\"\n{ROOT_ZONE}\"\"\" }}]
+
+[resolver]
+host = "resolver"
+
+[[hosts]]
+name = "root"
+address = "192.168.3.1/24"
+
+[[hosts]]
+name = "resolver"
+address = "192.168.1.53/24"
+
+[[links]]
+between = ["root", "isp"]
+
+[[links]]
+between = ["resolver", "home"]
+"""
+    chosen = lab.load_lab(write_lab(tmp_path, text))
+    assert chosen.root_hints() == [("a.root.", "192.168.3.1")]
+    run = lab.run(chosen, 3)
+    assert run.load.error is None
+    steps = [e for e in run.world.trace.of_type(ResolverStep) if e.question.endswith(" A")]
+    assert [(e.server[0], e.outcome) for e in steps] == [
+        ("192.168.3.1", "referral"),
+        ("192.168.2.53", "answer"),
+    ]
+    names = run.world.trace.of_type(NameResolved)
+    assert names[0].server == ("192.168.1.53", 53)
 
 
 def test_a_missing_lab_file_is_exit_2_and_one_sentence(tmp_path):

@@ -25,7 +25,8 @@ def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
 def test_sim_tells_the_four_steps_and_lists_the_packets():
     done = webtrip("sim", "--no-render")
     assert done.returncode == 0, done.stderr
-    assert "Step 1 — DNS" in done.stdout and "10.0.0.2:53" in done.stdout
+    assert "Step 1 — DNS" in done.stdout and "10.0.0.53:53" in done.stdout
+    assert "192.0.2.1, a root server" in done.stdout  # the resolver's walk, narrated
     assert "Standard query" in done.stdout and "[SYN]" in done.stdout
     assert "GET / HTTP/1.1" in done.stdout and "HTTP/1.1 200 OK" in done.stdout
 
@@ -64,7 +65,6 @@ def test_tshark_reads_the_pcap_without_malformed_packets(tmp_path):
         (("--latency", "fast"), "give a number with a unit"),
         (("--bandwidth", "10 parsecs"), "give a number with a unit"),
         (("--loss", "150%"), "below 100%"),
-        (("http://example.com/",), "www.webtrip.test only"),
     ],
 )
 def test_bad_options_are_one_sentence_and_exit_2(args, words):
@@ -72,3 +72,17 @@ def test_bad_options_are_one_sentence_and_exit_2(args, words):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert words in done.stderr
+
+
+def test_a_name_outside_the_lab_is_nxdomain_from_the_labs_root(tmp_path):
+    done = webtrip("sim", "http://example.com/", "--no-packets")
+    assert done.returncode == 10, done.stderr  # NXDOMAIN
+    assert "192.0.2.1, a root server, which said the name does not exist" in done.stdout
+
+
+def test_reload_tells_a_second_load_answered_from_the_resolvers_cache():
+    done = webtrip("sim", "--reload", "--no-packets", "--no-render")
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.split("Load 2: the same page again")
+    assert "walking down the DNS tree, with 3 questions" in first
+    assert "answered from its cache at once" in second and "walking down" not in second

@@ -191,7 +191,7 @@ HAR_SCHEMA = {
 def demo_trace() -> Trace:
     from webtrip.cli.demo import run_lab
 
-    trace, load = asyncio.run(run_lab("en"))
+    trace, (load,) = asyncio.run(run_lab("en"))
     assert load.error is None
     return trace
 

@@ -111,7 +111,7 @@ def webtrip(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[s
 def demo_trace() -> Trace:
     from webtrip.cli.demo import run_lab
 
-    trace, load = asyncio.run(run_lab("en"))
+    trace, (load,) = asyncio.run(run_lab("en"))
     assert load.error is None
     return trace
 

@@ -140,7 +140,7 @@ def participant_labels(diagram: str) -> list[str]:
 def diagrams() -> dict[str, str]:
     from webtrip.cli.demo import run_lab
 
-    trace, load = asyncio.run(run_lab("en"))
+    trace, (load,) = asyncio.run(run_lab("en"))
     assert load.error is None
     return {
         "demo": mermaid_from_trace(trace),

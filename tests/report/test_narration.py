@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from webtrip.cli.browse import load_parts
 from webtrip.cli.demo import run_lab
 from webtrip.net import format_address
 from webtrip.report.narration import narrate
@@ -14,6 +15,8 @@ from webtrip.trace import (
     DnsMessageSent,
     HttpRequestSent,
     NameResolved,
+    ResolverAnswered,
+    ResolverStep,
     TcpConnectionOpened,
     Trace,
 )
@@ -21,7 +24,8 @@ from webtrip.trace import (
 
 @pytest.fixture(scope="module")
 def lab():
-    return asyncio.run(run_lab("en"))
+    trace, (load,) = asyncio.run(run_lab("en"))
+    return trace, load
 
 
 def test_the_demo_loads_the_page_and_every_file(lab):
@@ -73,3 +77,29 @@ def test_a_saved_trace_gives_the_same_views_when_loaded(lab):
     assert loaded.events == trace.events
     assert request_timings(loaded) == request_timings(trace)
     assert narrate(loaded, "es") == narrate(trace, "es")
+
+
+def test_the_demo_tells_the_resolvers_walk_then_its_cache_on_a_second_load():
+    """The demo's resolver walks root → .test → webtrip.test; the second load is a cache hit."""
+    trace, loads = asyncio.run(run_lab("en", loads=2))
+    assert [load.error for load in loads] == [None, None]
+    first, second = load_parts(trace)
+    walk = [e for e in first.of_type(ResolverStep) if e.question == "www.webtrip.test. A"]
+    assert [(e.server[0], e.zone, e.outcome) for e in walk] == [
+        ("127.53.0.1", ".", "referral"),
+        ("127.53.0.2", "test.", "referral"),
+        ("127.53.0.3", "webtrip.test.", "answer"),
+    ]
+    story = narrate(first)[0].text
+    assert "recursive resolver" in story and "walking down the DNS tree, with 3 questions" in story
+    assert "127.53.0.1, a root server" in story and "servers of .test" in story
+    assert "127.53.0.3, a server of webtrip.test, which answered: 127.0.0.1" in story
+    # The second load: the resolver answered both questions from its cache, sent nothing.
+    assert not second.of_type(ResolverStep)
+    answered = second.of_type(ResolverAnswered)
+    assert len(answered) == 2 and all(e.from_cache and e.queries == 0 for e in answered)
+    resolver_sent = [e for e in second.of_type(DnsMessageSent) if e.actor == "resolver"]
+    assert resolver_sent and not any(e.peer[0].startswith("127.53.0.") for e in resolver_sent)
+    assert "answered from its cache at once" in narrate(second)[0].text
+    spanish = narrate(second, "es")[0].text
+    assert "respondió al instante desde su caché" in spanish

@@ -21,7 +21,7 @@ from webtrip.report.narration import narrate
 from webtrip.report.page import render_page
 from webtrip.report.timings import request_timings
 from webtrip.report.waterfall import legend, waterfall
-from webtrip.trace import Trace
+from webtrip.trace import PageLoadFinished, Trace
 
 LANGUAGE_OPTION = click.option(
     "--lang",
@@ -53,6 +53,50 @@ def show_load(
     if render and load.document is not None:
         console.print()
         console.print(render_page(load.document, language))
+
+
+def show_loads(
+    console: Console,
+    trace: Trace,
+    loads: list[PageLoad],
+    language: str,
+    *,
+    render: bool = True,
+) -> None:
+    """:func:`show_load` for each load of a run that loaded the page more than once."""
+    if len(loads) == 1:
+        show_load(console, trace, loads[0], language, render=render)
+        return
+    _ = translation(language).gettext
+    for number, (part, load) in enumerate(zip(load_parts(trace), loads, strict=False), 1):
+        if number > 1:
+            console.rule(_("Load {number}: the same page again, the caches warm").format(
+                number=number))  # fmt: skip
+            console.print()
+        show_load(console, part, load, language, render=render and number == 1)
+
+
+def load_parts(trace: Trace) -> list[Trace]:
+    """The trace cut after each page load the browser finished: one part per load."""
+    cuts = [index + 1 for index, event in enumerate(trace.events)
+            if isinstance(event, PageLoadFinished) and event.actor == "browser"]  # fmt: skip
+    starts = [0, *cuts[:-1]]
+    stops: list[int | None] = [*cuts[:-1], None]  # what follows the last load belongs to it
+    return [trace.part(start, stop) for start, stop in zip(starts, stops, strict=True)]
+
+
+def load_exit_code(loads: list[PageLoad]) -> int:
+    """The first failing load's exit code, or 0."""
+    return next((code for code in map(exit_code, loads) if code), 0)
+
+
+RELOAD_OPTION = click.option(
+    "--reload",
+    "reload",
+    is_flag=True,
+    help="Load the page a second time with a new browser, and tell that load too: "
+    "see what the resolver's cache saves.",
+)
 
 
 async def run_browser(

@@ -16,7 +16,14 @@ import urllib.parse
 
 import click
 
-from webtrip.cli.browse import JSON_OPTION, LANGUAGE_OPTION, NO_RENDER_OPTION, exit_code, show_load
+from webtrip.cli.browse import (
+    JSON_OPTION,
+    LANGUAGE_OPTION,
+    NO_RENDER_OPTION,
+    RELOAD_OPTION,
+    load_exit_code,
+    show_loads,
+)
 from webtrip.cli.common import EXIT_USAGE, UserError, out_console
 from webtrip.cli.report import REPORT_OPTION, view_options, write_views
 from webtrip.i18n import choose_language, translation
@@ -102,6 +109,7 @@ FILTER_HELP = (
     help="Write the browser's packets to a pcap file (from the trace).",
 )
 @click.option("--no-packets", is_flag=True, help="Do not print the packet list.")
+@RELOAD_OPTION
 @LANGUAGE_OPTION
 @JSON_OPTION
 @view_options
@@ -120,6 +128,7 @@ def sim(
     dns_silent: bool,
     pcap: str | None,
     no_packets: bool,
+    reload: bool,
     lang: str | None,
     as_json: bool,
     har_file: str | None,
@@ -129,10 +138,12 @@ def sim(
 ) -> None:
     """Run a lab in the simulated network and show every packet.
 
-    The demo lab: the browser (10.0.0.1), the DNS server (10.0.0.2) and the
-    web server (10.0.0.3) are webtrip's own actors on simulated hosts joined
-    by a router; the packets are real IPv4/UDP/TCP bytes (open the --pcap
-    file in Wireshark or tshark). Faults act on the browser's link.
+    The demo lab: the browser (10.0.0.1), a recursive resolver (10.0.0.53),
+    a root DNS server (192.0.2.1), the server of .test (198.51.100.1),
+    webtrip.test's own DNS server (10.0.0.2) and the web server (10.0.0.3)
+    are webtrip's own actors on simulated hosts joined by a router; the
+    packets are real IPv4/UDP/TCP bytes (open the --pcap file in Wireshark or
+    tshark). Faults act on the browser's link.
 
     \b
     Examples:
@@ -142,6 +153,7 @@ def sim(
       webtrip sim --drop synack        # the browser sends its SYN again after 1 s
       webtrip sim --delay synack=300ms --drop dns-response#1
       webtrip sim --dns-silent         # no answer: the resolver gives up
+      webtrip sim --reload             # twice: the second time DNS is a cache hit
       webtrip sim --json > run.json    # the trace, every packet in it
       webtrip sim --har lab.har --mermaid lab.mmd --report lab.html
       webtrip sim --lab my-lab/lab.toml
@@ -154,7 +166,9 @@ def sim(
     parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
     hostname = (parts.hostname or "").rstrip(".").lower()
     origins = chosen.zone_origins()
-    if not any(hostname == o or hostname.endswith("." + o) for o in origins):
+    # With the root zone in the lab every name has an answer (NXDOMAIN for most).
+    known = "." in origins or any(hostname == o or hostname.endswith("." + o) for o in origins)
+    if not known:
         example = urllib.parse.urlsplit(chosen.url).hostname
         raise UserError(
             f"the simulated lab serves {example} only (its DNS knows the names under "
@@ -178,6 +192,7 @@ def sim(
             language=language,
             faults=faults,
             dns_silent=dns_silent,
+            loads=2 if reload else 1,
         )
     except lab.LabError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
@@ -192,9 +207,9 @@ def sim(
     write_views(trace, har_file, mermaid_file, report_file, language)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
-        sys.exit(exit_code(run.load))
+        sys.exit(load_exit_code(run.loads))
     console = out_console()
-    show_load(console, trace, run.load, language, render=not no_render)
+    show_loads(console, trace, run.loads, language, render=not no_render)
     if not no_packets:
         captured = captured_packets(trace, browser, drops=True)
         rows = packet_rows((p.t, p.data, p.direction == DROP) for p in captured)
@@ -202,4 +217,4 @@ def sim(
         _ = translation(language).gettext
         where = f"{browser} ({chosen.address_of(browser)})"
         console.print(packet_table(rows, title=_("Packets at {where}").format(where=where)))
-    sys.exit(exit_code(run.load))
+    sys.exit(load_exit_code(run.loads))

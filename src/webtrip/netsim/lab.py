@@ -6,9 +6,12 @@ A *lab file* says everything a run needs, in words a learner can read::
     host = "browser"
     url = "http://www.webtrip.test/"
 
-    [dns]                      # the host the DNS server runs on, and its zones
-    host = "dns"
+    [[dns]]                    # a host a DNS server runs on, and its zones
+    host = "dns"               # (one [[dns]] per server: the root's, a TLD's...)
     zones = ["zones/example.zone", { text = "$ORIGIN example. ..." }]
+
+    [resolver]                 # optional: a recursive resolver, which the browser asks
+    host = "resolver"          # (it starts from the lab's root zone "." and its servers)
 
     [web]                      # the host the web server runs on, and its sites
     host = "web"
@@ -29,8 +32,11 @@ A *lab file* says everything a run needs, in words a learner can read::
 Paths are relative to the lab file. Each host sits on one link, with its
 address; a router's end of a link gets a free address of the host's network
 (or ``addresses = ["a/24", "b/24"]`` on the link says both). Routers learn a
-route to every host along the fewest hops. The DNS server listens on port 53
-of its host, the web server on port 80 of its own.
+route to every host along the fewest hops. The DNS servers listen on port 53
+of their hosts, the web server on port 80 of its own. With a ``[resolver]``
+the browser asks it, and it walks from the lab's root server down (it takes
+questions from the lab's hosts only); without one the browser asks the first
+``[[dns]]`` server directly. A single ``[dns]`` table is one server.
 
 :func:`load_lab` reads and checks a file (:class:`LabError`: one sentence per
 mistake); :func:`run` builds the lab in a :class:`SimWorld`, starts the
@@ -50,16 +56,20 @@ import re
 import tomllib
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import dns.exception
+import dns.name
+import dns.rdatatype
 import dns.zone
 
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.resolver import StubResolver
 from webtrip.dns.authority import Authority
+from webtrip.dns.recursive import RecursiveResolver
+from webtrip.dns.resolver import ResolverService
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import Zone, ZoneError, ZoneSet, load_zone
 from webtrip.labs import demo_path
@@ -102,6 +112,14 @@ class LinkSpec:
     options: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class NameServerSpec:
+    """A DNS server of a lab: the host it runs on and the zones it serves."""
+
+    host: str
+    zones: ZoneSet
+
+
 @dataclass
 class Lab:
     """A lab read from a file: the network, the servers' content and the browser's task."""
@@ -110,14 +128,43 @@ class Lab:
     hosts: dict[str, str]  # name → address with prefix
     routers: list[str]
     links: list[LinkSpec]
-    zones: ZoneSet
+    name_servers: list[NameServerSpec]
     sites: SiteMap
-    dns_host: str
     web_host: str
     browser_host: str
     url: str
     dns_attempts: int = 5
     dns_timeout: float = 2.0
+    resolver_host: str | None = None
+
+    @property
+    def dns_host(self) -> str:
+        """The host of the first DNS server (the site's own, in the demo)."""
+        return self.name_servers[0].host
+
+    @property
+    def zones(self) -> ZoneSet:
+        """The zones of the first DNS server."""
+        return self.name_servers[0].zones
+
+    @property
+    def asked_host(self) -> str:
+        """The host whose DNS server the browser asks: the resolver if there is one."""
+        return self.resolver_host or self.dns_host
+
+    def root_hints(self) -> list[tuple[str, str]]:
+        """The lab's root servers, (name, address), from the zone "." one of its servers has."""
+        for server in self.name_servers:
+            for zone in server.zones:
+                if zone.origin != dns.name.root:
+                    continue
+                ns = zone.data.get_rdataset(dns.name.root, dns.rdatatype.NS)
+                hints = []
+                for rdata in ns or ():
+                    addresses = zone.data.get_rdataset(rdata.target, dns.rdatatype.A)
+                    hints.extend((rdata.target.to_text(), a.address) for a in addresses or ())
+                return hints
+        return []
 
     def address_of(self, host: str) -> str:
         return str(ipaddress.IPv4Interface(self.hosts[host]).ip)
@@ -127,7 +174,9 @@ class Lab:
         return next(link for link in self.links if self.browser_host in link.ends)
 
     def zone_origins(self) -> list[str]:
-        return [zone.origin.to_text(omit_final_dot=True) for zone in self.zones]
+        """The names of the zones the lab's servers serve (the root as ".")."""
+        return [zone.origin.to_text(omit_final_dot=True) or "."
+                for server in self.name_servers for zone in server.zones]  # fmt: skip
 
 
 def demo_lab() -> Lab:
@@ -180,19 +229,27 @@ class _Reader:
 
     def lab(self, doc: dict[str, Any]) -> Lab:
         self.known_keys(doc, "the lab", ("name", "hosts", "routers", "links", "dns", "web",
-                                         "browser"))  # fmt: skip
+                                         "browser", "resolver"))  # fmt: skip
         hosts = self.hosts(doc.get("hosts", []))
         routers = self.routers(doc.get("routers", []), hosts)
         links = self.links(doc.get("links", []), hosts, routers)
         browser = self.table(doc, "browser", ("host", "url", "dns_attempts", "dns_timeout"))
-        dns_table = self.table(doc, "dns", ("host", "zones"))
         web = self.table(doc, "web", ("host", "sites"))
         roles = {}
-        for role, table in (("browser", browser), ("dns", dns_table), ("web", web)):
+        for role, table in (("browser", browser), ("web", web)):
             name = self.text(table, "host", f"[{role}]")
             if name not in hosts:
                 raise self.fail(f"[{role}] runs on '{name}', which is not a host of the lab")
             roles[role] = name
+        name_servers = self.name_servers(doc.get("dns"), hosts)
+        resolver = None
+        if "resolver" in doc:
+            table = self.table(doc, "resolver", ("host",))
+            resolver = self.text(table, "host", "[resolver]")
+            if resolver not in hosts:
+                raise self.fail(f"[resolver] runs on '{resolver}', which is not a host of the lab")
+            if resolver in {server.host for server in name_servers}:
+                raise self.fail(f"[resolver] runs on '{resolver}', where a [[dns]] server runs")
         url = self.text(browser, "url", "[browser]")
         if not re.match(r"https?://", url):
             raise self.fail(f"[browser] url '{url}' is not an http:// URL")
@@ -200,20 +257,42 @@ class _Reader:
         if not isinstance(attempts, int) or attempts < 1:
             raise self.fail(f"[browser] dns_attempts must be 1 or more, not {attempts!r}")
         timeout = self.quantity(browser.get("dns_timeout", 2.0), "time", "[browser] dns_timeout")
-        return Lab(
+        lab = Lab(
             source=str(self.path),
             hosts=hosts,
             routers=routers,
             links=links,
-            zones=self.zones(dns_table.get("zones")),
+            name_servers=name_servers,
             sites=self.sites(web.get("sites")),
-            dns_host=roles["dns"],
             web_host=roles["web"],
             browser_host=roles["browser"],
             url=url,
             dns_attempts=attempts,
             dns_timeout=timeout,
+            resolver_host=resolver,
         )
+        if resolver is not None and not lab.root_hints():
+            raise self.fail("[resolver] needs a [[dns]] server with the root zone \".\", "
+                            "whose NS records have addresses in it")  # fmt: skip
+        return lab
+
+    def name_servers(self, value: Any, hosts: dict[str, str]) -> list[NameServerSpec]:
+        tables = [value] if isinstance(value, dict) else value
+        if not isinstance(tables, list) or not tables:
+            raise self.fail("the lab needs a [dns] table, or [[dns]] tables, one per DNS server")
+        servers: list[NameServerSpec] = []
+        for number, table in enumerate(tables, 1):
+            where = "[dns]" if isinstance(value, dict) else f"[[dns]] {number}"
+            if not isinstance(table, dict):
+                raise self.fail(f"{where} must be a table with 'host' and 'zones'")
+            self.known_keys(table, where, ("host", "zones"))
+            host = self.text(table, "host", where)
+            if host not in hosts:
+                raise self.fail(f"{where} runs on '{host}', which is not a host of the lab")
+            if host in {server.host for server in servers}:
+                raise self.fail(f"two [[dns]] servers run on '{host}'; give one all its zones")
+            servers.append(NameServerSpec(host, self.zones(table.get("zones"), where)))
+        return servers
 
     def entries(self, value: Any, key: str) -> list[dict[str, Any]]:
         if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
@@ -313,9 +392,9 @@ class _Reader:
         except ValueError as exc:
             raise self.fail(f"{where}: {exc}") from None
 
-    def zones(self, value: Any) -> ZoneSet:
+    def zones(self, value: Any, where: str = "[dns]") -> ZoneSet:
         if not isinstance(value, list) or not value:
-            raise self.fail("[dns] needs 'zones': zone files, or tables with the zone's 'text'")
+            raise self.fail(f"{where} needs 'zones': zone files, or tables with the zone's 'text'")
         zones = ZoneSet()
         for number, item in enumerate(value, 1):
             try:
@@ -324,7 +403,7 @@ class _Reader:
                 elif isinstance(item, dict) and isinstance(item.get("text"), str):
                     zone = self.inline_zone(item["text"], f"{self.path} (zone {number})")
                 else:
-                    raise self.fail(f"[dns] zone {number} is not a file name or {{ text = ... }}")
+                    raise self.fail(f"{where} zone {number} is not a file name or {{ text = ... }}")
                 zones.add(zone)
             except ZoneError as exc:
                 raise self.fail(str(exc)) from None
@@ -483,7 +562,8 @@ class SimLab:
     world: SimWorld
     nodes: dict[str, Node]
     browser_link: Link
-    load: PageLoad
+    load: PageLoad  # the first load
+    loads: list[PageLoad] = field(default_factory=list)  # every load, in order
 
     @property
     def browser(self) -> Host:
@@ -588,12 +668,16 @@ def run(
     faults: Sequence[FaultSpec] = (),
     dns_silent: bool = False,
     dns_attempts: int | None = None,
+    loads: int = 1,
 ) -> SimLab:
     """Build ``lab``, start its servers, load ``url`` (the lab's), stop; all in virtual time.
 
-    ``faults`` act on the browser's link. With ``dns_silent`` the DNS host
-    takes questions on port 53 and never answers. ``dns_attempts`` replaces
-    the lab's number of tries the browser's resolver makes.
+    ``faults`` act on the browser's link. With ``dns_silent`` the DNS server
+    the browser asks takes questions on port 53 and never answers.
+    ``dns_attempts`` replaces the lab's number of tries the browser's
+    resolver makes. ``loads`` > 1 loads the page again, one load after the
+    other, with a fresh browser each time (the servers and the resolver's
+    cache stay): :attr:`SimLab.loads` has them all.
     """
     world = SimWorld(seed=seed)
     nodes, browser_link = build(world, lab, conditions)
@@ -606,7 +690,7 @@ def run(
             browser_link.drop(fault.match, fault.nth, sender=sender)
         else:
             browser_link.delay(fault.match, fault.extra, fault.nth, sender=sender)
-    dns_address = lab.address_of(lab.dns_host)
+    asked_address = lab.address_of(lab.asked_host)
     web_address = lab.address_of(lab.web_host)
 
     def host(name: str) -> Host:
@@ -614,37 +698,64 @@ def run(
         assert isinstance(node, Host)
         return node
 
-    async def main() -> PageLoad:
-        dns_network = world.network(host(lab.dns_host))
-        dns_server = None
+    async def main() -> list[PageLoad]:
+        servers: list[DnsServer | WebServer] = []
+        for spec in lab.name_servers:
+            if dns_silent and spec.host == lab.asked_host:
+                continue
+            server = DnsServer(world.network(host(spec.host)), Authority(spec.zones), trace,
+                               actor=_dns_actor(lab, spec.host))  # fmt: skip
+            await server.start([(lab.address_of(spec.host), DNS_PORT)])
+            servers.append(server)
+        if lab.resolver_host is not None and not dns_silent:
+            servers.append(await _start_resolver(world, lab, host(lab.resolver_host)))
         if dns_silent:
-            await _silent_dns(dns_network, (dns_address, DNS_PORT), trace)
-        else:
-            dns_server = DnsServer(dns_network, Authority(lab.zones), trace)
-            await dns_server.start([(dns_address, DNS_PORT)])
+            await _silent_dns(world.network(host(lab.asked_host)),
+                              (asked_address, DNS_PORT), trace)  # fmt: skip
         web_server = WebServer(world.network(host(lab.web_host)), lab.sites, trace)
         await web_server.start([(web_address, WEB_PORT)])
+        servers.append(web_server)
         network = world.network(host(lab.browser_host))
-        resolver = StubResolver(
-            network,
-            trace,
-            nameserver=(dns_address, DNS_PORT),
-            hosts={},
-            attempts=dns_attempts or lab.dns_attempts,
-            timeout=lab.dns_timeout,
-        )
         options = BrowserOptions(total_timeout=300, language=language)
-        browser = Browser(network, resolver, trace, options=options)
+        done: list[PageLoad] = []
         try:
-            return await browser.load(url or lab.url)
+            for _ in range(loads):
+                resolver = StubResolver(
+                    network,
+                    trace,
+                    nameserver=(asked_address, DNS_PORT),
+                    hosts={},
+                    attempts=dns_attempts or lab.dns_attempts,
+                    timeout=lab.dns_timeout,
+                )
+                browser = Browser(network, resolver, trace, options=options)
+                done.append(await browser.load(url or lab.url))
         finally:
-            await web_server.aclose()
-            if dns_server is not None:
-                await dns_server.aclose()
+            for server in reversed(servers):
+                await server.aclose()
+        return done
 
-    load = world.run(main())
+    done = world.run(main())
     world.close()
-    return SimLab(lab, world, nodes, browser_link, load)
+    return SimLab(lab, world, nodes, browser_link, done[0], done)
+
+
+def _dns_actor(lab: Lab, host: str) -> str:
+    """The trace's name for the DNS server on ``host``: "dns-server" if it is the only one."""
+    return "dns-server" if len(lab.name_servers) == 1 else f"dns-server@{host}"
+
+
+async def _start_resolver(world: SimWorld, lab: Lab, node: Host) -> DnsServer:
+    """The lab's recursive resolver on port 53 of ``node``, for the lab's own hosts only."""
+    network = world.network(node)
+    engine = RecursiveResolver(
+        network, lab.root_hints(), trace=world.trace, timeout=lab.dns_timeout
+    )
+    clients = {ipaddress.IPv4Interface(address).network for address in lab.hosts.values()}
+    service = ResolverService(engine, world.trace, allow=sorted(clients))
+    server = DnsServer(network, service, world.trace, actor="resolver")
+    await server.start([(lab.address_of(lab.resolver_host or ""), DNS_PORT)])
+    return server
 
 
 async def _silent_dns(network: Network, address: Address, trace: Trace) -> None:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from webtrip.i18n import translation
-from webtrip.net import format_address
+from webtrip.net import Address, format_address
 from webtrip.report.timings import RequestTiming, request_timings
 from webtrip.trace import (
     DnsMessageReceived,
@@ -24,8 +24,11 @@ from webtrip.trace import (
     HttpResponseCompleted,
     HttpResponseStarted,
     NameLookupFailed,
+    NameLookupStarted,
     NameResolved,
     PageLoadFinished,
+    ResolverAnswered,
+    ResolverStep,
     StreamRead,
     TcpConnectFailed,
     TcpInfoRead,
@@ -105,6 +108,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 addresses=addresses,
             )
         )
+        sentences.extend(_resolver_story(trace, name.name, name.t, name.server, events, catalog))
         if name.chain:
             sentences.append(
                 _("{name} is an alias (CNAME) of {canonical}.").format(
@@ -117,6 +121,9 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
             )
     for failure in lookup_failed:
         sentences.append(_("The lookup failed: {message}.").format(message=failure.message))
+        asked = [e for e in events if isinstance(e, DnsMessageSent) and e.t <= failure.t]
+        server = asked[-1].peer if asked else None
+        sentences.extend(_resolver_story(trace, failure.name, failure.t, server, events, catalog))
     if not resolved and not lookup_failed:
         sentences.append(_("The browser was still waiting for the DNS answer when time ran out."))
     paragraphs.append(Paragraph(_("Step 1 — DNS: the name's address"), " ".join(sentences)))
@@ -318,6 +325,123 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
     if finished is not None and finished.failed:
         paragraphs.append(_ending(finished, catalog.gettext))
     return paragraphs
+
+
+def _resolver_story(  # type: ignore[no-untyped-def]
+    trace: Trace, name: str, until: float, server_address: Address | None, events: list, catalog
+) -> list[str]:
+    """What the recursive resolver the browser asked did, if it ran in this trace."""
+    _, ngettext = catalog.gettext, catalog.ngettext
+    started = next(
+        (e.t for e in events if isinstance(e, NameLookupStarted) and e.name == name
+         and e.t <= until),
+        None,
+    )  # fmt: skip
+    if started is None or server_address is None:
+        return []
+    fqdn = name.rstrip(".").lower() + "."
+    answered = [
+        e for e in trace.events
+        if isinstance(e, ResolverAnswered) and started <= e.t <= until
+        and e.question.split(" ")[0].lower() == fqdn
+    ]  # fmt: skip
+    if not answered:
+        return []
+    server = format_address(server_address)
+    if all(e.from_cache for e in answered):
+        return [
+            _(
+                "The DNS server at {server} is a recursive resolver, and it already knew the "
+                "answer from an earlier question: it answered from its cache at once, without "
+                "asking any other server."
+            ).format(server=server)
+        ]
+    questions = [e.question for e in answered]
+    steps = [
+        e for e in trace.events
+        if isinstance(e, ResolverStep) and started <= e.t <= until and e.question in questions
+    ]  # fmt: skip
+    walked = [e for e in answered if not e.from_cache]
+    first = next((e for e in walked if e.question.endswith(" A")), walked[0])
+    sentences = [
+        ngettext(
+            "The DNS server at {server} is a recursive resolver: it did not know the answer, "
+            "so it found it by walking down the DNS tree, with {count} question to other "
+            "servers in {ms}.",
+            "The DNS server at {server} is a recursive resolver: it did not know the answer, "
+            "so it found it by walking down the DNS tree, with {count} questions to other "
+            "servers in {ms}.",
+            first.queries,
+        ).format(
+            server=server, count=first.queries, ms=_milliseconds((first.t - first.started) * 1000)
+        )
+    ]
+    told = [_step_sentence(step, catalog) for step in steps if step.question == first.question]
+    told = [sentence for sentence in told if sentence]
+    if told:
+        sentences.append(_("First {steps}.").format(steps=_("; then ").join(told)))
+    for other in answered:
+        if other.question == first.question:
+            continue
+        qtype = other.question.split(" ")[-1]
+        if other.from_cache:
+            sentences.append(_("The {qtype} answer came from its cache.").format(qtype=qtype))
+        else:
+            sentences.append(
+                ngettext(
+                    "The {qtype} question took {count} question of its own.",
+                    "The {qtype} question took {count} questions of its own.",
+                    other.queries,
+                ).format(qtype=qtype, count=other.queries)
+            )
+    sentences.append(
+        _(
+            "It remembers what it learnt — the servers of each zone and the answer — for "
+            "their TTLs: the next question for this name, or for any name in the same "
+            "zones, is answered sooner."
+        )
+    )
+    return sentences
+
+
+def _step_sentence(step: ResolverStep, catalog) -> str:  # type: ignore[no-untyped-def]
+    _ = catalog.gettext
+    if step.server is None:
+        return ""
+    server = step.server[0]
+    role = (
+        _("a root server")
+        if step.zone == "."
+        else _("a server of {zone}").format(zone=_zone_name(step.zone))
+    )
+    if step.outcome == "referral":
+        child = _zone_name(step.detail.split(" ")[0])
+        text = _("it asked {server}, {role}, which did not know but sent it on to the servers "
+                 "of {child}")  # fmt: skip
+        return text.format(server=server, role=role, child=child)
+    if step.outcome == "answer":
+        text = _("it asked {server}, {role}, which answered: {detail}")
+        return text.format(server=server, role=role, detail=step.detail)
+    if step.outcome == "cname":
+        text = _("it asked {server}, {role}, which said the name is an alias: {detail}")
+        return text.format(server=server, role=role, detail=step.detail)
+    if step.outcome == "nxdomain":
+        text = _("it asked {server}, {role}, which said the name does not exist")
+        return text.format(server=server, role=role)
+    if step.outcome == "nodata":
+        text = _("it asked {server}, {role}, which said the name has no record of that type")
+        return text.format(server=server, role=role)
+    if step.outcome == "no answer":
+        return _("it asked {server}, which did not answer").format(server=server)
+    return _("it asked {server}, which gave no usable answer ({detail})").format(
+        server=server, detail=step.detail
+    )
+
+
+def _zone_name(zone: str) -> str:
+    """How a person writes a zone: ".test" for a top-level domain, "webtrip.test" below."""
+    name = zone.rstrip(".")
+    return "." + name if name and "." not in name else name or "."
 
 
 def _ending(finished: PageLoadFinished | None, _) -> Paragraph:  # type: ignore[no-untyped-def]

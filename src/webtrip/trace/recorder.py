@@ -71,6 +71,12 @@ class Trace:
         """The recorded events that are instances of ``kind``, in order."""
         return [e for e in self.events if isinstance(e, kind)]
 
+    def part(self, start: int, stop: int | None = None) -> Trace:
+        """A trace of ``events[start:stop]`` with the same clock origin (one load of several)."""
+        part = Trace(lambda: 0.0, wall_start=self.wall_start)
+        part.events = self.events[start:stop]
+        return part
+
     def __iter__(self) -> Iterator[Event]:
         return iter(self.events)
 
