@@ -181,7 +181,9 @@ ns.school.test. IN A 192.168.2.53
 
 def test_a_lab_with_a_resolver_walks_from_its_own_root(tmp_path):
     """[[dns]] servers plus a [resolver]: the root refers straight to school.test's server."""
-    text = TWO_ROUTERS.replace("[dns]", "[[dns]]") + f"""
+    text = (
+        TWO_ROUTERS.replace("[dns]", "[[dns]]")
+        + f"""
 [[dns]]
 host = "root"
 zones = [{{ text = \"\"\"\n{ROOT_ZONE}\"\"\" }}]
@@ -203,6 +205,7 @@ between = ["root", "isp"]
 [[links]]
 between = ["resolver", "home"]
 """
+    )
     chosen = lab.load_lab(write_lab(tmp_path, text))
     assert chosen.root_hints() == [("a.root.", "192.168.3.1")]
     run = lab.run(chosen, 3)
