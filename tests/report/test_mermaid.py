@@ -18,7 +18,7 @@ import sys
 import pytest
 
 from webtrip.report.mermaid import escape, mermaid_from_trace
-from webtrip.trace import HttpRequestSent, NameResolved, Trace
+from webtrip.trace import HttpRequestSent, NameResolved, ResolverStep, Trace
 
 ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
 
@@ -152,10 +152,27 @@ def _participants(diagram: str) -> dict[str, str]:
 def test_dns_and_http_arrows_and_the_handshake(trace):
     diagram = mermaid_from_trace(trace)
     people = _participants(diagram)
-    dns_servers = [i for i, label in people.items() if label.startswith("DNS server")]
-    assert dns_servers and people["B"] == "Browser"
-    for server in dns_servers:
-        assert re.search(rf"^ +B->>{server}: query A www\.webtrip\.test\?", diagram, re.M)
+    asked = [
+        i
+        for i, label in people.items()
+        if label.startswith(("Resolver", "Root server", "DNS server"))
+    ]
+    assert asked and people["B"] == "Browser"
+    assert re.search(rf"^ +B->>{asked[0]}: query A www\.webtrip\.test\?", diagram, re.M)
+    if trace.of_type(ResolverStep):
+        # The resolver's walk under the browser's question: root, .test, webtrip.test.
+        resolver, root, tld, site = asked[:4]
+        assert people[resolver].startswith("Resolver ") and people[root].startswith("Root server")
+        assert people[tld].startswith("DNS server of .test")
+        assert people[site].startswith("DNS server of webtrip.test")
+        for server in (root, tld, site):
+            assert re.search(
+                rf"^ +{resolver}->>{server}: query A www\.webtrip\.test\?", diagram, re.M
+            )
+        assert re.search(
+            rf"^ +{root}-->>{resolver}: referral for www\.webtrip\.test: ask test\.", diagram, re.M
+        )
+        assert re.search(rf"^ +{site}-->>{resolver}: answer A www\.webtrip\.test = ", diagram, re.M)
     if trace.of_type(NameResolved):
         assert re.search(r"-->>B: answer A www\.webtrip\.test = \S+ \(NOERROR", diagram)
     sent = [e for e in trace.of_type(HttpRequestSent) if e.actor == "browser"]

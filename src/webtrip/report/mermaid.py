@@ -31,6 +31,8 @@ from webtrip.trace import (
     PacketCaptured,
     PageLoadFinished,
     PageLoadStarted,
+    ResolverAnswered,
+    ResolverStep,
     StreamRead,
     TcpConnectFailed,
     TcpConnectionOpened,
@@ -75,14 +77,14 @@ class _Participants:
         self.lines = [f"    participant {BROWSER} as Browser"]
         self._ids: dict[tuple[str, str], str] = {}
 
-    def get(self, kind: str, address: Address | str) -> str:
+    def get(self, kind: str, address: Address | str, what: str | None = None) -> str:
         host = address if isinstance(address, str) else address[0]
         key = (kind, host)
         if key not in self._ids:
             prefix = "D" if kind == "dns" else "W"
             ident = f"{prefix}{sum(1 for k in self._ids if k[0] == kind) + 1}"
             self._ids[key] = ident
-            what = "DNS server" if kind == "dns" else "Web server"
+            what = what or ("DNS server" if kind == "dns" else "Web server")
             self.lines.append(f"    participant {ident} as {_label(f'{what} {host}')}")
         return self._ids[key]
 
@@ -107,8 +109,22 @@ def _dns_text(event: DnsMessageSent | DnsMessageReceived) -> tuple[str, str | No
         for rdata in rrset
     ]
     rcode = dns.rcode.to_text(message.rcode())
+    referral = next((r for r in message.authority if r.rdtype == dns.rdatatype.NS), None)
+    if not answers and referral is not None and not message.flags & dns.flags.AA:
+        servers = ", ".join(rdata.to_text() for rdata in referral)
+        child = referral.name.to_text()
+        return f"referral for {name}: ask {child} NS {servers} ({event.size} bytes)", name
     result = ", ".join(answers) if answers else "no address"
     return f"answer {rtype} {name} = {result} ({rcode}, {event.size} bytes)", name
+
+
+def _resolver_query(event: Event, resolvers: set[str]) -> bool:
+    """A question a recursive resolver (in ``resolvers``) asked, or the answer it got."""
+    if event.actor not in resolvers or not isinstance(event, DnsMessageSent | DnsMessageReceived):
+        return False
+    outgoing = isinstance(event, DnsMessageSent)
+    is_response = len(event.wire) > 2 and bool(event.wire[2] & 0x80)
+    return is_response != outgoing  # a query it sent, or a response it received
 
 
 def _packet_peers(trace: Trace, actor: str) -> dict[str, list[int]]:
@@ -132,7 +148,12 @@ def _packet_peers(trace: Trace, actor: str) -> dict[str, list[int]]:
 def mermaid_from_trace(trace: Trace, actor: str = "browser") -> str:
     """The mermaid ``sequenceDiagram`` of the page loads ``actor`` made (ends with a newline)."""
     people = _Participants()
-    events = [e for e in trace.events if e.actor == actor]
+    # A recursive resolver in the same trace: its walk is drawn under the browser's question.
+    resolvers = {e.actor for e in trace.events if isinstance(e, ResolverAnswered)}
+    zones = {e.server[0]: e.zone for e in trace.events
+             if isinstance(e, ResolverStep) and e.server is not None}  # fmt: skip
+    asked: str | None = None  # the resolver participant the browser asked last
+    events = [e for e in trace.events if e.actor == actor or _resolver_query(e, resolvers)]
     timings = {t.request: t for t in request_timings(trace, actor)}
     lookups: dict[int, tuple[float, float | None, set[str]]] = {}
     for event in events:
@@ -183,9 +204,22 @@ def mermaid_from_trace(trace: Trace, actor: str = "browser") -> str:
             what = f"failed ({event.failed}){took}" if event.failed else f"loaded{took}"
             title = f": {event.title}" if event.title else ""
             outro.append(f"    Note over {BROWSER}: {escape(f'page {what}{title}')}")
+        elif isinstance(event, DnsMessageSent | DnsMessageReceived) and event.actor != actor:
+            if asked is None:
+                continue
+            text, name = _dns_text(event)
+            zone = zones.get(event.peer[0], "")
+            label = zone.rstrip(".")
+            label = "." + label if "." not in label else label  # a TLD: ".test"
+            role = "Root server" if zone == "." else f"DNS server of {label}"
+            server = people.get("dns", event.peer, role if zone else None)
+            sent = isinstance(event, DnsMessageSent)
+            arrow = f"{asked}->>{server}" if sent else f"{server}-->>{asked}"
+            dns_story(event, name).lines.append(f"{arrow}: {escape(text)}")
         elif isinstance(event, DnsMessageSent | DnsMessageReceived):
             text, name = _dns_text(event)
-            server = people.get("dns", event.peer)
+            server = people.get("dns", event.peer, "Resolver" if resolvers else None)
+            asked = server
             sent = isinstance(event, DnsMessageSent)
             arrow = f"{BROWSER}->>{server}" if sent else f"{server}-->>{BROWSER}"
             dns_story(event, name).lines.append(f"{arrow}: {escape(text)}")
