@@ -1,0 +1,158 @@
+"""``webtrip dns query --trace`` and ``webtrip dns resolver`` against the demo's DNS hierarchy.
+
+The hierarchy (root, .test and webtrip.test servers on 127.53.0.1–3, one
+port, and the demo's resolver on 127.53.0.4) runs in this process, on its
+own event loop thread; the commands run as separate processes, as a user
+runs them, and dig checks the resolver command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+
+import pytest
+from tests.support import free_port, require_program, wait_for_dns
+
+from webtrip.cli.demo import _start_hierarchy
+from webtrip.labs import demo_path
+from webtrip.net import RealNetwork
+from webtrip.trace import Trace
+
+ENV = dict(os.environ, NO_COLOR="1", COLUMNS="200")
+HINTS = str(demo_path("zones", "root.hints"))
+
+
+def webtrip(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "webtrip", *args],
+        capture_output=True, text=True, timeout=timeout, env=ENV,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def hierarchy() -> Iterator[int]:
+    """The demo's name servers on loopback; the port they share."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    servers: list = []  # type: ignore[type-arg]
+
+    async def start() -> None:
+        await _start_hierarchy(RealNetwork(), Trace(), servers)
+
+    async def stop() -> None:
+        for server in servers:
+            await server.aclose()
+
+    try:
+        asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
+    except OSError as exc:
+        pytest.skip(f"127.53.0.x is not usable here: {exc}")
+    try:
+        yield servers[0].addresses[0][1]
+    finally:
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+
+def test_trace_walks_from_the_root_down_like_dig_trace(hierarchy):
+    port = str(hierarchy)
+    done = webtrip("dns", "query", "www.webtrip.test", "--trace",
+                   "--root-hints", HINTS, "--server-port", port)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    received = re.findall(
+        r";; Received (\d+) bytes from (\S+) \(a server of ([^)]+)\)", done.stdout
+    )
+    assert [(where, zone) for _size, where, zone in received] == [
+        (f"127.53.0.1#{port}", "the root"),
+        (f"127.53.0.2#{port}", "test."),
+        (f"127.53.0.3#{port}", "webtrip.test."),
+    ]
+    # Each server's records are printed before it: the referrals with their glue, then the answer.
+    assert re.search(r"^test\. 86400 IN NS ns\.test\.\n^ns\.test\. 86400 IN A 127\.53\.0\.2",
+                     done.stdout, re.M)  # fmt: skip
+    assert re.search(r"^www\.webtrip\.test\. 300 IN A 127\.0\.0\.1$", done.stdout, re.M)
+    assert done.stdout.rstrip().endswith(";; NOERROR after 3 queries")
+
+
+def test_trace_json_holds_each_servers_response(hierarchy):
+    done = webtrip("dns", "query", "nope.webtrip.test", "AAAA", "--trace", "--json",
+                   "--root-hints", HINTS, "--server-port", str(hierarchy))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    walk = json.loads(done.stdout)
+    assert (walk["rcode"], walk["queries"], walk["answer"]) == ("NXDOMAIN", 3, [])
+    assert [step["outcome"] for step in walk["walk"]] == ["referral", "referral", "nxdomain"]
+    last = walk["walk"][-1]["response"]
+    assert last["AA"] == 1 and last["RCODE"] == 3  # RFC 8427 fields of the real response
+
+
+def test_trace_failures_are_one_sentence(hierarchy, tmp_path):
+    silent = f"127.0.0.1:{free_port()}"
+    hints = tmp_path / "silent.hints"
+    hints.write_text(". 3600 NS a.silent.\na.silent. 3600 A 127.0.0.1\n")
+    done = webtrip("dns", "query", "www.webtrip.test", "--trace", "--timeout", "0.2",
+                   "--root-hints", str(hints), "--server-port", silent.split(":")[1])  # fmt: skip
+    assert done.returncode == 9 and "Traceback" not in done.stderr
+    assert "the walk failed: no server of the zone . gave a usable answer" in done.stderr
+    for args, words in [
+        (("--root-hints", str(tmp_path / "none.hints")), "cannot read the root hints"),
+        (("@127.0.0.1",), "--trace starts at the root servers"),
+    ]:
+        done = webtrip("dns", "query", "www.webtrip.test", "--trace", *args)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert words in done.stderr
+
+
+def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
+    dig = require_program("dig")
+    port = free_port("127.53.0.4")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "webtrip", "dns", "resolver", "--root-hints", HINTS,
+         "--server-port", str(hierarchy), "--listen", f"127.53.0.4:{port}", "--log"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        wait_for_dns("127.53.0.4", port, "webtrip.test.")
+        answers = []
+        for _ in range(2):
+            done = subprocess.run(
+                [dig, "@127.53.0.4", "-p", str(port), "static.webtrip.test", "+noall",
+                 "+answer", "+comments"],
+                capture_output=True, text=True, timeout=10,
+            )  # fmt: skip
+            answers.append(done.stdout)
+        for answer in answers:
+            assert "status: NOERROR" in answer and re.search(r"flags: qr rd ra;", answer)
+            assert re.search(r"^static\.webtrip\.test\.\s+\d+\s+IN\s+CNAME\s+www\.webtrip\.test\.$",
+                             answer, re.M)  # fmt: skip
+            assert re.search(r"^www\.webtrip\.test\.\s+\d+\s+IN\s+A\s+127\.0\.0\.1$", answer, re.M)
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=10)
+    assert "answers 127.0.0.0/8, ::1/128" in err
+    lines = [line for line in out.splitlines() if "static.webtrip.test. A NOERROR" in line]
+    assert len(lines) == 2
+    assert re.search(r" \d+ queries \d", lines[0]) and " cache " in lines[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--forward", "127.0.0.1", "--root-hints", HINTS), "not both"),
+        (("--allow", "everyone"), "--allow everyone: not a network"),
+        (("--forward", "127.0.0.1:99999"), "127.0.0.1:99999"),
+        (("--root-hints", "/nonexistent/hints"), "cannot read the root hints"),
+    ],
+)
+def test_resolver_mistakes_are_one_sentence(args, words):
+    done = webtrip("dns", "resolver", *args, timeout=10)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert words in done.stderr
