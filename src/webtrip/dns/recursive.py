@@ -70,6 +70,7 @@ from webtrip.trace import NULL_TRACE, ResolverStep, Trace
 
 MAX_TTL = 86400  # a day: no record is remembered longer
 MAX_NEGATIVE_TTL = 10800  # three hours for "does not exist" (RFC 2308 §5)
+_CNAME = dns.rdatatype.CNAME
 NXDOMAIN_KEY = 0  # the type under which "this name does not exist at all" is cached
 
 NameLike = str | dns.name.Name
@@ -460,9 +461,8 @@ class RecursiveResolver:
         ctx.queries += 1
         if ctx.queries > self.max_queries:
             raise ResolutionFailed(f"more than {self.max_queries} queries for one resolution")
-        if self.case_randomization:
-            name = randomize_case(name, self.network.random)
-        message = make_query(name, rdtype, recursion_desired=False, rng=self.network.random)
+        asked = randomize_case(name, self.network.random) if self.case_randomization else name
+        message = make_query(asked, rdtype, recursion_desired=False, rng=self.network.random)
         try:
             result = await query(
                 self.network,
@@ -476,6 +476,8 @@ class RecursiveResolver:
         except DnsQueryError as exc:
             self._step(ctx, Step(server, zone, name, rdtype, "no answer", str(exc), depth))
             return None
+        if self.case_randomization:
+            _restore_case(result, name)
         return result
 
     # --- reading a response -----------------------------------------------------------
@@ -576,12 +578,29 @@ class RecursiveResolver:
         return child, [rdata.target for rdata in ns]  # type: ignore[attr-defined]
 
 
+def _restore_case(result: QueryResult, name: dns.name.Name) -> None:
+    """The response read again with the question in ``name``'s own case, after a 0x20 question.
+
+    A server writes the names that end like the question as pointers into it
+    (RFC 1035 §4.1.4: owner names, CNAME and NS targets...), so they would all
+    keep the random case. The reply was accepted because it repeated that
+    case exactly; putting the original bytes in its place and reading the
+    message again gives every such name its own case back.
+    """
+    original = name.to_wire()
+    wire = result.response_wire
+    restored = wire[:12] + original + wire[12 + len(original) :]
+    result.response = dns.message.from_wire(restored, ignore_trailing=True)
+
+
 def _find(
     section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int
 ) -> dns.rrset.RRset | None:
     for rrset in section:
-        if rrset.name == name and rrset.rdtype == rdtype and rrset.rdclass == dns.rdataclass.IN:
-            return rrset
+        if rrset.name != name or rrset.rdclass != dns.rdataclass.IN:
+            continue
+        if rrset.rdtype == rdtype or (rdtype == dns.rdatatype.ANY and rrset.rdtype != _CNAME):
+            return rrset  # for ANY, one RRset of the name will do (RFC 8482)
     return None
 
 
@@ -656,6 +675,8 @@ class Forwarder(RecursiveResolver):
             step = Step(upstream, dns.name.root, name, rdtype, "no answer", str(exc), depth)
             self._step(ctx, step)
             return None
+        if self.case_randomization:
+            _restore_case(result, name)
         return result
 
     def _read_forwarded(
