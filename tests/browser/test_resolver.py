@@ -283,6 +283,37 @@ def test_the_target_of_an_alias_is_resolved_with_a_new_question():
     assert sorted(asked[2:]) == [("target.test", "A"), ("target.test", "AAAA")]
 
 
+@pytest.mark.parametrize("failing", ["AAAA", "A"])
+def test_one_family_failing_does_not_stop_the_other(failing):
+    """SERVFAIL for one of A/AAAA: the other family's addresses are used, as browsers do."""
+
+    def script(query: dns.message.Message, client: Address, server: ScriptedDnsServer) -> None:
+        if qtype_of(query) == failing:
+            response = reply(query)
+            response.set_rcode(dns.rcode.SERVFAIL)
+        elif qtype_of(query) == "A":
+            response = reply(query, ("half.test.", "A", "192.0.2.5"))
+        else:
+            response = reply(query, ("half.test.", "AAAA", "2001:db8::5"))
+        server.sock.sendto(response.to_wire(), client)
+
+    with ScriptedDnsServer(script) as server:
+        outcome, _, _ = resolve("half.test", server.address)
+    assert isinstance(outcome, Resolution)
+    assert outcome.addresses == (("2001:db8::5",) if failing == "A" else ("192.0.2.5",))
+
+
+def test_both_families_failing_is_a_dns_failure():
+    def script(query: dns.message.Message, client: Address, server: ScriptedDnsServer) -> None:
+        response = reply(query)
+        response.set_rcode(dns.rcode.SERVFAIL)
+        server.sock.sendto(response.to_wire(), client)
+
+    with ScriptedDnsServer(script) as server:
+        outcome, _, _ = resolve("broken.test", server.address)
+    assert isinstance(outcome, DnsFailure) and "SERVFAIL" in str(outcome)
+
+
 def test_a_cname_loop_ends_in_a_dns_failure(dns_server):
     outcome, trace, elapsed = resolve("loop1.lab.test", address_of(dns_server))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +224,30 @@ def test_a_missing_lab_file_is_exit_2_and_one_sentence(tmp_path):
     done = webtrip("sim", "--lab", str(tmp_path / "nothing.toml"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "no such lab file" in done.stderr
+
+
+def test_the_demo_resolver_asks_again_when_the_servers_links_lose_packets():
+    """10% loss on the root, .test and webtrip.test links: lost questions are asked again."""
+    demo = lab.demo_lab()
+    servers = {"root", "tld", "dns"}
+    demo.links = [
+        dataclasses.replace(link, options={**link.options, "loss": 0.1})
+        if servers & set(link.ends) else link
+        for link in demo.links
+    ]  # fmt: skip
+    retried = 0
+    for seed in range(1, 11):
+        run = lab.run(demo, seed)
+        assert run.load.error is None, (seed, run.load.error)
+        steps = run.world.trace.of_type(ResolverStep)
+        silent = [s for s in steps if s.outcome == "no answer"]
+        if silent:
+            retried += 1
+            # Each silence was followed by the same question to the same zone answered later.
+            for step in silent:
+                assert any(
+                    later.t > step.t and later.zone == step.zone and later.qtype == step.qtype
+                    and later.outcome in ("referral", "answer", "nodata")
+                    for later in steps
+                )  # fmt: skip
+    assert retried >= 5  # the loss really hit the resolver's questions

@@ -125,10 +125,22 @@ class StubResolver:
         chain: list[str] = []
         current = qname
         for _ in range(MAX_CNAME_HOPS):
-            answers = await asyncio.gather(
+            results = await asyncio.gather(
                 self._ask(server, current, dns.rdatatype.AAAA),
                 self._ask(server, current, dns.rdatatype.A),
+                return_exceptions=True,
             )
+            # One family failing (a SERVFAIL or silence for AAAA, say) does not
+            # stop the load if the other has addresses, as in browsers' stubs.
+            for result in results:
+                if isinstance(result, NameNotFound) or (
+                    isinstance(result, BaseException) and not isinstance(result, DnsFailure)
+                ):
+                    raise result
+            answers = [r for r in results if not isinstance(r, BaseException)]
+            failure = next((r for r in results if isinstance(r, DnsFailure)), None)
+            if failure is not None and not answers:
+                raise failure
             addresses: list[str] = []
             ttls: list[int] = []
             target = current
@@ -147,6 +159,8 @@ class StubResolver:
                     min(ttls) if ttls else None,
                     server,
                 )
+            if failure is not None:
+                raise failure
             if target == current:
                 raise NoAddress(f"the DNS knows '{name}' but it has no IPv4 or IPv6 address")
             current = target  # the server stopped at an alias it does not hold: ask for it

@@ -272,6 +272,7 @@ class RecursiveResolver:
         port: int = 53,
         actor: str = "resolver",
         case_randomization: bool = False,
+        attempts: int = 5,
     ) -> None:
         self.network = network
         self.trace = trace
@@ -285,6 +286,7 @@ class RecursiveResolver:
         self.port = port
         self.actor = actor
         self.case_randomization = case_randomization
+        self.attempts = max(1, attempts)  # rounds over a zone's servers when some are silent
         self.root_servers: list[tuple[dns.name.Name, str]] = [
             (_name(name), address) for name, address in root_hints
         ]
@@ -389,21 +391,28 @@ class RecursiveResolver:
         while True:
             outcome: _Outcome | None = None
             referral: dns.message.Message | None = None
-            async with aclosing(self._servers(zone, nameservers, ctx, depth)) as servers:
-                async for server in servers:
-                    result = await self._ask(server, zone, name, rdtype, ctx, depth)
-                    if result is None:
-                        continue
-                    response = result.response
-                    kind, detail, outcome = self._classify(response, zone, name, rdtype)
-                    step = Step(server, zone, name, rdtype, kind, detail, depth,
-                                result.response_wire, result.elapsed)  # fmt: skip
-                    self._step(ctx, step)
-                    if kind == "referral":
-                        referral = response
-                        break
-                    if outcome is not None:
-                        break
+            # Each of the zone's servers in turn; if none answered usably and
+            # some did not answer at all (a lost datagram), the round again.
+            for _round in range(self.attempts):
+                silent = False
+                async with aclosing(self._servers(zone, nameservers, ctx, depth)) as servers:
+                    async for server in servers:
+                        result = await self._ask(server, zone, name, rdtype, ctx, depth)
+                        if result is None:
+                            silent = True
+                            continue
+                        response = result.response
+                        kind, detail, outcome = self._classify(response, zone, name, rdtype)
+                        step = Step(server, zone, name, rdtype, kind, detail, depth,
+                                    result.response_wire, result.elapsed)  # fmt: skip
+                        self._step(ctx, step)
+                        if kind == "referral":
+                            referral = response
+                            break
+                        if outcome is not None:
+                            break
+                if outcome is not None or referral is not None or not silent:
+                    break
             if outcome is not None:
                 return outcome
             if referral is None:
@@ -637,7 +646,7 @@ class Forwarder(RecursiveResolver):
     async def _iterate(
         self, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
     ) -> _Outcome:
-        for upstream in self.upstreams:
+        for upstream in self.upstreams * self.attempts:
             result = await self._forward(upstream, name, rdtype, ctx, depth)
             if result is None:
                 continue

@@ -748,8 +748,9 @@ def _dns_actor(lab: Lab, host: str) -> str:
 async def _start_resolver(world: SimWorld, lab: Lab, node: Host) -> DnsServer:
     """The lab's recursive resolver on port 53 of ``node``, for the lab's own hosts only."""
     network = world.network(node)
+    # It waits less than the browser does, so that it can ask again before the browser gives up.
     engine = RecursiveResolver(
-        network, lab.root_hints(), trace=world.trace, timeout=lab.dns_timeout
+        network, lab.root_hints(), trace=world.trace, timeout=lab.dns_timeout / 2
     )
     clients = {ipaddress.IPv4Interface(address).network for address in lab.hosts.values()}
     service = ResolverService(engine, world.trace, allow=sorted(clients))
