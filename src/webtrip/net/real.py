@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import random
+import secrets
 import socket
 import ssl
 import struct
@@ -359,7 +359,9 @@ class RealNetwork(Network):
     """The host's real network stack, through asyncio."""
 
     name = "real"
-    random = random.SystemRandom()  # the operating system's entropy (os.urandom)
+    # DNS query IDs and the like: the secrets module's generator, the
+    # operating system's entropy (os.urandom) — unpredictable to a spoofer.
+    random = secrets.SystemRandom()
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
