@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -86,3 +87,15 @@ def test_reload_tells_a_second_load_answered_from_the_resolvers_cache():
     first, second = done.stdout.split("Load 2: the same page again")
     assert "walking down the DNS tree, with 3 questions" in first
     assert "answered from its cache at once" in second and "walking down" not in second
+
+
+def test_at_resolver_lists_and_captures_the_walk(tmp_path):
+    pcap = tmp_path / "resolver.pcap"
+    done = webtrip("sim", "--at", "resolver", "--no-render", "--pcap", str(pcap))
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split("Packets at resolver (10.0.0.53)")[1]
+    for server in ("192.0.2.1", "198.51.100.1", "10.0.0.2"):  # root, .test, webtrip.test
+        assert re.search(rf"10\.0\.0\.53\s+{re.escape(server)}\s+DNS", listed)
+    assert pcap.read_bytes()[:4] == b"\xd4\xc3\xb2\xa1"  # a pcap file, little-endian
+    wrong = webtrip("sim", "--at", "nowhere")
+    assert wrong.returncode == 2 and "not a host of the lab" in wrong.stderr

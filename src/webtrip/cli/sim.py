@@ -109,6 +109,13 @@ FILTER_HELP = (
     help="Write the browser's packets to a pcap file (from the trace).",
 )
 @click.option("--no-packets", is_flag=True, help="Do not print the packet list.")
+@click.option(
+    "--at",
+    "at_host",
+    metavar="HOST",
+    help="Whose packets to list and capture: a host of the lab, e.g. resolver to see "
+    "its walk from the root (default: the browser's).",
+)
 @RELOAD_OPTION
 @LANGUAGE_OPTION
 @JSON_OPTION
@@ -128,6 +135,7 @@ def sim(
     dns_silent: bool,
     pcap: str | None,
     no_packets: bool,
+    at_host: str | None,
     reload: bool,
     lang: str | None,
     as_json: bool,
@@ -154,6 +162,7 @@ def sim(
       webtrip sim --delay synack=300ms --drop dns-response#1
       webtrip sim --dns-silent         # no answer: the resolver gives up
       webtrip sim --reload             # twice: the second time DNS is a cache hit
+      webtrip sim --at resolver        # the resolver's packets: root, .test, webtrip.test
       webtrip sim --json > run.json    # the trace, every packet in it
       webtrip sim --har lab.har --mermaid lab.mmd --report lab.html
       webtrip sim --lab my-lab/lab.toml
@@ -173,6 +182,11 @@ def sim(
         raise UserError(
             f"the simulated lab serves {example} only (its DNS knows the names under "
             f"{', '.join(origins)}), e.g. {chosen.url}",
+            EXIT_USAGE,
+        )
+    if at_host is not None and at_host not in chosen.hosts:
+        raise UserError(
+            f"--at {at_host}: not a host of the lab (its hosts: {', '.join(chosen.hosts)})",
             EXIT_USAGE,
         )
     conditions = lab.LinkConditions(
@@ -197,7 +211,7 @@ def sim(
     except lab.LabError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
     trace = run.world.trace
-    browser = chosen.browser_host
+    browser = at_host or chosen.browser_host
     if pcap:
         try:
             with open(pcap, "wb") as file:
