@@ -256,6 +256,8 @@ class _Context:
 class RecursiveResolver:
     """Resolves names iteratively from ``root_hints``, a list of (name server name, address)."""
 
+    recursion_desired = False  # the RD bit of the questions it asks: servers, not resolvers
+
     def __init__(
         self,
         network: Network,
@@ -471,7 +473,9 @@ class RecursiveResolver:
         if ctx.queries > self.max_queries:
             raise ResolutionFailed(f"more than {self.max_queries} queries for one resolution")
         asked = randomize_case(name, self.network.random) if self.case_randomization else name
-        message = make_query(asked, rdtype, recursion_desired=False, rng=self.network.random)
+        message = make_query(
+            asked, rdtype, recursion_desired=self.recursion_desired, rng=self.network.random
+        )
         try:
             result = await query(
                 self.network,
@@ -632,6 +636,8 @@ class Forwarder(RecursiveResolver):
     upstream adds about other names.
     """
 
+    recursion_desired = True
+
     def __init__(
         self,
         network: Network,
@@ -647,7 +653,7 @@ class Forwarder(RecursiveResolver):
         self, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
     ) -> _Outcome:
         for upstream in self.upstreams * self.attempts:
-            result = await self._forward(upstream, name, rdtype, ctx, depth)
+            result = await self._ask(upstream, dns.name.root, name, rdtype, ctx, depth)
             if result is None:
                 continue
             response, root = result.response, dns.name.root
@@ -661,32 +667,6 @@ class Forwarder(RecursiveResolver):
             self._step(ctx, Step(upstream, root, name, rdtype, kind, detail, depth, *extra))
             return outcome
         raise ResolutionFailed(f"no upstream resolver gave a usable answer for {name}")
-
-    async def _forward(
-        self, upstream: Address, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
-    ) -> QueryResult | None:
-        ctx.queries += 1
-        if ctx.queries > self.max_queries:
-            raise ResolutionFailed(f"more than {self.max_queries} queries for one resolution")
-        asked = randomize_case(name, self.network.random) if self.case_randomization else name
-        message = make_query(asked, rdtype, recursion_desired=True, rng=self.network.random)
-        try:
-            result = await query(
-                self.network,
-                upstream,
-                message,
-                timeout=self.timeout,
-                trace=self.trace,
-                actor=self.actor,
-                exact_case=self.case_randomization,
-            )
-        except DnsQueryError as exc:
-            step = Step(upstream, dns.name.root, name, rdtype, "no answer", str(exc), depth)
-            self._step(ctx, step)
-            return None
-        if self.case_randomization:
-            _restore_case(result, name)
-        return result
 
     def _read_forwarded(
         self, response: dns.message.Message, name: dns.name.Name, rdtype: int
