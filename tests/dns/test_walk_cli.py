@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from tests.support import free_port, require_program, wait_for_dns
@@ -36,16 +37,22 @@ def webtrip(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Hierarchy:
+    port: int  # the port every name server listens on
+    resolver: tuple[str, int]  # the demo's own resolver
+
+
 @pytest.fixture(scope="module")
-def hierarchy() -> Iterator[int]:
-    """The demo's name servers on loopback; the port they share."""
+def hierarchy() -> Iterator[Hierarchy]:
+    """The demo's name servers and resolver on loopback."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     servers: list = []  # type: ignore[type-arg]
 
     async def start() -> None:
-        await _start_hierarchy(RealNetwork(), Trace(), servers)
+        await _start_hierarchy(RealNetwork(), Trace(), servers)  # the resolver is the last
 
     async def stop() -> None:
         for server in servers:
@@ -56,7 +63,7 @@ def hierarchy() -> Iterator[int]:
     except OSError as exc:
         pytest.skip(f"127.53.0.x is not usable here: {exc}")
     try:
-        yield servers[0].addresses[0][1]
+        yield Hierarchy(servers[0].addresses[0][1], servers[-1].addresses[0])
     finally:
         asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
@@ -64,7 +71,7 @@ def hierarchy() -> Iterator[int]:
 
 
 def test_trace_walks_from_the_root_down_like_dig_trace(hierarchy):
-    port = str(hierarchy)
+    port = str(hierarchy.port)
     done = webtrip("dns", "query", "www.webtrip.test", "--trace",
                    "--root-hints", HINTS, "--server-port", port)  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -85,7 +92,7 @@ def test_trace_walks_from_the_root_down_like_dig_trace(hierarchy):
 
 def test_trace_json_holds_each_servers_response(hierarchy):
     done = webtrip("dns", "query", "nope.webtrip.test", "AAAA", "--trace", "--json",
-                   "--root-hints", HINTS, "--server-port", str(hierarchy))  # fmt: skip
+                   "--root-hints", HINTS, "--server-port", str(hierarchy.port))  # fmt: skip
     assert done.returncode == 0, done.stderr
     walk = json.loads(done.stdout)
     assert (walk["rcode"], walk["queries"], walk["answer"]) == ("NXDOMAIN", 3, [])
@@ -116,7 +123,7 @@ def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
     port = free_port("127.53.0.4")
     server = subprocess.Popen(
         [sys.executable, "-m", "webtrip", "dns", "resolver", "--root-hints", HINTS,
-         "--server-port", str(hierarchy), "--listen", f"127.53.0.4:{port}", "--log"],
+         "--server-port", str(hierarchy.port), "--listen", f"127.53.0.4:{port}", "--log"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
     )  # fmt: skip
     try:
@@ -156,3 +163,30 @@ def test_resolver_mistakes_are_one_sentence(args, words):
     done = webtrip("dns", "resolver", *args, timeout=10)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert words in done.stderr
+
+
+def test_the_resolver_forwards_to_another_resolver(hierarchy):
+    """dig → `webtrip dns resolver --forward` → the demo's resolver → root, .test, webtrip.test."""
+    dig = require_program("dig")
+    port = free_port("127.0.0.1")
+    upstream = "{}:{}".format(*hierarchy.resolver)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "webtrip", "dns", "resolver", "--forward", upstream,
+         "--listen", f"127.0.0.1:{port}", "--log", "--0x20"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+    )  # fmt: skip
+    try:
+        wait_for_dns("127.0.0.1", port, "webtrip.test.")
+        done = subprocess.run(
+            [dig, "@127.0.0.1", "-p", str(port), "static.webtrip.test", "+noall", "+answer"],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=10)
+    assert "forwarding to 127.53.0.4" in err
+    # The names come back in their own case although the questions went out in 0x20 case.
+    assert re.search(r"^static\.webtrip\.test\.\s+\d+\s+IN\s+CNAME\s+www\.webtrip\.test\.$",
+                     done.stdout, re.M)  # fmt: skip
+    assert re.search(r"^www\.webtrip\.test\.\s+\d+\s+IN\s+A\s+127\.0\.0\.1$", done.stdout, re.M)
+    assert re.search(r"static\.webtrip\.test\. A NOERROR 1 queries", out)
