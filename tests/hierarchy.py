@@ -122,9 +122,7 @@ class SimHierarchy:
         """Messages the four authoritative servers have received so far."""
         actors = {f"dns-{address}" for address in SERVERS}
         return sum(
-            1
-            for event in self.world.trace.of_type(DnsMessageReceived)
-            if event.actor in actors
+            1 for event in self.world.trace.of_type(DnsMessageReceived) if event.actor in actors
         )
 
     def sleep(self, seconds: float) -> None:
