@@ -35,6 +35,7 @@ import contextlib
 import os
 import random
 import re
+import resource
 import shlex
 import socket
 import statistics
@@ -71,6 +72,7 @@ from _common import (
     ratio_text,
     rotate,
     running_server,
+    rusage_s,
     terminate_on_sigterm,
     utc_now,
     warn_uncommitted,
@@ -79,7 +81,15 @@ from _common import (
     write_results,
 )
 from _common import versions as common_versions
-from dns_qps import cpu_breakdown, cpu_busy, group_processes, run_dnsperf, server_cpu
+from dns_qps import (
+    cpu_breakdown,
+    cpu_busy,
+    group_processes,
+    other_load_pct,
+    run_dnsperf,
+    server_cpu,
+    wait_for_quiet,
+)
 
 HIERARCHY = ROOT / "tests" / "data" / "zones" / "hierarchy"
 SERVERS = {1: ["root.zone"], 2: ["test.zone", "elsewhere.stale.zone"], 3: ["webtrip.test.zone"]}
@@ -264,7 +274,10 @@ def dnsperf_argv(dnsperf: str, port: int, queries: Path, seconds: int, args) -> 
 def bench_one(
     name: str, rnd: int, workdir: Path, hints: Path, queries: Path, dnsperf: str, pin, args, env
 ) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    run: dict[str, Any] = {"round": rnd, "server": name, "started_at": utc_now()}
+    run: dict[str, Any] = {"round": rnd, "server": name}
+    # Wait (at most 60 s) until no CPU is over 10 % busy: a neighbour's work skews a run.
+    run["quiet_before"] = wait_for_quiet(60, 10)
+    run["started_at"] = utc_now()
     try:
         port = free_port(udp=True)
         launch = launch_for(name, workdir, port, hints, env)
@@ -282,9 +295,11 @@ def bench_one(
             run["dnsperf_argv"] = measure
             asked_before = authority_queries(workdir)
             before, group_before = cpu_times(), group_processes(proc.pid)
+            children_before = rusage_s(resource.RUSAGE_CHILDREN)[0]
             start = time.monotonic()
             result, output = run_dnsperf(measure, args.duration, 2)
             wall = time.monotonic() - start
+            perf_cpu = rusage_s(resource.RUSAGE_CHILDREN)[0] - children_before
             group_after, after = group_processes(proc.pid), cpu_times()
             time.sleep(0.2)
             result["authority_queries_during_run"] = authority_queries(workdir) - asked_before
@@ -292,6 +307,11 @@ def bench_one(
             result["cpu_breakdown_pct"] = cpu_breakdown(before, after)
             completed = result.get("queries_completed", 0)
             result["server_cpu"] = server_cpu(group_before, group_after, wall, completed)
+            result["dnsperf_cpu_s"] = round(perf_cpu, 4)
+            # CPU used by anything but the resolver and dnsperf, in % of one CPU (~2-4 % idle).
+            result["other_cpu_pct"] = other_load_pct(
+                before, after, result["server_cpu"]["cpu_s"], perf_cpu, wall
+            )
             if proc.poll() is not None:
                 raise BenchError(f"{name} died during the run")
             run["result"] = result
@@ -325,6 +345,7 @@ def summarise(runs: list[dict[str, Any]], servers: list[str]) -> dict[str, Any]:
             "loss_pct_max": max(r["loss_pct"] for r in good),
             "latency_ms_median": statistics.median(r["avg_latency_ms"] for r in good),
             "authority_queries_during_runs": sum(r["authority_queries_during_run"] for r in good),
+            "other_cpu_pct_max": max(r["other_cpu_pct"] or 0 for r in good),
         }
     if {"webtrip", "unbound"} <= summary.keys():
         by_round: dict[int, dict[str, Any]] = {}
@@ -347,20 +368,20 @@ def markdown(report: dict[str, Any]) -> str:
     summary = report["summary"]
     lines = [
         "| resolver | QPS (median) | per round | server CPU µs/query | CPU-bound capacity "
-        "| server CPU % | avg latency | lost |",
-        "|---|---:|---|---:|---:|---:|---:|---:|",
+        "| server CPU % | avg latency | lost | other load (max) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in report["servers"]:
         s = summary.get(name)
         if s is None:
-            lines.append(f"| {name} | failed | | | | | | |")
+            lines.append(f"| {name} | failed | | | | | | | |")
             continue
         per_round = ", ".join(f"{q:,.0f}" for q in s["qps_all"])
         lines.append(
             f"| {name} | **{s['qps_median']:,.0f}** | {per_round} "
             f"| {s['us_per_query_median']:.1f} | {s['capacity_qps_estimate_median']:,.0f} "
             f"| {s['server_cpu_pct_median']:.0f} % | {s['latency_ms_median']:.2f} ms "
-            f"| {s['loss_pct_max']:.2f} % |"
+            f"| {s['loss_pct_max']:.2f} % | {s['other_cpu_pct_max']:.0f} % |"
         )
     if "goal" in summary:
         ratio = summary["webtrip_vs_unbound_qps"]
