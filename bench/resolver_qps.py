@@ -411,6 +411,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--servers", default=",".join(ALL_SERVERS))
     parser.add_argument("--webtrip-rev", help="benchmark `git archive REV src`")
     parser.add_argument("--no-pin", action="store_true")
+    parser.add_argument(
+        "--max-other-load",
+        type=float,
+        default=10,
+        help="redo a run in which other processes used more than this %% of a CPU",
+    )
+    parser.add_argument(
+        "--retries", type=int, default=2, help="redo a noisy run at most this often"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     return parser.parse_args(argv)
 
@@ -462,7 +471,18 @@ def main(argv: list[str] | None = None) -> int:
             report["hierarchy_prefix"] = prefix
             for rnd in range(1, args.rounds + 1):
                 for name in rotate(servers, rnd - 1):
-                    run = bench_one(name, rnd, workdir, hints, queries, dnsperf, pin, args, env)
+                    discarded = []
+                    for _attempt in range(args.retries + 1):
+                        run = bench_one(name, rnd, workdir, hints, queries, dnsperf, pin, args, env)
+                        other = run.get("result", {}).get("other_cpu_pct")
+                        if other is None or other <= args.max_other_load:
+                            break
+                        print(
+                            f"# round {rnd} {name}: others used {other} % of a CPU, again",
+                            file=sys.stderr,
+                        )
+                        discarded.append(run)
+                    run["discarded_noisy_attempts"] = discarded
                     runs.append(run)
                     if "error" in run:
                         print(f"# round {rnd} {name}: {run['error']}", file=sys.stderr)
