@@ -375,10 +375,12 @@ def records(sections: dict[str, set[tuple[str, int, str, str]]], section: str) -
 
 
 @pytest.mark.peer("dig")
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 @pytest.mark.parametrize("tool", ["dig", "kdig"])
-def test_dig_and_kdig_get_answers_through_the_hierarchy(lab, resolver, tool):
+def test_dig_and_kdig_get_answers_through_the_hierarchy(lab, resolver, tool, transport):
     p = lab.prefix
-    status, flags, sections = run_dig(tool, resolver, "far.webtrip.test")
+    tcp = ("+tcp",) if transport == "tcp" else ()
+    status, flags, sections = run_dig(tool, resolver, "far.webtrip.test", "A", *tcp)
     assert status == "NOERROR"
     assert {"qr", "rd", "ra"} <= flags and "aa" not in flags
     assert records(sections, "answer") == {
@@ -386,10 +388,10 @@ def test_dig_and_kdig_get_answers_through_the_hierarchy(lab, resolver, tool):
         ("alias.shop.test.", "CNAME", "www.shop.test."),
         ("www.shop.test.", "A", f"{p}.81"),
     }
-    status, flags, sections = run_dig(tool, resolver, "webtrip.test", "MX")
+    status, flags, sections = run_dig(tool, resolver, "webtrip.test", "MX", *tcp)
     assert status == "NOERROR" and "aa" not in flags
     assert records(sections, "answer") == {("webtrip.test.", "MX", "10 mail.webtrip.test.")}
-    status, flags, sections = run_dig(tool, resolver, f"nope-{tool}.webtrip.test")
+    status, flags, sections = run_dig(tool, resolver, f"nope-{tool}.webtrip.test", "A", *tcp)
     assert status == "NXDOMAIN" and {"rd", "ra"} <= flags and "aa" not in flags
     assert [r[1] for r in records(sections, "authority")] == ["SOA"]
 
