@@ -264,6 +264,9 @@ def test_odd_messages_get_the_right_error_in_the_simulated_world(world, what, wi
     assert response[2] & 0x80  # QR
     assert _rcode_of(response) == expected, what
     assert world.authority_queries() == 0  # nothing odd is passed on
+    # Every answer is in the trace (what --log prints), errors included.
+    (answered,) = world.answered()
+    assert answered.rcode == dns.rcode.to_text(expected) and answered.client == (CLIENT, 4000)
 
 
 @st.composite
@@ -473,6 +476,10 @@ def test_the_running_resolver_answers_the_odd_corpus_and_keeps_serving(resolver)
     answer = dns.query.udp(message, resolver.host, port=resolver.port, timeout=3)
     assert answer.rcode() == dns.rcode.NOERROR
     assert resolver.process.poll() is None
+    log = resolver.log_text()  # --log shows the errors too, with why
+    assert re.search(r" BADVERS 0 queries [\d.]+ms \(EDNS version 1;", log), log
+    assert re.search(r" NOTIMP 0 queries [\d.]+ms \(opcode NOTIFY is not supported", log), log
+    assert re.search(r" \? FORMERR 0 queries [\d.]+ms \(a malformed query", log), log
 
 
 @settings(
