@@ -292,7 +292,3 @@ def rrsets_text(message) -> dict[str, set[tuple[str, str, str]]]:  # type: ignor
         }
         for section in ("answer", "authority")
     }
-
-
-def dnsname(text: str) -> dns.name.Name:
-    return dns.name.from_text(text)
