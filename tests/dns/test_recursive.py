@@ -7,7 +7,6 @@ server (10.0.0.4) and the resolver (10.0.0.10); zones in data/zones/hierarchy.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import dns.flags
@@ -16,67 +15,11 @@ import dns.rcode
 import dns.rdatatype
 import pytest
 
-from support import ZONES
-from webtrip.dns.authority import Authority
+from hierarchy import ELSEWHERE, ROOT, TLD, WEBTRIP, SimHierarchy
 from webtrip.dns.client import make_query
-from webtrip.dns.recursive import RecursiveResolver, Resolution
-from webtrip.dns.server import DnsServer
-from webtrip.dns.zones import ZoneSet, load_zone
-from webtrip.netsim.world import SimWorld
+from webtrip.dns.recursive import Resolution
 
-HIERARCHY = ZONES / "hierarchy"
-ROOT, TLD, WEBTRIP, ELSEWHERE, RESOLVER = (
-    "10.0.0.1",
-    "10.0.0.2",
-    "10.0.0.3",
-    "10.0.0.4",
-    "10.0.0.10",
-)
-SERVERS = {
-    ROOT: ["root.zone"],
-    TLD: ["test.zone", "elsewhere.stale.zone"],
-    WEBTRIP: ["webtrip.test.zone"],
-    ELSEWHERE: ["elsewhere.zone", "shop.test.zone"],
-}
-
-
-class Hierarchy:
-    """The world, its servers started, and a resolver on its own host."""
-
-    def __init__(self, **limits: int) -> None:
-        self.world = SimWorld(seed=7)
-        router = self.world.add_router("router")
-        self.hosts = {}
-        for address in [*SERVERS, RESOLVER]:
-            host = self.world.add_host(address)
-            number = int(address.rsplit(".", 1)[1])
-            self.world.connect(
-                host, f"{address}/24", router, f"10.0.0.{200 + number}/24", latency=0.005
-            )
-            router.add_route(f"{address}/32", router.interfaces[-1])
-            self.hosts[address] = host
-        self.servers: list[DnsServer] = []
-        for address, files in SERVERS.items():
-            zones = ZoneSet([load_zone(HIERARCHY / name) for name in files])
-            network = self.world.network(self.hosts[address])
-            server = DnsServer(network, Authority(zones), actor=f"dns-{address}")
-            self.world.run(server.start([(address, 53)]))
-            self.servers.append(server)
-        self.resolver = RecursiveResolver(
-            self.world.network(self.hosts[RESOLVER]),
-            [("ns.root.", ROOT)],
-            trace=self.world.trace,
-            **limits,
-        )
-
-    def resolve(self, name: str, rdtype: str = "A") -> Resolution:
-        return self.world.run(self.resolver.resolve(name, rdtype))
-
-    def packets(self) -> int:
-        return len(self.world.packets.records)
-
-    def sleep(self, seconds: float) -> None:
-        self.world.run(asyncio.sleep(seconds))
+Hierarchy = SimHierarchy
 
 
 @pytest.fixture

@@ -317,12 +317,23 @@ class ResolverService:
         started = trace.now()
         query_id, flags = struct.unpack_from("!HH", wire)
         if flags & _OPCODE_MASK != dns.opcode.QUERY << 11:
+            opcode = dns.opcode.to_text((flags & _OPCODE_MASK) >> 11)
+            reason = f"opcode {opcode} is not supported, only QUERY"
+            self._record(peer, _question_text(wire), "NOTIMP", (), False, 0, started, reason)
             return header_only(query_id, flags, dns.rcode.NOTIMP)
         try:
             query = dns.message.from_wire(wire, ignore_trailing=True)
-        except Exception:  # any parse failure is the client's malformed message
+        except Exception as exc:  # any parse failure is the client's malformed message
+            reason = f"a malformed query ({exc})"
+            self._record(peer, "?", "FORMERR", (), False, 0, started, reason)
             return header_only(query_id, flags, dns.rcode.FORMERR)
         if len(query.question) != 1 or flags & _RCODE_MASK:
+            reason = (
+                f"{len(query.question)} questions, not one"
+                if len(query.question) != 1
+                else "a query with an rcode set"
+            )
+            self._record(peer, _question_text(wire), "FORMERR", (), False, 0, started, reason)
             return header_only(query_id, flags, dns.rcode.FORMERR)
         asked = query.question[0]
         text = f"{asked.name} {dns.rdatatype.to_text(asked.rdtype)}"
@@ -331,6 +342,8 @@ class ResolverService:
         if query.edns > 0:
             response.use_edns(0, 0, EDNS_PAYLOAD)
             response.set_rcode(dns.rcode.BADVERS)
+            reason = f"EDNS version {query.edns}; this resolver speaks version 0"
+            self._record(peer, text, "BADVERS", (), False, 0, started, reason)
             return render(query, response, transport)
         refusal = _refusal(asked.rdclass, asked.rdtype)
         if refusal:
