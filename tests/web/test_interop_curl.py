@@ -202,7 +202,20 @@ class AccessLog:
         return self.server.log_lines() if self.server.access_log.exists() else []
 
     def mark(self) -> None:
-        self.seen = len(self._lines())
+        """Start counting from now, once the lines of earlier requests have all arrived.
+
+        The server logs just after it sends, so an earlier test's last line
+        can land after curl has exited: wait until the count holds still.
+        """
+        count = len(self._lines())
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            time.sleep(0.06)
+            settled = len(self._lines())
+            if settled == count:
+                break
+            count = settled
+        self.seen = count
 
     def new(self, count: int, timeout: float = 5.0) -> list[LogEntry]:
         """Wait for ``count`` new lines (the server logs just after sending) and return them."""
