@@ -151,6 +151,8 @@ class Link:
         self.ends: list[LinkEnd] = []
         self.faults: list[Fault] = []
         self._directions: dict[int, _Direction] = {}
+        # The virtual-time loop's cheaper timers for arrivals, or asyncio's call_at.
+        self._call_at = getattr(loop, "call_at_fast", None) or loop.call_at
 
     def attach(self, end: LinkEnd) -> None:
         """Plug an interface into one end of the link (a link has two)."""
@@ -231,9 +233,10 @@ class Link:
         arrival = on_wire + self.latency + extra
         if self.reorder and self._rng.random() < self.reorder:
             arrival += self.reorder_delay
-        self._loop.call_at(arrival, receiver.receive, data)
+        receive = receiver.receive
+        self._call_at(arrival, receive, data)
         if self.duplicate and self._rng.random() < self.duplicate:
-            self._loop.call_at(arrival, receiver.receive, data)
+            self._call_at(arrival, receive, data)
 
     def _queue_full(self, direction: _Direction, size: int) -> bool:
         if self.bandwidth is None:
