@@ -33,7 +33,7 @@ import random
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from webtrip.netsim.capture import PacketLog, PacketRecord
+from webtrip.netsim.capture import PacketLog, PacketRecord, new_record
 from webtrip.netsim.clock import SimulationStalled, VirtualClockLoop
 from webtrip.netsim.host import Host
 from webtrip.netsim.link import Link
@@ -42,7 +42,6 @@ from webtrip.netsim.node import Node
 from webtrip.netsim.pcap import pcap_bytes, write_pcap
 from webtrip.netsim.router import Router
 from webtrip.trace import Trace
-from webtrip.trace.events import PacketCaptured
 
 T = TypeVar("T")
 N = TypeVar("N", bound=Node)
@@ -52,7 +51,10 @@ EPOCH = 1_767_225_600.0
 
 
 class TracedPacketLog(PacketLog):
-    """The packet log that also records each packet in the run's trace, as it happens."""
+    """The packet log that also records each packet in the run's trace, as it happens.
+
+    The log's record and the trace's event are one object (a ``PacketCaptured``).
+    """
 
     def __init__(self, clock: Callable[[], float], trace: Trace) -> None:
         super().__init__(clock)
@@ -61,9 +63,9 @@ class TracedPacketLog(PacketLog):
     def record(
         self, direction: str, node: str, interface: str, data: bytes, reason: str = ""
     ) -> None:
-        super().record(direction, node, interface, data, reason)
-        t = self.records[-1].t
-        self.trace.record(PacketCaptured(t, node, interface, direction, data, reason))
+        record = new_record(self._clock(), node, interface, direction, data, reason)
+        self.records.append(record)
+        self.trace.record(record)
 
 
 class SimWorld:
