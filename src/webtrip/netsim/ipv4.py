@@ -248,6 +248,38 @@ class IPv4Packet:
             raise PacketError("the reserved IPv4 flag bit is set")
         if internet_checksum(data[:header_size]) != 0:
             raise PacketError("the IPv4 header checksum is wrong")
+        if cls is IPv4Packet:
+            # The same packet as cls(...) below, with its slots set directly: a frozen
+            # dataclass's __init__ goes through object.__setattr__, field by field, and
+            # every datagram that arrives anywhere is decoded here.
+            payload = data[header_size:]
+            options = data[HEADER_SIZE:header_size]
+            packet = _new(IPv4Packet)
+            (
+                set_source,
+                set_destination,
+                set_protocol,
+                set_payload,
+                set_ttl,
+                set_identification,
+                set_dont_fragment,
+                set_more_fragments,
+                set_fragment_offset,
+                set_tos,
+                set_options,
+            ) = _SET_FIELDS
+            set_source(packet, address_text(source))
+            set_destination(packet, address_text(destination))
+            set_protocol(packet, protocol)
+            set_payload(packet, payload if type(payload) is bytes else bytes(payload))
+            set_ttl(packet, ttl)
+            set_identification(packet, identification)
+            set_dont_fragment(packet, bool(flags_offset & _FLAG_DF))
+            set_more_fragments(packet, bool(flags_offset & _FLAG_MF))
+            set_fragment_offset(packet, flags_offset & _OFFSET_MASK)
+            set_tos(packet, tos)
+            set_options(packet, options if type(options) is bytes else bytes(options))
+            return packet
         return cls(
             source=address_text(source),
             destination=address_text(destination),
@@ -261,3 +293,68 @@ class IPv4Packet:
             tos=tos,
             options=bytes(data[HEADER_SIZE:header_size]),
         )
+
+
+_new = object.__new__
+_SET_FIELDS = tuple(
+    getattr(IPv4Packet, field).__set__
+    for field in (
+        "source",
+        "destination",
+        "protocol",
+        "payload",
+        "ttl",
+        "identification",
+        "dont_fragment",
+        "more_fragments",
+        "fragment_offset",
+        "tos",
+        "options",
+    )
+)
+
+
+def encode_datagram(
+    source: str,
+    destination: str,
+    protocol: int,
+    payload: bytes,
+    ttl: int,
+    identification: int,
+    dont_fragment: bool,
+) -> bytes:
+    """``IPv4Packet(source, destination, protocol, payload, ttl=..., identification=...,
+    dont_fragment=...).encode()``: the same bytes, without making the packet object.
+
+    For what every host sends (no options, no fragment); anything out of range goes
+    through :meth:`IPv4Packet.encode`, which raises the same PacketError as before.
+    """
+    total_length = HEADER_SIZE + len(payload)
+    if not (
+        total_length <= MAX_DATAGRAM
+        and 0 <= ttl <= 0xFF
+        and 0 <= protocol <= 0xFF
+        and 0 <= identification <= 0xFFFF
+    ):
+        return IPv4Packet(
+            source,
+            destination,
+            protocol,
+            payload,
+            ttl=ttl,
+            identification=identification,
+            dont_fragment=dont_fragment,
+        ).encode()
+    header = _HEADER.pack(
+        0x45,
+        0,
+        total_length,
+        identification,
+        _FLAG_DF if dont_fragment else 0,
+        ttl,
+        protocol,
+        0,
+        pack_address(source),
+        pack_address(destination),
+    )
+    return header[:10] + _CHECKSUM.pack(internet_checksum(header)) + header[12:] + payload

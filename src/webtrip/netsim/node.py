@@ -27,16 +27,18 @@ import ipaddress
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from webtrip.netsim import icmp
 from webtrip.netsim.capture import DROP, IN, INSIDE, LOOPBACK, OUT, PacketLog
-from webtrip.netsim.ipv4 import DEFAULT_TTL, PROTOCOL_ICMP, IPv4Packet, PacketError
+from webtrip.netsim.ipv4 import DEFAULT_TTL, PROTOCOL_ICMP, IPv4Packet, PacketError, encode_datagram
 from webtrip.netsim.link import Link
 
 ProtocolHandler = Callable[[IPv4Packet], None]
 """Takes a datagram delivered to this node (UDP, TCP...): the transport layer's entry."""
 
 _LOOPBACK_NETWORK = ipaddress.IPv4Network("127.0.0.0/8")
+_UNKNOWN: Any = object()  # not in a cache yet
 
 
 class Interface:
@@ -105,7 +107,7 @@ class Node:
         self._route_cache: dict[str, Interface | None] = {}
         self._own_ips: set[ipaddress.IPv4Address] = set()
         self._route_table: list[tuple[int, dict[int, Interface]]] = []
-        self._cached_for = (-1, -1)
+        self._cached_interfaces = self._cached_routes = -1
 
     # --- configuration --------------------------------------------------------------
 
@@ -134,8 +136,10 @@ class Node:
 
     def _check_caches(self) -> None:
         """Forget the cached answers if interfaces or routes were added since."""
-        shape = (len(self.interfaces), len(self.routes))
-        if shape != self._cached_for:
+        if (
+            len(self.interfaces) != self._cached_interfaces
+            or len(self.routes) != self._cached_routes
+        ):
             self._owns_cache.clear()
             self._route_cache.clear()
             self._own_ips = {interface.address.ip for interface in self.interfaces}
@@ -149,7 +153,8 @@ class Node:
                 (int(ipaddress.IPv4Network(f"0.0.0.0/{length}").netmask), table[length])
                 for length in sorted(table, reverse=True)
             ]
-            self._cached_for = shape
+            self._cached_interfaces = len(self.interfaces)
+            self._cached_routes = len(self.routes)
 
     def owns(self, address: str) -> bool:
         """True if ``address`` is one of this node's, loopback included."""
@@ -207,22 +212,23 @@ class Node:
         Like a real IP layer this never fails loudly: a datagram that cannot
         be sent (no route, larger than the MTU) is dropped and logged.
         """
-        packet = IPv4Packet(
-            source,
-            destination,
-            protocol,
-            payload,
-            ttl=ttl,
-            identification=self._next_identification,
-            dont_fragment=dont_fragment,
+        identification = self._next_identification
+        self._next_identification = (identification + 1) & 0xFFFF
+        # The bytes of IPv4Packet(...).encode(), without making the packet.
+        data = encode_datagram(
+            source, destination, protocol, payload, ttl, identification, dont_fragment
         )
-        self._next_identification = (self._next_identification + 1) & 0xFFFF
-        data = packet.encode()
-        if self.owns(destination):
+        self._check_caches()
+        owned = self._owns_cache.get(destination)
+        if owned is None:
+            owned = self.owns(destination)
+        if owned:
             self.log.record(OUT, self.name, LOOPBACK, data)
             self.loop.call_soon(self._receive_from_loopback, data)
             return
-        interface = self.route(destination)
+        interface = self._route_cache.get(destination, _UNKNOWN)
+        if interface is _UNKNOWN:
+            interface = self.route(destination)
         if interface is None:
             self.log.record(DROP, self.name, INSIDE, data, f"no route to {destination}")
             return
