@@ -107,6 +107,46 @@ class _Handle(asyncio.Handle):
         self._source_traceback = None
 
 
+class _Timer:
+    """A cancellable timer of the simulation's own (:meth:`VirtualClockLoop.call_later_fast`).
+
+    It goes through the loop as asyncio's timers do — a cancelled one is dropped
+    from the heap's head before the clock moves, and skipped if already due — but is
+    made without a context or a TimerHandle: TCP re-arms its retransmission timer at
+    almost every acknowledgment.
+    """
+
+    __slots__ = ("_argument", "_callback", "_cancelled", "_loop", "_scheduled")
+
+    def __init__(
+        self, loop: VirtualClockLoop, callback: Callable[[Any], object], argument: Any
+    ) -> None:
+        self._loop = loop
+        self._callback = callback
+        self._argument = argument
+        self._cancelled = False
+        self._scheduled = True
+
+    def cancel(self) -> None:
+        if not self._cancelled:
+            self._cancelled = True
+            if self._scheduled:
+                self._loop._timer_cancelled_count += 1  # type: ignore[attr-defined]
+
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def _run(self) -> None:
+        try:
+            self._callback(self._argument)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler(
+                {"message": f"Exception in callback {self._callback!r}", "exception": exc}
+            )
+
+
 class _VirtualSelector:
     """The selector the loop "waits" on: it advances the clock instead of blocking."""
 
@@ -229,6 +269,16 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
         number = next(self._timer_numbers)
         heapq.heappush(self._scheduled, (when, number, callback, argument))  # type: ignore[has-type]
         return number
+
+    def call_later_fast(
+        self, delay: float, callback: Callable[[Any], object], argument: Any
+    ) -> _Timer:
+        """``call_later(delay, callback, argument)``, cheaper, for the simulation's own
+        timers: the same time and place among timers, a handle with ``cancel()``."""
+        number = next(self._timer_numbers)
+        timer = _Timer(self, callback, argument)
+        heapq.heappush(self._scheduled, (self._now + delay, number, None, timer))  # type: ignore[has-type]
+        return timer
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         if handle._scheduled:  # type: ignore[attr-defined]
