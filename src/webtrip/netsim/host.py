@@ -78,6 +78,8 @@ class Host(Node):
         self.tcp_ports: PortTable[TcpListeningSocket | SimStream] = PortTable("TCP", rng)
         self.tcp_connections: dict[TcpKey, SimStream] = {}
         self.tcp_config = TcpConfig()
+        self._tcp_config_base: TcpConfig | None = None
+        self._tcp_configs: dict[int, TcpConfig] = {}
         self.protocols[PROTOCOL_UDP] = self._udp_received
         self.protocols[PROTOCOL_TCP] = self._tcp_received
 
@@ -176,7 +178,16 @@ class Host(Node):
             interface = self.route(peer)
             if interface is not None and interface.link is not None:
                 mtu = interface.link.mtu
-        return dataclasses.replace(self.tcp_config, mss=mtu - IP_AND_TCP_HEADERS)
+        # One frozen TcpConfig per MTU, made again if tcp_config is replaced.
+        base = self.tcp_config
+        if self._tcp_config_base is not base:
+            self._tcp_configs.clear()
+            self._tcp_config_base = base
+        config = self._tcp_configs.get(mtu)
+        if config is None:
+            config = dataclasses.replace(base, mss=mtu - IP_AND_TCP_HEADERS)
+            self._tcp_configs[mtu] = config
+        return config
 
     def tcp_closed(self, stream: SimStream) -> None:
         """``stream``'s connection reached CLOSED: forget it and free its port."""

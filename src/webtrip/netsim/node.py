@@ -52,6 +52,8 @@ class Interface:
         except ValueError:
             raise ValueError(f"'{address}' is not an IPv4 address with a prefix") from None
         self.link: Link | None = None
+        self._ip_of: ipaddress.IPv4Interface | None = None
+        self._ip_text = ""
 
     @property
     def node_name(self) -> str:
@@ -60,7 +62,11 @@ class Interface:
     @property
     def ip(self) -> str:
         """The interface's address as text, without the prefix."""
-        return str(self.address.ip)
+        address = self.address
+        if self._ip_of is not address:  # computed once per address
+            self._ip_text = str(address.ip)
+            self._ip_of = address
+        return self._ip_text
 
     def receive(self, data: bytes) -> None:
         """A datagram arrived from the link."""
