@@ -81,7 +81,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from webtrip.netsim.congestion import CongestionControl, NewReno
-from webtrip.netsim.tcp_segment import Flags, TcpSegment
+from webtrip.netsim.tcp_segment import Flags, TcpSegment, segment_in_range
 
 # ---------------------------------------------------------------------------
 # Theory of operation
@@ -547,6 +547,7 @@ class TcpConnection:
 
         self._notifications: deque[Callable[[], None]] = deque()
         self._notifying = False
+        self._fields_checked = False  # one segment was made with TcpSegment's range checks
 
     def __repr__(self) -> str:
         return f"<TcpConnection {self.local_port}→{self.remote_port} {self.state}>"
@@ -1034,7 +1035,21 @@ class TcpConnection:
         """A segment from us to the peer, with our acknowledgment and window filled in."""
         bits = flags._value_
         window = 0 if bits & _RST else self._window_field(syn=bool(bits & _SYN))
-        return TcpSegment(
+        if self._fields_checked:
+            # Every field is in range, as the first segment's checks showed for the
+            # ports, and as the arithmetic here ensures for the rest.
+            return segment_in_range(
+                self.local_port,
+                self.remote_port,
+                seq % SEQ_SPACE,
+                self.rcv_nxt % SEQ_SPACE if bits & _ACK else 0,
+                flags,
+                window,
+                payload,
+                mss,
+                window_scale,
+            )
+        segment = TcpSegment(
             src_port=self.local_port,
             dst_port=self.remote_port,
             seq=seq % SEQ_SPACE,
@@ -1045,6 +1060,8 @@ class TcpConnection:
             mss=mss,
             window_scale=window_scale,
         )
+        self._fields_checked = True
+        return segment
 
     def _emit(self, segment: TcpSegment) -> None:
         if segment.flags._value_ & _ACK:

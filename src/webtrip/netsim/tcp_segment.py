@@ -312,6 +312,47 @@ def tcp_checksum(src_ip: IPv4, dst_ip: IPv4, segment: bytes) -> int:
     return ipv4.tcp_checksum(str(src_ip), str(dst_ip), segment)
 
 
+def segment_in_range(
+    src_port: int,
+    dst_port: int,
+    seq: int,
+    ack: int,
+    flags: Flags,
+    window: int,
+    payload: bytes,
+    mss: int | None,
+    window_scale: int | None,
+) -> TcpSegment:
+    """``TcpSegment(...)`` without the range checks of ``__post_init__``, for a caller
+    whose fields are in range by construction (a connection's own segments: its ports
+    checked once, sequence numbers reduced modulo 2**32, a window field at most 0xFFFF).
+    """
+    segment = _new(TcpSegment)
+    (
+        set_src_port,
+        set_dst_port,
+        set_seq,
+        set_ack,
+        set_flags,
+        set_window,
+        set_payload,
+        set_mss,
+        set_window_scale,
+        set_urgent,
+    ) = _SET_FIELDS
+    set_src_port(segment, src_port)
+    set_dst_port(segment, dst_port)
+    set_seq(segment, seq)
+    set_ack(segment, ack)
+    set_flags(segment, flags)
+    set_window(segment, window)
+    set_payload(segment, payload)
+    set_mss(segment, mss)
+    set_window_scale(segment, window_scale)
+    set_urgent(segment, 0)
+    return segment
+
+
 def _checksum_of_received(src_ip: IPv4, dst_ip: IPv4, data: bytes, checksum: int) -> int:
     """``tcp_checksum(src_ip, dst_ip, data)`` with ``data``'s checksum field (``checksum``,
     bytes 16–17) taken as zero, without copying the segment to zero it.
