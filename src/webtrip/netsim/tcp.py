@@ -450,6 +450,9 @@ class ReassemblyQueue:
     def __len__(self) -> int:
         return len(self._pieces)
 
+    def __bool__(self) -> bool:
+        return bool(self._pieces)
+
 
 def _unwrap(wire: int, near: int) -> int:
     """The sequence number whose low 32 bits are ``wire`` and which lies nearest ``near``."""
@@ -846,7 +849,9 @@ class TcpConnection:
         if payload:
             self._ack_pending = True
             if seq == self.rcv_nxt:
-                self._append_received(payload + self._out_of_order.take_from(seq + len(payload)))
+                if self._out_of_order:
+                    payload += self._out_of_order.take_from(seq + len(payload))
+                self._append_received(payload)
             else:
                 self._out_of_order.add(seq, payload)
         if fin:
