@@ -285,82 +285,90 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
             self._timer_cancelled_count += 1  # type: ignore[has-type]
 
     def _run_once(self) -> None:
-        """One iteration of the loop: asyncio's ``BaseEventLoop._run_once``, on timer entries.
+        """Iterations of the loop, until it is asked to stop: asyncio's
+        ``BaseEventLoop._run_once`` on timer entries, in a loop of its own.
 
-        The same steps in the same order — drop cancelled timers, "wait" (move
-        the clock) if nothing is ready, move the timers that are due to the
-        ready queue in (time, number) order, then run what was ready — so
-        callbacks run exactly as they would with asyncio's own loop.
+        Each iteration takes the same steps in the same order as asyncio's — drop
+        cancelled timers, "wait" (move the clock) if nothing is ready, move the
+        timers that are due to the ready queue in (time, number) order, then run
+        what was ready — so callbacks run exactly as they would with asyncio's own
+        loop. ``run_forever`` calls this once per iteration and stops when
+        ``_stopping`` is set after one; here the iterations go on in one call (one
+        Python call less for each timer), and return at that same point.
         """
-        scheduled: list[_Entry] = self._scheduled  # type: ignore[has-type]
         ready = self._ready  # type: ignore[attr-defined]
-        count = len(scheduled)
-        if count > _MIN_SCHEDULED and self._timer_cancelled_count / count > _MAX_CANCELLED:  # type: ignore[has-type]
-            kept = []
-            for entry in scheduled:
-                timer = entry[3]
-                if entry[2] is None and timer._cancelled:
-                    timer._scheduled = False
-                else:
-                    kept.append(entry)
-            heapq.heapify(kept)
-            self._scheduled = scheduled = kept
-            self._timer_cancelled_count = 0
-        else:
-            while scheduled and scheduled[0][2] is None and scheduled[0][3]._cancelled:
-                self._timer_cancelled_count -= 1
-                heapq.heappop(scheduled)[3]._scheduled = False
-
-        if not (ready or self._stopping):  # type: ignore[attr-defined]
-            if not scheduled:
-                raise self._stalled()
-            # The clock jumps to the earliest timer (by a day at most, as asyncio waits).
-            when = scheduled[0][0]
-            if when - self._now > _MAXIMUM_WAIT:
-                self._now += _MAXIMUM_WAIT
-            elif when > self._now:
-                self._now = when
-
-        end_time = self._now + self._clock_resolution  # type: ignore[attr-defined]
         heappop = heapq.heappop
         append = ready.append
-        while scheduled and scheduled[0][0] < end_time:
-            entry = heappop(scheduled)
-            if entry[2] is None:
-                timer = entry[3]
-                timer._scheduled = False
-                append(timer)
-            else:
-                append(entry)
-
         popleft = ready.popleft
-        debug = self._debug  # type: ignore[attr-defined]
-        for _ in range(len(ready)):
-            handle = popleft()
-            if type(handle) is tuple:
-                try:
-                    handle[2](handle[3])
-                except (SystemExit, KeyboardInterrupt):
-                    raise
-                except BaseException as exc:
-                    self.call_exception_handler(
-                        {
-                            "message": f"Exception in callback {handle[2]!r}",
-                            "exception": exc,
-                        }
-                    )
-                continue
-            if handle._cancelled:
-                continue
-            if debug:
-                self._current_handle = handle
-                try:
-                    handle._run()
-                finally:
-                    self._current_handle = None
+        resolution = self._clock_resolution  # type: ignore[attr-defined]
+        while True:
+            scheduled: list[_Entry] = self._scheduled  # type: ignore[has-type]
+            count = len(scheduled)
+            if count > _MIN_SCHEDULED and self._timer_cancelled_count / count > _MAX_CANCELLED:  # type: ignore[has-type]
+                kept = []
+                for entry in scheduled:
+                    timer = entry[3]
+                    if entry[2] is None and timer._cancelled:
+                        timer._scheduled = False
+                    else:
+                        kept.append(entry)
+                heapq.heapify(kept)
+                self._scheduled = scheduled = kept
+                self._timer_cancelled_count = 0
             else:
-                handle._run()
-        handle = None  # break cycles when an exception occurs
+                while scheduled and scheduled[0][2] is None and scheduled[0][3]._cancelled:
+                    self._timer_cancelled_count -= 1
+                    heappop(scheduled)[3]._scheduled = False
+
+            if not (ready or self._stopping):  # type: ignore[attr-defined]
+                if not scheduled:
+                    raise self._stalled()
+                # The clock jumps to the earliest timer (by a day at most, as asyncio waits).
+                when = scheduled[0][0]
+                if when - self._now > _MAXIMUM_WAIT:
+                    self._now += _MAXIMUM_WAIT
+                elif when > self._now:
+                    self._now = when
+
+            end_time = self._now + resolution
+            while scheduled and scheduled[0][0] < end_time:
+                entry = heappop(scheduled)
+                if entry[2] is None:
+                    timer = entry[3]
+                    timer._scheduled = False
+                    append(timer)
+                else:
+                    append(entry)
+
+            debug = self._debug  # type: ignore[attr-defined]
+            for _ in range(len(ready)):
+                handle = popleft()
+                if type(handle) is tuple:
+                    try:
+                        handle[2](handle[3])
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        self.call_exception_handler(
+                            {
+                                "message": f"Exception in callback {handle[2]!r}",
+                                "exception": exc,
+                            }
+                        )
+                    continue
+                if handle._cancelled:
+                    continue
+                if debug:
+                    self._current_handle = handle
+                    try:
+                        handle._run()
+                    finally:
+                        self._current_handle = None
+                else:
+                    handle._run()
+            handle = None  # break cycles when an exception occurs
+            if self._stopping:  # type: ignore[attr-defined]
+                return
 
     def run_in_executor(
         self, executor: Executor | None, func: Callable[[*Ts], T], *args: *Ts
