@@ -113,6 +113,29 @@ def pseudo_header(source: str, destination: str, protocol: int, length: int) -> 
     return pack_address(source) + pack_address(destination) + _PSEUDO_TAIL.pack(protocol, length)
 
 
+_ADDRESS_VALUE: dict[str, int] = {}
+
+
+def pseudo_header_sum(source: str, destination: str, protocol: int, length: int) -> int:
+    """A number congruent to ``int.from_bytes(pseudo_header(...), "big")`` modulo 0xFFFF.
+
+    The Internet checksum only needs its bytes' value modulo 0xFFFF, and in that
+    sum each 16-bit-aligned piece counts as its own value (``2**16 = 1``): the two
+    addresses, the protocol and the length. Raises PacketError as pack_address does.
+    """
+    value = _ADDRESS_VALUE.get(source)
+    if value is None:
+        value = int.from_bytes(pack_address(source), "big")
+        if len(_ADDRESS_VALUE) < _CACHE_LIMIT:
+            _ADDRESS_VALUE[source] = value
+    other = _ADDRESS_VALUE.get(destination)
+    if other is None:
+        other = int.from_bytes(pack_address(destination), "big")
+        if len(_ADDRESS_VALUE) < _CACHE_LIMIT:
+            _ADDRESS_VALUE[destination] = other
+    return value + other + protocol + length
+
+
 def tcp_checksum(src_ip: str, dst_ip: str, segment_bytes: bytes) -> int:
     """The TCP checksum of ``segment_bytes`` sent from ``src_ip`` to ``dst_ip`` (RFC 9293 §3.1).
 

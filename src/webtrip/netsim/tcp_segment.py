@@ -147,11 +147,10 @@ class TcpSegment:
         # tcp_checksum(src_ip, dst_ip, header + payload), summed piece by piece (see
         # _checksum_of_received): the header's length is a multiple of 4, so each piece
         # counts as its own number; no copy of the segment is made to sum it.
-        pseudo = ipv4.pseudo_header(
-            str(src_ip), str(dst_ip), PROTOCOL_TCP, header_size + len(payload)
-        )
         total = (
-            int.from_bytes(pseudo, "big")
+            ipv4.pseudo_header_sum(
+                str(src_ip), str(dst_ip), PROTOCOL_TCP, header_size + len(payload)
+            )
             + int.from_bytes(header, "big")
             + int.from_bytes(payload + b"\x00" if len(payload) % 2 else payload, "big")
         )
@@ -362,10 +361,10 @@ def _checksum_of_received(src_ip: IPv4, dst_ip: IPv4, data: bytes, checksum: int
     even offset from the end counts as itself: zeroing the field takes ``checksum`` off.
     The pseudo-header is never all zeros, so the sum is never the zero special case.
     """
-    pseudo = ipv4.pseudo_header(str(src_ip), str(dst_ip), PROTOCOL_TCP, len(data))
+    pseudo = ipv4.pseudo_header_sum(str(src_ip), str(dst_ip), PROTOCOL_TCP, len(data))
     if len(data) % 2:
         data += b"\x00"
-    total = int.from_bytes(pseudo, "big") + int.from_bytes(data, "big") - checksum
+    total = pseudo + int.from_bytes(data, "big") - checksum
     return ~((total - 1) % 0xFFFF + 1) & 0xFFFF
 
 
