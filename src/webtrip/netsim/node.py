@@ -31,13 +31,34 @@ from typing import Any
 
 from webtrip.netsim import icmp
 from webtrip.netsim.capture import DROP, IN, INSIDE, LOOPBACK, OUT, PacketLog
-from webtrip.netsim.ipv4 import DEFAULT_TTL, PROTOCOL_ICMP, IPv4Packet, PacketError, encode_datagram
+from webtrip.netsim.ipv4 import (
+    DEFAULT_TTL,
+    PROTOCOL_ICMP,
+    IPv4Packet,
+    PacketError,
+    encode_datagram,
+    pack_address,
+)
 from webtrip.netsim.link import Link
 
 ProtocolHandler = Callable[[IPv4Packet], None]
 """Takes a datagram delivered to this node (UDP, TCP...): the transport layer's entry."""
 
-_LOOPBACK_NETWORK = ipaddress.IPv4Network("127.0.0.0/8")
+_NETMASKS = [(0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF for length in range(33)]
+"""The netmask of each prefix length, as a number."""
+
+
+def _address_value(address: str) -> int:
+    """The number an IPv4 address stands for; ValueError if it is not one.
+
+    ``int(ipaddress.IPv4Address(address))``, through :func:`pack_address`'s cache;
+    its PacketError is a ValueError, as IPv4Address's AddressValueError is.
+    """
+    if type(address) is not str:
+        return int(ipaddress.IPv4Address(address))
+    return int.from_bytes(pack_address(address), "big")
+
+
 _UNKNOWN: Any = object()  # not in a cache yet
 
 
@@ -111,7 +132,7 @@ class Node:
         # add_interface and add_route (or append to the lists); do not edit them.
         self._owns_cache: dict[str, bool] = {}
         self._route_cache: dict[str, Interface | None] = {}
-        self._own_ips: set[ipaddress.IPv4Address] = set()
+        self._own_ips: set[int] = set()
         self._route_table: list[tuple[int, dict[int, Interface]]] = []
         self._cached_interfaces = self._cached_routes = -1
 
@@ -148,7 +169,7 @@ class Node:
         ):
             self._owns_cache.clear()
             self._route_cache.clear()
-            self._own_ips = {interface.address.ip for interface in self.interfaces}
+            self._own_ips = {int(interface.address.ip) for interface in self.interfaces}
             # Routes by prefix length, longest first; at equal length the first added wins.
             table: dict[int, dict[int, Interface]] = {}
             for route in self.routes:
@@ -156,8 +177,7 @@ class Node:
                 by_network = table.setdefault(network.prefixlen, {})
                 by_network.setdefault(int(network.network_address), route.interface)
             self._route_table = [
-                (int(ipaddress.IPv4Network(f"0.0.0.0/{length}").netmask), table[length])
-                for length in sorted(table, reverse=True)
+                (_NETMASKS[length], table[length]) for length in sorted(table, reverse=True)
             ]
             self._cached_interfaces = len(self.interfaces)
             self._cached_routes = len(self.routes)
@@ -167,8 +187,8 @@ class Node:
         self._check_caches()
         owned = self._owns_cache.get(address)
         if owned is None:
-            ip = ipaddress.IPv4Address(address)
-            owned = ip in _LOOPBACK_NETWORK or ip in self._own_ips
+            ip = _address_value(address)
+            owned = ip >> 24 == 127 or ip in self._own_ips  # 127.0.0.0/8: loopback
             self._owns_cache[address] = owned
         return owned
 
@@ -182,7 +202,7 @@ class Node:
             return self._route_cache[destination]
         except KeyError:
             pass
-        ip = int(ipaddress.IPv4Address(destination))
+        ip = _address_value(destination)
         interface = None
         for mask, by_network in self._route_table:
             interface = by_network.get(ip & mask)
