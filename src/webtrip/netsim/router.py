@@ -20,8 +20,10 @@ from webtrip.netsim.capture import DROP
 from webtrip.netsim.ipv4 import HEADER_SIZE, IPv4Packet, address_text, internet_checksum
 from webtrip.netsim.node import Node
 
-# Total length, flags and fragment offset, TTL, destination: what forwarding reads.
-_FORWARDING_FIELDS = struct.Struct("!2xH2xHB7x4s")
+# Total length, flags and fragment offset, TTL, protocol, checksum, destination: what
+# forwarding reads; and TTL, protocol, checksum again, as forwarding writes them.
+_FORWARDING_FIELDS = struct.Struct("!2xH2xHBBH4x4s")
+_TTL_PROTOCOL_CHECKSUM = struct.Struct("!BBH")
 _NOT_FORWARDED_AS_IS = 0x8000 | 0x2000 | 0x1FFF  # reserved flag, more fragments, offset
 
 
@@ -44,13 +46,14 @@ class Router(Node):
         and logs what it finds.
         """
         if (
-            len(data) >= HEADER_SIZE
+            type(data) is bytes
+            and len(data) >= HEADER_SIZE
             and data[0] == 0x45
             and type(self).forward is Router.forward
             and type(self).transmit is Node.transmit
         ):
-            total_length, flags_offset, ttl, destination_bytes = _FORWARDING_FIELDS.unpack_from(
-                data
+            (total_length, flags_offset, ttl, protocol, checksum, destination_bytes) = (
+                _FORWARDING_FIELDS.unpack_from(data)
             )
             if (
                 total_length == len(data)
@@ -63,7 +66,13 @@ class Router(Node):
                     out = self.route(destination)
                     link = out.link if out is not None else None
                     if link is not None and total_length <= link.mtu:
-                        link.transmit(out, decrement_ttl(data, HEADER_SIZE))
+                        # decrement_ttl(data, 20), with the checksum updated rather than
+                        # redone (RFC 1624): the header's words sum to -checksum modulo
+                        # 0xFFFF, and the TTL's word loses 0x0100. The same bytes.
+                        words = 0xFFFF - checksum - 0x0100
+                        checksum = ~((words - 1) % 0xFFFF + 1) & 0xFFFF
+                        fields = _TTL_PROTOCOL_CHECKSUM.pack(ttl - 1, protocol, checksum)
+                        link.transmit(out, data[:8] + fields + data[12:])
                         return
         super()._accept(data, interface_name)
 
