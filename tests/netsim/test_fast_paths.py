@@ -17,6 +17,7 @@ import pytest
 
 from webtrip.netsim import ipv4
 from webtrip.netsim.clock import SimulationStalled, VirtualClockLoop, run
+from webtrip.netsim.host import Host
 from webtrip.netsim.ipv4 import IPv4Packet, PacketError, encode_datagram
 from webtrip.netsim.router import Router
 from webtrip.netsim.tcp_segment import Flags, SegmentError, TcpSegment
@@ -169,12 +170,21 @@ class GeneralRouter(Router):
         super().forward(packet, data, interface_name)
 
 
-def _transfer_log(router_class: type[Router], seed: int) -> str:
-    """A lossy, reordering TCP transfer across a router (plus a ping with TTL 1): the
-    SHA-256 of the whole packet log."""
+class GeneralHost(Host):
+    """A host that always takes the general path (overriding deliver turns it off)."""
+
+    def deliver(self, packet: IPv4Packet, data: bytes, interface_name: str) -> None:
+        super().deliver(packet, data, interface_name)
+
+
+def _transfer_log(router_class: type[Router], host_class: type[Host], seed: int) -> str:
+    """A lossy, reordering TCP transfer across a router (plus a ping with TTL 1, a
+    datagram without a route, a SYN to a closed port): the SHA-256 of the packet log."""
     world = SimWorld(seed=seed)
-    router = world._add(router_class("router", loop=world.loop, rng=world.rng, log=world.packets))
-    client, server = world.add_host("client"), world.add_host("server")
+    options = {"loop": world.loop, "rng": world.rng, "log": world.packets}
+    router = world._add(router_class("router", **options))
+    client = world._add(host_class("client", **options))
+    server = world._add(host_class("server", **options))
     world.connect(client, "10.0.1.1/24", router, "10.0.1.254/24", latency=0.01, bandwidth=5e6)
     world.connect(
         server,
@@ -196,6 +206,8 @@ def _transfer_log(router_class: type[Router], seed: int) -> str:
         await world.network(server).start_tcp_server(handler, "10.0.2.1", 80)
         client.send_ip("10.0.1.1", "10.0.2.1", 1, b"\x08\x00\xf7\xff\x00\x00\x00\x00", ttl=1)
         client.send_ip("10.0.1.1", "10.9.9.9", 17, b"no route")
+        with pytest.raises(ConnectionRefusedError):
+            await world.network(client).open_tcp_stream("10.0.2.1", 81)
         stream = await world.network(client).open_tcp_stream("10.0.2.1", 80)
         received = 0
         while data := await stream.receive_some():
@@ -212,5 +224,7 @@ def _transfer_log(router_class: type[Router], seed: int) -> str:
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_router_forwards_the_same_packets_with_or_without_its_fast_path(seed):
-    assert _transfer_log(Router, seed) == _transfer_log(GeneralRouter, seed)
+def test_routers_and_hosts_make_the_same_packets_with_or_without_their_fast_paths(seed):
+    fast = _transfer_log(Router, Host, seed)
+    assert fast == _transfer_log(GeneralRouter, Host, seed)
+    assert fast == _transfer_log(Router, GeneralHost, seed)
