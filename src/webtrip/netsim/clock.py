@@ -331,6 +331,27 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
                     self._now = when
 
             end_time = self._now + resolution
+            if not ready and scheduled and scheduled[0][0] < end_time:
+                entry = heappop(scheduled)
+                if entry[2] is not None and not (scheduled and scheduled[0][0] < end_time):
+                    # The one thing to run in this iteration (a packet arriving, most
+                    # often): run it now instead of through the ready queue.
+                    try:
+                        entry[2](entry[3])
+                    except (SystemExit, KeyboardInterrupt):
+                        raise
+                    except BaseException as exc:
+                        self.call_exception_handler(
+                            {"message": f"Exception in callback {entry[2]!r}", "exception": exc}
+                        )
+                    if self._stopping:  # type: ignore[attr-defined]
+                        return
+                    continue
+                if entry[2] is None:
+                    entry[3]._scheduled = False
+                    append(entry[3])
+                else:
+                    append(entry)
             while scheduled and scheduled[0][0] < end_time:
                 entry = heappop(scheduled)
                 if entry[2] is None:
