@@ -56,6 +56,19 @@ def test_a_cancelled_fast_timer_neither_runs_nor_moves_the_clock():
     loop.close()
 
 
+def test_fast_timers_are_refused_by_a_closed_loop_as_asyncio_timers_are():
+    loop = VirtualClockLoop()
+    loop.close()
+    for schedule in (
+        lambda: loop.call_at(1.0, print),
+        lambda: loop.call_at_fast(1.0, print, None),
+        lambda: loop.call_later_fast(1.0, print, None),
+        lambda: loop.call_soon(print),
+    ):
+        with pytest.raises(RuntimeError, match="closed"):
+            schedule()
+
+
 def test_call_soon_runs_callbacks_first_in_first_out():
     async def schedule() -> list[int]:
         loop = asyncio.get_running_loop()

@@ -266,6 +266,8 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
         the callback decides whether it still has work to do. Returns the
         timer's number (its place among timers set for the same instant).
         """
+        if self._closed:  # type: ignore[attr-defined]
+            raise RuntimeError("Event loop is closed")  # as call_at says
         number = next(self._timer_numbers)
         heapq.heappush(self._scheduled, (when, number, callback, argument))  # type: ignore[has-type]
         return number
@@ -275,6 +277,8 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
     ) -> _Timer:
         """``call_later(delay, callback, argument)``, cheaper, for the simulation's own
         timers: the same time and place among timers, a handle with ``cancel()``."""
+        if self._closed:  # type: ignore[attr-defined]
+            raise RuntimeError("Event loop is closed")  # as call_later says
         number = next(self._timer_numbers)
         timer = _Timer(self, callback, argument)
         heapq.heappush(self._scheduled, (self._now + delay, number, None, timer))  # type: ignore[has-type]
