@@ -12,7 +12,8 @@ this log; a packet that is not in it did not happen.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+
+from webtrip.trace.events import PacketCaptured
 
 OUT = "out"
 IN = "in"
@@ -24,22 +25,42 @@ INSIDE = "-"
 """The interface of a drop that happens inside a node (no route, no socket...)."""
 
 
-@dataclass(frozen=True, slots=True)
-class PacketRecord:
-    """One packet seen at one interface of one node, at virtual time ``t``.
+PacketRecord = PacketCaptured
+"""One packet seen at one interface of one node, at virtual time ``t``.
 
-    ``interface`` is the interface's name (``eth0``), LOOPBACK, or INSIDE.
-    ``direction`` is OUT (accepted by the link's queue), IN (received from the link)
-    or DROP (thrown away at this node or on the link it was sent on, with
-    ``reason``).
+The record *is* the trace's :class:`~webtrip.trace.events.PacketCaptured` event
+(one object per packet, in the log and in the trace): ``node`` (the same as
+``actor``) is the node's name; ``interface`` is the interface's name (``eth0``),
+LOOPBACK, or INSIDE. ``direction`` is OUT (accepted by the link's queue), IN
+(received from the link) or DROP (thrown away at this node or on the link it was
+sent on, with ``reason``).
+"""
+
+_new = object.__new__
+_SET_FIELDS = tuple(
+    getattr(PacketCaptured, name).__set__
+    for name in ("t", "actor", "interface", "direction", "data", "reason")
+)
+
+
+def new_record(
+    t: float, node: str, interface: str, direction: str, data: bytes, reason: str
+) -> PacketCaptured:
+    """``PacketCaptured(t, node, interface, direction, data, reason)``, made in half the time.
+
+    A frozen dataclass's ``__init__`` goes through ``object.__setattr__`` for each
+    field; this sets the slots directly. Two records are made for every hop of
+    every packet.
     """
-
-    t: float
-    node: str
-    interface: str
-    direction: str
-    data: bytes
-    reason: str = ""
+    set_t, set_node, set_interface, set_direction, set_data, set_reason = _SET_FIELDS
+    record = _new(PacketCaptured)
+    set_t(record, t)
+    set_node(record, node)
+    set_interface(record, interface)
+    set_direction(record, direction)
+    set_data(record, data)
+    set_reason(record, reason)
+    return record
 
 
 class PacketLog:
@@ -52,7 +73,7 @@ class PacketLog:
     def record(
         self, direction: str, node: str, interface: str, data: bytes, reason: str = ""
     ) -> None:
-        self.records.append(PacketRecord(self._clock(), node, interface, direction, data, reason))
+        self.records.append(new_record(self._clock(), node, interface, direction, data, reason))
 
     def seen_at(self, node: str, interface: str | None = None) -> list[PacketRecord]:
         """What a capture on ``node`` (one interface, or all) would show: its IN and OUT packets."""

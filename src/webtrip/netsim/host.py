@@ -30,15 +30,19 @@ import asyncio
 import dataclasses
 import errno
 import random
+import struct
 
 from webtrip.net import Address, DatagramHandler, StreamHandler
 from webtrip.netsim import icmp
 from webtrip.netsim.capture import DROP, INSIDE, PacketLog
 from webtrip.netsim.ipv4 import (
+    HEADER_SIZE,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
     IPv4Packet,
     PacketError,
+    address_text,
+    internet_checksum,
     pack_address,
 )
 from webtrip.netsim.node import Node
@@ -53,6 +57,10 @@ from webtrip.netsim.stream import SimStream
 from webtrip.netsim.tcp import TcpConfig, TcpConnection, TcpListener, reset_for
 from webtrip.netsim.tcp_segment import SegmentError, TcpSegment
 from webtrip.netsim.udp import UdpDatagram
+
+# Total length, flags and fragment offset, protocol, source, destination.
+_DELIVERY_FIELDS = struct.Struct("!2xH2xHxB2x4s4s")
+_NOT_DELIVERED_AS_IS = 0x8000 | 0x2000 | 0x1FFF  # reserved flag, more fragments, offset
 
 IP_AND_TCP_HEADERS = 40
 """An IPv4 header and a TCP header without options: the MSS is the MTU less these."""
@@ -78,8 +86,54 @@ class Host(Node):
         self.tcp_ports: PortTable[TcpListeningSocket | SimStream] = PortTable("TCP", rng)
         self.tcp_connections: dict[TcpKey, SimStream] = {}
         self.tcp_config = TcpConfig()
+        self._tcp_config_base: TcpConfig | None = None
+        self._tcp_configs: dict[int, TcpConfig] = {}
         self.protocols[PROTOCOL_UDP] = self._udp_received
-        self.protocols[PROTOCOL_TCP] = self._tcp_received
+        self._tcp_handler = self._tcp_received
+        self.protocols[PROTOCOL_TCP] = self._tcp_handler
+
+    # --- receiving ------------------------------------------------------------------
+
+    def _accept(self, data: bytes, interface_name: str) -> None:
+        """Hand a segment of an open TCP connection to it without decoding the datagram.
+
+        The common case: a 20-byte header, well-formed, with a right checksum, not a
+        fragment, TCP, for this host, a valid segment of a connection it has. These
+        are the checks Node._accept, deliver and _tcp_received make, in their order,
+        on the same bytes; when one fails (or a subclass or a new TCP handler changes
+        delivery) the general path makes them again and logs what it finds.
+        """
+        if (
+            type(data) is bytes
+            and len(data) >= HEADER_SIZE
+            and data[0] == 0x45
+            and self.protocols.get(PROTOCOL_TCP) is self._tcp_handler
+            and type(self).deliver is Node.deliver
+            and type(self)._tcp_received is Host._tcp_received
+        ):
+            total_length, flags_offset, protocol, source_bytes, destination_bytes = (
+                _DELIVERY_FIELDS.unpack_from(data)
+            )
+            if (
+                total_length == len(data)
+                and not flags_offset & _NOT_DELIVERED_AS_IS
+                and protocol == PROTOCOL_TCP
+                and internet_checksum(data[:HEADER_SIZE]) == 0
+            ):
+                destination = address_text(destination_bytes)
+                if self.owns(destination):
+                    source = address_text(source_bytes)
+                    try:
+                        segment = TcpSegment.decode(data[HEADER_SIZE:], source, destination)
+                    except SegmentError:
+                        segment = None
+                    if segment is not None:
+                        key = (destination, segment.dst_port, source, segment.src_port)
+                        stream = self.tcp_connections.get(key)
+                        if stream is not None:
+                            stream.connection.segment_received(segment)
+                            return
+        super()._accept(data, interface_name)
 
     # --- UDP ------------------------------------------------------------------------
 
@@ -176,7 +230,16 @@ class Host(Node):
             interface = self.route(peer)
             if interface is not None and interface.link is not None:
                 mtu = interface.link.mtu
-        return dataclasses.replace(self.tcp_config, mss=mtu - IP_AND_TCP_HEADERS)
+        # One frozen TcpConfig per MTU, made again if tcp_config is replaced.
+        base = self.tcp_config
+        if self._tcp_config_base is not base:
+            self._tcp_configs.clear()
+            self._tcp_config_base = base
+        config = self._tcp_configs.get(mtu)
+        if config is None:
+            config = dataclasses.replace(base, mss=mtu - IP_AND_TCP_HEADERS)
+            self._tcp_configs[mtu] = config
+        return config
 
     def tcp_closed(self, stream: SimStream) -> None:
         """``stream``'s connection reached CLOSED: forget it and free its port."""

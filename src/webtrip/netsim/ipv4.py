@@ -113,6 +113,29 @@ def pseudo_header(source: str, destination: str, protocol: int, length: int) -> 
     return pack_address(source) + pack_address(destination) + _PSEUDO_TAIL.pack(protocol, length)
 
 
+_ADDRESS_VALUE: dict[str, int] = {}
+
+
+def pseudo_header_sum(source: str, destination: str, protocol: int, length: int) -> int:
+    """A number congruent to ``int.from_bytes(pseudo_header(...), "big")`` modulo 0xFFFF.
+
+    The Internet checksum only needs its bytes' value modulo 0xFFFF, and in that
+    sum each 16-bit-aligned piece counts as its own value (``2**16 = 1``): the two
+    addresses, the protocol and the length. Raises PacketError as pack_address does.
+    """
+    value = _ADDRESS_VALUE.get(source)
+    if value is None:
+        value = int.from_bytes(pack_address(source), "big")
+        if len(_ADDRESS_VALUE) < _CACHE_LIMIT:
+            _ADDRESS_VALUE[source] = value
+    other = _ADDRESS_VALUE.get(destination)
+    if other is None:
+        other = int.from_bytes(pack_address(destination), "big")
+        if len(_ADDRESS_VALUE) < _CACHE_LIMIT:
+            _ADDRESS_VALUE[destination] = other
+    return value + other + protocol + length
+
+
 def tcp_checksum(src_ip: str, dst_ip: str, segment_bytes: bytes) -> int:
     """The TCP checksum of ``segment_bytes`` sent from ``src_ip`` to ``dst_ip`` (RFC 9293 §3.1).
 
@@ -248,6 +271,38 @@ class IPv4Packet:
             raise PacketError("the reserved IPv4 flag bit is set")
         if internet_checksum(data[:header_size]) != 0:
             raise PacketError("the IPv4 header checksum is wrong")
+        if cls is IPv4Packet:
+            # The same packet as cls(...) below, with its slots set directly: a frozen
+            # dataclass's __init__ goes through object.__setattr__, field by field, and
+            # every datagram that arrives anywhere is decoded here.
+            payload = data[header_size:]
+            options = data[HEADER_SIZE:header_size]
+            packet = _new(IPv4Packet)
+            (
+                set_source,
+                set_destination,
+                set_protocol,
+                set_payload,
+                set_ttl,
+                set_identification,
+                set_dont_fragment,
+                set_more_fragments,
+                set_fragment_offset,
+                set_tos,
+                set_options,
+            ) = _SET_FIELDS
+            set_source(packet, address_text(source))
+            set_destination(packet, address_text(destination))
+            set_protocol(packet, protocol)
+            set_payload(packet, payload if type(payload) is bytes else bytes(payload))
+            set_ttl(packet, ttl)
+            set_identification(packet, identification)
+            set_dont_fragment(packet, bool(flags_offset & _FLAG_DF))
+            set_more_fragments(packet, bool(flags_offset & _FLAG_MF))
+            set_fragment_offset(packet, flags_offset & _OFFSET_MASK)
+            set_tos(packet, tos)
+            set_options(packet, options if type(options) is bytes else bytes(options))
+            return packet
         return cls(
             source=address_text(source),
             destination=address_text(destination),
@@ -261,3 +316,68 @@ class IPv4Packet:
             tos=tos,
             options=bytes(data[HEADER_SIZE:header_size]),
         )
+
+
+_new = object.__new__
+_SET_FIELDS = tuple(
+    getattr(IPv4Packet, field).__set__
+    for field in (
+        "source",
+        "destination",
+        "protocol",
+        "payload",
+        "ttl",
+        "identification",
+        "dont_fragment",
+        "more_fragments",
+        "fragment_offset",
+        "tos",
+        "options",
+    )
+)
+
+
+def encode_datagram(
+    source: str,
+    destination: str,
+    protocol: int,
+    payload: bytes,
+    ttl: int,
+    identification: int,
+    dont_fragment: bool,
+) -> bytes:
+    """``IPv4Packet(source, destination, protocol, payload, ttl=..., identification=...,
+    dont_fragment=...).encode()``: the same bytes, without making the packet object.
+
+    For what every host sends (no options, no fragment); anything out of range goes
+    through :meth:`IPv4Packet.encode`, which raises the same PacketError as before.
+    """
+    total_length = HEADER_SIZE + len(payload)
+    if not (
+        total_length <= MAX_DATAGRAM
+        and 0 <= ttl <= 0xFF
+        and 0 <= protocol <= 0xFF
+        and 0 <= identification <= 0xFFFF
+    ):
+        return IPv4Packet(
+            source,
+            destination,
+            protocol,
+            payload,
+            ttl=ttl,
+            identification=identification,
+            dont_fragment=dont_fragment,
+        ).encode()
+    header = _HEADER.pack(
+        0x45,
+        0,
+        total_length,
+        identification,
+        _FLAG_DF if dont_fragment else 0,
+        ttl,
+        protocol,
+        0,
+        pack_address(source),
+        pack_address(destination),
+    )
+    return header[:10] + _CHECKSUM.pack(internet_checksum(header)) + header[12:] + payload

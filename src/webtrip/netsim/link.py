@@ -88,7 +88,10 @@ class Fault:
 class _Direction:
     """One direction of the link: its sender's queue and when the wire is free."""
 
+    __slots__ = ("backlog", "backlog_bytes", "receiver", "wire_free_at")
+
     def __init__(self) -> None:
+        self.receiver: LinkEnd | None = None  # the other end, once both are attached
         self.wire_free_at = 0.0
         # (time the packet is fully on the wire, its size) for packets not yet sent.
         self.backlog: collections.deque[tuple[float, int]] = collections.deque()
@@ -151,6 +154,8 @@ class Link:
         self.ends: list[LinkEnd] = []
         self.faults: list[Fault] = []
         self._directions: dict[int, _Direction] = {}
+        # The virtual-time loop's cheaper timers for arrivals, or asyncio's call_at.
+        self._call_at = getattr(loop, "call_at_fast", None) or loop.call_at
 
     def attach(self, end: LinkEnd) -> None:
         """Plug an interface into one end of the link (a link has two)."""
@@ -158,6 +163,10 @@ class Link:
             raise ValueError("a point-to-point link joins exactly two interfaces")
         self.ends.append(end)
         self._directions[id(end)] = _Direction()
+        if len(self.ends) == 2:
+            first, second = self.ends
+            self._directions[id(first)].receiver = second
+            self._directions[id(second)].receiver = first
 
     def peer_of(self, end: LinkEnd) -> LinkEnd:
         """The interface at the other end from ``end``."""
@@ -193,19 +202,23 @@ class Link:
         A packet the queue accepts is logged as OUT at the sender; what
         happens to it on the wire (faults, loss) comes after.
         """
-        receiver = self.peer_of(sender)
-        now = self._loop.time()
         direction = self._directions[id(sender)]
+        receiver = direction.receiver
+        if receiver is None:
+            receiver = self.peer_of(sender)  # raises: the link is not connected at both ends
+        now = self._loop.time()
         backlog = direction.backlog
         if backlog and backlog[0][0] <= now:
             direction.forget_sent(now)
         size = len(data)
         bandwidth = self.bandwidth
-        bounded = self.queue_packets is not None or self.queue_bytes is not None
-        if bounded and self._queue_full(direction, size):
-            self._log.record(DROP, sender.node_name, sender.name, data, "queue full (drop-tail)")
+        node_name = sender.node_name
+        if (self.queue_packets is not None or self.queue_bytes is not None) and self._queue_full(
+            direction, size
+        ):
+            self._log.record(DROP, node_name, sender.name, data, "queue full (drop-tail)")
             return
-        self._log.record(OUT, sender.node_name, sender.name, data)
+        self._log.record(OUT, node_name, sender.name, data)
         on_wire = now
         if bandwidth is not None:
             start = max(now, direction.wire_free_at)
@@ -231,9 +244,10 @@ class Link:
         arrival = on_wire + self.latency + extra
         if self.reorder and self._rng.random() < self.reorder:
             arrival += self.reorder_delay
-        self._loop.call_at(arrival, receiver.receive, data)
+        receive = receiver.receive
+        self._call_at(arrival, receive, data)
         if self.duplicate and self._rng.random() < self.duplicate:
-            self._loop.call_at(arrival, receiver.receive, data)
+            self._call_at(arrival, receive, data)
 
     def _queue_full(self, direction: _Direction, size: int) -> bool:
         if self.bandwidth is None:

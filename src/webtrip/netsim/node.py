@@ -27,16 +27,39 @@ import ipaddress
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from webtrip.netsim import icmp
 from webtrip.netsim.capture import DROP, IN, INSIDE, LOOPBACK, OUT, PacketLog
-from webtrip.netsim.ipv4 import DEFAULT_TTL, PROTOCOL_ICMP, IPv4Packet, PacketError
+from webtrip.netsim.ipv4 import (
+    DEFAULT_TTL,
+    PROTOCOL_ICMP,
+    IPv4Packet,
+    PacketError,
+    encode_datagram,
+    pack_address,
+)
 from webtrip.netsim.link import Link
 
 ProtocolHandler = Callable[[IPv4Packet], None]
 """Takes a datagram delivered to this node (UDP, TCP...): the transport layer's entry."""
 
-_LOOPBACK_NETWORK = ipaddress.IPv4Network("127.0.0.0/8")
+_NETMASKS = [(0xFFFFFFFF << (32 - length)) & 0xFFFFFFFF for length in range(33)]
+"""The netmask of each prefix length, as a number."""
+
+
+def _address_value(address: str) -> int:
+    """The number an IPv4 address stands for; ValueError if it is not one.
+
+    ``int(ipaddress.IPv4Address(address))``, through :func:`pack_address`'s cache;
+    its PacketError is a ValueError, as IPv4Address's AddressValueError is.
+    """
+    if type(address) is not str:
+        return int(ipaddress.IPv4Address(address))
+    return int.from_bytes(pack_address(address), "big")
+
+
+_UNKNOWN: Any = object()  # not in a cache yet
 
 
 class Interface:
@@ -50,6 +73,8 @@ class Interface:
         except ValueError:
             raise ValueError(f"'{address}' is not an IPv4 address with a prefix") from None
         self.link: Link | None = None
+        self._ip_of: ipaddress.IPv4Interface | None = None
+        self._ip_text = ""
 
     @property
     def node_name(self) -> str:
@@ -58,7 +83,11 @@ class Interface:
     @property
     def ip(self) -> str:
         """The interface's address as text, without the prefix."""
-        return str(self.address.ip)
+        address = self.address
+        if self._ip_of is not address:  # computed once per address
+            self._ip_text = str(address.ip)
+            self._ip_of = address
+        return self._ip_text
 
     def receive(self, data: bytes) -> None:
         """A datagram arrived from the link."""
@@ -103,9 +132,9 @@ class Node:
         # add_interface and add_route (or append to the lists); do not edit them.
         self._owns_cache: dict[str, bool] = {}
         self._route_cache: dict[str, Interface | None] = {}
-        self._own_ips: set[ipaddress.IPv4Address] = set()
+        self._own_ips: set[int] = set()
         self._route_table: list[tuple[int, dict[int, Interface]]] = []
-        self._cached_for = (-1, -1)
+        self._cached_interfaces = self._cached_routes = -1
 
     # --- configuration --------------------------------------------------------------
 
@@ -134,11 +163,13 @@ class Node:
 
     def _check_caches(self) -> None:
         """Forget the cached answers if interfaces or routes were added since."""
-        shape = (len(self.interfaces), len(self.routes))
-        if shape != self._cached_for:
+        if (
+            len(self.interfaces) != self._cached_interfaces
+            or len(self.routes) != self._cached_routes
+        ):
             self._owns_cache.clear()
             self._route_cache.clear()
-            self._own_ips = {interface.address.ip for interface in self.interfaces}
+            self._own_ips = {int(interface.address.ip) for interface in self.interfaces}
             # Routes by prefix length, longest first; at equal length the first added wins.
             table: dict[int, dict[int, Interface]] = {}
             for route in self.routes:
@@ -146,18 +177,18 @@ class Node:
                 by_network = table.setdefault(network.prefixlen, {})
                 by_network.setdefault(int(network.network_address), route.interface)
             self._route_table = [
-                (int(ipaddress.IPv4Network(f"0.0.0.0/{length}").netmask), table[length])
-                for length in sorted(table, reverse=True)
+                (_NETMASKS[length], table[length]) for length in sorted(table, reverse=True)
             ]
-            self._cached_for = shape
+            self._cached_interfaces = len(self.interfaces)
+            self._cached_routes = len(self.routes)
 
     def owns(self, address: str) -> bool:
         """True if ``address`` is one of this node's, loopback included."""
         self._check_caches()
         owned = self._owns_cache.get(address)
         if owned is None:
-            ip = ipaddress.IPv4Address(address)
-            owned = ip in _LOOPBACK_NETWORK or ip in self._own_ips
+            ip = _address_value(address)
+            owned = ip >> 24 == 127 or ip in self._own_ips  # 127.0.0.0/8: loopback
             self._owns_cache[address] = owned
         return owned
 
@@ -171,7 +202,7 @@ class Node:
             return self._route_cache[destination]
         except KeyError:
             pass
-        ip = int(ipaddress.IPv4Address(destination))
+        ip = _address_value(destination)
         interface = None
         for mask, by_network in self._route_table:
             interface = by_network.get(ip & mask)
@@ -207,22 +238,23 @@ class Node:
         Like a real IP layer this never fails loudly: a datagram that cannot
         be sent (no route, larger than the MTU) is dropped and logged.
         """
-        packet = IPv4Packet(
-            source,
-            destination,
-            protocol,
-            payload,
-            ttl=ttl,
-            identification=self._next_identification,
-            dont_fragment=dont_fragment,
+        identification = self._next_identification
+        self._next_identification = (identification + 1) & 0xFFFF
+        # The bytes of IPv4Packet(...).encode(), without making the packet.
+        data = encode_datagram(
+            source, destination, protocol, payload, ttl, identification, dont_fragment
         )
-        self._next_identification = (self._next_identification + 1) & 0xFFFF
-        data = packet.encode()
-        if self.owns(destination):
+        self._check_caches()
+        owned = self._owns_cache.get(destination)
+        if owned is None:
+            owned = self.owns(destination)
+        if owned:
             self.log.record(OUT, self.name, LOOPBACK, data)
             self.loop.call_soon(self._receive_from_loopback, data)
             return
-        interface = self.route(destination)
+        interface = self._route_cache.get(destination, _UNKNOWN)
+        if interface is _UNKNOWN:
+            interface = self.route(destination)
         if interface is None:
             self.log.record(DROP, self.name, INSIDE, data, f"no route to {destination}")
             return

@@ -17,8 +17,14 @@ import struct
 
 from webtrip.netsim import icmp
 from webtrip.netsim.capture import DROP
-from webtrip.netsim.ipv4 import IPv4Packet, internet_checksum
+from webtrip.netsim.ipv4 import HEADER_SIZE, IPv4Packet, address_text, internet_checksum
 from webtrip.netsim.node import Node
+
+# Total length, flags and fragment offset, TTL, protocol, checksum, destination: what
+# forwarding reads; and TTL, protocol, checksum again, as forwarding writes them.
+_FORWARDING_FIELDS = struct.Struct("!2xH2xHBBH4x4s")
+_TTL_PROTOCOL_CHECKSUM = struct.Struct("!BBH")
+_NOT_FORWARDED_AS_IS = 0x8000 | 0x2000 | 0x1FFF  # reserved flag, more fragments, offset
 
 
 class Router(Node):
@@ -29,6 +35,46 @@ class Router(Node):
     """
 
     forwarding = True
+
+    def _accept(self, data: bytes, interface_name: str) -> None:
+        """Forward a datagram in the common case without decoding it, else as any node.
+
+        The common case: a 20-byte header, well-formed, with a right checksum, not a
+        fragment, for another node, TTL left, a route whose link takes its size. These
+        are the checks Node._accept, forward and transmit make, in their order; when
+        one fails (or a subclass changes forwarding) the general path makes them again
+        and logs what it finds.
+        """
+        if (
+            type(data) is bytes
+            and len(data) >= HEADER_SIZE
+            and data[0] == 0x45
+            and type(self).forward is Router.forward
+            and type(self).transmit is Node.transmit
+        ):
+            (total_length, flags_offset, ttl, protocol, checksum, destination_bytes) = (
+                _FORWARDING_FIELDS.unpack_from(data)
+            )
+            if (
+                total_length == len(data)
+                and not flags_offset & _NOT_FORWARDED_AS_IS
+                and ttl > 1
+                and internet_checksum(data[:HEADER_SIZE]) == 0
+            ):
+                destination = address_text(destination_bytes)
+                if not self.owns(destination):
+                    out = self.route(destination)
+                    link = out.link if out is not None else None
+                    if link is not None and total_length <= link.mtu:
+                        # decrement_ttl(data, 20), with the checksum updated rather than
+                        # redone (RFC 1624): the header's words sum to -checksum modulo
+                        # 0xFFFF, and the TTL's word loses 0x0100. The same bytes.
+                        words = 0xFFFF - checksum - 0x0100
+                        checksum = ~((words - 1) % 0xFFFF + 1) & 0xFFFF
+                        fields = _TTL_PROTOCOL_CHECKSUM.pack(ttl - 1, protocol, checksum)
+                        link.transmit(out, data[:8] + fields + data[12:])
+                        return
+        super()._accept(data, interface_name)
 
     def forward(self, packet: IPv4Packet, data: bytes, interface_name: str) -> None:
         if packet.ttl <= 1:

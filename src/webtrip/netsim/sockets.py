@@ -100,19 +100,27 @@ class PortTable(Generic[S]):
         raise OSError(errno.EADDRINUSE, f"no ephemeral {self.protocol} port is free on {address}")
 
 
+_CANONICAL_IPV4: dict[str, str] = {}
+"""IPv4 addresses as given and in canonical form (a stub resolver binds for each query)."""
+
+
 def check_bind_address(host: Host, address: str) -> str:
     """``address`` in canonical form if a socket on ``host`` may bind it.
 
     Raises OSError: EAFNOSUPPORT for IPv6 (the simulated network is IPv4
     only), EADDRNOTAVAIL for an address that is not the host's.
     """
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        raise OSError(errno.EINVAL, f"'{address}' is not an IP address") from None
-    if ip.version != 4:
-        raise OSError(errno.EAFNOSUPPORT, "the simulated network speaks IPv4 only")
-    text = str(ip)
+    text = _CANONICAL_IPV4.get(address) if type(address) is str else None
+    if text is None:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise OSError(errno.EINVAL, f"'{address}' is not an IP address") from None
+        if ip.version != 4:
+            raise OSError(errno.EAFNOSUPPORT, "the simulated network speaks IPv4 only")
+        text = str(ip)
+        if type(address) is str and len(_CANONICAL_IPV4) < 65536:
+            _CANONICAL_IPV4[address] = text
     if text != WILDCARD and not host.owns(text):
         raise OSError(errno.EADDRNOTAVAIL, f"{text} is not an address of {host.name}")
     return text

@@ -81,7 +81,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from webtrip.netsim.congestion import CongestionControl, NewReno
-from webtrip.netsim.tcp_segment import Flags, TcpSegment
+from webtrip.netsim.tcp_segment import Flags, TcpSegment, segment_in_range
 
 # ---------------------------------------------------------------------------
 # Theory of operation
@@ -156,12 +156,22 @@ from webtrip.netsim.tcp_segment import Flags, TcpSegment
 # ordinary arithmetic, where RFC 9293 writes modular comparisons.
 
 SEQ_SPACE: Final = 2**32
+# The control bits as plain ints, for the paths every segment takes: ``bits & _ACK``
+# on ``segment.flags._value_`` costs a quarter of ``Flags.ACK in segment.flags``.
+_FIN: Final = int(Flags.FIN)
+_SYN: Final = int(Flags.SYN)
+_RST: Final = int(Flags.RST)
+_ACK: Final = int(Flags.ACK)
 DEFAULT_MSS: Final = 536  # RFC 9293 §3.7.1: what to assume when a SYN has no MSS option
 MAX_WINDOW_FIELD: Final = 0xFFFF
 
 
 class State(enum.Enum):
     """The connection states of RFC 9293 §3.3.2."""
+
+    # Members are singletons compared by identity: hash them so too (Enum's __hash__,
+    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
+    __hash__ = object.__hash__
 
     CLOSED = "CLOSED"
     LISTEN = "LISTEN"
@@ -181,6 +191,10 @@ class State(enum.Enum):
 
 class Event(enum.Enum):
     """What can move a connection from one state to another."""
+
+    # Members are singletons compared by identity: hash them so too (Enum's __hash__,
+    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
+    __hash__ = object.__hash__
 
     # The user's calls (RFC 9293 §3.10.1–3.10.5).
     PASSIVE_OPEN = "passive OPEN"
@@ -285,6 +299,10 @@ class TcpError(ConnectionError):
 
 class Timer(enum.Enum):
     """The timers a connection runs, at most one of each at a time."""
+
+    # Members are singletons compared by identity: hash them so too (Enum's __hash__,
+    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
+    __hash__ = object.__hash__
 
     RETRANSMISSION = "retransmission"  # RFC 6298: resend the oldest unacknowledged segment
     PERSIST = "persist"  # RFC 9293 §3.8.6.1: probe a zero window
@@ -432,6 +450,9 @@ class ReassemblyQueue:
     def __len__(self) -> int:
         return len(self._pieces)
 
+    def __bool__(self) -> bool:
+        return bool(self._pieces)
+
 
 def _unwrap(wire: int, near: int) -> int:
     """The sequence number whose low 32 bits are ``wire`` and which lies nearest ``near``."""
@@ -529,6 +550,7 @@ class TcpConnection:
 
         self._notifications: deque[Callable[[], None]] = deque()
         self._notifying = False
+        self._fields_checked = False  # one segment was made with TcpSegment's range checks
 
     def __repr__(self) -> str:
         return f"<TcpConnection {self.local_port}→{self.remote_port} {self.state}>"
@@ -685,40 +707,41 @@ class TcpConnection:
 
     def _arrives_otherwise(self, segment: TcpSegment) -> None:
         """RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronized state."""
-        flags = segment.flags
+        flags = segment.flags._value_
         seq = _unwrap(segment.seq, self.rcv_nxt)
-        if self.state is State.TIME_WAIT and Flags.FIN in flags and Flags.RST not in flags:
+        if self.state is State.TIME_WAIT and flags & _FIN and not flags & _RST:
             # Only a retransmitted FIN can come now: our last ACK was lost.
             self._send_ack()
             self._set_timer(Timer.TIME_WAIT, 2 * self.config.msl)
             return
         # First, is the segment within the window we are receiving?
-        if not self._acceptable(seq, segment.seg_len):
-            if Flags.RST in flags:
+        seg_len = len(segment.payload) + (1 if flags & _SYN else 0) + (1 if flags & _FIN else 0)
+        if not self._acceptable(seq, seg_len):
+            if flags & _RST:
                 return
             # A full receive window still lets acknowledgments in (RFC 9293).
-            ack_only = Flags.ACK in flags and Flags.SYN not in flags
+            ack_only = flags & _ACK and not flags & _SYN
             if self._receive_space() == 0 and ack_only and not self._check_ack(segment, seq):
                 return
             self._send_ack()  # tells the peer what we do expect
             return
         # Second, a RST ends the connection only if it is exactly where we expect.
-        if Flags.RST in flags:
+        if flags & _RST:
             if seq == self.rcv_nxt:
                 self._reset(self._reset_reason())
             else:
                 self._send_ack()  # a "challenge ACK" (RFC 5961 §3.2): a real peer answers
             return
         # Fourth, a SYN inside a connection: challenge it too (RFC 5961 §4.2).
-        if Flags.SYN in flags:
+        if flags & _SYN:
             self._send_ack()
             return
         # Fifth, the acknowledgment: what of our data has arrived.
-        if Flags.ACK not in flags or not self._check_ack(segment, seq):
+        if not flags & _ACK or not self._check_ack(segment, seq):
             return
         # Seventh and eighth, the data and the FIN.
         if self.state in RECEIVES_DATA:
-            self._receive(seq, segment.payload, fin=Flags.FIN in flags)
+            self._receive(seq, segment.payload, fin=bool(flags & _FIN))
         self._output()
         if self._ack_pending:
             self._send_ack()
@@ -793,7 +816,7 @@ class TcpConnection:
         return (
             self.snd_max > self.snd_una
             and not segment.payload
-            and not segment.flags & (Flags.SYN | Flags.FIN)
+            and not segment.flags._value_ & (_SYN | _FIN)
             and window == self.snd_wnd
             and self.snd_wnd > 0
         )
@@ -826,7 +849,9 @@ class TcpConnection:
         if payload:
             self._ack_pending = True
             if seq == self.rcv_nxt:
-                self._append_received(payload + self._out_of_order.take_from(seq + len(payload)))
+                if self._out_of_order:
+                    payload += self._out_of_order.take_from(seq + len(payload))
+                self._append_received(payload)
             else:
                 self._out_of_order.add(seq, payload)
         if fin:
@@ -1013,21 +1038,38 @@ class TcpConnection:
         window_scale: int | None = None,
     ) -> TcpSegment:
         """A segment from us to the peer, with our acknowledgment and window filled in."""
-        window = 0 if Flags.RST in flags else self._window_field(syn=Flags.SYN in flags)
-        return TcpSegment(
+        bits = flags._value_
+        window = 0 if bits & _RST else self._window_field(syn=bool(bits & _SYN))
+        if self._fields_checked:
+            # Every field is in range, as the first segment's checks showed for the
+            # ports, and as the arithmetic here ensures for the rest.
+            return segment_in_range(
+                self.local_port,
+                self.remote_port,
+                seq % SEQ_SPACE,
+                self.rcv_nxt % SEQ_SPACE if bits & _ACK else 0,
+                flags,
+                window,
+                payload,
+                mss,
+                window_scale,
+            )
+        segment = TcpSegment(
             src_port=self.local_port,
             dst_port=self.remote_port,
             seq=seq % SEQ_SPACE,
-            ack=self.rcv_nxt % SEQ_SPACE if Flags.ACK in flags else 0,
+            ack=self.rcv_nxt % SEQ_SPACE if bits & _ACK else 0,
             flags=flags,
             window=window,
             payload=payload,
             mss=mss,
             window_scale=window_scale,
         )
+        self._fields_checked = True
+        return segment
 
     def _emit(self, segment: TcpSegment) -> None:
-        if Flags.ACK in segment.flags:
+        if segment.flags._value_ & _ACK:
             self._ack_pending = False
         self.counters.segments_out += 1
         if segment.payload:
@@ -1251,9 +1293,14 @@ class LoopTimers:
     def __init__(self, loop: _CallLater) -> None:
         self._loop = loop
         self._pending: dict[Timer, _Cancellable] = {}
+        # The virtual-time loop's cheaper timers (same times, same order), if it is one.
+        self._call_later_fast = getattr(loop, "call_later_fast", None)
 
     def set_timer(self, name: Timer, delay: float, expired: Callable[[], None]) -> None:
         self.cancel_timer(name)
+        if self._call_later_fast is not None:
+            self._pending[name] = self._call_later_fast(delay, self._fire_fast, (name, expired))
+            return
         fire = functools.partial(self._fire, name, expired)
         self._pending[name] = self._loop.call_later(delay, fire)
 
@@ -1263,5 +1310,10 @@ class LoopTimers:
             handle.cancel()
 
     def _fire(self, name: Timer, expired: Callable[[], None]) -> None:
+        del self._pending[name]
+        expired()
+
+    def _fire_fast(self, timer: tuple[Timer, Callable[[], None]]) -> None:
+        name, expired = timer
         del self._pending[name]
         expired()

@@ -142,9 +142,20 @@ class TcpSegment:
             0,  # checksum: computed over the segment with this field zero
             self.urgent,
         )
-        segment = header + options + self.payload
-        checksum = _CHECKSUM.pack(tcp_checksum(src_ip, dst_ip, segment))
-        return segment[:16] + checksum + segment[18:]
+        header += options
+        payload = self.payload
+        # tcp_checksum(src_ip, dst_ip, header + payload), summed piece by piece (see
+        # _checksum_of_received): the header's length is a multiple of 4, so each piece
+        # counts as its own number; no copy of the segment is made to sum it.
+        total = (
+            ipv4.pseudo_header_sum(
+                str(src_ip), str(dst_ip), PROTOCOL_TCP, header_size + len(payload)
+            )
+            + int.from_bytes(header, "big")
+            + int.from_bytes(payload + b"\x00" if len(payload) % 2 else payload, "big")
+        )
+        checksum = _CHECKSUM.pack(~((total - 1) % 0xFFFF + 1) & 0xFFFF)
+        return header[:16] + checksum + header[18:] + payload
 
     @classmethod
     def decode(cls, data: bytes, src_ip: IPv4, dst_ip: IPv4) -> TcpSegment:
@@ -173,13 +184,46 @@ class TcpSegment:
                 f"the data offset says the header is {header_size} bytes, "
                 f"but the segment has only {len(data)}"
             )
-        expected = tcp_checksum(src_ip, dst_ip, data[:16] + b"\0\0" + data[18:])
+        expected = _checksum_of_received(src_ip, dst_ip, data, checksum)
         if checksum != expected:
             raise SegmentError(
                 f"checksum {checksum:#06x} does not match {expected:#06x} computed "
                 f"for {src_ip} → {dst_ip} (corrupted, or sent to another address)"
             )
-        mss, window_scale = _decode_options(data[MIN_HEADER_SIZE:header_size])
+        mss, window_scale = (
+            _decode_options(data[MIN_HEADER_SIZE:header_size])
+            if header_size > MIN_HEADER_SIZE
+            else (None, None)
+        )
+        if cls is TcpSegment:
+            # The same segment as cls(...) below, its slots set directly (a frozen
+            # dataclass's __init__ sets field by field through object.__setattr__;
+            # the values are in range by construction, as __post_init__ would find).
+            payload = data[header_size:]
+            segment = _new(TcpSegment)
+            (
+                set_src_port,
+                set_dst_port,
+                set_seq,
+                set_ack,
+                set_flags,
+                set_window,
+                set_payload,
+                set_mss,
+                set_window_scale,
+                set_urgent,
+            ) = _SET_FIELDS
+            set_src_port(segment, src_port)
+            set_dst_port(segment, dst_port)
+            set_seq(segment, seq)
+            set_ack(segment, ack)
+            set_flags(segment, _FLAGS[flags])
+            set_window(segment, window)
+            set_payload(segment, payload if type(payload) is bytes else bytes(payload))
+            set_mss(segment, mss)
+            set_window_scale(segment, window_scale)
+            set_urgent(segment, urgent)
+            return segment
         return cls(
             src_port=src_port,
             dst_port=dst_port,
@@ -212,6 +256,8 @@ class TcpSegment:
         return " ".join(parts)
 
     def _encode_options(self) -> bytes:
+        if self.mss is None and self.window_scale is None:
+            return b""
         options = b""
         if self.mss is not None:
             options += struct.pack("!BBH", OPTION_MSS, 4, self.mss)
@@ -263,6 +309,83 @@ def tcp_checksum(src_ip: IPv4, dst_ip: IPv4, segment: bytes) -> int:
     segment — computed by the IP layer's :func:`webtrip.netsim.ipv4.tcp_checksum`.
     """
     return ipv4.tcp_checksum(str(src_ip), str(dst_ip), segment)
+
+
+def segment_in_range(
+    src_port: int,
+    dst_port: int,
+    seq: int,
+    ack: int,
+    flags: Flags,
+    window: int,
+    payload: bytes,
+    mss: int | None,
+    window_scale: int | None,
+) -> TcpSegment:
+    """``TcpSegment(...)`` without the range checks of ``__post_init__``, for a caller
+    whose fields are in range by construction (a connection's own segments: its ports
+    checked once, sequence numbers reduced modulo 2**32, a window field at most 0xFFFF).
+    """
+    segment = _new(TcpSegment)
+    (
+        set_src_port,
+        set_dst_port,
+        set_seq,
+        set_ack,
+        set_flags,
+        set_window,
+        set_payload,
+        set_mss,
+        set_window_scale,
+        set_urgent,
+    ) = _SET_FIELDS
+    set_src_port(segment, src_port)
+    set_dst_port(segment, dst_port)
+    set_seq(segment, seq)
+    set_ack(segment, ack)
+    set_flags(segment, flags)
+    set_window(segment, window)
+    set_payload(segment, payload)
+    set_mss(segment, mss)
+    set_window_scale(segment, window_scale)
+    set_urgent(segment, 0)
+    return segment
+
+
+def _checksum_of_received(src_ip: IPv4, dst_ip: IPv4, data: bytes, checksum: int) -> int:
+    """``tcp_checksum(src_ip, dst_ip, data)`` with ``data``'s checksum field (``checksum``,
+    bytes 16–17) taken as zero, without copying the segment to zero it.
+
+    The Internet checksum is a sum modulo 0xFFFF of the bytes read as one big number
+    (see :func:`webtrip.netsim.ipv4.internet_checksum`), in which a 16-bit word at an
+    even offset from the end counts as itself: zeroing the field takes ``checksum`` off.
+    The pseudo-header is never all zeros, so the sum is never the zero special case.
+    """
+    pseudo = ipv4.pseudo_header_sum(str(src_ip), str(dst_ip), PROTOCOL_TCP, len(data))
+    if len(data) % 2:
+        data += b"\x00"
+    total = pseudo + int.from_bytes(data, "big") - checksum
+    return ~((total - 1) % 0xFFFF + 1) & 0xFFFF
+
+
+_new = object.__new__
+_SET_FIELDS = tuple(
+    getattr(TcpSegment, field).__set__
+    for field in (
+        "src_port",
+        "dst_port",
+        "seq",
+        "ack",
+        "flags",
+        "window",
+        "payload",
+        "mss",
+        "window_scale",
+        "urgent",
+    )
+)
+_FLAGS = tuple(Flags(bits) for bits in range(256))
+"""Flags(bits) for every byte: the same members, without the enum's lookup."""
 
 
 def _check_range(name: str, value: int, maximum: int) -> None:

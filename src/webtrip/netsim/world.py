@@ -28,12 +28,13 @@ The same seed and the same program give the same packets, byte for byte.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from webtrip.netsim.capture import PacketLog, PacketRecord
+from webtrip.netsim.capture import PacketLog, PacketRecord, new_record
 from webtrip.netsim.clock import SimulationStalled, VirtualClockLoop
 from webtrip.netsim.host import Host
 from webtrip.netsim.link import Link
@@ -42,7 +43,6 @@ from webtrip.netsim.node import Node
 from webtrip.netsim.pcap import pcap_bytes, write_pcap
 from webtrip.netsim.router import Router
 from webtrip.trace import Trace
-from webtrip.trace.events import PacketCaptured
 
 T = TypeVar("T")
 N = TypeVar("N", bound=Node)
@@ -50,9 +50,24 @@ N = TypeVar("N", bound=Node)
 EPOCH = 1_767_225_600.0
 """2026-01-01T00:00:00Z: the calendar time at which every simulated run starts."""
 
+GC_THRESHOLDS = (50_000, 20, 100)
+"""The cyclic garbage collector's thresholds while a world runs (Python's are 700, 10, 10).
+
+A run keeps every packet it makes (the log and the trace: two records a hop), so
+most objects it allocates live to the end — the worst case for a generational
+collector: each young collection walks and promotes them, and the full collections
+that follow walk them all again, ever more of them (at 1000 browsers, 580,000
+objects and 3 of 9 seconds). With these thresholds a young collection comes every
+50,000 net allocations instead of 700, and a full one far more rarely; cyclic
+garbage (finished tasks, exceptions) is still collected, young, as before.
+"""
+
 
 class TracedPacketLog(PacketLog):
-    """The packet log that also records each packet in the run's trace, as it happens."""
+    """The packet log that also records each packet in the run's trace, as it happens.
+
+    The log's record and the trace's event are one object (a ``PacketCaptured``).
+    """
 
     def __init__(self, clock: Callable[[], float], trace: Trace) -> None:
         super().__init__(clock)
@@ -61,9 +76,15 @@ class TracedPacketLog(PacketLog):
     def record(
         self, direction: str, node: str, interface: str, data: bytes, reason: str = ""
     ) -> None:
-        super().record(direction, node, interface, data, reason)
-        t = self.records[-1].t
-        self.trace.record(PacketCaptured(t, node, interface, direction, data, reason))
+        record = new_record(self._clock(), node, interface, direction, data, reason)
+        self.records.append(record)
+        trace = self.trace
+        # What trace.record(record) does, inline: this runs twice for every hop.
+        if trace.enabled:
+            if trace.keep:
+                trace.events.append(record)
+            for listener in trace._listeners:
+                listener(record)
 
 
 class SimWorld:
@@ -130,8 +151,17 @@ class SimWorld:
 
         Other tasks (servers) pause when it finishes and go on at the next
         ``run``. Raises what ``coro`` raises, or SimulationStalled.
+
+        While it runs, the garbage collector uses :data:`GC_THRESHOLDS` (or the
+        process's own, where higher); they are put back afterwards.
         """
-        return self.loop.run_until_complete(coro)
+        old = gc.get_threshold()
+        higher = (max(mine, theirs) for mine, theirs in zip(GC_THRESHOLDS, old, strict=True))
+        gc.set_threshold(*higher)
+        try:
+            return self.loop.run_until_complete(coro)
+        finally:
+            gc.set_threshold(*old)
 
     def close(self) -> None:
         """Cancel the tasks still running and close the loop."""

@@ -354,6 +354,11 @@ class PacketCaptured(Event):
     data: bytes
     reason: str = ""
 
+    @property
+    def node(self) -> str:
+        """The node's name (``actor``): the event is also the world's packet-log record."""
+        return self.actor
+
 
 def event_types() -> dict[str, type[Event]]:
     """Every concrete event type by class name (for loading saved traces)."""
