@@ -9,7 +9,9 @@ only, so this needs root, as CI has). Then:
 (b) our resolver, forwarding to that Unbound, gives Unbound's answers;
 (c) Unbound and our resolver, each walking the same hierarchy, give the same
     answers to ~17 questions (A, AAAA, CNAME chains within and across zones,
-    MX, TXT, NS, SOA, NXDOMAIN, NODATA), compared as RRsets, TTLs aside.
+    MX, TXT, NS, SOA, NXDOMAIN, NODATA), compared as RRsets, TTLs aside;
+(d) Unbound with a forward-zone pointing at our webtrip.test authoritative
+    server answers as that server does.
 """
 
 from __future__ import annotations
@@ -127,3 +129,20 @@ def test_c_unbound_and_our_resolver_walking_the_same_tree_agree(unbound, ours, n
         assert rcode == "NOERROR" and not sections["answer"] and sections["authority"]
     else:
         assert rcode == "NOERROR" and sections["answer"]
+
+
+@pytest.fixture(scope="module")
+def unbound_forwarding(lab):
+    """Unbound with a forward-zone for "." pointing at OUR webtrip.test authoritative server."""
+    with unbound_server(lab.address(13), 53, forward=[(lab.address(3), lab.port)]) as running:
+        yield running
+
+
+@pytest.mark.parametrize(("name", "rdtype"), IN_ZONE, ids=[f"{n}-{t}" for n, t in IN_ZONE])
+def test_d_unbound_forwarding_to_our_authoritative_server(lab, unbound_forwarding, name, rdtype):
+    got = ask(unbound_forwarding.host, unbound_forwarding.port, name, rdtype)
+    direct = ask(lab.address(3), lab.port, name, rdtype, rd=False)
+    assert got.flags & dns.flags.RA and not got.flags & dns.flags.AA
+    rcode, sections = view(got)
+    assert rcode == dns.rcode.to_text(direct.rcode()), unbound_forwarding.log()
+    assert sections["answer"] == rrsets_text(direct)["answer"]
