@@ -243,6 +243,7 @@ CORPUS: list[tuple[str, bytes, int | None]] = [
     ("class CH", _rdtype("TXT", "CH"), dns.rcode.REFUSED),
     ("class ANY", _rdtype("A", "ANY"), dns.rcode.REFUSED),
     ("MAILB", _rdtype("MAILB"), dns.rcode.REFUSED),
+    ("RD clear (cache snooping)", _header(0x4242, 0x0000) + QUESTION, dns.rcode.REFUSED),
 ]
 
 
@@ -262,6 +263,7 @@ def test_odd_messages_get_the_right_error_in_the_simulated_world(world, what, wi
     assert response is not None, what
     assert response[:2] == wire[:2]  # the ID is echoed
     assert response[2] & 0x80  # QR
+    assert response[3] & 0x80  # RA: a resolver says it recurses, in its errors too
     assert _rcode_of(response) == expected, what
     assert world.authority_queries() == 0  # nothing odd is passed on
     # Every answer is in the trace (what --log prints), errors included.

@@ -136,6 +136,12 @@ def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
                 capture_output=True, text=True, timeout=10,
             )  # fmt: skip
             answers.append(done.stdout)
+        # RD=0 ("tell me what you have cached") is refused: cache snooping, as Unbound does.
+        snoop = subprocess.run(
+            [dig, "@127.53.0.4", "-p", str(port), "static.webtrip.test", "+norec"],
+            capture_output=True, text=True, timeout=10,
+        )  # fmt: skip
+        assert "status: REFUSED" in snoop.stdout and re.search(r"flags: qr ra;", snoop.stdout)
         for answer in answers:
             assert "status: NOERROR" in answer and re.search(r"flags: qr rd ra;", answer)
             assert re.search(r"^static\.webtrip\.test\.\s+\d+\s+IN\s+CNAME\s+www\.webtrip\.test\.$",
@@ -148,6 +154,7 @@ def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
     lines = [line for line in out.splitlines() if "static.webtrip.test. A NOERROR" in line]
     assert len(lines) == 2
     assert re.search(r" \d+ queries \d", lines[0]) and " cache " in lines[1]
+    assert re.search(r"static\.webtrip\.test\. A REFUSED .*cache snooping", out)
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,10 @@ service adds what a resolver on a network needs:
   SERVFAIL at once rather than queue without bound.
 * **Strict reading.** A message that is a response is dropped; other
   opcodes get NOTIMP, several questions or garbage FORMERR, EDNS versions
-  above 0 BADVERS, zone transfers and classes other than IN REFUSED.
+  above 0 BADVERS, zone transfers and classes other than IN REFUSED — and so
+  does a question with RD=0 ("what do you have cached?"), which would let
+  anyone see what the clients asked for (cache snooping; Unbound refuses it
+  too). Every answer, errors included, has RA set.
 
 Every answer is recorded as a :class:`~webtrip.trace.ResolverAnswered`
 event, and the engine records each step of its walk as a
@@ -72,6 +75,7 @@ _QR = 0x8000
 _OPCODE_MASK = 0x7800
 _TC = 0x0200
 _RD = 0x0100
+_RA = 0x0080
 _CD = 0x0010
 _RCODE_MASK = 0x000F
 _DO = 0x8000  # in the OPT record's TTL field
@@ -279,7 +283,13 @@ class ResolverService:
         if len(wire) < 12 or wire[2] & 0x80:
             return None  # not a DNS header, or a response: answering invites loops
         if not self.access.allows(peer[0]):
-            return self._refuse(wire, peer)
+            return self._refuse(wire, peer, f"{peer[0]} is not a client this resolver serves")
+        if not wire[2] & 0x79:  # OPCODE QUERY (0x78 clear) and RD clear (0x01)
+            # RD=0 in a plain query: "do not recurse, tell me what you have" — which
+            # tells anyone what this resolver's clients asked for (cache snooping).
+            # Refused, as Unbound refuses it to the clients it serves.
+            reason = "a question without RD (recursion desired) is refused: cache snooping"
+            return self._refuse(wire, peer, reason, _RA)
         question = _question(wire)
         if question is not None:
             answer = self.messages.answer(wire, question, transport == TCP)
@@ -289,18 +299,18 @@ class ResolverService:
                 return answer
         return self._resolve(wire, transport, peer, question)
 
-    def _refuse(self, wire: bytes, peer: Address) -> bytes:
+    def _refuse(self, wire: bytes, peer: Address, reason: str, extra_flags: int = 0) -> bytes:
         query_id, flags = struct.unpack_from("!HH", wire)
         question = _question(wire)
         if question is None:
             response = header_only(query_id, flags, dns.rcode.REFUSED)
         else:
             # The question is copied back (dig and stubs check it); nothing else.
-            head = _HEADER.pack(query_id, _QR | (flags & _RD) | dns.rcode.REFUSED, 1, 0, 0, 0)
+            head_flags = _QR | (flags & _RD) | extra_flags | dns.rcode.REFUSED
+            head = _HEADER.pack(query_id, head_flags, 1, 0, 0, 0)
             response = head + wire[12 : question.end]
         trace = self.trace
         if trace.enabled:
-            reason = f"{peer[0]} is not a client this resolver serves"
             text = _question_text(wire)
             trace.record(
                 ResolverAnswered(
@@ -320,13 +330,13 @@ class ResolverService:
             opcode = dns.opcode.to_text((flags & _OPCODE_MASK) >> 11)
             reason = f"opcode {opcode} is not supported, only QUERY"
             self._record(peer, _question_text(wire), "NOTIMP", (), False, 0, started, reason)
-            return header_only(query_id, flags, dns.rcode.NOTIMP)
+            return _with_ra(header_only(query_id, flags, dns.rcode.NOTIMP))
         try:
             query = dns.message.from_wire(wire, ignore_trailing=True)
         except Exception as exc:  # any parse failure is the client's malformed message
             reason = f"a malformed query ({exc})"
             self._record(peer, "?", "FORMERR", (), False, 0, started, reason)
-            return header_only(query_id, flags, dns.rcode.FORMERR)
+            return _with_ra(header_only(query_id, flags, dns.rcode.FORMERR))
         if len(query.question) != 1 or flags & _RCODE_MASK:
             reason = (
                 f"{len(query.question)} questions, not one"
@@ -334,7 +344,7 @@ class ResolverService:
                 else "a query with an rcode set"
             )
             self._record(peer, _question_text(wire), "FORMERR", (), False, 0, started, reason)
-            return header_only(query_id, flags, dns.rcode.FORMERR)
+            return _with_ra(header_only(query_id, flags, dns.rcode.FORMERR))
         asked = query.question[0]
         text = f"{asked.name} {dns.rdatatype.to_text(asked.rdtype)}"
         response = dns.message.make_response(query, our_payload=EDNS_PAYLOAD)
@@ -422,6 +432,11 @@ class ResolverService:
         self.trace.record(
             ResolverAnswered(now, self.actor, peer, text, rcode, records, True, 0, now)
         )
+
+
+def _with_ra(header: bytes) -> bytes:
+    """A header-only error answer with RA set: this server does offer recursion."""
+    return header[:3] + bytes([header[3] | _RA]) + header[4:]
 
 
 def _refusal(rdclass: int, rdtype: int) -> str:
