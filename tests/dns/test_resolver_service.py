@@ -11,6 +11,7 @@ and a corpus of malformed messages sent to the running resolver.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import socket
 import struct
@@ -21,11 +22,13 @@ from collections.abc import Iterator
 import dns.edns
 import dns.flags
 import dns.message
+import dns.name
 import dns.opcode
 import dns.query
 import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -254,9 +257,13 @@ def _rcode_of(response: bytes) -> int:
 
 @pytest.mark.parametrize(("what", "wire", "expected"), CORPUS, ids=[c[0] for c in CORPUS])
 def test_odd_messages_get_the_right_error_in_the_simulated_world(world, what, wire, expected):
-    response = world.service.respond(wire, UDP, (CLIENT, 4000))
-    if response is not None and not isinstance(response, bytes):
-        response = world.world.run(response)
+    async def respond() -> bytes | None:  # as the server calls it: inside the world's loop
+        response = world.service.respond(wire, UDP, (CLIENT, 4000))
+        if response is not None and not isinstance(response, bytes):
+            response = await response
+        return response
+
+    response = world.world.run(respond())
     if expected is None:
         assert response is None
         return
@@ -315,9 +322,13 @@ def shared_world() -> Iterator[World]:
 )
 @given(packet=hostile)
 def test_any_message_is_dropped_or_answered_validly_in_the_simulated_world(shared_world, packet):
-    response = shared_world.service.respond(packet, UDP, (CLIENT, 4000))
-    if response is not None and not isinstance(response, bytes):
-        response = shared_world.world.run(asyncio.wait_for(response, 30))
+    async def respond() -> bytes | None:  # as the server calls it: inside the world's loop
+        response = shared_world.service.respond(packet, UDP, (CLIENT, 4000))
+        if response is not None and not isinstance(response, bytes):
+            response = await asyncio.wait_for(response, 30)
+        return response
+
+    response = shared_world.world.run(respond())
     if response is None:
         assert len(packet) < 12 or packet[2] & 0x80
         return
@@ -498,3 +509,134 @@ def test_the_running_resolver_still_answers_after_hostile_packets(resolver, pack
     answer = dns.query.udp(message, resolver.host, port=resolver.port, timeout=3)
     assert answer.rcode() == dns.rcode.NOERROR and answer.answer
     assert resolver.process.poll() is None
+
+
+# --- found in review: each was a real defect, each has its test --------------------------
+
+
+def test_a_type0_question_is_refused_and_cannot_make_a_name_vanish(world):
+    """TYPE0 once shared its cache key with "no such name": a NODATA for it read as NXDOMAIN."""
+    assert world.ask("mail.webtrip.test", "A").answer
+    attack = world.ask("mail.webtrip.test", "TYPE0")
+    assert attack.rcode() == dns.rcode.REFUSED
+    after = world.ask("mail.webtrip.test", "A")
+    assert after.rcode() == dns.rcode.NOERROR and after.answer
+    # The engine's own cache keeps NXDOMAIN under a key that no type can take.
+    world.resolve("mail.webtrip.test", 0)
+    assert world.resolve("mail.webtrip.test", "AAAA").rcode != dns.rcode.NXDOMAIN
+
+
+def test_the_message_cache_key_keeps_the_types_letter_case():
+    """Only the name is case-insensitive: 0x41 (HTTPS) and 0x61 (type 97) are two types."""
+    from webtrip.dns.resolver import _question
+
+    def key(name: str, rdtype: int) -> bytes:
+        question = _question(make_query(name, rdtype).to_wire())
+        assert question is not None
+        return question.key
+
+    assert key("WWW.Webtrip.TEST", 1) == key("www.webtrip.test", 1)
+    assert key("www.webtrip.test", 65) != key("www.webtrip.test", 97)
+    assert key("www.webtrip.test", 67) != key("www.webtrip.test", 99)
+
+
+def test_over_tcp_a_slow_question_does_not_hold_back_a_quick_one(world):
+    """RFC 7766 §6.2.1.1: pipelined answers may go out of order, and should."""
+    world.ask("www.webtrip.test", "A")  # now in the message cache
+    network = world.world.network(world.hosts[CLIENT])
+
+    async def pipeline() -> list[tuple[float, str]]:
+        stream = await network.open_tcp_stream(RESOLVER, 53)
+        slow = make_query("x.evil.test", "A", rng=network.random).to_wire()  # a silent zone
+        quick = make_query("www.webtrip.test", "A", rng=network.random).to_wire()
+        started = network.now()
+        await stream.send_all(b"".join(struct.pack("!H", len(m)) + m for m in (slow, quick)))
+        buffer, got = b"", []
+        while len(got) < 2:
+            data = await stream.receive_some()
+            assert data, "the resolver closed the connection"
+            buffer += data
+            while len(buffer) >= 2 and len(buffer) >= 2 + struct.unpack("!H", buffer[:2])[0]:
+                size = struct.unpack("!H", buffer[:2])[0]
+                message = dns.message.from_wire(buffer[2 : 2 + size])
+                buffer = buffer[2 + size :]
+                got.append((network.now() - started, message.question[0].name.to_text()))
+        await stream.aclose()
+        return got
+
+    (first_at, first), (last_at, last) = world.world.run(pipeline())
+    assert (first, last) == ("www.webtrip.test.", "x.evil.test.")
+    assert first_at < 0.1 and last_at > 5  # the quick one at once, the slow one after retries
+
+
+def test_waiting_clients_are_bounded_not_just_distinct_questions():
+    world = World(max_pending=10, max_waiting=50)
+    network = world.world.network(world.hosts[CLIENT])
+
+    async def flood() -> list[int]:
+        endpoint = await network.open_udp_endpoint("0.0.0.0", 0)
+        wire = make_query("x.evil.test", "A", rng=network.random).to_wire()
+        for _ in range(200):
+            endpoint.send(wire, (RESOLVER, 53))
+        rcodes = []
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                while True:
+                    data, _source = await endpoint.receive()
+                    rcodes.append(dns.message.from_wire(data).rcode())
+        endpoint.close()
+        return rcodes
+
+    rcodes = world.world.run(flood())
+    # Beyond 50 waiting clients the answer is SERVFAIL at once, not one more task each.
+    assert rcodes.count(dns.rcode.SERVFAIL) >= 150
+    assert world.service._waiting <= 50
+    reasons = {e.reason for e in world.answered() if e.rcode == "SERVFAIL"}
+    assert "50 clients are waiting for answers already" in reasons
+
+
+class _ChaosGlue:
+    """An authority for sub.evil.test that gives class-CH "glue" with its referral."""
+
+    def respond(self, wire: bytes, transport: str, peer: tuple[str, int]) -> bytes:
+        query_message = dns.message.from_wire(wire)
+        response = dns.message.make_response(query_message)
+        name = query_message.question[0].name
+        if name.is_subdomain(dns.name.from_text("sub.evil.test.")):
+            response.authority.append(
+                dns.rrset.from_text("sub.evil.test.", 3600, "IN", "NS", "ns.sub.evil.test.")
+            )
+            response.additional.append(
+                dns.rrset.from_text("ns.sub.evil.test.", 3600, "CH", "A", "ch.example. 1234")
+            )
+        else:
+            response.flags |= dns.flags.AA
+        return response.to_wire()
+
+
+def test_glue_of_another_class_is_not_kept(world):
+    world.add_host("10.0.0.5")
+    world.serve("10.0.0.5", _ChaosGlue())
+    for name in ("x.sub.evil.test", "ns.sub.evil.test"):
+        assert world.ask(name, "A").rcode() == dns.rcode.SERVFAIL  # no way to reach sub.evil
+    reasons = [e.reason for e in world.answered()]
+    assert not any("internal error" in reason for reason in reasons), reasons
+    assert all(rrset.rdclass == dns.rdataclass.IN for rrset in world.ask("ns.sub.evil.test").answer)
+
+
+def test_closing_the_server_stops_the_resolutions_behind_it(world):
+    network = world.world.network(world.hosts[CLIENT])
+
+    async def ask_then_close() -> int:
+        endpoint = await network.open_udp_endpoint("0.0.0.0", 0)
+        endpoint.send(make_query("x.evil.test", "A", rng=network.random).to_wire(), (RESOLVER, 53))
+        await asyncio.sleep(0.5)
+        assert world.service._pending  # a walk is under way
+        await world.servers[-1].aclose()
+        before = world.packets()
+        await asyncio.sleep(30)
+        endpoint.close()
+        return world.packets() - before
+
+    assert world.world.run(ask_then_close()) == 0
+    assert not world.service._pending

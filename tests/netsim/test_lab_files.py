@@ -11,6 +11,7 @@ import pytest
 
 from webtrip.netsim import lab
 from webtrip.netsim.packets import dissect
+from webtrip.report.narration import narrate
 from webtrip.trace import NameResolved, ResolverStep
 
 ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
@@ -251,3 +252,22 @@ def test_the_demo_resolver_asks_again_when_the_servers_links_lose_packets():
                     for later in steps
                 )  # fmt: skip
     assert retried >= 5  # the loss really hit the resolver's questions
+
+
+def test_a_failed_walk_is_told_as_a_failure_once_per_question():
+    """webtrip.test's server unreachable: the resolver's SERVFAIL, its retries counted, no boast."""
+    demo = lab.demo_lab()
+    demo.links = [
+        dataclasses.replace(link, options={**link.options, "loss": 1.0})
+        if "dns" in link.ends else link
+        for link in demo.links
+    ]  # fmt: skip
+    run = lab.run(demo, 1)
+    assert run.load.error is not None and run.load.error.exit_code == 12  # DNS failure
+    story = narrate(run.world.trace)[0].text
+    assert "tried to find it by walking down the DNS tree" in story and "but failed:" in story
+    assert "then it asked 10.0.0.2, which did not answer (5 times)" in story
+    assert "found it by walking" not in story and "It remembers" not in story
+    assert story.count("The AAAA question took") <= 1  # the stub's retries told once
+    spanish = narrate(run.world.trace, "es")[0].text
+    assert "pero no lo logró" in spanish and "(5 veces)" in spanish

@@ -49,6 +49,7 @@ our ID and our question.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -71,7 +72,8 @@ from webtrip.trace import NULL_TRACE, ResolverStep, Trace
 MAX_TTL = 86400  # a day: no record is remembered longer
 MAX_NEGATIVE_TTL = 10800  # three hours for "does not exist" (RFC 2308 §5)
 _CNAME = dns.rdatatype.CNAME
-NXDOMAIN_KEY = 0  # the type under which "this name does not exist at all" is cached
+NXDOMAIN_KEY = -1  # where "this name does not exist at all" is cached: no type is -1
+_IN = dns.rdataclass.IN
 
 NameLike = str | dns.name.Name
 
@@ -187,6 +189,8 @@ class Cache:
         return len(self._entries)
 
     def put(self, rrset: dns.rrset.RRset) -> None:
+        if rrset.rdclass != _IN:
+            return  # only the Internet class is resolved; anything else is not kept
         ttl = min(rrset.ttl, MAX_TTL)
         self._store((rrset.name, rrset.rdtype), _Entry(self.clock() + ttl, _with_ttl(rrset, ttl)))
 
@@ -275,6 +279,7 @@ class RecursiveResolver:
         actor: str = "resolver",
         case_randomization: bool = False,
         attempts: int = 5,
+        max_time: float = 10.0,
     ) -> None:
         self.network = network
         self.trace = trace
@@ -289,6 +294,7 @@ class RecursiveResolver:
         self.actor = actor
         self.case_randomization = case_randomization
         self.attempts = max(1, attempts)  # rounds over a zone's servers when some are silent
+        self.max_time = max_time  # seconds one resolution may take, whatever it waits for
         self.root_servers: list[tuple[dns.name.Name, str]] = [
             (_name(name), address) for name, address in root_hints
         ]
@@ -299,35 +305,52 @@ class RecursiveResolver:
         rdtype = dns.rdatatype.from_text(qtype) if isinstance(qtype, str) else qtype
         ctx = _Context(f"{name} {dns.rdatatype.to_text(rdtype)}")
         result = Resolution(name, rdtype, dns.rcode.NOERROR, walk=ctx.walk)
-        seen = {name}
-        current = name
         try:
-            while True:
-                outcome = await self._lookup(current, rdtype, ctx, 0)
-                result.answer.extend(outcome.rrsets)
-                cnames = sum(1 for r in result.answer if r.rdtype == dns.rdatatype.CNAME)
-                if cnames > self.max_cname_depth:
-                    raise ResolutionFailed(
-                        f"the CNAME chain is longer than {self.max_cname_depth} links"
-                    )
-                if outcome.kind != "cname":
-                    break
-                assert outcome.target is not None
-                if outcome.target in seen:
-                    raise ResolutionFailed(f"the CNAME chain loops back to {outcome.target}")
-                seen.add(outcome.target)
-                current = outcome.target
+            async with asyncio.timeout(self.max_time):
+                outcome = await self._chase(name, rdtype, ctx, result)
+        except TimeoutError:
+            exc = ResolutionFailed(f"no answer within {self.max_time:g} s")
+            return self._failed(result, ctx, exc)
         except ResolutionFailed as exc:
-            result.rcode, result.reason = dns.rcode.SERVFAIL, str(exc)
-            result.answer.clear()
-            result.queries = ctx.queries
-            return result
+            return self._failed(result, ctx, exc)
         result.queries = ctx.queries
         if outcome.kind == "nxdomain":
             result.rcode = dns.rcode.NXDOMAIN
         if outcome.soa is not None:
             result.authority.append(outcome.soa)
         return result
+
+    @staticmethod
+    def _failed(result: Resolution, ctx: _Context, exc: ResolutionFailed) -> Resolution:
+        result.rcode, result.reason = dns.rcode.SERVFAIL, str(exc)
+        result.answer.clear()
+        result.queries = ctx.queries
+        return result
+
+    async def _chase(
+        self,
+        name: dns.name.Name,
+        rdtype: int,
+        ctx: _Context,
+        result: Resolution,
+    ) -> _Outcome:
+        """The name's outcome, following CNAMEs (their records go into ``result.answer``)."""
+        current, seen = name, {name}
+        while True:
+            outcome = await self._lookup(current, rdtype, ctx, 0)
+            result.answer.extend(outcome.rrsets)
+            cnames = sum(1 for r in result.answer if r.rdtype == dns.rdatatype.CNAME)
+            if cnames > self.max_cname_depth:
+                raise ResolutionFailed(
+                    f"the CNAME chain is longer than {self.max_cname_depth} links"
+                )
+            if outcome.kind != "cname":
+                return outcome
+            assert outcome.target is not None
+            if outcome.target in seen:
+                raise ResolutionFailed(f"the CNAME chain loops back to {outcome.target}")
+            seen.add(outcome.target)
+            current = outcome.target
 
     def _step(self, ctx: _Context, step: Step) -> None:
         """Keep ``step`` in the walk, and show it in the trace as it happens."""
@@ -362,7 +385,7 @@ class RecursiveResolver:
 
     def _from_cache(self, name: dns.name.Name, rdtype: int) -> _Outcome | None:
         nx = self.cache.get(name, NXDOMAIN_KEY)
-        if nx is not None:
+        if nx is not None and nx.rcode == dns.rcode.NXDOMAIN:
             return _Outcome("nxdomain", soa=nx.soa)
         entry = self.cache.get(name, rdtype)
         if entry is not None:
@@ -540,7 +563,7 @@ class RecursiveResolver:
             return "cname", text, _Outcome("cname", chain, target=current)
         # No data: a referral to a zone closer to the name, or a negative answer.
         ns = next(
-            (r for r in response.authority if r.rdtype == dns.rdatatype.NS),
+            (r for r in response.authority if r.rdtype == dns.rdatatype.NS and r.rdclass == _IN),
             None,
         )
         if rcode == dns.rcode.NOERROR and ns is not None and not authoritative:
@@ -566,6 +589,7 @@ class RecursiveResolver:
         for rrset in response.authority:
             if (
                 rrset.rdtype == dns.rdatatype.SOA
+                and rrset.rdclass == _IN
                 and rrset.name.is_subdomain(zone)
                 and name.is_subdomain(rrset.name)
             ):
@@ -578,12 +602,14 @@ class RecursiveResolver:
         self, response: dns.message.Message, name: dns.name.Name
     ) -> tuple[dns.name.Name, list[dns.name.Name]]:
         """Remember a referral's delegation and its in-bailiwick glue; return the new zone."""
-        ns = next(r for r in response.authority if r.rdtype == dns.rdatatype.NS)
+        ns = next(
+            r for r in response.authority if r.rdtype == dns.rdatatype.NS and r.rdclass == _IN
+        )
         child = ns.name
         self.cache.put(ns)
         targets = {rdata.target for rdata in ns}  # type: ignore[attr-defined]
         for rrset in response.additional:
-            if rrset.rdtype != dns.rdatatype.A or rrset.name not in targets:
+            if rrset.rdtype != dns.rdatatype.A or rrset.rdclass != _IN or rrset.name not in targets:
                 continue
             if rrset.name.is_subdomain(child):
                 self.cache.put(rrset)  # in bailiwick: the only way to reach the child
@@ -692,7 +718,9 @@ class Forwarder(RecursiveResolver):
             (
                 r
                 for r in response.authority
-                if r.rdtype == dns.rdatatype.SOA and current.is_subdomain(r.name)
+                if r.rdtype == dns.rdatatype.SOA
+                and r.rdclass == _IN
+                and current.is_subdomain(r.name)
             ),
             None,
         )

@@ -153,7 +153,9 @@ def _question(wire: bytes) -> _Question | None:
         return None
     else:
         edns, limit = b"", _CLASSIC_UDP
-    return _Question(wire[12:end].lower() + edns, end, limit)
+    # Letter case does not matter in the name, but it does in the type and class bytes
+    # after it: 0x41 is HTTPS (65) and 0x61 is type 97.
+    return _Question(wire[12 : pos + 1].lower() + wire[pos + 1 : end] + edns, end, limit)
 
 
 def _ttl_fields(wire: bytes) -> list[tuple[int, int]] | None:
@@ -266,13 +268,17 @@ class ResolverService:
         allow: Iterable[IpNetwork | str] = LOOPBACK,
         cache_size: int = 10000,
         max_pending: int = 1000,
+        max_waiting: int = 2000,
         actor: str = "resolver",
     ) -> None:
         self.engine = engine
         self.trace = trace
         self.access = Access(allow)
         self.messages = MessageCache(engine.network.now, cache_size)
-        self.max_pending = max_pending
+        self.max_pending = max_pending  # distinct questions being resolved
+        self.max_waiting = max_waiting  # clients waiting for an answer, repeats included
+        self._waiting = 0
+        self._tasks: set[asyncio.Task[bytes | None]] = set()  # the clients' answers being found
         self.actor = actor
         self._pending: dict[tuple[dns.name.Name, int], asyncio.Future[Resolution]] = {}
 
@@ -297,16 +303,38 @@ class ResolverService:
                 if self.trace.enabled:
                     self._record_cached(answer, peer)
                 return answer
-        return self._resolve(wire, transport, peer, question)
+        if self._waiting >= self.max_waiting:
+            # Every waiting client costs memory, whether or not its question is new:
+            # beyond the cap the answer is SERVFAIL at once (Unbound drops instead).
+            reason = f"{self.max_waiting} clients are waiting for answers already"
+            return self._refuse(wire, peer, reason, _RA, dns.rcode.SERVFAIL)
+        # A task at once, counted until it is done (even if it never gets to run).
+        task = asyncio.ensure_future(self._answer(wire, transport, peer, question))
+        self._waiting += 1
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
 
-    def _refuse(self, wire: bytes, peer: Address, reason: str, extra_flags: int = 0) -> bytes:
+    def _done(self, task: asyncio.Task[bytes | None]) -> None:
+        self._waiting -= 1
+        self._tasks.discard(task)
+
+    def _refuse(
+        self,
+        wire: bytes,
+        peer: Address,
+        reason: str,
+        extra_flags: int = 0,
+        rcode: int = dns.rcode.REFUSED,
+    ) -> bytes:
+        """A short answer with ``rcode`` (REFUSED), and the question copied back if readable."""
         query_id, flags = struct.unpack_from("!HH", wire)
         question = _question(wire)
         if question is None:
-            response = header_only(query_id, flags, dns.rcode.REFUSED)
+            response = header_only(query_id, flags, rcode)
         else:
             # The question is copied back (dig and stubs check it); nothing else.
-            head_flags = _QR | (flags & _RD) | extra_flags | dns.rcode.REFUSED
+            head_flags = _QR | (flags & _RD) | extra_flags | rcode
             head = _HEADER.pack(query_id, head_flags, 1, 0, 0, 0)
             response = head + wire[12 : question.end]
         trace = self.trace
@@ -314,13 +342,21 @@ class ResolverService:
             text = _question_text(wire)
             trace.record(
                 ResolverAnswered(
-                    trace.now(), self.actor, peer, text, "REFUSED", (), False, 0, trace.now(),
-                    reason,
+                    trace.now(), self.actor, peer, text, dns.rcode.to_text(rcode), (), False, 0,
+                    trace.now(), reason,
                 )
             )  # fmt: skip
         return response
 
-    async def _resolve(
+    async def aclose(self) -> None:
+        """Give up the resolutions still running (the server is closing)."""
+        pending = [*self._pending.values(), *self._tasks]
+        for future in pending:
+            future.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _answer(
         self, wire: bytes, transport: str, peer: Address, question: _Question | None
     ) -> bytes | None:
         trace = self.trace
@@ -440,6 +476,8 @@ def _with_ra(header: bytes) -> bytes:
 
 
 def _refusal(rdclass: int, rdtype: int) -> str:
+    if rdtype == 0:
+        return "type 0 is reserved (RFC 6895), not a type one can ask for"
     if rdclass != dns.rdataclass.IN:
         return f"class {dns.rdataclass.to_text(rdclass)} is not resolved, only IN"
     if rdtype in _REFUSED_TYPES:

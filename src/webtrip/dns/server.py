@@ -28,8 +28,8 @@ import errno
 import inspect
 import itertools
 import struct
-from collections.abc import Awaitable, Sequence
-from typing import Protocol
+from collections.abc import Awaitable, Coroutine, Sequence
+from typing import Any, Protocol
 
 from webtrip.dns.authority import TCP, UDP
 from webtrip.net import Address, DatagramEndpoint, Network, Stream, TcpListener
@@ -44,6 +44,7 @@ from webtrip.trace import (
 )
 
 _LENGTH = struct.Struct("!H")
+MAX_TCP_PENDING = 16  # answers being found at once for one TCP connection
 
 Reply = bytes | None
 
@@ -52,7 +53,10 @@ class Responder(Protocol):
     """What a DNS server answers: bytes in, bytes (or None: drop) out, now or later."""
 
     def respond(self, wire: bytes, transport: str, peer: Address) -> Reply | Awaitable[Reply]:
-        """The response to the message ``wire`` from ``peer``; never raises."""
+        """The response to the message ``wire`` from ``peer``; never raises.
+
+        A responder may also have ``async aclose()``, called when the server closes.
+        """
         ...
 
 
@@ -132,6 +136,9 @@ class DnsServer:
             task.cancel()
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        closer = getattr(self.responder, "aclose", None)
+        if closer is not None:
+            await closer()  # a resolver gives up its resolutions too
 
     # --- UDP ----------------------------------------------------------------------
 
@@ -214,11 +221,17 @@ class DnsServer:
         self._tcp_open += 1
         trace.record(TcpConnectionOpened(trace.now(), actor, local, peer, connection))
         reason = "server error"
+        later = _Later(stream)
         try:
-            reason = await self._tcp_messages(stream)
+            reason = await self._tcp_messages(stream, later)
         except ConnectionError:
             reason = "connection reset"
         finally:
+            # Answers still being found: delivered if the client only stopped
+            # asking (within the idle timeout), given up otherwise.
+            if later.tasks and reason in ("client closed", "idle timeout"):
+                await asyncio.wait(later.tasks, timeout=self.tcp_idle_timeout)
+            await later.cancel()
             self._tcp_open -= 1
             if reason == "connection reset":
                 stream.abort()
@@ -226,7 +239,7 @@ class DnsServer:
                 await stream.aclose()
             trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
 
-    async def _tcp_messages(self, stream: Stream) -> str:
+    async def _tcp_messages(self, stream: Stream, later: _Later) -> str:
         """Answer length-prefixed queries until the connection should end; say why it ended."""
         trace, actor = self.trace, self.actor
         local, peer = stream.local_address, stream.peer_address
@@ -254,8 +267,14 @@ class DnsServer:
                             started = True
                             deadline.reschedule(loop.time() + self.tcp_message_timeout)
             except TimeoutError:
+                if later.tasks and not buffer:
+                    continue  # not idle: answers are still being found
                 return "idle timeout" if not buffer else "message timeout"
-            # Answer every complete message already received (pipelining).
+            # Answer every complete message already received (pipelining). An
+            # answer known at once goes out with the others of this batch; one
+            # that must be found (a resolver's) is sent by a task when ready —
+            # out of order, as RFC 7766 §6.2.1.1 allows, so that a slow question
+            # does not hold back the rest.
             replies = bytearray()
             while len(buffer) >= 2:
                 (length,) = _LENGTH.unpack_from(buffer)
@@ -267,22 +286,68 @@ class DnsServer:
                 trace.record(DnsMessageReceived(received, actor, TCP, local, peer, message))
                 response = self.responder.respond(message, TCP, peer)
                 if inspect.isawaitable(response):
-                    # Found elsewhere (a resolver): the answers stay in order.
-                    response = await response
+                    if len(later.tasks) >= MAX_TCP_PENDING:
+                        await later.send(bytes(replies))
+                        replies.clear()
+                        await asyncio.wait(later.tasks, return_when=asyncio.FIRST_COMPLETED)
+                    later.start(self._tcp_later(later, response, message, received))
+                    continue
                 if response is None:
                     trace.record(
                         DnsMessageDropped(
                             trace.now(), actor, TCP, local, peer, message, _drop_reason(message)
                         )
                     )
-                    if replies:
-                        await stream.send_all(bytes(replies))
+                    await later.send(bytes(replies))
                     return "unanswerable message"
                 replies += _LENGTH.pack(len(response)) + response
                 trace.record(
                     DnsMessageSent(trace.now(), actor, TCP, local, peer, response, received)
                 )
-            await stream.send_all(bytes(replies))
+            await later.send(bytes(replies))
+
+    async def _tcp_later(
+        self, later: _Later, pending: Awaitable[Reply], message: bytes, received: float
+    ) -> None:
+        """Send one answer on a TCP connection when the responder has found it."""
+        trace, actor, stream = self.trace, self.actor, later.stream
+        local, peer = stream.local_address, stream.peer_address
+        response = await pending
+        if response is None:
+            reason = _drop_reason(message)
+            trace.record(DnsMessageDropped(trace.now(), actor, TCP, local, peer, message, reason))
+            return
+        try:
+            await later.send(_LENGTH.pack(len(response)) + response)
+        except ConnectionError:
+            return  # the client has gone; the connection's own loop will see it too
+        trace.record(DnsMessageSent(trace.now(), actor, TCP, local, peer, response, received))
+
+
+class _Later:
+    """A TCP connection's answers still being found, and the lock that keeps writes whole."""
+
+    def __init__(self, stream: Stream) -> None:
+        self.stream = stream
+        self.tasks: set[asyncio.Task[None]] = set()
+        self._lock = asyncio.Lock()
+
+    def start(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def send(self, data: bytes) -> None:
+        if data:
+            async with self._lock:
+                await self.stream.send_all(data)
+
+    async def cancel(self) -> None:
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _drop_reason(data: bytes) -> str:

@@ -348,6 +348,20 @@ def _resolver_story(  # type: ignore[no-untyped-def]
     if not answered:
         return []
     server = format_address(server_address)
+    # One answer per question: a stub that asked again was answered by the same walk.
+    by_question: dict[str, ResolverAnswered] = {}
+    for event in answered:
+        kept = by_question.get(event.question)
+        if kept is None or (kept.from_cache and not event.from_cache):
+            by_question[event.question] = event
+    answered = list(by_question.values())
+    if all(e.rcode == "REFUSED" for e in answered):
+        return [
+            _(
+                "The DNS server at {server} is a recursive resolver, and it refused the question: "
+                "{reason}."
+            ).format(server=server, reason=answered[0].reason)
+        ]
     if all(e.from_cache for e in answered):
         return [
             _(
@@ -356,28 +370,45 @@ def _resolver_story(  # type: ignore[no-untyped-def]
                 "asking any other server."
             ).format(server=server)
         ]
-    questions = [e.question for e in answered]
     steps = [
         e for e in trace.events
-        if isinstance(e, ResolverStep) and started <= e.t <= until and e.question in questions
+        if isinstance(e, ResolverStep) and started <= e.t <= until and e.question in by_question
     ]  # fmt: skip
     walked = [e for e in answered if not e.from_cache]
     first = next((e for e in walked if e.question.endswith(" A")), walked[0])
-    sentences = [
-        ngettext(
-            "The DNS server at {server} is a recursive resolver: it did not know the answer, "
-            "so it found it by walking down the DNS tree, with {count} question to other "
-            "servers in {ms}.",
-            "The DNS server at {server} is a recursive resolver: it did not know the answer, "
-            "so it found it by walking down the DNS tree, with {count} questions to other "
-            "servers in {ms}.",
-            first.queries,
-        ).format(
-            server=server, count=first.queries, ms=_milliseconds((first.t - first.started) * 1000)
-        )
-    ]
-    told = [_step_sentence(step, catalog) for step in steps if step.question == first.question]
-    told = [sentence for sentence in told if sentence]
+    took = _milliseconds((first.t - first.started) * 1000)
+    if first.rcode == "SERVFAIL":
+        sentences = [
+            ngettext(
+                "The DNS server at {server} is a recursive resolver: it did not know the "
+                "answer and tried to find it by walking down the DNS tree, with {count} "
+                "question to other servers in {ms}, but failed: {reason}.",
+                "The DNS server at {server} is a recursive resolver: it did not know the "
+                "answer and tried to find it by walking down the DNS tree, with {count} "
+                "questions to other servers in {ms}, but failed: {reason}.",
+                first.queries,
+            ).format(server=server, count=first.queries, ms=took, reason=first.reason)
+        ]
+    else:
+        sentences = [
+            ngettext(
+                "The DNS server at {server} is a recursive resolver: it did not know the "
+                "answer, so it found it by walking down the DNS tree, with {count} question "
+                "to other servers in {ms}.",
+                "The DNS server at {server} is a recursive resolver: it did not know the "
+                "answer, so it found it by walking down the DNS tree, with {count} questions "
+                "to other servers in {ms}.",
+                first.queries,
+            ).format(server=server, count=first.queries, ms=took)
+        ]
+    told: list[str] = []
+    mine = [step for step in steps if step.question == first.question and step.server]
+    for _key, group in itertools.groupby(mine, key=lambda step: (step.server, step.outcome)):
+        repeats = list(group)
+        sentence = _step_sentence(repeats[0], catalog)
+        if len(repeats) > 1:
+            sentence += _(" ({count} times)").format(count=len(repeats))
+        told.append(sentence)
     if told:
         sentences.append(_("First {steps}.").format(steps=_("; then ").join(told)))
     for other in answered:
@@ -394,13 +425,14 @@ def _resolver_story(  # type: ignore[no-untyped-def]
                     other.queries,
                 ).format(qtype=qtype, count=other.queries)
             )
-    sentences.append(
-        _(
-            "It remembers what it learnt — the servers of each zone and the answer — for "
-            "their TTLs: the next question for this name, or for any name in the same "
-            "zones, is answered sooner."
+    if first.rcode in ("NOERROR", "NXDOMAIN"):
+        sentences.append(
+            _(
+                "It remembers what it learnt — the servers of each zone and the answer — for "
+                "their TTLs: the next question for this name, or for any name in the same "
+                "zones, is answered sooner."
+            )
         )
-    )
     return sentences
 
 
