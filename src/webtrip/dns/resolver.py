@@ -21,8 +21,10 @@ service adds what a resolver on a network needs:
   question while it is being resolved wait for that resolution instead of
   starting their own (a resolver that sends many identical queries at once
   makes a spoofer's guessing easier: the "birthday attack"). At most
-  ``max_pending`` questions are resolved at once; beyond that it answers
-  SERVFAIL at once rather than queue without bound.
+  ``max_pending`` questions are resolved at once and at most
+  ``max_waiting`` clients wait for answers (each costs memory, repeats
+  included); beyond that it answers SERVFAIL at once rather than queue
+  without bound. Closing the server gives up the resolutions behind it.
 * **Strict reading.** A message that is a response is dropped; other
   opcodes get NOTIMP, several questions or garbage FORMERR, EDNS versions
   above 0 BADVERS, zone transfers and classes other than IN REFUSED — and so
