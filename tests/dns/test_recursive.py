@@ -13,6 +13,7 @@ import dns.flags
 import dns.name
 import dns.rcode
 import dns.rdatatype
+import dns.rrset
 import pytest
 
 from hierarchy import ELSEWHERE, ROOT, TLD, WEBTRIP, SimHierarchy
@@ -209,3 +210,30 @@ def test_the_cache_is_bounded_and_evicts_the_oldest():
         assert asked(other)[0] == (ROOT, ".", "referral")
     finally:
         hierarchy.world.close()
+
+
+def test_glue_does_not_replace_a_live_answer_but_an_answer_replaces_glue():
+    """RFC 2181 §5.4.1: data is replaced only by data trusted as much or more."""
+    from webtrip.dns.recursive import ANSWER, GLUE, REFERRAL, Cache
+
+    now = [0.0]
+    cache = Cache(lambda: now[0])
+
+    def a(address: str, ttl: int = 300) -> dns.rrset.RRset:
+        return dns.rrset.from_text("ns.webtrip.test.", ttl, "IN", "A", address)
+
+    def kept() -> str:
+        entry = cache.get(dns.name.from_text("ns.webtrip.test."), dns.rdatatype.A)
+        assert entry is not None and entry.rrset is not None
+        return entry.rrset[0].address
+
+    cache.put(a("10.0.0.2"), ANSWER)
+    cache.put(a("6.6.6.6"), GLUE)  # a referral's additional section says otherwise
+    assert kept() == "10.0.0.2"
+    cache.put(a("6.6.6.6"), REFERRAL)
+    assert kept() == "10.0.0.2"
+    now[0] = 301.0  # the answer has expired: glue is all there is, and is kept
+    cache.put(a("10.0.0.9", ttl=60), GLUE)
+    assert kept() == "10.0.0.9"
+    cache.put(a("10.0.0.2"), ANSWER)  # the zone's own answer replaces glue at once
+    assert kept() == "10.0.0.2"

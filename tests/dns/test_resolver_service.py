@@ -587,12 +587,15 @@ def test_waiting_clients_are_bounded_not_just_distinct_questions():
         endpoint.close()
         return rcodes
 
-    rcodes = world.world.run(flood())
-    # Beyond 50 waiting clients the answer is SERVFAIL at once, not one more task each.
-    assert rcodes.count(dns.rcode.SERVFAIL) >= 150
-    assert world.service._waiting <= 50
-    reasons = {e.reason for e in world.answered() if e.rcode == "SERVFAIL"}
-    assert "50 clients are waiting for answers already" in reasons
+    try:
+        rcodes = world.world.run(flood())
+        # Beyond 50 waiting clients the answer is SERVFAIL at once, not one more task each.
+        assert rcodes.count(dns.rcode.SERVFAIL) >= 150
+        assert world.service._waiting <= 50
+        reasons = {e.reason for e in world.answered() if e.rcode == "SERVFAIL"}
+        assert "50 clients are waiting for answers already" in reasons
+    finally:
+        world.close()
 
 
 class _ChaosGlue:

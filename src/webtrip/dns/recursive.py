@@ -175,6 +175,14 @@ class _Entry:
     rrset: dns.rrset.RRset | None  # None: a negative entry
     rcode: int = dns.rcode.NOERROR
     soa: dns.rrset.RRset | None = None
+    rank: int = 2  # ANSWER
+
+
+# How much a record is trusted, by where it came from (RFC 2181 §5.4.1, simplified):
+# data a live cache entry holds is replaced only by data trusted as much or more.
+GLUE = 0  # an address in a referral's additional section
+REFERRAL = 1  # a delegation's NS records, from the parent (not authoritative)
+ANSWER = 2  # the zone's own authoritative answer (or a negative answer)
 
 
 class Cache:
@@ -188,11 +196,12 @@ class Cache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def put(self, rrset: dns.rrset.RRset) -> None:
+    def put(self, rrset: dns.rrset.RRset, rank: int = ANSWER) -> None:
         if rrset.rdclass != _IN:
             return  # only the Internet class is resolved; anything else is not kept
         ttl = min(rrset.ttl, MAX_TTL)
-        self._store((rrset.name, rrset.rdtype), _Entry(self.clock() + ttl, _with_ttl(rrset, ttl)))
+        entry = _Entry(self.clock() + ttl, _with_ttl(rrset, ttl), rank=rank)
+        self._store((rrset.name, rrset.rdtype), entry)
 
     def put_negative(
         self, name: dns.name.Name, rdtype: int, rcode: int, soa: dns.rrset.RRset
@@ -217,9 +226,13 @@ class Cache:
             None if entry.rrset is None else _with_ttl(entry.rrset, remaining),
             entry.rcode,
             None if entry.soa is None else _with_ttl(entry.soa, remaining),
+            entry.rank,
         )
 
     def _store(self, key: tuple[dns.name.Name, int], entry: _Entry) -> None:
+        kept = self._entries.get(key)
+        if kept is not None and kept.rank > entry.rank and kept.expires > self.clock():
+            return  # glue does not replace the zone's own answer while it lives
         self._entries.pop(key, None)
         self._entries[key] = entry
         while len(self._entries) > self.size:
@@ -606,13 +619,13 @@ class RecursiveResolver:
             r for r in response.authority if r.rdtype == dns.rdatatype.NS and r.rdclass == _IN
         )
         child = ns.name
-        self.cache.put(ns)
+        self.cache.put(ns, REFERRAL)
         targets = {rdata.target for rdata in ns}  # type: ignore[attr-defined]
         for rrset in response.additional:
             if rrset.rdtype != dns.rdatatype.A or rrset.rdclass != _IN or rrset.name not in targets:
                 continue
             if rrset.name.is_subdomain(child):
-                self.cache.put(rrset)  # in bailiwick: the only way to reach the child
+                self.cache.put(rrset, GLUE)  # in bailiwick: the only way to reach the child
             # Out of bailiwick: the parent has no say over that name. Ignored.
         return child, [rdata.target for rdata in ns]  # type: ignore[attr-defined]
 
