@@ -200,30 +200,10 @@ class TcpSegment:
             # dataclass's __init__ sets field by field through object.__setattr__;
             # the values are in range by construction, as __post_init__ would find).
             payload = data[header_size:]
-            segment = _new(TcpSegment)
-            (
-                set_src_port,
-                set_dst_port,
-                set_seq,
-                set_ack,
-                set_flags,
-                set_window,
-                set_payload,
-                set_mss,
-                set_window_scale,
-                set_urgent,
-            ) = _SET_FIELDS
-            set_src_port(segment, src_port)
-            set_dst_port(segment, dst_port)
-            set_seq(segment, seq)
-            set_ack(segment, ack)
-            set_flags(segment, _FLAGS[flags])
-            set_window(segment, window)
-            set_payload(segment, payload if type(payload) is bytes else bytes(payload))
-            set_mss(segment, mss)
-            set_window_scale(segment, window_scale)
-            set_urgent(segment, urgent)
-            return segment
+            return segment_in_range(
+                src_port, dst_port, seq, ack, _FLAGS[flags], window,
+                payload if type(payload) is bytes else bytes(payload), mss, window_scale, urgent,
+            )  # fmt: skip
         return cls(
             src_port=src_port,
             dst_port=dst_port,
@@ -321,10 +301,12 @@ def segment_in_range(
     payload: bytes,
     mss: int | None,
     window_scale: int | None,
+    urgent: int = 0,
 ) -> TcpSegment:
     """``TcpSegment(...)`` without the range checks of ``__post_init__``, for a caller
     whose fields are in range by construction (a connection's own segments: its ports
-    checked once, sequence numbers reduced modulo 2**32, a window field at most 0xFFFF).
+    checked once, sequence numbers reduced modulo 2**32, a window field at most 0xFFFF;
+    or a segment just decoded, each field read from a header field of its width).
     """
     segment = _new(TcpSegment)
     (
@@ -348,7 +330,7 @@ def segment_in_range(
     set_payload(segment, payload)
     set_mss(segment, mss)
     set_window_scale(segment, window_scale)
-    set_urgent(segment, 0)
+    set_urgent(segment, urgent)
     return segment
 
 
