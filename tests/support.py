@@ -20,6 +20,7 @@ import dns.query
 import dns.rdatatype
 import dns.zone
 import pytest
+from hypothesis import strategies as st
 
 DATA = Path(__file__).parent / "data"
 ZONES = DATA / "zones"
@@ -205,3 +206,27 @@ def kill_processes_naming(path: Path) -> None:
         if marker in cmdline:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(int(entry.name), signal.SIGKILL)
+
+
+def mutate_dns_message(
+    draw: st.DrawFn, wire: bytes, *, steps: tuple[int, int], max_insert: int
+) -> bytes:
+    """``wire`` with a few bytes flipped, cut or inserted, a header count or a pointer set:
+    the hostile messages the DNS fuzz tests send (``draw`` from ``st.composite``)."""
+    data = bytearray(wire)
+    for _ in range(draw(st.integers(*steps))):
+        action = draw(st.sampled_from(["flip", "cut", "insert", "count", "pointer"]))
+        if action == "flip" and data:
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        elif action == "cut":
+            del data[draw(st.integers(0, len(data))) :]
+        elif action == "insert":
+            at = draw(st.integers(0, len(data)))
+            data[at:at] = draw(st.binary(min_size=1, max_size=max_insert))
+        elif action == "count" and len(data) >= 12:
+            at = draw(st.sampled_from([4, 6, 8, 10]))
+            data[at : at + 2] = draw(st.integers(0, 65535)).to_bytes(2, "big")
+        elif action == "pointer" and len(data) > 14:
+            at = draw(st.integers(12, len(data) - 2))
+            data[at : at + 2] = (0xC000 | draw(st.integers(0, 0x3FFF))).to_bytes(2, "big")
+    return bytes(data)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from support import ZONES, webtrip_dns_server
+from support import ZONES, mutate_dns_message, webtrip_dns_server
 from webtrip.dns.authority import TCP, UDP, Authority
 from webtrip.dns.zones import ZoneSet, load_zone
 
@@ -42,23 +42,7 @@ def valid_queries(draw) -> bytes:
 @st.composite
 def mutated_queries(draw) -> bytes:
     """A valid query with bytes flipped, cut, inserted or header counts changed."""
-    data = bytearray(draw(valid_queries()))
-    for _ in range(draw(st.integers(1, 6))):
-        action = draw(st.sampled_from(["flip", "cut", "insert", "count", "pointer"]))
-        if action == "flip" and data:
-            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
-        elif action == "cut":
-            del data[draw(st.integers(0, len(data))) :]
-        elif action == "insert":
-            at = draw(st.integers(0, len(data)))
-            data[at:at] = draw(st.binary(min_size=1, max_size=40))
-        elif action == "count" and len(data) >= 12:
-            at = draw(st.sampled_from([4, 6, 8, 10]))
-            data[at : at + 2] = draw(st.integers(0, 65535)).to_bytes(2, "big")
-        elif action == "pointer" and len(data) > 14:
-            at = draw(st.integers(12, len(data) - 2))
-            data[at : at + 2] = (0xC000 | draw(st.integers(0, 0x3FFF))).to_bytes(2, "big")
-    return bytes(data)
+    return mutate_dns_message(draw, draw(valid_queries()), steps=(1, 6), max_insert=40)
 
 
 any_packet = st.one_of(st.binary(max_size=600), mutated_queries(), valid_queries())

@@ -40,7 +40,7 @@ from hierarchy import (
     rrsets_text,
     webtrip_resolver,
 )
-from support import require_program
+from support import mutate_dns_message, require_program
 from webtrip.dns.authority import UDP
 from webtrip.dns.client import make_query, query
 from webtrip.trace import ResolverAnswered
@@ -286,23 +286,7 @@ def mutated_queries(draw) -> bytes:  # type: ignore[no-untyped-def]
         draw(st.sampled_from(["A", "AAAA", "MX", "TXT", "NS", "SOA", "ANY"])),
         use_edns=draw(st.sampled_from([False, 0, 1])),
     )
-    data = bytearray(message.to_wire())
-    for _ in range(draw(st.integers(0, 5))):
-        action = draw(st.sampled_from(["flip", "cut", "insert", "count", "pointer"]))
-        if action == "flip" and data:
-            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
-        elif action == "cut":
-            del data[draw(st.integers(0, len(data))) :]
-        elif action == "insert":
-            at = draw(st.integers(0, len(data)))
-            data[at:at] = draw(st.binary(min_size=1, max_size=30))
-        elif action == "count" and len(data) >= 12:
-            at = draw(st.sampled_from([4, 6, 8, 10]))
-            data[at : at + 2] = draw(st.integers(0, 65535)).to_bytes(2, "big")
-        elif action == "pointer" and len(data) > 14:
-            at = draw(st.integers(12, len(data) - 2))
-            data[at : at + 2] = (0xC000 | draw(st.integers(0, 0x3FFF))).to_bytes(2, "big")
-    return bytes(data)
+    return mutate_dns_message(draw, message.to_wire(), steps=(0, 5), max_insert=30)
 
 
 hostile = st.one_of(st.binary(max_size=300), mutated_queries())
