@@ -32,7 +32,7 @@ import dns.name
 import dns.rdatatype
 import dns.zone
 
-from support import ZONES, free_port, wait_for_dns
+from support import ZONES, free_port, stop_process, wait_for_dns
 from webtrip.dns.authority import Authority
 from webtrip.dns.recursive import RecursiveResolver, Resolution
 from webtrip.dns.resolver import ResolverService
@@ -231,13 +231,9 @@ def loopback_hierarchy(port: int | None = None) -> Iterator[LoopbackHierarchy]:
             yield lab
         finally:
             for process in lab.processes.values():
-                process.terminate()
+                process.terminate()  # all at once, then each is waited for
             for process in lab.processes.values():
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+                stop_process(process)
 
 
 @dataclass
@@ -274,12 +270,7 @@ def webtrip_resolver(
         wait_for_dns(host, lab.port, ".")
         yield RunningResolver(host, lab.port, process, log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 def rrsets_text(message) -> dict[str, set[tuple[str, str, str]]]:  # type: ignore[no-untyped-def]

@@ -90,12 +90,17 @@ def webtrip_dns_server(
         wait_for_dns(host, port, origin.to_text())
         yield RunningServer(host, port, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
+
+
+def stop_process(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """SIGTERM, up to 5 s to exit, then SIGKILL: how the tests stop a server they started."""
+    process.terminate()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def wait_for_tcp(host: str, port: int, timeout: float = 10.0) -> None:
@@ -155,12 +160,7 @@ def webtrip_web_server(
         wait_for_tcp(host, port)
         yield RunningWebServer(host, port, process, access_log)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 # --- headless Chromium ---------------------------------------------------------------
