@@ -126,15 +126,6 @@ class Step:
     wire: bytes = b""  # the server's response, as received
     elapsed: float = 0.0  # seconds the server took to answer
 
-    def __str__(self) -> str:
-        if self.server is None:
-            where = "cache" if self.outcome == "cache" else "resolver"
-        else:
-            where = f"{self.server[0]} ({self.zone})"
-        rdtype = dns.rdatatype.to_text(self.qtype)
-        text = f"{'  ' * self.depth}{where}: {self.qname} {rdtype} → {self.outcome}"
-        return f"{text}: {self.detail}" if self.detail else text
-
 
 @dataclass
 class Resolution:
