@@ -75,12 +75,22 @@ def waterfall(
 
 
 def legend(language: str = "en") -> Text:
-    """What each symbol means (phase names are HAR's, the same in every language)."""
+    """What each symbol means: the phase names are HAR's (as in a browser's devtools);
+    in other languages each is followed by its meaning in that language."""
     _ = translation(language).gettext
+    meanings = {
+        "blocked": _("queued"),
+        "dns": _("DNS lookup"),
+        "connect": _("connecting"),
+        "ssl": _("TLS handshake"),
+        "send": _("sending"),
+        "wait": _("waiting"),
+        "receive": _("receiving"),
+    }
     text = Text()
     for name, (symbol, style) in PHASE_STYLE.items():
         text.append(f"{symbol} ", style=style)
-        text.append(f"{name}   ")
+        text.append(f"{name}   " if language == "en" else f"{name} ({meanings[name]})   ")
     text.append("↺ " + _("reused connection"))
     return text
 
