@@ -155,6 +155,8 @@ MISTAKES = [
     (("[web]", '[resolver]\nhost = "pc"\n\n[web]'), "[resolver] needs a [[dns]] server with"),
     (("[dns]", "[[dns]]\nhost = \"www\"\nzones = 3\n\n[[dns]]"),
      "[[dns]] 1 needs 'zones'"),
+    (('address = "192.168.2.80/24"', 'address = "192.168.2.53/24"'),
+     "hosts 'ns' and 'www' have the same address, 192.168.2.53"),
 ]  # fmt: skip
 
 

@@ -51,6 +51,7 @@ see :data:`FILTERS`) into a :class:`~webtrip.netsim.packets.Match`.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 import tomllib
@@ -78,6 +79,7 @@ from webtrip.netsim.host import Host
 from webtrip.netsim.link import Link
 from webtrip.netsim.node import Interface, Node
 from webtrip.netsim.packets import Match
+from webtrip.netsim.tcp import State
 from webtrip.netsim.world import SimWorld
 from webtrip.trace import DnsMessageDropped, DnsMessageReceived, Trace
 from webtrip.web.server import WebServer
@@ -85,6 +87,7 @@ from webtrip.web.sites import Site, SiteError, SiteMap
 
 DNS_PORT = 53
 WEB_PORT = 80
+CLOSING_LIMIT = 10.0  # virtual seconds the closing handshakes may take after the last load
 
 UNITS = {
     "time": {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6},
@@ -309,6 +312,11 @@ class _Reader:
                 raise self.fail(f"there are two hosts named '{name}'")
             hosts[name] = self.address(self.text(entry, "address", f"host '{name}'"),
                                        f"host '{name}'")  # fmt: skip
+            ip = ipaddress.IPv4Interface(hosts[name]).ip
+            ip_of = {o: ipaddress.IPv4Interface(a).ip for o, a in hosts.items() if o != name}
+            same = (other for other, address in ip_of.items() if address == ip)
+            if (twin := next(same, None)) is not None:
+                raise self.fail(f"hosts '{twin}' and '{name}' have the same address, {ip}")
         if not hosts:
             raise self.fail("the lab has no hosts ([[hosts]] with a name and an address)")
         return hosts
@@ -730,6 +738,7 @@ def run(
                 )
                 browser = Browser(network, resolver, trace, options=options)
                 done.append(await browser.load(url or lab.url))
+            await _closing_handshakes([n for n in nodes.values() if isinstance(n, Host)])
         finally:
             for server in reversed(servers):
                 await server.aclose()
@@ -738,6 +747,21 @@ def run(
     done = world.run(main())
     world.close()
     return SimLab(lab, world, nodes, browser_link, done[0], done)
+
+
+async def _closing_handshakes(hosts: list[Host], limit: float = CLOSING_LIMIT) -> None:
+    """Let the connections the browser closed finish closing, as they would after a page
+    load: its FIN answered by the server's, the last ACK, the browser in TIME-WAIT (whose
+    2·MSL is not waited out). At most ``limit`` virtual seconds (a lossy link may keep
+    retransmitting a FIN); checked every millisecond of virtual time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while loop.time() < deadline and any(
+        stream.connection.state is not State.TIME_WAIT
+        for host in hosts
+        for stream in host.tcp_connections.values()
+    ):
+        await asyncio.sleep(0.001)
 
 
 def _dns_actor(lab: Lab, host: str) -> str:
