@@ -66,6 +66,15 @@ def test_tshark_reads_the_pcap_without_malformed_packets(tmp_path):
         (("--latency", "fast"), "give a number with a unit"),
         (("--bandwidth", "10 parsecs"), "give a number with a unit"),
         (("--loss", "150%"), "below 100%"),
+        (("--loss", "100"), "below 100%"),  # a bare number is a percentage
+        (("--bandwidth", "0"), "--bandwidth 0: a link's speed must be above 0"),
+        # What the user typed is printed as it is, never read as rich markup.
+        (("--drop", "[/]"), "--drop '[/]' is not a packet filter"),
+        (("--latency", "[/bold]"), "--latency [/bold]: give a number"),
+        (("--lab", "/nonexistent/[/x].toml"), "[/x].toml"),
+        (("http://[bad/",), "'http://[bad/' is not a valid URL"),
+        (("ftp://www.webtrip.test/",), "is not an http:// or https:// address"),
+        (("http://www.webtrip.test:99999/",), "Port out of range"),
     ],
 )
 def test_bad_options_are_one_sentence_and_exit_2(args, words):
@@ -73,6 +82,45 @@ def test_bad_options_are_one_sentence_and_exit_2(args, words):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert words in done.stderr
+    assert done.stderr.startswith("webtrip: ") and done.stderr.count("\n") == 1
+
+
+def test_a_bare_loss_number_is_a_percentage(tmp_path):
+    runs = {}
+    for loss in ("2", "2%"):
+        pcap = tmp_path / f"{loss}.pcap"
+        done = webtrip("sim", "--loss", loss, "--seed", "4", "--pcap", str(pcap), "--json")
+        assert done.returncode == 0, done.stderr
+        runs[loss] = pcap.read_bytes()
+    assert runs["2"] == runs["2%"]
+
+
+def test_piped_packet_rows_are_one_line_each():
+    done = webtrip("sim", "--no-render")
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.split("Packets at browser (10.0.0.1)")[1].strip().splitlines()[1:]
+    numbers = [int(row.split()[0]) for row in rows]
+    assert numbers == list(range(1, len(rows) + 1))  # no row wrapped onto a second line
+    assert any("[SYN, ACK]" in row and "MSS=1460" in row for row in rows)
+
+
+def test_the_connections_close_before_the_world_stops():
+    """After the load the browser's FINs are answered: the server's FIN and the last ACK
+    are in the capture, and every connection of the browser ends in TIME-WAIT."""
+    done = webtrip("sim", "--no-render")
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split("Packets at browser (10.0.0.1)")[1]
+    fins_out = re.findall(r"10\.0\.0\.1\s+10\.0\.0\.3\s+TCP.*\[FIN, ACK\]", listed)
+    fins_in = re.findall(r"10\.0\.0\.3\s+10\.0\.0\.1\s+TCP.*\[FIN, ACK\]", listed)
+    assert len(fins_out) == len(fins_in) == 4
+    last = listed.strip().splitlines()[-1]
+    assert re.search(r"10\.0\.0\.1\s+10\.0\.0\.3\s+TCP\s+40\s+\d+ → 80 \[ACK\]", last)
+
+
+def test_the_waterfall_legend_is_explained_in_spanish():
+    done = webtrip("sim", "--lang", "es", "--no-render", "--no-packets")
+    assert done.returncode == 0, done.stderr
+    assert "d dns (consulta DNS)" in done.stdout and "conexión reutilizada" in done.stdout
 
 
 def test_a_name_outside_the_lab_is_nxdomain_from_the_labs_root(tmp_path):
@@ -97,5 +145,10 @@ def test_at_resolver_lists_and_captures_the_walk(tmp_path):
     for server in ("192.0.2.1", "198.51.100.1", "10.0.0.2"):  # root, .test, webtrip.test
         assert re.search(rf"10\.0\.0\.53\s+{re.escape(server)}\s+DNS", listed)
     assert pcap.read_bytes()[:4] == b"\xd4\xc3\xb2\xa1"  # a pcap file, little-endian
+    # Packets lost between other hosts are not the resolver's: none is listed here.
+    lossy = webtrip("sim", "--at", "resolver", "--loss", "30%", "--seed", "3", "--no-render")
+    assert "(dropped:" in webtrip("sim", "--loss", "30%", "--seed", "3", "--no-render").stdout
+    for row in lossy.stdout.split("Packets at resolver (10.0.0.53)")[1].splitlines():
+        assert "(dropped:" not in row or "10.0.0.53" in row, row
     wrong = webtrip("sim", "--at", "nowhere")
     assert wrong.returncode == 2 and "not a host of the lab" in wrong.stderr

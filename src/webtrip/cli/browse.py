@@ -8,6 +8,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from webtrip.browser.errors import LoadError
 from webtrip.browser.http1 import Limits
@@ -40,9 +41,9 @@ def show_load(
 ) -> None:
     """Narration, waterfall and the page's text, for a person at a terminal."""
     _ = translation(language).gettext
-    console.print(f"[bold]webtrip[/] → {load.url}\n")
+    console.print(Text.assemble(("webtrip", "bold"), f" → {load.url}\n"))
     for paragraph in narrate(trace, language):
-        console.print(f"[bold]{paragraph.heading}[/]")
+        console.print(Text(paragraph.heading, style="bold"))
         console.print(paragraph.text + "\n")
     timings = request_timings(trace)
     if timings:

@@ -9,6 +9,7 @@ from typing import Any, Protocol, TypeVar
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 from webtrip.net import Address, format_address, parse_address
 
@@ -29,7 +30,8 @@ class UserError(click.ClickException):
         self.exit_code = exit_code
 
     def show(self, file: Any = None) -> None:
-        err_console().print(f"[bold red]webtrip:[/] {self.format_message()}", highlight=False)
+        message = Text.assemble(("webtrip:", "bold red"), " ", self.format_message())
+        err_console().print(message)
 
 
 def parse_listen(values: tuple[str, ...], default_port: int) -> list[Address]:
@@ -41,12 +43,17 @@ def parse_listen(values: tuple[str, ...], default_port: int) -> list[Address]:
 
 
 def out_console() -> Console:
-    """Standard output; rich turns colour off for NO_COLOR and non-terminals."""
-    return Console(highlight=False, soft_wrap=True)
+    """Standard output; rich turns colour off for NO_COLOR and non-terminals.
+
+    Strings are printed as they are, never read as rich markup: they carry URLs,
+    host names and file names the user typed (``[/]`` in one would be an error).
+    Styles come as :class:`rich.text.Text` or a renderable's own styles.
+    """
+    return Console(highlight=False, soft_wrap=True, markup=False)
 
 
 def err_console() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 class Server(Protocol):

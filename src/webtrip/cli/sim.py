@@ -15,7 +15,10 @@ import sys
 import urllib.parse
 
 import click
+from rich.measure import Measurement
 
+from webtrip.browser.errors import BadUrl
+from webtrip.browser.loader import normalize_url
 from webtrip.cli.browse import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -29,7 +32,7 @@ from webtrip.cli.report import REPORT_OPTION, view_options, write_views
 from webtrip.i18n import choose_language, translation
 from webtrip.netsim import lab
 from webtrip.netsim.capture import DROP
-from webtrip.report.packets import packet_rows, packet_table
+from webtrip.report.packets import drop_note, packet_rows, packet_table
 from webtrip.report.pcap import captured_packets, pcap_from_trace
 
 _CLI_UNITS = {"latency": ("time", "ms"), "bandwidth": ("rate", "mbit")}
@@ -40,18 +43,23 @@ def parse_quantity(kind: str, text: str) -> float:
     unit_kind, default_unit = _CLI_UNITS[kind]
     bare = re.fullmatch(r"\s*[0-9]*\.?[0-9]+\s*", text) is not None
     try:
-        return lab.parse_quantity(unit_kind, text + default_unit if bare else text)
+        value = lab.parse_quantity(unit_kind, text + default_unit if bare else text)
     except ValueError:
         known = ", ".join(unit for unit in lab.UNITS[unit_kind] if unit)
         message = f"--{kind} {text}: give a number with a unit ({known})"
         raise UserError(message, EXIT_USAGE) from None
+    if kind == "bandwidth" and value <= 0:
+        raise UserError(f"--bandwidth {text}: a link's speed must be above 0", EXIT_USAGE)
+    return value
 
 
 def parse_loss(text: str) -> float:
-    if re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text) is None:
+    """``2%`` or ``2`` → 0.02: on the command line a bare number is a percentage too."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
+    if match is None:
         raise UserError(f"--loss {text}: give a percentage, like 2%", EXIT_USAGE)
     try:
-        return lab.parse_share(text)
+        return lab.parse_share(match.group(1) + "%")
     except ValueError:
         message = f"--loss {text}: a loss must be at least 0% and below 100%"
         raise UserError(message, EXIT_USAGE) from None
@@ -85,7 +93,9 @@ FILTER_HELP = (
 )
 @click.option("--latency", help="One-way delay of the browser's link (demo lab: 20ms).")
 @click.option("--bandwidth", help="The browser's link speed (demo lab: 10mbit).")
-@click.option("--loss", help="Share of packets lost at random on the browser's link (0%).")
+@click.option(
+    "--loss", help="Share of packets lost at random on the browser's link, e.g. 2% or 2 (0%)."
+)
 @click.option("--mtu", type=click.IntRange(576, 65535), help="The browser's link MTU (1500).")
 @click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same packets.")
 @click.option(
@@ -171,8 +181,11 @@ def sim(
         chosen = lab.load_lab(lab_file) if lab_file else lab.demo_lab()
     except lab.LabError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
-    url = url or chosen.url
-    parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
+    try:
+        url = normalize_url(url or chosen.url)
+    except BadUrl as exc:
+        raise UserError(str(exc), EXIT_USAGE) from None
+    parts = urllib.parse.urlsplit(url)
     hostname = (parts.hostname or "").rstrip(".").lower()
     origins = chosen.zone_origins()
     # With the root zone in the lab every name has an answer (NXDOMAIN for most).
@@ -226,9 +239,16 @@ def sim(
     show_loads(console, trace, run.loads, language, render=not no_render)
     if not no_packets:
         captured = captured_packets(trace, browser, drops=True)
-        rows = packet_rows((p.t, p.data, p.direction == DROP) for p in captured)
+        rows = packet_rows(
+            (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None)
+            for p in captured
+        )
         console.print()
         _ = translation(language).gettext
         where = f"{browser} ({chosen.address_of(browser)})"
-        console.print(packet_table(rows, title=_("Packets at {where}").format(where=where)))
+        table = packet_table(rows, title=_("Packets at {where}").format(where=where))
+        if not console.is_terminal:  # into a pipe or a file a row is one line, as tshark
+            wide = console.options.update(width=10_000)  # prints them: `| grep SYN` finds rows
+            console.width = max(console.width, Measurement.get(console, wide, table).maximum)
+        console.print(table)
     sys.exit(load_exit_code(run.loads))

@@ -18,8 +18,9 @@ import html
 import json
 from typing import Any
 
+from webtrip.netsim.capture import DROP
 from webtrip.report.narration import narrate
-from webtrip.report.packets import packet_rows
+from webtrip.report.packets import drop_note, packet_rows
 from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import request_timings
 from webtrip.trace import Trace
@@ -190,7 +191,10 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
     """Everything the page shows, as JSON-ready data."""
     labels = LABELS.get(language, LABELS["en"])
     captured = captured_packets(trace, None, drops=True)
-    rows = packet_rows((p.t, p.data, p.direction == "drop") for p in captured)
+    rows = packet_rows(
+        (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None)
+        for p in captured
+    )
     packet_of = {id(event): index for index, event in enumerate(captured)}
     actors: list[str] = []
     events = []
@@ -233,6 +237,7 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
             "length": row.length,
             "info": row.info,
             "dropped": row.dropped,
+            "drop_note": row.drop_note,
             "fields": _packet_fields(event.data),
             "hex": _hex(event.data),
         }
@@ -444,14 +449,14 @@ function buildPackets() {
     tr.id = "pk-" + index;
     if (p.dropped) tr.className = "lost";
     const cell = el("td");
-    const button = el("button", p.number);
+    const button = el("button", p.number ?? "–");
     button.type = "button";
-    button.setAttribute("aria-label", L.packet + " " + p.number);
+    button.setAttribute("aria-label", L.packet + " " + (p.number ?? L.lost));
     button.addEventListener("click", () => choosePacket(index));
     cell.append(button);
     tr.append(cell);
     for (const value of [p.time, p.source, p.destination, p.protocol, p.length,
-                         p.info + (p.dropped ? " " + L.lost : "")]) {
+                         p.info + (p.dropped ? " " + L.lost + " " + p.drop_note : "")]) {
       tr.append(el("td", value));
     }
     body.append(tr);

@@ -8,6 +8,7 @@ HTTP request and status lines.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -25,7 +26,11 @@ _HTTP_METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", 
 
 @dataclass(frozen=True, slots=True)
 class PacketRow:
-    number: int
+    """One line of the packet list. A dropped packet has no number (a capture
+    does not hold it: the numbers stay those of the pcap, as Wireshark shows
+    them) and says where and why it was thrown away."""
+
+    number: int | None
     time: float
     source: str
     destination: str
@@ -33,17 +38,23 @@ class PacketRow:
     length: int
     info: str
     dropped: bool = False
+    drop_note: str = ""
 
 
-def packet_rows(packets: Iterable[tuple[float, bytes, bool]]) -> list[PacketRow]:
-    """Rows for ``(time, IPv4 bytes, dropped)`` in capture order."""
+def packet_rows(packets: Iterable[tuple[float, bytes, str | None]]) -> list[PacketRow]:
+    """Rows for ``(time, IPv4 bytes, drop note)`` in capture order; the note is None
+    for a captured packet, else where and why it was dropped (:func:`drop_note`)."""
     rows: list[PacketRow] = []
     first_seq: dict[tuple[str, int, str, int], int] = {}
-    for number, (time, data, dropped) in enumerate(packets, 1):
+    numbers = itertools.count(1)
+    for time, data, note in packets:
+        dropped = note is not None
+        number = None if dropped else next(numbers)
         try:
             packet = dissect(data)
         except ValueError as exc:
-            rows.append(PacketRow(number, time, "?", "?", "?", len(data), f"malformed: {exc}"))
+            info, note = f"malformed: {exc}", note or ""
+            rows.append(PacketRow(number, time, "?", "?", "?", len(data), info, dropped, note))
             continue
         ip = packet.ip
         protocol, info = packet.protocol.upper(), ""
@@ -57,9 +68,24 @@ def packet_rows(packets: Iterable[tuple[float, bytes, bool]]) -> list[PacketRow]
         elif packet.icmp is not None:
             info = f"type {packet.icmp.type} code {packet.icmp.code}"
         rows.append(
-            PacketRow(number, time, ip.source, ip.destination, protocol, len(data), info, dropped)
+            PacketRow(
+                number,
+                time,
+                ip.source,
+                ip.destination,
+                protocol,
+                len(data),
+                info,
+                dropped,
+                note or "",
+            )
         )
     return rows
+
+
+def drop_note(node: str, reason: str) -> str:
+    """Where and why a packet was dropped, for the packet list: ``queue full, at router``."""
+    return f"{reason}, at {node}"
 
 
 def _dns_info(payload: bytes) -> str:
@@ -116,13 +142,13 @@ def packet_table(rows: list[PacketRow], title: str = "") -> Table:
     for row in rows:
         style = "strike dim" if row.dropped else {"DNS": "cyan", "HTTP": "green"}.get(row.protocol)
         table.add_row(
-            str(row.number),
+            "" if row.number is None else str(row.number),
             f"{row.time:.6f}",
             row.source,
             row.destination,
             row.protocol,
             str(row.length),
-            row.info + (" (lost)" if row.dropped else ""),
+            row.info + (f" (dropped: {row.drop_note})" if row.dropped else ""),
             style=style,
         )
     return table

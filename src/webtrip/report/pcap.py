@@ -16,7 +16,7 @@ so a trace saved with ``--json`` gives back the very same file.
 
 from __future__ import annotations
 
-from webtrip.netsim.capture import DROP, LOOPBACK, OUT
+from webtrip.netsim.capture import DROP, IN, LOOPBACK, OUT
 from webtrip.netsim.pcap import pcap_bytes
 from webtrip.trace import Trace
 from webtrip.trace.events import PacketCaptured
@@ -27,13 +27,23 @@ def captured_packets(
 ) -> list[PacketCaptured]:
     """The packets a capture at ``node`` (or on every link, for None) would show, in order.
 
-    With ``drops``, packets thrown away anywhere (lost on a link, a full
-    queue, no route...) are listed too, where they happened.
+    With ``drops``, packets thrown away (lost on a link, a full queue, no
+    route...) are listed too, where they happened: on every link, all of them;
+    at a node, those from or to one of its addresses (the ones it sent or was
+    sent) — what its own capture cannot show but its conversation lost.
     """
+    events = trace.of_type(PacketCaptured)
+    mine: set[bytes] = set()
+    if drops and node is not None:
+        for event in events:
+            if event.actor == node and event.direction == OUT:
+                mine.add(event.data[12:16])
+            elif event.actor == node and event.direction == IN:
+                mine.add(event.data[16:20])
     chosen = []
-    for event in trace.of_type(PacketCaptured):
+    for event in events:
         if event.direction == DROP:
-            if drops:
+            if drops and (node is None or not mine.isdisjoint(_ends(event.data))):
                 chosen.append(event)
         elif node is None:
             if event.direction == OUT and event.interface != LOOPBACK:
@@ -41,6 +51,11 @@ def captured_packets(
         elif event.actor == node:
             chosen.append(event)
     return chosen
+
+
+def _ends(data: bytes) -> tuple[bytes, bytes]:
+    """An IPv4 datagram's source and destination address bytes."""
+    return data[12:16], data[16:20]
 
 
 def pcap_from_trace(trace: Trace, node: str | None = None) -> bytes:
