@@ -152,3 +152,42 @@ def test_at_resolver_lists_and_captures_the_walk(tmp_path):
         assert "(dropped:" not in row or "10.0.0.53" in row, row
     wrong = webtrip("sim", "--at", "nowhere")
     assert wrong.returncode == 2 and "not a host of the lab" in wrong.stderr
+
+
+ANALYSIS = {
+    "TCP Retransmission": "tcp.analysis.retransmission",
+    "TCP Dup ACK": "tcp.analysis.duplicate_ack",
+    "TCP Previous segment not captured": "tcp.analysis.lost_segment",
+}
+
+
+@pytest.mark.parametrize("seed", ["3", "5", "23"])
+def test_the_packet_list_marks_what_tsharks_tcp_analysis_marks(tmp_path, seed):
+    """Over a lossy link the list marks the same frames as Wireshark's TCP analysis
+    (retransmissions, duplicate ACKs, segments after a lost one) and shows each TCP
+    window as tshark scales it."""
+    tshark = require_program("tshark")
+    pcap = tmp_path / "lossy.pcap"
+    done = webtrip("sim", "--loss", "20%", "--seed", seed, "--no-render", "--pcap", str(pcap))
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.split("Packets at browser (10.0.0.1)")[1].strip().splitlines()[1:]
+    numbered = {int(r.split()[0]): r for r in rows if r.split()[0].isdigit()}
+    marked_any = False
+    for words, field in ANALYSIS.items():
+        theirs = subprocess.run(
+            [tshark, "-r", str(pcap), "-Y", field, "-T", "fields", "-e", "frame.number"],
+            capture_output=True, text=True, timeout=60,
+        ).stdout.split()  # fmt: skip
+        ours = [n for n, row in numbered.items() if f"[{words}" in row]
+        assert ours == [int(n) for n in theirs], words
+        marked_any = marked_any or bool(ours)
+    assert marked_any  # 20 % loss: something to mark
+    windows = subprocess.run(
+        [tshark, "-r", str(pcap), "-Y", "tcp", "-T", "fields", "-e", "frame.number",
+         "-e", "tcp.window_size"],
+        capture_output=True, text=True, timeout=60,
+    ).stdout.split("\n")  # fmt: skip
+    for line in filter(None, windows):
+        number, window = line.split("\t")
+        if "HTTP/1.1" not in numbered[int(number)] and "GET /" not in numbered[int(number)]:
+            assert f" Win={window} " in numbered[int(number)]

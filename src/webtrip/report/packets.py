@@ -45,7 +45,7 @@ def packet_rows(packets: Iterable[tuple[float, bytes, str | None]]) -> list[Pack
     """Rows for ``(time, IPv4 bytes, drop note)`` in capture order; the note is None
     for a captured packet, else where and why it was dropped (:func:`drop_note`)."""
     rows: list[PacketRow] = []
-    first_seq: dict[tuple[str, int, str, int], int] = {}
+    flows = _TcpAnalysis()
     numbers = itertools.count(1)
     for time, data, note in packets:
         dropped = note is not None
@@ -64,9 +64,9 @@ def packet_rows(packets: Iterable[tuple[float, bytes, str | None]]) -> list[Pack
             if 53 in (udp.source_port, udp.destination_port):
                 protocol, info = "DNS", _dns_info(udp.payload) or info
         elif packet.tcp is not None:
-            protocol, info = _tcp_info(ip.source, ip.destination, ip.payload, first_seq)
+            protocol, info = flows.info(ip.source, ip.destination, ip.payload, number)
         elif packet.icmp is not None:
-            info = f"type {packet.icmp.type} code {packet.icmp.code}"
+            info = _icmp_info(packet.icmp.type, packet.icmp.code)
         rows.append(
             PacketRow(
                 number,
@@ -109,27 +109,94 @@ def _dns_info(payload: bytes) -> str:
     return f"Standard query response 0x{message.id:04x}{status} {asked} {answers}".rstrip()
 
 
-def _tcp_info(
-    source: str, destination: str, payload: bytes, first_seq: dict[tuple[str, int, str, int], int]
-) -> tuple[str, str]:
-    segment = TcpSegment.decode(payload, source, destination)
-    flags = [flag.name for flag in _SHOWN_FLAGS if segment.flags & flag]
-    forward = (source, segment.src_port, destination, segment.dst_port)
-    backward = (destination, segment.dst_port, source, segment.src_port)
-    if "SYN" in flags:
-        first_seq[forward] = segment.seq
-    relative_seq = (segment.seq - first_seq.get(forward, segment.seq)) % 2**32
-    ack = ""
-    if "ACK" in flags and backward in first_seq:
-        ack = f" Ack={(segment.ack - first_seq[backward]) % 2**32}"
-    body = segment.payload
-    if body.startswith(_HTTP_METHODS) or body.startswith(b"HTTP/1."):
-        return "HTTP", body.split(b"\r\n", 1)[0].decode("latin-1")
-    mss = f" MSS={segment.mss}" if segment.mss else ""
-    return "TCP", (
-        f"{segment.src_port} → {segment.dst_port} [{', '.join(flags)}] Seq={relative_seq}{ack} "
-        f"Win={segment.window} Len={len(body)}{mss}"
-    )
+_ICMP_TYPES = {0: "Echo (ping) reply", 3: "Destination unreachable", 8: "Echo (ping) request",
+               11: "Time-to-live exceeded"}  # fmt: skip
+_ICMP_CODES = {
+    (3, 0): "Network unreachable", (3, 1): "Host unreachable", (3, 2): "Protocol unreachable",
+    (3, 3): "Port unreachable", (3, 4): "Fragmentation needed", (3, 13): "Communication "
+    "administratively filtered", (11, 0): "Time to live exceeded in transit",
+    (11, 1): "Fragment reassembly time exceeded",
+}  # fmt: skip
+
+
+def _icmp_info(kind: int, code: int) -> str:
+    """Wireshark's words for an ICMP message: ``Destination unreachable (Port unreachable)``."""
+    name = _ICMP_TYPES.get(kind, f"Type {kind}")
+    detail = _ICMP_CODES.get((kind, code))
+    return f"{name} ({detail})" if detail else f"{name} (code {code})"
+
+
+class _TcpAnalysis:
+    """What Wireshark works out across a TCP conversation's segments, from the capture
+    alone: relative sequence numbers, the window scaled as both SYNs agreed,
+    retransmissions (data, SYN or FIN that does not go past what was already sent), a
+    segment that starts past it (the previous one not captured) and duplicate ACKs (a
+    pure ACK repeating the last one's ACK and window)."""
+
+    def __init__(self) -> None:
+        self.isn: dict[tuple[str, int, str, int], int] = {}
+        self.scale: dict[tuple[str, int, str, int], int] = {}
+        self.sent_up_to: dict[tuple[str, int, str, int], int] = {}
+        self.last_ack: dict[tuple[str, int, str, int], tuple[int, int, int, int]] = {}
+
+    def info(
+        self, source: str, destination: str, payload: bytes, number: int | None
+    ) -> tuple[str, str]:
+        segment = TcpSegment.decode(payload, source, destination)
+        flags = [flag.name for flag in _SHOWN_FLAGS if segment.flags & flag]
+        forward = (source, segment.src_port, destination, segment.dst_port)
+        backward = (destination, segment.dst_port, source, segment.src_port)
+        syn, fin = segment.flags & Flags.SYN, segment.flags & Flags.FIN
+        if syn and number is not None:
+            self.isn[forward] = segment.seq
+            if segment.window_scale is not None:
+                self.scale[forward] = segment.window_scale
+        isn = self.isn.get(forward, segment.seq)
+        relative_seq = (segment.seq - isn) % 2**32
+        body = segment.payload
+        ack = ""
+        if "ACK" in flags and backward in self.isn:
+            ack = f" Ack={(segment.ack - self.isn[backward]) % 2**32}"
+        window = segment.window
+        if not syn and forward in self.scale and backward in self.scale:
+            window <<= self.scale[forward]  # RFC 7323: never scaled in a SYN
+        mark = self._mark(forward, segment, relative_seq, len(body), bool(syn or fin), number)
+        if body.startswith(_HTTP_METHODS) or body.startswith(b"HTTP/1."):
+            return "HTTP", mark + body.split(b"\r\n", 1)[0].decode("latin-1")
+        options = f" MSS={segment.mss}" if segment.mss else ""
+        if segment.window_scale is not None:
+            options += f" WS={2**segment.window_scale}"
+        return "TCP", (
+            f"{mark}{segment.src_port} → {segment.dst_port} [{', '.join(flags)}] "
+            f"Seq={relative_seq}{ack} Win={window} Len={len(body)}{options}"
+        )
+
+    def _mark(
+        self,
+        flow: tuple[str, int, str, int],
+        segment: TcpSegment,
+        seq: int,
+        length: int,
+        syn_or_fin: bool,
+        number: int | None,
+    ) -> str:
+        if number is None:  # a dropped packet: not in the capture, not in its analysis
+            return ""
+        end = seq + length + syn_or_fin
+        before = self.sent_up_to.get(flow)
+        self.sent_up_to[flow] = max(end, before or 0)
+        last = self.last_ack.get(flow)
+        bare = segment.flags & (Flags.ACK | Flags.RST) == Flags.ACK
+        pure_ack = bare and not (length or syn_or_fin)
+        if pure_ack and last is not None and (last[0], last[1]) == (segment.ack, segment.window):
+            self.last_ack[flow] = (segment.ack, segment.window, last[2], last[3] + 1)
+            return f"[TCP Dup ACK {last[2]}#{last[3] + 1}] "
+        self.last_ack[flow] = (segment.ack, segment.window, number, 0)
+        if before is not None and seq > before:
+            return "[TCP Previous segment not captured] "
+        if (length or syn_or_fin) and before is not None and end <= before:
+            return "[TCP Retransmission] "
+        return ""
 
 
 def packet_table(rows: list[PacketRow], title: str = "") -> Table:
