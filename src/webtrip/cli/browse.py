@@ -115,9 +115,19 @@ async def run_browser(
     return await browser.load(url)
 
 
+EXIT_INCOMPLETE = 21  # the page loaded, but some of the files it needs did not
+
+
 def exit_code(load: PageLoad) -> int:
     error: LoadError | None = load.error
-    return 0 if error is None else error.exit_code
+    if error is not None:
+        return error.exit_code
+    failed = any(
+        f.error is not None or f.response is None or f.response.status >= 400
+        for f in load.fetched
+        if f.kind != "document"
+    )
+    return EXIT_INCOMPLETE if failed else 0
 
 
 @click.command()
@@ -175,7 +185,7 @@ def browse(
     Exit codes: 0 loaded; 2 bad URL; 10 no such name (NXDOMAIN); 11 no address;
     12 DNS failure; 13 connection refused; 14 timeout; 15 TLS failure;
     16 HTTP protocol failure; 17 4xx page; 18 5xx page; 19 too many redirects;
-    20 other connection failure.
+    20 other connection failure; 21 the page loaded but some of its files did not.
 
     \b
     Examples:

@@ -84,6 +84,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
         answers = [e for e in events if isinstance(e, DnsMessageReceived) and e.t <= name.t]
         server = format_address(name.server) if name.server else "?"
         sizes = sorted({e.size for e in asked})
+        opening = [e for e in asked if e.t == asked[0].t] if asked else []
         sentences.append(
             ngettext(
                 "The browser asked the DNS server at {server} for the address of {name}: "
@@ -92,14 +93,22 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 "{count} questions at once, A for IPv4 and AAAA for IPv6 "
                 "(UDP datagrams of {size} bytes), each from a new random port with a "
                 "random ID.",
-                len(asked),
+                len(opening),
             ).format(
                 server=server,
                 name=name.name,
-                count=len(asked),
+                count=len(opening),
                 size="/".join(str(s) for s in sizes),
             )
         )
+        if again := len(asked) - len(opening):
+            sentences.append(
+                ngettext(
+                    "It had to ask {count} more time: an answer had not come back in time.",
+                    "It had to ask {count} more times: answers had not come back in time.",
+                    again,
+                ).format(count=again)
+            )
         lookup = next((t for t in timings if t.request == name.request and t.dns >= 0), None)
         sentences.append(
             _("The answers ({size} bytes) came back in {ms}: {addresses}.").format(
@@ -242,9 +251,12 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
     if infos:
         retransmissions = sum(i.retransmissions for i in infos)
         sentences.append(
-            _(
+            ngettext(
                 "TCP's own counters show {segments_in} segments in and {segments_out} out on "
-                "{connections} connections, and a round-trip time of {rtt}."
+                "{connections} connection, and a round-trip time of {rtt}.",
+                "TCP's own counters show {segments_in} segments in and {segments_out} out on "
+                "{connections} connections, and a round-trip time of {rtt}.",
+                len(infos),
             ).format(
                 segments_in=sum(i.segments_in for i in infos),
                 segments_out=sum(i.segments_out for i in infos),
@@ -254,8 +266,8 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
         )
         sentences.append(
             ngettext(
-                "{count} segment had to be sent again.",
-                "{count} segments had to be sent again.",
+                "The browser had to send {count} segment again.",
+                "The browser had to send {count} segments again.",
                 retransmissions,
             ).format(count=retransmissions)
         )
