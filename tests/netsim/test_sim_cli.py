@@ -191,3 +191,23 @@ def test_the_packet_list_marks_what_tsharks_tcp_analysis_marks(tmp_path, seed):
         number, window = line.split("\t")
         if "HTTP/1.1" not in numbered[int(number)] and "GET /" not in numbered[int(number)]:
             assert f" Win={window} " in numbered[int(number)]
+
+
+def test_the_narration_counts_retries_on_both_sides():
+    """A lost answer is sent again by the server, a lost question asked again by the
+    browser: the narration says who did, not that nothing was sent again."""
+    response = webtrip("sim", "--drop", "http-response", "--no-render", "--no-packets")
+    assert response.returncode == 0, response.stderr
+    assert "The browser had to send 0 segments again." in response.stdout
+    assert "The server had to send 1 segment again." in response.stdout
+    question = webtrip("sim", "--drop", "dns-query", "--no-render", "--no-packets")
+    assert "2 questions at once" in question.stdout
+    assert "It had to ask 1 more time: an answer had not come back in time." in question.stdout
+    spanish = webtrip("sim", "--drop", "http-response", "--lang", "es", "--no-packets")
+    assert "El servidor tuvo que enviar 1 segmento de nuevo." in spanish.stdout
+
+
+def test_a_page_with_files_that_did_not_load_exits_21():
+    done = webtrip("sim", "--bandwidth", "1kbit", "--no-render", "--no-packets")
+    assert done.returncode == 21, done.stderr
+    assert "✗" in done.stdout

@@ -161,7 +161,9 @@ def sim(
     webtrip.test's own DNS server (10.0.0.2) and the web server (10.0.0.3)
     are webtrip's own actors on simulated hosts joined by a router; the
     packets are real IPv4/UDP/TCP bytes (open the --pcap file in Wireshark or
-    tshark). Faults act on the browser's link.
+    tshark). Faults act on the browser's link. Exit codes are webtrip
+    browse's (0 loaded, 21 loaded but some of its files did not, 10-20 why
+    the page did not load; see webtrip browse --help); 2 for a mistake.
 
     \b
     Examples:

@@ -13,9 +13,13 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
+from ipaddress import ip_address
 
 from webtrip.i18n import translation
 from webtrip.net import Address, format_address
+from webtrip.netsim.capture import IN, OUT
+from webtrip.report.packets import packet_rows
+from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import RequestTiming, request_timings
 from webtrip.trace import (
     DnsMessageReceived,
@@ -26,15 +30,49 @@ from webtrip.trace import (
     NameLookupFailed,
     NameLookupStarted,
     NameResolved,
+    PacketCaptured,
     PageLoadFinished,
     ResolverAnswered,
     ResolverStep,
     StreamRead,
     TcpConnectFailed,
+    TcpConnectionOpened,
     TcpInfoRead,
     TlsHandshakeCompleted,
     Trace,
 )
+from webtrip.trace.events import Event
+
+
+def _sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -> int:
+    """How many segments the servers sent the browser again between ``start`` and ``end``:
+    what a capture at each server marks "TCP Retransmission", as Wireshark would. Only a
+    simulated run's trace has the packets; 0 without them."""
+    captures = trace.of_type(PacketCaptured)
+    opened = [e for e in events if isinstance(e, TcpConnectionOpened)]
+    if not captures or not opened:
+        return 0
+    mine = {ip_address(e.local[0]).packed for e in opened}
+    theirs = {ip_address(e.peer[0]).packed for e in opened}
+    # The servers' own hosts: they send packets from those addresses but (unlike the
+    # routers on the way) never receive one.
+    sending = {p.actor for p in captures if p.direction == OUT and p.data[12:16] in theirs}
+    forwarding = {p.actor for p in captures if p.direction == IN and p.data[12:16] in theirs}
+    nodes = sending - forwarding
+    count = 0
+    for node in sorted(nodes):
+        packets = captured_packets(trace, node)
+        rows = packet_rows((p.t, p.data, None) for p in packets)
+        count += sum(
+            1
+            for packet, row in zip(packets, rows, strict=True)
+            if start <= packet.t <= end
+            and packet.direction == OUT
+            and packet.data[12:16] in theirs
+            and packet.data[16:20] in mine
+            and row.info.startswith("[TCP Retransmission]")
+        )
+    return count
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +309,15 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 retransmissions,
             ).format(count=retransmissions)
         )
+        end = finished.t if finished is not None else float("inf")
+        if again := _sent_again_to(trace, events, events[0].t, end):
+            sentences.append(
+                ngettext(
+                    "The server had to send {count} segment again.",
+                    "The server had to send {count} segments again.",
+                    again,
+                ).format(count=again)
+            )
     else:
         sentences.append(_("The kernel's packet counters (TCP_INFO) are not available here."))
     paragraphs.append(
