@@ -211,3 +211,13 @@ def test_a_page_with_files_that_did_not_load_exits_21():
     done = webtrip("sim", "--bandwidth", "1kbit", "--no-render", "--no-packets")
     assert done.returncode == 21, done.stderr
     assert "✗" in done.stdout
+
+
+def test_a_fault_that_never_matched_is_noted():
+    done = webtrip("sim", "--drop", "synack#99", "--no-render", "--no-packets")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == (
+        "webtrip: note: --drop synack#99 did nothing: only 4 packet(s) on the browser's link "
+        "matched, so there was no #99.\n"
+    )
+    assert webtrip("sim", "--drop", "synack", "--no-packets").stderr == ""

@@ -27,7 +27,7 @@ from webtrip.cli.browse import (
     load_exit_code,
     show_loads,
 )
-from webtrip.cli.common import EXIT_USAGE, UserError, out_console
+from webtrip.cli.common import EXIT_USAGE, UserError, err_console, out_console
 from webtrip.cli.report import REPORT_OPTION, view_options, write_views
 from webtrip.i18n import choose_language, translation
 from webtrip.netsim import lab
@@ -226,6 +226,13 @@ def sim(
     except lab.LabError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
     trace = run.world.trace
+    for spec, fault in zip(faults, run.browser_link.faults, strict=True):
+        if not fault.fired:  # not a mistake, but the user should know it did nothing
+            err_console().print(
+                f"webtrip: note: --{spec.action} {spec.text} did nothing: only "
+                f"{fault.seen} packet(s) on the browser's link matched, so there was no "
+                f"#{spec.nth}."
+            )
     browser = at_host or chosen.browser_host
     if pcap:
         try:
