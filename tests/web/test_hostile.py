@@ -77,8 +77,8 @@ def server(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
 def impatient_server(
     site: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningWebServer]:
-    """A server with a 1 s header timeout and a 2 s keep-alive timeout."""
-    extra = ["--header-timeout", "1", "--keepalive-timeout", "2"]
+    """A server with a 1 s header timeout and 2 s for a first request and between requests."""
+    extra = ["--header-timeout", "1", "--keepalive-timeout", "2", "--first-request-timeout", "2"]
     logs = tmp_path_factory.mktemp("logs")
     with webtrip_web_server(site, log_dir=logs, extra=extra) as running:
         yield running
@@ -706,7 +706,7 @@ def test_keepalive_connection_is_reused_within_the_timeout(
     assert [r.status for r in responses] == [200, 200]
 
 
-def test_connection_that_never_sends_is_closed_after_the_keepalive_timeout(
+def test_connection_that_never_sends_is_closed_after_the_first_request_timeout(
     impatient_server: RunningWebServer,
 ) -> None:
     with Client(impatient_server, timeout=5.0) as client:

@@ -65,6 +65,13 @@ def build_sites(root: str | None, site_specs: tuple[str, ...]) -> SiteMap:
     help="Seconds an idle connection is kept open between requests.",
 )
 @click.option(
+    "--first-request-timeout",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a new connection may wait for its first request (nginx's default).",
+)
+@click.option(
     "--header-timeout",
     default=10.0,
     show_default=True,
@@ -85,6 +92,7 @@ def serve(
     access_log: TextIO | None,
     list_folders: bool,
     keepalive_timeout: float,
+    first_request_timeout: float,
     header_timeout: float,
     max_connections: int,
 ) -> None:
@@ -105,6 +113,7 @@ def serve(
     addresses = parse_listen(listen, 80)
     options = WebServerOptions(
         keepalive_timeout=keepalive_timeout,
+        first_request_timeout=first_request_timeout,
         header_timeout=header_timeout,
         max_connections=max_connections,
         list_folders=list_folders,

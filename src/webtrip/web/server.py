@@ -57,6 +57,10 @@ class WebServerOptions:
 
     limits: Limits = field(default_factory=Limits)
     header_timeout: float = 10.0  # from a request's first byte to the end of its head
+    # From accepting a connection to its first request's first byte: nginx's
+    # client_header_timeout (60 s), longer than the wait between requests, as a
+    # request on a lossy path may take several retransmission timeouts to arrive.
+    first_request_timeout: float = 60.0
     keepalive_timeout: float = 15.0  # idle time allowed between requests
     send_timeout: float = 60.0  # time to send one response to a client that reads slowly
     max_connections: int = 512
@@ -164,7 +168,7 @@ class WebServer:
         """Answer requests until the connection should end; return why it ended."""
         options = self.options
         parser = RequestParser(options.limits)
-        deadline = Deadline(options.keepalive_timeout)
+        deadline = Deadline(options.first_request_timeout)
         state = "idle"
         try:
             while True:
