@@ -714,6 +714,13 @@ class TcpConnection:
             self._send_ack()
             self._set_timer(Timer.TIME_WAIT, 2 * self.config.msl)
             return
+        if (
+            self.state is State.SYN_RECEIVED
+            and flags & (_SYN | _ACK | _RST) == _SYN
+            and seq == self.irs
+        ):
+            self._resend_syn_ack()  # the peer's SYN again: our SYN,ACK was lost
+            return
         # First, is the segment within the window we are receiving?
         seg_len = len(segment.payload) + (1 if flags & _SYN else 0) + (1 if flags & _FIN else 0)
         if not self._acceptable(seq, seg_len):
@@ -924,6 +931,22 @@ class TcpConnection:
             self.counters.retransmissions += 1
         else:
             self._rtt_timed = (self.iss + 1, self._clock())
+
+    def _resend_syn_ack(self) -> None:
+        """The peer sent its SYN again, the same one: our SYN,ACK must have been lost.
+
+        RFC 9293 §3.10.7.4 treats the old SYN as an unacceptable segment and
+        answers with a bare ACK — which a peer in SYN-SENT drops, as it carries
+        no SYN, so the handshake would wait for our own retransmission timer.
+        Linux (tcp_check_req → inet_rtx_syn_ack) answers with the SYN,ACK
+        again, and so do we: the same ISS and options as the first, counted
+        as a retransmission (Karn: the ACK it brings measures no round trip),
+        with the retransmission timer restarted.
+        """
+        self._rtt_timed = None
+        self._syn_retransmitted = True
+        self._send_syn()
+        self._set_timer(Timer.RETRANSMISSION, self.rtt.rto)
 
     def _syn_acknowledged(self, segment: TcpSegment, seq: int, ack: int) -> None:
         """Our SYN is acknowledged: the handshake is done on our side."""
