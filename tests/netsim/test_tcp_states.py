@@ -401,7 +401,7 @@ def test_the_table_is_rfc_9293s_diagram_plus_the_abrupt_endings():
         (S.LAST_ACK, Event.RCV_ACK_OF_FIN): S.CLOSED,
         (S.TIME_WAIT, Event.TIME_WAIT_TIMEOUT): S.CLOSED,
     }
-    abrupt = {Event.RCV_RST, Event.ABORT, Event.GIVE_UP}
+    abrupt = {Event.RCV_RST, Event.ABORT, Event.GIVE_UP, Event.RCV_ICMP_UNREACHABLE}
     assert {key: state for key, state in TRANSITIONS.items() if key[1] not in abrupt} == diagram
     assert all(TRANSITIONS[key] is S.CLOSED for key in TRANSITIONS if key[1] in abrupt)
     assert {state for state, _ in TRANSITIONS} == set(State)

@@ -3,8 +3,10 @@
 A host is a :class:`Node` (IPv4 and ICMP) with transport protocols on top.
 Here it has UDP (RFC 768): a datagram for one of the host's addresses is
 handed, by its destination port, to the socket bound there; if none is, the
-host answers with ICMP *port unreachable* — which is how a DNS client can
-tell at once that no server listens, instead of waiting for its timeout.
+host answers with ICMP *port unreachable*. The UDP sockets here are never
+*connected*, and, as on Linux, an unconnected socket is not told of ICMP
+errors: a DNS client whose server is gone waits for its timeout (the
+error is in the packet log).
 
 And TCP (RFC 9293). Each connection is a
 :class:`~webtrip.netsim.tcp.TcpConnection` wrapped in the
@@ -66,6 +68,14 @@ IP_AND_TCP_HEADERS = 40
 """An IPv4 header and a TCP header without options: the MSS is the MTU less these."""
 LOOPBACK_MTU = 65535
 """The MTU of the loopback interface (the largest IPv4 datagram)."""
+MIN_PATH_MTU = 68
+"""The smallest path MTU that "fragmentation needed" may teach (RFC 791, RFC 1191 §3).
+
+Linux goes no lower than 552 (``min_pmtu``), and below that sends without
+"don't fragment" for routers to fragment; nothing fragments here, so the
+floor is IPv4's own minimum, which every link of the simulation allows.
+"""
+_PORTS_AND_SEQUENCE = struct.Struct("!HHI")
 
 TcpKey = tuple[str, int, str, int]
 """A connection's four-tuple: local address, local port, peer address, peer port."""
@@ -182,6 +192,41 @@ class Host(Node):
         if not sock.deliver(datagram.payload, (packet.source, datagram.source_port)):
             reason = "the socket's receive queue is full"
             self.log.record(DROP, self.name, INSIDE, packet.encode(), reason)
+
+    # --- ICMP errors ----------------------------------------------------------------
+
+    def icmp_error_received(self, packet: IPv4Packet, message: icmp.IcmpMessage) -> None:
+        """Tell the TCP connection an ICMP error is about (Linux's tcp_v4_err).
+
+        The error quotes the start of our datagram: its addresses and ports name
+        the connection, its sequence number a segment of it, which the
+        connection checks before it believes the error (RFC 5927). "Fragmentation
+        needed" teaches the connection the path MTU (RFC 1191); the other
+        errors may end an attempt to connect (see TcpConnection.icmp_error).
+        UDP sockets are not told, as Linux does not tell unconnected ones.
+        """
+        quote = icmp.Quote.of(message)
+        if quote is None or quote.protocol != PROTOCOL_TCP:
+            return
+        source_port, destination_port, seq = _PORTS_AND_SEQUENCE.unpack(quote.transport)
+        key = (
+            address_text(quote.source),
+            source_port,
+            address_text(quote.destination),
+            destination_port,
+        )
+        stream = self.tcp_connections.get(key)
+        if stream is None:
+            return
+        unreachable = message.type == icmp.DESTINATION_UNREACHABLE
+        if unreachable and message.code == icmp.FRAGMENTATION_NEEDED:
+            mtu = message.next_hop_mtu
+            if mtu >= MIN_PATH_MTU:  # 0: a router older than RFC 1191; not guessed here
+                stream.connection.mtu_reduced(seq, mtu - IP_AND_TCP_HEADERS)
+            return
+        error = message.socket_error
+        if error is not None:
+            stream.icmp_error(seq, error, f"ICMP {message.description} from {packet.source}")
 
     # --- TCP ----------------------------------------------------------------------
 
