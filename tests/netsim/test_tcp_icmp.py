@@ -273,3 +273,30 @@ def test_the_same_seed_gives_the_same_packets_with_path_mtu_discovery():
             return [r.data for r in world.capture()]
 
     assert run() == run()
+
+
+def test_the_path_mtu_learnt_is_used_by_the_next_connections_to_that_peer(world):
+    client, server = narrow_path(world)
+
+    async def handler(stream: Stream) -> None:
+        await stream.receive_some()
+        await stream.send_all(bytes(8000))
+        await stream.aclose()
+
+    async def fetch() -> bytes:
+        stream = await world.network(client).open_tcp_stream(SERVER, 80)
+        await stream.send_all(b"GET")
+        return await read_all(stream)
+
+    async def main() -> None:
+        await world.network(server).start_tcp_server(handler, SERVER, 80)
+        assert await fetch() == bytes(8000)
+        assert server.path_mtu("10.0.1.2") == 576
+        assert await fetch() == bytes(8000)  # a new connection: smaller segments from the start
+
+    world.run(main())
+    big = [p for p in sent_by(world, "server") if p.size > 576]
+    assert len(big) == 6  # the first connection's first flight (8000 bytes: 6 segments)
+    assert server.path_mtu("10.0.1.2") == 576
+    world.run(asyncio.sleep(600))
+    assert server.path_mtu("10.0.1.2") is None  # forgotten after 10 minutes, as Linux does

@@ -75,6 +75,9 @@ Linux goes no lower than 552 (``min_pmtu``), and below that sends without
 "don't fragment" for routers to fragment; nothing fragments here, so the
 floor is IPv4's own minimum, which every link of the simulation allows.
 """
+PATH_MTU_EXPIRES = 600.0
+"""Seconds a path MTU learnt from ICMP is remembered for new connections (Linux's
+``mtu_expires``, 10 minutes); a connection keeps what it learnt for its life."""
 _PORTS_AND_SEQUENCE = struct.Struct("!HHI")
 
 TcpKey = tuple[str, int, str, int]
@@ -98,6 +101,7 @@ class Host(Node):
         self.tcp_config = TcpConfig()
         self._tcp_config_base: TcpConfig | None = None
         self._tcp_configs: dict[int, TcpConfig] = {}
+        self._path_mtus: dict[str, tuple[int, float]] = {}  # peer → (path MTU, until when)
         self.protocols[PROTOCOL_UDP] = self._udp_received
         self._tcp_handler = self._tcp_received
         self.protocols[PROTOCOL_TCP] = self._tcp_handler
@@ -221,12 +225,42 @@ class Host(Node):
         unreachable = message.type == icmp.DESTINATION_UNREACHABLE
         if unreachable and message.code == icmp.FRAGMENTATION_NEEDED:
             mtu = message.next_hop_mtu
-            if mtu >= MIN_PATH_MTU:  # 0: a router older than RFC 1191; not guessed here
-                stream.connection.mtu_reduced(seq, mtu - IP_AND_TCP_HEADERS)
+            # 0: a router older than RFC 1191, whose MTU is not guessed here.
+            if mtu >= MIN_PATH_MTU and stream.connection.mtu_reduced(seq, mtu - IP_AND_TCP_HEADERS):
+                self._learn_path_mtu(stream, mtu)
             return
         error = message.socket_error
         if error is not None:
             stream.icmp_error(seq, error, f"ICMP {message.description} from {packet.source}")
+
+    def path_mtu(self, peer: str) -> int | None:
+        """The path MTU to ``peer`` that ICMP taught, if it is still remembered."""
+        learnt = self._path_mtus.get(peer)
+        if learnt is None:
+            return None
+        mtu, until = learnt
+        if self.loop.time() >= until:
+            del self._path_mtus[peer]
+            return None
+        return mtu
+
+    def _learn_path_mtu(self, stream: SimStream, mtu: int) -> None:
+        """Remember ``mtu`` for the path to ``stream``'s peer, as Linux does in the route:
+        the other connections to that peer send no larger segment from now on, and
+        new ones start with it."""
+        peer = stream.peer_address[0]
+        known = self.path_mtu(peer)
+        if known is None or mtu < known:
+            self._path_mtus[peer] = (mtu, self.loop.time() + PATH_MTU_EXPIRES)
+        for other in self.tcp_connections.values():
+            if other is not stream and other.peer_address[0] == peer:
+                other.connection.limit_segment_size(mtu - IP_AND_TCP_HEADERS)
+
+    def _use_path_mtu(self, stream: SimStream) -> None:
+        """A new connection sends no segment larger than the path MTU learnt before."""
+        mtu = self.path_mtu(stream.peer_address[0])
+        if mtu is not None:
+            stream.connection.limit_segment_size(mtu - IP_AND_TCP_HEADERS)
 
     # --- TCP ----------------------------------------------------------------------
 
@@ -266,6 +300,7 @@ class Host(Node):
         )
         assert isinstance(stream, SimStream)
         self.tcp_connections[stream.key] = stream
+        self._use_path_mtu(stream)
         return stream
 
     def tcp_config_for(self, peer: str) -> TcpConfig:
@@ -320,6 +355,7 @@ class Host(Node):
                     listener=sock,
                 )
                 self.tcp_connections[key] = accepted
+                self._use_path_mtu(accepted)
                 sock.half_open += 1
                 return accepted.connection
 

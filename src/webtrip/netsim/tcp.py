@@ -812,7 +812,7 @@ class TcpConnection:
             self.soft_error = error
         self._notify_app()
 
-    def mtu_reduced(self, seq: int, mss: int) -> None:
+    def mtu_reduced(self, seq: int, mss: int) -> bool:
         """ICMP "fragmentation needed" for our segment at ``seq``: the path takes ``mss`` at most.
 
         Path MTU discovery (RFC 1191, RFC 1122 §4.2.3.9): our datagrams carry
@@ -823,26 +823,43 @@ class TcpConnection:
         segments from now on and resends at once, from the oldest
         unacknowledged byte, leaving cwnd and ssthresh alone. A report of a
         segment size no smaller than the one in use changes nothing (RFC 1191
-        §3: the path MTU only grows by probing, which is not done here). The
-        quoted sequence number must be an unacknowledged one, as in
-        :meth:`icmp_error`.
+        §3: the path MTU only grows by probing, which is not done here).
+
+        Returns whether the report was believed: the quoted sequence number
+        must be an unacknowledged one, as in :meth:`icmp_error`. (Then the
+        owner may tell the other connections to the same peer, with
+        :meth:`limit_segment_size`, as Linux keeps the path MTU in the route.)
         """
         if mss < 1 or not self._quotes_unacknowledged(seq):
-            return
-        if self._path_mss is not None and mss >= self._path_mss:
-            return
+            return False
+        if self.limit_segment_size(mss):
+            self.soft_error = errno.EMSGSIZE  # Linux too: told if the connection still times out
+            if (
+                self.state in SENDS_DATA
+                and self.snd_una != self.iss
+                and self.snd_max > self.snd_una
+            ):
+                self._rtt_timed = None  # Karn: what is resent measures nothing certain
+                self.snd_nxt = self.snd_una
+                self._output()
+                self._set_timer(Timer.RETRANSMISSION, self.rtt.rto)
+        self._notify_app()
+        return True
+
+    def limit_segment_size(self, mss: int) -> bool:
+        """The path to the peer takes segments of ``mss`` bytes at most: send none larger.
+
+        For segments still to be sent (what is in flight is left to the
+        retransmission timer). Returns True if this makes the segments smaller.
+        """
+        if mss < 1 or (self._path_mss is not None and mss >= self._path_mss):
+            return False
         self._path_mss = mss
         if mss >= self.send_mss:
-            return
+            return False
         self.send_mss = mss
         self.congestion.mss = min(self.congestion.mss, mss)
-        self.soft_error = errno.EMSGSIZE  # Linux too: told if the connection still times out
-        if self.state in SENDS_DATA and self.snd_una != self.iss and self.snd_max > self.snd_una:
-            self._rtt_timed = None  # Karn: what is resent measures nothing certain
-            self.snd_nxt = self.snd_una
-            self._output()
-            self._set_timer(Timer.RETRANSMISSION, self.rtt.rto)
-        self._notify_app()
+        return True
 
     def _quotes_unacknowledged(self, seq: int) -> bool:
         """Is ``seq`` (32 bits) the number of something we sent and is not acknowledged yet?"""
