@@ -119,8 +119,10 @@ class SimStream(Stream, TcpApplication):
 
     def icmp_error(self, seq: int, error: int, detail: str) -> None:
         """An ICMP error about our segment ``seq``, as errno ``error``; ``detail`` says which."""
-        self._icmp_detail = detail
-        self.connection.icmp_error(seq, error)
+        believed_before = self._icmp_detail
+        self._icmp_detail = detail  # before the call: it may close the connection
+        if not self.connection.icmp_error(seq, error):
+            self._icmp_detail = believed_before  # a forged or stale one says nothing
 
     # --- the Stream interface -------------------------------------------------------
 

@@ -776,7 +776,7 @@ class TcpConnection:
 
     # ------------------------------------------------------ the network's errors
 
-    def icmp_error(self, seq: int, error: int) -> None:
+    def icmp_error(self, seq: int, error: int) -> bool:
         """ICMP says that our segment numbered ``seq`` (as quoted: 32 bits) met an error.
 
         ``error`` is the errno its owner made of the ICMP message, as Linux's
@@ -797,9 +797,11 @@ class TcpConnection:
         * in a synchronized state the trouble may pass (a route that flaps), so
           the error is only remembered in ``soft_error`` and reported if the
           connection times out after all.
+
+        Returns whether the error was believed (its sequence number checked out).
         """
         if not self._quotes_unacknowledged(seq):
-            return
+            return False
         opening = self.state is State.SYN_SENT or (
             self.state is State.SYN_RECEIVED and not self._passive
         )
@@ -811,6 +813,7 @@ class TcpConnection:
         elif not half_open:
             self.soft_error = error
         self._notify_app()
+        return True
 
     def mtu_reduced(self, seq: int, mss: int) -> bool:
         """ICMP "fragmentation needed" for our segment at ``seq``: the path takes ``mss`` at most.
