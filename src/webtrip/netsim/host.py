@@ -222,16 +222,19 @@ class Host(Node):
         stream = self.tcp_connections.get(key)
         if stream is None:
             return
+        detail = f"ICMP {message.description} from {packet.source}"
         unreachable = message.type == icmp.DESTINATION_UNREACHABLE
         if unreachable and message.code == icmp.FRAGMENTATION_NEEDED:
             mtu = message.next_hop_mtu
             # 0: a router older than RFC 1191, whose MTU is not guessed here.
-            if mtu >= MIN_PATH_MTU and stream.connection.mtu_reduced(seq, mtu - IP_AND_TCP_HEADERS):
+            if mtu < MIN_PATH_MTU:
+                return
+            if stream.mtu_reduced(seq, mtu - IP_AND_TCP_HEADERS, f"{detail}, MTU {mtu}"):
                 self._learn_path_mtu(stream, mtu)
             return
         error = message.socket_error
         if error is not None:
-            stream.icmp_error(seq, error, f"ICMP {message.description} from {packet.source}")
+            stream.icmp_error(seq, error, detail)
 
     def path_mtu(self, peer: str) -> int | None:
         """The path MTU to ``peer`` that ICMP taught, if it is still remembered."""

@@ -124,6 +124,16 @@ class SimStream(Stream, TcpApplication):
         if not self.connection.icmp_error(seq, error):
             self._icmp_detail = believed_before  # a forged or stale one says nothing
 
+    def mtu_reduced(self, seq: int, mss: int, detail: str) -> bool:
+        """ICMP "fragmentation needed" about our segment ``seq``: segments of ``mss`` at most.
+
+        Returns whether the connection believed it.
+        """
+        believed = self.connection.mtu_reduced(seq, mss)
+        if believed:
+            self._icmp_detail = detail
+        return believed
+
     # --- the Stream interface -------------------------------------------------------
 
     async def receive_some(self, max_bytes: int = 65536) -> bytes:

@@ -67,8 +67,8 @@ ACKs); zero-window probing; and what ICMP errors tell (``icmp_error``,
 ``mtu_reduced``: an unreachable peer ends an attempt to connect, path MTU
 discovery lowers the MSS). Not implemented: urgent data, delayed ACKs,
 Nagle's algorithm (off, as most servers set it), SACK, timestamps, ECN,
-limited transmit, keep-alives, a FIN-WAIT-2 timeout, RFC 6069's RTO revert on ICMP,
-path MTU probing upwards (RFC 1191 §6.3).
+limited transmit, keep-alives, a FIN-WAIT-2 timeout, RFC 6069's RTO revert
+on ICMP errors, probing whether the path MTU has grown (RFC 1191 §6.3).
 
 Simulation defaults to know (all in :class:`TcpConfig`): the RTO starts at 1 s
 and never goes below ``min_rto`` = 1 s, as RFC 6298 says (Linux uses 200 ms;
@@ -146,9 +146,10 @@ from webtrip.netsim.tcp_segment import Flags, TcpSegment, segment_in_range
 #   ACK           | TIME-WAIT | ---------------> |        |
 #                 +-----------+                  +--------+
 #
-# Not drawn: CLOSE in LISTEN or SYN-SENT goes straight back to CLOSED; and
-# from (almost) every state to CLOSED: a RST received, an abort by the
-# application, retransmissions given up.
+# Not drawn: CLOSE in LISTEN or SYN-SENT goes straight back to CLOSED; an
+# ICMP "unreachable" in SYN-SENT or SYN-RECEIVED too; and from (almost)
+# every state to CLOSED: a RST received, an abort by the application,
+# retransmissions given up.
 #
 # Why TIME-WAIT? The side that closes first waits two maximum segment
 # lifetimes before forgetting the connection: if its last ACK was lost, the
