@@ -122,11 +122,34 @@ def test_simultaneous_open_goes_through_syn_received_on_both_sides():
 
 
 def test_a_lost_syn_ack_is_sent_again_by_the_server():
+    # The client's timer is the slower one here: the server's own timer resends.
+    # (When the client's SYN comes again first, that SYN is answered at once: below.)
     world = World(b_to_a=Conditions(drop=[0]))
-    client, _ = world.connect()
+    client, _ = world.connect(client_config=TcpConfig(initial_rto=3.0))
     world.run(until=5)
     assert client.state is S.ESTABLISHED
     assert [flags for who, flags in world.trace() if who == "B"].count("SYN,ACK") == 2
+    assert [flags for who, flags in world.trace() if who == "A"].count("SYN") == 1
+
+
+def test_a_syn_sent_again_is_answered_with_the_same_syn_ack_at_once():
+    # The SYN,ACK is lost; the client's timer (1 s) fires long before the
+    # server's (3 s). Its SYN again means "I never got your SYN,ACK": the
+    # server resends it, as Linux does (tcp_check_req), not a bare ACK that
+    # a client in SYN-SENT drops.
+    world = World(b_to_a=Conditions(drop=[0]))
+    client, accepted = world.connect(server_config=TcpConfig(initial_rto=3.0))
+    world.run(until=1.2)
+    assert client.state is S.ESTABLISHED
+    assert world.trace() == [
+        ("A", "SYN"), ("B", "SYN,ACK"), ("A", "SYN"), ("B", "SYN,ACK"), ("A", "ACK")
+    ]  # fmt: skip
+    first, again = sent_since(world, "B", 0)
+    assert (again.seq, again.ack, again.mss, again.window_scale) == (
+        first.seq, first.ack, first.mss, first.window_scale
+    )  # fmt: skip
+    assert accepted[0].state is S.ESTABLISHED
+    assert accepted[0].counters.retransmissions == 1
 
 
 def test_closing_in_syn_sent_sends_no_fin_and_a_late_syn_ack_is_reset():
@@ -378,7 +401,7 @@ def test_the_table_is_rfc_9293s_diagram_plus_the_abrupt_endings():
         (S.LAST_ACK, Event.RCV_ACK_OF_FIN): S.CLOSED,
         (S.TIME_WAIT, Event.TIME_WAIT_TIMEOUT): S.CLOSED,
     }
-    abrupt = {Event.RCV_RST, Event.ABORT, Event.GIVE_UP}
+    abrupt = {Event.RCV_RST, Event.ABORT, Event.GIVE_UP, Event.RCV_ICMP_UNREACHABLE}
     assert {key: state for key, state in TRANSITIONS.items() if key[1] not in abrupt} == diagram
     assert all(TRANSITIONS[key] is S.CLOSED for key in TRANSITIONS if key[1] in abrupt)
     assert {state for state, _ in TRANSITIONS} == set(State)

@@ -274,3 +274,38 @@ def test_nothing_in_a_simulated_run_reads_the_wall_clock(world, pair, monkeypatc
             monkeypatch.undo()
 
     assert world.run(without_a_wall_clock()).elapsed == pytest.approx(0.040)
+
+
+def test_an_address_of_a_connected_network_where_no_host_is_earns_host_unreachable(world):
+    # As the labs build a LAN: the router has an address of 10.0.0.0/24 on each
+    # point-to-point link, and a route to each host. 10.0.0.99 is nobody's.
+    client, server = world.add_host("client"), world.add_host("server")
+    router = world.add_router("router")
+    world.connect(client, "10.0.0.1/24", router, "10.0.0.254/24", latency=0.010)
+    world.connect(server, "10.0.0.3/24", router, "10.0.0.253/24", latency=0.010)
+    router.add_route("10.0.0.3/32", router.interfaces[1])
+    listener = server.bind_udp("0.0.0.0", 7000)
+    sock = client.bind_udp("0.0.0.0", 0)
+    for _ in range(2):  # the second time through the router's cached answers
+        sock.send(b"?", ("10.0.0.99", 7000))
+        sock.send(b"here", ("10.0.0.3", 7000))
+        assert world.run(listener.receive())[0] == b"here"
+    world.run(pause())
+    replies = received_by(world, "client")
+    assert [(r.ip.source, r.icmp.type, r.icmp.code) for r in replies] == 2 * [
+        ("10.0.0.254", icmp.DESTINATION_UNREACHABLE, icmp.HOST_UNREACHABLE)
+    ]
+    assert all(r.protocol == "icmp" for r in replies)  # nothing sent back out as it came
+    drops = [d.reason for d in world.packets.drops() if d.node == "router"]
+    assert len(drops) == 2 and all("(host unreachable)" in reason for reason in drops)
+
+
+def test_a_free_address_next_to_a_routers_neighbour_earns_host_unreachable(world):
+    client, _, _ = routed_world(world)
+    client.bind_udp("0.0.0.0", 0).send(b"?", ("10.0.2.9", 7000))  # the server is 10.0.2.2
+    world.run(pause())
+    (reply,) = received_by(world, "client")
+    assert (reply.icmp.type, reply.icmp.code) == (
+        icmp.DESTINATION_UNREACHABLE,
+        icmp.HOST_UNREACHABLE,
+    )

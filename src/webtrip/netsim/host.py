@@ -3,8 +3,10 @@
 A host is a :class:`Node` (IPv4 and ICMP) with transport protocols on top.
 Here it has UDP (RFC 768): a datagram for one of the host's addresses is
 handed, by its destination port, to the socket bound there; if none is, the
-host answers with ICMP *port unreachable* — which is how a DNS client can
-tell at once that no server listens, instead of waiting for its timeout.
+host answers with ICMP *port unreachable*. The UDP sockets here are never
+*connected*, and, as on Linux, an unconnected socket is not told of ICMP
+errors: a DNS client whose server is gone waits for its timeout (the
+error is in the packet log).
 
 And TCP (RFC 9293). Each connection is a
 :class:`~webtrip.netsim.tcp.TcpConnection` wrapped in the
@@ -66,6 +68,17 @@ IP_AND_TCP_HEADERS = 40
 """An IPv4 header and a TCP header without options: the MSS is the MTU less these."""
 LOOPBACK_MTU = 65535
 """The MTU of the loopback interface (the largest IPv4 datagram)."""
+MIN_PATH_MTU = 68
+"""The smallest path MTU that "fragmentation needed" may teach (RFC 791, RFC 1191 §3).
+
+Linux goes no lower than 552 (``min_pmtu``), and below that sends without
+"don't fragment" for routers to fragment; nothing fragments here, so the
+floor is IPv4's own minimum, which every link of the simulation allows.
+"""
+PATH_MTU_EXPIRES = 600.0
+"""Seconds a path MTU learnt from ICMP is remembered for new connections (Linux's
+``mtu_expires``, 10 minutes); a connection keeps what it learnt for its life."""
+_PORTS_AND_SEQUENCE = struct.Struct("!HHI")
 
 TcpKey = tuple[str, int, str, int]
 """A connection's four-tuple: local address, local port, peer address, peer port."""
@@ -88,6 +101,7 @@ class Host(Node):
         self.tcp_config = TcpConfig()
         self._tcp_config_base: TcpConfig | None = None
         self._tcp_configs: dict[int, TcpConfig] = {}
+        self._path_mtus: dict[str, tuple[int, float]] = {}  # peer → (path MTU, until when)
         self.protocols[PROTOCOL_UDP] = self._udp_received
         self._tcp_handler = self._tcp_received
         self.protocols[PROTOCOL_TCP] = self._tcp_handler
@@ -183,6 +197,74 @@ class Host(Node):
             reason = "the socket's receive queue is full"
             self.log.record(DROP, self.name, INSIDE, packet.encode(), reason)
 
+    # --- ICMP errors ----------------------------------------------------------------
+
+    def icmp_error_received(self, packet: IPv4Packet, message: icmp.IcmpMessage) -> None:
+        """Tell the TCP connection an ICMP error is about (Linux's tcp_v4_err).
+
+        The error quotes the start of our datagram: its addresses and ports name
+        the connection, its sequence number a segment of it, which the
+        connection checks before it believes the error (RFC 5927). "Fragmentation
+        needed" teaches the connection the path MTU (RFC 1191); the other
+        errors may end an attempt to connect (see TcpConnection.icmp_error).
+        UDP sockets are not told, as Linux does not tell unconnected ones.
+        """
+        quote = icmp.Quote.of(message)
+        if quote is None or quote.protocol != PROTOCOL_TCP:
+            return
+        source_port, destination_port, seq = _PORTS_AND_SEQUENCE.unpack(quote.transport)
+        key = (
+            address_text(quote.source),
+            source_port,
+            address_text(quote.destination),
+            destination_port,
+        )
+        stream = self.tcp_connections.get(key)
+        if stream is None:
+            return
+        detail = f"ICMP {message.description} from {packet.source}"
+        unreachable = message.type == icmp.DESTINATION_UNREACHABLE
+        if unreachable and message.code == icmp.FRAGMENTATION_NEEDED:
+            mtu = message.next_hop_mtu
+            # 0: a router older than RFC 1191, whose MTU is not guessed here.
+            if mtu < MIN_PATH_MTU:
+                return
+            if stream.mtu_reduced(seq, mtu - IP_AND_TCP_HEADERS, f"{detail}, MTU {mtu}"):
+                self._learn_path_mtu(stream, mtu)
+            return
+        error = message.socket_error
+        if error is not None:
+            stream.icmp_error(seq, error, detail)
+
+    def path_mtu(self, peer: str) -> int | None:
+        """The path MTU to ``peer`` that ICMP taught, if it is still remembered."""
+        learnt = self._path_mtus.get(peer)
+        if learnt is None:
+            return None
+        mtu, until = learnt
+        if self.loop.time() >= until:
+            del self._path_mtus[peer]
+            return None
+        return mtu
+
+    def _learn_path_mtu(self, stream: SimStream, mtu: int) -> None:
+        """Remember ``mtu`` for the path to ``stream``'s peer, as Linux does in the route:
+        the other connections to that peer send no larger segment from now on, and
+        new ones start with it."""
+        peer = stream.peer_address[0]
+        known = self.path_mtu(peer)
+        if known is None or mtu < known:
+            self._path_mtus[peer] = (mtu, self.loop.time() + PATH_MTU_EXPIRES)
+        for other in self.tcp_connections.values():
+            if other is not stream and other.peer_address[0] == peer:
+                other.connection.limit_segment_size(mtu - IP_AND_TCP_HEADERS)
+
+    def _use_path_mtu(self, stream: SimStream) -> None:
+        """A new connection sends no segment larger than the path MTU learnt before."""
+        mtu = self.path_mtu(stream.peer_address[0])
+        if mtu is not None:
+            stream.connection.limit_segment_size(mtu - IP_AND_TCP_HEADERS)
+
     # --- TCP ----------------------------------------------------------------------
 
     def listen_tcp(
@@ -221,6 +303,7 @@ class Host(Node):
         )
         assert isinstance(stream, SimStream)
         self.tcp_connections[stream.key] = stream
+        self._use_path_mtu(stream)
         return stream
 
     def tcp_config_for(self, peer: str) -> TcpConfig:
@@ -275,6 +358,7 @@ class Host(Node):
                     listener=sock,
                 )
                 self.tcp_connections[key] = accepted
+                self._use_path_mtu(accepted)
                 sock.half_open += 1
                 return accepted.connection
 

@@ -19,6 +19,7 @@ which socket, the error is about.
 
 from __future__ import annotations
 
+import errno
 import struct
 from dataclasses import dataclass
 
@@ -35,11 +36,34 @@ HOST_UNREACHABLE = 1
 PROTOCOL_UNREACHABLE = 2
 PORT_UNREACHABLE = 3
 FRAGMENTATION_NEEDED = 4
+NET_PROHIBITED = 9  # RFC 1122: communication with the network administratively prohibited
+HOST_PROHIBITED = 10
+COMMUNICATION_PROHIBITED = 13  # RFC 1812: a filter ("admin prohibited")
 # Code of TIME_EXCEEDED.
 TTL_EXCEEDED_IN_TRANSIT = 0
 
 ERROR_TYPES = frozenset({DESTINATION_UNREACHABLE, TIME_EXCEEDED})
 """Types that report an error; no error is ever sent about one of these (RFC 1122 §3.2.2)."""
+
+_UNREACHABLE = {
+    # code: (what it says, the errno a socket reports) — Linux's icmp_err_convert.
+    NET_UNREACHABLE: ("net unreachable", errno.ENETUNREACH),
+    HOST_UNREACHABLE: ("host unreachable", errno.EHOSTUNREACH),
+    PROTOCOL_UNREACHABLE: ("protocol unreachable", errno.ENOPROTOOPT),
+    PORT_UNREACHABLE: ("port unreachable", errno.ECONNREFUSED),
+    FRAGMENTATION_NEEDED: ("fragmentation needed", errno.EMSGSIZE),
+    5: ("source route failed", errno.EOPNOTSUPP),
+    6: ("destination network unknown", errno.ENETUNREACH),
+    7: ("destination host unknown", errno.EHOSTDOWN),
+    8: ("source host isolated", errno.ENONET),
+    NET_PROHIBITED: ("network administratively prohibited", errno.ENETUNREACH),
+    HOST_PROHIBITED: ("host administratively prohibited", errno.EHOSTUNREACH),
+    11: ("net unreachable for TOS", errno.ENETUNREACH),
+    12: ("host unreachable for TOS", errno.EHOSTUNREACH),
+    COMMUNICATION_PROHIBITED: ("communication administratively prohibited", errno.EHOSTUNREACH),
+    14: ("host precedence violation", errno.EHOSTUNREACH),
+    15: ("precedence cutoff in effect", errno.EHOSTUNREACH),
+}
 
 HEADER_SIZE = 8
 _HEADER = struct.Struct("!BBH4s")
@@ -70,6 +94,29 @@ class IcmpMessage:
     def sequence(self) -> int:
         """An echo's sequence number (the second half of ``rest``)."""
         return int.from_bytes(self.rest[2:], "big")
+
+    @property
+    def description(self) -> str:
+        """What an error says, in words: "net unreachable", "time exceeded"..."""
+        if self.type == DESTINATION_UNREACHABLE:
+            known = _UNREACHABLE.get(self.code)
+            return known[0] if known else f"destination unreachable (code {self.code})"
+        if self.type == TIME_EXCEEDED:
+            return "time exceeded"
+        return f"type {self.type} code {self.code}"
+
+    @property
+    def socket_error(self) -> int | None:
+        """The errno a socket reports for this error, as Linux's (None: not an error it knows).
+
+        Time exceeded is EHOSTUNREACH, as Linux's tcp_v4_err makes it.
+        """
+        if self.type == DESTINATION_UNREACHABLE:
+            known = _UNREACHABLE.get(self.code)
+            return known[1] if known else None
+        if self.type == TIME_EXCEEDED:
+            return errno.EHOSTUNREACH
+        return None
 
     @property
     def next_hop_mtu(self) -> int:
@@ -108,6 +155,28 @@ class IcmpMessage:
                 f"an ICMP error must quote an IP header and 8 bytes, not {len(body)} bytes"
             )
         return cls(type_, code, rest, body)
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """What an ICMP error quotes of the datagram it is about: who sent it, to whom, and
+    the first 8 bytes of its transport header (ports, and TCP's sequence number)."""
+
+    protocol: int
+    source: bytes
+    destination: bytes
+    transport: bytes
+
+    @classmethod
+    def of(cls, message: IcmpMessage) -> Quote | None:
+        """The quote in an error ``message``; None if it is not an IPv4 header and 8 bytes."""
+        body = message.body
+        if not message.is_error or len(body) < _MIN_QUOTE or body[0] >> 4 != 4:
+            return None
+        header_size = (body[0] & 0x0F) * 4
+        if header_size < 20 or len(body) < header_size + 8:
+            return None
+        return cls(body[9], body[12:16], body[16:20], body[header_size : header_size + 8])
 
 
 def quote(original: bytes) -> bytes:

@@ -354,8 +354,15 @@ class Node:
         if message.type == icmp.ECHO_REQUEST:
             reply = icmp.echo_reply(message)
             self.send_ip(packet.destination, packet.source, PROTOCOL_ICMP, reply.encode())
-        # Echo replies and errors end here: they are in the packet log, and
-        # the UDP sockets, like the real world's, do not report them.
+        elif message.is_error:
+            self.icmp_error_received(packet, message)
+        # Echo replies end here: they are in the packet log.
+
+    def icmp_error_received(self, packet: IPv4Packet, message: icmp.IcmpMessage) -> None:
+        """An ICMP error came back about a datagram we sent: tell its socket, if it cares.
+
+        A plain node or a router has no sockets: the error is only in the packet log.
+        """
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} {' '.join(self.addresses)}>"

@@ -9,16 +9,27 @@ cannot keep a packet alive forever, and ``traceroute`` can find each hop by
 sending with TTL 1, 2, 3... A destination with no route earns an ICMP
 *destination unreachable / net unreachable*; one too large for the next
 link, *fragmentation needed* (see :mod:`node`).
+
+A route may be a *connected* one: the network of one of the router's own
+interfaces, whose hosts the router reaches directly. Its links are
+point-to-point, so the only host there is the one at the other end: a
+datagram for another address of that network has nowhere to go, and its
+sender is told *host unreachable* at once (RFC 1812 §5.2.7.1) — where a
+router on an Ethernet would first ask ARP, and answer so after its
+questions go unanswered (Linux: some 3 seconds).
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import random
 import struct
 
 from webtrip.netsim import icmp
-from webtrip.netsim.capture import DROP
+from webtrip.netsim.capture import DROP, PacketLog
 from webtrip.netsim.ipv4 import HEADER_SIZE, IPv4Packet, address_text, internet_checksum
-from webtrip.netsim.node import Node
+from webtrip.netsim.node import Interface, Node
 
 # Total length, flags and fragment offset, TTL, protocol, checksum, destination: what
 # forwarding reads; and TTL, protocol, checksum again, as forwarding writes them.
@@ -35,6 +46,44 @@ class Router(Node):
     """
 
     forwarding = True
+
+    def __init__(
+        self, name: str, *, loop: asyncio.AbstractEventLoop, rng: random.Random, log: PacketLog
+    ) -> None:
+        super().__init__(name, loop=loop, rng=rng, log=log)
+        # nobody_there's answers by address, forgotten with route()'s.
+        self._nobody_cache: dict[str, bool] = {}
+
+    def _check_caches(self) -> None:
+        if (
+            len(self.interfaces) != self._cached_interfaces
+            or len(self.routes) != self._cached_routes
+        ):
+            self._nobody_cache.clear()
+        super()._check_caches()
+
+    def nobody_there(self, destination: str, out: Interface) -> bool:
+        """True if ``destination``'s route is ``out``'s connected network, and the one
+        host at the other end of its point-to-point link does not have that address."""
+        nobody = self._nobody_cache.get(destination)
+        if nobody is None:
+            nobody = False
+            address = ipaddress.IPv4Address(destination)
+            matching = [route for route in self.routes if address in route.network]
+            # The longest prefix; at equal length, the first added (as route() chooses).
+            best = max(matching, key=lambda route: route.network.prefixlen, default=None)
+            link = out.link
+            if (
+                best is not None
+                and best.interface is out
+                and best.network == out.address.network
+                and link is not None
+                and len(link.ends) == 2
+            ):
+                peer = getattr(link.peer_of(out), "node", None)
+                nobody = isinstance(peer, Node) and not peer.owns(destination)
+            self._nobody_cache[destination] = nobody
+        return nobody
 
     def _accept(self, data: bytes, interface_name: str) -> None:
         """Forward a datagram in the common case without decoding it, else as any node.
@@ -65,7 +114,11 @@ class Router(Node):
                 if not self.owns(destination):
                     out = self.route(destination)
                     link = out.link if out is not None else None
-                    if link is not None and total_length <= link.mtu:
+                    if (
+                        link is not None
+                        and total_length <= link.mtu
+                        and not self._nobody_cache.get(destination, True)
+                    ):
                         # decrement_ttl(data, 20), with the checksum updated rather than
                         # redone (RFC 1624): the header's words sum to -checksum modulo
                         # 0xFFFF, and the TTL's word loses 0x0100. The same bytes.
@@ -86,6 +139,11 @@ class Router(Node):
             reason = f"no route to {packet.destination}"
             self.log.record(DROP, self.name, interface_name, data, reason)
             self.send_icmp_error(packet, icmp.destination_unreachable(icmp.NET_UNREACHABLE, data))
+            return
+        if self.nobody_there(packet.destination, out):
+            reason = f"no host {packet.destination} on the network of {out.name} (host unreachable)"
+            self.log.record(DROP, self.name, interface_name, data, reason)
+            self.send_icmp_error(packet, icmp.destination_unreachable(icmp.HOST_UNREACHABLE, data))
             return
         self.transmit(decrement_ttl(data, packet.header_size), out, forwarded=packet)
 

@@ -18,7 +18,12 @@ application that the connection talks to. It behaves as RealStream does:
   sends a RST;
 - a refused connection raises ConnectionRefusedError, a SYN never answered
   TimeoutError; on an open connection a reset raises ConnectionResetError,
-  and retransmissions given up a ConnectionError (errno ETIMEDOUT).
+  and retransmissions given up a ConnectionError (errno ETIMEDOUT, or the
+  last ICMP error the connection had, as Linux's ``sk_err_soft``);
+- an ICMP error that answers the SYN ends ``connect`` at once with an
+  OSError of Linux's errno: ENETUNREACH (net unreachable), EHOSTUNREACH
+  (host unreachable, administratively prohibited, time exceeded),
+  ECONNREFUSED (port unreachable: a ConnectionRefusedError)...
 """
 
 from __future__ import annotations
@@ -81,7 +86,8 @@ class SimStream(Stream, TcpApplication):
         self._closing = False  # aclose() was called: what arrives now is thrown away
         self._closed = False
         self.established = False
-        self._error: ConnectionError | None = None
+        self._error: OSError | None = None
+        self._icmp_detail = ""  # which ICMP error, from where: for the error's message
         self._connected: asyncio.Future[None] | None = None
         self._read_waiter: asyncio.Future[None] | None = None
         self._write_waiter: asyncio.Future[None] | None = None
@@ -110,6 +116,23 @@ class SimStream(Stream, TcpApplication):
         except asyncio.CancelledError:
             self.connection.abort()
             raise
+
+    def icmp_error(self, seq: int, error: int, detail: str) -> None:
+        """An ICMP error about our segment ``seq``, as errno ``error``; ``detail`` says which."""
+        believed_before = self._icmp_detail
+        self._icmp_detail = detail  # before the call: it may close the connection
+        if not self.connection.icmp_error(seq, error):
+            self._icmp_detail = believed_before  # a forged or stale one says nothing
+
+    def mtu_reduced(self, seq: int, mss: int, detail: str) -> bool:
+        """ICMP "fragmentation needed" about our segment ``seq``: segments of ``mss`` at most.
+
+        Returns whether the connection believed it.
+        """
+        believed = self.connection.mtu_reduced(seq, mss)
+        if believed:
+            self._icmp_detail = detail
+        return believed
 
     # --- the Stream interface -------------------------------------------------------
 
@@ -225,12 +248,26 @@ class SimStream(Stream, TcpApplication):
         elif reason is CloseReason.RESET:
             self._error = ConnectionResetError(errno.ECONNRESET, f"{peer} reset the connection")
         elif reason is CloseReason.TIMEOUT:
-            # ConnectionError, as RealStream reports a failure on an open connection.
-            self._error = ConnectionError(errno.ETIMEDOUT, f"{peer} stopped answering (timed out)")
+            # ConnectionError, as RealStream reports a failure on an open connection;
+            # with the last ICMP error if there was one, as Linux reports sk_err_soft.
+            soft = self.connection.soft_error
+            if soft is None:
+                message = f"{peer} stopped answering (timed out)"
+            else:
+                message = f"{peer} stopped answering (timed out): {_error_text(soft)}"
+                if self._icmp_detail:
+                    message += f" ({self._icmp_detail})"
+            self._error = ConnectionError(soft or errno.ETIMEDOUT, message)
+        elif reason is CloseReason.UNREACHABLE:
+            error = self.connection.error or errno.EHOSTUNREACH
+            self._error = OSError(error, f"{_error_text(error)} ({self._icmp_detail})")
         connected = self._connected
         if connected is not None and not connected.done():
             if reason is CloseReason.TIMEOUT:  # as connect() does: the SYN was never answered
-                connected.set_exception(TimeoutError(errno.ETIMEDOUT, f"{peer} did not answer"))
+                message = f"{peer} did not answer"
+                if self.connection.soft_error is not None:
+                    message += f" ({_error_text(self.connection.soft_error)})"
+                connected.set_exception(TimeoutError(errno.ETIMEDOUT, message))
             elif self._error is not None:
                 connected.set_exception(_copy(self._error))
             else:
@@ -254,6 +291,21 @@ def _wake(waiter: asyncio.Future[None] | None) -> None:
         waiter.set_result(None)
 
 
-def _copy(error: ConnectionError) -> ConnectionError:
+_ERROR_TEXTS = {
+    errno.ENETUNREACH: "network is unreachable",
+    errno.EHOSTUNREACH: "no route to host",
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENOPROTOOPT: "protocol not available",
+    errno.EMSGSIZE: "message too long for the path",
+    errno.EHOSTDOWN: "host is down",
+}
+
+
+def _error_text(error: int) -> str:
+    """An errno in words, the same on every platform (the C library's words vary)."""
+    return _ERROR_TEXTS.get(error) or f"error {errno.errorcode.get(error, error)}"
+
+
+def _copy(error: OSError) -> OSError:
     """A fresh exception like ``error`` (raising one object twice chains its tracebacks)."""
     return type(error)(*error.args)

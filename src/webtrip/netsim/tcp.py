@@ -27,7 +27,10 @@ clock=..., rng=..., app=..., config=TcpConfig())``. Then:
   unread bytes fill the receive buffer and shrink the window the peer sees —
   TCP's flow control;
 * ``timer_expired(name)`` when a timer fires (the callback passed to
-  ``Timers.set_timer`` does exactly that).
+  ``Timers.set_timer`` does exactly that);
+* ``icmp_error(seq, errno)`` and ``mtu_reduced(seq, mss)`` when an ICMP error
+  quotes one of the connection's segments (the owner finds the connection
+  by the quoted addresses and ports).
 
 The connection talks back only through what it was given:
 
@@ -60,9 +63,12 @@ sliding send window, min(cwnd, peer's window); retransmission on a timer
 retransmit and fast recovery (through :mod:`webtrip.netsim.congestion`);
 reassembly of out-of-order data; FIN teardown and TIME-WAIT; RST for what
 cannot belong to a connection (RFC 9293 §3.10.7, with RFC 5961's challenge
-ACKs); and zero-window probing. Not implemented: urgent data, delayed ACKs,
+ACKs); zero-window probing; and what ICMP errors tell (``icmp_error``,
+``mtu_reduced``: an unreachable peer ends an attempt to connect, path MTU
+discovery lowers the MSS). Not implemented: urgent data, delayed ACKs,
 Nagle's algorithm (off, as most servers set it), SACK, timestamps, ECN,
-limited transmit, keep-alives, a FIN-WAIT-2 timeout.
+limited transmit, keep-alives, a FIN-WAIT-2 timeout, RFC 6069's RTO revert
+on ICMP errors, probing whether the path MTU has grown (RFC 1191 §6.3).
 
 Simulation defaults to know (all in :class:`TcpConfig`): the RTO starts at 1 s
 and never goes below ``min_rto`` = 1 s, as RFC 6298 says (Linux uses 200 ms;
@@ -73,6 +79,7 @@ a lab with short links may lower it); the maximum segment lifetime ``msl`` is
 from __future__ import annotations
 
 import enum
+import errno
 import functools
 import random
 from collections import deque
@@ -139,9 +146,10 @@ from webtrip.netsim.tcp_segment import Flags, TcpSegment, segment_in_range
 #   ACK           | TIME-WAIT | ---------------> |        |
 #                 +-----------+                  +--------+
 #
-# Not drawn: CLOSE in LISTEN or SYN-SENT goes straight back to CLOSED; and
-# from (almost) every state to CLOSED: a RST received, an abort by the
-# application, retransmissions given up.
+# Not drawn: CLOSE in LISTEN or SYN-SENT goes straight back to CLOSED; an
+# ICMP "unreachable" in SYN-SENT or SYN-RECEIVED too; and from (almost)
+# every state to CLOSED: a RST received, an abort by the application,
+# retransmissions given up.
 #
 # Why TIME-WAIT? The side that closes first waits two maximum segment
 # lifetimes before forgetting the connection: if its last ACK was lost, the
@@ -211,6 +219,8 @@ class Event(enum.Enum):
     # Timers.
     TIME_WAIT_TIMEOUT = "2·MSL timeout"
     GIVE_UP = "retransmissions given up"
+    # The network.
+    RCV_ICMP_UNREACHABLE = "rcv ICMP unreachable"
 
     def __str__(self) -> str:
         return self.value
@@ -243,6 +253,11 @@ TRANSITIONS: Final[dict[tuple[State, Event], State]] = {
     # Giving up before the connection exists.
     (_S.LISTEN, _E.CLOSE): _S.CLOSED,
     (_S.SYN_SENT, _E.CLOSE): _S.CLOSED,
+    # The network says the peer cannot be reached: an attempt to open ends at
+    # once (RFC 1122 §4.2.3.9 allows it; Linux's tcp_v4_err does it). In a
+    # synchronized state the error is only remembered (see icmp_error).
+    (_S.SYN_SENT, _E.RCV_ICMP_UNREACHABLE): _S.CLOSED,
+    (_S.SYN_RECEIVED, _E.RCV_ICMP_UNREACHABLE): _S.CLOSED,
     # Abrupt endings. A RST in SYN-RECEIVED sends a passively opened connection
     # back to LISTEN in RFC 9293; here the listener never left LISTEN (it
     # spawned this connection), so the connection simply closes.
@@ -288,6 +303,7 @@ class CloseReason(enum.Enum):
     RESET = "connection reset by peer"
     TIMEOUT = "retransmissions timed out"
     ABORTED = "aborted"  # this side called abort()
+    UNREACHABLE = "destination unreachable"  # an ICMP error ended the opening: see error
 
     def __str__(self) -> str:
         return self.value
@@ -506,6 +522,11 @@ class TcpConnection:
 
         self.state = State.CLOSED
         self.close_reason: CloseReason | None = None
+        # What ICMP said (as errno values, like Linux's sk_err and sk_err_soft).
+        self.error: int | None = None
+        """The error that ended the opening, when the reason is UNREACHABLE."""
+        self.soft_error: int | None = None
+        """The last error ICMP reported on the open connection; told only on a timeout."""
         self.counters = TcpCounters()
         self.rtt = RttEstimator(self.config)
         self.congestion: CongestionControl = self.config.congestion(self.config.mss)
@@ -515,6 +536,7 @@ class TcpConnection:
         self.iss = self.snd_una = self.snd_nxt = self.snd_max = 0
         self.snd_wnd = self.snd_wl1 = self.snd_wl2 = 0
         self.send_mss = DEFAULT_MSS
+        self._path_mss: int | None = None  # the largest segment the path takes (RFC 1191)
         self._max_snd_wnd = 0
         self._send_buffer = bytearray()
         self._send_buffer_seq = 0
@@ -714,6 +736,13 @@ class TcpConnection:
             self._send_ack()
             self._set_timer(Timer.TIME_WAIT, 2 * self.config.msl)
             return
+        if (
+            self.state is State.SYN_RECEIVED
+            and flags & (_SYN | _ACK | _RST) == _SYN
+            and seq == self.irs
+        ):
+            self._resend_syn_ack()  # the peer's SYN again: our SYN,ACK was lost
+            return
         # First, is the segment within the window we are receiving?
         seg_len = len(segment.payload) + (1 if flags & _SYN else 0) + (1 if flags & _FIN else 0)
         if not self._acceptable(seq, seg_len):
@@ -745,6 +774,103 @@ class TcpConnection:
         self._output()
         if self._ack_pending:
             self._send_ack()
+
+    # ------------------------------------------------------ the network's errors
+
+    def icmp_error(self, seq: int, error: int) -> bool:
+        """ICMP says that our segment numbered ``seq`` (as quoted: 32 bits) met an error.
+
+        ``error`` is the errno its owner made of the ICMP message, as Linux's
+        icmp_err_convert does: ENETUNREACH for "net unreachable", EHOSTUNREACH
+        for "host unreachable" or "time exceeded", ECONNREFUSED for "port
+        unreachable"... What TCP does with it (RFC 1122 §4.2.3.9, RFC 5461, and
+        Linux's tcp_v4_err):
+
+        * nothing, unless the quoted sequence number is one we sent and is not
+          yet acknowledged — SND.UNA ≤ seq ≤ SND.NXT (RFC 5927 §4.1): a forged
+          or stale ICMP message must not end a connection;
+        * while we open (SYN-SENT, or SYN-RECEIVED in a simultaneous open), the
+          attempt ends at once with ``error``: the peer cannot be reached, and
+          the SYN's retransmissions would only delay the news;
+        * a half-open passive connection (SYN-RECEIVED after the peer's SYN) is
+          forgotten quietly if the network or host is unreachable, as Linux's
+          tcp_req_err does: nobody waits on it to be told;
+        * in a synchronized state the trouble may pass (a route that flaps), so
+          the error is only remembered in ``soft_error`` and reported if the
+          connection times out after all.
+
+        Returns whether the error was believed (its sequence number checked out).
+        """
+        if not self._quotes_unacknowledged(seq):
+            return False
+        opening = self.state is State.SYN_SENT or (
+            self.state is State.SYN_RECEIVED and not self._passive
+        )
+        half_open = self.state is State.SYN_RECEIVED and self._passive
+        if opening or (half_open and error in (errno.ENETUNREACH, errno.EHOSTUNREACH)):
+            self.error = error
+            self._received.clear()
+            self._transition(Event.RCV_ICMP_UNREACHABLE, CloseReason.UNREACHABLE)
+        elif not half_open:
+            self.soft_error = error
+        self._notify_app()
+        return True
+
+    def mtu_reduced(self, seq: int, mss: int) -> bool:
+        """ICMP "fragmentation needed" for our segment at ``seq``: the path takes ``mss`` at most.
+
+        Path MTU discovery (RFC 1191, RFC 1122 §4.2.3.9): our datagrams carry
+        "don't fragment"; a router whose next link is too small for one drops
+        it and reports the link's MTU, of which the owner makes ``mss``. The
+        segments in flight were all lost, without any congestion: as Linux's
+        tcp_v4_mtu_reduced and tcp_simple_retransmit, TCP sends smaller
+        segments from now on and resends at once, from the oldest
+        unacknowledged byte, leaving cwnd and ssthresh alone. A report of a
+        segment size no smaller than the one in use changes nothing (RFC 1191
+        §3: the path MTU only grows by probing, which is not done here).
+
+        Returns whether the report was believed: the quoted sequence number
+        must be an unacknowledged one, as in :meth:`icmp_error`. (Then the
+        owner may tell the other connections to the same peer, with
+        :meth:`limit_segment_size`, as Linux keeps the path MTU in the route.)
+        """
+        if mss < 1 or not self._quotes_unacknowledged(seq):
+            return False
+        if self.limit_segment_size(mss):
+            self.soft_error = errno.EMSGSIZE  # Linux too: told if the connection still times out
+            if (
+                self.state in SENDS_DATA
+                and self.snd_una != self.iss
+                and self.snd_max > self.snd_una
+            ):
+                self._rtt_timed = None  # Karn: what is resent measures nothing certain
+                self.snd_nxt = self.snd_una
+                self._output()
+                self._set_timer(Timer.RETRANSMISSION, self.rtt.rto)
+        self._notify_app()
+        return True
+
+    def limit_segment_size(self, mss: int) -> bool:
+        """The path to the peer takes segments of ``mss`` bytes at most: send none larger.
+
+        For segments still to be sent (what is in flight is left to the
+        retransmission timer). Returns True if this makes the segments smaller.
+        """
+        if mss < 1 or (self._path_mss is not None and mss >= self._path_mss):
+            return False
+        self._path_mss = mss
+        if mss >= self.send_mss:
+            return False
+        self.send_mss = mss
+        self.congestion.mss = min(self.congestion.mss, mss)
+        return True
+
+    def _quotes_unacknowledged(self, seq: int) -> bool:
+        """Is ``seq`` (32 bits) the number of something we sent and is not acknowledged yet?"""
+        if self.state in (State.CLOSED, State.LISTEN):
+            return False
+        seq = _unwrap(seq, self.snd_una)
+        return self.snd_una <= seq <= self.snd_max
 
     def _acceptable(self, seq: int, seg_len: int) -> bool:
         """RFC 9293 §3.10.7.4's four cases: does any of the segment fall in the window?"""
@@ -900,6 +1026,8 @@ class TcpConnection:
         self.irs = segment.seq
         self.rcv_nxt = self._rcv_adv = self.irs + 1
         self.send_mss = min(segment.mss or DEFAULT_MSS, self.config.mss)
+        if self._path_mss is not None:
+            self.send_mss = min(self.send_mss, self._path_mss)
         self._peer_window_scale = segment.window_scale
         if self.config.window_scaling and segment.window_scale is not None:
             self._snd_wscale = segment.window_scale
@@ -924,6 +1052,22 @@ class TcpConnection:
             self.counters.retransmissions += 1
         else:
             self._rtt_timed = (self.iss + 1, self._clock())
+
+    def _resend_syn_ack(self) -> None:
+        """The peer sent its SYN again, the same one: our SYN,ACK must have been lost.
+
+        RFC 9293 §3.10.7.4 treats the old SYN as an unacceptable segment and
+        answers with a bare ACK — which a peer in SYN-SENT drops, as it carries
+        no SYN, so the handshake would wait for our own retransmission timer.
+        Linux (tcp_check_req → inet_rtx_syn_ack) answers with the SYN,ACK
+        again, and so do we: the same ISS and options as the first, counted
+        as a retransmission (Karn: the ACK it brings measures no round trip),
+        with the retransmission timer restarted.
+        """
+        self._rtt_timed = None
+        self._syn_retransmitted = True
+        self._send_syn()
+        self._set_timer(Timer.RETRANSMISSION, self.rtt.rto)
 
     def _syn_acknowledged(self, segment: TcpSegment, seq: int, ack: int) -> None:
         """Our SYN is acknowledged: the handshake is done on our side."""
