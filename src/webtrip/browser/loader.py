@@ -39,7 +39,7 @@ from webtrip.browser.errors import (
     TlsFailure,
     TooManyRedirects,
 )
-from webtrip.browser.http1 import HttpConnection, Limits, Response
+from webtrip.browser.http1 import HttpConnection, Limits, NoResponse, Response
 from webtrip.browser.page import Document, SubResource, parse_html
 from webtrip.browser.resolver import Resolution, StubResolver
 from webtrip.net import Address, Network, format_address
@@ -47,6 +47,7 @@ from webtrip.trace import (
     NULL_TRACE,
     HttpRequestFailed,
     HttpRequestQueued,
+    HttpRequestRetried,
     NameLookupFailed,
     NameLookupStarted,
     NameResolved,
@@ -60,6 +61,7 @@ from webtrip.trace import (
 )
 
 MAX_REDIRECTS = 10
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.2
 MAX_RESOURCES = 200
 USER_AGENT = f"Mozilla/5.0 (X11; Linux x86_64) webtrip/{__version__}"
 _ACCEPT = {
@@ -251,18 +253,33 @@ class Browser:
         trace.record(
             HttpRequestQueued(trace.now(), self.actor, request, "GET", url, initiator, kind)
         )
+        method = "GET"
         try:
             origin, target, host_header = _split_url(url)
-            for attempt in range(2):
-                connection = await self._acquire(origin, request)
+            fresh = False
+            while True:
+                connection = await self._acquire(origin, request, fresh=fresh)
+                reused = connection.requests > 0
                 headers = self._headers(host_header, kind)
                 try:
-                    item.response = await connection.fetch(request, "GET", target, headers)
-                except ConnectionError as exc:
-                    # A kept-alive connection the server had already closed: retry once, fresh.
+                    item.response = await connection.fetch(request, method, target, headers)
+                except NoResponse as exc:
                     await self._release(origin, connection, reusable=False)
-                    if connection.requests > 1 and attempt == 0:
+                    # A kept-alive connection the server had closed (idle timeout, or a
+                    # race with our request): nothing of the answer came, so an idempotent
+                    # request goes out once more, on a new connection — as browsers do
+                    # (RFC 9112 §9.3.1). A new connection that says nothing is an error.
+                    if reused and not fresh and method in IDEMPOTENT:
+                        trace.record(
+                            HttpRequestRetried(
+                                trace.now(), self.actor, request, connection.id, str(exc)
+                            )
+                        )
+                        fresh = True
                         continue
+                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
+                except ConnectionError as exc:
+                    await self._release(origin, connection, reusable=False)
                     raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
                 except LoadError:
                     await self._release(origin, connection, reusable=False)
@@ -287,17 +304,30 @@ class Browser:
 
     # --- the connection pool ---------------------------------------------------------------
 
-    async def _acquire(self, origin: Origin, request: int) -> HttpConnection:
-        """An idle connection to ``origin``, a new one, or wait: at most N per origin."""
+    async def _acquire(
+        self, origin: Origin, request: int, *, fresh: bool = False
+    ) -> HttpConnection:
+        """An idle connection to ``origin``, a new one, or wait: at most N per origin.
+
+        With ``fresh``, never an idle one: a new connection (closing an idle one
+        if that is what it takes to stay within N).
+        """
         slots = self._slots.setdefault(origin, asyncio.Condition())
         async with slots:
             while True:
                 idle = self._idle[origin]
-                if idle:
+                if idle and not fresh:
                     return idle.pop()
                 if self._open[origin] < self.options.connections_per_origin:
                     self._open[origin] += 1
                     break
+                if idle:  # fresh, and every slot is taken: an idle connection makes room
+                    stale = idle.pop(0)
+                    self._open[origin] -= 1
+                    if stale in self._all:
+                        self._all.remove(stale)
+                    await stale.close()
+                    continue
                 await slots.wait()
         try:
             return await self._connect(origin, request)
