@@ -46,7 +46,9 @@ class Limits:
 
     max_header_bytes: int = 64 * 1024
     max_body_bytes: int = 50 * 1024 * 1024  # as sent and once decoded
-    read_timeout: float = 30.0  # silence allowed while waiting for the answer
+    # Silence allowed while waiting for the answer: Firefox waits 300 s for a response
+    # (network.http.response.timeout); Chromium has no limit of its own, TCP decides.
+    read_timeout: float = 300.0
 
 
 @dataclass

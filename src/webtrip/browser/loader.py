@@ -79,8 +79,12 @@ class BrowserOptions:
     """Limits and choices of the page loader (sane defaults)."""
 
     connections_per_origin: int = 6
-    connect_timeout: float = 10.0
-    total_timeout: float = 60.0
+    # Chromium: a connection attempt, over all of a name's addresses, may take 4 minutes
+    # (the kernel gives up on an address sooner: Linux after 6 SYN retransmissions, ~2 min);
+    # a TLS handshake 30 s; a page has no time limit of its own (None) unless one is set.
+    connect_timeout: float = 240.0
+    tls_timeout: float = 30.0
+    total_timeout: float | None = None
     limits: Limits = field(default_factory=Limits)
     language: str = "en"
     fetch_subresources: bool = True
@@ -168,7 +172,8 @@ class Browser:
         except LoadError as exc:
             error = exc
         except TimeoutError:
-            error = Timeout(f"the page did not load within {self.options.total_timeout:g} s in all")
+            total = self.options.total_timeout or 0.0  # only a set limit raises TimeoutError here
+            error = Timeout(f"the page did not load within {total:g} s in all")
         finally:
             await self.close()
         trace.record(
@@ -355,12 +360,16 @@ class Browser:
         trace = self.trace
         errors: list[str] = []
         kinds: list[str] = []
+        # One limit for the whole attempt, every address included (Chromium's connect job).
+        deadline = asyncio.get_running_loop().time() + self.options.connect_timeout
         for address in resolution.addresses:
+            if errors and asyncio.get_running_loop().time() >= deadline:
+                break
             connection_id = next(self._connection_ids)
             peer = (address, port)
             trace.record(TcpConnectStarted(trace.now(), self.actor, connection_id, peer, request))
             try:
-                async with asyncio.timeout(self.options.connect_timeout):
+                async with asyncio.timeout_at(deadline):
                     stream = await self.network.open_tcp_stream(address, port)
             except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors
                 kind, message = _connect_failure(exc, peer)
@@ -398,7 +407,7 @@ class Browser:
     async def _start_tls(self, connection: HttpConnection, host: str) -> None:
         context = self.tls_context or ssl.create_default_context()
         try:
-            async with asyncio.timeout(self.options.connect_timeout):
+            async with asyncio.timeout(self.options.tls_timeout):
                 info = await connection.stream.start_tls(context, host)
         except ssl.SSLCertVerificationError as exc:
             await connection.stream.aclose()
