@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,9 @@ from webtrip.netsim import lab
 from webtrip.netsim.packets import dissect
 from webtrip.trace import PacketCaptured
 
-ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "160"}
+# The command runs the webtrip under test (this checkout's, not whatever is installed).
+ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "160",
+       "PYTHONPATH": str(Path(lab.__file__).parents[2])}  # fmt: skip
 SITE = demo_path("site")
 DEMO_FILES = ["/", "/style.css", "/script.js", "/img/four-steps.svg", "/img/icon.svg"]
 
