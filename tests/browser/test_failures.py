@@ -20,6 +20,8 @@ DNS failure           12    a DNS server that reads queries and never answers;
 connection refused    13    a name for 127.0.0.1 and a port nobody listens on
 timeout               14    a server that accepts and never answers; a server
                             that drips one byte per second (``--timeout 2``)
+connection failed     20    a server that reads the request and closes without
+                            answering (not retried: the connection was new)
 TLS failure           15    a self-signed certificate (``--cacert`` it: loads)
 protocol failure      16    ``Content-Length: nope``; a body over
                             ``--max-size`` (memory stays bounded); a gzip bomb
@@ -175,6 +177,12 @@ def send(data: bytes) -> Handler:
 not_found = send(response("404 Not Found", b"no such route\n", "Content-Type: text/plain"))
 
 
+async def close_at_once(
+    server: BrokenWebServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Read the request and close the connection without a byte of answer."""
+
+
 async def hang(
     server: BrokenWebServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
@@ -222,6 +230,7 @@ ROUTES: dict[str, Handler] = {
     "/a": send(response("302 Found", b"", "Location: /b")),
     "/b": send(response("302 Found", b"", "Location: /a")),
     "/hang": hang,
+    "/close": close_at_once,
     "/drip": drip,
     "/huge": huge,
 }
@@ -456,7 +465,7 @@ def test_a_dns_server_that_never_answers_exits_12_after_its_tries():
     assert run.code == 12
     assert "did not answer" in what_went_wrong(run)
     assert asked == 4, "A and AAAA, two tries each"
-    assert 3.5 <= run.seconds < 10, "two tries of 2 s, then a clear failure"
+    assert 9.5 <= run.seconds < 15, "two tries of 5 s (glibc's defaults), then a clear failure"
 
 
 def test_a_dns_timeout_is_a_dns_failure_within_the_resolver_bound():
@@ -551,6 +560,16 @@ def test_tls_verification_failure_and_success_through_the_browser(dns_server, tl
 
 
 # --- step 3: the answer -------------------------------------------------------------------------
+
+
+def test_a_new_connection_closed_before_answering_exits_20_and_is_not_retried(dns_server, web):
+    before = web.hits["/close"]
+    run = browse(at(web, "/close"), dns_server)
+
+    assert run.code == 20
+    details = what_went_wrong(run)
+    assert "closed the connection before answering" in details and "HTTP/1.1" not in details
+    assert web.hits["/close"] == before + 1, "a new connection that said nothing: no retry"
 
 
 def test_a_malformed_response_exits_16(dns_server, web):

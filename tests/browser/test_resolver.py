@@ -14,6 +14,10 @@ a scripted UDP server running in a thread of the test:
 * **Failures are typed.** NXDOMAIN → NameNotFound; a name with no A or AAAA
   → NoAddress; a server that never answers → DnsFailure, after the
   configured tries, within the timeout bound; a REFUSED answer → DnsFailure.
+* **Tries.** By default glibc's: 2 tries, 5 s apart. A new try (new ID, new
+  port) does not give up on the earlier ones: a late answer to the first
+  try, arriving after the second went out, is still taken (Chromium keeps
+  its earlier attempts open; glibc keeps its socket).
 * **No DNS when none is needed.** A name in the hosts table is answered
   from it (case and final dot ignored); an IP literal is its own address.
   Neither sends a single DNS message.
@@ -301,6 +305,37 @@ def test_one_family_failing_does_not_stop_the_other(failing):
         outcome, _, _ = resolve("half.test", server.address)
     assert isinstance(outcome, Resolution)
     assert outcome.addresses == (("2001:db8::5",) if failing == "A" else ("192.0.2.5",))
+
+
+def test_the_default_tries_are_glibcs():
+    resolver = StubResolver(RealNetwork(), hosts={})
+    assert (resolver.attempts, resolver.timeout) == (2, 5.0)
+
+
+def test_a_late_answer_to_an_earlier_try_is_still_taken():
+    """Each question's first try is answered 0.45 s late, after the second try (0.3 s)
+    went out; later tries are never answered."""
+    answered: set[str] = set()
+    timers: list[threading.Timer] = []
+
+    def late(query: dns.message.Message, client: Address, server: ScriptedDnsServer) -> None:
+        qtype = qtype_of(query)
+        if qtype in answered:
+            return
+        answered.add(qtype)
+        records = [("late.test.", "A", "192.0.2.9")] if qtype == "A" else []
+        wire = reply(query, *records).to_wire()
+        timers.append(threading.Timer(0.45, server.sock.sendto, (wire, client)))
+        timers[-1].start()
+
+    with ScriptedDnsServer(late) as server:
+        outcome, _, seconds = resolve("late.test", server.address, timeout=0.3)
+        for timer in timers:
+            timer.join()
+        asked = len(server.queries)
+    assert isinstance(outcome, Resolution), outcome
+    assert outcome.addresses == ("192.0.2.9",)
+    assert asked == 4 and 0.4 < seconds < 0.6
 
 
 def test_both_families_failing_is_a_dns_failure():

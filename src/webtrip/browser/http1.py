@@ -8,6 +8,11 @@ Chunked transfer coding is undone by h11; gzip and deflate content coding
 by zlib, with the decoded size bounded so that a small "zip bomb" cannot
 exhaust memory. A connection whose response ended cleanly, with neither side
 asking to close, is kept for the next request (HTTP persistent connections).
+
+A connection that closes, or is reset, before any byte of the answer arrived
+raises :class:`NoResponse`: nothing of the request was processed as far as
+the browser can tell, so the loader may send an idempotent request again on
+a new connection (RFC 9112 §9.3.1).
 """
 
 from __future__ import annotations
@@ -31,13 +36,19 @@ from webtrip.trace import (
 )
 
 
+class NoResponse(ConnectionError):
+    """The connection closed or was reset before any byte of the response arrived."""
+
+
 @dataclass
 class Limits:
     """What a hostile or broken server may not make the browser do."""
 
     max_header_bytes: int = 64 * 1024
     max_body_bytes: int = 50 * 1024 * 1024  # as sent and once decoded
-    read_timeout: float = 30.0  # silence allowed while waiting for the answer
+    # Silence allowed while waiting for the answer: Firefox waits 300 s for a response
+    # (network.http.response.timeout); Chromium has no limit of its own, TCP decides.
+    read_timeout: float = 300.0
 
 
 @dataclass
@@ -89,7 +100,9 @@ class HttpConnection:
         """Send one request and read its whole response.
 
         Raises ProtocolFailure (the server broke HTTP or a limit), Timeout,
-        or ConnectionError (the connection died; a fresh one may succeed).
+        NoResponse (the connection closed or was reset before any byte of the
+        answer: a fresh connection may succeed) or ConnectionError (the
+        connection died while the answer was arriving).
         """
         trace, actor = self.trace, self.actor
         reused = self.requests > 0
@@ -97,7 +110,10 @@ class HttpConnection:
         data = self._h11.send(h11.Request(method=method, target=target, headers=headers))
         data += self._h11.send(h11.EndOfMessage())
         started = trace.now()
-        await self.stream.send_all(data)
+        try:
+            await self.stream.send_all(data)
+        except ConnectionError as exc:
+            raise NoResponse(f"the connection was lost while sending the request ({exc})") from None
         trace.record(
             HttpRequestSent(
                 trace.now(), actor, request_id, self.id, reused, started, len(data), tuple(headers)
@@ -108,6 +124,7 @@ class HttpConnection:
         body = bytearray()
         wire_size = 0
         reads = 0
+        received = 0  # bytes of the answer, as they came off the connection
         while True:
             try:
                 event = self._h11.next_event()
@@ -121,8 +138,19 @@ class HttpConnection:
                     raise Timeout(
                         f"the server sent nothing for {self.limits.read_timeout:g} s"
                     ) from None
+                except ConnectionError as exc:
+                    if received == 0:
+                        raise NoResponse(
+                            f"the connection was reset before the server answered ({exc})"
+                        ) from None
+                    raise
                 reads += 1
                 trace.record(StreamRead(trace.now(), actor, self.id, len(chunk)))
+                if not chunk and received == 0:
+                    # A close before the answer's first byte is not a broken answer: there
+                    # is none (h11 would call it a protocol error in state SEND_RESPONSE).
+                    raise NoResponse("the server closed the connection before answering")
+                received += len(chunk)
                 self._h11.receive_data(chunk)
                 continue
             if isinstance(event, h11.InformationalResponse):
@@ -157,8 +185,8 @@ class HttpConnection:
                 assert head is not None and decoder is not None
                 body += decoder.finish()
                 break
-            if isinstance(event, h11.ConnectionClosed):
-                raise ConnectionError("the server closed the connection before answering")
+            if isinstance(event, h11.ConnectionClosed):  # h11 raises first, in fact
+                raise ProtocolFailure("the server closed the connection in the middle of an answer")
         headers_list = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers]
         response = Response(
             head.status_code,

@@ -39,7 +39,7 @@ from webtrip.browser.errors import (
     TlsFailure,
     TooManyRedirects,
 )
-from webtrip.browser.http1 import HttpConnection, Limits, Response
+from webtrip.browser.http1 import HttpConnection, Limits, NoResponse, Response
 from webtrip.browser.page import Document, SubResource, parse_html
 from webtrip.browser.resolver import Resolution, StubResolver
 from webtrip.net import Address, Network, format_address
@@ -47,6 +47,7 @@ from webtrip.trace import (
     NULL_TRACE,
     HttpRequestFailed,
     HttpRequestQueued,
+    HttpRequestRetried,
     NameLookupFailed,
     NameLookupStarted,
     NameResolved,
@@ -60,6 +61,7 @@ from webtrip.trace import (
 )
 
 MAX_REDIRECTS = 10
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.2
 MAX_RESOURCES = 200
 USER_AGENT = f"Mozilla/5.0 (X11; Linux x86_64) webtrip/{__version__}"
 _ACCEPT = {
@@ -77,8 +79,12 @@ class BrowserOptions:
     """Limits and choices of the page loader (sane defaults)."""
 
     connections_per_origin: int = 6
-    connect_timeout: float = 10.0
-    total_timeout: float = 60.0
+    # Chromium: a connection attempt, over all of a name's addresses, may take 4 minutes
+    # (the kernel gives up on an address sooner: Linux after 6 SYN retransmissions, ~2 min);
+    # a TLS handshake 30 s; a page has no time limit of its own (None) unless one is set.
+    connect_timeout: float = 240.0
+    tls_timeout: float = 30.0
+    total_timeout: float | None = None
     limits: Limits = field(default_factory=Limits)
     language: str = "en"
     fetch_subresources: bool = True
@@ -166,7 +172,8 @@ class Browser:
         except LoadError as exc:
             error = exc
         except TimeoutError:
-            error = Timeout(f"the page did not load within {self.options.total_timeout:g} s in all")
+            total = self.options.total_timeout or 0.0  # only a set limit raises TimeoutError here
+            error = Timeout(f"the page did not load within {total:g} s in all")
         finally:
             await self.close()
         trace.record(
@@ -251,18 +258,33 @@ class Browser:
         trace.record(
             HttpRequestQueued(trace.now(), self.actor, request, "GET", url, initiator, kind)
         )
+        method = "GET"
         try:
             origin, target, host_header = _split_url(url)
-            for attempt in range(2):
-                connection = await self._acquire(origin, request)
+            fresh = False
+            while True:
+                connection = await self._acquire(origin, request, fresh=fresh)
+                reused = connection.requests > 0
                 headers = self._headers(host_header, kind)
                 try:
-                    item.response = await connection.fetch(request, "GET", target, headers)
-                except ConnectionError as exc:
-                    # A kept-alive connection the server had already closed: retry once, fresh.
+                    item.response = await connection.fetch(request, method, target, headers)
+                except NoResponse as exc:
                     await self._release(origin, connection, reusable=False)
-                    if connection.requests > 1 and attempt == 0:
+                    # A kept-alive connection the server had closed (idle timeout, or a
+                    # race with our request): nothing of the answer came, so an idempotent
+                    # request goes out once more, on a new connection — as browsers do
+                    # (RFC 9112 §9.3.1). A new connection that says nothing is an error.
+                    if reused and not fresh and method in IDEMPOTENT:
+                        trace.record(
+                            HttpRequestRetried(
+                                trace.now(), self.actor, request, connection.id, str(exc)
+                            )
+                        )
+                        fresh = True
                         continue
+                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
+                except ConnectionError as exc:
+                    await self._release(origin, connection, reusable=False)
                     raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
                 except LoadError:
                     await self._release(origin, connection, reusable=False)
@@ -287,17 +309,30 @@ class Browser:
 
     # --- the connection pool ---------------------------------------------------------------
 
-    async def _acquire(self, origin: Origin, request: int) -> HttpConnection:
-        """An idle connection to ``origin``, a new one, or wait: at most N per origin."""
+    async def _acquire(
+        self, origin: Origin, request: int, *, fresh: bool = False
+    ) -> HttpConnection:
+        """An idle connection to ``origin``, a new one, or wait: at most N per origin.
+
+        With ``fresh``, never an idle one: a new connection (closing an idle one
+        if that is what it takes to stay within N).
+        """
         slots = self._slots.setdefault(origin, asyncio.Condition())
         async with slots:
             while True:
                 idle = self._idle[origin]
-                if idle:
+                if idle and not fresh:
                     return idle.pop()
                 if self._open[origin] < self.options.connections_per_origin:
                     self._open[origin] += 1
                     break
+                if idle:  # fresh, and every slot is taken: an idle connection makes room
+                    stale = idle.pop(0)
+                    self._open[origin] -= 1
+                    if stale in self._all:
+                        self._all.remove(stale)
+                    await stale.close()
+                    continue
                 await slots.wait()
         try:
             return await self._connect(origin, request)
@@ -325,12 +360,16 @@ class Browser:
         trace = self.trace
         errors: list[str] = []
         kinds: list[str] = []
+        # One limit for the whole attempt, every address included (Chromium's connect job).
+        deadline = asyncio.get_running_loop().time() + self.options.connect_timeout
         for address in resolution.addresses:
+            if errors and asyncio.get_running_loop().time() >= deadline:
+                break
             connection_id = next(self._connection_ids)
             peer = (address, port)
             trace.record(TcpConnectStarted(trace.now(), self.actor, connection_id, peer, request))
             try:
-                async with asyncio.timeout(self.options.connect_timeout):
+                async with asyncio.timeout_at(deadline):
                     stream = await self.network.open_tcp_stream(address, port)
             except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors
                 kind, message = _connect_failure(exc, peer)
@@ -368,7 +407,7 @@ class Browser:
     async def _start_tls(self, connection: HttpConnection, host: str) -> None:
         context = self.tls_context or ssl.create_default_context()
         try:
-            async with asyncio.timeout(self.options.connect_timeout):
+            async with asyncio.timeout(self.options.tls_timeout):
                 info = await connection.stream.start_tls(context, host)
         except ssl.SSLCertVerificationError as exc:
             await connection.stream.aclose()

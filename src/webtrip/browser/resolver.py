@@ -23,7 +23,7 @@ import dns.rdatatype
 import dns.resolver
 
 from webtrip.browser.errors import DnsFailure, NameNotFound, NoAddress
-from webtrip.dns.client import DnsQueryError, DnsTimeout, make_query, query
+from webtrip.dns.client import DnsQueryError, DnsTimeout, QueryResult, make_query, query
 from webtrip.net import Address, Network, format_address
 from webtrip.trace import NULL_TRACE, Trace
 
@@ -84,8 +84,8 @@ class StubResolver:
         *,
         nameserver: Address | None = None,
         hosts: dict[str, list[str]] | None = None,
-        timeout: float = 2.0,
-        attempts: int = 2,
+        timeout: float = 5.0,  # glibc's resolv.conf defaults (timeout:5 attempts:2),
+        attempts: int = 2,  # which Chromium's own resolver reads too
         actor: str = "browser",
     ) -> None:
         self.network = network
@@ -167,29 +167,48 @@ class StubResolver:
         raise DnsFailure(f"'{name}' leads through more than {MAX_CNAME_HOPS} aliases (CNAME)")
 
     async def _ask(self, server: Address, qname: dns.name.Name, rdtype: int) -> dns.message.Message:
-        message = make_query(qname, rdtype, rng=self.network.random)
-        for attempt in range(self.attempts):
-            try:
-                result = await query(
-                    self.network,
-                    server,
-                    message,
-                    timeout=self.timeout,
-                    trace=self.trace,
-                    actor=self.actor,
-                )
-                break
-            except DnsTimeout:
-                if attempt + 1 == self.attempts:
+        """One question, tried up to ``attempts`` times, ``timeout`` apart.
+
+        A new try (new ID, new port) does not give up on the ones before it:
+        their answers are still taken until the last try's time is up, as
+        Chromium's resolver keeps earlier attempts open and glibc keeps its
+        socket — an answer that was slow (a resolver walking the tree, a
+        retransmission on its side) is not thrown away.
+        """
+        tries: dict[asyncio.Task[QueryResult], int] = {}
+        started = 0
+        result: QueryResult | None = None
+        try:
+            while result is None:
+                if started < self.attempts:
+                    # Each try listens until the end of the whole budget.
+                    budget = (self.attempts - started) * self.timeout
+                    message = make_query(qname, rdtype, rng=self.network.random)
+                    task = asyncio.ensure_future(self._try(server, message, budget))
+                    tries[task] = started
+                    started += 1
+                pending = [task for task in tries if not task.done()]
+                if not pending:
                     raise DnsFailure(
                         f"the DNS server {format_address(server)} did not answer "
                         f"({self.attempts} tries of {self.timeout:g} s)"
-                    ) from None
-                message = make_query(
-                    qname, rdtype, rng=self.network.random
-                )  # a new ID for the new try
-            except DnsQueryError as exc:
-                raise DnsFailure(str(exc)) from None
+                    )
+                wait = self.timeout if started < self.attempts else None
+                await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+                for task in sorted((t for t in tries if t.done()), key=tries.__getitem__):
+                    error = task.exception()
+                    if error is None:
+                        result = task.result()
+                        break
+                    if isinstance(error, DnsTimeout):
+                        continue
+                    if isinstance(error, DnsQueryError):
+                        raise DnsFailure(str(error)) from None
+                    raise error
+        finally:
+            for task in tries:
+                task.cancel()
+            await asyncio.gather(*tries, return_exceptions=True)
         response = result.response
         rcode = response.rcode()
         if rcode == dns.rcode.NXDOMAIN:
@@ -200,6 +219,13 @@ class StubResolver:
                 f"{dns.rcode.to_text(rcode)} for '{qname.to_text(True)}'"
             )
         return response
+
+    async def _try(
+        self, server: Address, message: dns.message.Message, timeout: float
+    ) -> QueryResult:
+        return await query(
+            self.network, server, message, timeout=timeout, trace=self.trace, actor=self.actor
+        )
 
 
 def _addresses_in(

@@ -306,6 +306,16 @@ class HttpRequestFailed(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class HttpRequestRetried(Event):
+    """``request`` goes out again on a new connection: ``connection``, a reused one, closed
+    or was reset before any byte of the answer (``message`` says which)."""
+
+    request: int
+    connection: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
 class TcpInfoRead(Event):
     """The kernel's counters for ``connection`` (Linux TCP_INFO), read before closing."""
 
