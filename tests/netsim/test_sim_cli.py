@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from support import require_program
+from webtrip.labs import demo_path
 
 ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
 
@@ -207,10 +209,14 @@ def test_the_narration_counts_retries_on_both_sides():
     assert "El servidor tuvo que enviar 1 segmento de nuevo." in spanish.stdout
 
 
-def test_a_page_with_files_that_did_not_load_exits_21():
-    done = webtrip("sim", "--bandwidth", "1kbit", "--no-render", "--no-packets")
+def test_a_page_with_files_that_did_not_load_exits_21(tmp_path):
+    """The demo lab with its stylesheet deleted: the page loads, one file is a 404."""
+    lab_dir = tmp_path / "demo"
+    shutil.copytree(demo_path(), lab_dir)
+    (lab_dir / "site" / "style.css").unlink()
+    done = webtrip("sim", "--lab", str(lab_dir / "lab.toml"), "--no-render", "--no-packets")
     assert done.returncode == 21, done.stderr
-    assert "✗" in done.stdout
+    assert re.search(r"/style\.css\s+404", done.stdout)
 
 
 def test_a_fault_that_never_matched_is_noted():
@@ -221,3 +227,16 @@ def test_a_fault_that_never_matched_is_noted():
         "matched, so there was no #99.\n"
     )
     assert webtrip("sim", "--drop", "synack", "--no-packets").stderr == ""
+
+
+def test_an_unreachable_address_fails_at_once_with_the_routers_icmp():
+    done = webtrip("sim", "http://203.0.113.5/", "--no-render")
+    assert done.returncode == 20, done.stderr
+    assert "First it tried 203.0.113.5:80: network is unreachable (ICMP net" in done.stdout
+    assert "A router on the way answered that the server's address cannot be reached" in (
+        done.stdout
+    )
+    rows = done.stdout.split("Packets at browser (10.0.0.1)")[1].strip().splitlines()[1:]
+    icmp = [r for r in rows if "ICMP" in r]
+    assert icmp and "Destination unreachable (Network unreachable)" in icmp[0]
+    assert float(icmp[0].split()[1]) < 0.1  # one round trip, not a connect timeout

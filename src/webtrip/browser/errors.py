@@ -84,3 +84,10 @@ class ConnectionFailed(LoadError):
 
     kind = "connection-failed"
     exit_code = 20
+
+
+class Unreachable(ConnectionFailed):
+    """A router answered that the server's address cannot be reached (ICMP net or host
+    unreachable: ENETUNREACH, EHOSTUNREACH), as a kernel reports at connect()."""
+
+    kind = "unreachable"

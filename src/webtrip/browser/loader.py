@@ -18,6 +18,7 @@ fail the page.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import itertools
 import re
@@ -38,6 +39,7 @@ from webtrip.browser.errors import (
     Timeout,
     TlsFailure,
     TooManyRedirects,
+    Unreachable,
 )
 from webtrip.browser.http1 import HttpConnection, Limits, NoResponse, Response
 from webtrip.browser.page import Document, SubResource, parse_html
@@ -62,6 +64,7 @@ from webtrip.trace import (
 
 MAX_REDIRECTS = 10
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.2
+SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.1
 MAX_RESOURCES = 200
 USER_AGENT = f"Mozilla/5.0 (X11; Linux x86_64) webtrip/{__version__}"
 _ACCEPT = {
@@ -270,11 +273,14 @@ class Browser:
                     item.response = await connection.fetch(request, method, target, headers)
                 except NoResponse as exc:
                     await self._release(origin, connection, reusable=False)
-                    # A kept-alive connection the server had closed (idle timeout, or a
-                    # race with our request): nothing of the answer came, so an idempotent
-                    # request goes out once more, on a new connection — as browsers do
-                    # (RFC 9112 §9.3.1). A new connection that says nothing is an error.
-                    if reused and not fresh and method in IDEMPOTENT:
+                    # Nothing of the answer came: a kept-alive connection the server had
+                    # closed (idle timeout, or a race with our request), or a new one it
+                    # gave up on (a request lost again and again on a bad path). The
+                    # request goes out once more, on a new connection — on a reused one
+                    # if idempotent (RFC 9112 §9.3.1, as Chromium), on a new one too if
+                    # safe (as Firefox: nsHttpTransaction restarts a safe request that
+                    # received nothing). A second silent close is an error.
+                    if not fresh and (method in SAFE or (reused and method in IDEMPOTENT)):
                         trace.record(
                             HttpRequestRetried(
                                 trace.now(), self.actor, request, connection.id, str(exc)
@@ -402,6 +408,8 @@ class Browser:
             )
         if kinds and all(kind == "timeout" for kind in kinds):
             raise Timeout(f"{host} did not answer the connection request ({tried})")
+        if kinds and all(kind == "unreachable" for kind in kinds):
+            raise Unreachable(f"{host} cannot be reached ({tried})")
         raise ConnectionFailed(f"could not connect to {host} ({tried})")
 
     async def _start_tls(self, connection: HttpConnection, host: str) -> None:
@@ -477,12 +485,15 @@ def _document_status(fetched: list[Fetched]) -> int | None:
 
 
 def _connect_failure(error: OSError, peer: Address) -> tuple[str, str]:
-    """The kind ("timeout", "refused", "error") and one sentence for a failed connect."""
+    """The kind ("timeout", "refused", "unreachable", "error") and one sentence for a failed
+    connect; the sentence starts with the address tried."""
     where = format_address(peer)
     if isinstance(error, TimeoutError):
         return "timeout", f"no answer from {where}"
     if isinstance(error, ConnectionRefusedError):
         return "refused", f"{where} refused the connection"
+    if error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return "unreachable", f"{where}: {error.strerror or error}"
     return "error", f"{where}: {error.strerror or error}"
 
 

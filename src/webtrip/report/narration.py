@@ -187,10 +187,11 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
     )
     for failure in failed_connects:
         if failure.t <= (first_sent.t if first_sent else failure.t):
+            address = format_address(failure.peer)
+            # The address said once is enough: "…10.0.0.3:443: refused the connection."
+            message = failure.message.removeprefix(address).removeprefix(":").strip()
             sentences.append(
-                _("First it tried {address}: {message}.").format(
-                    address=format_address(failure.peer), message=failure.message
-                )
+                _("First it tried {address}: {message}.").format(address=address, message=message)
             )
     if first_sent is not None and first.connection is not None:
         peer = next(
@@ -554,6 +555,10 @@ def _ending(finished: PageLoadFinished | None, _) -> Paragraph:  # type: ignore[
             "The server kept sending the browser elsewhere (too many redirects)."
         ),
         "connection-failed": _("The connection to the server failed."),
+        "unreachable": _(
+            "A router on the way answered that the server's address cannot be reached "
+            "(an ICMP message): there is no route to it."
+        ),
         "bad-url": _("The address is not a valid web address."),
     }
     text = explanations.get(finished.failed, _("The page could not be loaded."))
