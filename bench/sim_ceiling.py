@@ -189,54 +189,27 @@ class FreeNetwork(Network):
 
 def free_run(n: int, seed: int) -> dict[str, Any]:
     """sim_scale's page loads, with the same actors and options, on a FreeNetwork."""
-    from webtrip.browser.loader import Browser, BrowserOptions
-    from webtrip.browser.resolver import StubResolver
-    from webtrip.dns.authority import Authority
-    from webtrip.dns.server import DnsServer
-    from webtrip.labs import demo_path
     from webtrip.netsim.clock import VirtualClockLoop
     from webtrip.netsim.world import EPOCH, GC_THRESHOLDS
     from webtrip.trace import Trace
-    from webtrip.web.server import WebServer, WebServerOptions
-    from webtrip.web.sites import Site, SiteMap
 
     gc.collect()
     loop = VirtualClockLoop()
     trace = Trace(clock=loop.time, wall_start=EPOCH)
     fabric = FreeFabric(seed, loop, EPOCH)
     zone = sim_scale.demo_zone()
-    site = SiteMap([Site.from_folder("", demo_path("site"))])
-    dns_ip, web_ip = sim_scale.DNS_IP, sim_scale.WEB_IP
-
-    async def main() -> list[Any]:
-        dns_server = DnsServer(FreeNetwork(fabric, dns_ip), Authority(zone), trace)
-        web_server = WebServer(
-            FreeNetwork(fabric, web_ip),
-            site,
-            trace,
-            options=WebServerOptions(max_connections=sim_scale.MAX_CONNECTIONS),
-        )
-        await dns_server.start([(dns_ip, 53)])
-        await web_server.start([(web_ip, 80)])
-        loaders = []
-        for i in range(n):
-            network = FreeNetwork(fabric, f"10.1.{i // 250}.{i % 250 + 1}")
-            resolver = StubResolver(network, trace, nameserver=(dns_ip, 53), hosts={}, attempts=5)
-            options = BrowserOptions(total_timeout=300)
-            loaders.append(Browser(network, resolver, trace, options=options))
-        try:
-            return await asyncio.gather(
-                *(b.load("http://www.webtrip.test/") for b in loaders), return_exceptions=True
-            )
-        finally:
-            await web_server.aclose()
-            await dns_server.aclose()
-
+    main = sim_scale.serve_and_load(
+        FreeNetwork(fabric, sim_scale.DNS_IP),
+        FreeNetwork(fabric, sim_scale.WEB_IP),
+        [FreeNetwork(fabric, f"10.1.{i // 250}.{i % 250 + 1}") for i in range(n)],
+        trace,
+        zone,
+    )
     old = gc.get_threshold()
     gc.set_threshold(*(max(a, b) for a, b in zip(GC_THRESHOLDS, old, strict=True)))
     t0 = time.perf_counter()
     try:
-        loads = loop.run_until_complete(main())
+        loads = loop.run_until_complete(main)
     finally:
         wall = time.perf_counter() - t0
         gc.set_threshold(*old)

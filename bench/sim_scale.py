@@ -177,10 +177,17 @@ def log_digest(world: Any) -> str:
     return digest.hexdigest()
 
 
-def one_run(
-    n: int, seed: int, backlog: int = BACKLOG, max_connections: int = MAX_CONNECTIONS
-) -> dict[str, Any]:
-    """Build the world with n browsers, load the page in all of them, and measure."""
+async def serve_and_load(
+    dns_network: Any,
+    web_network: Any,
+    browser_networks: list[Any],
+    trace: Any,
+    zone: Any,
+    max_connections: int = MAX_CONNECTIONS,
+) -> list[Any]:
+    """Start the DNS server (the demo zone) and the web server (the demo site) on their
+    networks, load http://www.webtrip.test/ in a browser on each of ``browser_networks``,
+    all at once, and stop the servers: the loads (or their exceptions)."""
     from webtrip.browser.loader import Browser, BrowserOptions
     from webtrip.browser.resolver import StubResolver
     from webtrip.dns.authority import Authority
@@ -189,37 +196,46 @@ def one_run(
     from webtrip.web.server import WebServer, WebServerOptions
     from webtrip.web.sites import Site, SiteMap
 
+    site = SiteMap([Site.from_folder("", demo_path("site"))])
+    dns_server = DnsServer(dns_network, Authority(zone), trace)
+    options = WebServerOptions(max_connections=max_connections)
+    web_server = WebServer(web_network, site, trace, options=options)
+    await dns_server.start([(DNS_IP, 53)])
+    await web_server.start([(WEB_IP, 80)])
+    loaders = []
+    for network in browser_networks:
+        resolver = StubResolver(network, trace, nameserver=(DNS_IP, 53), hosts={}, attempts=5)
+        options = BrowserOptions(total_timeout=300)
+        loaders.append(Browser(network, resolver, trace, options=options))
+    try:
+        return await asyncio.gather(
+            *(b.load("http://www.webtrip.test/") for b in loaders), return_exceptions=True
+        )
+    finally:
+        await web_server.aclose()
+        await dns_server.aclose()
+
+
+def one_run(
+    n: int, seed: int, backlog: int = BACKLOG, max_connections: int = MAX_CONNECTIONS
+) -> dict[str, Any]:
+    """Build the world with n browsers, load the page in all of them, and measure."""
     gc.collect()
     t0 = time.perf_counter()
     world, dns_host, web_host, browsers = build_world(n, seed)
     trace = world.trace
     zone = demo_zone()
-    site = SiteMap([Site.from_folder("", demo_path("site"))])
     built = time.perf_counter() - t0
 
     async def main() -> list[Any]:
-        dns_server = DnsServer(world.network(dns_host), Authority(zone), trace)
-        web_server = WebServer(
+        return await serve_and_load(
+            world.network(dns_host),
             server_network(world, web_host, backlog),
-            site,
+            [world.network(host) for host in browsers],
             trace,
-            options=WebServerOptions(max_connections=max_connections),
+            zone,
+            max_connections,
         )
-        await dns_server.start([(DNS_IP, 53)])
-        await web_server.start([(WEB_IP, 80)])
-        loaders = []
-        for host in browsers:
-            network = world.network(host)
-            resolver = StubResolver(network, trace, nameserver=(DNS_IP, 53), hosts={}, attempts=5)
-            options = BrowserOptions(total_timeout=300)
-            loaders.append(Browser(network, resolver, trace, options=options))
-        try:
-            return await asyncio.gather(
-                *(b.load("http://www.webtrip.test/") for b in loaders), return_exceptions=True
-            )
-        finally:
-            await web_server.aclose()
-            await dns_server.aclose()
 
     gc_time = [0.0, 0.0]  # seconds in the cyclic garbage collector, start of the current pass
 
