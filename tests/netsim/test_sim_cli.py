@@ -240,3 +240,14 @@ def test_an_unreachable_address_fails_at_once_with_the_routers_icmp():
     icmp = [r for r in rows if "ICMP" in r]
     assert icmp and "Destination unreachable (Network unreachable)" in icmp[0]
     assert float(icmp[0].split()[1]) < 0.1  # one round trip, not a connect timeout
+
+
+def test_a_request_sent_again_on_a_new_connection_is_told():
+    # Six copies of the first request lost: the server gives up on the silent connection
+    # after 60 s, and the browser sends the GET again on a new one.
+    done = webtrip("sim", *["--drop", "http-request"] * 6, "--no-render", "--no-packets")
+    assert done.returncode == 0, done.stderr
+    assert (
+        "1 request went out a second time, on a new connection: the server had closed the "
+        "one it was sent on without answering."
+    ) in done.stdout

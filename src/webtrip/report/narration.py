@@ -24,6 +24,7 @@ from webtrip.report.timings import RequestTiming, request_timings
 from webtrip.trace import (
     DnsMessageReceived,
     DnsMessageSent,
+    HttpRequestRetried,
     HttpRequestSent,
     HttpResponseCompleted,
     HttpResponseStarted,
@@ -321,6 +322,16 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
             )
     else:
         sentences.append(_("The kernel's packet counters (TCP_INFO) are not available here."))
+    if retried := [e for e in events if isinstance(e, HttpRequestRetried)]:
+        sentences.append(
+            ngettext(
+                "{count} request went out a second time, on a new connection: the "
+                "server had closed the one it was sent on without answering.",
+                "{count} requests went out a second time, on new connections: the "
+                "server had closed the ones they were sent on without answering.",
+                len(retried),
+            ).format(count=len(retried))
+        )
     paragraphs.append(
         Paragraph(_("Step 3 — Packets: the answer arrives in pieces"), " ".join(sentences))
     )

@@ -307,8 +307,8 @@ class HttpRequestFailed(Event):
 
 @dataclass(frozen=True, slots=True)
 class HttpRequestRetried(Event):
-    """``request`` goes out again on a new connection: ``connection``, a reused one, closed
-    or was reset before any byte of the answer (``message`` says which)."""
+    """``request`` goes out again on a new connection: ``connection`` closed or was reset
+    before any byte of the answer (``message`` says which)."""
 
     request: int
     connection: int
