@@ -320,6 +320,8 @@ def transfer_both(loss_lab: tuple[VethLab, str], tmp_path: Path, loss: Loss):
     assert lab.qdisc_drops() == 0  # the only loss is ours
     dropped, passed = nft_counters(lab, nft)
     assert dropped == 1, f"the nftables rule dropped {dropped} packets, not one"
+    # The other matching originals and the one retransmission went through.
+    assert passed == (SIZE // MSS if loss.payload == MSS else 1), passed
     counters = kernel_counters(lab)
     sim = run_sim(lab.delay, loss, sim_pcap)
     real_recovery, sim_recovery = analyse(tshark, real_pcap), analyse(tshark, sim_pcap)
