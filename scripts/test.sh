@@ -18,6 +18,9 @@ declare -A PEERS=(
     [chromium]=chromium
     [tshark]=tshark
     [unbound]=unbound
+    [ip]=iproute2
+    [tc]=iproute2
+    [nft]=nftables
 )
 
 missing_programs=()
