@@ -123,7 +123,8 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
         answers = [e for e in events if isinstance(e, DnsMessageReceived) and e.t <= name.t]
         server = format_address(name.server) if name.server else "?"
         sizes = sorted({e.size for e in asked})
-        opening = [e for e in asked if e.t == asked[0].t] if asked else []
+        # A question asked again (a retry: the same question, a new ID) is not a new one.
+        opening = list({e.wire[2:]: e for e in reversed(asked)}.values())
         sentences.append(
             ngettext(
                 "The browser asked the DNS server at {server} for the address of {name}: "
