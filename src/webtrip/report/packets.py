@@ -129,14 +129,16 @@ def _icmp_info(kind: int, code: int) -> str:
 class _TcpAnalysis:
     """What Wireshark works out across a TCP conversation's segments, from the capture
     alone: relative sequence numbers, the window scaled as both SYNs agreed,
-    retransmissions (data, SYN or FIN that does not go past what was already sent), a
-    segment that starts past it (the previous one not captured) and duplicate ACKs (a
-    pure ACK repeating the last one's ACK and window)."""
+    retransmissions (data, SYN or FIN that does not go past what was already sent;
+    spurious if the peer had acknowledged it), a segment that starts past it (the
+    previous one not captured) and duplicate ACKs (a pure ACK at the sender's next
+    sequence number repeating the ACK and window before it)."""
 
     def __init__(self) -> None:
         self.isn: dict[tuple[str, int, str, int], int] = {}
         self.scale: dict[tuple[str, int, str, int], int] = {}
         self.sent_up_to: dict[tuple[str, int, str, int], int] = {}
+        self.acked_up_to: dict[tuple[str, int, str, int], int] = {}  # by the other side
         self.last_ack: dict[tuple[str, int, str, int], tuple[int, int, int, int]] = {}
 
     def info(
@@ -156,7 +158,10 @@ class _TcpAnalysis:
         body = segment.payload
         ack = ""
         if "ACK" in flags and backward in self.isn:
-            ack = f" Ack={(segment.ack - self.isn[backward]) % 2**32}"
+            relative_ack = (segment.ack - self.isn[backward]) % 2**32
+            ack = f" Ack={relative_ack}"
+            if number is not None:
+                self.acked_up_to[backward] = max(relative_ack, self.acked_up_to.get(backward, 0))
         window = segment.window
         if not syn and forward in self.scale and backward in self.scale:
             window <<= self.scale[forward]  # RFC 7323: never scaled in a SYN
@@ -185,16 +190,22 @@ class _TcpAnalysis:
         end = seq + length + syn_or_fin
         before = self.sent_up_to.get(flow)
         self.sent_up_to[flow] = max(end, before or 0)
+        # A duplicate ACK repeats the ACK and window of the segments before it and sends
+        # nothing new; it points at the frame that first had them (as Wireshark's).
         last = self.last_ack.get(flow)
+        repeats = last is not None and (last[0], last[1]) == (segment.ack, segment.window)
         bare = segment.flags & (Flags.ACK | Flags.RST) == Flags.ACK
-        pure_ack = bare and not (length or syn_or_fin)
-        if pure_ack and last is not None and (last[0], last[1]) == (segment.ack, segment.window):
+        if bare and repeats and not (length or syn_or_fin) and seq == before:
+            assert last is not None
             self.last_ack[flow] = (segment.ack, segment.window, last[2], last[3] + 1)
             return f"[TCP Dup ACK {last[2]}#{last[3] + 1}] "
-        self.last_ack[flow] = (segment.ack, segment.window, number, 0)
+        if not repeats:
+            self.last_ack[flow] = (segment.ack, segment.window, number, 0)
         if before is not None and seq > before:
             return "[TCP Previous segment not captured] "
         if (length or syn_or_fin) and before is not None and end <= before:
+            if length and end <= self.acked_up_to.get(flow, -1):  # the peer had the data
+                return "[TCP Spurious Retransmission] "
             return "[TCP Retransmission] "
         return ""
 
