@@ -300,3 +300,30 @@ def test_the_path_mtu_learnt_is_used_by_the_next_connections_to_that_peer(world)
     assert server.path_mtu("10.0.1.2") == 576
     world.run(asyncio.sleep(600))
     assert server.path_mtu("10.0.1.2") is None  # forgotten after 10 minutes, as Linux does
+
+
+def test_parallel_connections_each_resend_at_once_on_their_own_icmp(world):
+    """Four downloads at once through the narrow path: the first ICMP teaches the host the
+    path MTU, which limits the other connections' next segments — but their own large
+    segments already in flight are lost too, and each resends them on its own ICMP at
+    once (as Linux, whose sockets compare their icsk_pmtu_cookie), not after an RTO."""
+    client, server = narrow_path(world)
+    payload = bytes(i % 251 for i in range(20000))
+
+    async def handler(stream: Stream) -> None:
+        await stream.receive_some()
+        await stream.send_all(payload)
+        await stream.aclose()
+
+    async def fetch() -> tuple[bytes, float]:
+        stream = await world.network(client).open_tcp_stream(SERVER, 80)
+        await stream.send_all(b"GET")
+        return await read_all(stream), world.now()
+
+    async def main() -> list[tuple[bytes, float]]:
+        await world.network(server).start_tcp_server(handler, SERVER, 80)
+        return await asyncio.gather(*(fetch() for _ in range(4)))
+
+    results = world.run(main())
+    assert all(data == payload for data, _ in results)
+    assert max(done for _, done in results) < 0.5  # no retransmission timeout (1 s)

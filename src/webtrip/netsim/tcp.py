@@ -537,6 +537,10 @@ class TcpConnection:
         self.snd_wnd = self.snd_wl1 = self.snd_wl2 = 0
         self.send_mss = DEFAULT_MSS
         self._path_mss: int | None = None  # the largest segment the path takes (RFC 1191)
+        # The largest segment this connection may still have in flight unrepaired: its
+        # size before the first limit, then the size it last resent at for an ICMP
+        # "fragmentation needed" (Linux's icsk_pmtu_cookie). None: never limited.
+        self._pmtu_cookie: int | None = None
         self._max_snd_wnd = 0
         self._send_buffer = bytearray()
         self._send_buffer_seq = 0
@@ -836,7 +840,12 @@ class TcpConnection:
         """
         if mss < 1 or not self._quotes_unacknowledged(seq):
             return False
-        if self.limit_segment_size(mss):
+        self.limit_segment_size(mss)  # perhaps already done: another connection's news
+        cookie = self._pmtu_cookie
+        if cookie is not None and mss < cookie:
+            # Segments larger than ``mss`` may be in flight: resend them smaller, once
+            # for this size (the reports for the others in flight change nothing).
+            self._pmtu_cookie = mss
             self.soft_error = errno.EMSGSIZE  # Linux too: told if the connection still times out
             if (
                 self.state in SENDS_DATA
@@ -861,6 +870,8 @@ class TcpConnection:
         self._path_mss = mss
         if mss >= self.send_mss:
             return False
+        if self._pmtu_cookie is None:
+            self._pmtu_cookie = self.send_mss
         self.send_mss = mss
         self.congestion.mss = min(self.congestion.mss, mss)
         return True
