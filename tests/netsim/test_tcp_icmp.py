@@ -68,7 +68,7 @@ def syn_sent() -> tuple[World, object]:
 def test_an_unreachable_error_about_our_syn_ends_the_attempt_at_once():
     world, client = syn_sent()
     sent = len(world.a.log)
-    client.icmp_error(client.iss, errno.EHOSTUNREACH)
+    client.icmp_error(client.iss, errno.EHOSTUNREACH, ends_half_open=True)
     assert client.state is S.CLOSED and client.close_reason is CloseReason.UNREACHABLE
     assert client.error == errno.EHOSTUNREACH
     assert app_of(client).events[-1] == "closed: destination unreachable"
@@ -79,7 +79,8 @@ def test_an_unreachable_error_about_our_syn_ends_the_attempt_at_once():
 @pytest.mark.parametrize("offset", [2, -1, 2**31, 12345])
 def test_an_icmp_error_quoting_a_sequence_number_we_did_not_send_is_ignored(offset):
     world, client = syn_sent()
-    client.icmp_error((client.iss + offset) % 2**32, errno.ECONNREFUSED)  # forged, or stale
+    # forged, or stale:
+    client.icmp_error((client.iss + offset) % 2**32, errno.ECONNREFUSED, ends_half_open=False)
     assert client.state is S.SYN_SENT and client.error is None
     world.run(until=5)
     assert client.state is S.ESTABLISHED
@@ -90,7 +91,7 @@ def test_on_an_open_connection_an_unreachable_error_is_only_remembered():
     client, _ = world.connect(client=Sender(bytes(3000), close_when_sent=False))
     world.run(until=0.5)
     assert client.state is S.ESTABLISHED and client.snd_max > client.snd_una
-    client.icmp_error(client.snd_una % 2**32, errno.ENETUNREACH)
+    client.icmp_error(client.snd_una % 2**32, errno.ENETUNREACH, ends_half_open=True)
     assert client.state is S.ESTABLISHED and client.soft_error == errno.ENETUNREACH
     world.run()
     assert client.close_reason is CloseReason.TIMEOUT  # the soft error is told then
@@ -102,10 +103,14 @@ def test_a_half_open_passive_connection_is_dropped_quietly_only_if_the_host_is_u
     world.run(until=0.5)
     (server,) = accepted
     assert server.state is S.SYN_RECEIVED
-    server.icmp_error(server.iss, errno.ECONNREFUSED)  # Linux's tcp_req_err ignores it
+    server.icmp_error(server.iss, errno.ECONNREFUSED, ends_half_open=False)  # Linux ignores it
+    assert server.state is S.SYN_RECEIVED
+    # "Communication administratively prohibited" is EHOSTUNREACH too, but only a filter
+    # on one path: Linux's tcp_req_err keeps the request.
+    server.icmp_error(server.iss, errno.EHOSTUNREACH, ends_half_open=False)
     assert server.state is S.SYN_RECEIVED
     sent = len(world.b.log)
-    server.icmp_error(server.iss, errno.EHOSTUNREACH)
+    server.icmp_error(server.iss, errno.EHOSTUNREACH, ends_half_open=True)
     assert server.state is S.CLOSED and server.close_reason is CloseReason.UNREACHABLE
     assert len(world.b.log) == sent  # no RST
 
@@ -327,3 +332,20 @@ def test_parallel_connections_each_resend_at_once_on_their_own_icmp(world):
     results = world.run(main())
     assert all(data == payload for data, _ in results)
     assert max(done for _, done in results) < 0.5  # no retransmission timeout (1 s)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "ends"),
+    [
+        (icmp.DESTINATION_UNREACHABLE, icmp.NET_UNREACHABLE, True),
+        (icmp.DESTINATION_UNREACHABLE, icmp.HOST_UNREACHABLE, True),
+        (icmp.TIME_EXCEEDED, icmp.TTL_EXCEEDED_IN_TRANSIT, True),
+        (icmp.DESTINATION_UNREACHABLE, icmp.PORT_UNREACHABLE, False),
+        (icmp.DESTINATION_UNREACHABLE, icmp.COMMUNICATION_PROHIBITED, False),
+        (icmp.DESTINATION_UNREACHABLE, icmp.HOST_PROHIBITED, False),
+        (icmp.DESTINATION_UNREACHABLE, 7, False),  # destination host unknown
+    ],
+)
+def test_which_icmp_errors_end_a_half_open_connection_as_linux(kind, code, ends):
+    message = icmp.IcmpMessage(kind, code, bytes(4), bytes(28))
+    assert message.ends_half_open is ends

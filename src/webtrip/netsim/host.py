@@ -234,7 +234,7 @@ class Host(Node):
             return
         error = message.socket_error
         if error is not None:
-            stream.icmp_error(seq, error, detail)
+            stream.icmp_error(seq, error, detail, ends_half_open=message.ends_half_open)
 
     def path_mtu(self, peer: str) -> int | None:
         """The path MTU to ``peer`` that ICMP taught, if it is still remembered."""

@@ -119,6 +119,15 @@ class IcmpMessage:
         return None
 
     @property
+    def ends_half_open(self) -> bool:
+        """Does this error end a half-open passive connection (a SYN answered, no ACK
+        yet)? As Linux's tcp_req_err is told: net or host unreachable, time exceeded —
+        not an administrative filter, nor an unknown network or host."""
+        if self.type == DESTINATION_UNREACHABLE:
+            return self.code in (NET_UNREACHABLE, HOST_UNREACHABLE)
+        return self.type == TIME_EXCEEDED
+
+    @property
     def next_hop_mtu(self) -> int:
         """The MTU a "fragmentation needed" message reports (RFC 1191)."""
         return int.from_bytes(self.rest[2:], "big")

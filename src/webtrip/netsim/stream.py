@@ -117,11 +117,12 @@ class SimStream(Stream, TcpApplication):
             self.connection.abort()
             raise
 
-    def icmp_error(self, seq: int, error: int, detail: str) -> None:
-        """An ICMP error about our segment ``seq``, as errno ``error``; ``detail`` says which."""
+    def icmp_error(self, seq: int, error: int, detail: str, *, ends_half_open: bool) -> None:
+        """An ICMP error about our segment ``seq``, as errno ``error``; ``detail`` says which
+        (``ends_half_open``: see :meth:`TcpConnection.icmp_error`)."""
         believed_before = self._icmp_detail
         self._icmp_detail = detail  # before the call: it may close the connection
-        if not self.connection.icmp_error(seq, error):
+        if not self.connection.icmp_error(seq, error, ends_half_open=ends_half_open):
             self._icmp_detail = believed_before  # a forged or stale one says nothing
 
     def mtu_reduced(self, seq: int, mss: int, detail: str) -> bool:

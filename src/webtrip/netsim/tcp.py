@@ -28,7 +28,7 @@ clock=..., rng=..., app=..., config=TcpConfig())``. Then:
   TCP's flow control;
 * ``timer_expired(name)`` when a timer fires (the callback passed to
   ``Timers.set_timer`` does exactly that);
-* ``icmp_error(seq, errno)`` and ``mtu_reduced(seq, mss)`` when an ICMP error
+* ``icmp_error(seq, errno, ends_half_open=...)`` and ``mtu_reduced(seq, mss)`` when an ICMP error
   quotes one of the connection's segments (the owner finds the connection
   by the quoted addresses and ports).
 
@@ -781,7 +781,7 @@ class TcpConnection:
 
     # ------------------------------------------------------ the network's errors
 
-    def icmp_error(self, seq: int, error: int) -> bool:
+    def icmp_error(self, seq: int, error: int, *, ends_half_open: bool) -> bool:
         """ICMP says that our segment numbered ``seq`` (as quoted: 32 bits) met an error.
 
         ``error`` is the errno its owner made of the ICMP message, as Linux's
@@ -797,8 +797,10 @@ class TcpConnection:
           attempt ends at once with ``error``: the peer cannot be reached, and
           the SYN's retransmissions would only delay the news;
         * a half-open passive connection (SYN-RECEIVED after the peer's SYN) is
-          forgotten quietly if the network or host is unreachable, as Linux's
-          tcp_req_err does: nobody waits on it to be told;
+          forgotten quietly if ``ends_half_open`` — the ICMP message said net or
+          host unreachable or time exceeded, as Linux's tcp_req_err is told (not
+          an administrative filter: the SYN-ACK may find another way) — nobody
+          waits on it to be told;
         * in a synchronized state the trouble may pass (a route that flaps), so
           the error is only remembered in ``soft_error`` and reported if the
           connection times out after all.
@@ -811,7 +813,7 @@ class TcpConnection:
             self.state is State.SYN_RECEIVED and not self._passive
         )
         half_open = self.state is State.SYN_RECEIVED and self._passive
-        if opening or (half_open and error in (errno.ENETUNREACH, errno.EHOSTUNREACH)):
+        if opening or (half_open and ends_half_open):
             self.error = error
             self._received.clear()
             self._transition(Event.RCV_ICMP_UNREACHABLE, CloseReason.UNREACHABLE)
