@@ -152,6 +152,23 @@ def test_a_syn_sent_again_is_answered_with_the_same_syn_ack_at_once():
     assert accepted[0].counters.retransmissions == 1
 
 
+def test_copies_of_a_syn_get_at_most_one_syn_ack_every_half_second():
+    # Every SYN,ACK is lost and the same SYN arrives ten times in 0.3 s (a replay, or a
+    # duplicating path): one SYN,ACK answers them, as Linux's tcp_oow_rate_limited allows.
+    world = World(b_to_a=Conditions(drop_if=lambda segment: True))
+    _, accepted = world.connect(server_config=TcpConfig(initial_rto=3.0))
+    world.run(until=0.1)
+    (syn,) = [r.segment for r in world.b.log if r.direction == "in"]
+    for i in range(10):
+        world.scheduler.call_later(0.03 * i, lambda: world.b.receive(syn))
+    world.run(until=0.45)
+    assert [flags for who, flags in world.trace() if who == "B"] == ["SYN,ACK", "SYN,ACK"]
+    world.scheduler.call_later(0.2, lambda: world.b.receive(syn))  # 0.5 s after the last
+    world.run(until=0.7)
+    assert [flags for who, flags in world.trace() if who == "B"].count("SYN,ACK") == 3
+    assert accepted[0].state is S.SYN_RECEIVED
+
+
 def test_closing_in_syn_sent_sends_no_fin_and_a_late_syn_ack_is_reset():
     world = World(b_to_a=Conditions(drop=[0]))
     client, accepted = world.connect()

@@ -171,6 +171,9 @@ _SYN: Final = int(Flags.SYN)
 _RST: Final = int(Flags.RST)
 _ACK: Final = int(Flags.ACK)
 DEFAULT_MSS: Final = 536  # RFC 9293 §3.7.1: what to assume when a SYN has no MSS option
+# At most one answer per this many seconds to a peer's repeated SYN (Linux's
+# tcp_invalid_ratelimit, 500 ms): a flood of copies gets no flood of SYN,ACKs.
+SYN_ACK_RESEND_INTERVAL: Final = 0.5
 MAX_WINDOW_FIELD: Final = 0xFFFF
 
 
@@ -541,6 +544,7 @@ class TcpConnection:
         # size before the first limit, then the size it last resent at for an ICMP
         # "fragmentation needed" (Linux's icsk_pmtu_cookie). None: never limited.
         self._pmtu_cookie: int | None = None
+        self._syn_ack_resent_at: float | None = None  # answering a repeated SYN, last time
         self._max_snd_wnd = 0
         self._send_buffer = bytearray()
         self._send_buffer_seq = 0
@@ -1075,8 +1079,14 @@ class TcpConnection:
         Linux (tcp_check_req → inet_rtx_syn_ack) answers with the SYN,ACK
         again, and so do we: the same ISS and options as the first, counted
         as a retransmission (Karn: the ACK it brings measures no round trip),
-        with the retransmission timer restarted.
+        with the retransmission timer restarted — at most once every
+        :data:`SYN_ACK_RESEND_INTERVAL` (tcp_oow_rate_limited).
         """
+        now = self._clock()
+        last = self._syn_ack_resent_at
+        if last is not None and now - last < SYN_ACK_RESEND_INTERVAL:
+            return
+        self._syn_ack_resent_at = now
         self._rtt_timed = None
         self._syn_retransmitted = True
         self._send_syn()
