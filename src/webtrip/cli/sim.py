@@ -163,7 +163,8 @@ def sim(
     packets are real IPv4/UDP/TCP bytes (open the --pcap file in Wireshark or
     tshark). Faults act on the browser's link. Exit codes are webtrip
     browse's (0 loaded, 21 loaded but some of its files did not, 10-20 why
-    the page did not load; see webtrip browse --help); 2 for a mistake.
+    the page did not load; see webtrip browse --help); 2 for a mistake in
+    the command, 1 when a file cannot be written.
 
     \b
     Examples:
