@@ -64,7 +64,7 @@ def packet_rows(packets: Iterable[tuple[float, bytes, str | None]]) -> list[Pack
             if 53 in (udp.source_port, udp.destination_port):
                 protocol, info = "DNS", _dns_info(udp.payload) or info
         elif packet.tcp is not None:
-            protocol, info = flows.info(ip.source, ip.destination, ip.payload, number)
+            protocol, info = flows.info(ip.source, ip.destination, ip.payload, number, time)
         elif packet.icmp is not None:
             info = _icmp_info(packet.icmp.type, packet.icmp.code)
         rows.append(
@@ -130,9 +130,10 @@ class _TcpAnalysis:
     """What Wireshark works out across a TCP conversation's segments, from the capture
     alone: relative sequence numbers, the window scaled as both SYNs agreed,
     retransmissions (data, SYN or FIN that does not go past what was already sent;
-    spurious if the peer had acknowledged it), a segment that starts past it (the
-    previous one not captured) and duplicate ACKs (a pure ACK at the sender's next
-    sequence number repeating the ACK and window before it)."""
+    spurious if the peer had acknowledged it, fast if it answers duplicate ACKs), a
+    segment that starts past it (the previous one not captured) and duplicate ACKs (a
+    pure ACK at the sender's next sequence number repeating the ACK and window before
+    it)."""
 
     def __init__(self) -> None:
         self.isn: dict[tuple[str, int, str, int], int] = {}
@@ -140,9 +141,10 @@ class _TcpAnalysis:
         self.sent_up_to: dict[tuple[str, int, str, int], int] = {}
         self.acked_up_to: dict[tuple[str, int, str, int], int] = {}  # by the other side
         self.last_ack: dict[tuple[str, int, str, int], tuple[int, int, int, int]] = {}
+        self.dup_ack_at: dict[tuple[str, int, str, int], float] = {}  # the last one's time
 
     def info(
-        self, source: str, destination: str, payload: bytes, number: int | None
+        self, source: str, destination: str, payload: bytes, number: int | None, time: float
     ) -> tuple[str, str]:
         segment = TcpSegment.decode(payload, source, destination)
         flags = [flag.name for flag in _SHOWN_FLAGS if segment.flags & flag]
@@ -166,6 +168,10 @@ class _TcpAnalysis:
         if not syn and forward in self.scale and backward in self.scale:
             window <<= self.scale[forward]  # RFC 7323: never scaled in a SYN
         mark = self._mark(forward, segment, relative_seq, len(body), bool(syn or fin), number)
+        if mark == "[TCP Retransmission] " and self._fast(backward, segment.seq, time):
+            mark = "[TCP Fast Retransmission] "
+        if number is not None and mark.startswith("[TCP Dup ACK"):
+            self.dup_ack_at[forward] = time
         if body.startswith(_HTTP_METHODS) or body.startswith(b"HTTP/1."):
             return "HTTP", mark + body.split(b"\r\n", 1)[0].decode("latin-1")
         options = f" MSS={segment.mss}" if segment.mss else ""
@@ -174,6 +180,19 @@ class _TcpAnalysis:
         return "TCP", (
             f"{mark}{segment.src_port} → {segment.dst_port} [{', '.join(flags)}] "
             f"Seq={relative_seq}{ack} Win={window} Len={len(body)}{options}"
+        )
+
+    def _fast(self, reverse: tuple[str, int, str, int], seq: int, time: float) -> bool:
+        """Is a retransmission at ``seq`` the answer to duplicate ACKs (two or more, the
+        last within 20 ms, asking for ``seq``), as Wireshark decides a fast one?"""
+        last = self.last_ack.get(reverse)
+        at = self.dup_ack_at.get(reverse)
+        return (
+            last is not None
+            and at is not None
+            and last[3] >= 2
+            and last[0] == seq
+            and time - at < 0.02
         )
 
     def _mark(
