@@ -157,6 +157,11 @@ MISTAKES = [
      "[[dns]] 1 needs 'zones'"),
     (('address = "192.168.2.80/24"', 'address = "192.168.2.53/24"'),
      "hosts 'ns' and 'www' have the same address, 192.168.2.53"),
+    (('latency = "5ms"', "latency = nan"), "link 1's latency: 'nan' is not a finite number"),
+    (('latency = "5ms"', "latency = inf"), "link 1's latency: 'inf' is not a finite number"),
+    (('bandwidth = "50mbit"', "bandwidth = nan"), "'nan' is not a finite number"),
+    (('latency = "5ms"', 'latency = "5ms"\nmtu = 100000'), "mtu must be a whole number from 576"),
+    (('latency = "5ms"', 'latency = "5ms"\nmtu = 68'), "mtu must be a whole number from 576"),
 ]  # fmt: skip
 
 

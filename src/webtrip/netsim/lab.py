@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import re
 import tomllib
 from collections import deque
@@ -380,11 +381,20 @@ class _Reader:
         for key in ("loss", "duplicate", "reorder"):
             if key in entry:
                 options[key] = self.share(entry[key], f"{where}'s {key}")
-        for key, option, smallest in (("mtu", "mtu", 68), ("queue", "queue_packets", 1)):
+        # An MTU from 576 (RFC 791: every host takes datagrams that big; nothing is
+        # fragmented here) to IPv4's largest datagram, as --mtu takes it.
+        limits = (("mtu", "mtu", 576, 65535), ("queue", "queue_packets", 1, 1_000_000))
+        for key, option, smallest, largest in limits:
             if key in entry:
                 value = entry[key]
-                if not isinstance(value, int) or isinstance(value, bool) or value < smallest:
-                    raise self.fail(f"{where}'s {key} must be a whole number from {smallest}")
+                if (
+                    not isinstance(value, int)
+                    or isinstance(value, bool)
+                    or not smallest <= value <= largest
+                ):
+                    raise self.fail(
+                        f"{where}'s {key} must be a whole number from {smallest} to {largest}"
+                    )
                 options[option] = value
         return options
 
@@ -453,6 +463,8 @@ def parse_quantity(kind: str, value: Any) -> float:
             known = ", ".join(unit for unit in units if unit)
             raise ValueError(f"'{value}' is not a number with a unit ({known})")
         number = float(match.group(1)) * units[match.group(2).lower()]
+    if not math.isfinite(number):
+        raise ValueError(f"'{value}' is not a finite number")
     if number < 0:
         raise ValueError(f"'{value}' is negative")
     return number
