@@ -261,3 +261,12 @@ def test_a_request_sent_again_on_a_new_connection_is_told():
         "1 request went out a second time, on a new connection: the server had closed the "
         "one it was sent on without answering."
     ) in done.stdout
+
+
+def test_small_numbers_are_told_right():
+    missing = webtrip("sim", "http://www.webtrip.test/missing", "--no-render", "--no-packets")
+    assert "“404 Not Found”: 1 file, " in missing.stdout
+    lossy = webtrip("sim", "--loss", "30%", "--seed", "5", "--no-render", "--no-packets")
+    assert "round-trip time of" in lossy.stdout and "time of 0.00 ms" not in lossy.stdout
+    # random.Random(-1) is random.Random(1): a negative seed would repeat a positive one.
+    assert webtrip("sim", "--seed", "-1").returncode == 2

@@ -97,7 +97,13 @@ FILTER_HELP = (
     "--loss", help="Share of packets lost at random on the browser's link, e.g. 2% or 2 (0%)."
 )
 @click.option("--mtu", type=click.IntRange(576, 65535), help="The browser's link MTU (1500).")
-@click.option("--seed", default=1, show_default=True, type=int, help="Same seed, same packets.")
+@click.option(
+    "--seed",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Same seed, same packets (0 or more).",
+)
 @click.option(
     "--drop",
     "drops",

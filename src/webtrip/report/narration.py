@@ -302,7 +302,8 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 segments_in=sum(i.segments_in for i in infos),
                 segments_out=sum(i.segments_out for i in infos),
                 connections=len(infos),
-                rtt=ms(min(i.rtt for i in infos) * 1000),
+                # The shortest round trip measured (a connection without a sample says 0).
+                rtt=ms(min((i.rtt for i in infos if i.rtt > 0), default=-0.001) * 1000),
             )
         )
         sentences.append(
@@ -384,7 +385,11 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
     total_bytes = sum(t.wire_size for t in timings)
     if finished is not None and finished.title:
         sentences.append(
-            _("Then it built the page “{title}”: {files} files, {bytes} bytes, in {ms}.").format(
+            ngettext(
+                "Then it built the page “{title}”: {files} file, {bytes} bytes, in {ms}.",
+                "Then it built the page “{title}”: {files} files, {bytes} bytes, in {ms}.",
+                len(timings),
+            ).format(
                 title=finished.title,
                 files=len(timings),
                 bytes=total_bytes,
