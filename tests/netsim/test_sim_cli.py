@@ -11,6 +11,7 @@ import pytest
 
 from support import require_program
 from webtrip.labs import demo_path
+from webtrip.netsim.pcap import read_pcap
 
 ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
 
@@ -270,3 +271,16 @@ def test_small_numbers_are_told_right():
     assert "round-trip time of" in lossy.stdout and "time of 0.00 ms" not in lossy.stdout
     # random.Random(-1) is random.Random(1): a negative seed would repeat a positive one.
     assert webtrip("sim", "--seed", "-1").returncode == 2
+
+
+def test_a_packet_held_past_the_end_of_the_load_still_arrives_and_is_listed(tmp_path):
+    # The SYN,ACK held 3 s: the browser's SYN again got another at once and the page
+    # loaded long before; the held one still arrives, at 3.1 s, in the list and the pcap.
+    pcap = tmp_path / "late.pcap"
+    done = webtrip("sim", "--delay", "synack=3s", "--no-render", "--pcap", str(pcap))
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.split("Packets at browser (10.0.0.1)")[1].strip().splitlines()[1:]
+    late = [r for r in rows if "[SYN, ACK]" in r and float(r.split()[1]) > 3.0]
+    assert len(late) == 1
+    numbered = [r for r in rows if r.split()[0].isdigit()]
+    assert len(read_pcap(pcap.read_bytes())) == len(numbered) >= int(late[0].split()[0])

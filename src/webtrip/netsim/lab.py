@@ -750,7 +750,9 @@ def run(
                 )
                 browser = Browser(network, resolver, trace, options=options)
                 done.append(await browser.load(url or lab.url))
-            await _closing_handshakes([n for n in nodes.values() if isinstance(n, Host)])
+            await _closing_handshakes(
+                [n for n in nodes.values() if isinstance(n, Host)], world.links
+            )
         finally:
             for server in reversed(servers):
                 await server.aclose()
@@ -761,17 +763,23 @@ def run(
     return SimLab(lab, world, nodes, browser_link, done[0], done)
 
 
-async def _closing_handshakes(hosts: list[Host], limit: float = CLOSING_LIMIT) -> None:
+async def _closing_handshakes(
+    hosts: list[Host], links: list[Link], limit: float = CLOSING_LIMIT
+) -> None:
     """Let the connections the browser closed finish closing, as they would after a page
     load: its FIN answered by the server's, the last ACK, the browser in TIME-WAIT (whose
-    2·MSL is not waited out). At most ``limit`` virtual seconds (a lossy link may keep
+    2·MSL is not waited out); and let every packet still on a link arrive (one held back
+    by ``--delay`` too). At most ``limit`` virtual seconds (a lossy link may keep
     retransmitting a FIN); checked every millisecond of virtual time."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
-    while loop.time() < deadline and any(
-        stream.connection.state is not State.TIME_WAIT
-        for host in hosts
-        for stream in host.tcp_connections.values()
+    while loop.time() < deadline and (
+        any(
+            stream.connection.state is not State.TIME_WAIT
+            for host in hosts
+            for stream in host.tcp_connections.values()
+        )
+        or any(link.busy_until > loop.time() for link in links)
     ):
         await asyncio.sleep(0.001)
 

@@ -156,6 +156,7 @@ class Link:
         self._directions: dict[int, _Direction] = {}
         # The virtual-time loop's cheaper timers for arrivals, or asyncio's call_at.
         self._call_at = getattr(loop, "call_at_fast", None) or loop.call_at
+        self.busy_until = 0.0  # when the last packet it carries arrives (held ones too)
 
     def attach(self, end: LinkEnd) -> None:
         """Plug an interface into one end of the link (a link has two)."""
@@ -246,6 +247,8 @@ class Link:
             arrival += self.reorder_delay
         receive = receiver.receive
         self._call_at(arrival, receive, data)
+        if arrival > self.busy_until:
+            self.busy_until = arrival
         if self.duplicate and self._rng.random() < self.duplicate:
             self._call_at(arrival, receive, data)
 
