@@ -154,7 +154,16 @@ def test_at_resolver_lists_and_captures_the_walk(tmp_path):
     for row in lossy.stdout.split("Packets at resolver (10.0.0.53)")[1].splitlines():
         assert "(dropped:" not in row or "10.0.0.53" in row, row
     wrong = webtrip("sim", "--at", "nowhere")
-    assert wrong.returncode == 2 and "not a host of the lab" in wrong.stderr
+    assert wrong.returncode == 2 and "not a host or router of the lab" in wrong.stderr
+
+
+def test_at_router_lists_each_packet_in_and_out_and_no_false_retransmissions():
+    done = webtrip("sim", "--at", "router", "--no-render")
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.split("Packets at router")[1].strip().splitlines()[1:]
+    syns = [r for r in rows if "[SYN]" in r and "10.0.0.1" in r]
+    assert len(syns) == 8  # 4 connections' SYNs, each received and sent on
+    assert not [r for r in rows if "[TCP " in r]  # copies on two links are not resends
 
 
 ANALYSIS = {

@@ -129,8 +129,8 @@ FILTER_HELP = (
     "--at",
     "at_host",
     metavar="HOST",
-    help="Whose packets to list and capture: a host of the lab, e.g. resolver to see "
-    "its walk from the root (default: the browser's).",
+    help="Whose packets to list and capture: a host or router of the lab, e.g. resolver "
+    "to see its walk from the root, router to see it forward (default: the browser's).",
 )
 @RELOAD_OPTION
 @LANGUAGE_OPTION
@@ -206,10 +206,10 @@ def sim(
             f"{', '.join(origins)}), e.g. {chosen.url}",
             EXIT_USAGE,
         )
-    if at_host is not None and at_host not in chosen.hosts:
+    if at_host is not None and at_host not in chosen.hosts and at_host not in chosen.routers:
+        nodes = ", ".join([*chosen.hosts, *chosen.routers])
         raise UserError(
-            f"--at {at_host}: not a host of the lab (its hosts: {', '.join(chosen.hosts)})",
-            EXIT_USAGE,
+            f"--at {at_host}: not a host or router of the lab (it has: {nodes})", EXIT_USAGE
         )
     conditions = lab.LinkConditions(
         latency=parse_quantity("latency", latency) if latency is not None else None,
@@ -256,12 +256,18 @@ def sim(
     if not no_packets:
         captured = captured_packets(trace, browser, drops=True)
         rows = packet_rows(
-            (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None)
+            (
+                p.t,
+                p.data,
+                drop_note(p.actor, p.reason) if p.direction == DROP else None,
+                p.interface,
+            )
             for p in captured
         )
         console.print()
         _ = translation(language).gettext
-        where = f"{browser} ({chosen.address_of(browser)})"
+        # A router has an address on each of its links: its name says enough.
+        where = f"{browser} ({chosen.address_of(browser)})" if browser in chosen.hosts else browser
         table = packet_table(rows, title=_("Packets at {where}").format(where=where))
         if not console.is_terminal:  # into a pipe or a file a row is one line, as tshark
             wide = console.options.update(width=10_000)  # prints them: `| grep SYN` finds rows

@@ -41,13 +41,18 @@ class PacketRow:
     drop_note: str = ""
 
 
-def packet_rows(packets: Iterable[tuple[float, bytes, str | None]]) -> list[PacketRow]:
-    """Rows for ``(time, IPv4 bytes, drop note)`` in capture order; the note is None
-    for a captured packet, else where and why it was dropped (:func:`drop_note`)."""
+def packet_rows(
+    packets: Iterable[tuple[float, bytes, str | None] | tuple[float, bytes, str | None, str]],
+) -> list[PacketRow]:
+    """Rows for ``(time, IPv4 bytes, drop note[, interface])`` in capture order; the note
+    is None for a captured packet, else where and why it was dropped (:func:`drop_note`).
+    With the interface a node captured it on, TCP's analysis is per interface: a
+    router's capture holds each segment it forwards twice, in and out, which is not a
+    retransmission."""
     rows: list[PacketRow] = []
     flows = _TcpAnalysis()
     numbers = itertools.count(1)
-    for time, data, note in packets:
+    for time, data, note, *where in packets:
         dropped = note is not None
         number = None if dropped else next(numbers)
         try:
@@ -64,7 +69,8 @@ def packet_rows(packets: Iterable[tuple[float, bytes, str | None]]) -> list[Pack
             if 53 in (udp.source_port, udp.destination_port):
                 protocol, info = "DNS", _dns_info(udp.payload) or info
         elif packet.tcp is not None:
-            protocol, info = flows.info(ip.source, ip.destination, ip.payload, number, time)
+            link = where[0] if where else ""
+            protocol, info = flows.info(ip.source, ip.destination, ip.payload, number, time, link)
         elif packet.icmp is not None:
             info = _icmp_info(packet.icmp.type, packet.icmp.code)
         rows.append(
@@ -126,6 +132,9 @@ def _icmp_info(kind: int, code: int) -> str:
     return f"{name} ({detail})" if detail else f"{name} (code {code})"
 
 
+_Flow = tuple[str, str, int, str, int]  # link, source address and port, destination's
+
+
 class _TcpAnalysis:
     """What Wireshark works out across a TCP conversation's segments, from the capture
     alone: relative sequence numbers, the window scaled as both SYNs agreed,
@@ -136,20 +145,28 @@ class _TcpAnalysis:
     it)."""
 
     def __init__(self) -> None:
-        self.isn: dict[tuple[str, int, str, int], int] = {}
-        self.scale: dict[tuple[str, int, str, int], int] = {}
-        self.sent_up_to: dict[tuple[str, int, str, int], int] = {}
-        self.acked_up_to: dict[tuple[str, int, str, int], int] = {}  # by the other side
-        self.last_ack: dict[tuple[str, int, str, int], tuple[int, int, int, int]] = {}
-        self.dup_ack_at: dict[tuple[str, int, str, int], float] = {}  # the last one's time
+        self.isn: dict[_Flow, int] = {}
+        self.scale: dict[_Flow, int] = {}
+        self.sent_up_to: dict[_Flow, int] = {}
+        self.acked_up_to: dict[_Flow, int] = {}  # by the other side
+        self.last_ack: dict[_Flow, tuple[int, int, int, int]] = {}
+        self.dup_ack_at: dict[_Flow, float] = {}  # the last one's time
 
     def info(
-        self, source: str, destination: str, payload: bytes, number: int | None, time: float
+        self,
+        source: str,
+        destination: str,
+        payload: bytes,
+        number: int | None,
+        time: float,
+        link: str = "",
     ) -> tuple[str, str]:
         segment = TcpSegment.decode(payload, source, destination)
         flags = [flag.name for flag in _SHOWN_FLAGS if segment.flags & flag]
-        forward = (source, segment.src_port, destination, segment.dst_port)
-        backward = (destination, segment.dst_port, source, segment.src_port)
+        # Per link: a router's capture, or one of every link, holds a segment once on
+        # each link it crosses — a copy, not a retransmission.
+        forward = (link, source, segment.src_port, destination, segment.dst_port)
+        backward = (link, destination, segment.dst_port, source, segment.src_port)
         syn, fin = segment.flags & Flags.SYN, segment.flags & Flags.FIN
         if syn and number is not None:
             self.isn[forward] = segment.seq
@@ -182,7 +199,7 @@ class _TcpAnalysis:
             f"Seq={relative_seq}{ack} Win={window} Len={len(body)}{options}"
         )
 
-    def _fast(self, reverse: tuple[str, int, str, int], seq: int, time: float) -> bool:
+    def _fast(self, reverse: _Flow, seq: int, time: float) -> bool:
         """Is a retransmission at ``seq`` the answer to duplicate ACKs (two or more, the
         last within 20 ms, asking for ``seq``), as Wireshark decides a fast one?"""
         last = self.last_ack.get(reverse)
@@ -197,7 +214,7 @@ class _TcpAnalysis:
 
     def _mark(
         self,
-        flow: tuple[str, int, str, int],
+        flow: _Flow,
         segment: TcpSegment,
         seq: int,
         length: int,
