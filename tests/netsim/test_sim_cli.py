@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -293,3 +294,15 @@ def test_a_packet_held_past_the_end_of_the_load_still_arrives_and_is_listed(tmp_
     assert len(late) == 1
     numbered = [r for r in rows if r.split()[0].isdigit()]
     assert len(read_pcap(pcap.read_bytes())) == len(numbered) >= int(late[0].split()[0])
+
+
+def test_reload_keeps_both_loads_in_the_har_and_the_diagram(tmp_path):
+    har, mmd = tmp_path / "r.har", tmp_path / "r.mmd"
+    done = webtrip("sim", "--reload", "--har", str(har), "--mermaid", str(mmd), "--no-packets")
+    assert done.returncode == 0, done.stderr
+    log = json.loads(har.read_text())["log"]
+    refs = [entry["pageref"] for entry in log["entries"]]
+    assert len(log["pages"]) == 2 and sorted(refs) == ["page_1"] * 5 + ["page_2"] * 5
+    # The second lookup is the resolver's cache: one round trip, not timed from t=0.
+    lookups = re.findall(r"is 10\.0\.0\.3 \(dns, ([0-9.]+) ms\)", mmd.read_text())
+    assert len(lookups) == 2 and float(lookups[1]) < 50 < float(lookups[0])

@@ -140,8 +140,13 @@ class Browser:
         self.options = options or BrowserOptions()
         self.tls_context = tls_context
         self.actor = actor
-        self._request_ids = itertools.count(1)
-        self._connection_ids = itertools.count(1)
+        # A browser recording into a trace where one of its name already did (a reload)
+        # numbers on from there: every request and connection is one number in the trace.
+        mine = [e for e in trace.events if e.actor == actor]
+        requests = (e.request for e in mine if isinstance(e, HttpRequestQueued))
+        connections = (e.connection for e in mine if isinstance(e, TcpConnectStarted))
+        self._request_ids = itertools.count(max(requests, default=0) + 1)
+        self._connection_ids = itertools.count(max(connections, default=0) + 1)
         self._names: dict[str, asyncio.Future[Resolution]] = {}
         self._idle: dict[Origin, list[HttpConnection]] = defaultdict(list)
         self._open: dict[Origin, int] = defaultdict(int)
