@@ -306,3 +306,25 @@ def test_reload_keeps_both_loads_in_the_har_and_the_diagram(tmp_path):
     # The second lookup is the resolver's cache: one round trip, not timed from t=0.
     lookups = re.findall(r"is 10\.0\.0\.3 \(dns, ([0-9.]+) ms\)", mmd.read_text())
     assert len(lookups) == 2 and float(lookups[1]) < 50 < float(lookups[0])
+
+
+@pytest.mark.parametrize(
+    ("args", "sentence"),
+    [
+        (("--dns-silent",), "La consulta falló: el servidor DNS no respondió, o no pudo."),
+        (("http://nope.webtrip.test/",), "La consulta falló: el nombre no existe (NXDOMAIN)."),
+        (
+            ("http://www.webtrip.test:81/",),
+            "Primero probó 10.0.0.3:81: rechazó la conexión: ningún programa escucha en ese "
+            "puerto.",
+        ),
+        (
+            ("http://10.0.0.99/",),
+            "Primero probó 10.0.0.99:80: un router respondió que no se puede alcanzar (ICMP).",
+        ),
+    ],
+)
+def test_failures_are_told_in_spanish(args, sentence):
+    done = webtrip("sim", *args, "--lang", "es", "--no-render", "--no-packets")
+    assert done.returncode != 0
+    assert sentence in done.stdout

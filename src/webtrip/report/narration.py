@@ -169,7 +169,9 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 _("The answer may be remembered for {ttl} seconds (its TTL).").format(ttl=name.ttl)
             )
     for failure in lookup_failed:
-        sentences.append(_("The lookup failed: {message}.").format(message=failure.message))
+        # The error's own words are English; in another language, what kind of failure.
+        why = failure.message if language == "en" else _lookup_failure(failure.kind, _)
+        sentences.append(_("The lookup failed: {message}.").format(message=why))
         asked = [e for e in events if isinstance(e, DnsMessageSent) and e.t <= failure.t]
         server = asked[-1].peer if asked else None
         sentences.extend(_resolver_story(trace, failure.name, failure.t, server, events, catalog))
@@ -192,6 +194,8 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
             address = format_address(failure.peer)
             # The address said once is enough: "…10.0.0.3:443: refused the connection."
             message = failure.message.removeprefix(address).removeprefix(":").strip()
+            if language != "en":
+                message = _connect_failure(failure.kind, _)
             sentences.append(
                 _("First it tried {address}: {message}.").format(address=address, message=message)
             )
@@ -580,6 +584,24 @@ def _ending(finished: PageLoadFinished | None, _) -> Paragraph:  # type: ignore[
     }
     text = explanations.get(finished.failed, _("The page could not be loaded."))
     return Paragraph(_("What went wrong"), f"{text} ({finished.message})")
+
+
+def _lookup_failure(kind: str, _) -> str:  # type: ignore[no-untyped-def]
+    """A failed lookup's kind, in the narration's language."""
+    return {
+        "nxdomain": _("the name does not exist (NXDOMAIN)"),
+        "no-address": _("the name has no address"),
+        "dns-failure": _("the DNS server did not answer, or could not"),
+    }.get(kind, _("the DNS could not be asked"))
+
+
+def _connect_failure(kind: str, _) -> str:  # type: ignore[no-untyped-def]
+    """A failed connection attempt's kind (TcpConnectFailed), in the narration's language."""
+    return {
+        "refused": _("the connection was refused: no program listens on that port"),
+        "timeout": _("no answer"),
+        "unreachable": _("a router answered that it cannot be reached (ICMP)"),
+    }.get(kind, _("the connection failed"))
 
 
 def _short(url: str) -> str:
