@@ -23,10 +23,18 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 SCRIPT = Path(__file__).resolve()
+
+# What both fidelity tests transfer, and how close netsim must come to Linux.
+SIZE = 1 << 20
+RATE = 10e6  # bit/s, as tc's "10mbit"
+DELAY = 0.010  # one way, seconds: added with netem where the kernel has it
+TOLERANCE = 0.15
 
 
 # --- the two ends, run inside the namespaces ------------------------------------------
@@ -205,3 +213,58 @@ class VethLab:
 if __name__ == "__main__":
     role, address, port, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     {"serve": serve, "fetch": fetch}[role](address, port, size)
+
+
+# --- the simulated half ---------------------------------------------------------------
+
+
+def simulated_transfer(
+    delay: float,
+    rate: float,
+    size: int,
+    port: int,
+    pcap: Path,
+    *,
+    configure: Callable[[Any], object] | None = None,
+) -> tuple[float, list[Any]]:
+    """The same transfer between two simulated hosts with the veth's addresses, on one
+    link of ``rate`` bit/s and ``delay`` s one way (``configure(link)`` may add a fault):
+    the virtual seconds from just before ``connect`` to the last byte, and the world's
+    drops. The client's capture is written to ``pcap``."""
+    import asyncio
+
+    from webtrip.netsim.world import SimWorld
+
+    with SimWorld(seed=1) as world:
+        client = world.add_host("client")
+        server = world.add_host("server")
+        link = world.connect(
+            client, f"{VethLab.CLIENT_IP}/30", server, f"{VethLab.SERVER_IP}/30",
+            latency=delay, bandwidth=rate,
+        )  # fmt: skip
+        if configure is not None:
+            configure(link)
+
+        async def serve(stream: Any) -> None:
+            await stream.send_all(bytes(size))
+            await stream.aclose()
+
+        async def fetch() -> float:
+            await world.network(server).start_tcp_server(serve, VethLab.SERVER_IP, port)
+            started = world.now()
+            stream = await world.network(client).open_tcp_stream(VethLab.SERVER_IP, port)
+            received = 0
+            while received < size and (data := await stream.receive_some()):
+                received += len(data)
+            seconds = world.now() - started
+            while await stream.receive_some():  # then the FIN
+                pass
+            await stream.aclose()
+            await asyncio.sleep(1.0)  # the teardown's last ACK
+            assert received == size
+            return seconds
+
+        seconds = world.run(fetch())
+        drops = world.packets.drops()
+        world.write_pcap(pcap, at=client)
+    return seconds, drops

@@ -56,7 +56,6 @@ side splits what it says into segments, not what it says:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pathlib
@@ -70,19 +69,22 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from fidelity_support import LabUnavailable, VethLab  # found through the path set just above
+# found through the path set just above:
+from fidelity_support import (
+    DELAY,
+    RATE,
+    SIZE,
+    TOLERANCE,
+    LabUnavailable,
+    VethLab,
+    simulated_transfer,
+)
 
 from support import require_program
-from webtrip.net import Stream
-from webtrip.netsim.world import SimWorld
 
 pytestmark = pytest.mark.peer("linux-tcp")
 
-SIZE = 1 << 20
-RATE = 10e6  # bit/s, as tc's "10mbit"
-DELAY = 0.010  # one way, seconds: added with netem where the kernel has it
 PORT = 5001
-TOLERANCE = 0.15
 
 Packet = tuple[str, str]  # (who sent it: "client" or "server", tcp.flags.str)
 
@@ -130,36 +132,8 @@ def run_real(lab: VethLab, tshark: str, pcap: Path) -> float:
 
 def run_sim(delay: float, pcap: Path) -> float:
     """The same transfer between two simulated hosts; virtual seconds."""
-    with SimWorld(seed=1) as world:
-        client = world.add_host("client")
-        server = world.add_host("server")
-        world.connect(
-            client, f"{VethLab.CLIENT_IP}/30", server, f"{VethLab.SERVER_IP}/30",
-            latency=delay, bandwidth=RATE,
-        )  # fmt: skip
-
-        async def serve(stream: Stream) -> None:
-            await stream.send_all(bytes(SIZE))
-            await stream.aclose()
-
-        async def fetch() -> float:
-            await world.network(server).start_tcp_server(serve, VethLab.SERVER_IP, PORT)
-            started = world.now()
-            stream = await world.network(client).open_tcp_stream(VethLab.SERVER_IP, PORT)
-            received = 0
-            while received < SIZE and (data := await stream.receive_some()):
-                received += len(data)
-            seconds = world.now() - started
-            while await stream.receive_some():  # then the FIN
-                pass
-            await stream.aclose()
-            await asyncio.sleep(1.0)  # the teardown's last ACK
-            assert received == SIZE
-            return seconds
-
-        seconds = world.run(fetch())
-        assert world.packets.drops() == []
-        world.write_pcap(pcap, at=client)
+    seconds, drops = simulated_transfer(delay, RATE, SIZE, PORT, pcap)
+    assert drops == []
     return seconds
 
 

@@ -60,7 +60,6 @@ ACK number equal to the segment) and ``tcp.analysis.duplicate_ack``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pathlib
@@ -71,25 +70,29 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from fidelity_support import LabUnavailable, VethLab  # found through the path set just above
+# found through the path set just above:
+from fidelity_support import (
+    DELAY,
+    RATE,
+    SIZE,
+    TOLERANCE,
+    LabUnavailable,
+    VethLab,
+    simulated_transfer,
+)
 
 from support import require_program
-from webtrip.net import Stream
 from webtrip.netsim.packets import Packet
-from webtrip.netsim.world import SimWorld
 
 pytestmark = pytest.mark.peer("linux-tcp")
 
-SIZE = 1 << 20
-RATE = 10e6  # bit/s, as tc's "10mbit"
-DELAY = 0.010  # one way, seconds: added with netem where the kernel has it
 PORT = 5002
-TOLERANCE = 0.15
 MSS = 1460  # both stacks, with Linux's timestamps off
 TAIL = SIZE % MSS  # 296: the last data segment's payload
 NTH = 50  # the middle case drops the 50th full-size data segment
@@ -226,39 +229,13 @@ def run_real(lab: VethLab, tshark: str, pcap: Path) -> float:
 
 
 def run_sim(delay: float, loss: Loss, pcap: Path) -> float:
-    """The same transfer between two simulated hosts, the same segment dropped; virtual seconds."""
-    with SimWorld(seed=1) as world:
-        client = world.add_host("client")
-        server = world.add_host("server")
-        link = world.connect(
-            client, f"{VethLab.CLIENT_IP}/30", server, f"{VethLab.SERVER_IP}/30",
-            latency=delay, bandwidth=RATE,
-        )  # fmt: skip
+    """The same transfer over netsim, the chosen segment dropped on the server's side."""
+
+    def drop(link: Any) -> None:
         link.drop(loss.matches, nth=loss.nth, sender=link.ends[1])  # the server's interface
 
-        async def serve(stream: Stream) -> None:
-            await stream.send_all(bytes(SIZE))
-            await stream.aclose()
-
-        async def fetch() -> float:
-            await world.network(server).start_tcp_server(serve, VethLab.SERVER_IP, PORT)
-            started = world.now()
-            stream = await world.network(client).open_tcp_stream(VethLab.SERVER_IP, PORT)
-            received = 0
-            while received < SIZE and (data := await stream.receive_some()):
-                received += len(data)
-            seconds = world.now() - started
-            while await stream.receive_some():  # then the FIN
-                pass
-            await stream.aclose()
-            await asyncio.sleep(1.0)  # the teardown's last ACK
-            assert received == SIZE
-            return seconds
-
-        seconds = world.run(fetch())
-        drops = world.packets.drops()
-        assert len(drops) == 1 and "targeted fault" in drops[0].reason, drops
-        world.write_pcap(pcap, at=client)
+    seconds, drops = simulated_transfer(delay, RATE, SIZE, PORT, pcap, configure=drop)
+    assert len(drops) == 1 and "targeted fault" in drops[0].reason, drops
     return seconds
 
 
