@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -172,17 +173,36 @@ ANALYSIS = {
     "[TCP Spurious Retransmission]": "tcp.analysis.spurious_retransmission",
     "[TCP Dup ACK ": "tcp.analysis.duplicate_ack",
     "[TCP Previous segment not captured]": "tcp.analysis.lost_segment",
+    "[TCP Keep-Alive]": "tcp.analysis.keep_alive",
+    "[TCP Keep-Alive ACK]": "tcp.analysis.keep_alive_ack",
 }
 
 
-@pytest.mark.parametrize("seed", ["3", "7", "11"])
-def test_the_packet_list_marks_what_tsharks_tcp_analysis_marks(tmp_path, seed):
-    """Over a lossy link the list marks the same frames as Wireshark's TCP analysis
-    (retransmissions, spurious ones, duplicate ACKs and the frame each repeats, segments
-    after a lost one) and shows each TCP window as tshark scales it."""
+def shuffling_lab(folder: Path) -> Path:
+    """The demo lab with half the packets on the browser's link reordered and duplicated."""
+    shutil.copytree(demo_path(), folder)
+    lab_file = folder / "lab.toml"
+    text = lab_file.read_text()
+    assert text.count("mtu = 1500\n") == 1
+    lab_file.write_text(text.replace("mtu = 1500\n", 'mtu = 1500\nreorder = "50%"\n'
+                                     'duplicate = "50%"\n'))  # fmt: skip
+    return lab_file
+
+
+@pytest.mark.parametrize(
+    ("link", "seed"), [("lossy", "3"), ("lossy", "7"), ("lossy", "11"), ("shuffling", "14")]
+)
+def test_the_packet_list_marks_what_tsharks_tcp_analysis_marks(tmp_path, link, seed):
+    """Over a lossy link, or one that reorders and duplicates, the list marks the same
+    frames as Wireshark's TCP analysis (retransmissions, spurious ones, duplicate ACKs and
+    the frame each repeats, segments after a lost one, keep-alives and their ACKs) and
+    shows each TCP window as tshark scales it."""
     tshark = require_program("tshark")
-    pcap = tmp_path / "lossy.pcap"
-    done = webtrip("sim", "--loss", "25%", "--seed", seed, "--no-render", "--pcap", str(pcap))
+    pcap = tmp_path / "capture.pcap"
+    condition = (
+        ("--loss", "25%") if link == "lossy" else ("--lab", str(shuffling_lab(tmp_path / "lab")))
+    )
+    done = webtrip("sim", *condition, "--seed", seed, "--no-render", "--pcap", str(pcap))
     assert done.returncode == 0, done.stderr
     rows = done.stdout.split("Packets at browser (10.0.0.1)")[1].strip().splitlines()[1:]
     numbered = {int(r.split()[0]): r for r in rows if r.split()[0].isdigit()}
@@ -195,7 +215,7 @@ def test_the_packet_list_marks_what_tsharks_tcp_analysis_marks(tmp_path, seed):
         ours = [n for n, row in numbered.items() if words in row]
         assert ours == [int(n) for n in theirs], words
         marked_any = marked_any or bool(ours)
-    assert marked_any  # 25 % loss: something to mark
+    assert marked_any  # a bad link: something to mark
     duplicates = subprocess.run(
         [tshark, "-r", str(pcap), "-Y", "tcp.analysis.duplicate_ack", "-T", "fields",
          "-e", "frame.number", "-e", "tcp.analysis.duplicate_ack_frame",

@@ -140,9 +140,9 @@ class _TcpAnalysis:
     alone: relative sequence numbers, the window scaled as both SYNs agreed,
     retransmissions (data, SYN or FIN that does not go past what was already sent;
     spurious if the peer had acknowledged it, fast if it answers duplicate ACKs), a
-    segment that starts past it (the previous one not captured) and duplicate ACKs (a
+    segment that starts past it (the previous one not captured), duplicate ACKs (a
     pure ACK at the sender's next sequence number repeating the ACK and window before
-    it)."""
+    it), keep-alives (a byte before what was sent) and the ACKs that answer them."""
 
     def __init__(self) -> None:
         self.isn: dict[_Flow, int] = {}
@@ -151,6 +151,7 @@ class _TcpAnalysis:
         self.acked_up_to: dict[_Flow, int] = {}  # by the other side
         self.last_ack: dict[_Flow, tuple[int, int, int, int]] = {}
         self.dup_ack_at: dict[_Flow, float] = {}  # the last one's time
+        self.last_was_keepalive: dict[_Flow, bool] = {}
 
     def info(
         self,
@@ -185,6 +186,8 @@ class _TcpAnalysis:
         if not syn and forward in self.scale and backward in self.scale:
             window <<= self.scale[forward]  # RFC 7323: never scaled in a SYN
         mark = self._mark(forward, segment, relative_seq, len(body), bool(syn or fin), number)
+        if number is not None:
+            self.last_was_keepalive[forward] = mark == "[TCP Keep-Alive] "
         if mark == "[TCP Retransmission] " and self._fast(backward, segment.seq, time):
             mark = "[TCP Fast Retransmission] "
         if number is not None and mark.startswith("[TCP Dup ACK"):
@@ -231,8 +234,20 @@ class _TcpAnalysis:
         last = self.last_ack.get(flow)
         repeats = last is not None and (last[0], last[1]) == (segment.ack, segment.window)
         bare = segment.flags & (Flags.ACK | Flags.RST) == Flags.ACK
+        if (
+            before is not None
+            and length <= 1
+            and seq == before - 1
+            and not segment.flags & (Flags.SYN | Flags.FIN | Flags.RST)
+        ):
+            return "[TCP Keep-Alive] "  # one byte before what was sent: Wireshark's rule
+        link, source, source_port, destination, destination_port = flow
+        reverse = (link, destination, destination_port, source, source_port)
         if bare and repeats and not (length or syn_or_fin) and seq == before:
             assert last is not None
+            if self.last_was_keepalive.get(reverse):  # the answer to a keep-alive
+                self.last_ack[flow] = (segment.ack, segment.window, last[2], 0)  # count anew
+                return "[TCP Keep-Alive ACK] "
             self.last_ack[flow] = (segment.ack, segment.window, last[2], last[3] + 1)
             return f"[TCP Dup ACK {last[2]}#{last[3] + 1}] "
         if not repeats:
