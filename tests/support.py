@@ -165,22 +165,6 @@ def webtrip_web_server(
 
 # --- headless Chromium ---------------------------------------------------------------
 
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",  # without these, Chromium calls home at start
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-extensions",
-    "--disable-default-apps",
-    "--no-proxy-server",
-    "--mute-audio",
-)
-"""The flags every test runs Debian's Chromium with (plus a fresh --user-data-dir)."""
-
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
     """Kill what is left of the process group a test started (renderers, zygotes...)."""

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from support import CHROMIUM_FLAGS, kill_group, kill_processes_naming, require_program
+from peers.chromium import CHROMIUM_FLAGS, run_chromium
 from webtrip.netsim import lab
 from webtrip.report.html import html_report
 from webtrip.trace import HttpRequestQueued, PageLoadStarted, Trace
@@ -169,33 +169,9 @@ FLAGS = (
 )
 
 
-def chromium(workdir: Path, name: str, url: str, *options: str) -> str:
-    """Run headless Chromium once, with a fresh profile and HOME; its stdout."""
-    program = require_program("chromium")
-    profile, home = workdir / f"profile-{name}", workdir / "home"
-    profile.mkdir()
-    home.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["HOME"] = str(home)
-    args = [program, *FLAGS, f"--user-data-dir={profile}", *options, url]
-    process = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        kill_group(process)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"Chromium did not finish within {RUN_TIMEOUT}s: {stderr[-2000:]!r}")
-    finally:
-        kill_group(process)
-        kill_processes_naming(workdir)
-    return stdout.decode("utf-8", "replace")
+def chromium(workdir: Path, url: str, *options: str) -> str:
+    """Run headless Chromium once on ``url``; its stdout."""
+    return run_chromium(workdir, url, *options, flags=FLAGS, timeout=RUN_TIMEOUT).stdout
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -218,7 +194,6 @@ def test_chromium_steps_through_every_event_without_errors_or_requests(
 ):
     dom = chromium(
         tmp_path,
-        "selftest",
         page_file.as_uri() + "?selftest",
         f"--window-size={size}",
         "--dump-dom",
@@ -249,7 +224,6 @@ def test_chromium_screenshots(page_file, tmp_path, size, keep):
     width, height = size
     chromium(
         tmp_path,
-        "shot",
         page_file.as_uri(),
         f"--window-size={width},{height}",
         f"--screenshot={shot}",
@@ -267,9 +241,7 @@ def test_chromium_replays_a_failed_run_without_packets(failed_trace, tmp_path):
     without.events.extend(e for e in failed_trace.events if type(e).__name__ != "PacketCaptured")
     page = tmp_path / "failed.html"
     page.write_text(html_report(without, "es"), encoding="utf-8")
-    dom = chromium(
-        tmp_path, "failed", page.as_uri() + "?selftest", "--window-size=390,844", "--dump-dom"
-    )
+    dom = chromium(tmp_path, page.as_uri() + "?selftest", "--window-size=390,844", "--dump-dom")
     match = re.search(r'<pre id="selftest">(.*?)</pre>', dom, re.S)
     assert match and match.group(1), dom[-2000:]
     result = json.loads(html.unescape(match.group(1)))

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from support import CHROMIUM_FLAGS, kill_group, kill_processes_naming, require_program
+from peers.chromium import CHROMIUM_FLAGS, run_chromium
+from support import require_program
 from webtrip.report.mermaid import mermaid_from_trace
 from webtrip.trace import Trace
 
@@ -79,39 +80,11 @@ def mermaid_bundle() -> Path:
 
 
 def dump_dom(workdir: Path, url: str) -> str:
-    """Run headless Chromium once on ``url``, with a fresh profile and HOME; the DOM it dumps."""
-    program = require_program("chromium")
-    profile, home = workdir / "profile", workdir / "home"
-    profile.mkdir()
-    home.mkdir()
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["HOME"] = str(home)
-    args = [
-        program,
-        *FLAGS,
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        url,
-    ]
-    process = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        start_new_session=True,
+    """Run headless Chromium once on ``url``; the DOM it dumps."""
+    run = run_chromium(
+        workdir, url, "--virtual-time-budget=10000", "--dump-dom", flags=FLAGS, timeout=RUN_TIMEOUT
     )
-    try:
-        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        kill_group(process)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"Chromium did not finish within {RUN_TIMEOUT}s: {stderr[-2000:]!r}")
-    finally:
-        kill_group(process)
-        kill_processes_naming(workdir)
-    return stdout.decode("utf-8", "replace")
+    return run.stdout
 
 
 def webtrip_json(*args: str) -> Trace:

@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 import shutil
 import struct
-import subprocess
 import time
 import zlib
 from collections import Counter
@@ -33,11 +31,10 @@ from typing import Any
 
 import pytest
 
+from peers.chromium import CHROMIUM_FLAGS, ChromiumRun, run_chromium
 from support import (
     DATA,
     RunningWebServer,
-    kill_group,
-    kill_processes_naming,
     require_program,
     webtrip_web_server,
 )
@@ -109,83 +106,29 @@ PROBE = """<!DOCTYPE html>
 # --- Chromium ------------------------------------------------------------------------
 
 
-@dataclass
-class ChromiumRun:
-    stdout: str
-    stderr: str
-    returncode: int
-
-
 class Chromium:
-    """Runs headless Chromium, bounded in time, with a fresh profile each time."""
+    """Runs headless Chromium with the site's name mapped to the server's loopback port."""
 
     FLAGS = (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
+        *CHROMIUM_FLAGS,
         "--disable-quic",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        "--disable-default-apps",
-        "--no-proxy-server",
-        "--mute-audio",
         "--hide-scrollbars",
         "--force-device-scale-factor=1",
     )
 
-    def __init__(self, program: str, server: RunningWebServer, workdir: Path) -> None:
-        self.program = program
+    def __init__(self, server: RunningWebServer, workdir: Path) -> None:
         self.server = server
         self.workdir = workdir
-        self.runs = 0
 
     def __call__(self, url: str, *options: str) -> ChromiumRun:
-        self.runs += 1
-        profile = self.workdir / f"profile-{self.runs}"
-        home = self.workdir / "home"
-        profile.mkdir()
-        home.mkdir(exist_ok=True)
         rules = f"MAP {HOST} {self.server.host}:{self.server.port}"
-        args = [
-            self.program,
-            *self.FLAGS,
-            f"--user-data-dir={profile}",
+        return run_chromium(
+            self.workdir,
+            url,
             f"--host-resolver-rules={rules}",
             *options,
-            url,
-        ]
-        env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-        env["HOME"] = str(home)
-        process = subprocess.Popen(
-            args,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,  # its own process group: the helpers die with it
-        )
-        try:
-            stdout, stderr = process.communicate(timeout=RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            kill_group(process)
-            stdout, stderr = process.communicate()
-            pytest.fail(
-                f"Chromium did not finish within {RUN_TIMEOUT}s:\n"
-                + stderr.decode("utf-8", "replace")[-3000:]
-            )
-        finally:
-            kill_group(process)
-            # The crash reporter starts its own session; it is found by the
-            # paths of this run, which are in its command line.
-            kill_processes_naming(self.workdir)
-        return ChromiumRun(
-            stdout.decode("utf-8", "replace"),
-            stderr.decode("utf-8", "replace"),
-            process.returncode,
+            flags=self.FLAGS,
+            timeout=RUN_TIMEOUT,
         )
 
 
@@ -327,7 +270,7 @@ def server(
 
 @pytest.fixture
 def chromium(chromium_program: str, server: RunningWebServer, tmp_path: Path) -> Chromium:
-    return Chromium(chromium_program, server, tmp_path)
+    return Chromium(server, tmp_path)
 
 
 def by_target(entries: Sequence[LogEntry]) -> dict[str, LogEntry]:
