@@ -22,8 +22,28 @@ import dns.zone
 import pytest
 from hypothesis import strategies as st
 
+import webtrip
+
 DATA = Path(__file__).parent / "data"
+SRC = Path(webtrip.__file__).resolve().parents[1]  # this checkout's code, not an installed copy
 ZONES = DATA / "zones"
+
+
+def cli_env(columns: int = 120) -> dict[str, str]:
+    """The environment the tests run ``python -m webtrip`` in: this checkout's code,
+    plain text (NO_COLOR), English (no LANG from the developer's shell), a fixed width."""
+    return {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": str(columns),
+            "PYTHONPATH": str(SRC)}  # fmt: skip
+
+
+def run_webtrip(
+    *args: str, cwd: Path | str | None = None, timeout: float = 60.0, columns: int = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run the command line once (``python -m webtrip ARGS``) and wait for it."""
+    return subprocess.run(
+        [sys.executable, "-m", "webtrip", *args],
+        capture_output=True, text=True, timeout=timeout, env=cli_env(columns), cwd=cwd,
+    )  # fmt: skip
 
 
 def free_port(host: str = "127.0.0.1") -> int:

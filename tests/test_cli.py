@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -11,19 +10,8 @@ import sys
 
 import pytest
 
-from support import ZONES, free_port, webtrip_dns_server
-
-ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
-
-
-def webtrip(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=ENV,
-    )
+from support import ZONES, cli_env, free_port, webtrip_dns_server
+from support import run_webtrip as webtrip
 
 
 def assert_one_clear_sentence(done: subprocess.CompletedProcess[str], exit_code: int) -> str:
@@ -124,7 +112,7 @@ def test_serve_log_prints_one_line_per_query_and_stops_cleanly_on_sigterm():
             sys.executable, "-m", "webtrip", "dns", "serve", "--log",
             "--zone", str(ZONES / "example.test.zone"), "--listen", f"127.0.0.1:{port}",
         ],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(),
     )  # fmt: skip
     try:
         from support import wait_for_dns

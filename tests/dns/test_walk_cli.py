@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,20 +20,17 @@ from dataclasses import dataclass
 import pytest
 from tests.support import free_port, require_program, wait_for_dns
 
+from support import cli_env, run_webtrip
 from webtrip.cli.demo import _start_hierarchy
 from webtrip.labs import demo_path
 from webtrip.net import RealNetwork
 from webtrip.trace import Trace
 
-ENV = dict(os.environ, NO_COLOR="1", COLUMNS="200")
 HINTS = str(demo_path("zones", "root.hints"))
 
 
 def webtrip(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", *args],
-        capture_output=True, text=True, timeout=timeout, env=ENV,
-    )  # fmt: skip
+    return run_webtrip(*args, timeout=timeout, columns=200)
 
 
 @dataclass(frozen=True)
@@ -124,7 +120,7 @@ def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
     server = subprocess.Popen(
         [sys.executable, "-m", "webtrip", "dns", "resolver", "--root-hints", HINTS,
          "--server-port", str(hierarchy.port), "--listen", f"127.53.0.4:{port}", "--log"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(200),
     )  # fmt: skip
     try:
         wait_for_dns("127.53.0.4", port, "webtrip.test.")
@@ -180,7 +176,7 @@ def test_the_resolver_forwards_to_another_resolver(hierarchy):
     server = subprocess.Popen(
         [sys.executable, "-m", "webtrip", "dns", "resolver", "--forward", upstream,
          "--listen", f"127.0.0.1:{port}", "--log", "--0x20"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(200),
     )  # fmt: skip
     try:
         wait_for_dns("127.0.0.1", port, "webtrip.test.")

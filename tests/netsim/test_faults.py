@@ -4,28 +4,22 @@ from __future__ import annotations
 
 import random
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from support import run_webtrip
 from webtrip.labs import demo_path
 from webtrip.netsim import lab
 from webtrip.netsim.packets import dissect
 from webtrip.trace import PacketCaptured
 
 # The command runs the webtrip under test (this checkout's, not whatever is installed).
-ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "160",
-       "PYTHONPATH": str(Path(lab.__file__).parents[2])}  # fmt: skip
 SITE = demo_path("site")
 DEMO_FILES = ["/", "/style.css", "/script.js", "/img/four-steps.svg", "/img/icon.svg"]
 
 
 def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", "sim", *args],
-        capture_output=True, text=True, timeout=60, env=ENV,
-    )  # fmt: skip
+    return run_webtrip("sim", *args, columns=160)
 
 
 def packets(run: lab.SimLab, node: str, direction: str, flags: tuple[str, ...]) -> list[float]:

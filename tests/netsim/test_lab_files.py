@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from support import run_webtrip
 from webtrip.netsim import lab
 from webtrip.netsim.packets import dissect
 from webtrip.report.narration import narrate
 from webtrip.trace import NameResolved, ResolverStep
 
-ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
+
+def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
+    return run_webtrip(*args, columns=140)
+
 
 ZONE = """\
 $ORIGIN school.test.
@@ -85,13 +88,6 @@ def write_lab(folder: Path, text: str = TWO_ROUTERS) -> Path:
     path = folder / "lab.toml"
     path.write_text(text)
     return path
-
-
-def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", *args],
-        capture_output=True, text=True, timeout=60, env=ENV,
-    )  # fmt: skip
 
 
 def test_the_demo_lab_is_a_lab_file():

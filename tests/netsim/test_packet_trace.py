@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
+from support import run_webtrip
 from webtrip.netsim import lab
 from webtrip.netsim.pcap import read_pcap
 from webtrip.report.pcap import captured_packets, pcap_from_trace
 from webtrip.trace import PacketCaptured, Trace
-
-ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
 
 
 def test_each_record_of_the_packet_log_is_an_event_of_the_trace():
@@ -52,11 +49,7 @@ def test_a_capture_at_a_node_holds_its_packets_and_drops_only_when_asked():
 
 def test_the_saved_json_trace_gives_back_the_pcap_byte_for_byte(tmp_path):
     pcap = tmp_path / "run.pcap"
-    done = subprocess.run(
-        [sys.executable, "-m", "webtrip", "sim", "--seed", "9", "--loss", "4%",
-         "--pcap", str(pcap), "--json"],
-        capture_output=True, text=True, timeout=60, env=ENV,
-    )  # fmt: skip
+    done = run_webtrip("sim", "--seed", "9", "--loss", "4%", "--pcap", str(pcap), "--json")
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert any(event["type"] == "PacketCaptured" for event in doc["events"])

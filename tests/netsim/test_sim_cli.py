@@ -6,26 +6,17 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from support import require_program
+from support import require_program, run_webtrip
 from webtrip.labs import demo_path
 from webtrip.netsim.pcap import read_pcap
 
-ENV = {"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "COLUMNS": "140"}
-
 
 def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-    )
+    return run_webtrip(*args, columns=140)
 
 
 def test_sim_tells_the_four_steps_and_lists_the_packets():

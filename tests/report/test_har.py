@@ -11,30 +11,16 @@ from __future__ import annotations
 import asyncio
 import datetime
 import json
-import os
 import subprocess
-import sys
 
 import pytest
 
+from support import run_webtrip as webtrip
 from webtrip.report.har import _query_string, har_from_trace
 from webtrip.report.timings import request_timings
 from webtrip.trace import HttpRequestQueued, HttpRequestSent, TcpConnectionOpened, Trace
 
 jsonschema = pytest.importorskip("jsonschema")
-
-ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
-
-
-def webtrip(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-        cwd=cwd,
-    )
 
 
 # --- HAR 1.2 (http://www.softwareishard.com/blog/har-12-spec/), required fields and types ---

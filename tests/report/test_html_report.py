@@ -17,24 +17,21 @@ from __future__ import annotations
 import contextlib
 import html
 import json
-import os
 import re
 import shutil
 import struct
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from peers.chromium import CHROMIUM_FLAGS, run_chromium
+from support import run_webtrip as webtrip
 from webtrip.netsim import lab
 from webtrip.report.html import html_report
 from webtrip.trace import HttpRequestQueued, PageLoadStarted, Trace
 
 RUN_TIMEOUT = 45.0  # seconds for one Chromium run
-ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
 HOSTILE = "http://evil.test/</script><script>alert(1)</script><b>&amp;"
 
 
@@ -121,17 +118,6 @@ def test_spanish_labels(sim_trace):
         assert html.escape(label) in page
     assert "evento {k} de {n}" in embedded(page)["labels"]["position"]
     assert "Step forward" not in page
-
-
-def webtrip(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-        cwd=cwd,
-    )
 
 
 def test_sim_writes_the_page_and_report_reproduces_it(tmp_path):

@@ -10,17 +10,13 @@ participant is declared before use and that blocks are balanced.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
+from support import run_webtrip as webtrip
 from webtrip.report.mermaid import escape, mermaid_from_trace
 from webtrip.trace import HttpRequestSent, NameResolved, ResolverStep, Trace
-
-ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
 
 ID = r"[A-Za-z][A-Za-z0-9_]*"
 TEXT = r"(?:[^#;\n]|#\w+;)+"  # no raw '#' or ';': only entity codes like #59;
@@ -94,17 +90,6 @@ def test_escape_keeps_text_inside_one_statement():
     assert escape("a;b#c") == "a#59;b#35;c"
     assert escape("two\nlines") == "two lines"
     assert re.fullmatch(TEXT, escape("Accept: text/html;q=0.9, #frag"))
-
-
-def webtrip(*args: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-        cwd=cwd,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -15,23 +15,19 @@ from __future__ import annotations
 import asyncio
 import html
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from peers.chromium import CHROMIUM_FLAGS, run_chromium
-from support import require_program
+from support import require_program, run_webtrip
 from webtrip.report.mermaid import mermaid_from_trace
 from webtrip.trace import Trace
 
 NPM = Path(__file__).resolve().parent.parent / ".npm"
 BUNDLE = NPM / "node_modules" / "mermaid" / "dist" / "mermaid.min.js"
 RUN_TIMEOUT = 60.0  # seconds for one Chromium run
-ENV = dict(os.environ, NO_COLOR="1", COLUMNS="120")
 
 FLAGS = (*CHROMIUM_FLAGS, "--host-resolver-rules=MAP * ~NOTFOUND")  # the page needs no network
 
@@ -88,13 +84,7 @@ def dump_dom(workdir: Path, url: str) -> str:
 
 
 def webtrip_json(*args: str) -> Trace:
-    done = subprocess.run(
-        [sys.executable, "-m", "webtrip", *args, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=ENV,
-    )
+    done = run_webtrip(*args, "--json")
     assert done.stdout, done.stderr
     return Trace.from_json(done.stdout)
 

@@ -5,22 +5,15 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-import sys
 import time
 
-from support import DATA, webtrip_web_server
+from support import DATA, run_webtrip, webtrip_web_server
 
 SITES = DATA / "sites"
 
 
 def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "webtrip", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin"},
-    )
+    return run_webtrip(*args, timeout=30)
 
 
 def one_sentence(done: subprocess.CompletedProcess[str], code: int) -> str:
