@@ -44,7 +44,7 @@ from webtrip.browser.errors import (
 from webtrip.browser.http1 import HttpConnection, Limits, NoResponse, Response
 from webtrip.browser.page import Document, SubResource, parse_html
 from webtrip.browser.resolver import Resolution, StubResolver
-from webtrip.net import Address, Network, format_address
+from webtrip.net import Network, format_address
 from webtrip.trace import (
     NULL_TRACE,
     HttpRequestFailed,
@@ -383,12 +383,12 @@ class Browser:
                 async with asyncio.timeout_at(deadline):
                     stream = await self.network.open_tcp_stream(address, port)
             except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors
-                kind, message = _connect_failure(exc, peer)
+                kind, reason = _connect_failure(exc)
                 trace.record(
-                    TcpConnectFailed(trace.now(), self.actor, connection_id, peer, kind, message)
+                    TcpConnectFailed(trace.now(), self.actor, connection_id, peer, kind, reason)
                 )
                 kinds.append(kind)
-                errors.append(message)
+                errors.append(f"{format_address(peer)}: {reason}")
                 continue
             trace.record(
                 TcpConnectionOpened(
@@ -489,17 +489,16 @@ def _document_status(fetched: list[Fetched]) -> int | None:
     return documents[-1].response.status if documents else None  # type: ignore[union-attr]
 
 
-def _connect_failure(error: OSError, peer: Address) -> tuple[str, str]:
-    """The kind ("timeout", "refused", "unreachable", "error") and one sentence for a failed
-    connect; the sentence starts with the address tried."""
-    where = format_address(peer)
+def _connect_failure(error: OSError) -> tuple[str, str]:
+    """The kind ("timeout", "refused", "unreachable", "error") of a failed connect, and
+    why in a few words (the event that records it names the address)."""
     if isinstance(error, TimeoutError):
-        return "timeout", f"no answer from {where}"
+        return "timeout", "no answer"
     if isinstance(error, ConnectionRefusedError):
-        return "refused", f"{where} refused the connection"
+        return "refused", "refused the connection"
     if error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-        return "unreachable", f"{where}: {error.strerror or error}"
-    return "error", f"{where}: {error.strerror or error}"
+        return "unreachable", str(error.strerror or error)
+    return "error", str(error.strerror or error)
 
 
 def _split_url(url: str) -> tuple[Origin, str, str]:

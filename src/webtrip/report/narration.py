@@ -192,10 +192,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
     for failure in failed_connects:
         if failure.t <= (first_sent.t if first_sent else failure.t):
             address = format_address(failure.peer)
-            # The address said once is enough: "…10.0.0.3:443: refused the connection."
-            message = failure.message.removeprefix(address).removeprefix(":").strip()
-            if language != "en":
-                message = _connect_failure(failure.kind, _)
+            message = failure.message if language == "en" else _connect_failure(failure.kind, _)
             sentences.append(
                 _("First it tried {address}: {message}.").format(address=address, message=message)
             )

@@ -223,6 +223,9 @@ class TcpConnectStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class TcpConnectFailed(Event):
+    """Connecting to ``peer`` failed: ``kind`` (timeout, refused, unreachable, error) and
+    ``message``, why in a few words."""
+
     connection: int
     peer: Address
     kind: str
