@@ -9,9 +9,10 @@ for half a minute, still loads — in the simulated world, with exact drops.
 
 from __future__ import annotations
 
+from webtrip import lab
 from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import BrowserOptions
-from webtrip.netsim import lab
+from webtrip.lab import sim as simulated
 from webtrip.trace import (
     HttpRequestSent,
     HttpResponseStarted,
@@ -27,7 +28,7 @@ def test_the_defaults_are_a_browsers():
 
 
 def test_four_lost_syns_in_a_row_cost_time_not_the_page():
-    run = lab.run(lab.demo_lab(), 1, faults=[lab.parse_fault("drop", "syn")] * 4)
+    run = simulated.run(lab.demo_lab(), 1, faults=[lab.parse_fault("drop", "syn")] * 4)
 
     assert run.load.error is None
     started = run.world.trace.of_type(TcpConnectStarted)[0]
@@ -36,7 +37,7 @@ def test_four_lost_syns_in_a_row_cost_time_not_the_page():
 
 
 def test_an_answer_lost_for_half_a_minute_still_arrives():
-    run = lab.run(lab.demo_lab(), 1, faults=[lab.parse_fault("drop", "http-response")] * 5)
+    run = simulated.run(lab.demo_lab(), 1, faults=[lab.parse_fault("drop", "http-response")] * 5)
 
     assert run.load.error is None
     assert all(f.error is None for f in run.load.fetched)

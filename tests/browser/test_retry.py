@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 
 from support import DATA, webtrip_web_server
+from webtrip import lab
 from webtrip.browser.errors import ConnectionFailed
 from webtrip.browser.loader import Browser, BrowserOptions
 from webtrip.browser.resolver import StubResolver
+from webtrip.lab import sim as simulated
 from webtrip.net import Network, RealNetwork
-from webtrip.netsim import lab
 from webtrip.netsim.world import SimWorld
 from webtrip.trace import HttpRequestRetried, HttpRequestSent, Trace
 from webtrip.web.server import WebServer, WebServerOptions
@@ -78,7 +79,7 @@ def test_a_reused_connection_closed_by_the_servers_keepalive_timeout_is_retried(
 def test_the_same_retry_in_the_simulated_world():
     demo = lab.demo_lab()
     world = SimWorld(seed=7)
-    nodes, _ = lab.build(world, demo)
+    nodes, _ = simulated.build(world, demo)
     web_address = demo.address_of(demo.web_host)
 
     async def main():
@@ -103,14 +104,14 @@ def test_a_new_connection_closed_before_answering_is_retried_once_then_a_failure
     # (its wait for a first request), before the seventh. GET is safe: it goes out once
     # more on a new connection (as Firefox) — and fails if that one fares the same.
     per_connection = [lab.parse_fault("drop", "http-request")] * 6  # each drops the next
-    once = lab.run(lab.demo_lab(), 1, faults=per_connection)
+    once = simulated.run(lab.demo_lab(), 1, faults=per_connection)
     assert once.load.error is None and once.load.fetched[0].response.status == 200
     (retried,) = once.world.trace.of_type(HttpRequestRetried)
     assert "before" in retried.message
 
     # Enough for both connections (the first keeps retransmitting its request after the
     # server's FIN, as Linux would: those copies are dropped too).
-    twice = lab.run(lab.demo_lab(), 1, faults=per_connection * 3)
+    twice = simulated.run(lab.demo_lab(), 1, faults=per_connection * 3)
     error = twice.load.error
     assert isinstance(error, ConnectionFailed)
     assert "closed the connection before answering" in str(error)

@@ -37,11 +37,10 @@ import pytest
 from hierarchy import RESOLVER, ROOT, TLD, WEBTRIP, SimHierarchy
 from webtrip.dns.recursive import Forwarder, RecursiveResolver
 from webtrip.net import RealNetwork
-from webtrip.netsim.capture import OUT
-from webtrip.netsim.ipv4 import PROTOCOL_UDP, IPv4Packet
-from webtrip.netsim.udp import UdpDatagram
+from webtrip.packets.ipv4 import PROTOCOL_UDP, IPv4Packet
+from webtrip.packets.udp import UdpDatagram
 from webtrip.trace import DnsMessageReceived, DnsMessageSent
-from webtrip.trace.events import PacketCaptured
+from webtrip.trace.events import OUT, PacketCaptured
 
 ATTACKER, EVIL = "10.0.0.50", "10.0.0.5"
 FORGED = "6.6.6.6"

@@ -21,12 +21,11 @@ import pytest
 from tests.support import free_port, require_program, wait_for_dns
 
 from support import cli_env, run_webtrip
-from webtrip.cli.demo import _start_hierarchy
-from webtrip.labs import demo_path
+from webtrip.lab import demo_lab, loopback
+from webtrip.lab.actors import LabServers, start_servers
+from webtrip.lab.spec import root_hints
 from webtrip.net import RealNetwork
 from webtrip.trace import Trace
-
-HINTS = str(demo_path("zones", "root.hints"))
 
 
 def webtrip(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
@@ -37,31 +36,36 @@ def webtrip(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]
 class Hierarchy:
     port: int  # the port every name server listens on
     resolver: tuple[str, int]  # the demo's own resolver
+    hints: str  # a root hints file naming the demo's root server
 
 
 @pytest.fixture(scope="module")
-def hierarchy() -> Iterator[Hierarchy]:
-    """The demo's name servers and resolver on loopback."""
+def hierarchy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hierarchy]:
+    """The demo lab's name servers and resolver on loopback (its web server too)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    servers: list = []  # type: ignore[type-arg]
+    lab = demo_lab()
+    where = loopback.placement(lab, RealNetwork())
+    hints = tmp_path_factory.mktemp("hints") / "root.hints"
+    hints.write_text(
+        "".join(f". 3600 NS {name}\n{name} 3600 A {address}\n"
+                for name, address in root_hints(where.zones))
+    )  # fmt: skip
+    running: list[LabServers] = []
 
     async def start() -> None:
-        await _start_hierarchy(RealNetwork(), Trace(), servers)  # the resolver is the last
-
-    async def stop() -> None:
-        for server in servers:
-            await server.aclose()
+        running.append(await start_servers(lab, where, Trace()))
 
     try:
         asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=10)
     except OSError as exc:
         pytest.skip(f"127.53.0.x is not usable here: {exc}")
+    servers = running[0]
     try:
-        yield Hierarchy(servers[0].addresses[0][1], servers[-1].addresses[0])
+        yield Hierarchy(servers.nameserver[1], servers.nameserver, str(hints))
     finally:
-        asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(servers.aclose(), loop).result(timeout=10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
 
@@ -69,7 +73,7 @@ def hierarchy() -> Iterator[Hierarchy]:
 def test_trace_walks_from_the_root_down_like_dig_trace(hierarchy):
     port = str(hierarchy.port)
     done = webtrip("dns", "query", "www.webtrip.test", "--trace",
-                   "--root-hints", HINTS, "--server-port", port)  # fmt: skip
+                   "--root-hints", hierarchy.hints, "--server-port", port)  # fmt: skip
     assert done.returncode == 0, done.stderr
     received = re.findall(
         r";; Received (\d+) bytes from (\S+) \(a server of ([^)]+)\)", done.stdout
@@ -87,8 +91,9 @@ def test_trace_walks_from_the_root_down_like_dig_trace(hierarchy):
 
 
 def test_trace_json_holds_each_servers_response(hierarchy):
+    port = str(hierarchy.port)
     done = webtrip("dns", "query", "nope.webtrip.test", "AAAA", "--trace", "--json",
-                   "--root-hints", HINTS, "--server-port", str(hierarchy.port))  # fmt: skip
+                   "--root-hints", hierarchy.hints, "--server-port", port)  # fmt: skip
     assert done.returncode == 0, done.stderr
     walk = json.loads(done.stdout)
     assert (walk["rcode"], walk["queries"], walk["answer"]) == ("NXDOMAIN", 3, [])
@@ -118,7 +123,7 @@ def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
     dig = require_program("dig")
     port = free_port("127.53.0.4")
     server = subprocess.Popen(
-        [sys.executable, "-m", "webtrip", "dns", "resolver", "--root-hints", HINTS,
+        [sys.executable, "-m", "webtrip", "dns", "resolver", "--root-hints", hierarchy.hints,
          "--server-port", str(hierarchy.port), "--listen", f"127.53.0.4:{port}", "--log"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(200),
     )  # fmt: skip
@@ -156,7 +161,7 @@ def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("--forward", "127.0.0.1", "--root-hints", HINTS), "not both"),
+        (("--forward", "127.0.0.1", "--root-hints", "root.hints"), "not both"),
         (("--allow", "everyone"), "--allow everyone: not a network"),
         (("--forward", "127.0.0.1:99999"), "127.0.0.1:99999"),
         (("--root-hints", "/nonexistent/hints"), "cannot read the root hints"),

@@ -15,13 +15,13 @@ import struct
 
 import pytest
 
-from webtrip.netsim import ipv4
 from webtrip.netsim.clock import SimulationStalled, VirtualClockLoop, run
 from webtrip.netsim.host import Host
-from webtrip.netsim.ipv4 import IPv4Packet, PacketError, encode_datagram
 from webtrip.netsim.router import Router
-from webtrip.netsim.tcp_segment import Flags, SegmentError, TcpSegment
 from webtrip.netsim.world import SimWorld
+from webtrip.packets import ipv4
+from webtrip.packets.ipv4 import IPv4Packet, PacketError, encode_datagram
+from webtrip.packets.tcp_segment import Flags, SegmentError, TcpSegment
 
 # --- the loop's own timers --------------------------------------------------------------
 

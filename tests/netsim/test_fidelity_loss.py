@@ -88,7 +88,7 @@ from fidelity_support import (
 )
 
 from support import require_program
-from webtrip.netsim.packets import Packet
+from webtrip.packets.dissect import Packet
 
 pytestmark = pytest.mark.peer("linux-tcp")
 

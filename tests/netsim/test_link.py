@@ -7,12 +7,12 @@ import asyncio
 import pytest
 from netsim_support import CLIENT_IP, SERVER_IP, connect_pair
 
-from webtrip.netsim import icmp
-from webtrip.netsim.capture import DROP, IN
-from webtrip.netsim.ipv4 import PROTOCOL_UDP
 from webtrip.netsim.link import Link
-from webtrip.netsim.packets import Match, dissect
 from webtrip.netsim.world import SimWorld
+from webtrip.packets import icmp
+from webtrip.packets.dissect import Match, dissect
+from webtrip.packets.ipv4 import PROTOCOL_UDP
+from webtrip.trace.events import DROP, IN
 
 PORT = 9000
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 from support import run_webtrip
-from webtrip.netsim import lab
-from webtrip.netsim.pcap import read_pcap
+from webtrip import lab
+from webtrip.lab import sim as simulated
+from webtrip.packets.pcap import read_pcap
 from webtrip.report.pcap import captured_packets, pcap_from_trace
 from webtrip.trace import PacketCaptured, Trace
 
 
 def test_each_record_of_the_packet_log_is_an_event_of_the_trace():
-    run = lab.run(lab.demo_lab(), 3, lab.LinkConditions(loss=0.05))
+    run = simulated.run(lab.demo_lab(), 3, simulated.LinkConditions(loss=0.05))
     events = run.world.trace.of_type(PacketCaptured)
     records = list(run.world.packets)
     assert len(events) == len(records) > 40
@@ -25,7 +26,7 @@ def test_each_record_of_the_packet_log_is_an_event_of_the_trace():
 
 
 def test_the_pcap_from_the_trace_is_the_worlds_and_survives_json():
-    run = lab.run(lab.demo_lab(), 4, lab.LinkConditions(loss=0.03))
+    run = simulated.run(lab.demo_lab(), 4, simulated.LinkConditions(loss=0.03))
     trace = run.world.trace
     for node in ("browser", "web", None):
         at = run.nodes[node] if node else None
@@ -36,7 +37,7 @@ def test_the_pcap_from_the_trace_is_the_worlds_and_survives_json():
 
 
 def test_a_capture_at_a_node_holds_its_packets_and_drops_only_when_asked():
-    run = lab.run(lab.demo_lab(), 1, faults=[lab.parse_fault("drop", "synack")])
+    run = simulated.run(lab.demo_lab(), 1, faults=[lab.parse_fault("drop", "synack")])
     trace = run.world.trace
     at_browser = captured_packets(trace, "browser")
     assert all(p.actor == "browser" and p.direction != "drop" for p in at_browser)

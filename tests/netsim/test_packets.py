@@ -6,8 +6,9 @@ import struct
 
 import pytest
 
-from webtrip.netsim import icmp
-from webtrip.netsim.ipv4 import (
+from webtrip.packets import icmp
+from webtrip.packets.dissect import Match, dissect
+from webtrip.packets.ipv4 import (
     PROTOCOL_TCP,
     PROTOCOL_UDP,
     IPv4Packet,
@@ -15,8 +16,7 @@ from webtrip.netsim.ipv4 import (
     internet_checksum,
     tcp_checksum,
 )
-from webtrip.netsim.packets import Match, dissect
-from webtrip.netsim.udp import UdpDatagram
+from webtrip.packets.udp import UdpDatagram
 
 # A well-known example header (192.168.0.1 → 192.168.0.199, UDP, 115 bytes).
 EXAMPLE_HEADER = bytes.fromhex("450000730000400040 11b861c0a80001c0a800c7".replace(" ", ""))

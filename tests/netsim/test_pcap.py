@@ -13,10 +13,10 @@ from netsim_support import connect_pair, dns_exchange
 
 from support import require_program
 from webtrip.dns.client import DnsTimeout
-from webtrip.netsim import icmp
-from webtrip.netsim.ipv4 import PROTOCOL_ICMP
-from webtrip.netsim.pcap import LINKTYPE_RAW, PcapError, pcap_bytes, read_pcap
 from webtrip.netsim.world import EPOCH, SimWorld
+from webtrip.packets import icmp
+from webtrip.packets.ipv4 import PROTOCOL_ICMP
+from webtrip.packets.pcap import LINKTYPE_RAW, PcapError, pcap_bytes, read_pcap
 
 
 def dns_run(seed: int, queries: int = 1, **link_options) -> SimWorld:

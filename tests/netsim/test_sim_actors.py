@@ -23,9 +23,9 @@ from webtrip.dns.zones import ZoneSet, load_zone
 from webtrip.labs import demo_path
 from webtrip.net import RealNetwork, Stream
 from webtrip.netsim.host import Host
-from webtrip.netsim.packets import dissect
 from webtrip.netsim.stream import SimStream
 from webtrip.netsim.world import SimWorld
+from webtrip.packets.dissect import dissect
 from webtrip.report.narration import narrate
 from webtrip.web.server import WebServer
 from webtrip.web.sites import Site, SiteMap
@@ -214,18 +214,9 @@ class Lab:
     load: PageLoad
 
 
-def demo_zone(tmp_path: Path) -> ZoneSet:
-    """The demo zone with the lab's addresses (IPv4 only: the simulated network has no IPv6)."""
-    lines = []
-    for line in demo_path("zones", "webtrip.test.zone").read_text().splitlines():
-        if "AAAA" in line:
-            continue
-        if line.startswith("ns "):
-            line = line.replace("127.0.0.1", DNS_IP)
-        lines.append(line.replace("127.0.0.1", WEB_IP))
-    path = tmp_path / "webtrip.test.zone"
-    path.write_text("\n".join(lines) + "\n")
-    return ZoneSet([load_zone(path)])
+def demo_zone() -> ZoneSet:
+    """The demo zone: it has the lab's addresses (IPv4 only: the simulated network has none)."""
+    return ZoneSet([load_zone(demo_path("zones", "webtrip.test.zone"))])
 
 
 def build_lab(world: SimWorld, **link_options) -> tuple[Host, Host, Host]:
@@ -250,7 +241,7 @@ def run_demo_lab(seed: int, tmp_path: Path, *, dns_attempts: int = 2, **link_opt
     trace = world.trace
 
     async def main() -> PageLoad:
-        dns_server = DnsServer(world.network(dns_host), Authority(demo_zone(tmp_path)), trace)
+        dns_server = DnsServer(world.network(dns_host), Authority(demo_zone()), trace)
         web_server = WebServer(
             world.network(web_host), SiteMap([Site.from_folder("", SITE)]), trace
         )

@@ -12,7 +12,7 @@ import pytest
 
 from support import require_program, run_webtrip
 from webtrip.labs import demo_path
-from webtrip.netsim.pcap import read_pcap
+from webtrip.packets.pcap import read_pcap
 
 
 def webtrip(*args: str) -> subprocess.CompletedProcess[str]:

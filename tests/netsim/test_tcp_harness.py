@@ -31,7 +31,7 @@ from webtrip.netsim.tcp import (
     TcpListener,
     reset_for,
 )
-from webtrip.netsim.tcp_segment import Flags, TcpSegment
+from webtrip.packets.tcp_segment import Flags, TcpSegment
 
 A_IP = "10.0.0.1"
 B_IP = "10.0.0.2"

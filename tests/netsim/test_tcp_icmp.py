@@ -10,12 +10,12 @@ import pytest
 
 from netsim.test_tcp_harness import Conditions, Recorder, Sender, World, app_of
 from webtrip.net import Stream
-from webtrip.netsim import icmp
-from webtrip.netsim.capture import IN, OUT
-from webtrip.netsim.ipv4 import PROTOCOL_ICMP, PROTOCOL_TCP
-from webtrip.netsim.packets import Match, dissect
 from webtrip.netsim.tcp import CloseReason, State, TcpConfig
 from webtrip.netsim.world import SimWorld
+from webtrip.packets import icmp
+from webtrip.packets.dissect import Match, dissect
+from webtrip.packets.ipv4 import PROTOCOL_ICMP, PROTOCOL_TCP
+from webtrip.trace.events import IN, OUT
 
 S = State
 SERVER = "10.0.2.2"

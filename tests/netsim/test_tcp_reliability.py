@@ -30,7 +30,7 @@ from webtrip.netsim.tcp import (
     TcpListener,
     Timer,
 )
-from webtrip.netsim.tcp_segment import Flags, TcpSegment
+from webtrip.packets.tcp_segment import Flags, TcpSegment
 
 MSS = 1460
 

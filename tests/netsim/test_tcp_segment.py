@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webtrip.netsim.tcp_segment import (
+from webtrip.packets.tcp_segment import (
     Flags,
     SegmentError,
     TcpSegment,

@@ -25,7 +25,7 @@ from webtrip.netsim.tcp import (
     TcpListener,
     reset_for,
 )
-from webtrip.netsim.tcp_segment import Flags, TcpSegment
+from webtrip.packets.tcp_segment import Flags, TcpSegment
 
 S = State
 

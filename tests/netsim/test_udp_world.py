@@ -10,13 +10,13 @@ import pytest
 from netsim_support import CLIENT_IP, SERVER_IP, dns_exchange
 
 from webtrip.dns.client import DnsTimeout
-from webtrip.netsim import icmp
-from webtrip.netsim.capture import IN, LOOPBACK
-from webtrip.netsim.ipv4 import PROTOCOL_ICMP, PROTOCOL_TCP
-from webtrip.netsim.packets import Match, dissect
 from webtrip.netsim.sockets import EPHEMERAL_PORTS
 from webtrip.netsim.world import EPOCH, SimWorld
+from webtrip.packets import icmp
+from webtrip.packets.dissect import Match, dissect
+from webtrip.packets.ipv4 import PROTOCOL_ICMP, PROTOCOL_TCP
 from webtrip.trace import DnsMessageReceived, DnsMessageSent
+from webtrip.trace.events import IN, LOOPBACK
 
 PROTOCOL_SCTP = 132
 

@@ -175,9 +175,9 @@ HAR_SCHEMA = {
 
 @pytest.fixture(scope="module")
 def demo_trace() -> Trace:
-    from webtrip.cli.demo import run_lab
+    from webtrip.cli.demo import run_demo
 
-    trace, (load,) = asyncio.run(run_lab("en"))
+    trace, (load,) = asyncio.run(run_demo("en"))
     assert load.error is None
     return trace
 

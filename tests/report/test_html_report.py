@@ -27,7 +27,8 @@ import pytest
 
 from peers.chromium import CHROMIUM_FLAGS, run_chromium
 from support import run_webtrip as webtrip
-from webtrip.netsim import lab
+from webtrip import lab
+from webtrip.lab import sim as simulated
 from webtrip.report.html import html_report
 from webtrip.trace import HttpRequestQueued, PageLoadStarted, Trace
 
@@ -37,12 +38,12 @@ HOSTILE = "http://evil.test/</script><script>alert(1)</script><b>&amp;"
 
 @pytest.fixture(scope="module")
 def sim_trace() -> Trace:
-    return lab.run(lab.demo_lab(), 1).world.trace
+    return simulated.run(lab.demo_lab(), 1).world.trace
 
 
 @pytest.fixture(scope="module")
 def failed_trace() -> Trace:
-    return lab.run(lab.demo_lab(), 1, dns_silent=True).world.trace
+    return simulated.run(lab.demo_lab(), 1, dns_silent=True).world.trace
 
 
 def hostile_trace() -> Trace:

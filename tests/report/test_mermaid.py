@@ -94,9 +94,9 @@ def test_escape_keeps_text_inside_one_statement():
 
 @pytest.fixture(scope="module")
 def demo_trace() -> Trace:
-    from webtrip.cli.demo import run_lab
+    from webtrip.cli.demo import run_demo
 
-    trace, (load,) = asyncio.run(run_lab("en"))
+    trace, (load,) = asyncio.run(run_demo("en"))
     assert load.error is None
     return trace
 

@@ -101,9 +101,9 @@ def participant_labels(diagram: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def diagrams() -> dict[str, str]:
-    from webtrip.cli.demo import run_lab
+    from webtrip.cli.demo import run_demo
 
-    trace, (load,) = asyncio.run(run_lab("en"))
+    trace, (load,) = asyncio.run(run_demo("en"))
     assert load.error is None
     return {
         "demo": mermaid_from_trace(trace),

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from webtrip.cli.browse import load_parts
-from webtrip.cli.demo import run_lab
+from webtrip.cli.demo import run_demo
 from webtrip.net import format_address
 from webtrip.report.narration import narrate
 from webtrip.report.timings import request_timings
@@ -24,7 +24,7 @@ from webtrip.trace import (
 
 @pytest.fixture(scope="module")
 def lab():
-    trace, (load,) = asyncio.run(run_lab("en"))
+    trace, (load,) = asyncio.run(run_demo("en"))
     return trace, load
 
 
@@ -81,7 +81,7 @@ def test_a_saved_trace_gives_the_same_views_when_loaded(lab):
 
 def test_the_demo_tells_the_resolvers_walk_then_its_cache_on_a_second_load():
     """The demo's resolver walks root → .test → webtrip.test; the second load is a cache hit."""
-    trace, loads = asyncio.run(run_lab("en", loads=2))
+    trace, loads = asyncio.run(run_demo("en", loads=2))
     assert [load.error for load in loads] == [None, None]
     first, second = load_parts(trace)
     walk = [e for e in first.of_type(ResolverStep) if e.question == "www.webtrip.test. A"]

@@ -7,8 +7,8 @@ from __future__ import annotations
 import subprocess
 
 from support import require_program
-from webtrip.netsim.packets import Match
 from webtrip.netsim.world import SimWorld
+from webtrip.packets.dissect import Match
 from webtrip.report.packets import packet_rows
 from webtrip.report.pcap import captured_packets
 

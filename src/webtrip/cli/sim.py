@@ -17,6 +17,7 @@ import urllib.parse
 import click
 from rich.measure import Measurement
 
+from webtrip import lab
 from webtrip.browser.errors import BadUrl
 from webtrip.browser.loader import normalize_url
 from webtrip.cli.browse import (
@@ -30,10 +31,10 @@ from webtrip.cli.browse import (
 from webtrip.cli.common import EXIT_USAGE, UserError, err_console, out_console
 from webtrip.cli.report import REPORT_OPTION, view_options, write_views
 from webtrip.i18n import choose_language, translation
-from webtrip.netsim import lab
-from webtrip.netsim.capture import DROP
+from webtrip.lab import sim as simulated
 from webtrip.report.packets import drop_note, packet_rows, packet_table
 from webtrip.report.pcap import captured_packets, pcap_from_trace
+from webtrip.trace.events import DROP
 
 _CLI_UNITS = {"latency": ("time", "ms"), "bandwidth": ("rate", "mbit")}
 
@@ -211,7 +212,7 @@ def sim(
         raise UserError(
             f"--at {at_host}: not a host or router of the lab (it has: {nodes})", EXIT_USAGE
         )
-    conditions = lab.LinkConditions(
+    conditions = simulated.LinkConditions(
         latency=parse_quantity("latency", latency) if latency is not None else None,
         bandwidth=parse_quantity("bandwidth", bandwidth) if bandwidth is not None else None,
         loss=parse_loss(loss) if loss is not None else None,
@@ -220,7 +221,7 @@ def sim(
     faults = parse_faults(drops, delays)
     language = choose_language(lang)
     try:
-        run = lab.run(
+        run = simulated.run(
             chosen,
             seed,
             conditions,

@@ -13,17 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from webtrip.trace.events import PacketCaptured
-
-OUT = "out"
-IN = "in"
-DROP = "drop"
-
-LOOPBACK = "lo"
-"""The name of the interface a host uses to send packets to itself."""
-INSIDE = "-"
-"""The interface of a drop that happens inside a node (no route, no socket...)."""
-
+from webtrip.trace.events import DROP, LOOPBACK, OUT, PacketCaptured
 
 PacketRecord = PacketCaptured
 """One packet seen at one interface of one node, at virtual time ``t``.

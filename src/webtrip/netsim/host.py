@@ -35,18 +35,7 @@ import random
 import struct
 
 from webtrip.net import Address, DatagramHandler, StreamHandler
-from webtrip.netsim import icmp
-from webtrip.netsim.capture import DROP, INSIDE, PacketLog
-from webtrip.netsim.ipv4 import (
-    HEADER_SIZE,
-    PROTOCOL_TCP,
-    PROTOCOL_UDP,
-    IPv4Packet,
-    PacketError,
-    address_text,
-    internet_checksum,
-    pack_address,
-)
+from webtrip.netsim.capture import PacketLog
 from webtrip.netsim.node import Node
 from webtrip.netsim.sockets import (
     WILDCARD,
@@ -57,8 +46,20 @@ from webtrip.netsim.sockets import (
 )
 from webtrip.netsim.stream import SimStream
 from webtrip.netsim.tcp import TcpConfig, TcpConnection, TcpListener, reset_for
-from webtrip.netsim.tcp_segment import SegmentError, TcpSegment
-from webtrip.netsim.udp import UdpDatagram
+from webtrip.packets import icmp
+from webtrip.packets.ipv4 import (
+    HEADER_SIZE,
+    PROTOCOL_TCP,
+    PROTOCOL_UDP,
+    IPv4Packet,
+    PacketError,
+    address_text,
+    internet_checksum,
+    pack_address,
+)
+from webtrip.packets.tcp_segment import SegmentError, TcpSegment
+from webtrip.packets.udp import UdpDatagram
+from webtrip.trace.events import DROP, INSIDE
 
 # Total length, flags and fragment offset, protocol, source, destination.
 _DELIVERY_FIELDS = struct.Struct("!2xH2xHxB2x4s4s")

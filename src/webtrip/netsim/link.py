@@ -33,8 +33,9 @@ import random
 from dataclasses import dataclass
 from typing import Protocol
 
-from webtrip.netsim.capture import DROP, OUT, PacketLog
-from webtrip.netsim.packets import PacketError, PacketFilter, dissect
+from webtrip.netsim.capture import PacketLog
+from webtrip.packets.dissect import PacketError, PacketFilter, dissect
+from webtrip.trace.events import DROP, OUT
 
 ETHERNET_MTU = 1500
 """The MTU of Ethernet, and so of most of the Internet's paths."""

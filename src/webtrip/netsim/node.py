@@ -29,9 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from webtrip.netsim import icmp
-from webtrip.netsim.capture import DROP, IN, INSIDE, LOOPBACK, OUT, PacketLog
-from webtrip.netsim.ipv4 import (
+from webtrip.netsim.capture import PacketLog
+from webtrip.netsim.link import Link
+from webtrip.packets import icmp
+from webtrip.packets.ipv4 import (
     DEFAULT_TTL,
     PROTOCOL_ICMP,
     IPv4Packet,
@@ -39,7 +40,7 @@ from webtrip.netsim.ipv4 import (
     encode_datagram,
     pack_address,
 )
-from webtrip.netsim.link import Link
+from webtrip.trace.events import DROP, IN, INSIDE, LOOPBACK, OUT
 
 ProtocolHandler = Callable[[IPv4Packet], None]
 """Takes a datagram delivered to this node (UDP, TCP...): the transport layer's entry."""

@@ -26,10 +26,11 @@ import ipaddress
 import random
 import struct
 
-from webtrip.netsim import icmp
-from webtrip.netsim.capture import DROP, PacketLog
-from webtrip.netsim.ipv4 import HEADER_SIZE, IPv4Packet, address_text, internet_checksum
+from webtrip.netsim.capture import PacketLog
 from webtrip.netsim.node import Interface, Node
+from webtrip.packets import icmp
+from webtrip.packets.ipv4 import HEADER_SIZE, IPv4Packet, address_text, internet_checksum
+from webtrip.trace.events import DROP
 
 # Total length, flags and fragment offset, TTL, protocol, checksum, destination: what
 # forwarding reads; and TTL, protocol, checksum again, as forwarding writes them.

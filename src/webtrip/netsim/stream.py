@@ -33,7 +33,6 @@ import errno
 from typing import TYPE_CHECKING
 
 from webtrip.net import Address, Stream, TcpInfo, format_address
-from webtrip.netsim.ipv4 import PROTOCOL_TCP
 from webtrip.netsim.tcp import (
     CloseReason,
     LoopTimers,
@@ -41,7 +40,8 @@ from webtrip.netsim.tcp import (
     TcpConfig,
     TcpConnection,
 )
-from webtrip.netsim.tcp_segment import TcpSegment
+from webtrip.packets.ipv4 import PROTOCOL_TCP
+from webtrip.packets.tcp_segment import TcpSegment
 
 if TYPE_CHECKING:
     from webtrip.netsim.host import Host

@@ -88,7 +88,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from webtrip.netsim.congestion import CongestionControl, NewReno
-from webtrip.netsim.tcp_segment import Flags, TcpSegment, segment_in_range
+from webtrip.packets.tcp_segment import Flags, TcpSegment, segment_in_range
 
 # ---------------------------------------------------------------------------
 # Theory of operation

@@ -40,8 +40,8 @@ from webtrip.netsim.host import Host
 from webtrip.netsim.link import Link
 from webtrip.netsim.network import SimNetwork
 from webtrip.netsim.node import Node
-from webtrip.netsim.pcap import pcap_bytes, write_pcap
 from webtrip.netsim.router import Router
+from webtrip.packets.pcap import pcap_bytes, write_pcap
 from webtrip.trace import Trace
 
 T = TypeVar("T")

@@ -18,13 +18,12 @@ import html
 import json
 from typing import Any
 
-from webtrip.netsim.capture import DROP
 from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note, packet_rows
 from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import request_timings
 from webtrip.trace import Trace
-from webtrip.trace.events import Event, PacketCaptured
+from webtrip.trace.events import DROP, Event, PacketCaptured
 
 LABELS = {
     "en": {
@@ -130,8 +129,8 @@ def _summary(event: Event) -> str:
 
 
 def _packet_fields(data: bytes) -> list[list[str]]:
-    from webtrip.netsim.packets import dissect
-    from webtrip.netsim.tcp_segment import TcpSegment
+    from webtrip.packets.dissect import dissect
+    from webtrip.packets.tcp_segment import TcpSegment
 
     try:
         packet = dissect(data)

@@ -17,7 +17,6 @@ from ipaddress import ip_address
 
 from webtrip.i18n import translation
 from webtrip.net import Address, format_address
-from webtrip.netsim.capture import IN, OUT
 from webtrip.report.packets import packet_rows
 from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import RequestTiming, request_timings
@@ -42,7 +41,7 @@ from webtrip.trace import (
     TlsHandshakeCompleted,
     Trace,
 )
-from webtrip.trace.events import Event
+from webtrip.trace.events import IN, OUT, Event
 
 
 def _sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -> int:

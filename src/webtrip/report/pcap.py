@@ -10,16 +10,15 @@ bytes, at each interface it crosses). A capture is a choice among them:
   a link.
 
 :func:`pcap_from_trace` writes such a capture as a pcap file with
-:mod:`webtrip.netsim.pcap`'s writer, stamped with the trace's calendar start,
+:mod:`webtrip.packets.pcap`'s writer, stamped with the trace's calendar start,
 so a trace saved with ``--json`` gives back the very same file.
 """
 
 from __future__ import annotations
 
-from webtrip.netsim.capture import DROP, IN, LOOPBACK, OUT
-from webtrip.netsim.pcap import pcap_bytes
+from webtrip.packets.pcap import pcap_bytes
 from webtrip.trace import Trace
-from webtrip.trace.events import PacketCaptured
+from webtrip.trace.events import DROP, IN, LOOPBACK, OUT, PacketCaptured
 
 
 def captured_packets(

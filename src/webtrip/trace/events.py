@@ -352,14 +352,26 @@ class PageLoadFinished(Event):
 # --- the simulated network's packets --------------------------------------------------
 
 
+OUT = "out"
+"""A :class:`PacketCaptured` direction: the packet entered the link (a link's queue took it)."""
+IN = "in"
+"""A :class:`PacketCaptured` direction: the packet arrived from the link."""
+DROP = "drop"
+"""A :class:`PacketCaptured` direction: the packet was thrown away, with a ``reason``."""
+LOOPBACK = "lo"
+"""The name of the interface a host uses to send packets to itself."""
+INSIDE = "-"
+"""The interface of a drop that happens inside a node (no route, no socket...)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PacketCaptured(Event):
     """A packet at one interface of the simulated node ``actor``: its exact IPv4 bytes.
 
-    ``direction`` is "out" (it entered the link), "in" (it arrived from the
-    link) or "drop" (thrown away here or on the link it was sent on, with
-    ``reason``); ``interface`` is ``eth0``..., ``lo``, or ``-`` (inside the
-    node). A pcap file is a view of these events.
+    ``direction`` is :data:`OUT` (it entered the link), :data:`IN` (it arrived
+    from the link) or :data:`DROP` (thrown away here or on the link it was sent
+    on, with ``reason``); ``interface`` is ``eth0``..., :data:`LOOPBACK`, or
+    :data:`INSIDE` (inside the node). A pcap file is a view of these events.
     """
 
     interface: str

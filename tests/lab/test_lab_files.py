@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from support import run_webtrip
-from webtrip.netsim import lab
-from webtrip.netsim.packets import dissect
+from webtrip import lab
+from webtrip.lab import sim as simulated
+from webtrip.packets.dissect import dissect
 from webtrip.report.narration import narrate
 from webtrip.trace import NameResolved, ResolverStep
 
@@ -101,9 +102,21 @@ def test_the_demo_lab_is_a_lab_file():
     assert demo.root_hints() == [("a.root-servers.lab.", "192.0.2.1")]
 
 
+def test_hosts_without_loopback_addresses_get_free_ones_of_127_53_1(tmp_path):
+    text = TWO_ROUTERS.replace(
+        'address = "192.168.2.53/24"', 'address = "192.168.2.53/24"\nloopback = ["127.53.1.1"]'
+    )
+    chosen = lab.load_lab(write_lab(tmp_path, text))
+    assert chosen.loopback == {
+        "pc": ("127.53.1.2",),
+        "ns": ("127.53.1.1",),
+        "www": ("127.53.1.3",),
+    }
+
+
 def test_a_lab_of_two_routers_loads_its_page(tmp_path):
     chosen = lab.load_lab(write_lab(tmp_path))
-    run = lab.run(chosen, 1)
+    run = simulated.run(chosen, 1)
     assert run.load.error is None
     assert run.load.fetched[0].response is not None
     assert run.load.fetched[0].response.body == (tmp_path / "site" / "index.html").read_bytes()
@@ -117,7 +130,7 @@ def test_a_lab_of_two_routers_loads_its_page(tmp_path):
 
 def test_command_line_link_options_override_the_browsers_link_only(tmp_path):
     chosen = lab.load_lab(write_lab(tmp_path))
-    run = lab.run(chosen, 1, lab.LinkConditions(latency=0.1, mtu=1000))
+    run = simulated.run(chosen, 1, simulated.LinkConditions(latency=0.1, mtu=1000))
     assert (run.browser_link.latency, run.browser_link.mtu) == (0.1, 1000)
     assert run.browser_link.bandwidth == 50e6
     assert [link.latency for link in run.world.links[1:]] == [0.030, 0.001, 0.001]
@@ -158,6 +171,14 @@ MISTAKES = [
     (('bandwidth = "50mbit"', "bandwidth = nan"), "'nan' is not a finite number"),
     (('latency = "5ms"', 'latency = "5ms"\nmtu = 100000'), "mtu must be a whole number from 576"),
     (('latency = "5ms"', 'latency = "5ms"\nmtu = 68'), "mtu must be a whole number from 576"),
+    (('address = "192.168.1.10/24"', 'address = "192.168.1.10/24"\nloopback = ["10.0.0.1"]'),
+     "host 'pc''s loopback '10.0.0.1' is not a loopback address"),
+    (('address = "192.168.1.10/24"', 'address = "192.168.1.10/24"\nloopback = ["::1"]'),
+     "must start with an IPv4 one"),
+    (('address = "192.168.1.10/24"', 'address = "192.168.1.10/24"\nloopback = []'),
+     "'loopback' must be a list of addresses"),
+    (('address = "192.168.1.10/24"', 'address = "192.168.1.10/24"\nloopback = ["me"]'),
+     "loopback 'me' is not an IP address"),
 ]  # fmt: skip
 
 
@@ -213,7 +234,7 @@ between = ["resolver", "home"]
     )
     chosen = lab.load_lab(write_lab(tmp_path, text))
     assert chosen.root_hints() == [("a.root.", "192.168.3.1")]
-    run = lab.run(chosen, 3)
+    run = simulated.run(chosen, 3)
     assert run.load.error is None
     steps = [e for e in run.world.trace.of_type(ResolverStep) if e.question.endswith(" A")]
     assert [(e.server[0], e.outcome) for e in steps] == [
@@ -241,7 +262,7 @@ def test_the_demo_resolver_asks_again_when_the_servers_links_lose_packets():
     ]  # fmt: skip
     retried = 0
     for seed in range(1, 11):
-        run = lab.run(demo, seed)
+        run = simulated.run(demo, seed)
         assert run.load.error is None, (seed, run.load.error)
         steps = run.world.trace.of_type(ResolverStep)
         silent = [s for s in steps if s.outcome == "no answer"]
@@ -265,7 +286,7 @@ def test_a_failed_walk_is_told_as_a_failure_once_per_question():
         if "dns" in link.ends else link
         for link in demo.links
     ]  # fmt: skip
-    run = lab.run(demo, 1)
+    run = simulated.run(demo, 1)
     assert run.load.error is not None and run.load.error.exit_code == 12  # DNS failure
     story = narrate(run.world.trace)[0].text
     assert "tried to find it by walking down the DNS tree" in story and "but failed:" in story

@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from webtrip.netsim.ipv4 import PROTOCOL_UDP, PacketError, internet_checksum, pseudo_header
+from webtrip.packets.ipv4 import PROTOCOL_UDP, PacketError, internet_checksum, pseudo_header
 
 HEADER_SIZE = 8
 

@@ -29,7 +29,7 @@ The checksum covers a *pseudo-header* too — source and destination IPv4
 addresses, the protocol number 6 and the segment's length — so a segment
 delivered to the wrong host fails it. That is why :meth:`TcpSegment.encode` and
 :meth:`TcpSegment.decode` take the two addresses. (The same 10-line checksum
-lives in :mod:`webtrip.netsim.ipv4`; it is repeated here so that the TCP layer
+lives in :mod:`webtrip.packets.ipv4`; it is repeated here so that the TCP layer
 can be read, and tested, on its own.)
 """
 
@@ -41,7 +41,7 @@ import struct
 from dataclasses import dataclass
 from typing import Final
 
-from webtrip.netsim import ipv4
+from webtrip.packets import ipv4
 
 IPv4 = str | ipaddress.IPv4Address
 """An IPv4 address, as text ("10.0.0.1") or as an :class:`ipaddress.IPv4Address`."""
@@ -286,7 +286,7 @@ def tcp_checksum(src_ip: IPv4, dst_ip: IPv4, segment: bytes) -> int:
     """The TCP checksum of ``segment`` (its checksum field zero) between two IPv4 addresses.
 
     RFC 9293 §3.1: the one's complement sum over the pseudo-header and the
-    segment — computed by the IP layer's :func:`webtrip.netsim.ipv4.tcp_checksum`.
+    segment — computed by the IP layer's :func:`webtrip.packets.ipv4.tcp_checksum`.
     """
     return ipv4.tcp_checksum(str(src_ip), str(dst_ip), segment)
 
@@ -339,7 +339,7 @@ def _checksum_of_received(src_ip: IPv4, dst_ip: IPv4, data: bytes, checksum: int
     bytes 16–17) taken as zero, without copying the segment to zero it.
 
     The Internet checksum is a sum modulo 0xFFFF of the bytes read as one big number
-    (see :func:`webtrip.netsim.ipv4.internet_checksum`), in which a 16-bit word at an
+    (see :func:`webtrip.packets.ipv4.internet_checksum`), in which a 16-bit word at an
     even offset from the end counts as itself: zeroing the field takes ``checksum`` off.
     The pseudo-header is never all zeros, so the sum is never the zero special case.
     """

@@ -1,4 +1,4 @@
-"""Labs in the simulated world: hosts, routers and links from a TOML file, and a page load.
+"""What a lab is, and reading it from a TOML file: hosts, routers, links, servers, the task.
 
 A *lab file* says everything a run needs, in words a learner can read::
 
@@ -20,6 +20,7 @@ A *lab file* says everything a run needs, in words a learner can read::
     [[hosts]]
     name = "browser"
     address = "10.0.0.1/24"
+    loopback = ["127.53.0.9"]  # optional: where it is on this machine's loopback
 
     [[routers]]
     name = "router"
@@ -38,26 +39,25 @@ the browser asks it, and it walks from the lab's root server down (it takes
 questions from the lab's hosts only); without one the browser asks the first
 ``[[dns]]`` server directly. A single ``[dns]`` table is one server.
 
-:func:`load_lab` reads and checks a file (:class:`LabError`: one sentence per
-mistake); :func:`run` builds the lab in a :class:`SimWorld`, starts the
-servers, loads the page and stops — all in virtual time. The bundled demo
-(``labs/demo/lab.toml``, :func:`demo_lab`) is the same as ``webtrip demo``:
-nothing in the actors knows it is simulated.
+The same lab runs in two worlds (:mod:`webtrip.lab.actors`): in the simulated
+network (:mod:`webtrip.lab.sim`) on the addresses above, and on this
+machine's loopback (:mod:`webtrip.lab.loopback`, ``webtrip demo``), where each
+host has its ``loopback`` addresses (127.x.y.z first, then ``::1`` if it
+should have IPv6 too; a free 127.53.1.x when not given) and the zones'
+address records follow them.
 
-Faults for lessons act on the browser's link: :func:`parse_fault` reads a
-small filter language (``syn``, ``synack``, ``dns-response#2``, ``tcp:80``;
-see :data:`FILTERS`) into a :class:`~webtrip.netsim.packets.Match`.
+:func:`load_lab` reads and checks a file (:class:`LabError`: one sentence per
+mistake). The bundled demo (``labs/demo/lab.toml``, :func:`demo_lab`) is what
+both ``webtrip demo`` and ``webtrip sim`` run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import math
 import re
 import tomllib
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,24 +67,24 @@ import dns.name
 import dns.rdatatype
 import dns.zone
 
-from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
-from webtrip.browser.resolver import StubResolver
-from webtrip.dns.authority import Authority
-from webtrip.dns.recursive import RecursiveResolver
-from webtrip.dns.resolver import ResolverService
-from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import Zone, ZoneError, ZoneSet, load_zone
 from webtrip.labs import demo_path
-from webtrip.net import Address, Network
-from webtrip.netsim.host import Host
-from webtrip.netsim.link import Link
-from webtrip.netsim.node import Interface, Node
-from webtrip.netsim.packets import Match
-from webtrip.netsim.tcp import State
-from webtrip.netsim.world import SimWorld
-from webtrip.trace import DnsMessageDropped, DnsMessageReceived, Trace
-from webtrip.web.server import WebServer
 from webtrip.web.sites import Site, SiteError, SiteMap
+
+__all__ = [
+    "DNS_PORT",
+    "UNITS",
+    "WEB_PORT",
+    "Lab",
+    "LabError",
+    "LinkSpec",
+    "NameServerSpec",
+    "demo_lab",
+    "load_lab",
+    "parse_quantity",
+    "parse_share",
+    "root_hints",
+]
 
 DNS_PORT = 53
 WEB_PORT = 80
@@ -95,6 +95,9 @@ UNITS = {
     "rate": {"": 1.0, "bit": 1.0, "kbit": 1e3, "mbit": 1e6, "gbit": 1e9},
 }
 """Units of a quantity in a lab file (a bare number is seconds, or bits per second)."""
+
+LOOPBACK_POOL = ipaddress.IPv4Network("127.53.1.0/24")
+"""Where a host with no ``loopback`` addresses of its own is put on this machine's loopback."""
 
 _LINK_KEYS = ("between", "addresses", "latency", "bandwidth", "loss", "duplicate", "reorder",
               "mtu", "queue")  # fmt: skip
@@ -140,6 +143,8 @@ class Lab:
     dns_attempts: int = 5
     dns_timeout: float = 2.0
     resolver_host: str | None = None
+    loopback: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Each host's addresses on this machine's loopback: an IPv4 one first, maybe ``::1``."""
 
     @property
     def dns_host(self) -> str:
@@ -158,17 +163,7 @@ class Lab:
 
     def root_hints(self) -> list[tuple[str, str]]:
         """The lab's root servers, (name, address), from the zone "." one of its servers has."""
-        for server in self.name_servers:
-            for zone in server.zones:
-                if zone.origin != dns.name.root:
-                    continue
-                ns = zone.data.get_rdataset(dns.name.root, dns.rdatatype.NS)
-                hints = []
-                for rdata in ns or ():
-                    addresses = zone.data.get_rdataset(rdata.target, dns.rdatatype.A)
-                    hints.extend((rdata.target.to_text(), a.address) for a in addresses or ())
-                return hints
-        return []
+        return root_hints(server.zones for server in self.name_servers)
 
     def address_of(self, host: str) -> str:
         return str(ipaddress.IPv4Interface(self.hosts[host]).ip)
@@ -181,6 +176,25 @@ class Lab:
         """The names of the zones the lab's servers serve (the root as ".")."""
         return [zone.origin.to_text(omit_final_dot=True) or "."
                 for server in self.name_servers for zone in server.zones]  # fmt: skip
+
+
+def root_hints(zone_sets: Iterable[ZoneSet]) -> list[tuple[str, str]]:
+    """The root servers, (name, address), of the first root zone "." among ``zone_sets``.
+
+    Where a recursive resolver starts its walks: each NS record of the root
+    zone with the addresses (A records) the zone gives its name.
+    """
+    for zones in zone_sets:
+        for zone in zones:
+            if zone.origin != dns.name.root:
+                continue
+            ns = zone.data.get_rdataset(dns.name.root, dns.rdatatype.NS)
+            hints = []
+            for rdata in ns or ():
+                addresses = zone.data.get_rdataset(rdata.target, dns.rdatatype.A)
+                hints.extend((rdata.target.to_text(), a.address) for a in addresses or ())
+            return hints
+    return []
 
 
 def demo_lab() -> Lab:
@@ -209,6 +223,7 @@ class _Reader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.folder = path.parent
+        self.loopback: dict[str, tuple[str, ...]] = {}
 
     def fail(self, sentence: str) -> LabError:
         return LabError(f"{self.path}: {sentence}")
@@ -274,11 +289,26 @@ class _Reader:
             dns_attempts=attempts,
             dns_timeout=timeout,
             resolver_host=resolver,
+            loopback=self.loopback_plan(hosts),
         )
         if resolver is not None and not lab.root_hints():
             raise self.fail("[resolver] needs a [[dns]] server with the root zone \".\", "
                             "whose NS records have addresses in it")  # fmt: skip
         return lab
+
+    def loopback_plan(self, hosts: dict[str, str]) -> dict[str, tuple[str, ...]]:
+        """Every host's loopback addresses: its own, or the next free one of LOOPBACK_POOL."""
+        taken = {address for addresses in self.loopback.values() for address in addresses}
+        free = (str(a) for a in LOOPBACK_POOL.hosts() if str(a) not in taken)
+        plan = {}
+        for name in hosts:
+            given = self.loopback.get(name)
+            if given is None:
+                given = (next(free, None) or "",)
+                if not given[0]:
+                    raise self.fail(f"no free loopback address is left in {LOOPBACK_POOL}")
+            plan[name] = given
+        return plan
 
     def name_servers(self, value: Any, hosts: dict[str, str]) -> list[NameServerSpec]:
         tables = [value] if isinstance(value, dict) else value
@@ -307,10 +337,12 @@ class _Reader:
         hosts: dict[str, str] = {}
         for number, entry in enumerate(self.entries(value, "hosts"), 1):
             where = f"host {number}"
-            self.known_keys(entry, where, ("name", "address"))
+            self.known_keys(entry, where, ("name", "address", "loopback"))
             name = self.text(entry, "name", where)
             if name in hosts:
                 raise self.fail(f"there are two hosts named '{name}'")
+            if "loopback" in entry:
+                self.loopback[name] = self.loopback_addresses(entry["loopback"], f"host '{name}'")
             hosts[name] = self.address(self.text(entry, "address", f"host '{name}'"),
                                        f"host '{name}'")  # fmt: skip
             ip = ipaddress.IPv4Interface(hosts[name]).ip
@@ -321,6 +353,26 @@ class _Reader:
         if not hosts:
             raise self.fail("the lab has no hosts ([[hosts]] with a name and an address)")
         return hosts
+
+    def loopback_addresses(self, value: Any, where: str) -> tuple[str, ...]:
+        texts = [value] if isinstance(value, str) else value
+        if not isinstance(texts, list) or not texts or not all(map(_is_text, texts)):
+            raise self.fail(
+                f"{where}'s 'loopback' must be a list of addresses, like [\"127.53.0.9\"]"
+            )
+        addresses = []
+        for text in texts:
+            try:
+                address = ipaddress.ip_address(text)
+            except ValueError:
+                raise self.fail(f"{where}'s loopback '{text}' is not an IP address") from None
+            if not address.is_loopback:
+                raise self.fail(f"{where}'s loopback '{text}' is not a loopback address "
+                                "(127.0.0.0/8 or ::1)")  # fmt: skip
+            addresses.append(str(address))
+        if ipaddress.ip_address(addresses[0]).version != 4:
+            raise self.fail(f"{where}'s loopback addresses must start with an IPv4 one (127.x.y.z)")
+        return tuple(addresses)
 
     def address(self, text: str, where: str) -> str:
         try:
@@ -482,334 +534,3 @@ def parse_share(value: Any) -> float:
     if not 0 <= share < 1:
         raise ValueError(f"'{value}' must be at least 0% and below 100%")
     return share
-
-
-# --- faults on the browser's link -------------------------------------------------------
-
-FROM_BROWSER = "from the browser"
-TO_BROWSER = "to the browser"
-
-FILTERS: dict[str, tuple[Match, str | None, str]] = {
-    "syn": (Match(protocol="tcp", tcp_flags=("SYN",)), FROM_BROWSER,
-            "the browser's SYN (opening a connection)"),
-    "synack": (Match(protocol="tcp", tcp_flags=("SYN", "ACK")), TO_BROWSER,
-               "the server's SYN-ACK"),
-    "fin": (Match(protocol="tcp", tcp_flags=("FIN",)), None, "a FIN (closing a connection)"),
-    "rst": (Match(protocol="tcp", tcp_flags=("RST",)), None, "a RST (resetting a connection)"),
-    "dns": (Match(protocol="udp", port=DNS_PORT), None, "a DNS message, question or answer"),
-    "dns-query": (Match(protocol="udp", destination_port=DNS_PORT), FROM_BROWSER,
-                  "the browser's DNS question"),
-    "dns-response": (Match(protocol="udp", source_port=DNS_PORT), TO_BROWSER,
-                     "the DNS server's answer"),
-    "http": (Match(protocol="tcp", port=WEB_PORT, with_payload=True), None,
-             "a TCP segment carrying HTTP, either way"),
-    "http-request": (Match(protocol="tcp", destination_port=WEB_PORT, with_payload=True),
-                     FROM_BROWSER, "a segment of the browser's HTTP request"),
-    "http-response": (Match(protocol="tcp", source_port=WEB_PORT, with_payload=True),
-                      TO_BROWSER, "a segment of the web server's answer"),
-    "tcp": (Match(protocol="tcp"), None, "any TCP segment"),
-    "udp": (Match(protocol="udp"), None, "any UDP datagram"),
-}  # fmt: skip
-"""The named packet filters of ``--drop``/``--delay``: a Match, who sends it, what it means.
-
-Besides these, ``tcp:PORT`` and ``udp:PORT`` match either port, and any
-filter takes ``#N``: the Nth matching packet on the browser's link (default
-the 1st), counted from the start of the run.
-"""
-
-
-@dataclass(frozen=True)
-class FaultSpec:
-    """``drop`` or ``delay`` (by ``extra`` s) the ``nth`` packet that ``text`` matches."""
-
-    action: str
-    text: str
-    match: Match
-    sender: str | None
-    nth: int = 1
-    extra: float = 0.0
-
-
-def parse_fault(action: str, text: str) -> FaultSpec:
-    """``("drop", "synack")``, ``("delay", "synack=300ms")``...; ValueError says what is wrong."""
-    extra = 0.0
-    spec = text.strip().lower()
-    if action == "delay":
-        spec, equals, amount = spec.partition("=")
-        if not equals:
-            raise ValueError(f"'{text}' needs the delay after '=', like synack=300ms")
-        extra = parse_quantity("time", amount if re.search(r"[a-z]", amount) else amount + "ms")
-    name, hash_sign, count = spec.partition("#")
-    nth = 1
-    if hash_sign:
-        if not count.isdigit() or int(count) < 1:
-            raise ValueError(f"'{text}': after '#' comes which match, counted from 1 (like #2)")
-        nth = int(count)
-    name = name.strip()
-    if name in FILTERS:
-        match, sender, _ = FILTERS[name]
-    else:
-        port = re.fullmatch(r"(tcp|udp):([0-9]{1,5})", name)
-        if port is None or int(port.group(2)) > 65535:
-            known = ", ".join(FILTERS)
-            known += ", tcp:PORT, udp:PORT"
-            raise ValueError(f"'{text}' is not a packet filter (known: {known})")
-        match, sender = Match(protocol=port.group(1), port=int(port.group(2))), None
-    return FaultSpec(action, text, match, sender, nth, extra)
-
-
-# --- building and running a lab ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LinkConditions:
-    """Overrides for the browser's link (None: the lab file's value)."""
-
-    latency: float | None = None
-    bandwidth: float | None = None
-    loss: float | None = None
-    mtu: int | None = None
-
-    def options(self) -> dict[str, float | int]:
-        return {key: value for key, value in vars(self).items() if value is not None}
-
-
-@dataclass
-class SimLab:
-    """A finished run of a lab: its world (trace and packets), nodes and page load."""
-
-    lab: Lab
-    world: SimWorld
-    nodes: dict[str, Node]
-    browser_link: Link
-    load: PageLoad  # the first load
-    loads: list[PageLoad] = field(default_factory=list)  # every load, in order
-
-    @property
-    def browser(self) -> Host:
-        return self._host(self.lab.browser_host)
-
-    @property
-    def dns(self) -> Host:
-        return self._host(self.lab.dns_host)
-
-    @property
-    def web(self) -> Host:
-        return self._host(self.lab.web_host)
-
-    def _host(self, name: str) -> Host:
-        node = self.nodes[name]
-        assert isinstance(node, Host)
-        return node
-
-
-def build(
-    world: SimWorld, lab: Lab, conditions: LinkConditions = LinkConditions()
-) -> tuple[dict[str, Node], Link]:
-    """Create the lab's nodes, links and routes in ``world``; the nodes and the browser's link.
-
-    ``conditions`` override the lab's values on the browser's link.
-    """
-    nodes: dict[str, Node] = {name: world.add_router(name) for name in lab.routers}
-    for name in lab.hosts:
-        nodes[name] = world.add_host(name)
-    taken = {ipaddress.IPv4Interface(a).ip for a in lab.hosts.values()}
-    neighbours: dict[str, list[tuple[str, Interface]]] = {name: [] for name in nodes}
-    browser_link = None
-    for number, spec in enumerate(lab.links, 1):
-        addresses = [_free_address(spec, i, number, taken) for i in range(2)]
-        options = dict(spec.options)
-        if lab.browser_host in spec.ends:
-            options.update(conditions.options())
-        try:
-            link = world.connect(nodes[spec.ends[0]], addresses[0], nodes[spec.ends[1]],
-                                 addresses[1], **options)  # fmt: skip
-        except ValueError as exc:
-            raise LabError(f"{lab.source}: link {number}: {exc}") from None
-        a, b = link.ends
-        assert isinstance(a, Interface) and isinstance(b, Interface)
-        neighbours[spec.ends[0]].append((spec.ends[1], a))
-        neighbours[spec.ends[1]].append((spec.ends[0], b))
-        if lab.browser_host in spec.ends:
-            browser_link = link
-    assert browser_link is not None
-    _add_routes(lab, nodes, neighbours)
-    return nodes, browser_link
-
-
-def _free_address(
-    spec: LinkSpec, index: int, number: int, taken: set[ipaddress.IPv4Address]
-) -> str:
-    """The address of end ``index`` of a link: given, or a free one of the other end's network."""
-    given = spec.addresses[index]
-    if given is not None:
-        taken.add(ipaddress.IPv4Interface(given).ip)
-        return given
-    other = spec.addresses[1 - index]
-    network = (ipaddress.IPv4Interface(other).network if other is not None
-               else ipaddress.IPv4Network(f"172.31.{number % 256}.0/24"))  # fmt: skip
-    for candidate in reversed(list(network.hosts())):
-        if candidate not in taken:
-            taken.add(candidate)
-            return f"{candidate}/{network.prefixlen}"
-    raise LabError(f"link {number}: the network {network} has no free address left")
-
-
-def _add_routes(
-    lab: Lab, nodes: dict[str, Node], neighbours: dict[str, list[tuple[str, Interface]]]
-) -> None:
-    """Give each router a route to each host, through the neighbour on a shortest path."""
-    for router in lab.routers:
-        first_hop: dict[str, Interface] = {}
-        seen = {router}
-        queue: deque[tuple[str, Interface | None]] = deque([(router, None)])
-        while queue:
-            name, via = queue.popleft()
-            for neighbour, interface in neighbours[name]:
-                if neighbour in seen:
-                    continue
-                seen.add(neighbour)
-                hop = via or interface
-                first_hop[neighbour] = hop
-                if neighbour in lab.routers:
-                    queue.append((neighbour, hop))
-        for host, interface in first_hop.items():
-            if host in lab.hosts:
-                nodes[router].add_route(f"{lab.address_of(host)}/32", interface)
-
-
-def run(
-    lab: Lab,
-    seed: int,
-    conditions: LinkConditions = LinkConditions(),
-    *,
-    url: str | None = None,
-    language: str = "en",
-    faults: Sequence[FaultSpec] = (),
-    dns_silent: bool = False,
-    dns_attempts: int | None = None,
-    loads: int = 1,
-) -> SimLab:
-    """Build ``lab``, start its servers, load ``url`` (the lab's), stop; all in virtual time.
-
-    ``faults`` act on the browser's link. With ``dns_silent`` the DNS server
-    the browser asks takes questions on port 53 and never answers.
-    ``dns_attempts`` replaces the lab's number of tries the browser's
-    resolver makes. ``loads`` > 1 loads the page again, one load after the
-    other, with a fresh browser each time (the servers and the resolver's
-    cache stay): :attr:`SimLab.loads` has them all.
-    """
-    world = SimWorld(seed=seed)
-    nodes, browser_link = build(world, lab, conditions)
-    trace = world.trace
-    browser_end = next(end for end in browser_link.ends if end.node_name == lab.browser_host)
-    other_end = browser_link.peer_of(browser_end)
-    for fault in faults:
-        sender = {FROM_BROWSER: browser_end, TO_BROWSER: other_end}.get(fault.sender or "")
-        if fault.action == "drop":
-            browser_link.drop(fault.match, fault.nth, sender=sender)
-        else:
-            browser_link.delay(fault.match, fault.extra, fault.nth, sender=sender)
-    asked_address = lab.address_of(lab.asked_host)
-    web_address = lab.address_of(lab.web_host)
-
-    def host(name: str) -> Host:
-        node = nodes[name]
-        assert isinstance(node, Host)
-        return node
-
-    async def main() -> list[PageLoad]:
-        servers: list[DnsServer | WebServer] = []
-        for spec in lab.name_servers:
-            if dns_silent and spec.host == lab.asked_host:
-                continue
-            server = DnsServer(world.network(host(spec.host)), Authority(spec.zones), trace,
-                               actor=_dns_actor(lab, spec.host))  # fmt: skip
-            await server.start([(lab.address_of(spec.host), DNS_PORT)])
-            servers.append(server)
-        if lab.resolver_host is not None and not dns_silent:
-            servers.append(await _start_resolver(world, lab, host(lab.resolver_host)))
-        if dns_silent:
-            await _silent_dns(world.network(host(lab.asked_host)),
-                              (asked_address, DNS_PORT), trace)  # fmt: skip
-        web_server = WebServer(world.network(host(lab.web_host)), lab.sites, trace)
-        await web_server.start([(web_address, WEB_PORT)])
-        servers.append(web_server)
-        network = world.network(host(lab.browser_host))
-        options = BrowserOptions(total_timeout=300, language=language)
-        done: list[PageLoad] = []
-        try:
-            for _ in range(loads):
-                resolver = StubResolver(
-                    network,
-                    trace,
-                    nameserver=(asked_address, DNS_PORT),
-                    hosts={},
-                    attempts=dns_attempts or lab.dns_attempts,
-                    timeout=lab.dns_timeout,
-                )
-                browser = Browser(network, resolver, trace, options=options)
-                done.append(await browser.load(url or lab.url))
-            await _closing_handshakes(
-                [n for n in nodes.values() if isinstance(n, Host)], world.links
-            )
-        finally:
-            for server in reversed(servers):
-                await server.aclose()
-        return done
-
-    done = world.run(main())
-    world.close()
-    return SimLab(lab, world, nodes, browser_link, done[0], done)
-
-
-async def _closing_handshakes(
-    hosts: list[Host], links: list[Link], limit: float = CLOSING_LIMIT
-) -> None:
-    """Let the connections the browser closed finish closing, as they would after a page
-    load: its FIN answered by the server's, the last ACK, the browser in TIME-WAIT (whose
-    2·MSL is not waited out); and let every packet still on a link arrive (one held back
-    by ``--delay`` too). At most ``limit`` virtual seconds (a lossy link may keep
-    retransmitting a FIN); checked every millisecond of virtual time."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while loop.time() < deadline and (
-        any(
-            stream.connection.state is not State.TIME_WAIT
-            for host in hosts
-            for stream in host.tcp_connections.values()
-        )
-        or any(link.busy_until > loop.time() for link in links)
-    ):
-        await asyncio.sleep(0.001)
-
-
-def _dns_actor(lab: Lab, host: str) -> str:
-    """The trace's name for the DNS server on ``host``: "dns-server" if it is the only one."""
-    return "dns-server" if len(lab.name_servers) == 1 else f"dns-server@{host}"
-
-
-async def _start_resolver(world: SimWorld, lab: Lab, node: Host) -> DnsServer:
-    """The lab's recursive resolver on port 53 of ``node``, for the lab's own hosts only."""
-    network = world.network(node)
-    # It waits less than the browser does, so that it can ask again before the browser gives up.
-    engine = RecursiveResolver(
-        network, lab.root_hints(), trace=world.trace, timeout=lab.dns_timeout / 2
-    )
-    clients = {ipaddress.IPv4Interface(address).network for address in lab.hosts.values()}
-    service = ResolverService(engine, world.trace, allow=sorted(clients))
-    server = DnsServer(network, service, world.trace, actor="resolver")
-    await server.start([(lab.address_of(lab.resolver_host or ""), DNS_PORT)])
-    return server
-
-
-async def _silent_dns(network: Network, address: Address, trace: Trace) -> None:
-    """A DNS server that takes every question and never answers (``--dns-silent``)."""
-
-    def ignore(wire: bytes, peer: Address) -> None:
-        now = trace.now()
-        reason = "this DNS server is silent: it never answers (--dns-silent)"
-        trace.record(DnsMessageReceived(now, "dns-server", "udp", address, peer, wire))
-        trace.record(DnsMessageDropped(now, "dns-server", "udp", address, peer, wire, reason))
-
-    await network.open_udp_endpoint(address[0], address[1], on_datagram=ignore)

@@ -20,8 +20,8 @@ import struct
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from webtrip.netsim.icmp import IcmpMessage
-from webtrip.netsim.ipv4 import (
+from webtrip.packets.icmp import IcmpMessage
+from webtrip.packets.ipv4 import (
     PROTOCOL_ICMP,
     PROTOCOL_TCP,
     PROTOCOL_UDP,
@@ -29,7 +29,7 @@ from webtrip.netsim.ipv4 import (
     PacketError,
     tcp_checksum,
 )
-from webtrip.netsim.udp import UdpDatagram
+from webtrip.packets.udp import UdpDatagram
 
 __all__ = [
     "TCP_FLAG_NAMES",

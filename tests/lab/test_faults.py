@@ -8,9 +8,10 @@ import subprocess
 import pytest
 
 from support import run_webtrip
+from webtrip import lab
+from webtrip.lab import sim as simulated
 from webtrip.labs import demo_path
-from webtrip.netsim import lab
-from webtrip.netsim.packets import dissect
+from webtrip.packets.dissect import dissect
 from webtrip.trace import PacketCaptured
 
 # The command runs the webtrip under test (this checkout's, not whatever is installed).
@@ -22,7 +23,9 @@ def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
     return run_webtrip("sim", *args, columns=160)
 
 
-def packets(run: lab.SimLab, node: str, direction: str, flags: tuple[str, ...]) -> list[float]:
+def packets(
+    run: simulated.SimLab, node: str, direction: str, flags: tuple[str, ...]
+) -> list[float]:
     """The times of the first connection's TCP packets with exactly ``flags``, at ``node``."""
     times = []
     first_port = None
@@ -45,7 +48,7 @@ def faults(*specs: str) -> list[lab.FaultSpec]:
 
 
 def test_a_lost_synack_makes_the_browser_send_its_syn_again_after_the_rto():
-    run = lab.run(lab.demo_lab(), 1, faults=faults("drop synack"))
+    run = simulated.run(lab.demo_lab(), 1, faults=faults("drop synack"))
     assert run.load.error is None
     syns = packets(run, "browser", "out", ("SYN",))
     assert len(syns) == 2
@@ -55,14 +58,14 @@ def test_a_lost_synack_makes_the_browser_send_its_syn_again_after_the_rto():
 
 
 def test_a_lost_syn_is_sent_again_too():
-    run = lab.run(lab.demo_lab(), 1, faults=faults("drop syn"))
+    run = simulated.run(lab.demo_lab(), 1, faults=faults("drop syn"))
     syns = packets(run, "browser", "out", ("SYN",))
     assert run.load.error is None and syns[1] - syns[0] == pytest.approx(1.0)
 
 
 def test_a_delayed_synack_arrives_300_ms_later():
-    plain = lab.run(lab.demo_lab(), 1)
-    late = lab.run(lab.demo_lab(), 1, faults=faults("delay synack=300ms"))
+    plain = simulated.run(lab.demo_lab(), 1)
+    late = simulated.run(lab.demo_lab(), 1, faults=faults("delay synack=300ms"))
     (before,) = packets(plain, "browser", "in", ("SYN", "ACK"))
     (after,) = packets(late, "browser", "in", ("SYN", "ACK"))
     assert after - before == pytest.approx(0.300)
@@ -70,7 +73,7 @@ def test_a_delayed_synack_arrives_300_ms_later():
 
 
 def test_a_lost_dns_answer_is_asked_again_after_the_resolvers_timeout():
-    run = lab.run(lab.demo_lab(), 1, faults=faults("drop dns-response#1"))
+    run = simulated.run(lab.demo_lab(), 1, faults=faults("drop dns-response#1"))
     assert run.load.error is None
     queries = [
         e.t for e in run.world.trace.of_type(PacketCaptured)
@@ -142,14 +145,16 @@ def lossy_case(number: int) -> tuple[int, float, float, float]:
     return seed, loss, draw.uniform(0.0, 0.10), draw.uniform(0.0, 0.10)
 
 
-def run_over_a_bad_link(seed: int, loss: float, duplicate: float, reorder: float) -> lab.SimLab:
+def run_over_a_bad_link(
+    seed: int, loss: float, duplicate: float, reorder: float
+) -> simulated.SimLab:
     demo = lab.demo_lab()
     options = demo.browser_link.options | {"loss": loss, "duplicate": duplicate,
                                            "reorder": reorder}  # fmt: skip
     demo.links[0] = lab.LinkSpec(demo.browser_link.ends, demo.browser_link.addresses, options)
     # DNS over UDP has no retransmission but the stub's tries: at 30 % loss each way a
     # question is answered 49 % of the time, so give it 12 tries (fails 1 in 3000).
-    return lab.run(demo, seed, dns_attempts=12)
+    return simulated.run(demo, seed, dns_attempts=12)
 
 
 @pytest.mark.parametrize("number", range(LOSSY_CASES))

@@ -23,7 +23,7 @@ import errno
 import struct
 from dataclasses import dataclass
 
-from webtrip.netsim.ipv4 import PacketError, internet_checksum
+from webtrip.packets.ipv4 import PacketError, internet_checksum
 
 ECHO_REPLY = 0
 DESTINATION_UNREACHABLE = 3

@@ -1,0 +1,233 @@
+"""A lab in the simulated network: its hosts, routers and links built in a :class:`SimWorld`.
+
+:func:`build` makes the lab's nodes and links in a world — each host on its
+one link, a router's end of a link on a free address of the host's network,
+and every router a route to every host along the fewest hops. :func:`run`
+builds a world, puts the lab's faults on the browser's link, starts the
+lab's actors there (:mod:`webtrip.lab.actors`, the same wiring as on real
+sockets), loads the page, lets the connections finish closing, and stops —
+all in virtual time, so the same seed gives the same packets, byte for byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from ipaddress import IPv4Interface
+
+from webtrip.browser.loader import BrowserOptions, PageLoad
+from webtrip.lab.actors import Placement, run_lab
+from webtrip.lab.faults import FROM_BROWSER, TO_BROWSER, FaultSpec
+from webtrip.lab.spec import Lab, LabError, LinkSpec
+from webtrip.net import Network
+from webtrip.netsim.host import Host
+from webtrip.netsim.link import Link
+from webtrip.netsim.node import Interface, Node
+from webtrip.netsim.tcp import State
+from webtrip.netsim.world import SimWorld
+
+__all__ = ["CLOSING_LIMIT", "LinkConditions", "SimLab", "build", "run"]
+
+CLOSING_LIMIT = 10.0  # virtual seconds the closing handshakes may take after the last load
+
+
+@dataclass(frozen=True)
+class LinkConditions:
+    """Overrides for the browser's link (None: the lab file's value)."""
+
+    latency: float | None = None
+    bandwidth: float | None = None
+    loss: float | None = None
+    mtu: int | None = None
+
+    def options(self) -> dict[str, float | int]:
+        return {key: value for key, value in vars(self).items() if value is not None}
+
+
+@dataclass
+class SimLab:
+    """A finished run of a lab: its world (trace and packets), nodes and page load."""
+
+    lab: Lab
+    world: SimWorld
+    nodes: dict[str, Node]
+    browser_link: Link
+    load: PageLoad  # the first load
+    loads: list[PageLoad] = field(default_factory=list)  # every load, in order
+
+    @property
+    def browser(self) -> Host:
+        return self._host(self.lab.browser_host)
+
+    @property
+    def dns(self) -> Host:
+        return self._host(self.lab.dns_host)
+
+    @property
+    def web(self) -> Host:
+        return self._host(self.lab.web_host)
+
+    def _host(self, name: str) -> Host:
+        node = self.nodes[name]
+        assert isinstance(node, Host)
+        return node
+
+
+def build(
+    world: SimWorld, lab: Lab, conditions: LinkConditions = LinkConditions()
+) -> tuple[dict[str, Node], Link]:
+    """Create the lab's nodes, links and routes in ``world``; the nodes and the browser's link.
+
+    ``conditions`` override the lab's values on the browser's link.
+    """
+    nodes: dict[str, Node] = {name: world.add_router(name) for name in lab.routers}
+    for name in lab.hosts:
+        nodes[name] = world.add_host(name)
+    taken = {ipaddress.IPv4Interface(a).ip for a in lab.hosts.values()}
+    neighbours: dict[str, list[tuple[str, Interface]]] = {name: [] for name in nodes}
+    browser_link = None
+    for number, spec in enumerate(lab.links, 1):
+        addresses = [_free_address(spec, i, number, taken) for i in range(2)]
+        options = dict(spec.options)
+        if lab.browser_host in spec.ends:
+            options.update(conditions.options())
+        try:
+            link = world.connect(nodes[spec.ends[0]], addresses[0], nodes[spec.ends[1]],
+                                 addresses[1], **options)  # fmt: skip
+        except ValueError as exc:
+            raise LabError(f"{lab.source}: link {number}: {exc}") from None
+        a, b = link.ends
+        assert isinstance(a, Interface) and isinstance(b, Interface)
+        neighbours[spec.ends[0]].append((spec.ends[1], a))
+        neighbours[spec.ends[1]].append((spec.ends[0], b))
+        if lab.browser_host in spec.ends:
+            browser_link = link
+    assert browser_link is not None
+    _add_routes(lab, nodes, neighbours)
+    return nodes, browser_link
+
+
+def _free_address(
+    spec: LinkSpec, index: int, number: int, taken: set[ipaddress.IPv4Address]
+) -> str:
+    """The address of end ``index`` of a link: given, or a free one of the other end's network."""
+    given = spec.addresses[index]
+    if given is not None:
+        taken.add(ipaddress.IPv4Interface(given).ip)
+        return given
+    other = spec.addresses[1 - index]
+    network = (ipaddress.IPv4Interface(other).network if other is not None
+               else ipaddress.IPv4Network(f"172.31.{number % 256}.0/24"))  # fmt: skip
+    for candidate in reversed(list(network.hosts())):
+        if candidate not in taken:
+            taken.add(candidate)
+            return f"{candidate}/{network.prefixlen}"
+    raise LabError(f"link {number}: the network {network} has no free address left")
+
+
+def _add_routes(
+    lab: Lab, nodes: dict[str, Node], neighbours: dict[str, list[tuple[str, Interface]]]
+) -> None:
+    """Give each router a route to each host, through the neighbour on a shortest path."""
+    for router in lab.routers:
+        first_hop: dict[str, Interface] = {}
+        seen = {router}
+        queue: deque[tuple[str, Interface | None]] = deque([(router, None)])
+        while queue:
+            name, via = queue.popleft()
+            for neighbour, interface in neighbours[name]:
+                if neighbour in seen:
+                    continue
+                seen.add(neighbour)
+                hop = via or interface
+                first_hop[neighbour] = hop
+                if neighbour in lab.routers:
+                    queue.append((neighbour, hop))
+        for host, interface in first_hop.items():
+            if host in lab.hosts:
+                nodes[router].add_route(f"{lab.address_of(host)}/32", interface)
+
+
+def run(
+    lab: Lab,
+    seed: int,
+    conditions: LinkConditions = LinkConditions(),
+    *,
+    url: str | None = None,
+    language: str = "en",
+    faults: Sequence[FaultSpec] = (),
+    dns_silent: bool = False,
+    dns_attempts: int | None = None,
+    loads: int = 1,
+) -> SimLab:
+    """Build ``lab``, start its servers, load ``url`` (the lab's), stop; all in virtual time.
+
+    ``faults`` act on the browser's link. With ``dns_silent`` the DNS server
+    the browser asks takes questions on port 53 and never answers.
+    ``dns_attempts`` replaces the lab's number of tries the browser's
+    resolver makes. ``loads`` > 1 loads the page again, one load after the
+    other, with a fresh browser each time (the servers and the resolver's
+    cache stay): :attr:`SimLab.loads` has them all.
+    """
+    world = SimWorld(seed=seed)
+    nodes, browser_link = build(world, lab, conditions)
+    browser_end = next(end for end in browser_link.ends if end.node_name == lab.browser_host)
+    other_end = browser_link.peer_of(browser_end)
+    for fault in faults:
+        sender = {FROM_BROWSER: browser_end, TO_BROWSER: other_end}.get(fault.sender or "")
+        if fault.action == "drop":
+            browser_link.drop(fault.match, fault.nth, sender=sender)
+        else:
+            browser_link.delay(fault.match, fault.extra, fault.nth, sender=sender)
+    hosts = [node for node in nodes.values() if isinstance(node, Host)]
+
+    def network(name: str) -> Network:
+        node = nodes[name]
+        assert isinstance(node, Host)
+        return world.network(node)
+
+    placement = Placement(
+        networks=network,
+        addresses={name: (lab.address_of(name),) for name in lab.hosts},
+        zones=[server.zones for server in lab.name_servers],
+        resolver_clients=sorted({IPv4Interface(a).network for a in lab.hosts.values()}),
+    )
+    done = world.run(
+        run_lab(
+            lab,
+            placement,
+            world.trace,
+            BrowserOptions(total_timeout=300, language=language),
+            url=url,
+            loads=loads,
+            dns_silent=dns_silent,
+            dns_attempts=dns_attempts,
+            settle=lambda: _closing_handshakes(hosts, world.links),
+        )
+    )
+    world.close()
+    return SimLab(lab, world, nodes, browser_link, done[0], done)
+
+
+async def _closing_handshakes(
+    hosts: list[Host], links: list[Link], limit: float = CLOSING_LIMIT
+) -> None:
+    """Let the connections the browser closed finish closing, as they would after a page
+    load: its FIN answered by the server's, the last ACK, the browser in TIME-WAIT (whose
+    2·MSL is not waited out); and let every packet still on a link arrive (one held back
+    by ``--delay`` too). At most ``limit`` virtual seconds (a lossy link may keep
+    retransmitting a FIN); checked every millisecond of virtual time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while loop.time() < deadline and (
+        any(
+            stream.connection.state is not State.TIME_WAIT
+            for host in hosts
+            for stream in host.tcp_connections.values()
+        )
+        or any(link.busy_until > loop.time() for link in links)
+    ):
+        await asyncio.sleep(0.001)
