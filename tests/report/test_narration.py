@@ -6,8 +6,10 @@ import asyncio
 
 import pytest
 
+from webtrip import lab as lab_spec
 from webtrip.cli.browse import load_parts
 from webtrip.cli.demo import run_demo
+from webtrip.lab import sim as simulated
 from webtrip.net import format_address
 from webtrip.report.narration import narrate
 from webtrip.report.timings import request_timings
@@ -103,3 +105,13 @@ def test_the_demo_tells_the_resolvers_walk_then_its_cache_on_a_second_load():
     assert "answered from its cache at once" in narrate(second)[0].text
     spanish = narrate(second, "es")[0].text
     assert "respondió al instante desde su caché" in spanish
+
+
+def test_each_lookup_of_a_reloaded_page_is_told_from_its_own_questions_and_answers():
+    """A trace of two loads, told whole (as the HTML report does): the second lookup is a
+    cache hit with no retries, not a second walk, and nothing of the first load's DNS."""
+    run = simulated.run(lab_spec.demo_lab(), 1, loads=2)
+    story = narrate(run.world.trace)[0].text
+    assert story.count("walking down the DNS tree") == 1
+    assert story.count("answered from its cache at once") == 1
+    assert "more time" not in story

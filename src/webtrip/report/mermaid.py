@@ -11,13 +11,15 @@ file as a fenced ``mermaid`` block.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.flags
 import dns.rcode
 import dns.rdatatype
 
-from webtrip.report.timings import request_timings
+from webtrip.report.facts import packets_by_peer, page_load_facts
 from webtrip.trace import (
     DnsMessageReceived,
     DnsMessageSent,
@@ -26,9 +28,7 @@ from webtrip.trace import (
     HttpResponseCompleted,
     HttpResponseStarted,
     NameLookupFailed,
-    NameLookupStarted,
     NameResolved,
-    PacketCaptured,
     PageLoadFinished,
     PageLoadStarted,
     ResolverAnswered,
@@ -127,207 +127,248 @@ def _resolver_query(event: Event, resolvers: set[str]) -> bool:
     return is_response != outgoing  # a query it sent, or a response it received
 
 
-def _packet_peers(trace: Trace, actor: str) -> dict[str, list[int]]:
-    """For each peer address: [packets, bytes] the browser's node exchanged with it."""
-    totals: dict[str, list[int]] = {}
-    for event in trace.of_type(PacketCaptured):
-        if event.actor != actor or event.direction not in ("in", "out") or event.interface == "lo":
-            continue
-        data = event.data
-        if len(data) < 20 or data[0] >> 4 != 4:
-            continue
-        source, destination = data[12:16], data[16:20]
-        peer = destination if event.direction == "out" else source
-        address = ".".join(str(b) for b in peer)
-        total = totals.setdefault(address, [0, 0])
-        total[0] += 1
-        total[1] += len(data)
-    return totals
-
-
 def mermaid_from_trace(trace: Trace, actor: str = "browser") -> str:
     """The mermaid ``sequenceDiagram`` of the page loads ``actor`` made (ends with a newline)."""
-    people = _Participants()
-    # A recursive resolver in the same trace: its walk is drawn under the browser's question.
-    resolvers = {e.actor for e in trace.events if isinstance(e, ResolverAnswered)}
-    zones = {e.server[0]: e.zone for e in trace.events
-             if isinstance(e, ResolverStep) and e.server is not None}  # fmt: skip
-    asked: str | None = None  # the resolver participant the browser asked last
-    events = [e for e in trace.events if e.actor == actor or _resolver_query(e, resolvers)]
-    timings = {t.request: t for t in request_timings(trace, actor)}
-    lookups: dict[int, tuple[float, float | None, set[str]]] = {}
-    for event in events:
-        if isinstance(event, NameLookupStarted):
-            lookups.setdefault(event.request, (event.t, None, {event.name.rstrip(".")}))
-        elif isinstance(event, NameResolved | NameLookupFailed) and event.request in lookups:
-            start, _end, names = lookups[event.request]
-            if isinstance(event, NameResolved):
-                names |= {n.rstrip(".") for n in (*event.chain, event.canonical)}
-            lookups[event.request] = (start, event.t, names)
+    diagram = _Diagram(trace, actor)
+    for event in diagram.events:
+        draw = _DRAW.get(type(event))
+        if draw is not None:
+            draw(diagram, event)
+    return diagram.text()
 
-    stories: dict[int, _Story] = {}
-    for request, timing in timings.items():
-        branch = f"connection {timing.connection}" if timing.connection else f"request {request}"
-        stories[request] = _Story(timing.started, timing.started, branch, timing.url)
-    strays: list[_Story] = []
-    connection_request: dict[int, int] = {}
-    connection_peer: dict[int, str] = {}
-    connect_start: dict[int, float] = {}
-    reads: dict[int, list[int]] = {}
-    head: dict[int, HttpResponseStarted] = {}
-    intro: list[str] = []
-    outro: list[str] = []
-    page_start: float | None = None
 
-    def story_of(request: int, t: float) -> _Story | None:
-        story = stories.get(request)
+class _Diagram:
+    """The diagram being drawn: its participants, one story per request, and what was seen."""
+
+    def __init__(self, trace: Trace, actor: str) -> None:
+        facts = page_load_facts(trace, actor)
+        self.trace, self.actor = trace, actor
+        self.people = _Participants()
+        # A recursive resolver in the same trace: its walk is drawn under the browser's question.
+        self.resolvers = {e.actor for e in trace.events if isinstance(e, ResolverAnswered)}
+        self.zones = {e.server[0]: e.zone for e in trace.events
+                      if isinstance(e, ResolverStep) and e.server is not None}  # fmt: skip
+        self.asked: str | None = None  # the resolver participant the browser asked last
+        self.events = [e for e in trace.events
+                       if e.actor == actor or _resolver_query(e, self.resolvers)]  # fmt: skip
+        self.timings = {t.request: t for t in facts.timings}
+        self.lookups = facts.lookups
+        self.stories: dict[int, _Story] = {}
+        for request, timing in self.timings.items():
+            branch = (
+                f"connection {timing.connection}" if timing.connection else f"request {request}"
+            )
+            self.stories[request] = _Story(timing.started, timing.started, branch, timing.url)
+        self.strays: list[_Story] = []
+        self.connection_request: dict[int, int] = {}
+        self.connection_peer: dict[int, str] = {}
+        self.connect_start: dict[int, float] = {}
+        self.reads: dict[int, list[int]] = {}
+        self.head: dict[int, HttpResponseStarted] = {}
+        self.intro: list[str] = []
+        self.outro: list[str] = []
+        self.page_start: float | None = None
+
+    def story_of(self, request: int | None, t: float) -> _Story | None:
+        """The story of ``request``, stretched to ``t``."""
+        story = self.stories.get(request) if request is not None else None
         if story is not None:
             story.end = max(story.end, t)
         return story
 
-    def dns_story(event: Event, name: str | None) -> _Story:
-        for request, (start, end, names) in lookups.items():
-            if start <= event.t and (end is None or event.t <= end) and name in names:
-                found = story_of(request, event.t)
+    def dns_story(self, event: Event, name: str | None) -> _Story:
+        """The story of the request whose lookup asked about ``name`` then, or a stray one."""
+        for lookup in self.lookups:
+            start, end = lookup.started, lookup.ended
+            if start is None or start > event.t or (end is not None and event.t > end):
+                continue
+            if name in lookup.names:
+                found = self.story_of(lookup.request, event.t)
                 if found is not None:
                     return found
         stray = _Story(event.t, event.t, "dns", "DNS")
-        strays.append(stray)
+        self.strays.append(stray)
         return stray
 
-    for event in events:
-        if isinstance(event, PageLoadStarted):
-            page_start = event.t
-            intro.append(f"    Note over {BROWSER}: {escape('load ' + event.url)}")
-        elif isinstance(event, PageLoadFinished):
-            took = "" if page_start is None else f" in {_ms(event.t - page_start)}"
-            what = f"failed ({event.failed}){took}" if event.failed else f"loaded{took}"
-            title = f": {event.title}" if event.title else ""
-            outro.append(f"    Note over {BROWSER}: {escape(f'page {what}{title}')}")
-        elif isinstance(event, DnsMessageSent | DnsMessageReceived) and event.actor != actor:
-            if asked is None:
-                continue
-            text, name = _dns_text(event)
-            zone = zones.get(event.peer[0], "")
-            label = zone.rstrip(".")
-            label = "." + label if "." not in label else label  # a TLD: ".test"
-            role = "Root server" if zone == "." else f"DNS server of {label}"
-            server = people.get("dns", event.peer, role if zone else None)
-            sent = isinstance(event, DnsMessageSent)
-            arrow = f"{asked}->>{server}" if sent else f"{server}-->>{asked}"
-            dns_story(event, name).lines.append(f"{arrow}: {escape(text)}")
-        elif isinstance(event, DnsMessageSent | DnsMessageReceived):
-            text, name = _dns_text(event)
-            server = people.get("dns", event.peer, "Resolver" if resolvers else None)
-            asked = server
-            sent = isinstance(event, DnsMessageSent)
-            arrow = f"{BROWSER}->>{server}" if sent else f"{server}-->>{BROWSER}"
-            dns_story(event, name).lines.append(f"{arrow}: {escape(text)}")
-        elif isinstance(event, NameResolved | NameLookupFailed):
-            story = story_of(event.request, event.t)
-            if story is None or event.request not in lookups:
-                continue
-            took = _ms(event.t - lookups[event.request][0])
-            if isinstance(event, NameResolved):
-                where = ", ".join(event.addresses)
-                text = f"{event.name} is {where} ({event.source}, {took})"
-            else:
-                text = f"{event.name}: {event.kind} ({took})"
-            story.lines.append(f"Note over {BROWSER}: {escape(text)}")
-        elif isinstance(event, TcpConnectStarted):
-            connection_request[event.connection] = event.request
-            connection_peer[event.connection] = event.peer[0]
-            connect_start[event.connection] = event.t
-            story = story_of(event.request, event.t)
-            if story is not None:
-                server = people.get("web", event.peer)
-                port = event.peer[1]
-                text = f"SYN to port {port} (connection {event.connection})"
-                story.lines.append(f"{BROWSER}->>{server}: {escape(text)}")
-        elif isinstance(event, TcpConnectionOpened | TcpConnectFailed):
-            request = connection_request.get(event.connection)
-            story = story_of(request, event.t) if request is not None else None
-            if story is None:
-                continue
-            server = people.get("web", event.peer)
-            took = _ms(event.t - connect_start.get(event.connection, event.t))
-            if isinstance(event, TcpConnectionOpened):
-                story.lines.append(f"{server}-->>{BROWSER}: SYN-ACK")
-                story.lines.append(f"{BROWSER}->>{server}: ACK")
-                text = f"connection {event.connection} open in {took}"
-            else:
-                story.lines.append(f"{server}--x{BROWSER}: {escape(event.kind)}")
-                text = f"connection {event.connection} failed after {took}: {event.message}"
-            story.lines.append(f"Note over {BROWSER},{server}: {escape(text)}")
-        elif isinstance(event, TlsHandshakeCompleted):
-            request = connection_request.get(event.connection)
-            story = story_of(request, event.t) if request is not None else None
-            if story is not None and event.connection in connection_peer:
-                server = people.get("web", connection_peer[event.connection])
-                text = f"TLS {event.version} with {event.server_name}, {event.cipher}"
-                story.lines.append(f"Note over {BROWSER},{server}: {escape(text)}")
-        elif isinstance(event, HttpRequestSent):
-            story = story_of(event.request, event.t)
-            timing = timings.get(event.request)
-            if story is None or timing is None:
-                continue
-            server = people.get("web", connection_peer.get(event.connection, "?"))
-            parts = urllib.parse.urlsplit(timing.url)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            how = "reused" if event.reused else "new"
-            text = f"GET {target} HTTP/1.1 ({how} connection {event.connection}, "
-            text += f"{event.size} bytes)"
-            story.lines.append(f"{BROWSER}->>{server}: {escape(text)}")
-            reads[event.connection] = [0, 0]
-        elif isinstance(event, StreamRead):
-            count = reads.setdefault(event.connection, [0, 0])
-            count[0] += 1
-            count[1] += event.size
-        elif isinstance(event, HttpResponseStarted):
-            head[event.request] = event
-            story_of(event.request, event.t)
-        elif isinstance(event, HttpResponseCompleted):
-            story = story_of(event.request, event.t)
-            timing = timings.get(event.request)
-            if story is None or timing is None:
-                continue
-            server = people.get("web", connection_peer.get(event.connection, "?"))
-            started = head.get(event.request)
-            reason = f" {started.reason}" if started is not None and started.reason else ""
-            size = f"{event.wire_size} bytes"
-            if event.size != event.wire_size:
-                size += f" ({event.size} decoded)"
-            text = f"{event.status}{reason}, {event.content_type or 'no type'}, {size}"
-            story.lines.append(f"{server}-->>{BROWSER}: {escape(text)}")
-            got = reads.get(event.connection, [0, 0])
-            note = (
-                f"wait {timing.wait:.1f} ms, receive {timing.receive:.1f} ms, "
-                f"{got[0]} reads, {got[1]} bytes"
-            )
-            story.lines.append(f"Note over {BROWSER},{server}: {escape(note)}")
-        elif isinstance(event, HttpRequestFailed):
-            story = story_of(event.request, event.t)
-            if story is not None:
-                text = f"request {event.request} failed ({event.kind}): {event.message}"
-                story.lines.append(f"Note over {BROWSER}: {escape(text)}")
-        elif isinstance(event, TcpInfoRead):
-            peer = connection_peer.get(event.connection)
-            if peer is not None:
-                server = people.get("web", peer)
-                text = (
-                    f"connection {event.connection}: {event.segments_out} segments out, "
-                    f"{event.segments_in} in, {event.retransmissions} retransmitted"
-                )
-                outro.append(f"    Note over {BROWSER},{server}: {escape(text)}")
+    def web(self, connection: int) -> str:
+        """The participant of the web server ``connection`` went to."""
+        return self.people.get("web", self.connection_peer.get(connection, "?"))
 
-    for address, (packets, size) in sorted(_packet_peers(trace, actor).items()):
-        other = people.known(address)
-        if other is not None:
-            text = f"{packets} packets, {size} bytes between the browser and {address}"
-            outro.append(f"    Note over {BROWSER},{other}: {escape(text)}")
+    def text(self) -> str:
+        for address, (packets, size) in sorted(packets_by_peer(self.trace, self.actor).items()):
+            other = self.people.known(address)
+            if other is not None:
+                text = f"{packets} packets, {size} bytes between the browser and {address}"
+                self.outro.append(f"    Note over {BROWSER},{other}: {escape(text)}")
+        body = _arrange([*self.stories.values(), *self.strays])
+        lines = ["sequenceDiagram", *self.people.lines, *self.intro, *body, *self.outro]
+        return "\n".join(lines) + "\n"
 
-    body = _arrange([*stories.values(), *strays])
-    return "\n".join(["sequenceDiagram", *people.lines, *intro, *body, *outro]) + "\n"
+
+# --- what each kind of event draws ------------------------------------------------------
+
+
+def _page_started(d: _Diagram, event: PageLoadStarted) -> None:
+    d.page_start = event.t
+    d.intro.append(f"    Note over {BROWSER}: {escape('load ' + event.url)}")
+
+
+def _page_finished(d: _Diagram, event: PageLoadFinished) -> None:
+    took = "" if d.page_start is None else f" in {_ms(event.t - d.page_start)}"
+    what = f"failed ({event.failed}){took}" if event.failed else f"loaded{took}"
+    title = f": {event.title}" if event.title else ""
+    d.outro.append(f"    Note over {BROWSER}: {escape(f'page {what}{title}')}")
+
+
+def _dns_message(d: _Diagram, event: DnsMessageSent | DnsMessageReceived) -> None:
+    """A DNS message: the browser's with its resolver, or the resolver's with a server."""
+    sent = isinstance(event, DnsMessageSent)
+    text, name = _dns_text(event)
+    if event.actor != d.actor:  # the resolver's walk, drawn under the browser's question
+        if d.asked is None:
+            return
+        zone = d.zones.get(event.peer[0], "")
+        label = zone.rstrip(".")
+        label = "." + label if "." not in label else label  # a TLD: ".test"
+        role = "Root server" if zone == "." else f"DNS server of {label}"
+        server = d.people.get("dns", event.peer, role if zone else None)
+        arrow = f"{d.asked}->>{server}" if sent else f"{server}-->>{d.asked}"
+    else:
+        server = d.people.get("dns", event.peer, "Resolver" if d.resolvers else None)
+        d.asked = server
+        arrow = f"{BROWSER}->>{server}" if sent else f"{server}-->>{BROWSER}"
+    d.dns_story(event, name).lines.append(f"{arrow}: {escape(text)}")
+
+
+def _lookup_ended(d: _Diagram, event: NameResolved | NameLookupFailed) -> None:
+    story = d.story_of(event.request, event.t)
+    start = next((k.started for k in d.lookups if k.request == event.request), None)
+    if story is None or start is None:
+        return
+    took = _ms(event.t - start)
+    if isinstance(event, NameResolved):
+        where = ", ".join(event.addresses)
+        text = f"{event.name} is {where} ({event.source}, {took})"
+    else:
+        text = f"{event.name}: {event.kind} ({took})"
+    story.lines.append(f"Note over {BROWSER}: {escape(text)}")
+
+
+def _connect_started(d: _Diagram, event: TcpConnectStarted) -> None:
+    d.connection_request[event.connection] = event.request
+    d.connection_peer[event.connection] = event.peer[0]
+    d.connect_start[event.connection] = event.t
+    story = d.story_of(event.request, event.t)
+    if story is not None:
+        server = d.people.get("web", event.peer)
+        text = f"SYN to port {event.peer[1]} (connection {event.connection})"
+        story.lines.append(f"{BROWSER}->>{server}: {escape(text)}")
+
+
+def _connect_ended(d: _Diagram, event: TcpConnectionOpened | TcpConnectFailed) -> None:
+    story = d.story_of(d.connection_request.get(event.connection), event.t)
+    if story is None:
+        return
+    server = d.people.get("web", event.peer)
+    took = _ms(event.t - d.connect_start.get(event.connection, event.t))
+    if isinstance(event, TcpConnectionOpened):
+        story.lines.append(f"{server}-->>{BROWSER}: SYN-ACK")
+        story.lines.append(f"{BROWSER}->>{server}: ACK")
+        text = f"connection {event.connection} open in {took}"
+    else:
+        story.lines.append(f"{server}--x{BROWSER}: {escape(event.kind)}")
+        text = f"connection {event.connection} failed after {took}: {event.message}"
+    story.lines.append(f"Note over {BROWSER},{server}: {escape(text)}")
+
+
+def _tls_done(d: _Diagram, event: TlsHandshakeCompleted) -> None:
+    story = d.story_of(d.connection_request.get(event.connection), event.t)
+    if story is not None and event.connection in d.connection_peer:
+        server = d.web(event.connection)
+        text = f"TLS {event.version} with {event.server_name}, {event.cipher}"
+        story.lines.append(f"Note over {BROWSER},{server}: {escape(text)}")
+
+
+def _request_sent(d: _Diagram, event: HttpRequestSent) -> None:
+    story = d.story_of(event.request, event.t)
+    timing = d.timings.get(event.request)
+    if story is None or timing is None:
+        return
+    parts = urllib.parse.urlsplit(timing.url)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    how = "reused" if event.reused else "new"
+    text = f"GET {target} HTTP/1.1 ({how} connection {event.connection}, {event.size} bytes)"
+    story.lines.append(f"{BROWSER}->>{d.web(event.connection)}: {escape(text)}")
+    d.reads[event.connection] = [0, 0]
+
+
+def _read(d: _Diagram, event: StreamRead) -> None:
+    count = d.reads.setdefault(event.connection, [0, 0])
+    count[0] += 1
+    count[1] += event.size
+
+
+def _response_started(d: _Diagram, event: HttpResponseStarted) -> None:
+    d.head[event.request] = event
+    d.story_of(event.request, event.t)
+
+
+def _response_completed(d: _Diagram, event: HttpResponseCompleted) -> None:
+    story = d.story_of(event.request, event.t)
+    timing = d.timings.get(event.request)
+    if story is None or timing is None:
+        return
+    server = d.web(event.connection)
+    started = d.head.get(event.request)
+    reason = f" {started.reason}" if started is not None and started.reason else ""
+    size = f"{event.wire_size} bytes"
+    if event.size != event.wire_size:
+        size += f" ({event.size} decoded)"
+    text = f"{event.status}{reason}, {event.content_type or 'no type'}, {size}"
+    story.lines.append(f"{server}-->>{BROWSER}: {escape(text)}")
+    got = d.reads.get(event.connection, [0, 0])
+    note = (
+        f"wait {timing.wait:.1f} ms, receive {timing.receive:.1f} ms, "
+        f"{got[0]} reads, {got[1]} bytes"
+    )
+    story.lines.append(f"Note over {BROWSER},{server}: {escape(note)}")
+
+
+def _request_failed(d: _Diagram, event: HttpRequestFailed) -> None:
+    story = d.story_of(event.request, event.t)
+    if story is not None:
+        text = f"request {event.request} failed ({event.kind}): {event.message}"
+        story.lines.append(f"Note over {BROWSER}: {escape(text)}")
+
+
+def _tcp_info(d: _Diagram, event: TcpInfoRead) -> None:
+    if event.connection in d.connection_peer:
+        text = (
+            f"connection {event.connection}: {event.segments_out} segments out, "
+            f"{event.segments_in} in, {event.retransmissions} retransmitted"
+        )
+        d.outro.append(f"    Note over {BROWSER},{d.web(event.connection)}: {escape(text)}")
+
+
+_DRAW: dict[type[Event], Callable[[_Diagram, Any], None]] = {
+    PageLoadStarted: _page_started,
+    PageLoadFinished: _page_finished,
+    DnsMessageSent: _dns_message,
+    DnsMessageReceived: _dns_message,
+    NameResolved: _lookup_ended,
+    NameLookupFailed: _lookup_ended,
+    TcpConnectStarted: _connect_started,
+    TcpConnectionOpened: _connect_ended,
+    TcpConnectFailed: _connect_ended,
+    TlsHandshakeCompleted: _tls_done,
+    HttpRequestSent: _request_sent,
+    StreamRead: _read,
+    HttpResponseStarted: _response_started,
+    HttpResponseCompleted: _response_completed,
+    HttpRequestFailed: _request_failed,
+    TcpInfoRead: _tcp_info,
+}
+"""What each kind of event draws; other events draw nothing."""
 
 
 def _arrange(stories: list[_Story]) -> list[str]:

@@ -11,68 +11,15 @@ each exists in English and Spanish.
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from ipaddress import ip_address
+from gettext import GNUTranslations, NullTranslations
 
 from webtrip.i18n import translation
-from webtrip.net import Address, format_address
-from webtrip.report.packets import packet_rows
-from webtrip.report.pcap import captured_packets
-from webtrip.report.timings import RequestTiming, request_timings
-from webtrip.trace import (
-    DnsMessageReceived,
-    DnsMessageSent,
-    HttpRequestRetried,
-    HttpRequestSent,
-    HttpResponseCompleted,
-    HttpResponseStarted,
-    NameLookupFailed,
-    NameLookupStarted,
-    NameResolved,
-    PacketCaptured,
-    PageLoadFinished,
-    ResolverAnswered,
-    ResolverStep,
-    StreamRead,
-    TcpConnectFailed,
-    TcpConnectionOpened,
-    TcpInfoRead,
-    TlsHandshakeCompleted,
-    Trace,
-)
-from webtrip.trace.events import IN, OUT, Event
-
-
-def _sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -> int:
-    """How many segments the servers sent the browser again between ``start`` and ``end``:
-    what a capture at each server marks "TCP Retransmission", as Wireshark would. Only a
-    simulated run's trace has the packets; 0 without them."""
-    captures = trace.of_type(PacketCaptured)
-    opened = [e for e in events if isinstance(e, TcpConnectionOpened)]
-    if not captures or not opened:
-        return 0
-    mine = {ip_address(e.local[0]).packed for e in opened}
-    theirs = {ip_address(e.peer[0]).packed for e in opened}
-    # The servers' own hosts: they send packets from those addresses but (unlike the
-    # routers on the way) never receive one.
-    sending = {p.actor for p in captures if p.direction == OUT and p.data[12:16] in theirs}
-    forwarding = {p.actor for p in captures if p.direction == IN and p.data[12:16] in theirs}
-    nodes = sending - forwarding
-    count = 0
-    for node in sorted(nodes):
-        packets = captured_packets(trace, node)
-        rows = packet_rows((p.t, p.data, None) for p in packets)
-        count += sum(
-            1
-            for packet, row in zip(packets, rows, strict=True)
-            if start <= packet.t <= end
-            and packet.direction == OUT
-            and packet.data[12:16] in theirs
-            and packet.data[16:20] in mine
-            and row.info.startswith("[TCP Retransmission]")
-        )
-    return count
+from webtrip.net import format_address
+from webtrip.report.facts import Lookup, PageLoadFacts, ResolverWalk, page_load_facts
+from webtrip.report.timings import RequestTiming
+from webtrip.trace import PageLoadFinished, ResolverStep, Trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,138 +30,139 @@ class Paragraph:
     text: str
 
 
-def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[Paragraph]:
-    """The story of the page load in ``trace``, in ``language``."""
-    catalog = translation(language)
-    _ = catalog.gettext
-    ngettext = catalog.ngettext
-    ms = _milliseconds
-    events = [e for e in trace.events if e.actor == actor]
-    timings = request_timings(trace, actor)
-    finished = next((e for e in reversed(events) if isinstance(e, PageLoadFinished)), None)
-    paragraphs: list[Paragraph] = []
-    if not timings:
-        return paragraphs
-    first = timings[0]
+class _Words:
+    """The narration's language: gettext's ``_`` and ``ngettext``, and its code."""
 
-    # Step 1 — DNS ------------------------------------------------------------------------
-    resolved = [e for e in events if isinstance(e, NameResolved)]
-    lookup_failed = [e for e in events if isinstance(e, NameLookupFailed)]
+    def __init__(self, language: str) -> None:
+        catalog: GNUTranslations | NullTranslations = translation(language)
+        self.language = language
+        self._: Callable[[str], str] = catalog.gettext
+        self.ngettext: Callable[[str, str, int], str] = catalog.ngettext
+
+
+def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[Paragraph]:
+    """The story of the page load in ``trace``, in ``language``: a paragraph per step."""
+    facts = page_load_facts(trace, actor)
+    words = _Words(language)
+    if facts.first is None:
+        return []
+    paragraphs = [_step1_dns(facts, words)]
+    if not any(lookup.resolved for lookup in facts.lookups):
+        return [*paragraphs, _ending(facts.finished, words)]
+    paragraphs.append(_step2_connection(facts, facts.first, words))
+    if facts.head(facts.first.request) is None:
+        return [*paragraphs, _ending(facts.finished, words)]
+    paragraphs.append(_step3_packets(facts, facts.first, words))
+    paragraphs.append(_step4_page(facts, words))
+    if facts.finished is not None and facts.finished.failed:
+        paragraphs.append(_ending(facts.finished, words))
+    return paragraphs
+
+
+def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
+    """Step 1: each name the browser looked up — where it asked, what came back, and what
+    the recursive resolver behind it did."""
+    _ = words._
     sentences: list[str] = []
-    for name in resolved:
-        addresses = ", ".join(name.addresses)
-        if name.source == "literal":
-            sentences.append(
-                _("{name} is already an IP address, so no DNS lookup was needed.").format(
-                    name=name.name
-                )
-            )
-            continue
-        if name.source == "hosts":
-            sentences.append(
-                _(
-                    "{name} is listed in /etc/hosts, so the browser asked no DNS server: "
-                    "{addresses}."
-                ).format(name=name.name, addresses=addresses)
-            )
-            continue
-        asked = [e for e in events if isinstance(e, DnsMessageSent) and e.t <= name.t]
-        answers = [e for e in events if isinstance(e, DnsMessageReceived) and e.t <= name.t]
-        server = format_address(name.server) if name.server else "?"
-        sizes = sorted({e.size for e in asked})
-        # A question asked again (a retry: the same question, a new ID) is not a new one.
-        opening = list({e.wire[2:]: e for e in reversed(asked)}.values())
+    ended = sorted((lookup for lookup in facts.lookups if lookup.outcome is not None),
+                   key=lambda lookup: lookup.outcome.t if lookup.outcome else 0)  # fmt: skip
+    resolved = [lookup for lookup in ended if lookup.resolved is not None]
+    failed = [lookup for lookup in ended if lookup.failed is not None]
+    for lookup in resolved:
+        sentences.extend(_resolved(facts, lookup, words))
+    for lookup in failed:
+        assert lookup.failed is not None
+        # The error's own words are English; in another language, what kind of failure.
+        kind = lookup.failed.kind
+        why = lookup.failed.message if words.language == "en" else _lookup_failure(kind, _)
+        sentences.append(_("The lookup failed: {message}.").format(message=why))
+        sentences.extend(_resolver_story(lookup.resolver, words))
+    if not resolved and not failed:
+        sentences.append(_("The browser was still waiting for the DNS answer when time ran out."))
+    return Paragraph(_("Step 1 — DNS: the name's address"), " ".join(sentences))
+
+
+def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
+    """The sentences of a lookup that found the name's addresses."""
+    _, ngettext = words._, words.ngettext
+    name = lookup.resolved
+    assert name is not None
+    addresses = ", ".join(name.addresses)
+    if name.source == "literal":
+        text = _("{name} is already an IP address, so no DNS lookup was needed.")
+        return [text.format(name=name.name)]
+    if name.source == "hosts":
+        text = _("{name} is listed in /etc/hosts, so the browser asked no DNS server: {addresses}.")
+        return [text.format(name=name.name, addresses=addresses)]
+    server = format_address(name.server) if name.server else "?"
+    questions = lookup.questions
+    sentences = [
+        ngettext(
+            "The browser asked the DNS server at {server} for the address of {name}: "
+            "{count} question (a UDP datagram of {size} bytes).",
+            "The browser asked the DNS server at {server} for the address of {name}: "
+            "{count} questions at once, A for IPv4 and AAAA for IPv6 "
+            "(UDP datagrams of {size} bytes), each from a new random port with a "
+            "random ID.",
+            len(questions),
+        ).format(
+            server=server,
+            name=name.name,
+            count=len(questions),
+            size="/".join(str(s) for s in sorted({e.size for e in lookup.queries})),
+        )
+    ]
+    if again := lookup.retries:
         sentences.append(
             ngettext(
-                "The browser asked the DNS server at {server} for the address of {name}: "
-                "{count} question (a UDP datagram of {size} bytes).",
-                "The browser asked the DNS server at {server} for the address of {name}: "
-                "{count} questions at once, A for IPv4 and AAAA for IPv6 "
-                "(UDP datagrams of {size} bytes), each from a new random port with a "
-                "random ID.",
-                len(opening),
-            ).format(
-                server=server,
-                name=name.name,
-                count=len(opening),
-                size="/".join(str(s) for s in sizes),
-            )
+                "It had to ask {count} more time: an answer had not come back in time.",
+                "It had to ask {count} more times: answers had not come back in time.",
+                again,
+            ).format(count=again)
         )
-        if again := len(asked) - len(opening):
-            sentences.append(
-                ngettext(
-                    "It had to ask {count} more time: an answer had not come back in time.",
-                    "It had to ask {count} more times: answers had not come back in time.",
-                    again,
-                ).format(count=again)
-            )
-        lookup = next((t for t in timings if t.request == name.request and t.dns >= 0), None)
-        sentences.append(
-            _("The answers ({size} bytes) came back in {ms}: {addresses}.").format(
-                size="/".join(str(s) for s in sorted({e.size for e in answers})),
-                ms=ms(lookup.dns if lookup else -1),
-                addresses=addresses,
-            )
+    timing = next((t for t in facts.timings if t.request == name.request and t.dns >= 0), None)
+    sentences.append(
+        _("The answers ({size} bytes) came back in {ms}: {addresses}.").format(
+            size="/".join(str(s) for s in sorted({e.size for e in lookup.answers})),
+            ms=_milliseconds(timing.dns if timing else -1),
+            addresses=addresses,
         )
-        sentences.extend(_resolver_story(trace, name.name, name.t, name.server, events, catalog))
-        if name.chain:
-            sentences.append(
-                _("{name} is an alias (CNAME) of {canonical}.").format(
-                    name=name.name, canonical=name.canonical
-                )
-            )
-        if name.ttl is not None:
-            sentences.append(
-                _("The answer may be remembered for {ttl} seconds (its TTL).").format(ttl=name.ttl)
-            )
-    for failure in lookup_failed:
-        # The error's own words are English; in another language, what kind of failure.
-        why = failure.message if language == "en" else _lookup_failure(failure.kind, _)
-        sentences.append(_("The lookup failed: {message}.").format(message=why))
-        asked = [e for e in events if isinstance(e, DnsMessageSent) and e.t <= failure.t]
-        server = asked[-1].peer if asked else None
-        sentences.extend(_resolver_story(trace, failure.name, failure.t, server, events, catalog))
-    if not resolved and not lookup_failed:
-        sentences.append(_("The browser was still waiting for the DNS answer when time ran out."))
-    paragraphs.append(Paragraph(_("Step 1 — DNS: the name's address"), " ".join(sentences)))
-    if not resolved:
-        paragraphs.append(_ending(finished, _))
-        return paragraphs
-
-    # Step 2 — TCP/IP and HTTP ---------------------------------------------------------
-    sentences = []
-    failed_connects = [e for e in events if isinstance(e, TcpConnectFailed)]
-    first_sent = next(
-        (e for e in events if isinstance(e, HttpRequestSent) and e.request == first.request),
-        None,
     )
-    for failure in failed_connects:
-        if failure.t <= (first_sent.t if first_sent else failure.t):
-            address = format_address(failure.peer)
-            message = failure.message if language == "en" else _connect_failure(failure.kind, _)
-            sentences.append(
-                _("First it tried {address}: {message}.").format(address=address, message=message)
-            )
+    sentences.extend(_resolver_story(lookup.resolver, words))
+    if name.chain:
+        text = _("{name} is an alias (CNAME) of {canonical}.")
+        sentences.append(text.format(name=name.name, canonical=name.canonical))
+    if name.ttl is not None:
+        text = _("The answer may be remembered for {ttl} seconds (its TTL).")
+        sentences.append(text.format(ttl=name.ttl))
+    return sentences
+
+
+def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words) -> Paragraph:
+    """Step 2: the connection the page's request went over, and the request."""
+    _ = words._
+    sentences = []
+    first_sent = facts.sent(first.request)
+    for connection in facts.connections.values():
+        failure = connection.failed
+        if failure is not None and failure.t <= (first_sent.t if first_sent else failure.t):
+            kind = failure.kind
+            message = failure.message if words.language == "en" else _connect_failure(kind, _)
+            text = _("First it tried {address}: {message}.")
+            sentences.append(text.format(address=format_address(failure.peer), message=message))
     if first_sent is not None and first.connection is not None:
-        peer = next(
-            (e.peer for e in events if getattr(e, "connection", None) == first.connection
-             and type(e).__name__ == "TcpConnectionOpened"),
-            None,
-        )  # fmt: skip
+        connection = facts.connections.get(first.connection)
+        opened = connection.opened if connection is not None else None
         sentences.append(
             _(
                 "The browser opened a TCP connection to {address} — the three-way "
                 "handshake (SYN, SYN-ACK, ACK) took {ms}."
             ).format(
-                address=format_address(peer) if peer else "?",
-                ms=ms(first.connect - max(first.ssl, 0) if first.connect >= 0 else -1),
+                address=format_address(opened.peer) if opened else "?",
+                ms=_milliseconds(first.connect - max(first.ssl, 0) if first.connect >= 0 else -1),
             )
         )
-        handshake = next(
-            (e for e in events if isinstance(e, TlsHandshakeCompleted)
-             and e.connection == first.connection),
-            None,
-        )  # fmt: skip
+        handshake = connection.tls if connection is not None else None
         if handshake is not None:
             sentences.append(
                 _(
@@ -223,7 +171,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 ).format(
                     version=handshake.version,
                     cipher=handshake.cipher,
-                    ms=ms(first.ssl),
+                    ms=_milliseconds(first.ssl),
                     subject=handshake.subject or "?",
                     issuer=handshake.issuer or "?",
                     until=handshake.not_after or "?",
@@ -236,60 +184,42 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
             )
             + "."
         )
-    if first_sent is None and not failed_connects:
+    if first_sent is None and not any(c.failed for c in facts.connections.values()):
         sentences.append(_("No connection was made before the load ended."))
-    paragraphs.append(
-        Paragraph(
-            _("Step 2 — TCP/IP and HTTP: the connection and the request"), " ".join(sentences)
-        )
+    return Paragraph(
+        _("Step 2 — TCP/IP and HTTP: the connection and the request"), " ".join(sentences)
     )
-    first_head_seen = any(
-        isinstance(e, HttpResponseStarted) and e.request == first.request for e in events
-    )
-    if not first_head_seen:
-        paragraphs.append(_ending(finished, _))
-        return paragraphs
 
-    # Step 3 — packets -------------------------------------------------------------------
+
+def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) -> Paragraph:
+    """Step 3: the answer — its status, the pieces it came in, and what TCP saw."""
+    _, ngettext = words._, words.ngettext
     sentences = []
-    first_head = next(
-        (e for e in events if isinstance(e, HttpResponseStarted) and e.request == first.request),
-        None,
-    )
-    first_done = next(
-        (e for e in events if isinstance(e, HttpResponseCompleted) and e.request == first.request),
-        None,
-    )
-    reads_by_connection: dict[int, int] = defaultdict(int)
-    for event in events:
-        if isinstance(event, StreamRead):
-            reads_by_connection[event.connection] += 1
-    if first_head is not None:
+    head, done = facts.head(first.request), facts.done(first.request)
+    if head is not None:
         sentences.append(
             _("The server answered {status} {reason} after {ms} (time to first byte).").format(
-                status=first_head.status, reason=first_head.reason, ms=ms(first.wait)
+                status=head.status, reason=head.reason, ms=_milliseconds(first.wait)
             )
         )
-    hops = [t for t in timings if t.kind == "document"]
+    hops = [t for t in facts.timings if t.kind == "document"]
     for hop, following in itertools.pairwise(hops):
         sentences.append(
             _("It was sent elsewhere ({status}): the browser followed to {url}.").format(
                 status=hop.status, url=following.url
             )
         )
-    if first_done is not None:
-        reads = sum(1 for e in events if isinstance(e, StreamRead)
-                    and e.connection == first.connection and e.t <= first_done.t)  # fmt: skip
+    if done is not None:
+        reads = facts.reads(first.connection, done.t)
         sentences.append(
             ngettext(
                 "The page's {size} bytes arrived in {reads} piece.",
                 "The page's {size} bytes arrived in {reads} pieces: the browser read them "
                 "as they came.",
                 reads,
-            ).format(size=first_done.wire_size, reads=reads)
+            ).format(size=done.wire_size, reads=reads)
         )
-    infos = [e for e in events if isinstance(e, TcpInfoRead)]
-    if infos:
+    if infos := facts.tcp_infos:
         retransmissions = sum(i.retransmissions for i in infos)
         sentences.append(
             ngettext(
@@ -303,7 +233,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 segments_out=sum(i.segments_out for i in infos),
                 connections=len(infos),
                 # The shortest round trip measured (a connection without a sample says 0).
-                rtt=ms(min((i.rtt for i in infos if i.rtt > 0), default=-0.001) * 1000),
+                rtt=_milliseconds(min((i.rtt for i in infos if i.rtt > 0), default=-0.001) * 1000),
             )
         )
         sentences.append(
@@ -313,8 +243,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 retransmissions,
             ).format(count=retransmissions)
         )
-        end = finished.t if finished is not None else float("inf")
-        if again := _sent_again_to(trace, events, events[0].t, end):
+        if again := facts.server_resends:
             sentences.append(
                 ngettext(
                     "The server had to send {count} segment again.",
@@ -324,7 +253,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
             )
     else:
         sentences.append(_("The kernel's packet counters (TCP_INFO) are not available here."))
-    if retried := [e for e in events if isinstance(e, HttpRequestRetried)]:
+    if retried := facts.retried:
         sentences.append(
             ngettext(
                 "{count} request went out a second time, on a new connection: the "
@@ -334,23 +263,25 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 len(retried),
             ).format(count=len(retried))
         )
-    paragraphs.append(
-        Paragraph(_("Step 3 — Packets: the answer arrives in pieces"), " ".join(sentences))
-    )
+    return Paragraph(_("Step 3 — Packets: the answer arrives in pieces"), " ".join(sentences))
 
-    # Step 4 — the page ---------------------------------------------------------------------
+
+def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
+    """Step 4: the page put back together, the files it needed, and the whole load."""
+    _, ngettext = words._, words.ngettext
+    timings = facts.timings
     sentences = []
-    if first_done is not None and first_done.encoding:
+    done = facts.done(timings[0].request)
+    if done is not None and done.encoding:
         sentences.append(
             _(
                 "The browser put the pieces back together and undid the {encoding} "
                 "compression: {wire} bytes became {size}."
-            ).format(encoding=first_done.encoding, wire=first_done.wire_size, size=first_done.size)
+            ).format(encoding=done.encoding, wire=done.wire_size, size=done.size)
         )
     else:
         sentences.append(_("The browser put the pieces back together."))
-    sub = [t for t in timings if t.kind != "document"]
-    if sub:
+    if sub := [t for t in timings if t.kind != "document"]:
         names = ", ".join(_short(t.url) for t in sub)
         connections = {t.connection for t in timings if t.connection is not None}
         reused = sum(1 for t in timings if t.reused)
@@ -373,8 +304,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                 reused,
             ).format(reused=reused)
         )
-        failures = [t for t in sub if t.error or (t.status or 0) >= 400]
-        if failures:
+        if failures := [t for t in sub if t.error or (t.status or 0) >= 400]:
             sentences.append(
                 ngettext(
                     "{count} file could not be loaded: {names}.",
@@ -382,7 +312,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
                     len(failures),
                 ).format(count=len(failures), names=", ".join(_short(t.url) for t in failures))
             )
-    total_bytes = sum(t.wire_size for t in timings)
+    finished = facts.finished
     if finished is not None and finished.title:
         sentences.append(
             ngettext(
@@ -392,54 +322,27 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
             ).format(
                 title=finished.title,
                 files=len(timings),
-                bytes=total_bytes,
-                ms=ms(_span(timings)),
+                bytes=sum(t.wire_size for t in timings),
+                ms=_milliseconds(_span(timings)),
             )
         )
-    paragraphs.append(
-        Paragraph(_("Step 4 — The page: reassembled, parsed and shown"), " ".join(sentences))
-    )
-    if finished is not None and finished.failed:
-        paragraphs.append(_ending(finished, catalog.gettext))
-    return paragraphs
+    return Paragraph(_("Step 4 — The page: reassembled, parsed and shown"), " ".join(sentences))
 
 
-def _resolver_story(  # type: ignore[no-untyped-def]
-    trace: Trace, name: str, until: float, server_address: Address | None, events: list, catalog
-) -> list[str]:
+def _resolver_story(walk: ResolverWalk | None, words: _Words) -> list[str]:
     """What the recursive resolver the browser asked did, if it ran in this trace."""
-    _, ngettext = catalog.gettext, catalog.ngettext
-    started = next(
-        (e.t for e in events if isinstance(e, NameLookupStarted) and e.name == name
-         and e.t <= until),
-        None,
-    )  # fmt: skip
-    if started is None or server_address is None:
+    if walk is None:
         return []
-    fqdn = name.rstrip(".").lower() + "."
-    answered = [
-        e for e in trace.events
-        if isinstance(e, ResolverAnswered) and started <= e.t <= until
-        and e.question.split(" ")[0].lower() == fqdn
-    ]  # fmt: skip
-    if not answered:
-        return []
-    server = format_address(server_address)
-    # One answer per question: a stub that asked again was answered by the same walk.
-    by_question: dict[str, ResolverAnswered] = {}
-    for event in answered:
-        kept = by_question.get(event.question)
-        if kept is None or (kept.from_cache and not event.from_cache):
-            by_question[event.question] = event
-    answered = list(by_question.values())
-    if all(e.rcode == "REFUSED" for e in answered):
+    _, ngettext = words._, words.ngettext
+    server = format_address(walk.server)
+    if walk.refused:
         return [
             _(
                 "The DNS server at {server} is a recursive resolver, and it refused the question: "
                 "{reason}."
-            ).format(server=server, reason=answered[0].reason)
+            ).format(server=server, reason=walk.answers[0].reason)
         ]
-    if all(e.from_cache for e in answered):
+    if walk.from_cache:
         return [
             _(
                 "The DNS server at {server} is a recursive resolver, and it already knew the "
@@ -447,12 +350,7 @@ def _resolver_story(  # type: ignore[no-untyped-def]
                 "asking any other server."
             ).format(server=server)
         ]
-    steps = [
-        e for e in trace.events
-        if isinstance(e, ResolverStep) and started <= e.t <= until and e.question in by_question
-    ]  # fmt: skip
-    walked = [e for e in answered if not e.from_cache]
-    first = next((e for e in walked if e.question.endswith(" A")), walked[0])
+    first = walk.first_walked
     took = _milliseconds((first.t - first.started) * 1000)
     if first.rcode == "SERVFAIL":
         sentences = [
@@ -479,16 +377,16 @@ def _resolver_story(  # type: ignore[no-untyped-def]
             ).format(server=server, count=first.queries, ms=took)
         ]
     told: list[str] = []
-    mine = [step for step in steps if step.question == first.question and step.server]
+    mine = [step for step in walk.steps if step.question == first.question and step.server]
     for _key, group in itertools.groupby(mine, key=lambda step: (step.server, step.outcome)):
         repeats = list(group)
-        sentence = _step_sentence(repeats[0], catalog)
+        sentence = _step_sentence(repeats[0], words)
         if len(repeats) > 1:
             sentence += _(" ({count} times)").format(count=len(repeats))
         told.append(sentence)
     if told:
         sentences.append(_("First {steps}.").format(steps=_("; then ").join(told)))
-    for other in answered:
+    for other in walk.answers:
         if other.question == first.question:
             continue
         qtype = other.question.split(" ")[-1]
@@ -513,8 +411,8 @@ def _resolver_story(  # type: ignore[no-untyped-def]
     return sentences
 
 
-def _step_sentence(step: ResolverStep, catalog) -> str:  # type: ignore[no-untyped-def]
-    _ = catalog.gettext
+def _step_sentence(step: ResolverStep, words: _Words) -> str:
+    _ = words._
     if step.server is None:
         return ""
     server = step.server[0]
@@ -553,8 +451,9 @@ def _zone_name(zone: str) -> str:
     return "." + name if name and "." not in name else name or "."
 
 
-def _ending(finished: PageLoadFinished | None, _) -> Paragraph:  # type: ignore[no-untyped-def]
+def _ending(finished: PageLoadFinished | None, words: _Words) -> Paragraph:
     """Why the load failed: a sentence per kind of failure, then the details."""
+    _ = words._
     if finished is None or not finished.failed:
         return Paragraph(_("What went wrong"), "")
     explanations = {
@@ -582,7 +481,7 @@ def _ending(finished: PageLoadFinished | None, _) -> Paragraph:  # type: ignore[
     return Paragraph(_("What went wrong"), f"{text} ({finished.message})")
 
 
-def _lookup_failure(kind: str, _) -> str:  # type: ignore[no-untyped-def]
+def _lookup_failure(kind: str, _: Callable[[str], str]) -> str:
     """A failed lookup's kind, in the narration's language."""
     return {
         "nxdomain": _("the name does not exist (NXDOMAIN)"),
@@ -591,7 +490,7 @@ def _lookup_failure(kind: str, _) -> str:  # type: ignore[no-untyped-def]
     }.get(kind, _("the DNS could not be asked"))
 
 
-def _connect_failure(kind: str, _) -> str:  # type: ignore[no-untyped-def]
+def _connect_failure(kind: str, _: Callable[[str], str]) -> str:
     """A failed connection attempt's kind (TcpConnectFailed), in the narration's language."""
     return {
         "refused": _("the connection was refused: no program listens on that port"),

@@ -1,0 +1,377 @@
+"""Facts about a page load, computed once from its trace, for every view that tells it.
+
+A trace is a long list of small events. What a person wants to hear is made
+of facts that span many of them: *this lookup* asked these questions of that
+server and got these answers, and the resolver behind it walked from the root;
+*this connection* went to that address and took so long to open; the server
+sent *that many* segments again. The narration, the sequence diagram and the
+lessons all need the same facts, so they are worked out here, in one place,
+and each view only words or draws them.
+
+:func:`page_load_facts` gathers the facts of one actor's page load (the
+browser's, by default): its requests' timings (:mod:`webtrip.report.timings`,
+HAR's phases), its name lookups (:class:`Lookup`, with the recursive
+resolver's walk when the resolver ran in the same trace), its connections
+(:class:`Connection`), and, for a simulated run whose trace holds the packets,
+what the servers sent again (Wireshark's TCP analysis of each server's own
+capture) and how many packets went between the browser and each peer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TypeVar
+
+from webtrip.net import Address
+from webtrip.packets.dissect import dissect
+from webtrip.packets.ipv4 import addresses
+from webtrip.packets.tcp_analysis import Mark, TcpAnalysis
+from webtrip.report.pcap import captured_packets
+from webtrip.report.timings import RequestTiming, request_timings
+from webtrip.trace import (
+    DnsMessageReceived,
+    DnsMessageSent,
+    HttpRequestRetried,
+    HttpRequestSent,
+    HttpResponseCompleted,
+    HttpResponseStarted,
+    NameLookupFailed,
+    NameLookupStarted,
+    NameResolved,
+    PacketCaptured,
+    PageLoadFinished,
+    ResolverAnswered,
+    ResolverStep,
+    StreamRead,
+    TcpConnectFailed,
+    TcpConnectionOpened,
+    TcpConnectStarted,
+    TcpInfoRead,
+    TlsHandshakeCompleted,
+    Trace,
+)
+from webtrip.trace.events import IN, LOOPBACK, OUT, Event
+
+__all__ = [
+    "Connection",
+    "Lookup",
+    "PageLoadFacts",
+    "ResolverWalk",
+    "packets_by_peer",
+    "page_load_facts",
+    "resolver_walk",
+    "sent_again_to",
+]
+
+
+@dataclass(frozen=True)
+class ResolverWalk:
+    """What the recursive resolver the browser asked did for one lookup.
+
+    ``answers``: one per question (a stub that asked again was answered by the
+    same walk; a walked answer is kept over a cached one); ``steps``: the
+    resolver's steps for those questions, in order.
+    """
+
+    server: Address
+    answers: list[ResolverAnswered]
+    steps: list[ResolverStep]
+
+    @property
+    def refused(self) -> bool:
+        return all(e.rcode == "REFUSED" for e in self.answers)
+
+    @property
+    def from_cache(self) -> bool:
+        return all(e.from_cache for e in self.answers)
+
+    @property
+    def first_walked(self) -> ResolverAnswered:
+        """The answer that took a walk, the A question's if it did (there must be one)."""
+        walked = [e for e in self.answers if not e.from_cache]
+        return next((e for e in walked if e.question.endswith(" A")), walked[0])
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Step 1 for one name: the browser's questions, their answers, and how it ended."""
+
+    request: int
+    name: str
+    started: float | None  # None: no NameLookupStarted (the trace began later)
+    outcome: NameResolved | NameLookupFailed | None  # None: still looking when the trace ended
+    queries: list[DnsMessageSent] = field(default_factory=list)
+    answers: list[DnsMessageReceived] = field(default_factory=list)
+    resolver: ResolverWalk | None = None
+
+    @property
+    def ended(self) -> float | None:
+        return self.outcome.t if self.outcome is not None else None
+
+    @property
+    def resolved(self) -> NameResolved | None:
+        return self.outcome if isinstance(self.outcome, NameResolved) else None
+
+    @property
+    def failed(self) -> NameLookupFailed | None:
+        return self.outcome if isinstance(self.outcome, NameLookupFailed) else None
+
+    @property
+    def server(self) -> Address | None:
+        """The DNS server that answered (or, if the lookup failed, the last one asked)."""
+        if isinstance(self.outcome, NameResolved):
+            return self.outcome.server
+        return self.queries[-1].peer if self.queries else None
+
+    @property
+    def questions(self) -> list[DnsMessageSent]:
+        """The distinct questions asked: a retry (the same question, a new ID) is not one."""
+        return list({e.wire[2:]: e for e in reversed(self.queries)}.values())
+
+    @property
+    def retries(self) -> int:
+        return len(self.queries) - len(self.questions)
+
+    @property
+    def names(self) -> set[str]:
+        """The name and, once resolved, its aliases and canonical name (no final dots)."""
+        names = {self.name.rstrip(".")}
+        if self.resolved is not None:
+            names |= {n.rstrip(".") for n in (*self.resolved.chain, self.resolved.canonical)}
+        return names
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Step 2 for one connection: where it went, for which request, and how it opened."""
+
+    number: int
+    request: int
+    peer: Address
+    started: float
+    opened: TcpConnectionOpened | None = None
+    failed: TcpConnectFailed | None = None
+    tls: TlsHandshakeCompleted | None = None
+
+
+_Exchange = TypeVar("_Exchange", HttpRequestSent, HttpResponseStarted, HttpResponseCompleted)
+
+
+@dataclass
+class PageLoadFacts:
+    """The facts of the page loads ``actor`` made in ``trace``."""
+
+    trace: Trace
+    actor: str
+    events: list[Event]
+    timings: list[RequestTiming]
+
+    @cached_property
+    def finished(self) -> PageLoadFinished | None:
+        """How the (last) load ended, if it did."""
+        return next((e for e in reversed(self.events) if isinstance(e, PageLoadFinished)), None)
+
+    @cached_property
+    def first(self) -> RequestTiming | None:
+        """The first request: the page's own document."""
+        return self.timings[0] if self.timings else None
+
+    @cached_property
+    def lookups(self) -> list[Lookup]:
+        """Every name lookup, in the order they began (one still going has no outcome)."""
+        return _lookups(self.trace, self.events)
+
+    @cached_property
+    def connections(self) -> dict[int, Connection]:
+        """Every connection attempt, by number."""
+        return _connections(self.events)
+
+    def sent(self, request: int) -> HttpRequestSent | None:
+        return self._first_of(HttpRequestSent, request)
+
+    def head(self, request: int) -> HttpResponseStarted | None:
+        return self._first_of(HttpResponseStarted, request)
+
+    def done(self, request: int) -> HttpResponseCompleted | None:
+        return self._first_of(HttpResponseCompleted, request)
+
+    def _first_of(self, kind: type[_Exchange], request: int) -> _Exchange | None:
+        return next((e for e in self.events if isinstance(e, kind) and e.request == request), None)
+
+    def reads(self, connection: int | None, until: float) -> int:
+        """How many reads of ``connection`` returned bytes, up to ``until``."""
+        return sum(
+            1
+            for e in self.events
+            if isinstance(e, StreamRead) and e.connection == connection and e.t <= until
+        )
+
+    @cached_property
+    def tcp_infos(self) -> list[TcpInfoRead]:
+        """The kernel's counters of each connection, read before it closed."""
+        return [e for e in self.events if isinstance(e, TcpInfoRead)]
+
+    @cached_property
+    def retried(self) -> list[HttpRequestRetried]:
+        return [e for e in self.events if isinstance(e, HttpRequestRetried)]
+
+    @cached_property
+    def server_resends(self) -> int:
+        """Segments the servers sent the browser again during the load (0 without packets)."""
+        end = self.finished.t if self.finished is not None else float("inf")
+        return sent_again_to(self.trace, self.events, self.events[0].t, end)
+
+
+def page_load_facts(trace: Trace, actor: str = "browser") -> PageLoadFacts:
+    """The facts of the page loads ``actor`` made in ``trace`` (computed as they are asked)."""
+    events = [e for e in trace.events if e.actor == actor]
+    return PageLoadFacts(trace, actor, events, request_timings(trace, actor))
+
+
+def _lookups(trace: Trace, events: list[Event]) -> list[Lookup]:
+    lookups: list[Lookup] = []
+    going: dict[int, tuple[int, NameLookupStarted]] = {}  # request → (index, its start)
+    for event in events:
+        if isinstance(event, NameLookupStarted) and event.request not in going:
+            going[event.request] = (len(lookups), event)
+            lookups.append(Lookup(event.request, event.name, event.t, None))
+        elif isinstance(event, NameResolved | NameLookupFailed):
+            if event.request in going:
+                index, begun = going.pop(event.request)
+                lookups[index] = _lookup(trace, events, begun, event)
+            else:
+                lookups.append(_lookup(trace, events, None, event))
+    return lookups
+
+
+def _lookup(
+    trace: Trace,
+    events: list[Event],
+    begun: NameLookupStarted | None,
+    outcome: NameResolved | NameLookupFailed,
+) -> Lookup:
+    since = begun.t if begun is not None else float("-inf")
+    queries = [e for e in events if isinstance(e, DnsMessageSent)
+               and since <= e.t <= outcome.t]  # fmt: skip
+    answers = [e for e in events if isinstance(e, DnsMessageReceived)
+               and since <= e.t <= outcome.t]  # fmt: skip
+    if isinstance(outcome, NameResolved):
+        server = outcome.server
+    else:
+        server = queries[-1].peer if queries else None
+    walk = None
+    if begun is not None and begun.name == outcome.name and server is not None:
+        walk = resolver_walk(trace, outcome.name, begun.t, outcome.t, server)
+    start = begun.t if begun is not None else None
+    return Lookup(outcome.request, outcome.name, start, outcome, queries, answers, walk)
+
+
+def resolver_walk(
+    trace: Trace, name: str, start: float, end: float, server: Address
+) -> ResolverWalk | None:
+    """What a recursive resolver in ``trace`` did for questions about ``name`` between
+    ``start`` and ``end`` (None if none ran there, or it answered none of them)."""
+    fqdn = name.rstrip(".").lower() + "."
+    answered = [
+        e for e in trace.events
+        if isinstance(e, ResolverAnswered) and start <= e.t <= end
+        and e.question.split(" ")[0].lower() == fqdn
+    ]  # fmt: skip
+    if not answered:
+        return None
+    by_question: dict[str, ResolverAnswered] = {}
+    for event in answered:
+        kept = by_question.get(event.question)
+        if kept is None or (kept.from_cache and not event.from_cache):
+            by_question[event.question] = event
+    steps = [
+        e for e in trace.events
+        if isinstance(e, ResolverStep) and start <= e.t <= end and e.question in by_question
+    ]  # fmt: skip
+    return ResolverWalk(server, list(by_question.values()), steps)
+
+
+def _connections(events: list[Event]) -> dict[int, Connection]:
+    started = {e.connection: e for e in events if isinstance(e, TcpConnectStarted)}
+    opened = {e.connection: e for e in events if isinstance(e, TcpConnectionOpened)}
+    failed = {e.connection: e for e in events if isinstance(e, TcpConnectFailed)}
+    tls = {e.connection: e for e in events if isinstance(e, TlsHandshakeCompleted)}
+    return {
+        number: Connection(
+            number,
+            start.request,
+            start.peer,
+            start.t,
+            opened.get(number),
+            failed.get(number),
+            tls.get(number),
+        )
+        for number, start in started.items()
+    }
+
+
+def sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -> int:
+    """How many segments the servers sent the browser again between ``start`` and ``end``.
+
+    What Wireshark marks "TCP Retransmission" in a capture at each server's own
+    host, of the segments it sent to the browser on the connections in
+    ``events``. Only a simulated run's trace has the packets: 0 without them.
+    """
+    captures = trace.of_type(PacketCaptured)
+    opened = [e for e in events if isinstance(e, TcpConnectionOpened)]
+    if not captures or not opened:
+        return 0
+    browser = {e.local[0] for e in opened}
+    servers = {e.peer[0] for e in opened}
+    # The servers' own hosts send packets from those addresses but, unlike the routers
+    # on the way, never receive one from them.
+    sending, forwarding = set(), set()
+    for packet in captures:
+        ends = addresses(packet.data)
+        if ends is not None and ends[0] in servers:
+            if packet.direction == OUT:
+                sending.add(packet.actor)
+            elif packet.direction == IN:
+                forwarding.add(packet.actor)
+    count = 0
+    for node in sorted(sending - forwarding):
+        analysis = TcpAnalysis()
+        for number, captured in enumerate(captured_packets(trace, node), 1):
+            try:
+                packet = dissect(captured.data)
+            except ValueError:
+                continue  # malformed: a capture tool cannot analyse it either
+            ip = packet.ip
+            if packet.tcp is None:
+                continue
+            seen = analysis.segment(ip.source, ip.destination, ip.payload, number, captured.t)
+            if (
+                start <= captured.t <= end
+                and captured.direction == OUT
+                and ip.source in servers
+                and ip.destination in browser
+                and seen.mark is Mark.RETRANSMISSION
+            ):
+                count += 1
+    return count
+
+
+def packets_by_peer(trace: Trace, actor: str) -> dict[str, tuple[int, int]]:
+    """For each address ``actor``'s node exchanged packets with: (packets, bytes).
+
+    From the node's own capture (in and out, loopback left out); empty for a
+    trace without packets.
+    """
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for event in trace.of_type(PacketCaptured):
+        if event.actor != actor or event.direction not in (IN, OUT) or event.interface == LOOPBACK:
+            continue
+        ends = addresses(event.data)
+        if ends is None:
+            continue
+        total = totals[ends[1] if event.direction == OUT else ends[0]]
+        total[0] += 1
+        total[1] += len(event.data)
+    return {address: (packets, size) for address, (packets, size) in totals.items()}
