@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 
 from webtrip.netsim.tcp import (
     CloseReason,
-    Event,
     LoopTimers,
-    State,
     TcpApplication,
     TcpConfig,
     TcpConnection,
@@ -32,6 +30,7 @@ from webtrip.netsim.tcp import (
     reset_for,
 )
 from webtrip.netsim.tcp_segment import Flags, TcpSegment
+from webtrip.netsim.tcp_state import Event, State
 
 A_IP = "10.0.0.1"
 B_IP = "10.0.0.2"

@@ -14,7 +14,8 @@ from webtrip.netsim import icmp
 from webtrip.netsim.capture import IN, OUT
 from webtrip.netsim.ipv4 import PROTOCOL_ICMP, PROTOCOL_TCP
 from webtrip.netsim.packets import Match, dissect
-from webtrip.netsim.tcp import CloseReason, State, TcpConfig
+from webtrip.netsim.tcp import CloseReason, TcpConfig
+from webtrip.netsim.tcp_state import State
 from webtrip.netsim.world import SimWorld
 
 S = State

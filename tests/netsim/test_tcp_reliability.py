@@ -24,13 +24,13 @@ from webtrip.netsim.tcp import (
     LoopTimers,
     ReassemblyQueue,
     RttEstimator,
-    State,
     TcpConfig,
     TcpConnection,
     TcpListener,
     Timer,
 )
 from webtrip.netsim.tcp_segment import Flags, TcpSegment
+from webtrip.netsim.tcp_state import State
 
 MSS = 1460
 

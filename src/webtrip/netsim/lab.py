@@ -80,7 +80,7 @@ from webtrip.netsim.host import Host
 from webtrip.netsim.link import Link
 from webtrip.netsim.node import Interface, Node
 from webtrip.netsim.packets import Match
-from webtrip.netsim.tcp import State
+from webtrip.netsim.tcp_state import State
 from webtrip.netsim.world import SimWorld
 from webtrip.trace import DnsMessageDropped, DnsMessageReceived, Trace
 from webtrip.web.server import WebServer

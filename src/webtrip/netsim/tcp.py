@@ -89,73 +89,19 @@ from typing import Final, Protocol
 
 from webtrip.netsim.congestion import CongestionControl, NewReno
 from webtrip.netsim.tcp_segment import Flags, TcpSegment, segment_in_range
+from webtrip.netsim.tcp_state import (
+    ACCEPTS_SEND,
+    RECEIVES_DATA,
+    RESET_ON_ABORT,
+    SENDS_DATA,
+    TRANSITIONS,
+    Event,
+    State,
+)
 
 # ---------------------------------------------------------------------------
-# Theory of operation
+# Sequence numbers
 # ---------------------------------------------------------------------------
-#
-# A TCP connection carries two byte streams, one each way. Every byte of a
-# stream has a sequence number, counted from an initial sequence number (ISN)
-# that its sender picks at random. The SYN and the FIN also take one number
-# each, so that they too can be acknowledged and retransmitted like data.
-#
-# Opening a connection means that each side learns the other's ISN — the
-# three-way handshake: SYN ("my ISN is x"), SYN,ACK ("mine is y; I got x"),
-# ACK ("I got y"). Closing means that each side says "no more data from me"
-# with a FIN, and hears it acknowledged. The two directions close separately:
-# a side that has sent its FIN may still receive (a half-close).
-#
-# The state records how far these two agreements have got. Everything that
-# changes it is in TRANSITIONS below, and nowhere else: the code that
-# processes a segment or a user call decides *which event* happened, and the
-# table says where that leads. This is RFC 9293's Figure 5, event / action:
-#
-#                              +---------+
-#           passive OPEN       | CLOSED  |       active OPEN / send SYN
-#        +---------------------|         |-------------------------+
-#        v                     +---------+                         v
-#   +--------+                                               +----------+
-#   | LISTEN |                                               | SYN-SENT |
-#   +--------+                                               +----------+
-#        | rcv SYN                                              |     |
-#        | / send SYN,ACK      rcv SYN / send SYN,ACK           |     |
-#        v                     (simultaneous open)              |     |
-#   +--------------+ <------------------------------------------+     |
-#   | SYN-RECEIVED |                                                  |
-#   +--------------+                         rcv SYN,ACK / send ACK   |
-#     |        | rcv ACK of SYN                                       |
-#     |        v                                                      |
-#     |   +-------------+ <-------------------------------------------+
-#     |   | ESTABLISHED |   (data flows both ways)
-#     |   +-------------+
-#     |     |         | rcv FIN / send ACK
-#     |     |         +-------------------------------+
-#     |     | CLOSE / send FIN                        v
-#     |     v                                  +------------+
-#     +-> +------------+                       | CLOSE-WAIT |
-#  CLOSE  | FIN-WAIT-1 |                       +------------+
-#  / send +------------+                              | CLOSE / send FIN
-#  FIN      |       | rcv FIN / send ACK              v
-#   rcv ACK |       v                           +----------+
-#   of FIN  v     +---------+                   | LAST-ACK |
-#  +------------+ | CLOSING |                   +----------+
-#  | FIN-WAIT-2 | +---------+                         | rcv ACK of FIN
-#  +------------+      | rcv ACK of FIN               v
-#   rcv FIN |          v                         +--------+
-#   / send  +---> +-----------+  2·MSL timeout   | CLOSED |
-#   ACK           | TIME-WAIT | ---------------> |        |
-#                 +-----------+                  +--------+
-#
-# Not drawn: CLOSE in LISTEN or SYN-SENT goes straight back to CLOSED; an
-# ICMP "unreachable" in SYN-SENT or SYN-RECEIVED too; and from (almost)
-# every state to CLOSED: a RST received, an abort by the application,
-# retransmissions given up.
-#
-# Why TIME-WAIT? The side that closes first waits two maximum segment
-# lifetimes before forgetting the connection: if its last ACK was lost, the
-# peer's FIN comes again and must be acknowledged, not answered with a RST;
-# and old duplicates of this connection die out before a new connection
-# could reuse the same ports.
 #
 # Sequence numbers are 32 bits on the wire and wrap around. Inside, this
 # module keeps them as plain growing integers ("unwrapped") and reduces them
@@ -175,127 +121,6 @@ DEFAULT_MSS: Final = 536  # RFC 9293 §3.7.1: what to assume when a SYN has no M
 # tcp_invalid_ratelimit, 500 ms): a flood of copies gets no flood of SYN,ACKs.
 SYN_ACK_RESEND_INTERVAL: Final = 0.5
 MAX_WINDOW_FIELD: Final = 0xFFFF
-
-
-class State(enum.Enum):
-    """The connection states of RFC 9293 §3.3.2."""
-
-    # Members are singletons compared by identity: hash them so too (Enum's __hash__,
-    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
-    __hash__ = object.__hash__
-
-    CLOSED = "CLOSED"
-    LISTEN = "LISTEN"
-    SYN_SENT = "SYN-SENT"
-    SYN_RECEIVED = "SYN-RECEIVED"
-    ESTABLISHED = "ESTABLISHED"
-    FIN_WAIT_1 = "FIN-WAIT-1"
-    FIN_WAIT_2 = "FIN-WAIT-2"
-    CLOSE_WAIT = "CLOSE-WAIT"
-    CLOSING = "CLOSING"
-    LAST_ACK = "LAST-ACK"
-    TIME_WAIT = "TIME-WAIT"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class Event(enum.Enum):
-    """What can move a connection from one state to another."""
-
-    # Members are singletons compared by identity: hash them so too (Enum's __hash__,
-    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
-    __hash__ = object.__hash__
-
-    # The user's calls (RFC 9293 §3.10.1–3.10.5).
-    PASSIVE_OPEN = "passive OPEN"
-    ACTIVE_OPEN = "active OPEN"
-    CLOSE = "CLOSE"
-    ABORT = "ABORT"
-    # What arrives from the peer.
-    RCV_SYN = "rcv SYN"
-    RCV_SYN_ACK = "rcv SYN,ACK"
-    RCV_ACK_OF_SYN = "rcv ACK of SYN"
-    RCV_FIN = "rcv FIN"
-    RCV_ACK_OF_FIN = "rcv ACK of FIN"
-    RCV_RST = "rcv RST"
-    # Timers.
-    TIME_WAIT_TIMEOUT = "2·MSL timeout"
-    GIVE_UP = "retransmissions given up"
-    # The network.
-    RCV_ICMP_UNREACHABLE = "rcv ICMP unreachable"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_S = State
-_E = Event
-
-TRANSITIONS: Final[dict[tuple[State, Event], State]] = {
-    # Opening: the three-way handshake (and the rare simultaneous open).
-    (_S.CLOSED, _E.PASSIVE_OPEN): _S.LISTEN,
-    (_S.CLOSED, _E.ACTIVE_OPEN): _S.SYN_SENT,
-    (_S.LISTEN, _E.RCV_SYN): _S.SYN_RECEIVED,
-    (_S.SYN_SENT, _E.RCV_SYN_ACK): _S.ESTABLISHED,
-    (_S.SYN_SENT, _E.RCV_SYN): _S.SYN_RECEIVED,
-    (_S.SYN_RECEIVED, _E.RCV_ACK_OF_SYN): _S.ESTABLISHED,
-    # Closing first (active close): our FIN, then the peer's.
-    (_S.ESTABLISHED, _E.CLOSE): _S.FIN_WAIT_1,
-    (_S.SYN_RECEIVED, _E.CLOSE): _S.FIN_WAIT_1,
-    (_S.FIN_WAIT_1, _E.RCV_ACK_OF_FIN): _S.FIN_WAIT_2,
-    (_S.FIN_WAIT_2, _E.RCV_FIN): _S.TIME_WAIT,
-    # Both closing at once (simultaneous close): the FINs cross.
-    (_S.FIN_WAIT_1, _E.RCV_FIN): _S.CLOSING,
-    (_S.CLOSING, _E.RCV_ACK_OF_FIN): _S.TIME_WAIT,
-    (_S.TIME_WAIT, _E.TIME_WAIT_TIMEOUT): _S.CLOSED,
-    # Closing second (passive close): the peer's FIN, then ours.
-    (_S.ESTABLISHED, _E.RCV_FIN): _S.CLOSE_WAIT,
-    (_S.CLOSE_WAIT, _E.CLOSE): _S.LAST_ACK,
-    (_S.LAST_ACK, _E.RCV_ACK_OF_FIN): _S.CLOSED,
-    # Giving up before the connection exists.
-    (_S.LISTEN, _E.CLOSE): _S.CLOSED,
-    (_S.SYN_SENT, _E.CLOSE): _S.CLOSED,
-    # The network says the peer cannot be reached: an attempt to open ends at
-    # once (RFC 1122 §4.2.3.9 allows it; Linux's tcp_v4_err does it). In a
-    # synchronized state the error is only remembered (see icmp_error).
-    (_S.SYN_SENT, _E.RCV_ICMP_UNREACHABLE): _S.CLOSED,
-    (_S.SYN_RECEIVED, _E.RCV_ICMP_UNREACHABLE): _S.CLOSED,
-    # Abrupt endings. A RST in SYN-RECEIVED sends a passively opened connection
-    # back to LISTEN in RFC 9293; here the listener never left LISTEN (it
-    # spawned this connection), so the connection simply closes.
-    **{(state, _E.RCV_RST): _S.CLOSED for state in State if state not in (_S.CLOSED, _S.LISTEN)},
-    **{(state, _E.ABORT): _S.CLOSED for state in State if state is not _S.CLOSED},
-    **{
-        (state, _E.GIVE_UP): _S.CLOSED
-        for state in (
-            _S.SYN_SENT,
-            _S.SYN_RECEIVED,
-            _S.ESTABLISHED,
-            _S.FIN_WAIT_1,
-            _S.CLOSE_WAIT,
-            _S.CLOSING,
-            _S.LAST_ACK,
-        )
-    },
-}
-"""Every state change of a connection: (state, event) → next state."""
-
-ACCEPTS_SEND: Final = frozenset({_S.SYN_SENT, _S.SYN_RECEIVED, _S.ESTABLISHED, _S.CLOSE_WAIT})
-"""States in which ``send()`` is allowed (before the handshake ends, data is queued)."""
-
-SENDS_DATA: Final = frozenset(
-    {_S.ESTABLISHED, _S.CLOSE_WAIT, _S.FIN_WAIT_1, _S.CLOSING, _S.LAST_ACK}
-)
-"""States in which our data and FIN may still go out, once our SYN is acknowledged."""
-
-RECEIVES_DATA: Final = frozenset({_S.ESTABLISHED, _S.FIN_WAIT_1, _S.FIN_WAIT_2})
-"""States in which the peer may still send data: it has not sent its FIN."""
-
-RESET_ON_ABORT: Final = frozenset(
-    {_S.SYN_RECEIVED, _S.ESTABLISHED, _S.FIN_WAIT_1, _S.FIN_WAIT_2, _S.CLOSE_WAIT}
-)
-"""States in which ``abort()`` tells the peer with a RST (RFC 9293 §3.10.5)."""
 
 
 class CloseReason(enum.Enum):
@@ -320,7 +145,7 @@ class Timer(enum.Enum):
     """The timers a connection runs, at most one of each at a time."""
 
     # Members are singletons compared by identity: hash them so too (Enum's __hash__,
-    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
+    # hash(self._name_), is a Python call, made for every set and dict lookup).
     __hash__ = object.__hash__
 
     RETRANSMISSION = "retransmission"  # RFC 6298: resend the oldest unacknowledged segment
@@ -493,9 +318,9 @@ class TcpConnection:
     """One endpoint of a TCP connection: its state, its two byte streams, its timers.
 
     The attributes named as in RFC 9293 §3.3.1 are the sequence variables
-    (unwrapped, see the theory of operation): ``snd_una`` (oldest
-    unacknowledged), ``snd_nxt`` (next to send), ``snd_wnd`` (peer's window,
-    in bytes), ``iss``; ``rcv_nxt`` (next expected), ``irs``. ``snd_max`` is
+    (unwrapped: see "Sequence numbers" at the top of this module): ``snd_una``
+    (oldest unacknowledged), ``snd_nxt`` (next to send), ``snd_wnd`` (peer's
+    window, in bytes), ``iss``; ``rcv_nxt`` (next expected), ``irs``. ``snd_max`` is
     one past the highest sequence number ever sent — what RFC 9293 calls
     SND.NXT, since there a retransmission never moves SND.NXT. Here, after a
     timeout, ``snd_nxt`` goes back to resend what followed the lost segment
