@@ -22,13 +22,13 @@ from webtrip.netsim.congestion import NewReno
 from webtrip.netsim.tcp import (
     CloseReason,
     LoopTimers,
-    ReassemblyQueue,
-    RttEstimator,
     TcpConfig,
     TcpConnection,
     TcpListener,
     Timer,
 )
+from webtrip.netsim.tcp_reassembly import ReassemblyQueue
+from webtrip.netsim.tcp_rtt import RttEstimator
 from webtrip.netsim.tcp_segment import Flags, TcpSegment
 from webtrip.netsim.tcp_state import State
 

@@ -88,6 +88,8 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from webtrip.netsim.congestion import CongestionControl, NewReno
+from webtrip.netsim.tcp_reassembly import ReassemblyQueue
+from webtrip.netsim.tcp_rtt import RttEstimator
 from webtrip.netsim.tcp_segment import Flags, TcpSegment, segment_in_range
 from webtrip.netsim.tcp_state import (
     ACCEPTS_SEND,
@@ -228,74 +230,6 @@ class TcpCounters:
     retransmissions: int = 0
     bytes_acked: int = 0
     bytes_received: int = 0
-
-
-class RttEstimator:
-    """RFC 6298: the smoothed round-trip time, its variation, and the retransmission timeout."""
-
-    ALPHA: Final = 1 / 8
-    BETA: Final = 1 / 4
-    K: Final = 4
-
-    def __init__(self, config: TcpConfig) -> None:
-        self._config = config
-        self.srtt: float | None = None
-        self.rttvar: float | None = None
-        self.rto = config.initial_rto
-
-    def sample(self, rtt: float) -> None:
-        """Take one measured round trip into account (RFC 6298 §2.2, §2.3)."""
-        if self.srtt is None or self.rttvar is None:
-            self.srtt = rtt
-            self.rttvar = rtt / 2
-        else:
-            self.rttvar = (1 - self.BETA) * self.rttvar + self.BETA * abs(self.srtt - rtt)
-            self.srtt = (1 - self.ALPHA) * self.srtt + self.ALPHA * rtt
-        variation = max(self._config.clock_granularity, self.K * self.rttvar)
-        self.rto = self._bounded(self.srtt + variation)
-
-    def back_off(self) -> None:
-        """Double the RTO after a timeout (RFC 6298 §5.5); it stays so until the next sample."""
-        self.rto = self._bounded(self.rto * 2)
-
-    def after_lost_syn(self) -> None:
-        """RFC 6298 §5.7: if a SYN had to be resent, data starts with an RTO of 3 s."""
-        if self.srtt is None:
-            self.rto = self._bounded(3.0)
-
-    def _bounded(self, rto: float) -> float:
-        return min(max(rto, self._config.min_rto), self._config.max_rto)
-
-
-class ReassemblyQueue:
-    """Data that arrived after a gap, kept until the gap is filled."""
-
-    def __init__(self) -> None:
-        self._pieces: dict[int, bytes] = {}
-
-    def add(self, seq: int, data: bytes) -> None:
-        """Keep ``data``, which starts at sequence number ``seq``."""
-        if len(data) > len(self._pieces.get(seq, b"")):
-            self._pieces[seq] = data
-
-    def take_from(self, rcv_nxt: int) -> bytes:
-        """Remove and return the bytes that continue the stream at ``rcv_nxt`` without a gap."""
-        joined = bytearray()
-        next_seq = rcv_nxt
-        for start in sorted(self._pieces):
-            if start > next_seq:
-                break
-            piece = self._pieces.pop(start)
-            if start + len(piece) > next_seq:
-                joined += piece[next_seq - start :]
-                next_seq = start + len(piece)
-        return bytes(joined)
-
-    def __len__(self) -> int:
-        return len(self._pieces)
-
-    def __bool__(self) -> bool:
-        return bool(self._pieces)
 
 
 def _unwrap(wire: int, near: int) -> int:
