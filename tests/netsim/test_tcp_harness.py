@@ -20,9 +20,9 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from webtrip.netsim.stream import LoopTimers
 from webtrip.netsim.tcp import (
     CloseReason,
-    LoopTimers,
     TcpApplication,
     TcpConfig,
     TcpConnection,

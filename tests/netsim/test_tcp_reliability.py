@@ -19,14 +19,8 @@ from netsim.test_tcp_harness import (
     app_of,
 )
 from webtrip.netsim.congestion import NewReno
-from webtrip.netsim.tcp import (
-    CloseReason,
-    LoopTimers,
-    TcpConfig,
-    TcpConnection,
-    TcpListener,
-    Timer,
-)
+from webtrip.netsim.stream import LoopTimers
+from webtrip.netsim.tcp import CloseReason, TcpConfig, TcpConnection, TcpListener, Timer
 from webtrip.netsim.tcp_reassembly import ReassemblyQueue
 from webtrip.netsim.tcp_rtt import RttEstimator
 from webtrip.netsim.tcp_segment import Flags, TcpSegment

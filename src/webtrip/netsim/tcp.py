@@ -39,7 +39,8 @@ The connection talks back only through what it was given:
   it). It must not deliver anything back into this connection synchronously;
 * ``timers`` — a :class:`Timers`: ``set_timer(name, delay, expired)`` arms or
   re-arms one of the three timers of :class:`Timer`, ``cancel_timer(name)``
-  stops it. :class:`LoopTimers` implements it on any ``call_later`` loop;
+  stops it. :class:`~webtrip.netsim.stream.LoopTimers` implements it on any
+  ``call_later`` loop;
 * ``clock()`` — the time in seconds, for round-trip measurements;
 * ``rng`` — a seeded :class:`random.Random`, for the initial sequence number;
 * ``app`` — a :class:`TcpApplication`, told ``on_established()``,
@@ -1203,43 +1204,3 @@ def _reset_acknowledging(segment: TcpSegment) -> TcpSegment:
         flags=Flags.RST,
         window=0,
     )
-
-
-class _Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
-class _CallLater(Protocol):
-    def call_later(self, delay: float, callback: Callable[[], object], /) -> _Cancellable: ...
-
-
-class LoopTimers:
-    """:class:`Timers` on an event loop's ``call_later`` (asyncio's, or the virtual-time loop's)."""
-
-    def __init__(self, loop: _CallLater) -> None:
-        self._loop = loop
-        self._pending: dict[Timer, _Cancellable] = {}
-        # The virtual-time loop's cheaper timers (same times, same order), if it is one.
-        self._call_later_fast = getattr(loop, "call_later_fast", None)
-
-    def set_timer(self, name: Timer, delay: float, expired: Callable[[], None]) -> None:
-        self.cancel_timer(name)
-        if self._call_later_fast is not None:
-            self._pending[name] = self._call_later_fast(delay, self._fire_fast, (name, expired))
-            return
-        fire = functools.partial(self._fire, name, expired)
-        self._pending[name] = self._loop.call_later(delay, fire)
-
-    def cancel_timer(self, name: Timer) -> None:
-        handle = self._pending.pop(name, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _fire(self, name: Timer, expired: Callable[[], None]) -> None:
-        del self._pending[name]
-        expired()
-
-    def _fire_fast(self, timer: tuple[Timer, Callable[[], None]]) -> None:
-        name, expired = timer
-        del self._pending[name]
-        expired()
