@@ -496,9 +496,86 @@ class TcpConnection:
             self._send_syn()
 
     def _arrives_otherwise(self, segment: TcpSegment) -> None:
-        """RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronized state."""
+        """RFC 9293 §3.10.7.4 ("Other States"): SYN-RECEIVED and every synchronized state.
+
+        The RFC checks a segment in eight steps, in order; each may answer it,
+        drop it, or let it go on. Here is where each step is done, and what is
+        done differently.
+
+        Before the RFC's steps, two checks that Linux makes too:
+
+        * In TIME-WAIT, a FIN (without RST), whatever its sequence number: the
+          peer's FIN again, so our last ACK was lost. Acknowledge it and restart
+          the 2·MSL timer — the RFC's fifth and eighth steps for TIME-WAIT, done
+          first, because a resent FIN lies before RCV.NXT and step 1 would only
+          acknowledge it (Linux's tcp_timewait_state_process restarts the timer).
+        * In SYN-RECEIVED, the peer's SYN again (no ACK, no RST, SEG.SEQ = IRS):
+          our SYN,ACK was lost; :meth:`_resend_syn_ack` sends it again, at most
+          once per :data:`SYN_ACK_RESEND_INTERVAL` (tcp_oow_rate_limited), and
+          else drops the SYN. Step 1 would answer with a bare ACK.
+
+        Then the RFC's steps:
+
+        1. *Check the sequence number* — :meth:`_acceptable`, the RFC's four
+           cases, with RCV.WND the free room in the receive buffer
+           (:meth:`_receive_space`). A segment that is not acceptable: a RST is
+           dropped silently; with the window at zero, a segment with ACK (and no
+           SYN) still has its ACK field processed by :meth:`_check_ack` — the RFC's
+           allowance for valid ACKs — and if that step lets it go on, it is
+           answered like any other: an ACK (:meth:`_send_ack`) telling what we
+           expect, and dropped. An acceptable segment that starts beyond RCV.NXT
+           goes on: its ACK field counts at once, its data waits (step 7).
+        2. *Check the RST bit* — as the RFC takes it from RFC 5961 §3.2: SEG.SEQ =
+           RCV.NXT resets the connection (:meth:`_reset`, why in :meth:`_reset_reason`);
+           anywhere else in the window, a challenge ACK. In SYN-RECEIVED after a
+           passive OPEN the RFC returns to LISTEN; here the listener never left
+           LISTEN (it spawned this connection), so the connection closes.
+        3. *Check security* — skipped: the simulated IP carries no
+           security/compartment to compare (Linux ignores this step too).
+        4. *Check the SYN bit* — a SYN in the window gets a challenge ACK and is
+           dropped (RFC 5961 §4.2); one outside it got the same ACK in step 1.
+           In SYN-RECEIVED after a passive OPEN the RFC returns to LISTEN
+           instead; here it is challenged like the synchronized states.
+        5. *Check the ACK field* — a segment without the ACK bit is dropped;
+           else :meth:`_check_ack`. While our SYN is unacknowledged
+           (SYN-RECEIVED): an ACK of it completes the handshake (ESTABLISHED),
+           any other gets a RST <SEQ=SEG.ACK>. Then: an ACK beyond SND.NXT is
+           answered with an ACK and dropped; new data acknowledged
+           (:meth:`_new_ack`: RTT sample, congestion window, retransmission
+           timer); a duplicate ACK counted for fast retransmit
+           (:meth:`_is_duplicate_ack`, RFC 5681); the send window updated
+           (:meth:`_update_send_window`); our FIN acknowledged (FIN-WAIT-1 →
+           FIN-WAIT-2, CLOSING → TIME-WAIT, LAST-ACK → CLOSED, which ends the
+           processing). Skipped: RFC 5961 §5's lower bound (SND.UNA −
+           MAX.SND.WND ≤ SEG.ACK): an ACK below SND.UNA does not drop its
+           segment; it is only ignored.
+        6. *Check the URG bit* — skipped: no urgent data (RFC 6093 advises new
+           applications against it). The URG bit and the urgent pointer are
+           ignored; urgent bytes arrive as ordinary data.
+        7. *Process the segment text* — :meth:`_receive`, in ESTABLISHED,
+           FIN-WAIT-1 and FIN-WAIT-2 (:data:`RECEIVES_DATA`; in the other states
+           the peer has sent its FIN, and the text is ignored): cut to the
+           window, delivered in order, or kept in the :class:`ReassemblyQueue`
+           after a gap. The ACK rides on the next segment :meth:`_output` sends,
+           or goes alone at once: no delayed ACKs.
+        8. *Check the FIN bit* — in :meth:`_receive` too. The FIN counts once
+           RCV.NXT reaches it (after any gap is filled): RCV.NXT passes it, the
+           application gets its end of file after the data, and RCV_FIN leads
+           from ESTABLISHED to CLOSE-WAIT, FIN-WAIT-1 to CLOSING, FIN-WAIT-2 to
+           TIME-WAIT. A FIN again in CLOSE-WAIT, CLOSING or LAST-ACK lies before
+           RCV.NXT: step 1 acknowledges it.
+
+        Not done, where Linux does more: no PAWS check before step 1 (no
+        timestamps); no rate limit on the ACKs of steps 1, 2 and 4 (RFC 5961
+        §7; Linux's tcp_oow_rate_limited and challenge-ACK limit) — only the
+        resent SYN,ACK above is limited. ICMP errors never come this way: they
+        go to :meth:`icmp_error` and :meth:`mtu_reduced`, believed only if they
+        quote a sequence number from SND.UNA to SND.NXT (RFC 5927 §4.1, as
+        Linux's tcp_v4_err).
+        """
         flags = segment.flags._value_
         seq = _unwrap(segment.seq, self.rcv_nxt)
+        # Before the RFC's steps: the peer's FIN or SYN again.
         if self.state is State.TIME_WAIT and flags & _FIN and not flags & _RST:
             # Only a retransmitted FIN can come now: our last ACK was lost.
             self._send_ack()
@@ -529,6 +606,7 @@ class TcpConnection:
             else:
                 self._send_ack()  # a "challenge ACK" (RFC 5961 §3.2): a real peer answers
             return
+        # Third, security: not checked (see the docstring).
         # Fourth, a SYN inside a connection: challenge it too (RFC 5961 §4.2).
         if flags & _SYN:
             self._send_ack()
@@ -536,7 +614,7 @@ class TcpConnection:
         # Fifth, the acknowledgment: what of our data has arrived.
         if not flags & _ACK or not self._check_ack(segment, seq):
             return
-        # Seventh and eighth, the data and the FIN.
+        # Sixth, urgent data: none. Seventh and eighth, the data and the FIN.
         if self.state in RECEIVES_DATA:
             self._receive(seq, segment.payload, fin=bool(flags & _FIN))
         self._output()
