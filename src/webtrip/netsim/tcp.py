@@ -9,6 +9,15 @@ a packet: it is driven from outside and answers through callbacks, so it runs
 on the virtual-time loop of the simulation, in a test's own scheduler, or in
 any other event loop.
 
+The rest of TCP is in modules of one concept each: the state machine a
+connection follows (states, events, the transition table, RFC 9293's
+diagram) in :mod:`webtrip.netsim.tcp_state`; the retransmission timeout in
+:mod:`webtrip.netsim.tcp_rtt`; data that arrived out of order in
+:mod:`webtrip.netsim.tcp_reassembly`; the congestion window in
+:mod:`webtrip.netsim.congestion`; a segment's bytes on the wire in
+:mod:`webtrip.netsim.tcp_segment`. This module is the connection itself:
+what it does with each user call, arriving segment and timer.
+
 How to drive it (the whole interface)
 -------------------------------------
 
