@@ -20,17 +20,16 @@ import random
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from webtrip.netsim.stream import LoopTimers
 from webtrip.netsim.tcp import (
     CloseReason,
-    Event,
-    LoopTimers,
-    State,
     TcpApplication,
     TcpConfig,
     TcpConnection,
     TcpListener,
     reset_for,
 )
+from webtrip.netsim.tcp_state import Event, State
 from webtrip.packets.tcp_segment import Flags, TcpSegment
 
 A_IP = "10.0.0.1"

@@ -10,7 +10,8 @@ import pytest
 
 from netsim.test_tcp_harness import Conditions, Recorder, Sender, World, app_of
 from webtrip.net import Stream
-from webtrip.netsim.tcp import CloseReason, State, TcpConfig
+from webtrip.netsim.tcp import CloseReason, TcpConfig
+from webtrip.netsim.tcp_state import State
 from webtrip.netsim.world import SimWorld
 from webtrip.packets import icmp
 from webtrip.packets.dissect import Match, dissect

@@ -19,17 +19,11 @@ from netsim.test_tcp_harness import (
     app_of,
 )
 from webtrip.netsim.congestion import NewReno
-from webtrip.netsim.tcp import (
-    CloseReason,
-    LoopTimers,
-    ReassemblyQueue,
-    RttEstimator,
-    State,
-    TcpConfig,
-    TcpConnection,
-    TcpListener,
-    Timer,
-)
+from webtrip.netsim.stream import LoopTimers
+from webtrip.netsim.tcp import CloseReason, TcpConfig, TcpConnection, TcpListener, Timer
+from webtrip.netsim.tcp_reassembly import ReassemblyQueue
+from webtrip.netsim.tcp_rtt import RttEstimator
+from webtrip.netsim.tcp_state import State
 from webtrip.packets.tcp_segment import Flags, TcpSegment
 
 MSS = 1460

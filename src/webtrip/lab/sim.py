@@ -26,7 +26,7 @@ from webtrip.net import Network
 from webtrip.netsim.host import Host
 from webtrip.netsim.link import Link
 from webtrip.netsim.node import Interface, Node
-from webtrip.netsim.tcp import State
+from webtrip.netsim.tcp_state import State
 from webtrip.netsim.world import SimWorld
 
 __all__ = ["CLOSING_LIMIT", "LinkConditions", "SimLab", "build", "run"]

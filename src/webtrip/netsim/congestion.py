@@ -5,7 +5,7 @@ The receiver's window protects the *receiver*; the congestion window
 ``min(cwnd, peer's window)`` bytes unacknowledged. No one tells it how big the
 network's share is, so it probes: it grows ``cwnd`` while data is acknowledged
 and shrinks it when a loss says it went too far. Like ns-3, we keep this policy
-apart from the TCP state machine (:mod:`webtrip.netsim.tcp`): the connection
+apart from the TCP connection (:mod:`webtrip.netsim.tcp`): the connection
 reports what happened — new data acknowledged, a duplicate acknowledgment, a
 retransmission timeout — and the policy answers with ``cwnd``.
 

@@ -24,21 +24,26 @@ application that the connection talks to. It behaves as RealStream does:
   OSError of Linux's errno: ENETUNREACH (net unreachable), EHOSTUNREACH
   (host unreachable, administratively prohibited, time exceeded),
   ECONNREFUSED (port unreachable: a ConnectionRefusedError)...
+
+The connection's timers (retransmission, persist, TIME-WAIT) run on the
+host's event loop through :class:`LoopTimers`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
 
 from webtrip.net import Address, Stream, TcpInfo, format_address
 from webtrip.netsim.tcp import (
     CloseReason,
-    LoopTimers,
     TcpApplication,
     TcpConfig,
     TcpConnection,
+    Timer,
 )
 from webtrip.packets.ipv4 import PROTOCOL_TCP
 from webtrip.packets.tcp_segment import TcpSegment
@@ -285,6 +290,55 @@ class SimStream(Stream, TcpApplication):
     def _wake_all(self) -> None:
         _wake(self._read_waiter)
         _wake(self._write_waiter)
+
+
+# --- the connection's timers, on the host's event loop ---------------------------------
+
+
+class _Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+class _CallLater(Protocol):
+    def call_later(self, delay: float, callback: Callable[[], object], /) -> _Cancellable: ...
+
+
+class LoopTimers:
+    """:class:`~webtrip.netsim.tcp.Timers` on an event loop's ``call_later`` (asyncio's, or
+    the virtual-time loop's).
+
+    A :class:`~webtrip.netsim.tcp.TcpConnection` knows no clock: it asks for a timer by
+    name and is called back when it fires. This keeps one loop handle per name, so that
+    setting a timer again replaces it and cancelling it stops it.
+    """
+
+    def __init__(self, loop: _CallLater) -> None:
+        self._loop = loop
+        self._pending: dict[Timer, _Cancellable] = {}
+        # The virtual-time loop's cheaper timers (same times, same order), if it is one.
+        self._call_later_fast = getattr(loop, "call_later_fast", None)
+
+    def set_timer(self, name: Timer, delay: float, expired: Callable[[], None]) -> None:
+        self.cancel_timer(name)
+        if self._call_later_fast is not None:
+            self._pending[name] = self._call_later_fast(delay, self._fire_fast, (name, expired))
+            return
+        fire = functools.partial(self._fire, name, expired)
+        self._pending[name] = self._loop.call_later(delay, fire)
+
+    def cancel_timer(self, name: Timer) -> None:
+        handle = self._pending.pop(name, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _fire(self, name: Timer, expired: Callable[[], None]) -> None:
+        del self._pending[name]
+        expired()
+
+    def _fire_fast(self, timer: tuple[Timer, Callable[[], None]]) -> None:
+        name, expired = timer
+        del self._pending[name]
+        expired()
 
 
 def _wake(waiter: asyncio.Future[None] | None) -> None:

@@ -9,6 +9,15 @@ a packet: it is driven from outside and answers through callbacks, so it runs
 on the virtual-time loop of the simulation, in a test's own scheduler, or in
 any other event loop.
 
+The rest of TCP is in modules of one concept each: the state machine a
+connection follows (states, events, the transition table, RFC 9293's
+diagram) in :mod:`webtrip.netsim.tcp_state`; the retransmission timeout in
+:mod:`webtrip.netsim.tcp_rtt`; data that arrived out of order in
+:mod:`webtrip.netsim.tcp_reassembly`; the congestion window in
+:mod:`webtrip.netsim.congestion`; a segment's bytes on the wire in
+:mod:`webtrip.packets.tcp_segment`. This module is the connection itself:
+what it does with each user call, arriving segment and timer.
+
 How to drive it (the whole interface)
 -------------------------------------
 
@@ -39,7 +48,8 @@ The connection talks back only through what it was given:
   it). It must not deliver anything back into this connection synchronously;
 * ``timers`` — a :class:`Timers`: ``set_timer(name, delay, expired)`` arms or
   re-arms one of the three timers of :class:`Timer`, ``cancel_timer(name)``
-  stops it. :class:`LoopTimers` implements it on any ``call_later`` loop;
+  stops it. :class:`~webtrip.netsim.stream.LoopTimers` implements it on any
+  ``call_later`` loop;
 * ``clock()`` — the time in seconds, for round-trip measurements;
 * ``rng`` — a seeded :class:`random.Random`, for the initial sequence number;
 * ``app`` — a :class:`TcpApplication`, told ``on_established()``,
@@ -88,74 +98,22 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from webtrip.netsim.congestion import CongestionControl, NewReno
+from webtrip.netsim.tcp_reassembly import ReassemblyQueue
+from webtrip.netsim.tcp_rtt import RttEstimator
+from webtrip.netsim.tcp_state import (
+    ACCEPTS_SEND,
+    RECEIVES_DATA,
+    RESET_ON_ABORT,
+    SENDS_DATA,
+    TRANSITIONS,
+    Event,
+    State,
+)
 from webtrip.packets.tcp_segment import Flags, TcpSegment, segment_in_range
 
 # ---------------------------------------------------------------------------
-# Theory of operation
+# Sequence numbers
 # ---------------------------------------------------------------------------
-#
-# A TCP connection carries two byte streams, one each way. Every byte of a
-# stream has a sequence number, counted from an initial sequence number (ISN)
-# that its sender picks at random. The SYN and the FIN also take one number
-# each, so that they too can be acknowledged and retransmitted like data.
-#
-# Opening a connection means that each side learns the other's ISN — the
-# three-way handshake: SYN ("my ISN is x"), SYN,ACK ("mine is y; I got x"),
-# ACK ("I got y"). Closing means that each side says "no more data from me"
-# with a FIN, and hears it acknowledged. The two directions close separately:
-# a side that has sent its FIN may still receive (a half-close).
-#
-# The state records how far these two agreements have got. Everything that
-# changes it is in TRANSITIONS below, and nowhere else: the code that
-# processes a segment or a user call decides *which event* happened, and the
-# table says where that leads. This is RFC 9293's Figure 5, event / action:
-#
-#                              +---------+
-#           passive OPEN       | CLOSED  |       active OPEN / send SYN
-#        +---------------------|         |-------------------------+
-#        v                     +---------+                         v
-#   +--------+                                               +----------+
-#   | LISTEN |                                               | SYN-SENT |
-#   +--------+                                               +----------+
-#        | rcv SYN                                              |     |
-#        | / send SYN,ACK      rcv SYN / send SYN,ACK           |     |
-#        v                     (simultaneous open)              |     |
-#   +--------------+ <------------------------------------------+     |
-#   | SYN-RECEIVED |                                                  |
-#   +--------------+                         rcv SYN,ACK / send ACK   |
-#     |        | rcv ACK of SYN                                       |
-#     |        v                                                      |
-#     |   +-------------+ <-------------------------------------------+
-#     |   | ESTABLISHED |   (data flows both ways)
-#     |   +-------------+
-#     |     |         | rcv FIN / send ACK
-#     |     |         +-------------------------------+
-#     |     | CLOSE / send FIN                        v
-#     |     v                                  +------------+
-#     +-> +------------+                       | CLOSE-WAIT |
-#  CLOSE  | FIN-WAIT-1 |                       +------------+
-#  / send +------------+                              | CLOSE / send FIN
-#  FIN      |       | rcv FIN / send ACK              v
-#   rcv ACK |       v                           +----------+
-#   of FIN  v     +---------+                   | LAST-ACK |
-#  +------------+ | CLOSING |                   +----------+
-#  | FIN-WAIT-2 | +---------+                         | rcv ACK of FIN
-#  +------------+      | rcv ACK of FIN               v
-#   rcv FIN |          v                         +--------+
-#   / send  +---> +-----------+  2·MSL timeout   | CLOSED |
-#   ACK           | TIME-WAIT | ---------------> |        |
-#                 +-----------+                  +--------+
-#
-# Not drawn: CLOSE in LISTEN or SYN-SENT goes straight back to CLOSED; an
-# ICMP "unreachable" in SYN-SENT or SYN-RECEIVED too; and from (almost)
-# every state to CLOSED: a RST received, an abort by the application,
-# retransmissions given up.
-#
-# Why TIME-WAIT? The side that closes first waits two maximum segment
-# lifetimes before forgetting the connection: if its last ACK was lost, the
-# peer's FIN comes again and must be acknowledged, not answered with a RST;
-# and old duplicates of this connection die out before a new connection
-# could reuse the same ports.
 #
 # Sequence numbers are 32 bits on the wire and wrap around. Inside, this
 # module keeps them as plain growing integers ("unwrapped") and reduces them
@@ -175,127 +133,6 @@ DEFAULT_MSS: Final = 536  # RFC 9293 §3.7.1: what to assume when a SYN has no M
 # tcp_invalid_ratelimit, 500 ms): a flood of copies gets no flood of SYN,ACKs.
 SYN_ACK_RESEND_INTERVAL: Final = 0.5
 MAX_WINDOW_FIELD: Final = 0xFFFF
-
-
-class State(enum.Enum):
-    """The connection states of RFC 9293 §3.3.2."""
-
-    # Members are singletons compared by identity: hash them so too (Enum's __hash__,
-    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
-    __hash__ = object.__hash__
-
-    CLOSED = "CLOSED"
-    LISTEN = "LISTEN"
-    SYN_SENT = "SYN-SENT"
-    SYN_RECEIVED = "SYN-RECEIVED"
-    ESTABLISHED = "ESTABLISHED"
-    FIN_WAIT_1 = "FIN-WAIT-1"
-    FIN_WAIT_2 = "FIN-WAIT-2"
-    CLOSE_WAIT = "CLOSE-WAIT"
-    CLOSING = "CLOSING"
-    LAST_ACK = "LAST-ACK"
-    TIME_WAIT = "TIME-WAIT"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class Event(enum.Enum):
-    """What can move a connection from one state to another."""
-
-    # Members are singletons compared by identity: hash them so too (Enum's __hash__,
-    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
-    __hash__ = object.__hash__
-
-    # The user's calls (RFC 9293 §3.10.1–3.10.5).
-    PASSIVE_OPEN = "passive OPEN"
-    ACTIVE_OPEN = "active OPEN"
-    CLOSE = "CLOSE"
-    ABORT = "ABORT"
-    # What arrives from the peer.
-    RCV_SYN = "rcv SYN"
-    RCV_SYN_ACK = "rcv SYN,ACK"
-    RCV_ACK_OF_SYN = "rcv ACK of SYN"
-    RCV_FIN = "rcv FIN"
-    RCV_ACK_OF_FIN = "rcv ACK of FIN"
-    RCV_RST = "rcv RST"
-    # Timers.
-    TIME_WAIT_TIMEOUT = "2·MSL timeout"
-    GIVE_UP = "retransmissions given up"
-    # The network.
-    RCV_ICMP_UNREACHABLE = "rcv ICMP unreachable"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_S = State
-_E = Event
-
-TRANSITIONS: Final[dict[tuple[State, Event], State]] = {
-    # Opening: the three-way handshake (and the rare simultaneous open).
-    (_S.CLOSED, _E.PASSIVE_OPEN): _S.LISTEN,
-    (_S.CLOSED, _E.ACTIVE_OPEN): _S.SYN_SENT,
-    (_S.LISTEN, _E.RCV_SYN): _S.SYN_RECEIVED,
-    (_S.SYN_SENT, _E.RCV_SYN_ACK): _S.ESTABLISHED,
-    (_S.SYN_SENT, _E.RCV_SYN): _S.SYN_RECEIVED,
-    (_S.SYN_RECEIVED, _E.RCV_ACK_OF_SYN): _S.ESTABLISHED,
-    # Closing first (active close): our FIN, then the peer's.
-    (_S.ESTABLISHED, _E.CLOSE): _S.FIN_WAIT_1,
-    (_S.SYN_RECEIVED, _E.CLOSE): _S.FIN_WAIT_1,
-    (_S.FIN_WAIT_1, _E.RCV_ACK_OF_FIN): _S.FIN_WAIT_2,
-    (_S.FIN_WAIT_2, _E.RCV_FIN): _S.TIME_WAIT,
-    # Both closing at once (simultaneous close): the FINs cross.
-    (_S.FIN_WAIT_1, _E.RCV_FIN): _S.CLOSING,
-    (_S.CLOSING, _E.RCV_ACK_OF_FIN): _S.TIME_WAIT,
-    (_S.TIME_WAIT, _E.TIME_WAIT_TIMEOUT): _S.CLOSED,
-    # Closing second (passive close): the peer's FIN, then ours.
-    (_S.ESTABLISHED, _E.RCV_FIN): _S.CLOSE_WAIT,
-    (_S.CLOSE_WAIT, _E.CLOSE): _S.LAST_ACK,
-    (_S.LAST_ACK, _E.RCV_ACK_OF_FIN): _S.CLOSED,
-    # Giving up before the connection exists.
-    (_S.LISTEN, _E.CLOSE): _S.CLOSED,
-    (_S.SYN_SENT, _E.CLOSE): _S.CLOSED,
-    # The network says the peer cannot be reached: an attempt to open ends at
-    # once (RFC 1122 §4.2.3.9 allows it; Linux's tcp_v4_err does it). In a
-    # synchronized state the error is only remembered (see icmp_error).
-    (_S.SYN_SENT, _E.RCV_ICMP_UNREACHABLE): _S.CLOSED,
-    (_S.SYN_RECEIVED, _E.RCV_ICMP_UNREACHABLE): _S.CLOSED,
-    # Abrupt endings. A RST in SYN-RECEIVED sends a passively opened connection
-    # back to LISTEN in RFC 9293; here the listener never left LISTEN (it
-    # spawned this connection), so the connection simply closes.
-    **{(state, _E.RCV_RST): _S.CLOSED for state in State if state not in (_S.CLOSED, _S.LISTEN)},
-    **{(state, _E.ABORT): _S.CLOSED for state in State if state is not _S.CLOSED},
-    **{
-        (state, _E.GIVE_UP): _S.CLOSED
-        for state in (
-            _S.SYN_SENT,
-            _S.SYN_RECEIVED,
-            _S.ESTABLISHED,
-            _S.FIN_WAIT_1,
-            _S.CLOSE_WAIT,
-            _S.CLOSING,
-            _S.LAST_ACK,
-        )
-    },
-}
-"""Every state change of a connection: (state, event) → next state."""
-
-ACCEPTS_SEND: Final = frozenset({_S.SYN_SENT, _S.SYN_RECEIVED, _S.ESTABLISHED, _S.CLOSE_WAIT})
-"""States in which ``send()`` is allowed (before the handshake ends, data is queued)."""
-
-SENDS_DATA: Final = frozenset(
-    {_S.ESTABLISHED, _S.CLOSE_WAIT, _S.FIN_WAIT_1, _S.CLOSING, _S.LAST_ACK}
-)
-"""States in which our data and FIN may still go out, once our SYN is acknowledged."""
-
-RECEIVES_DATA: Final = frozenset({_S.ESTABLISHED, _S.FIN_WAIT_1, _S.FIN_WAIT_2})
-"""States in which the peer may still send data: it has not sent its FIN."""
-
-RESET_ON_ABORT: Final = frozenset(
-    {_S.SYN_RECEIVED, _S.ESTABLISHED, _S.FIN_WAIT_1, _S.FIN_WAIT_2, _S.CLOSE_WAIT}
-)
-"""States in which ``abort()`` tells the peer with a RST (RFC 9293 §3.10.5)."""
 
 
 class CloseReason(enum.Enum):
@@ -320,7 +157,7 @@ class Timer(enum.Enum):
     """The timers a connection runs, at most one of each at a time."""
 
     # Members are singletons compared by identity: hash them so too (Enum's __hash__,
-    # hash(self._name_), is a Python call, made for every set and TRANSITIONS lookup).
+    # hash(self._name_), is a Python call, made for every set and dict lookup).
     __hash__ = object.__hash__
 
     RETRANSMISSION = "retransmission"  # RFC 6298: resend the oldest unacknowledged segment
@@ -405,74 +242,6 @@ class TcpCounters:
     bytes_received: int = 0
 
 
-class RttEstimator:
-    """RFC 6298: the smoothed round-trip time, its variation, and the retransmission timeout."""
-
-    ALPHA: Final = 1 / 8
-    BETA: Final = 1 / 4
-    K: Final = 4
-
-    def __init__(self, config: TcpConfig) -> None:
-        self._config = config
-        self.srtt: float | None = None
-        self.rttvar: float | None = None
-        self.rto = config.initial_rto
-
-    def sample(self, rtt: float) -> None:
-        """Take one measured round trip into account (RFC 6298 §2.2, §2.3)."""
-        if self.srtt is None or self.rttvar is None:
-            self.srtt = rtt
-            self.rttvar = rtt / 2
-        else:
-            self.rttvar = (1 - self.BETA) * self.rttvar + self.BETA * abs(self.srtt - rtt)
-            self.srtt = (1 - self.ALPHA) * self.srtt + self.ALPHA * rtt
-        variation = max(self._config.clock_granularity, self.K * self.rttvar)
-        self.rto = self._bounded(self.srtt + variation)
-
-    def back_off(self) -> None:
-        """Double the RTO after a timeout (RFC 6298 §5.5); it stays so until the next sample."""
-        self.rto = self._bounded(self.rto * 2)
-
-    def after_lost_syn(self) -> None:
-        """RFC 6298 §5.7: if a SYN had to be resent, data starts with an RTO of 3 s."""
-        if self.srtt is None:
-            self.rto = self._bounded(3.0)
-
-    def _bounded(self, rto: float) -> float:
-        return min(max(rto, self._config.min_rto), self._config.max_rto)
-
-
-class ReassemblyQueue:
-    """Data that arrived after a gap, kept until the gap is filled."""
-
-    def __init__(self) -> None:
-        self._pieces: dict[int, bytes] = {}
-
-    def add(self, seq: int, data: bytes) -> None:
-        """Keep ``data``, which starts at sequence number ``seq``."""
-        if len(data) > len(self._pieces.get(seq, b"")):
-            self._pieces[seq] = data
-
-    def take_from(self, rcv_nxt: int) -> bytes:
-        """Remove and return the bytes that continue the stream at ``rcv_nxt`` without a gap."""
-        joined = bytearray()
-        next_seq = rcv_nxt
-        for start in sorted(self._pieces):
-            if start > next_seq:
-                break
-            piece = self._pieces.pop(start)
-            if start + len(piece) > next_seq:
-                joined += piece[next_seq - start :]
-                next_seq = start + len(piece)
-        return bytes(joined)
-
-    def __len__(self) -> int:
-        return len(self._pieces)
-
-    def __bool__(self) -> bool:
-        return bool(self._pieces)
-
-
 def _unwrap(wire: int, near: int) -> int:
     """The sequence number whose low 32 bits are ``wire`` and which lies nearest ``near``."""
     delta = (wire - near) % SEQ_SPACE
@@ -493,9 +262,9 @@ class TcpConnection:
     """One endpoint of a TCP connection: its state, its two byte streams, its timers.
 
     The attributes named as in RFC 9293 §3.3.1 are the sequence variables
-    (unwrapped, see the theory of operation): ``snd_una`` (oldest
-    unacknowledged), ``snd_nxt`` (next to send), ``snd_wnd`` (peer's window,
-    in bytes), ``iss``; ``rcv_nxt`` (next expected), ``irs``. ``snd_max`` is
+    (unwrapped: see "Sequence numbers" at the top of this module): ``snd_una``
+    (oldest unacknowledged), ``snd_nxt`` (next to send), ``snd_wnd`` (peer's
+    window, in bytes), ``iss``; ``rcv_nxt`` (next expected), ``irs``. ``snd_max`` is
     one past the highest sequence number ever sent — what RFC 9293 calls
     SND.NXT, since there a retransmission never moves SND.NXT. Here, after a
     timeout, ``snd_nxt`` goes back to resend what followed the lost segment
@@ -736,9 +505,86 @@ class TcpConnection:
             self._send_syn()
 
     def _arrives_otherwise(self, segment: TcpSegment) -> None:
-        """RFC 9293 §3.10.7.4: SYN-RECEIVED and every synchronized state."""
+        """RFC 9293 §3.10.7.4 ("Other States"): SYN-RECEIVED and every synchronized state.
+
+        The RFC checks a segment in eight steps, in order; each may answer it,
+        drop it, or let it go on. Here is where each step is done, and what is
+        done differently.
+
+        Before the RFC's steps, two checks that Linux makes too:
+
+        * In TIME-WAIT, a FIN (without RST), whatever its sequence number: the
+          peer's FIN again, so our last ACK was lost. Acknowledge it and restart
+          the 2·MSL timer — the RFC's fifth and eighth steps for TIME-WAIT, done
+          first, because a resent FIN lies before RCV.NXT and step 1 would only
+          acknowledge it (Linux's tcp_timewait_state_process restarts the timer).
+        * In SYN-RECEIVED, the peer's SYN again (no ACK, no RST, SEG.SEQ = IRS):
+          our SYN,ACK was lost; :meth:`_resend_syn_ack` sends it again, at most
+          once per :data:`SYN_ACK_RESEND_INTERVAL` (tcp_oow_rate_limited), and
+          else drops the SYN. Step 1 would answer with a bare ACK.
+
+        Then the RFC's steps:
+
+        1. *Check the sequence number* — :meth:`_acceptable`, the RFC's four
+           cases, with RCV.WND the free room in the receive buffer
+           (:meth:`_receive_space`). A segment that is not acceptable: a RST is
+           dropped silently; with the window at zero, a segment with ACK (and no
+           SYN) still has its ACK field processed by :meth:`_check_ack` — the RFC's
+           allowance for valid ACKs — and if that step lets it go on, it is
+           answered like any other: an ACK (:meth:`_send_ack`) telling what we
+           expect, and dropped. An acceptable segment that starts beyond RCV.NXT
+           goes on: its ACK field counts at once, its data waits (step 7).
+        2. *Check the RST bit* — as the RFC takes it from RFC 5961 §3.2: SEG.SEQ =
+           RCV.NXT resets the connection (:meth:`_reset`, why in :meth:`_reset_reason`);
+           anywhere else in the window, a challenge ACK. In SYN-RECEIVED after a
+           passive OPEN the RFC returns to LISTEN; here the listener never left
+           LISTEN (it spawned this connection), so the connection closes.
+        3. *Check security* — skipped: the simulated IP carries no
+           security/compartment to compare (Linux ignores this step too).
+        4. *Check the SYN bit* — a SYN in the window gets a challenge ACK and is
+           dropped (RFC 5961 §4.2); one outside it got the same ACK in step 1.
+           In SYN-RECEIVED after a passive OPEN the RFC returns to LISTEN
+           instead; here it is challenged like the synchronized states.
+        5. *Check the ACK field* — a segment without the ACK bit is dropped;
+           else :meth:`_check_ack`. While our SYN is unacknowledged
+           (SYN-RECEIVED): an ACK of it completes the handshake (ESTABLISHED),
+           any other gets a RST <SEQ=SEG.ACK>. Then: an ACK beyond SND.NXT is
+           answered with an ACK and dropped; new data acknowledged
+           (:meth:`_new_ack`: RTT sample, congestion window, retransmission
+           timer); a duplicate ACK counted for fast retransmit
+           (:meth:`_is_duplicate_ack`, RFC 5681); the send window updated
+           (:meth:`_update_send_window`); our FIN acknowledged (FIN-WAIT-1 →
+           FIN-WAIT-2, CLOSING → TIME-WAIT, LAST-ACK → CLOSED, which ends the
+           processing). Skipped: RFC 5961 §5's lower bound (SND.UNA −
+           MAX.SND.WND ≤ SEG.ACK): an ACK below SND.UNA does not drop its
+           segment; it is only ignored.
+        6. *Check the URG bit* — skipped: no urgent data (RFC 6093 advises new
+           applications against it). The URG bit and the urgent pointer are
+           ignored; urgent bytes arrive as ordinary data.
+        7. *Process the segment text* — :meth:`_receive`, in ESTABLISHED,
+           FIN-WAIT-1 and FIN-WAIT-2 (:data:`RECEIVES_DATA`; in the other states
+           the peer has sent its FIN, and the text is ignored): cut to the
+           window, delivered in order, or kept in the :class:`ReassemblyQueue`
+           after a gap. The ACK rides on the next segment :meth:`_output` sends,
+           or goes alone at once: no delayed ACKs.
+        8. *Check the FIN bit* — in :meth:`_receive` too. The FIN counts once
+           RCV.NXT reaches it (after any gap is filled): RCV.NXT passes it, the
+           application gets its end of file after the data, and RCV_FIN leads
+           from ESTABLISHED to CLOSE-WAIT, FIN-WAIT-1 to CLOSING, FIN-WAIT-2 to
+           TIME-WAIT. A FIN again in CLOSE-WAIT, CLOSING or LAST-ACK lies before
+           RCV.NXT: step 1 acknowledges it.
+
+        Not done, where Linux does more: no PAWS check before step 1 (no
+        timestamps); no rate limit on the ACKs of steps 1, 2 and 4 (RFC 5961
+        §7; Linux's tcp_oow_rate_limited and challenge-ACK limit) — only the
+        resent SYN,ACK above is limited. ICMP errors never come this way: they
+        go to :meth:`icmp_error` and :meth:`mtu_reduced`, believed only if they
+        quote a sequence number from SND.UNA to SND.NXT (RFC 5927 §4.1, as
+        Linux's tcp_v4_err).
+        """
         flags = segment.flags._value_
         seq = _unwrap(segment.seq, self.rcv_nxt)
+        # Before the RFC's steps: the peer's FIN or SYN again.
         if self.state is State.TIME_WAIT and flags & _FIN and not flags & _RST:
             # Only a retransmitted FIN can come now: our last ACK was lost.
             self._send_ack()
@@ -769,6 +615,7 @@ class TcpConnection:
             else:
                 self._send_ack()  # a "challenge ACK" (RFC 5961 §3.2): a real peer answers
             return
+        # Third, security: not checked (see the docstring).
         # Fourth, a SYN inside a connection: challenge it too (RFC 5961 §4.2).
         if flags & _SYN:
             self._send_ack()
@@ -776,7 +623,7 @@ class TcpConnection:
         # Fifth, the acknowledgment: what of our data has arrived.
         if not flags & _ACK or not self._check_ack(segment, seq):
             return
-        # Seventh and eighth, the data and the FIN.
+        # Sixth, urgent data: none. Seventh and eighth, the data and the FIN.
         if self.state in RECEIVES_DATA:
             self._receive(seq, segment.payload, fin=bool(flags & _FIN))
         self._output()
@@ -1444,43 +1291,3 @@ def _reset_acknowledging(segment: TcpSegment) -> TcpSegment:
         flags=Flags.RST,
         window=0,
     )
-
-
-class _Cancellable(Protocol):
-    def cancel(self) -> None: ...
-
-
-class _CallLater(Protocol):
-    def call_later(self, delay: float, callback: Callable[[], object], /) -> _Cancellable: ...
-
-
-class LoopTimers:
-    """:class:`Timers` on an event loop's ``call_later`` (asyncio's, or the virtual-time loop's)."""
-
-    def __init__(self, loop: _CallLater) -> None:
-        self._loop = loop
-        self._pending: dict[Timer, _Cancellable] = {}
-        # The virtual-time loop's cheaper timers (same times, same order), if it is one.
-        self._call_later_fast = getattr(loop, "call_later_fast", None)
-
-    def set_timer(self, name: Timer, delay: float, expired: Callable[[], None]) -> None:
-        self.cancel_timer(name)
-        if self._call_later_fast is not None:
-            self._pending[name] = self._call_later_fast(delay, self._fire_fast, (name, expired))
-            return
-        fire = functools.partial(self._fire, name, expired)
-        self._pending[name] = self._loop.call_later(delay, fire)
-
-    def cancel_timer(self, name: Timer) -> None:
-        handle = self._pending.pop(name, None)
-        if handle is not None:
-            handle.cancel()
-
-    def _fire(self, name: Timer, expired: Callable[[], None]) -> None:
-        del self._pending[name]
-        expired()
-
-    def _fire_fast(self, timer: tuple[Timer, Callable[[], None]]) -> None:
-        name, expired = timer
-        del self._pending[name]
-        expired()

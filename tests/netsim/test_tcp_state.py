@@ -1,4 +1,8 @@
-"""The TCP state machine: opening, closing, resetting — segment by segment, as in RFC 9293."""
+"""The TCP state machine: opening, closing, resetting — segment by segment, as in RFC 9293.
+
+And the table itself (:data:`webtrip.netsim.tcp_state.TRANSITIONS`), checked against RFC
+9293's diagram.
+"""
 
 from __future__ import annotations
 
@@ -15,16 +19,14 @@ from netsim.test_tcp_harness import (
     flag_names,
 )
 from webtrip.netsim.tcp import (
-    TRANSITIONS,
     CloseReason,
-    Event,
-    State,
     TcpConfig,
     TcpConnection,
     TcpError,
     TcpListener,
     reset_for,
 )
+from webtrip.netsim.tcp_state import TRANSITIONS, Event, State
 from webtrip.packets.tcp_segment import Flags, TcpSegment
 
 S = State
