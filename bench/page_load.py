@@ -312,7 +312,7 @@ class Clients:
         import httpx
 
         from webtrip.browser.loader import Browser, BrowserOptions
-        from webtrip.browser.resolver import StubResolver
+        from webtrip.browser.stub_resolver import StubResolver
         from webtrip.net import RealNetwork
         from webtrip.trace import NULL_TRACE, Trace
 

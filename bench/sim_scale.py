@@ -189,7 +189,7 @@ async def serve_and_load(
     networks, load http://www.webtrip.test/ in a browser on each of ``browser_networks``,
     all at once, and stop the servers: the loads (or their exceptions)."""
     from webtrip.browser.loader import Browser, BrowserOptions
-    from webtrip.browser.resolver import StubResolver
+    from webtrip.browser.stub_resolver import StubResolver
     from webtrip.dns.authority import Authority
     from webtrip.dns.server import DnsServer
     from webtrip.labs import demo_path

@@ -34,8 +34,8 @@ import dns.zone
 
 from support import ZONES, free_port, stop_process, wait_for_dns
 from webtrip.dns.authority import Authority
-from webtrip.dns.recursive import RecursiveResolver, Resolution
-from webtrip.dns.resolver import ResolverService
+from webtrip.dns.recursive_resolver import RecursiveResolver, Resolution
+from webtrip.dns.resolver_service import ResolverService
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet, load_zone
 from webtrip.netsim.host import Host

@@ -66,7 +66,7 @@ from webtrip.browser.errors import (
 )
 from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
-from webtrip.browser.resolver import StubResolver
+from webtrip.browser.stub_resolver import StubResolver
 from webtrip.net import Address, RealNetwork
 from webtrip.trace import HttpRequestQueued, TlsHandshakeCompleted, Trace
 

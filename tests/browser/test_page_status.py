@@ -7,7 +7,7 @@ import shutil
 
 from support import DATA, webtrip_web_server
 from webtrip.browser.loader import Browser
-from webtrip.browser.resolver import StubResolver
+from webtrip.browser.stub_resolver import StubResolver
 from webtrip.net import RealNetwork
 from webtrip.trace import PageLoadFinished, Trace
 

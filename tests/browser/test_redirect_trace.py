@@ -26,7 +26,7 @@ import pytest
 
 from support import DATA, ZONES, RunningWebServer, webtrip_dns_server, webtrip_web_server
 from webtrip.browser.loader import Browser, PageLoad
-from webtrip.browser.resolver import StubResolver
+from webtrip.browser.stub_resolver import StubResolver
 from webtrip.net import Address, RealNetwork
 from webtrip.trace import (
     HttpRequestQueued,

@@ -21,7 +21,7 @@ from support import DATA, webtrip_web_server
 from webtrip import lab
 from webtrip.browser.errors import ConnectionFailed
 from webtrip.browser.loader import Browser, BrowserOptions
-from webtrip.browser.resolver import StubResolver
+from webtrip.browser.stub_resolver import StubResolver
 from webtrip.lab import sim as simulated
 from webtrip.net import Network, RealNetwork
 from webtrip.netsim.world import SimWorld

@@ -38,7 +38,7 @@ from peers.nginx import (
 from peers.nsd import RunningPeer, nsd_server
 from support import DATA, require_program
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
-from webtrip.browser.resolver import StubResolver
+from webtrip.browser.stub_resolver import StubResolver
 from webtrip.labs import demo_path
 from webtrip.net import RealNetwork
 from webtrip.trace import (

@@ -15,7 +15,8 @@ import dns.rdatatype
 import pytest
 
 from support import ZONES
-from webtrip.dns.authority import TCP, UDP, Authority
+from webtrip.dns.authority import Authority
+from webtrip.dns.protocol import TCP, UDP
 from webtrip.dns.zones import ZoneSet, load_zone
 
 AUTHORITY = Authority(

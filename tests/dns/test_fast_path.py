@@ -1,4 +1,4 @@
-"""The fast path (webtrip.dns.wire) against the general path (dnspython end to end).
+"""The fast path (webtrip.dns.fast_path) against the general path (dnspython end to end).
 
 For a large generated set of queries — every name and type the other DNS
 tests ask about, the differential test's raw queries (malformed ones
@@ -29,7 +29,8 @@ import dns.zone
 import pytest
 
 from support import ZONES
-from webtrip.dns.authority import TCP, UDP, Authority
+from webtrip.dns.authority import Authority
+from webtrip.dns.protocol import TCP, UDP
 from webtrip.dns.zones import Zone, ZoneSet, load_zone
 
 DNAME_ZONE = """\

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import ZONES, mutate_dns_message, webtrip_dns_server
-from webtrip.dns.authority import TCP, UDP, Authority
+from webtrip.dns.authority import Authority
+from webtrip.dns.protocol import TCP, UDP
 from webtrip.dns.zones import ZoneSet, load_zone
 
 AUTHORITY = Authority(ZoneSet([load_zone(ZONES / "example.test.zone")]))

@@ -18,7 +18,7 @@ import pytest
 
 from hierarchy import ELSEWHERE, ROOT, TLD, WEBTRIP, SimHierarchy
 from webtrip.dns.client import make_query
-from webtrip.dns.recursive import Resolution
+from webtrip.dns.recursive_resolver import Resolution
 
 Hierarchy = SimHierarchy
 
@@ -214,7 +214,7 @@ def test_the_cache_is_bounded_and_evicts_the_oldest():
 
 def test_glue_does_not_replace_a_live_answer_but_an_answer_replaces_glue():
     """RFC 2181 §5.4.1: data is replaced only by data trusted as much or more."""
-    from webtrip.dns.recursive import ANSWER, GLUE, REFERRAL, Cache
+    from webtrip.dns.recursive_resolver import ANSWER, GLUE, REFERRAL, Cache
 
     now = [0.0]
     cache = Cache(lambda: now[0])

@@ -41,8 +41,8 @@ from hierarchy import (
     webtrip_resolver,
 )
 from support import mutate_dns_message, require_program
-from webtrip.dns.authority import UDP
 from webtrip.dns.client import make_query, query
+from webtrip.dns.protocol import UDP
 from webtrip.trace import ResolverAnswered
 
 CLIENT, STRANGER = "10.0.0.20", "192.0.2.66"
@@ -512,7 +512,7 @@ def test_a_type0_question_is_refused_and_cannot_make_a_name_vanish(world):
 
 def test_the_message_cache_key_keeps_the_types_letter_case():
     """Only the name is case-insensitive: 0x41 (HTTPS) and 0x61 (type 97) are two types."""
-    from webtrip.dns.resolver import _question
+    from webtrip.dns.resolver_service import _question
 
     def key(name: str, rdtype: int) -> bytes:
         question = _question(make_query(name, rdtype).to_wire())

@@ -35,7 +35,7 @@ import dns.rrset
 import pytest
 
 from hierarchy import RESOLVER, ROOT, TLD, WEBTRIP, SimHierarchy
-from webtrip.dns.recursive import Forwarder, RecursiveResolver
+from webtrip.dns.recursive_resolver import Forwarder, RecursiveResolver
 from webtrip.net import RealNetwork
 from webtrip.packets.ipv4 import PROTOCOL_UDP, IPv4Packet
 from webtrip.packets.udp import UdpDatagram

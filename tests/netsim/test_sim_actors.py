@@ -15,7 +15,7 @@ import pytest
 
 from support import require_program
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
-from webtrip.browser.resolver import StubResolver
+from webtrip.browser.stub_resolver import StubResolver
 from webtrip.dns.authority import Authority
 from webtrip.dns.client import make_query
 from webtrip.dns.server import DnsServer

@@ -10,32 +10,29 @@ trace so that a view can time them the way HAR does:
                       └─ (connection reused) ─┘
 
 A name is resolved once per load (the browser's DNS cache); a connection is
-reused when one to the same origin is idle. Failures are typed
-(:mod:`webtrip.browser.errors`) and recorded; a failing sub-resource does not
-fail the page.
+reused when one to the same origin is idle (:mod:`webtrip.browser.pool`).
+Failures are typed (:mod:`webtrip.browser.errors`) and recorded; a failing
+sub-resource does not fail the page. The code below reads in the order of the
+steps: :meth:`Browser.load`, then resolve, connect, request and response, and
+the page with the files it needs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import itertools
-import re
 import ssl
 import urllib.parse
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from webtrip import __version__
 from webtrip.browser.css import stylesheet_urls
 from webtrip.browser.errors import (
-    BadUrl,
     ConnectionFailed,
     ConnectionRefused,
     HttpStatusError,
     LoadError,
-    ProtocolFailure,
     Timeout,
     TlsFailure,
     TooManyRedirects,
@@ -43,7 +40,9 @@ from webtrip.browser.errors import (
 )
 from webtrip.browser.http1 import HttpConnection, Limits, NoResponse, Response
 from webtrip.browser.page import Document, SubResource, parse_html
-from webtrip.browser.resolver import Resolution, StubResolver
+from webtrip.browser.pool import ConnectionPool
+from webtrip.browser.stub_resolver import ResolvedName, StubResolver
+from webtrip.browser.urls import Origin, split_url
 from webtrip.net import Network, format_address
 from webtrip.trace import (
     NULL_TRACE,
@@ -74,7 +73,6 @@ _ACCEPT = {
     "image": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
     "icon": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
 }
-Origin = tuple[str, str, int]
 
 
 @dataclass
@@ -147,11 +145,8 @@ class Browser:
         connections = (e.connection for e in mine if isinstance(e, TcpConnectStarted))
         self._request_ids = itertools.count(max(requests, default=0) + 1)
         self._connection_ids = itertools.count(max(connections, default=0) + 1)
-        self._names: dict[str, asyncio.Future[Resolution]] = {}
-        self._idle: dict[Origin, list[HttpConnection]] = defaultdict(list)
-        self._open: dict[Origin, int] = defaultdict(int)
-        self._slots: dict[Origin, asyncio.Condition] = {}
-        self._all: list[HttpConnection] = []
+        self._names: dict[str, asyncio.Future[ResolvedName]] = {}
+        self._pool = ConnectionPool(self.options.connections_per_origin, self._connect)
 
     async def load(self, url: str) -> PageLoad:
         """Load ``url`` and its sub-resources. Never raises for network trouble: see ``error``."""
@@ -200,170 +195,46 @@ class Browser:
 
     async def close(self) -> None:
         """Close every connection still open (recording their kernel counters)."""
-        connections, self._all = self._all, []
-        self._idle.clear()
-        for connection in connections:
-            await connection.close()
+        await self._pool.close()
 
-    # --- the document, with redirects ----------------------------------------------------
+    # --- step 1: the name's addresses ---------------------------------------------------
 
-    async def _load_document(self, url: str, fetched: list[Fetched]) -> tuple[Fetched, str]:
-        initiator: str | None = None
-        for _ in range(MAX_REDIRECTS + 1):
-            item = await self._fetch(url, "document", initiator)
-            fetched.append(item)
-            if item.error is not None:
-                raise item.error
-            response = item.response
-            assert response is not None
-            location = response.header("location")
-            if response.status in (301, 302, 303, 307, 308) and location:
-                initiator, url = url, urllib.parse.urljoin(url, location.strip())
-                continue
-            return item, url
-        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects, the last to {url}")
+    async def _resolve(self, host: str, request: int) -> ResolvedName:
+        """Resolve once per load; later requests wait for, then share, the answer."""
+        future = self._names.get(host)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._names[host] = future
+            trace = self.trace
+            trace.record(NameLookupStarted(trace.now(), self.actor, host, request))
+            try:
+                resolution = await self.resolver.resolve(host)
+            except LoadError as exc:
+                trace.record(
+                    NameLookupFailed(trace.now(), self.actor, host, exc.kind, str(exc), request)
+                )
+                future.set_exception(exc)
+                future.exception()  # retrieved: other waiters re-raise it themselves
+                raise
+            trace.record(
+                NameResolved(
+                    trace.now(),
+                    self.actor,
+                    host,
+                    resolution.addresses,
+                    resolution.source,
+                    resolution.canonical,
+                    resolution.chain,
+                    resolution.ttl,
+                    resolution.server,
+                    request,
+                )
+            )
+            future.set_result(resolution)
+            return resolution
+        return await future
 
-    # --- sub-resources --------------------------------------------------------------------
-
-    async def _load_subresources(
-        self, document: Document, base: str, fetched: list[Fetched]
-    ) -> None:
-        seen: set[str] = {f.url for f in fetched}
-        tasks: set[asyncio.Task[None]] = set()
-
-        def start(resource: SubResource, initiator: str) -> None:
-            if resource.url in seen or len(seen) >= MAX_RESOURCES:
-                return
-            seen.add(resource.url)
-            tasks.add(asyncio.ensure_future(fetch_one(resource, initiator)))
-
-        async def fetch_one(resource: SubResource, initiator: str) -> None:
-            item = await self._fetch(resource.url, resource.kind, initiator)
-            fetched.append(item)
-            response = item.response
-            if (
-                response is not None
-                and response.status < 400
-                and response.content_type == "text/css"
-            ):
-                for url, kind in stylesheet_urls(_decode(response)):
-                    absolute = urllib.parse.urljoin(resource.url, url)
-                    if urllib.parse.urlsplit(absolute).scheme in ("http", "https"):
-                        start(SubResource(absolute, kind, "css"), resource.url)
-
-        for resource in document.resources:
-            start(resource, base)
-        while tasks:
-            done, _ = await asyncio.wait(tasks)
-            tasks.difference_update(done)
-
-    # --- one request ----------------------------------------------------------------------
-
-    async def _fetch(self, url: str, kind: str, initiator: str | None) -> Fetched:
-        trace = self.trace
-        request = next(self._request_ids)
-        item = Fetched(request, url, kind, initiator)
-        trace.record(
-            HttpRequestQueued(trace.now(), self.actor, request, "GET", url, initiator, kind)
-        )
-        method = "GET"
-        try:
-            origin, target, host_header = _split_url(url)
-            fresh = False
-            while True:
-                connection = await self._acquire(origin, request, fresh=fresh)
-                reused = connection.requests > 0
-                headers = self._headers(host_header, kind)
-                try:
-                    item.response = await connection.fetch(request, method, target, headers)
-                except NoResponse as exc:
-                    await self._release(origin, connection, reusable=False)
-                    # Nothing of the answer came: a kept-alive connection the server had
-                    # closed (idle timeout, or a race with our request), or a new one it
-                    # gave up on (a request lost again and again on a bad path). The
-                    # request goes out once more, on a new connection — on a reused one
-                    # if idempotent (RFC 9112 §9.3.1, as Chromium), on a new one too if
-                    # safe (as Firefox: nsHttpTransaction restarts a safe request that
-                    # received nothing). A second silent close is an error.
-                    if not fresh and (method in SAFE or (reused and method in IDEMPOTENT)):
-                        trace.record(
-                            HttpRequestRetried(
-                                trace.now(), self.actor, request, connection.id, str(exc)
-                            )
-                        )
-                        fresh = True
-                        continue
-                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
-                except ConnectionError as exc:
-                    await self._release(origin, connection, reusable=False)
-                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
-                except LoadError:
-                    await self._release(origin, connection, reusable=False)
-                    raise
-                await self._release(origin, connection, reusable=connection.reusable)
-                break
-        except LoadError as exc:
-            item.error = exc
-            trace.record(HttpRequestFailed(trace.now(), self.actor, request, exc.kind, str(exc)))
-        return item
-
-    def _headers(self, host: str, kind: str) -> list[tuple[str, str]]:
-        language = "es-ES,es;q=0.9,en;q=0.8" if self.options.language == "es" else "en-US,en;q=0.9"
-        return [
-            ("Host", host),
-            ("User-Agent", USER_AGENT),
-            ("Accept", _ACCEPT.get(kind, "*/*")),
-            ("Accept-Encoding", "gzip, deflate"),
-            ("Accept-Language", language),
-            ("Connection", "keep-alive"),
-        ]
-
-    # --- the connection pool ---------------------------------------------------------------
-
-    async def _acquire(
-        self, origin: Origin, request: int, *, fresh: bool = False
-    ) -> HttpConnection:
-        """An idle connection to ``origin``, a new one, or wait: at most N per origin.
-
-        With ``fresh``, never an idle one: a new connection (closing an idle one
-        if that is what it takes to stay within N).
-        """
-        slots = self._slots.setdefault(origin, asyncio.Condition())
-        async with slots:
-            while True:
-                idle = self._idle[origin]
-                if idle and not fresh:
-                    return idle.pop()
-                if self._open[origin] < self.options.connections_per_origin:
-                    self._open[origin] += 1
-                    break
-                if idle:  # fresh, and every slot is taken: an idle connection makes room
-                    stale = idle.pop(0)
-                    self._open[origin] -= 1
-                    if stale in self._all:
-                        self._all.remove(stale)
-                    await stale.close()
-                    continue
-                await slots.wait()
-        try:
-            return await self._connect(origin, request)
-        except BaseException:
-            async with slots:
-                self._open[origin] -= 1
-                slots.notify()
-            raise
-
-    async def _release(self, origin: Origin, connection: HttpConnection, *, reusable: bool) -> None:
-        slots = self._slots[origin]
-        async with slots:
-            if reusable:
-                self._idle[origin].append(connection)
-            else:
-                self._open[origin] -= 1
-                if connection in self._all:
-                    self._all.remove(connection)
-                await connection.close()
-            slots.notify()
+    # --- step 2: a connection (TCP, then TLS for https) --------------------------------
 
     async def _connect(self, origin: Origin, request: int) -> HttpConnection:
         scheme, host, port = origin
@@ -402,7 +273,7 @@ class Browser:
             connection = HttpConnection(
                 stream, connection_id, origin, trace, self.actor, self.options.limits
             )
-            self._all.append(connection)
+            self._pool.track(connection)
             if scheme == "https":
                 await self._start_tls(connection, host)
             return connection
@@ -447,40 +318,116 @@ class Browser:
             )
         )
 
-    async def _resolve(self, host: str, request: int) -> Resolution:
-        """Resolve once per load; later requests wait for, then share, the answer."""
-        future = self._names.get(host)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._names[host] = future
-            trace = self.trace
-            trace.record(NameLookupStarted(trace.now(), self.actor, host, request))
-            try:
-                resolution = await self.resolver.resolve(host)
-            except LoadError as exc:
-                trace.record(
-                    NameLookupFailed(trace.now(), self.actor, host, exc.kind, str(exc), request)
-                )
-                future.set_exception(exc)
-                future.exception()  # retrieved: other waiters re-raise it themselves
-                raise
-            trace.record(
-                NameResolved(
-                    trace.now(),
-                    self.actor,
-                    host,
-                    resolution.addresses,
-                    resolution.source,
-                    resolution.canonical,
-                    resolution.chain,
-                    resolution.ttl,
-                    resolution.server,
-                    request,
-                )
-            )
-            future.set_result(resolution)
-            return resolution
-        return await future
+    # --- steps 2 and 3: a request on a connection, and its answer --------------------------
+
+    async def _fetch(self, url: str, kind: str, initiator: str | None) -> Fetched:
+        trace = self.trace
+        request = next(self._request_ids)
+        item = Fetched(request, url, kind, initiator)
+        trace.record(
+            HttpRequestQueued(trace.now(), self.actor, request, "GET", url, initiator, kind)
+        )
+        method = "GET"
+        try:
+            origin, target, host_header = split_url(url)
+            fresh = False
+            while True:
+                connection = await self._pool.acquire(origin, request, fresh=fresh)
+                reused = connection.requests > 0
+                headers = self._headers(host_header, kind)
+                try:
+                    item.response = await connection.fetch(request, method, target, headers)
+                except NoResponse as exc:
+                    await self._pool.release(origin, connection, reusable=False)
+                    # Nothing of the answer came: a kept-alive connection the server had
+                    # closed (idle timeout, or a race with our request), or a new one it
+                    # gave up on (a request lost again and again on a bad path). The
+                    # request goes out once more, on a new connection — on a reused one
+                    # if idempotent (RFC 9112 §9.3.1, as Chromium), on a new one too if
+                    # safe (as Firefox: nsHttpTransaction restarts a safe request that
+                    # received nothing). A second silent close is an error.
+                    if not fresh and (method in SAFE or (reused and method in IDEMPOTENT)):
+                        trace.record(
+                            HttpRequestRetried(
+                                trace.now(), self.actor, request, connection.id, str(exc)
+                            )
+                        )
+                        fresh = True
+                        continue
+                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
+                except ConnectionError as exc:
+                    await self._pool.release(origin, connection, reusable=False)
+                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
+                except LoadError:
+                    await self._pool.release(origin, connection, reusable=False)
+                    raise
+                await self._pool.release(origin, connection, reusable=connection.reusable)
+                break
+        except LoadError as exc:
+            item.error = exc
+            trace.record(HttpRequestFailed(trace.now(), self.actor, request, exc.kind, str(exc)))
+        return item
+
+    def _headers(self, host: str, kind: str) -> list[tuple[str, str]]:
+        language = "es-ES,es;q=0.9,en;q=0.8" if self.options.language == "es" else "en-US,en;q=0.9"
+        return [
+            ("Host", host),
+            ("User-Agent", USER_AGENT),
+            ("Accept", _ACCEPT.get(kind, "*/*")),
+            ("Accept-Encoding", "gzip, deflate"),
+            ("Accept-Language", language),
+            ("Connection", "keep-alive"),
+        ]
+
+    # --- step 4: the document (after its redirects), then what it needs -------------------
+
+    async def _load_document(self, url: str, fetched: list[Fetched]) -> tuple[Fetched, str]:
+        initiator: str | None = None
+        for _ in range(MAX_REDIRECTS + 1):
+            item = await self._fetch(url, "document", initiator)
+            fetched.append(item)
+            if item.error is not None:
+                raise item.error
+            response = item.response
+            assert response is not None
+            location = response.header("location")
+            if response.status in (301, 302, 303, 307, 308) and location:
+                initiator, url = url, urllib.parse.urljoin(url, location.strip())
+                continue
+            return item, url
+        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects, the last to {url}")
+
+    async def _load_subresources(
+        self, document: Document, base: str, fetched: list[Fetched]
+    ) -> None:
+        seen: set[str] = {f.url for f in fetched}
+        tasks: set[asyncio.Task[None]] = set()
+
+        def start(resource: SubResource, initiator: str) -> None:
+            if resource.url in seen or len(seen) >= MAX_RESOURCES:
+                return
+            seen.add(resource.url)
+            tasks.add(asyncio.ensure_future(fetch_one(resource, initiator)))
+
+        async def fetch_one(resource: SubResource, initiator: str) -> None:
+            item = await self._fetch(resource.url, resource.kind, initiator)
+            fetched.append(item)
+            response = item.response
+            if (
+                response is not None
+                and response.status < 400
+                and response.content_type == "text/css"
+            ):
+                for url, kind in stylesheet_urls(_decode(response)):
+                    absolute = urllib.parse.urljoin(resource.url, url)
+                    if urllib.parse.urlsplit(absolute).scheme in ("http", "https"):
+                        start(SubResource(absolute, kind, "css"), resource.url)
+
+        for resource in document.resources:
+            start(resource, base)
+        while tasks:
+            done, _ = await asyncio.wait(tasks)
+            tasks.difference_update(done)
 
 
 def _document_status(fetched: list[Fetched]) -> int | None:
@@ -501,64 +448,6 @@ def _connect_failure(error: OSError) -> tuple[str, str]:
     return "error", str(error.strerror or error)
 
 
-def _split_url(url: str) -> tuple[Origin, str, str]:
-    """(origin, request-target, Host header) of an absolute http(s) URL."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise BadUrl(f"'{url}' is not a valid URL ({exc})") from None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise BadUrl(f"'{url}' is not an http:// or https:// address")
-    host = parts.hostname
-    if not host:
-        raise BadUrl(f"'{url}' has no host name")
-    default = 443 if scheme == "https" else 80
-    port = port or default
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    shown = f"[{host}]" if ":" in host else host
-    host_header = shown if port == default else f"{shown}:{port}"
-    return (scheme, host, port), target, host_header
-
-
-_HOST_NAME = re.compile(
-    r"[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?"
-)
-
-
-def normalize_url(text: str) -> str:
-    """What a user typed → an absolute http(s) URL (``example.test`` → ``http://example.test/``).
-
-    Raises BadUrl, with one sentence saying why, for anything a browser could not load.
-    """
-    text = text.strip()
-    if not text:
-        raise BadUrl("the address is empty")
-    if "://" not in text:
-        text = "http://" + text
-    try:
-        parts = urllib.parse.urlsplit(text)
-        parts.port  # noqa: B018 - validates the port
-    except ValueError as exc:
-        raise BadUrl(f"'{text}' is not a valid URL ({exc})") from None
-    if parts.scheme.lower() not in ("http", "https"):
-        raise BadUrl(f"'{text}' is not an http:// or https:// address")
-    host = parts.hostname or ""
-    if not host:
-        raise BadUrl(f"'{text}' has no host name")
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if not _HOST_NAME.fullmatch(host) or len(host) > 253:
-            raise BadUrl(f"'{host}' is not a valid host name") from None
-    if not parts.path:
-        text = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/", parts.query, ""))
-    return text
-
-
 def _decode(response: Response) -> str:
     charset = "utf-8"
     for part in (response.header("content-type") or "").split(";")[1:]:
@@ -571,4 +460,4 @@ def _decode(response: Response) -> str:
         return response.body.decode("utf-8", errors="replace")
 
 
-__all__ = ["Browser", "BrowserOptions", "Fetched", "PageLoad", "ProtocolFailure", "normalize_url"]
+__all__ = ["Browser", "BrowserOptions", "Fetched", "PageLoad"]

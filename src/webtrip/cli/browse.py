@@ -12,8 +12,9 @@ from rich.text import Text
 
 from webtrip.browser.errors import LoadError
 from webtrip.browser.http1 import Limits
-from webtrip.browser.loader import Browser, BrowserOptions, PageLoad, normalize_url
-from webtrip.browser.resolver import StubResolver
+from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
+from webtrip.browser.stub_resolver import StubResolver
+from webtrip.browser.urls import normalize_url
 from webtrip.cli.common import EXIT_USAGE, UserError, out_console
 from webtrip.cli.report import REPORT_OPTION, view_options, write_views
 from webtrip.i18n import LANGUAGES, choose_language, translation

@@ -26,8 +26,8 @@ from webtrip.cli.common import (
 )
 from webtrip.dns.authority import Authority
 from webtrip.dns.client import DnsQueryError, DnsTimeout, make_query, query
-from webtrip.dns.recursive import Forwarder, RecursiveResolver, Resolution, load_root_hints
-from webtrip.dns.resolver import LOOPBACK, ResolverService
+from webtrip.dns.recursive_resolver import Forwarder, RecursiveResolver, Resolution, load_root_hints
+from webtrip.dns.resolver_service import LOOPBACK, ResolverService
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneError, ZoneSet, load_zone
 from webtrip.labs import internet_root_hints

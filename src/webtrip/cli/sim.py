@@ -19,7 +19,7 @@ from rich.measure import Measurement
 
 from webtrip import lab
 from webtrip.browser.errors import BadUrl
-from webtrip.browser.loader import normalize_url
+from webtrip.browser.urls import normalize_url
 from webtrip.cli.browse import (
     JSON_OPTION,
     LANGUAGE_OPTION,

@@ -22,7 +22,7 @@ client can receive over UDP is truncated (TC=1) so that it retries over TCP.
 Two shortcuts sit in front of this general path, which uses dnspython's
 message objects throughout: a *packet cache* answers a query seen before
 (same bytes after the ID) with the bytes answered then, and the *fast path*
-of :mod:`webtrip.dns.wire` answers the common fresh queries (wildcard
+of :mod:`webtrip.dns.fast_path` answers the common fresh queries (wildcard
 answers, NXDOMAIN, referrals, plain answers) from tables precomputed per
 zone, writing the response bytes directly. The fast path declines whatever
 it does not handle exactly as the general path would; the general path
@@ -47,17 +47,10 @@ import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 
-from webtrip.dns.wire import FastIndex
+from webtrip.dns.fast_path import FastIndex
+from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, UDP, header_only, render
 from webtrip.dns.zones import Zone, ZoneSet
 
-UDP = "udp"
-TCP = "tcp"
-
-# The EDNS0 UDP payload we advertise and accept at most: the DNS Flag Day
-# 2020 value, which avoids IP fragmentation on almost every path.
-EDNS_PAYLOAD = 1232
-# Without EDNS0 a UDP answer may be at most 512 bytes (RFC 1035 §4.2.1).
-CLASSIC_UDP_PAYLOAD = 512
 # A CNAME chain longer than this is cut short (loops are stopped earlier).
 MAX_CNAME_CHAIN = 12
 # How many answers to remember for identical queries (a "packet cache").
@@ -346,39 +339,3 @@ def _rrset(owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.R
     rrset = dns.rrset.RRset(owner, rdataset.rdclass, rdataset.rdtype)
     rrset.update(rdataset)
     return rrset
-
-
-def render(
-    query: dns.message.Message,
-    response: dns.message.Message,
-    transport: str,
-    edns_payload: int = EDNS_PAYLOAD,
-) -> bytes:
-    """``response`` in bytes, as large as ``query``'s sender can take (TC=1 if it does not fit)."""
-    if transport == TCP:
-        limit = 65535
-    elif query.edns >= 0:
-        limit = max(CLASSIC_UDP_PAYLOAD, min(query.payload, edns_payload))
-    else:
-        limit = CLASSIC_UDP_PAYLOAD
-    try:
-        return response.to_wire(max_size=limit)
-    except dns.exception.TooBig:
-        pass
-    # RFC 2181 §9: additional data is optional — leave it out before
-    # truncating, unless it is glue the referral cannot work without.
-    if response.additional and response.flags & dns.flags.AA:
-        response.additional = []
-        try:
-            return response.to_wire(max_size=limit)
-        except dns.exception.TooBig:
-            pass
-    response.answer, response.authority, response.additional = [], [], []
-    response.flags |= dns.flags.TC
-    return response.to_wire(max_size=limit)
-
-
-def header_only(query_id: int, flags: int, rcode: int) -> bytes:
-    """A response with only a header: for queries we cannot or will not parse."""
-    response_flags = _QR | (flags & (_OPCODE_MASK | _RD)) | (rcode & 0xF)
-    return _HEADER.pack(query_id, response_flags, 0, 0, 0, 0)

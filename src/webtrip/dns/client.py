@@ -20,7 +20,7 @@ import dns.message
 import dns.name
 import dns.rdatatype
 
-from webtrip.dns.authority import EDNS_PAYLOAD, TCP, UDP
+from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, UDP
 from webtrip.net import Address, Network, format_address
 from webtrip.net.base import RandomSource
 from webtrip.trace import NULL_TRACE, DnsMessageReceived, DnsMessageSent, Trace

@@ -2,7 +2,7 @@
 
 The responder decides what to answer: :class:`~webtrip.dns.authority.Authority`
 for an authoritative server (``webtrip dns serve``), or
-:class:`~webtrip.dns.resolver.ResolverService` for a recursive resolver
+:class:`~webtrip.dns.resolver_service.ResolverService` for a recursive resolver
 (``webtrip dns resolver``). Given a query's bytes it returns the response's
 bytes at once, None (drop it), or an awaitable of either when the answer
 must first be found elsewhere.
@@ -31,7 +31,7 @@ import struct
 from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, Protocol
 
-from webtrip.dns.authority import TCP, UDP
+from webtrip.dns.protocol import TCP, UDP
 from webtrip.net import Address, DatagramEndpoint, Network, Stream, TcpListener
 from webtrip.trace import (
     NULL_TRACE,

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network
 
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
-from webtrip.browser.resolver import StubResolver
+from webtrip.browser.stub_resolver import StubResolver
 from webtrip.dns.authority import Authority
-from webtrip.dns.recursive import RecursiveResolver
-from webtrip.dns.resolver import ResolverService
+from webtrip.dns.recursive_resolver import RecursiveResolver
+from webtrip.dns.resolver_service import ResolverService
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet
 from webtrip.lab.spec import DNS_PORT, WEB_PORT, Lab, root_hints

@@ -64,8 +64,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from webtrip.dns.authority import EDNS_PAYLOAD
 from webtrip.dns.client import DnsQueryError, QueryResult, make_query, query, randomize_case
+from webtrip.dns.protocol import EDNS_PAYLOAD
 from webtrip.net import Address, Network
 from webtrip.trace import NULL_TRACE, ResolverStep, Trace
 

@@ -31,7 +31,7 @@ MAX_CNAME_HOPS = 8
 
 
 @dataclass(frozen=True, slots=True)
-class Resolution:
+class ResolvedName:
     """The addresses of a name and how they were found."""
 
     name: str
@@ -96,7 +96,7 @@ class StubResolver:
         self.attempts = attempts
         self.actor = actor
 
-    async def resolve(self, name: str) -> Resolution:
+    async def resolve(self, name: str) -> ResolvedName:
         """The addresses of ``name``.
 
         Raises NameNotFound (NXDOMAIN), NoAddress (no A/AAAA) or DnsFailure
@@ -108,13 +108,13 @@ class StubResolver:
         except ValueError:
             pass
         else:
-            return Resolution(host, (str(literal),), "literal", host, (), None, None)
+            return ResolvedName(host, (str(literal),), "literal", host, (), None, None)
         key = name.lower().rstrip(".")
         if key in self.hosts:
-            return Resolution(name, tuple(self.hosts[key]), "hosts", name, (), None, None)
+            return ResolvedName(name, tuple(self.hosts[key]), "hosts", name, (), None, None)
         return await self._ask_dns(name)
 
-    async def _ask_dns(self, name: str) -> Resolution:
+    async def _ask_dns(self, name: str) -> ResolvedName:
         server = self.nameserver or system_nameserver()
         if server is None:
             raise DnsFailure("there is no DNS server to ask: /etc/resolv.conf names none")
@@ -150,7 +150,7 @@ class StubResolver:
                 ttls += ttl
                 chain += [link for link in links if link not in chain]
             if addresses:
-                return Resolution(
+                return ResolvedName(
                     name,
                     tuple(addresses),
                     "dns",

@@ -3,8 +3,8 @@
 :class:`ResolverService` is the :class:`~webtrip.dns.server.Responder` of a
 :class:`~webtrip.dns.server.DnsServer` that is a *recursive resolver*: the
 server a browser's stub asks. The engine behind it finds answers —
-:class:`~webtrip.dns.recursive.RecursiveResolver` by walking from the root,
-or :class:`~webtrip.dns.recursive.Forwarder` by asking other resolvers. The
+:class:`~webtrip.dns.recursive_resolver.RecursiveResolver` by walking from the root,
+or :class:`~webtrip.dns.recursive_resolver.Forwarder` by asking other resolvers. The
 service adds what a resolver on a network needs:
 
 * **Only its own clients.** A resolver open to the whole Internet is a
@@ -55,8 +55,8 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
-from webtrip.dns.authority import EDNS_PAYLOAD, TCP, header_only, render
-from webtrip.dns.recursive import RecursiveResolver, Resolution
+from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, header_only, render
+from webtrip.dns.recursive_resolver import RecursiveResolver, Resolution
 from webtrip.net import Address
 from webtrip.trace import NULL_TRACE, ResolverAnswered, Trace
 

@@ -1,6 +1,6 @@
 """Step 1 on the client: the stub resolver, against real DNS servers on loopback.
 
-Specification, checked with :class:`~webtrip.browser.resolver.StubResolver`
+Specification, checked with :class:`~webtrip.browser.stub_resolver.StubResolver`
 over real sockets (``RealNetwork``), against a live ``webtrip dns serve`` or
 a scripted UDP server running in a thread of the test:
 
@@ -49,7 +49,7 @@ import pytest
 
 from support import ZONES, RunningServer, free_port, webtrip_dns_server
 from webtrip.browser.errors import DnsFailure, LoadError, NameNotFound, NoAddress
-from webtrip.browser.resolver import Resolution, StubResolver
+from webtrip.browser.stub_resolver import ResolvedName, StubResolver
 from webtrip.net import Address, RealNetwork
 from webtrip.trace import DnsMessageReceived, DnsMessageSent, Trace
 
@@ -89,10 +89,10 @@ def resolve(
     hosts: dict[str, list[str]] | None = None,
     timeout: float = 2.0,
     attempts: int = 2,
-) -> tuple[Resolution | LoadError, Trace, float]:
-    """Resolve ``name`` once: (the Resolution or the LoadError raised, the trace, seconds)."""
+) -> tuple[ResolvedName | LoadError, Trace, float]:
+    """Resolve ``name`` once: (the ResolvedName or the LoadError raised, the trace, seconds)."""
 
-    async def main() -> tuple[Resolution | LoadError, Trace, float]:
+    async def main() -> tuple[ResolvedName | LoadError, Trace, float]:
         network = RealNetwork()
         trace = Trace(network.now)
         resolver = StubResolver(
@@ -105,7 +105,7 @@ def resolve(
         )
         started = time.monotonic()
         try:
-            outcome: Resolution | LoadError = await resolver.resolve(name)
+            outcome: ResolvedName | LoadError = await resolver.resolve(name)
         except LoadError as exc:
             outcome = exc
         return outcome, trace, time.monotonic() - started
@@ -209,7 +209,7 @@ def qtype_of(query: dns.message.Message) -> str:
 def test_a_and_aaaa_are_asked_at_once_with_different_ids_and_ports(dns_server):
     outcome, trace, _ = resolve("dual.lab.test", address_of(dns_server))
 
-    assert isinstance(outcome, Resolution)
+    assert isinstance(outcome, ResolvedName)
     assert outcome.addresses == DUAL
     assert outcome.source == "dns"
     assert outcome.server == address_of(dns_server)
@@ -234,7 +234,7 @@ def test_a_and_aaaa_are_asked_at_once_with_different_ids_and_ports(dns_server):
 def test_a_cname_chain_in_the_answer_is_followed_without_new_questions(dns_server, name, chain):
     outcome, trace, _ = resolve(name, address_of(dns_server))
 
-    assert isinstance(outcome, Resolution)
+    assert isinstance(outcome, ResolvedName)
     assert outcome.addresses == DUAL
     assert outcome.chain == chain
     assert outcome.canonical == "dual.lab.test"
@@ -245,7 +245,7 @@ def test_a_cname_chain_in_the_answer_is_followed_without_new_questions(dns_serve
 def test_a_cname_into_another_zone_of_the_same_server_comes_in_one_answer(dns_server):
     outcome, trace, _ = resolve("across.lab.test", address_of(dns_server))
 
-    assert isinstance(outcome, Resolution)
+    assert isinstance(outcome, ResolvedName)
     assert outcome.addresses == ("192.0.2.20",)
     assert outcome.chain == ("www.lab2.test",)
     assert outcome.canonical == "www.lab2.test"
@@ -278,7 +278,7 @@ def test_the_target_of_an_alias_is_resolved_with_a_new_question():
     with ScriptedDnsServer(script) as server:
         outcome, trace, _ = resolve("start.test", server.address)
 
-    assert isinstance(outcome, Resolution)
+    assert isinstance(outcome, ResolvedName)
     assert outcome.addresses == ("192.0.2.77",)
     assert outcome.chain == ("target.test",)
     assert outcome.canonical == "target.test"
@@ -303,7 +303,7 @@ def test_one_family_failing_does_not_stop_the_other(failing):
 
     with ScriptedDnsServer(script) as server:
         outcome, _, _ = resolve("half.test", server.address)
-    assert isinstance(outcome, Resolution)
+    assert isinstance(outcome, ResolvedName)
     assert outcome.addresses == (("2001:db8::5",) if failing == "A" else ("192.0.2.5",))
 
 
@@ -333,7 +333,7 @@ def test_a_late_answer_to_an_earlier_try_is_still_taken():
         for timer in timers:
             timer.join()
         asked = len(server.queries)
-    assert isinstance(outcome, Resolution), outcome
+    assert isinstance(outcome, ResolvedName), outcome
     assert outcome.addresses == ("192.0.2.9",)
     assert asked == 4 and 0.4 < seconds < 0.6
 
@@ -409,7 +409,7 @@ def test_a_name_in_the_hosts_table_is_answered_from_it(name):
     nowhere = ("127.0.0.1", free_port())  # would time out if asked
     outcome, trace, _ = resolve(name, nowhere, hosts=hosts, timeout=0.2, attempts=1)
 
-    assert isinstance(outcome, Resolution)
+    assert isinstance(outcome, ResolvedName)
     assert outcome.source == "hosts"
     assert outcome.addresses == ("127.0.0.5", "::5")
     assert trace.of_type(DnsMessageSent) == []
@@ -423,7 +423,7 @@ def test_an_ip_literal_needs_no_dns(literal, address):
     nowhere = ("127.0.0.1", free_port())
     outcome, trace, _ = resolve(literal, nowhere, hosts={"192.0.2.1": ["10.9.9.9"]}, timeout=0.2)
 
-    assert isinstance(outcome, Resolution)
+    assert isinstance(outcome, ResolvedName)
     assert outcome.source == "literal"
     assert outcome.addresses == (address,)
     assert trace.of_type(DnsMessageSent) == []
@@ -458,7 +458,7 @@ def test_forged_replies_are_ignored_and_the_real_answer_is_used():
     with ScriptedDnsServer(spoofer) as server:
         outcome, trace, _ = resolve("dual.lab.test", server.address)
 
-    assert isinstance(outcome, Resolution)
+    assert isinstance(outcome, ResolvedName)
     assert outcome.addresses == DUAL
     assert not set(FORGED.values()) & set(outcome.addresses)
     # The resolver did receive every forgery — and took none of them.
