@@ -21,6 +21,7 @@ declare -A PEERS=(
     [ip]=iproute2
     [tc]=iproute2
     [nft]=nftables
+    [node]=nodejs
 )
 
 missing_programs=()

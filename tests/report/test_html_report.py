@@ -20,12 +20,15 @@ import json
 import re
 import shutil
 import struct
+import subprocess
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from peers.chromium import CHROMIUM_FLAGS, run_chromium
+from support import require_program
 from support import run_webtrip as webtrip
 from webtrip import lab
 from webtrip.lab import sim as simulated
@@ -110,6 +113,17 @@ def test_every_text_is_escaped():
     assert data["events"][0]["actor"] == "browser<i>"
     assert data["timings"][0]["url"] == HOSTILE
     assert data["actors"] == ["browser<i>", "browser"]
+
+
+@pytest.mark.peer("node")
+def test_the_replays_script_is_valid_javascript():
+    """The replay's files are package data that tools can check: node parses its script."""
+    node = require_program("node")
+    script = resources.files("webtrip.report").joinpath("replay", "replay.js")
+    with resources.as_file(script) as path:
+        done = subprocess.run([node, "--check", str(path)], capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+    assert done.returncode == 0, done.stderr
 
 
 def test_spanish_labels(sim_trace):

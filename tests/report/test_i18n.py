@@ -22,12 +22,16 @@ MO = LOCALE_DIR / "es" / "LC_MESSAGES" / "webtrip.mo"
 PLACEHOLDER = re.compile(r"\{\w+\}")
 
 
-def messages_in_code() -> set[str]:
+KEYWORDS = {"_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+
+
+def messages_in_code() -> set[tuple[str, str | None]]:
+    """Every message the code marks for translation: (singular, context)."""
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(SOURCE), keywords={"_": None, "ngettext": (1, 2)}
+    for _file, _line, message, _comments, context in extract_from_dir(
+        str(SOURCE), keywords=KEYWORDS
     ):
-        found.add(message if isinstance(message, str) else message[0])
+        found.add((message if isinstance(message, str) else message[0], context))
     return found
 
 
@@ -39,8 +43,8 @@ def spanish_catalog():
 def test_every_message_in_the_code_has_a_spanish_translation():
     catalog = spanish_catalog()
     missing = []
-    for message in messages_in_code():
-        entry = catalog.get(message)
+    for message, context in messages_in_code():
+        entry = catalog.get(message, context=context)
         strings = [] if entry is None else (
             list(entry.string) if isinstance(entry.string, tuple) else [entry.string]
         )  # fmt: skip
@@ -55,7 +59,7 @@ def _singular(message_id: str | tuple[str, ...]) -> str:
 
 def test_the_catalog_has_no_message_the_code_no_longer_uses():
     used = messages_in_code()
-    stale = [m.id for m in spanish_catalog() if m.id and _singular(m.id) not in used]
+    stale = [m.id for m in spanish_catalog() if m.id and (_singular(m.id), m.context) not in used]
     assert stale == []
 
 
@@ -96,6 +100,12 @@ def test_spanish_is_chosen_by_option_or_environment(monkeypatch):
 
 def test_spanish_translation_is_used():
     assert translation("es").gettext("What went wrong") == "Qué salió mal"
+
+
+def test_a_word_in_context_is_translated_in_that_context():
+    """The replay's phase names: "connect" as a phase of a request, not the verb."""
+    assert translation("es").pgettext("phase", "connect") == "conexión"
+    assert translation("en").pgettext("phase", "connect") == "connect"
 
 
 @pytest.mark.parametrize(("lang", "heading"), [("en", "Step 1 — DNS"), ("es", "Paso 1 — DNS")])

@@ -10,8 +10,9 @@ simulation can ask "is this a SYN to port 80?" without re-parsing.
 targeted faults ("drop the 3rd TCP segment from port 80") and by tests; any
 function from :class:`Packet` to bool works in its place.
 
-Only the TCP header fields a filter needs are read here; TCP's behaviour
-lives in :mod:`webtrip.netsim.tcp`, which uses :func:`tcp_checksum`.
+Only the TCP header fields a filter needs are read by :func:`dissect`;
+:func:`header_fields` lists every field of every layer, for a view's packet
+details. TCP's behaviour lives in :mod:`webtrip.netsim.tcp`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from webtrip.packets.ipv4 import (
     PacketError,
     tcp_checksum,
 )
+from webtrip.packets.tcp_segment import TcpSegment
 from webtrip.packets.udp import UdpDatagram
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "PacketError",
     "PacketFilter",
     "dissect",
+    "header_fields",
     "tcp_checksum",
 ]
 
@@ -191,3 +194,52 @@ class Match:
         if not all(flag in packet.tcp_flags for flag in self.tcp_flags):
             return False
         return self.with_payload is None or (packet.payload_size > 0) == self.with_payload
+
+
+def header_fields(data: bytes) -> list[tuple[str, str]]:
+    """The header fields of every layer of ``data``, named, as a packet-details pane lists them.
+
+    A layer that cannot be decoded ends the list with an ``error`` row saying why.
+    """
+    try:
+        packet = dissect(data)
+    except ValueError as exc:
+        return [("error", str(exc))]
+    ip = packet.ip
+    fields = [
+        ("IP version", "4"),
+        ("IP header length", str(ip.header_size)),
+        ("IP total length", str(len(data))),
+        ("IP identification", f"0x{ip.identification:04x}"),
+        ("IP don't fragment", str(ip.dont_fragment)),
+        ("IP TTL", str(ip.ttl)),
+        ("IP protocol", f"{ip.protocol} ({packet.protocol})"),
+        ("IP source", ip.source),
+        ("IP destination", ip.destination),
+    ]
+    if packet.udp is not None:
+        udp = packet.udp
+        fields += [
+            ("UDP source port", str(udp.source_port)),
+            ("UDP destination port", str(udp.destination_port)),
+            ("UDP length", str(8 + len(udp.payload))),
+        ]
+    elif packet.tcp is not None:
+        try:
+            segment = TcpSegment.decode(ip.payload, ip.source, ip.destination)
+        except ValueError as exc:
+            return [*fields, ("TCP error", str(exc))]
+        fields += [
+            ("TCP source port", str(segment.src_port)),
+            ("TCP destination port", str(segment.dst_port)),
+            ("TCP sequence number", str(segment.seq)),
+            ("TCP acknowledgment number", str(segment.ack)),
+            ("TCP flags", ", ".join(packet.tcp.flags) or "-"),
+            ("TCP window", str(segment.window)),
+            ("TCP payload length", str(len(segment.payload))),
+        ]
+        if segment.mss:
+            fields.append(("TCP MSS option", str(segment.mss)))
+    elif packet.icmp is not None:
+        fields += [("ICMP type", str(packet.icmp.type)), ("ICMP code", str(packet.icmp.code))]
+    return fields

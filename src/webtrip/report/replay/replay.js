@@ -1,0 +1,228 @@
+"use strict";
+const errors = [];
+window.addEventListener("error", (ev) => errors.push(String(ev.message)));
+const DATA = JSON.parse(document.getElementById("trace-data").textContent);
+const L = DATA.labels;
+const N = DATA.events.length;
+let position = 0;
+let timer = null;
+let chosenPacket = null;
+const visited = [];
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function buildLanes() {
+  const table = document.getElementById("lanes");
+  const head = table.querySelector("thead tr");
+  head.append(el("th", "t (s)"));
+  for (const actor of DATA.actors) {
+    const th = el("th", actor);
+    th.scope = "col";
+    head.append(th);
+  }
+  head.append(el("th", "event"));
+  const body = table.querySelector("tbody");
+  DATA.events.forEach((ev) => {
+    const tr = el("tr");
+    tr.id = "ev-" + ev.i;
+    tr.append(el("td", ev.t.toFixed(6)));
+    for (const actor of DATA.actors) {
+      const td = el("td", null, "lane");
+      if (actor === ev.actor) td.append(el("span", null, "dot"));
+      tr.append(td);
+    }
+    tr.append(el("td", ev.type));
+    body.append(tr);
+  });
+}
+
+function buildWaterfall() {
+  const box = document.getElementById("waterfall");
+  const timings = DATA.timings;
+  if (!timings.length) return;
+  const start = Math.min(...timings.map((t) => t.started));
+  const end = Math.max(...timings.map((t) => t.started + Math.max(t.total, 0) / 1000));
+  const span = Math.max(end - start, 1e-6);
+  for (const t of timings) {
+    const label = el("div", t.url, "url");
+    label.title = t.url;
+    const track = el("div", null, "track");
+    track.id = "req-" + t.request;
+    const bar = el("div", null, "bar");
+    bar.style.left = ((t.started - start) / span) * 100 + "%";
+    bar.style.width = (Math.max(t.total, 0) / 1000 / span) * 100 + "%";
+    const total = t.phases.reduce((sum, p) => sum + p[1], 0) || 1;
+    for (const [name, ms] of t.phases) {
+      const part = el("span");
+      part.style.width = (ms / total) * 100 + "%";
+      part.style.background = DATA.colours[name];
+      part.title = (L.phases[name] || name) + " " + ms.toFixed(1) + " ms";
+      bar.append(part);
+    }
+    track.title = t.url + " — " + t.total.toFixed(1) + " ms" +
+      (t.status !== null ? " — " + t.status : "") + (t.error ? " — " + t.error : "");
+    track.append(bar);
+    box.append(label, track);
+  }
+}
+
+function buildPackets() {
+  const table = document.getElementById("packets");
+  if (!table) return;
+  const body = table.querySelector("tbody");
+  DATA.packets.forEach((p, index) => {
+    const tr = el("tr");
+    tr.id = "pk-" + index;
+    if (p.dropped) tr.className = "lost";
+    const cell = el("td");
+    const button = el("button", p.number ?? "–");
+    button.type = "button";
+    button.setAttribute("aria-label", L.packet + " " + (p.number ?? L.lost));
+    button.addEventListener("click", () => choosePacket(index));
+    cell.append(button);
+    tr.append(cell);
+    for (const value of [p.time, p.source, p.destination, p.protocol, p.length,
+                         p.info + (p.dropped ? " " + L.lost + " " + p.drop_note : "")]) {
+      tr.append(el("td", value));
+    }
+    body.append(tr);
+  });
+}
+
+function choosePacket(index) {
+  const detail = document.getElementById("packet-detail");
+  if (!detail) return;
+  if (chosenPacket !== null) {
+    const old = document.getElementById("pk-" + chosenPacket);
+    if (old) old.classList.remove("sel");
+  }
+  chosenPacket = index;
+  const row = document.getElementById("pk-" + index);
+  row.classList.add("sel");
+  centre(row.closest(".scroll"), row);
+  const p = DATA.packets[index];
+  detail.replaceChildren();
+  detail.append(el("h4", L.fields));
+  const box = el("div", null, "scroll");
+  const table = el("table");
+  for (const [name, value] of p.fields) {
+    const tr = el("tr");
+    const th = el("th", name);
+    th.scope = "row";
+    tr.append(th, el("td", value));
+    table.append(tr);
+  }
+  box.append(table);
+  detail.append(box, el("h4", L.bytes), el("pre", p.hex));
+}
+
+function centre(box, row) {
+  // Scroll only inside the table's own box, never the page.
+  if (!box) return;
+  const delta = row.getBoundingClientRect().top - box.getBoundingClientRect().top;
+  box.scrollTop = Math.max(0, box.scrollTop + delta - box.clientHeight / 2);
+}
+
+function show(k) {
+  if (!N) return;
+  position = Math.max(0, Math.min(N - 1, k));
+  visited.push(position);
+  const ev = DATA.events[position];
+  document.querySelectorAll("#lanes tr.now").forEach((tr) => tr.classList.remove("now"));
+  const row = document.getElementById("ev-" + position);
+  row.classList.add("now");
+  centre(document.getElementById("lanes-box"), row);
+  document.getElementById("position").textContent =
+    L.position.replace("{k}", position + 1).replace("{n}", N);
+  document.getElementById("current").textContent =
+    ev.t.toFixed(6) + " s · " + ev.actor + " · " + ev.type + (ev.text ? " · " + ev.text : "");
+  document.querySelectorAll(".wf .on").forEach((node) => node.classList.remove("on"));
+  if (ev.request !== undefined) {
+    const track = document.getElementById("req-" + ev.request);
+    if (track) track.classList.add("on");
+  }
+  if (ev.packet !== undefined) choosePacket(ev.packet);
+}
+
+function step(delta) { show(position + delta); }
+
+function setPlaying(on) {
+  const button = document.getElementById("play");
+  if (timer !== null) { clearInterval(timer); timer = null; }
+  if (on) {
+    if (position >= N - 1) show(0);
+    timer = setInterval(() => {
+      if (position >= N - 1) { setPlaying(false); return; }
+      step(1);
+    }, 700);
+  }
+  button.textContent = on ? L.pause : L.play;
+  button.setAttribute("aria-pressed", on ? "true" : "false");
+}
+
+function togglePlay() { setPlaying(timer === null); }
+
+document.getElementById("back").addEventListener("click", () => step(-1));
+document.getElementById("forward").addEventListener("click", () => step(1));
+document.getElementById("play").addEventListener("click", togglePlay);
+document.addEventListener("keydown", (ev) => {
+  if (ev.altKey || ev.ctrlKey || ev.metaKey) return;
+  if (ev.key === "ArrowRight") { step(1); ev.preventDefault(); }
+  else if (ev.key === "ArrowLeft") { step(-1); ev.preventDefault(); }
+  else if (ev.key === " " || ev.key === "Spacebar") {
+    if (ev.target instanceof HTMLButtonElement && ev.target.id !== "play") return;
+    if (ev.target instanceof HTMLButtonElement) { ev.preventDefault(); togglePlay(); return; }
+    togglePlay();
+    ev.preventDefault();
+  }
+});
+
+try {
+  buildLanes();
+  buildWaterfall();
+  buildPackets();
+  if (!N) document.getElementById("position").textContent = "0 / 0";
+  const start = /^#e=(\d+)$/.exec(location.hash);  // "#e=12": open at the 12th event
+  show(start ? Number(start[1]) - 1 : 0);
+} catch (err) {
+  errors.push(String(err && err.stack || err));
+}
+
+if (/[?&]selftest\b/.test(location.search)) {
+  let backEnd = -1;
+  const keys = [];
+  try {
+    visited.length = 0;
+    show(0);
+    for (let k = 1; k < N; k += 1) step(1);
+    step(1);
+    for (let k = 1; k < N; k += 1) step(-1);
+    backEnd = position;
+    const key = (name) => document.dispatchEvent(new KeyboardEvent("keydown", {key: name}));
+    key("ArrowRight");
+    keys.push(position);
+    key("ArrowLeft");
+    keys.push(position);
+    document.getElementById("forward").click();
+    keys.push(position);
+    document.getElementById("back").click();
+    keys.push(position);
+  } catch (err) {
+    errors.push(String(err && err.stack || err));
+  }
+  const forward = visited.slice(0, N);
+  document.getElementById("selftest").textContent = JSON.stringify({
+    events: N,
+    forward: forward,
+    backEnd: backEnd,
+    keysAndButtons: keys,
+    errors: errors,
+    resources: performance.getEntriesByType("resource").map((entry) => entry.name),
+    overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  });
+}
