@@ -22,7 +22,7 @@ MO = LOCALE_DIR / "es" / "LC_MESSAGES" / "webtrip.mo"
 PLACEHOLDER = re.compile(r"\{\w+\}")
 
 
-KEYWORDS = {"_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 
 
 def messages_in_code() -> set[tuple[str, str | None]]:

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from webtrip import lab as lab_spec
-from webtrip.cli.browse import load_parts
 from webtrip.cli.demo import run_demo
+from webtrip.cli.output import load_parts
 from webtrip.lab import sim as simulated
 from webtrip.net import format_address
 from webtrip.report.narration import narrate

@@ -12,14 +12,10 @@ from rich.console import Console
 from rich.text import Text
 
 from webtrip.net import Address, format_address, parse_address
+from webtrip.outcomes import EXIT_ERROR, EXIT_USAGE
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
-
-# Exit codes, as dig uses them where they overlap.
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_NO_REPLY = 9
 
 
 class UserError(click.ClickException):

@@ -21,16 +21,16 @@ import sys
 import click
 
 from webtrip.browser.loader import BrowserOptions, PageLoad
-from webtrip.cli.browse import (
+from webtrip.cli.common import UserError, out_console
+from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
     NO_RENDER_OPTION,
     RELOAD_OPTION,
-    load_exit_code,
-    show_loads,
+    REPORT_OPTION,
+    view_options,
 )
-from webtrip.cli.common import UserError, out_console
-from webtrip.cli.report import REPORT_OPTION, view_options, write_views
+from webtrip.cli.output import load_exit_code, show_loads, write_views
 from webtrip.i18n import choose_language
 from webtrip.lab import LabError, demo_lab
 from webtrip.lab.loopback import run_on_loopback

@@ -17,7 +17,6 @@ import dns.rdatatype
 import dns.resolver
 
 from webtrip.cli.common import (
-    EXIT_NO_REPLY,
     UserError,
     listen_option,
     out_console,
@@ -32,6 +31,7 @@ from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneError, ZoneSet, load_zone
 from webtrip.labs import internet_root_hints
 from webtrip.net import Address, RealNetwork, format_address, parse_address
+from webtrip.outcomes import EXIT_NO_REPLY, EXIT_USAGE
 from webtrip.report.dns import (
     dig_text,
     message_json,
@@ -162,7 +162,7 @@ def read_root_hints(path: str | None) -> list[tuple[dns.name.Name, str]]:
     try:
         return load_root_hints(path or str(internet_root_hints()))
     except ValueError as exc:
-        raise UserError(str(exc), exit_code=2) from None
+        raise UserError(str(exc), exit_code=EXIT_USAGE) from None
 
 
 @dns_group.command("resolver")
@@ -234,7 +234,7 @@ def resolver_command(
       dig @127.0.0.1 -p 5300 www.example.org
     """
     if upstreams and root_hints:
-        raise UserError("give --root-hints or --forward, not both", exit_code=2)
+        raise UserError("give --root-hints or --forward, not both", exit_code=EXIT_USAGE)
     addresses = parse_listen(listen, 53)
     networks = _networks(allowed) if allowed else LOOPBACK
     network = RealNetwork()
@@ -280,7 +280,7 @@ def _server_address(word: str, default_port: int) -> Address:
     try:
         return parse_address(word, default_port)
     except ValueError as exc:
-        raise UserError(f"{word}: {exc}", exit_code=2) from None
+        raise UserError(f"{word}: {exc}", exit_code=EXIT_USAGE) from None
 
 
 def _resolver_log_printer(trace: Trace):  # type: ignore[no-untyped-def]
@@ -412,7 +412,7 @@ def _parse_query_words(words: tuple[str, ...]) -> tuple[str, str, Address]:
             try:
                 server = parse_address(word[1:], 53)
             except ValueError as exc:
-                raise UserError(f"{word}: {exc}", exit_code=2) from None
+                raise UserError(f"{word}: {exc}", exit_code=EXIT_USAGE) from None
         elif rdtype is None and name is not None and _is_rdtype(word):
             rdtype = word.upper()
         elif name is None:
@@ -420,7 +420,7 @@ def _parse_query_words(words: tuple[str, ...]) -> tuple[str, str, Address]:
         else:
             raise UserError(f"'{word}' is not understood: give one name, one type, one @server", 2)
     if name is None:
-        raise UserError("give the name to look up, e.g. www.example.test", exit_code=2)
+        raise UserError("give the name to look up, e.g. www.example.test", exit_code=EXIT_USAGE)
     return name, rdtype or "A", server or _system_nameserver()
 
 
@@ -436,7 +436,7 @@ def _make_query(name: str, rdtype: str, no_recurse: bool):  # type: ignore[no-un
     try:
         return make_query(name, rdtype, recursion_desired=not no_recurse)
     except DnsQueryError as exc:
-        raise UserError(str(exc), exit_code=2) from None
+        raise UserError(str(exc), exit_code=EXIT_USAGE) from None
 
 
 def _system_nameserver() -> Address:
@@ -444,6 +444,6 @@ def _system_nameserver() -> Address:
         resolver = dns.resolver.Resolver(configure=True)
     except dns.resolver.NoResolverConfiguration:
         raise UserError(
-            "no nameserver in /etc/resolv.conf; name one with @SERVER", exit_code=2
+            "no nameserver in /etc/resolv.conf; name one with @SERVER", exit_code=EXIT_USAGE
         ) from None
     return resolver.nameservers[0], resolver.port

@@ -1,93 +1,33 @@
 """``webtrip report``: the views of a saved trace, as files (HAR, mermaid, HTML).
 
-Also the ``--har FILE``, ``--mermaid FILE`` and ``--report FILE.html``
-options that ``webtrip browse``, ``demo`` and ``sim`` share, and the one
-function that writes them,
-so a run and ``webtrip report`` of its saved trace give the same bytes.
+The trace a run saved with ``--json`` holds everything that happened; this
+command writes the same files the run's own ``--har``, ``--mermaid`` and
+``--report`` would have (:func:`webtrip.cli.output.write_views`), byte for byte.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 import click
 
-from webtrip.cli.common import EXIT_USAGE, UserError
+from webtrip.cli.common import UserError
+from webtrip.cli.options import REPORT_OPTION, view_options
+from webtrip.cli.output import write_views
 from webtrip.i18n import LANGUAGES, choose_language
-from webtrip.report.har import har_from_trace
-from webtrip.report.html import html_report
-from webtrip.report.mermaid import mermaid_from_trace
+from webtrip.outcomes import EXIT_USAGE
 from webtrip.trace import Trace
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-HAR_OPTION = click.option(
-    "--har",
-    "har_file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Write the requests as a HAR 1.2 file (opens in a browser's Network panel).",
-)
-MERMAID_OPTION = click.option(
-    "--mermaid",
-    "mermaid_file",
-    metavar="FILE",
-    type=click.Path(dir_okay=False),
-    help="Write a mermaid sequence diagram of the page load.",
-)
-
-REPORT_OPTION = click.option(
-    "--report",
-    "report_file",
-    metavar="FILE.html",
-    type=click.Path(dir_okay=False),
-    help="Write a self-contained HTML page that replays the run, event by event.",
-)
-
-
-def view_options(function: F) -> F:
-    """Both ``--har`` and ``--mermaid``."""
-    return HAR_OPTION(MERMAID_OPTION(function))
-
-
-def har_text(trace: Trace) -> str:
-    return json.dumps(har_from_trace(trace), indent=2, ensure_ascii=False) + "\n"
-
-
-def write_views(
-    trace: Trace,
-    har_file: str | None,
-    mermaid_file: str | None,
-    report_file: str | None = None,
-    language: str = "en",
-) -> None:
-    """Write the asked-for views of ``trace``; a file that cannot be written is a UserError."""
-
-    def page(trace: Trace) -> str:
-        return html_report(trace, language)
-
-    views = ((har_file, har_text), (mermaid_file, mermaid_from_trace), (report_file, page))
-    for path, make in views:
-        if not path:
-            continue
-        try:
-            with open(path, "w", encoding="utf-8", newline="\n") as file:
-                file.write(make(trace))
-        except OSError as exc:
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 @click.command()
 @click.argument("trace_file", metavar="TRACE.json", type=click.Path(dir_okay=False))
 @view_options
+@REPORT_OPTION
 @click.option(
     "--html",
     "html_file",
     metavar="FILE.html",
     type=click.Path(dir_okay=False),
-    help="Write a self-contained HTML page that replays the run, event by event.",
+    hidden=True,
+    help="The old name of --report, still understood.",
 )
 @click.option(
     "--lang",
@@ -99,6 +39,7 @@ def report(
     trace_file: str,
     har_file: str | None,
     mermaid_file: str | None,
+    report_file: str | None,
     html_file: str | None,
     lang: str | None,
 ) -> None:
@@ -113,11 +54,14 @@ def report(
       webtrip sim --json > run.json
       webtrip report run.json --har run.har --mermaid run.mmd
       webtrip demo --json > demo.json && webtrip report demo.json --har demo.har
-      webtrip report run.json --html run.html --lang es
+      webtrip report run.json --report run.html --lang es
     """
-    if not har_file and not mermaid_file and not html_file:
+    if report_file and html_file and report_file != html_file:
+        raise UserError("--html is the old name of --report: give one of them", EXIT_USAGE)
+    report_file = report_file or html_file
+    if not har_file and not mermaid_file and not report_file:
         raise UserError(
-            "say which files to write: --har FILE, --mermaid FILE, --html FILE", EXIT_USAGE
+            "say which files to write: --har FILE, --mermaid FILE, --report FILE.html", EXIT_USAGE
         )
     try:
         with open(trace_file, encoding="utf-8") as file:
@@ -129,4 +73,4 @@ def report(
         trace = Trace.from_json(text)
     except ValueError as exc:
         raise UserError(f"{trace_file} is not a webtrip trace: {exc}", EXIT_USAGE) from None
-    write_views(trace, har_file, mermaid_file, html_file, choose_language(lang))
+    write_views(trace, har_file, mermaid_file, report_file, choose_language(lang))

@@ -20,18 +20,19 @@ from rich.measure import Measurement
 from webtrip import lab
 from webtrip.browser.errors import BadUrl
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.browse import (
+from webtrip.cli.common import UserError, err_console, out_console
+from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
     NO_RENDER_OPTION,
     RELOAD_OPTION,
-    load_exit_code,
-    show_loads,
+    REPORT_OPTION,
+    view_options,
 )
-from webtrip.cli.common import EXIT_USAGE, UserError, err_console, out_console
-from webtrip.cli.report import REPORT_OPTION, view_options, write_views
+from webtrip.cli.output import load_exit_code, show_loads, write_views
 from webtrip.i18n import choose_language, translation
 from webtrip.lab import sim as simulated
+from webtrip.outcomes import EXIT_USAGE
 from webtrip.report.packets import drop_note, packet_rows, packet_table
 from webtrip.report.pcap import captured_packets, pcap_from_trace
 from webtrip.trace.events import DROP

@@ -9,6 +9,7 @@ import click
 
 from webtrip.cli.common import UserError, listen_option, parse_listen, serve_until_stopped
 from webtrip.net import RealNetwork
+from webtrip.outcomes import EXIT_USAGE
 from webtrip.report.http import common_log_line
 from webtrip.trace import Event, HttpExchangeCompleted, Trace
 from webtrip.web.server import WebServer, WebServerOptions
@@ -31,12 +32,14 @@ def build_sites(root: str | None, site_specs: tuple[str, ...]) -> SiteMap:
         for spec in site_specs:
             name, sep, folder = spec.partition("=")
             if not sep or not name or not folder:
-                raise UserError(f"--site {spec}: give it as NAME=FOLDER", exit_code=2)
+                raise UserError(f"--site {spec}: give it as NAME=FOLDER", exit_code=EXIT_USAGE)
             sites.append(Site.from_folder(name, folder))
     except SiteError as exc:
         raise UserError(str(exc)) from None
     if not sites:
-        raise UserError("give a folder to serve (ROOT) or one --site NAME=FOLDER", exit_code=2)
+        raise UserError(
+            "give a folder to serve (ROOT) or one --site NAME=FOLDER", exit_code=EXIT_USAGE
+        )
     return SiteMap(sites)
 
 

@@ -17,6 +17,7 @@ from gettext import GNUTranslations, NullTranslations
 
 from webtrip.i18n import translation
 from webtrip.net import format_address
+from webtrip.outcomes import failure
 from webtrip.report.facts import Lookup, PageLoadFacts, ResolverWalk, page_load_facts
 from webtrip.report.timings import RequestTiming
 from webtrip.trace import PageLoadFinished, ResolverStep, Trace
@@ -452,32 +453,13 @@ def _zone_name(zone: str) -> str:
 
 
 def _ending(finished: PageLoadFinished | None, words: _Words) -> Paragraph:
-    """Why the load failed: a sentence per kind of failure, then the details."""
+    """Why the load failed: its kind's sentence (:data:`webtrip.outcomes.FAILURES`), then
+    the details."""
     _ = words._
     if finished is None or not finished.failed:
         return Paragraph(_("What went wrong"), "")
-    explanations = {
-        "nxdomain": _("The DNS says this name does not exist (NXDOMAIN): check its spelling."),
-        "no-address": _("The name exists, but the DNS has no IPv4 or IPv6 address for it."),
-        "dns-failure": _("The DNS server could not be asked, or could not answer."),
-        "connection-refused": _(
-            "The server's computer answered, but no program accepts connections on that port."
-        ),
-        "timeout": _("Something took too long: the network or the server did not answer in time."),
-        "tls-failure": _("The secure connection (TLS) could not be set up safely."),
-        "protocol-failure": _("The server's answer did not follow the HTTP rules, or was too big."),
-        "http-error": _("The server answered, but with an error status instead of the page."),
-        "too-many-redirects": _(
-            "The server kept sending the browser elsewhere (too many redirects)."
-        ),
-        "connection-failed": _("The connection to the server failed."),
-        "unreachable": _(
-            "A router on the way answered that the server's address cannot be reached "
-            "(an ICMP message): there is no route to it."
-        ),
-        "bad-url": _("The address is not a valid web address."),
-    }
-    text = explanations.get(finished.failed, _("The page could not be loaded."))
+    row = failure(finished.failed)
+    text = _(row.explanation) if row is not None else _("The page could not be loaded.")
     return Paragraph(_("What went wrong"), f"{text} ({finished.message})")
 
 

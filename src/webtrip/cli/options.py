@@ -1,0 +1,71 @@
+"""The options several commands share, defined once so that they read the same everywhere.
+
+``--lang``, ``--json``, ``--no-render`` and ``--reload`` on the commands that load
+a page (``browse``, ``demo``, ``sim``), and the files a run can be saved as:
+``--har FILE``, ``--mermaid FILE`` and ``--report FILE.html`` — also on
+``webtrip report``, which makes them from a saved trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from webtrip.i18n import LANGUAGES
+
+__all__ = [
+    "JSON_OPTION",
+    "LANGUAGE_OPTION",
+    "NO_RENDER_OPTION",
+    "RELOAD_OPTION",
+    "REPORT_OPTION",
+    "view_options",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+LANGUAGE_OPTION = click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default=None,
+    help="Language of the narration (default: from LANG).",
+)
+JSON_OPTION = click.option(
+    "--json", "as_json", is_flag=True, help="Print the whole trace as JSON (loadable later)."
+)
+NO_RENDER_OPTION = click.option("--no-render", is_flag=True, help="Do not print the page's text.")
+RELOAD_OPTION = click.option(
+    "--reload",
+    "reload",
+    is_flag=True,
+    help="Load the page a second time with a new browser, and tell that load too: "
+    "see what the resolver's cache saves.",
+)
+HAR_OPTION = click.option(
+    "--har",
+    "har_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write the requests as a HAR 1.2 file (opens in a browser's Network panel).",
+)
+MERMAID_OPTION = click.option(
+    "--mermaid",
+    "mermaid_file",
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="Write a mermaid sequence diagram of the page load.",
+)
+REPORT_OPTION = click.option(
+    "--report",
+    "report_file",
+    metavar="FILE.html",
+    type=click.Path(dir_okay=False),
+    help="Write a self-contained HTML page that replays the run, event by event.",
+)
+
+
+def view_options(function: F) -> F:
+    """Both ``--har`` and ``--mermaid``."""
+    return HAR_OPTION(MERMAID_OPTION(function))

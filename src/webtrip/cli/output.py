@@ -1,0 +1,133 @@
+"""How a run is shown and saved: the same for ``browse``, ``demo``, ``sim`` and ``report``.
+
+At a terminal, each page load is its narration, the waterfall of its requests
+and the page's text (:func:`show_loads`); as files, a run is its HAR, its
+mermaid diagram and its HTML replay (:func:`write_views`), made from the
+trace alone, so that ``webtrip report`` of a saved trace gives the same bytes.
+A load's exit code comes from :mod:`webtrip.outcomes`.
+"""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.text import Text
+
+from webtrip.browser.loader import PageLoad
+from webtrip.cli.common import UserError
+from webtrip.i18n import translation
+from webtrip.outcomes import EXIT_INCOMPLETE, EXIT_LOADED
+from webtrip.report.har import har_from_trace
+from webtrip.report.html import html_report
+from webtrip.report.mermaid import mermaid_from_trace
+from webtrip.report.narration import narrate
+from webtrip.report.page import render_page
+from webtrip.report.timings import request_timings
+from webtrip.report.waterfall import legend, waterfall
+from webtrip.trace import PageLoadFinished, Trace
+
+__all__ = [
+    "exit_code",
+    "har_text",
+    "load_exit_code",
+    "load_parts",
+    "show_load",
+    "show_loads",
+    "write_views",
+]
+
+
+def show_load(
+    console: Console, trace: Trace, load: PageLoad, language: str, *, render: bool = True
+) -> None:
+    """Narration, waterfall and the page's text, for a person at a terminal."""
+    _ = translation(language).gettext
+    console.print(Text.assemble(("webtrip", "bold"), f" → {load.url}\n"))
+    for paragraph in narrate(trace, language):
+        console.print(Text(paragraph.heading, style="bold"))
+        console.print(paragraph.text + "\n")
+    timings = request_timings(trace)
+    if timings:
+        bar_width = max(12, min(48, console.width - 64))
+        title = _("Timeline of every request")
+        console.print(waterfall(timings, bar_width, title=title, language=language))
+        console.print(legend(language))
+    if render and load.document is not None:
+        console.print()
+        console.print(render_page(load.document, language))
+
+
+def show_loads(
+    console: Console,
+    trace: Trace,
+    loads: list[PageLoad],
+    language: str,
+    *,
+    render: bool = True,
+) -> None:
+    """:func:`show_load` for each load of a run that loaded the page more than once."""
+    if len(loads) == 1:
+        show_load(console, trace, loads[0], language, render=render)
+        return
+    _ = translation(language).gettext
+    for number, (part, load) in enumerate(zip(load_parts(trace), loads, strict=False), 1):
+        if number > 1:
+            console.rule(_("Load {number}: the same page again, the caches warm").format(
+                number=number))  # fmt: skip
+            console.print()
+        show_load(console, part, load, language, render=render and number == 1)
+
+
+def load_parts(trace: Trace) -> list[Trace]:
+    """The trace cut after each page load the browser finished: one part per load."""
+    cuts = [index + 1 for index, event in enumerate(trace.events)
+            if isinstance(event, PageLoadFinished) and event.actor == "browser"]  # fmt: skip
+    starts = [0, *cuts[:-1]]
+    stops: list[int | None] = [*cuts[:-1], None]  # what follows the last load belongs to it
+    return [trace.part(start, stop) for start, stop in zip(starts, stops, strict=True)]
+
+
+def exit_code(load: PageLoad) -> int:
+    """The load's failure's code, :data:`~webtrip.outcomes.EXIT_INCOMPLETE` if some of its
+    files did not load, else 0."""
+    if load.error is not None:
+        return load.error.exit_code
+    failed = any(
+        f.error is not None or f.response is None or f.response.status >= 400
+        for f in load.fetched
+        if f.kind != "document"
+    )
+    return EXIT_INCOMPLETE if failed else EXIT_LOADED
+
+
+def load_exit_code(loads: list[PageLoad]) -> int:
+    """The first failing load's exit code, or 0."""
+    return next((code for code in map(exit_code, loads) if code), EXIT_LOADED)
+
+
+def har_text(trace: Trace) -> str:
+    return json.dumps(har_from_trace(trace), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_views(
+    trace: Trace,
+    har_file: str | None,
+    mermaid_file: str | None,
+    report_file: str | None = None,
+    language: str = "en",
+) -> None:
+    """Write the asked-for views of ``trace``; a file that cannot be written is a UserError."""
+
+    def page(trace: Trace) -> str:
+        return html_report(trace, language)
+
+    views = ((har_file, har_text), (mermaid_file, mermaid_from_trace), (report_file, page))
+    for path, make in views:
+        if not path:
+            continue
+        try:
+            with open(path, "w", encoding="utf-8", newline="\n") as file:
+                file.write(make(trace))
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
