@@ -16,3 +16,9 @@
 - :mod:`~webtrip.browser.errors` — why a load failed: a type and an exit code
   per kind.
 """
+
+from webtrip.browser.loader import Browser, BrowserOptions, Fetched, PageLoad
+from webtrip.browser.page import Document
+from webtrip.browser.stub_resolver import StubResolver
+
+__all__ = ["Browser", "BrowserOptions", "Document", "Fetched", "PageLoad", "StubResolver"]

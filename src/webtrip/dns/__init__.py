@@ -15,3 +15,22 @@
 - :mod:`~webtrip.dns.resolver_service` — that resolver as a service the
   browser asks: who may ask, a message cache, limits.
 """
+
+from webtrip.dns.authority import Authority
+from webtrip.dns.recursive_resolver import RecursiveResolver, Resolution, Step
+from webtrip.dns.resolver_service import ResolverService
+from webtrip.dns.server import DnsServer
+from webtrip.dns.zones import Zone, ZoneError, ZoneSet, load_zone
+
+__all__ = [
+    "Authority",
+    "DnsServer",
+    "RecursiveResolver",
+    "Resolution",
+    "ResolverService",
+    "Step",
+    "Zone",
+    "ZoneError",
+    "ZoneSet",
+    "load_zone",
+]

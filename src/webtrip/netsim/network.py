@@ -18,14 +18,33 @@ TCP streams are :class:`~webtrip.netsim.stream.SimStream`: the host's TCP
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import random
+from typing import Protocol
 
 from webtrip.net import DatagramEndpoint, DatagramHandler, Network, Stream, StreamHandler
 from webtrip.net.base import TcpListener
+from webtrip.netsim.stream import SimStream
 
-if TYPE_CHECKING:
-    from webtrip.netsim.host import Host
-    from webtrip.netsim.world import SimWorld
+
+class WorldClock(Protocol):
+    """What a network needs of its world (a :class:`~webtrip.netsim.world.SimWorld`)."""
+
+    rng: random.Random
+
+    def now(self) -> float: ...
+    def wall_time(self) -> float: ...
+
+
+class SocketsHost(Protocol):
+    """What a network needs of its host (a :class:`~webtrip.netsim.host.Host`): its sockets."""
+
+    def bind_udp(
+        self, address: str, port: int, on_datagram: DatagramHandler | None = None
+    ) -> DatagramEndpoint: ...
+    def open_tcp(self, address: str, port: int, local_address: str | None = None) -> SimStream: ...
+    def listen_tcp(
+        self, handler: StreamHandler, address: str, port: int, backlog: int
+    ) -> TcpListener: ...
 
 
 class SimNetwork(Network):
@@ -33,7 +52,7 @@ class SimNetwork(Network):
 
     name = "sim"
 
-    def __init__(self, world: SimWorld, host: Host) -> None:
+    def __init__(self, world: WorldClock, host: SocketsHost) -> None:
         self.world = world
         self.host = host
         self.random = world.rng

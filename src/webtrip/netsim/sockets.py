@@ -23,7 +23,7 @@ import errno
 import ipaddress
 import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from webtrip.net import (
     Address,
@@ -33,9 +33,6 @@ from webtrip.net import (
     StreamHandler,
     TcpListener,
 )
-
-if TYPE_CHECKING:
-    from webtrip.netsim.host import Host
 
 EPHEMERAL_PORTS = range(49152, 65536)
 """The dynamic (private) ports of RFC 6335, from which port 0 picks."""
@@ -104,7 +101,21 @@ _CANONICAL_IPV4: dict[str, str] = {}
 """IPv4 addresses as given and in canonical form (a stub resolver binds for each query)."""
 
 
-def check_bind_address(host: Host, address: str) -> str:
+class SocketHost(Protocol):
+    """What a socket needs of the host it is on (a :class:`~webtrip.netsim.host.Host`)."""
+
+    name: str
+    loop: asyncio.AbstractEventLoop
+
+    @property
+    def udp_ports(self) -> PortTable[UdpSocket]: ...
+    @property
+    def tcp_ports(self) -> PortTable[Any]: ...
+    def owns(self, address: str) -> bool: ...
+    def send_udp(self, local: Address, to: Address, payload: bytes) -> None: ...
+
+
+def check_bind_address(host: SocketHost, address: str) -> str:
     """``address`` in canonical form if a socket on ``host`` may bind it.
 
     Raises OSError: EAFNOSUPPORT for IPv6 (the simulated network is IPv4
@@ -134,7 +145,7 @@ class UdpSocket(DatagramEndpoint):
     """
 
     def __init__(
-        self, host: Host, local_address: Address, on_datagram: DatagramHandler | None
+        self, host: SocketHost, local_address: Address, on_datagram: DatagramHandler | None
     ) -> None:
         self.host = host
         self.local_address = local_address
@@ -195,7 +206,9 @@ class TcpListeningSocket(TcpListener):
     further SYNs are ignored (their senders will try again).
     """
 
-    def __init__(self, host: Host, local_address: Address, handler: StreamHandler, backlog: int):
+    def __init__(
+        self, host: SocketHost, local_address: Address, handler: StreamHandler, backlog: int
+    ) -> None:
         self.host = host
         self.addresses = [local_address]
         self.handler = handler

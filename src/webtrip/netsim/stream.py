@@ -34,8 +34,9 @@ from __future__ import annotations
 import asyncio
 import errno
 import functools
+import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from webtrip.net import Address, Stream, TcpInfo, format_address
 from webtrip.netsim.tcp import (
@@ -48,12 +49,24 @@ from webtrip.netsim.tcp import (
 from webtrip.packets.ipv4 import PROTOCOL_TCP
 from webtrip.packets.tcp_segment import TcpSegment
 
-if TYPE_CHECKING:
-    from webtrip.netsim.host import Host
-    from webtrip.netsim.sockets import TcpListeningSocket
-
 RECEIVE_HIGH_WATER = 64 * 1024
 """Received bytes that may wait for the reader before the stream stops taking more."""
+
+
+class StreamHost(Protocol):
+    """What a stream needs of the host it is on (a :class:`~webtrip.netsim.host.Host`)."""
+
+    loop: asyncio.AbstractEventLoop
+    rng: random.Random
+
+    def send_ip(self, source: str, destination: str, protocol: int, payload: bytes) -> None: ...
+    def tcp_closed(self, stream: SimStream) -> None: ...
+
+
+class Acceptor(Protocol):
+    """The listening socket that accepted a stream (a ``TcpListeningSocket``)."""
+
+    def accepted(self, stream: SimStream) -> None: ...
 
 
 class SimStream(Stream, TcpApplication):
@@ -64,12 +77,12 @@ class SimStream(Stream, TcpApplication):
 
     def __init__(
         self,
-        host: Host,
+        host: StreamHost,
         local_address: Address,
         peer_address: Address,
         config: TcpConfig,
         *,
-        listener: TcpListeningSocket | None = None,
+        listener: Acceptor | None = None,
     ) -> None:
         self.host = host
         self.local_address = local_address

@@ -20,10 +20,20 @@ off until the network answers again.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
-if TYPE_CHECKING:
-    from webtrip.netsim.tcp import TcpConfig
+
+class RtoSettings(Protocol):
+    """What the estimator reads of a connection's configuration (a ``TcpConfig`` has it)."""
+
+    @property
+    def initial_rto(self) -> float: ...
+    @property
+    def min_rto(self) -> float: ...
+    @property
+    def max_rto(self) -> float: ...
+    @property
+    def clock_granularity(self) -> float: ...
 
 
 class RttEstimator:
@@ -33,7 +43,7 @@ class RttEstimator:
     BETA: Final = 1 / 4
     K: Final = 4
 
-    def __init__(self, config: TcpConfig) -> None:
+    def __init__(self, config: RtoSettings) -> None:
         self._config = config
         self.srtt: float | None = None
         self.rttvar: float | None = None

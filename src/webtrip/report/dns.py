@@ -15,7 +15,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from webtrip.dns.recursive_resolver import Resolution
+from webtrip.dns import Resolution
 from webtrip.net import Address, format_address
 from webtrip.trace import DnsMessageDropped, DnsMessageSent, ResolverAnswered
 

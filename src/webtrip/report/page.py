@@ -6,7 +6,7 @@ from rich.console import Group
 from rich.rule import Rule
 from rich.text import Text
 
-from webtrip.browser.page import Document
+from webtrip.browser import Document
 from webtrip.i18n import translation
 
 
