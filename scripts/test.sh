@@ -73,4 +73,5 @@ if command -v npm >/dev/null 2>&1 && [ ! -d tests/.npm/node_modules/mermaid ]; t
 fi
 .venv/bin/ruff check
 .venv/bin/ruff format --check --quiet
+.venv/bin/mypy
 exec .venv/bin/python -m pytest "$@"

@@ -65,3 +65,12 @@ def test_json_round_trip_keeps_every_event_exactly():
 def test_loading_something_else_raises_one_clear_value_error(text):
     with pytest.raises(ValueError):
         Trace.from_json(text)
+
+
+def test_the_trace_package_exports_every_event_type_by_name():
+    """Event types are the trace's API: each is importable from webtrip.trace, by name."""
+    import webtrip.trace
+    from webtrip.trace.events import event_types
+
+    assert set(event_types()) <= set(webtrip.trace.__all__)
+    assert all(getattr(webtrip.trace, name) is kind for name, kind in event_types().items())

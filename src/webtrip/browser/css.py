@@ -37,7 +37,7 @@ def inline_style_urls(css: str) -> list[str]:
 def _first_url(tokens: Iterable[tinycss2.ast.Node]) -> str | None:
     for token in tokens:
         if isinstance(token, tinycss2.ast.StringToken):
-            return token.value
+            return str(token.value)
         urls = list(_urls([token]))
         if urls:
             return urls[0]

@@ -432,8 +432,8 @@ class Browser:
 
 def _document_status(fetched: list[Fetched]) -> int | None:
     """The status of the page itself: the last document request (after redirects)."""
-    documents = [f for f in fetched if f.kind == "document" and f.response is not None]
-    return documents[-1].response.status if documents else None  # type: ignore[union-attr]
+    statuses = [f.response.status for f in fetched if f.kind == "document" and f.response]
+    return statuses[-1] if statuses else None
 
 
 def _connect_failure(error: OSError) -> tuple[str, str]:

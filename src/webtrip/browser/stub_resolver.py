@@ -166,7 +166,9 @@ class StubResolver:
             current = target  # the server stopped at an alias it does not hold: ask for it
         raise DnsFailure(f"'{name}' leads through more than {MAX_CNAME_HOPS} aliases (CNAME)")
 
-    async def _ask(self, server: Address, qname: dns.name.Name, rdtype: int) -> dns.message.Message:
+    async def _ask(
+        self, server: Address, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    ) -> dns.message.Message:
         """One question, tried up to ``attempts`` times, ``timeout`` apart.
 
         A new try (new ID, new port) does not give up on the ones before it:
@@ -243,11 +245,11 @@ def _addresses_in(
         if cname is None:
             break
         ttls.append(cname.ttl)
-        current = cname[0].target  # type: ignore[attr-defined]
+        current = cname[0].target
         chain.append(current.to_text(omit_final_dot=True))
     addresses = []
     for rrset in response.answer:
         if rrset.name == current and rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
             ttls.append(rrset.ttl)
-            addresses += [rdata.address for rdata in rrset]  # type: ignore[attr-defined]
+            addresses += [rdata.address for rdata in rrset]
     return addresses, current, chain, ttls

@@ -23,7 +23,7 @@ class UserError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int = EXIT_ERROR) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click: a ClassVar; ours vary
 
     def show(self, file: Any = None) -> None:
         message = Text.assemble(("webtrip:", "bold red"), " ", self.format_message())

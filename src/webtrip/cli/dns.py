@@ -9,8 +9,10 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Callable
 
 import click
+import dns.message
 import dns.name
 import dns.rcode
 import dns.rdatatype
@@ -24,7 +26,7 @@ from webtrip.cli.common import (
     serve_until_stopped,
 )
 from webtrip.dns.authority import Authority
-from webtrip.dns.client import DnsQueryError, DnsTimeout, make_query, query
+from webtrip.dns.client import DnsQueryError, DnsTimeout, QueryResult, make_query, query
 from webtrip.dns.recursive_resolver import Forwarder, RecursiveResolver, Resolution, load_root_hints
 from webtrip.dns.resolver_service import LOOPBACK, ResolverService
 from webtrip.dns.server import DnsServer
@@ -132,7 +134,7 @@ def serve(
     )
 
 
-def _log_printer(trace: Trace):  # type: ignore[no-untyped-def]
+def _log_printer(trace: Trace) -> Callable[[Event], None]:
     def on_event(event: Event) -> None:
         if isinstance(event, DnsMessageSent | DnsMessageDropped):
             sys.stdout.write(query_log_line(event, trace.wall_start) + "\n")
@@ -249,7 +251,7 @@ def resolver_command(
     engine: RecursiveResolver
     if upstreams:
         forward_to = [_server_address(word, 53) for word in upstreams]
-        engine = Forwarder(network, forward_to, **options)  # type: ignore[arg-type]
+        engine = Forwarder(network, forward_to, **options)
         what = "forwarding to " + ", ".join(format_address(a) for a in forward_to)
     else:
         engine = RecursiveResolver(network, read_root_hints(root_hints), **options)  # type: ignore[arg-type]
@@ -283,7 +285,7 @@ def _server_address(word: str, default_port: int) -> Address:
         raise UserError(f"{word}: {exc}", exit_code=EXIT_USAGE) from None
 
 
-def _resolver_log_printer(trace: Trace):  # type: ignore[no-untyped-def]
+def _resolver_log_printer(trace: Trace) -> Callable[[Event], None]:
     def on_event(event: Event) -> None:
         if isinstance(event, ResolverAnswered):
             sys.stdout.write(resolver_log_line(event, trace.wall_start) + "\n")
@@ -343,7 +345,7 @@ def query_command(
     message = _make_query(name, rdtype, no_recurse)
     started = datetime.datetime.now().astimezone()
 
-    async def main():  # type: ignore[no-untyped-def]
+    async def main() -> QueryResult:
         return await query(RealNetwork(), server, message, tcp=tcp, timeout=timeout)
 
     try:
@@ -432,7 +434,7 @@ def _is_rdtype(word: str) -> bool:
     return not word.isdigit()
 
 
-def _make_query(name: str, rdtype: str, no_recurse: bool):  # type: ignore[no-untyped-def]
+def _make_query(name: str, rdtype: str, no_recurse: bool) -> dns.message.Message:
     try:
         return make_query(name, rdtype, recursion_desired=not no_recurse)
     except DnsQueryError as exc:
@@ -446,4 +448,5 @@ def _system_nameserver() -> Address:
         raise UserError(
             "no nameserver in /etc/resolv.conf; name one with @SERVER", exit_code=EXIT_USAGE
         ) from None
-    return resolver.nameservers[0], resolver.port
+    first = resolver.nameservers[0]
+    return (first if isinstance(first, str) else first.answer_nameserver()), resolver.port

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 import click
@@ -137,7 +138,7 @@ def serve(
     )
 
 
-def _access_logger(trace: Trace, out: TextIO):  # type: ignore[no-untyped-def]
+def _access_logger(trace: Trace, out: TextIO) -> Callable[[Event], None]:
     def on_event(event: Event) -> None:
         if isinstance(event, HttpExchangeCompleted):
             out.write(common_log_line(event, trace.wall_start) + "\n")

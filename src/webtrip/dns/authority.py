@@ -49,7 +49,7 @@ import dns.rrset
 
 from webtrip.dns.fast_path import FastIndex
 from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, UDP, header_only, render
-from webtrip.dns.zones import Zone, ZoneSet
+from webtrip.dns.zones import Zone, ZoneSet, rrset_of
 
 # A CNAME chain longer than this is cut short (loops are stopped earlier).
 MAX_CNAME_CHAIN = 12
@@ -137,7 +137,7 @@ class Authority:
         """The fast path's tables, built on first use (again if zones were added)."""
         fast = self._fast
         if fast is None or fast.source is not self.zones or fast.count != len(self.zones):
-            fast = self._fast = FastIndex.build(self.zones, self.edns_payload, self._glue, _rrset)
+            fast = self._fast = FastIndex.build(self.zones, self.edns_payload, self._glue, rrset_of)
         return fast
 
     def _respond(self, wire: bytes, transport: str) -> tuple[bytes | None, bool]:
@@ -226,7 +226,7 @@ class Authority:
             response.flags &= ~dns.flags.AA
         return response
 
-    def _lookup(self, zone: Zone, name: dns.name.Name, qtype: int) -> _Outcome:
+    def _lookup(self, zone: Zone, name: dns.name.Name, qtype: dns.rdatatype.RdataType) -> _Outcome:
         """One step of RFC 1034 §4.3.2 for ``name`` inside ``zone``."""
         # Walk down from just below the apex: a zone cut or a DNAME above the
         # name takes precedence over anything the name itself may have.
@@ -237,7 +237,7 @@ class Authority:
             if ancestor in zone.cuts and not (ancestor == name and qtype == dns.rdatatype.DS):
                 ns = zone.rdataset(ancestor, dns.rdatatype.NS)
                 assert ns is not None
-                return _Referral(_rrset(ancestor, ns))
+                return _Referral(rrset_of(ancestor, ns))
             if ancestor != name and ancestor in zone.dnames:
                 return self._dname(zone, ancestor, name)
 
@@ -257,20 +257,22 @@ class Authority:
         return _NXDOMAIN
 
     @staticmethod
-    def _from_node(node: dns.node.Node, owner: dns.name.Name, qtype: int) -> _Outcome:
+    def _from_node(
+        node: dns.node.Node, owner: dns.name.Name, qtype: dns.rdatatype.RdataType
+    ) -> _Outcome:
         """What a node answers for ``qtype``, with ``owner`` as the answer's name."""
         cname = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.CNAME)
         if qtype == dns.rdatatype.ANY:
             # RFC 8482: answer ANY with one RRset rather than everything.
             if cname is not None:
-                return _Answer([_rrset(owner, cname)])
+                return _Answer([rrset_of(owner, cname)])
             first = min(node.rdatasets, key=lambda rds: rds.rdtype, default=None)
-            return _Answer([_rrset(owner, first)]) if first is not None else _NODATA
+            return _Answer([rrset_of(owner, first)]) if first is not None else _NODATA
         rdataset = node.get_rdataset(dns.rdataclass.IN, qtype)
         if rdataset is not None:
-            return _Answer([_rrset(owner, rdataset)])
+            return _Answer([rrset_of(owner, rdataset)])
         if cname is not None:
-            return _Alias([_rrset(owner, cname)], cname[0].target)  # type: ignore[attr-defined]
+            return _Alias([rrset_of(owner, cname)], cname[0].target)
         return _NODATA
 
     @staticmethod
@@ -279,11 +281,11 @@ class Authority:
         dname = zone.rdataset(owner, dns.rdatatype.DNAME)
         assert dname is not None
         try:
-            target = name.relativize(owner).concatenate(dname[0].target)  # type: ignore[attr-defined]
+            target = name.relativize(owner).concatenate(dname[0].target)
         except dns.name.NameTooLong:
-            return _Answer([_rrset(owner, dname)])  # YXDOMAIN territory: the DNAME alone
+            return _Answer([rrset_of(owner, dname)])  # YXDOMAIN territory: the DNAME alone
         cname = dns.rrset.from_text_list(name, dname.ttl, "IN", "CNAME", [target.to_text()])
-        return _Alias([_rrset(owner, dname), cname], target)
+        return _Alias([rrset_of(owner, dname), cname], target)
 
     def _add_additional(
         self, zone: Zone, rrsets: list[dns.rrset.RRset], response: dns.message.Message
@@ -291,9 +293,9 @@ class Authority:
         """Addresses of the hosts an MX, NS or SRV answer names (RFC 1034 §3.3.11)."""
         for rrset in rrsets:
             if rrset.rdtype == dns.rdatatype.MX:
-                targets = [rdata.exchange for rdata in rrset]  # type: ignore[attr-defined]
+                targets = [rdata.exchange for rdata in rrset]
             elif rrset.rdtype in (dns.rdatatype.NS, dns.rdatatype.SRV):
-                targets = [rdata.target for rdata in rrset]  # type: ignore[attr-defined]
+                targets = [rdata.target for rdata in rrset]
             else:
                 continue
             for target in targets:
@@ -305,7 +307,7 @@ class Authority:
         if zone is None or self._below_cut(zone, host):
             return []
         return [
-            _rrset(host, rds)
+            rrset_of(host, rds)
             for rdtype in _ADDRESS_TYPES
             if (rds := zone.rdataset(host, rdtype)) is not None
         ]
@@ -319,10 +321,10 @@ class Authority:
         """
         out: list[dns.rrset.RRset] = []
         for rdata in ns:
-            host = rdata.target  # type: ignore[attr-defined]
+            host = rdata.target
             if host.is_subdomain(ns.name):
                 out.extend(
-                    _rrset(host, rds)
+                    rrset_of(host, rds)
                     for rdtype in _ADDRESS_TYPES
                     if (rds := zone.rdataset(host, rdtype)) is not None
                 )
@@ -333,9 +335,3 @@ class Authority:
     @staticmethod
     def _below_cut(zone: Zone, name: dns.name.Name) -> bool:
         return any(name.is_subdomain(cut) for cut in zone.cuts)
-
-
-def _rrset(owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
-    rrset = dns.rrset.RRset(owner, rdataset.rdclass, rdataset.rdtype)
-    rrset.update(rdataset)
-    return rrset

@@ -75,7 +75,7 @@ def make_query(
     """
     try:
         qname = dns.name.from_text(name) if isinstance(name, str) else name
-        qtype = dns.rdatatype.from_text(rdtype) if isinstance(rdtype, str) else rdtype
+        qtype = dns.rdatatype.RdataType.make(rdtype)
         query = dns.message.make_query(qname, qtype, use_edns=0, payload=EDNS_PAYLOAD)
     except dns.name.NameTooLong:
         raise DnsQueryError(f"'{name}' is longer than the 255 bytes a DNS name may have") from None

@@ -53,6 +53,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from webtrip.dns.zones import Zone
+
 _HEADER = struct.Struct("!HHHHHH")
 _RECORD = struct.Struct("!HHIH")  # type, class, TTL, RDLENGTH: what follows a record's owner
 _QUESTION_TAIL = struct.Struct("!HH")
@@ -95,6 +97,7 @@ def _full(rrsets: Iterable[dns.rrset.RRset]) -> tuple[int, bytes]:
     count, parts = 0, []
     for rrset in rrsets:
         owner = rrset.name.to_wire()
+        assert owner is not None  # without a file, the name's bytes are returned
         for tail in _tails(rrset):
             parts.append(owner + tail)
             count += 1
@@ -102,7 +105,9 @@ def _full(rrsets: Iterable[dns.rrset.RRset]) -> tuple[int, bytes]:
 
 
 def _key(name: dns.name.Name) -> bytes:
-    return name.to_wire().lower()  # type: ignore[union-attr]
+    wire = name.to_wire()
+    assert wire is not None  # without a file, the name's bytes are returned
+    return wire.lower()
 
 
 # A node's answers: qtype → (record count, records behind a pointer to the
@@ -154,7 +159,7 @@ class FastIndex:
     @classmethod
     def build(
         cls,
-        zone_set: Iterable,  # type: ignore[type-arg]
+        zone_set: Iterable[Zone],
         edns_payload: int,
         glue: Callable[..., list[dns.rrset.RRset]],
         rrset_of: Callable[..., dns.rrset.RRset],

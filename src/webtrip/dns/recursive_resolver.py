@@ -51,9 +51,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from typing import Any
 
 import dns.exception
 import dns.flags
@@ -99,7 +100,7 @@ def load_root_hints(path: str) -> list[tuple[dns.name.Name, str]]:
     except (dns.exception.DNSException, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a root hints file ({exc})") from None
     ns = zone.get_rdataset(dns.name.root, dns.rdatatype.NS)
-    hints = []
+    hints: list[tuple[dns.name.Name, str]] = []
     for rdata in ns or ():
         for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
             addresses = zone.get_rdataset(rdata.target, rdtype)
@@ -119,7 +120,7 @@ class Step:
     server: Address | None
     zone: dns.name.Name  # the zone we asked the server as an authority for
     qname: dns.name.Name
-    qtype: int
+    qtype: dns.rdatatype.RdataType
     outcome: str  # referral, answer, cname, nxdomain, nodata, cache, lame, timeout...
     detail: str = ""
     depth: int = 0  # 0: the question itself; 1+: resolving a name server's address
@@ -132,8 +133,8 @@ class Resolution:
     """The result of one resolution, ready to become a response message."""
 
     qname: dns.name.Name
-    qtype: int
-    rcode: int
+    qtype: dns.rdatatype.RdataType
+    rcode: dns.rcode.Rcode
     answer: list[dns.rrset.RRset] = field(default_factory=list)
     authority: list[dns.rrset.RRset] = field(default_factory=list)
     walk: list[Step] = field(default_factory=list)
@@ -152,8 +153,8 @@ class Resolution:
         response.flags |= dns.flags.RA
         response.flags &= ~dns.flags.AA
         response.set_rcode(self.rcode)
-        response.answer = [rrset.copy() for rrset in self.answer]
-        response.authority = [rrset.copy() for rrset in self.authority]
+        response.answer = [_copy(rrset) for rrset in self.answer]
+        response.authority = [_copy(rrset) for rrset in self.authority]
         return response
 
 
@@ -198,7 +199,7 @@ class Cache:
         self, name: dns.name.Name, rdtype: int, rcode: int, soa: dns.rrset.RRset
     ) -> None:
         """Remember NXDOMAIN (for every type of ``name``) or NODATA (for ``rdtype``)."""
-        ttl = min(soa.ttl, soa[0].minimum, MAX_NEGATIVE_TTL)  # type: ignore[attr-defined]
+        ttl = min(soa.ttl, soa[0].minimum, MAX_NEGATIVE_TTL)
         key = (name, NXDOMAIN_KEY if rcode == dns.rcode.NXDOMAIN else rdtype)
         self._store(key, _Entry(self.clock() + ttl, None, rcode, _with_ttl(soa, ttl)))
 
@@ -230,8 +231,14 @@ class Cache:
             self._entries.popitem(last=False)  # the oldest goes first
 
 
+def _copy(rrset: dns.rrset.RRset) -> dns.rrset.RRset:
+    """A copy of ``rrset`` that can be changed without changing the cached one."""
+    copy: dns.rrset.RRset = rrset.copy()  # type: ignore[no-untyped-call]
+    return copy
+
+
 def _with_ttl(rrset: dns.rrset.RRset, ttl: int) -> dns.rrset.RRset:
-    copy = rrset.copy()
+    copy = _copy(rrset)
     copy.ttl = ttl
     return copy
 
@@ -269,7 +276,7 @@ class RecursiveResolver:
     def __init__(
         self,
         network: Network,
-        root_hints: list[tuple[NameLike, str]],
+        root_hints: Sequence[tuple[NameLike, str]],
         *,
         trace: Trace = NULL_TRACE,
         cache_size: int = 10000,
@@ -306,7 +313,7 @@ class RecursiveResolver:
     async def resolve(self, qname: NameLike, qtype: str | int = "A") -> Resolution:
         """Find the answer to (qname, qtype); never raises for DNS failures (SERVFAIL)."""
         name = _name(qname)
-        rdtype = dns.rdatatype.from_text(qtype) if isinstance(qtype, str) else qtype
+        rdtype = dns.rdatatype.RdataType.make(qtype)
         ctx = _Context(f"{name} {dns.rdatatype.to_text(rdtype)}")
         result = Resolution(name, rdtype, dns.rcode.NOERROR, walk=ctx.walk)
         try:
@@ -334,7 +341,7 @@ class RecursiveResolver:
     async def _chase(
         self,
         name: dns.name.Name,
-        rdtype: int,
+        rdtype: dns.rdatatype.RdataType,
         ctx: _Context,
         result: Resolution,
     ) -> _Outcome:
@@ -379,7 +386,7 @@ class RecursiveResolver:
     # --- one name ---------------------------------------------------------------------
 
     async def _lookup(
-        self, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, ctx: _Context, depth: int
     ) -> _Outcome:
         cached = self._from_cache(name, rdtype)
         if cached is not None:
@@ -387,7 +394,7 @@ class RecursiveResolver:
             return cached
         return await self._iterate(name, rdtype, ctx, depth)
 
-    def _from_cache(self, name: dns.name.Name, rdtype: int) -> _Outcome | None:
+    def _from_cache(self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType) -> _Outcome | None:
         nx = self.cache.get(name, NXDOMAIN_KEY)
         if nx is not None and nx.rcode == dns.rcode.NXDOMAIN:
             return _Outcome("nxdomain", soa=nx.soa)
@@ -399,7 +406,7 @@ class RecursiveResolver:
         if rdtype != dns.rdatatype.CNAME:
             alias = self.cache.get(name, dns.rdatatype.CNAME)
             if alias is not None and alias.rrset is not None:
-                return _Outcome("cname", [alias.rrset], target=alias.rrset[0].target)  # type: ignore[attr-defined]
+                return _Outcome("cname", [alias.rrset], target=alias.rrset[0].target)
         return None
 
     def _closest_delegation(self, name: dns.name.Name) -> tuple[dns.name.Name, list[dns.name.Name]]:
@@ -408,12 +415,12 @@ class RecursiveResolver:
         while zone != dns.name.root:
             entry = self.cache.get(zone, dns.rdatatype.NS)
             if entry is not None and entry.rrset is not None:
-                return zone, [rdata.target for rdata in entry.rrset]  # type: ignore[attr-defined]
+                return zone, [rdata.target for rdata in entry.rrset]
             zone = zone.parent()
         return dns.name.root, [ns for ns, _ in self.root_servers]
 
     async def _iterate(
-        self, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, ctx: _Context, depth: int
     ) -> _Outcome:
         zone, nameservers = self._closest_delegation(name)
         referrals = 0
@@ -453,7 +460,7 @@ class RecursiveResolver:
 
     async def _servers(
         self, zone: dns.name.Name, nameservers: list[dns.name.Name], ctx: _Context, depth: int
-    ) -> AsyncIterator[Address]:
+    ) -> AsyncGenerator[Address, None]:
         """The addresses to try for ``zone``: known ones first, then a few resolved ones."""
         hints = dict(self.root_servers) if zone == dns.name.root else {}
         unknown: list[dns.name.Name] = []
@@ -464,7 +471,7 @@ class RecursiveResolver:
             entry = self.cache.get(ns, dns.rdatatype.A)
             if entry is not None and entry.rrset is not None:
                 for rdata in entry.rrset:
-                    yield (rdata.address, self.port)  # type: ignore[attr-defined]
+                    yield (rdata.address, self.port)
             else:
                 unknown.append(ns)
         # Name servers without glue: each costs a resolution of its own, so
@@ -485,14 +492,14 @@ class RecursiveResolver:
             for rrset in outcome.rrsets:
                 if outcome.kind == "answer" and rrset.rdtype == dns.rdatatype.A:
                     for rdata in rrset:
-                        yield (rdata.address, self.port)  # type: ignore[attr-defined]
+                        yield (rdata.address, self.port)
 
     async def _ask(
         self,
         server: Address,
         zone: dns.name.Name,
         name: dns.name.Name,
-        rdtype: int,
+        rdtype: dns.rdatatype.RdataType,
         ctx: _Context,
         depth: int,
     ) -> QueryResult | None:
@@ -523,7 +530,11 @@ class RecursiveResolver:
     # --- reading a response -----------------------------------------------------------
 
     def _classify(
-        self, response: dns.message.Message, zone: dns.name.Name, name: dns.name.Name, rdtype: int
+        self,
+        response: dns.message.Message,
+        zone: dns.name.Name,
+        name: dns.name.Name,
+        rdtype: dns.rdatatype.RdataType,
     ) -> tuple[str, str, _Outcome | None]:
         """What a response says, trusting only what ``zone``'s server may speak for.
 
@@ -550,7 +561,7 @@ class RecursiveResolver:
             if alias is None:
                 break
             chain.append(alias)
-            current = alias[0].target  # type: ignore[attr-defined]
+            current = alias[0].target
             if current in seen:
                 break
             seen.add(current)
@@ -574,7 +585,7 @@ class RecursiveResolver:
             child = ns.name
             if not (child.is_subdomain(zone) and child != zone and name.is_subdomain(child)):
                 return "lame", f"a referral to {child}, which is not closer to {name}", None
-            return "referral", f"{child} NS {', '.join(str(r.target) for r in ns)}", None  # type: ignore[attr-defined]
+            return "referral", f"{child} NS {', '.join(str(r.target) for r in ns)}", None
         if not authoritative:
             return "lame", "neither an answer nor a referral", None
         soa = self._negative(response, zone, name, rdtype, rcode)
@@ -586,7 +597,7 @@ class RecursiveResolver:
         response: dns.message.Message,
         zone: dns.name.Name,
         name: dns.name.Name,
-        rdtype: int,
+        rdtype: dns.rdatatype.RdataType,
         rcode: int,
     ) -> dns.rrset.RRset | None:
         """Cache a negative answer by its SOA (RFC 2308); without one it is not cached."""
@@ -611,14 +622,14 @@ class RecursiveResolver:
         )
         child = ns.name
         self.cache.put(ns, REFERRAL)
-        targets = {rdata.target for rdata in ns}  # type: ignore[attr-defined]
+        targets = {rdata.target for rdata in ns}
         for rrset in response.additional:
             if rrset.rdtype != dns.rdatatype.A or rrset.rdclass != _IN or rrset.name not in targets:
                 continue
             if rrset.name.is_subdomain(child):
                 self.cache.put(rrset, GLUE)  # in bailiwick: the only way to reach the child
             # Out of bailiwick: the parent has no say over that name. Ignored.
-        return child, [rdata.target for rdata in ns]  # type: ignore[attr-defined]
+        return child, [rdata.target for rdata in ns]
 
 
 def _restore_case(result: QueryResult, name: dns.name.Name) -> None:
@@ -631,13 +642,14 @@ def _restore_case(result: QueryResult, name: dns.name.Name) -> None:
     message again gives every such name its own case back.
     """
     original = name.to_wire()
+    assert original is not None  # without a file, the name's bytes are returned
     wire = result.response_wire
     restored = wire[:12] + original + wire[12 + len(original) :]
     result.response = dns.message.from_wire(restored, ignore_trailing=True)
 
 
 def _find(
-    section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: int
+    section: list[dns.rrset.RRset], name: dns.name.Name, rdtype: dns.rdatatype.RdataType
 ) -> dns.rrset.RRset | None:
     for rrset in section:
         if rrset.name != name or rrset.rdclass != dns.rdataclass.IN:
@@ -672,7 +684,7 @@ class Forwarder(RecursiveResolver):
         self,
         network: Network,
         upstreams: list[Address],
-        **options,  # type: ignore[no-untyped-def]
+        **options: Any,
     ) -> None:
         if not upstreams:
             raise ValueError("a forwarder needs at least one upstream resolver")
@@ -680,7 +692,7 @@ class Forwarder(RecursiveResolver):
         self.upstreams = list(upstreams)
 
     async def _iterate(
-        self, name: dns.name.Name, rdtype: int, ctx: _Context, depth: int
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType, ctx: _Context, depth: int
     ) -> _Outcome:
         for upstream in self.upstreams * self.attempts:
             result = await self._ask(upstream, dns.name.root, name, rdtype, ctx, depth)
@@ -699,7 +711,7 @@ class Forwarder(RecursiveResolver):
         raise ResolutionFailed(f"no upstream resolver gave a usable answer for {name}")
 
     def _read_forwarded(
-        self, response: dns.message.Message, name: dns.name.Name, rdtype: int
+        self, response: dns.message.Message, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
     ) -> tuple[str, str, _Outcome]:
         chain: list[dns.rrset.RRset] = []
         current, seen = name, {name}
@@ -710,10 +722,10 @@ class Forwarder(RecursiveResolver):
                     self.cache.put(rrset)
                 return "answer", _rdata_text(data), _Outcome("answer", [*chain, data])
             alias = _find(response.answer, current, dns.rdatatype.CNAME)
-            if alias is None or alias[0].target in seen:  # type: ignore[attr-defined]
+            if alias is None or alias[0].target in seen:
                 break
             chain.append(alias)
-            current = alias[0].target  # type: ignore[attr-defined]
+            current = alias[0].target
             seen.add(current)
         for rrset in chain:
             self.cache.put(rrset)

@@ -45,6 +45,7 @@ import struct
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import dns.edns
 import dns.flags
@@ -341,18 +342,17 @@ class ResolverService:
             response = head + wire[12 : question.end]
         trace = self.trace
         if trace.enabled:
-            text = _question_text(wire)
+            text, said = _question_text(wire), dns.rcode.to_text(dns.rcode.Rcode(rcode))
             trace.record(
                 ResolverAnswered(
-                    trace.now(), self.actor, peer, text, dns.rcode.to_text(rcode), (), False, 0,
-                    trace.now(), reason,
+                    trace.now(), self.actor, peer, text, said, (), False, 0, trace.now(), reason,
                 )
             )  # fmt: skip
         return response
 
     async def aclose(self) -> None:
         """Give up the resolutions still running (the server is closing)."""
-        pending = [*self._pending.values(), *self._tasks]
+        pending: list[asyncio.Future[Any]] = [*self._pending.values(), *self._tasks]
         for future in pending:
             future.cancel()
         if pending:
@@ -477,7 +477,7 @@ def _with_ra(header: bytes) -> bytes:
     return header[:3] + bytes([header[3] | _RA]) + header[4:]
 
 
-def _refusal(rdclass: int, rdtype: int) -> str:
+def _refusal(rdclass: dns.rdataclass.RdataClass, rdtype: dns.rdatatype.RdataType) -> str:
     if rdtype == 0:
         return "type 0 is reserved (RFC 6895), not a type one can ask for"
     if rdclass != dns.rdataclass.IN:

@@ -161,7 +161,7 @@ class DnsServer:
             )
             response = respond(data, UDP, peer)
             if response is None or type(response) is bytes:
-                self._send_udp(endpoint, data, peer, response, received)  # type: ignore[arg-type]
+                self._send_udp(endpoint, data, peer, response, received)
             else:
                 self._later(response, endpoint, data, peer, received)  # type: ignore[arg-type]
 

@@ -11,7 +11,7 @@ servers.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +24,13 @@ import dns.rrset
 import dns.tokenizer
 import dns.zone
 import dns.zonefile
+
+
+def rrset_of(owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
+    """The records of ``rdataset`` as an RRset owned by ``owner`` (what a message section holds)."""
+    rrset = dns.rrset.RRset(owner, rdataset.rdclass, rdataset.rdtype)
+    rrset.update(rdataset)  # type: ignore[no-untyped-call]  # dnspython's Set.update is untyped
+    return rrset
 
 
 class ZoneError(Exception):
@@ -51,8 +58,7 @@ class Zone:
             raise ZoneError(f"{source}: the zone {origin} has no SOA record at its apex")
         if data.get_rdataset(origin, dns.rdatatype.NS) is None:
             raise ZoneError(f"{source}: the zone {origin} has no NS records at its apex")
-        soa = dns.rrset.RRset(origin, dns.rdataclass.IN, dns.rdatatype.SOA)
-        soa.update(soa_rdataset)
+        soa = rrset_of(origin, soa_rdataset)
         zone = cls(origin=origin, source=source, data=data, soa=soa)
         for name, node in data.nodes.items():
             # Every ancestor up to the apex exists too (empty non-terminals).
@@ -67,7 +73,9 @@ class Zone:
                 zone.dnames.add(name)
         return zone
 
-    def rdataset(self, name: dns.name.Name, rdtype: int) -> dns.rdataset.Rdataset | None:
+    def rdataset(
+        self, name: dns.name.Name, rdtype: dns.rdatatype.RdataType
+    ) -> dns.rdataset.Rdataset | None:
         """The rdataset of ``rdtype`` owned by ``name`` in this zone, if any."""
         node = self.data.nodes.get(name)
         if node is None:
@@ -81,7 +89,7 @@ class Zone:
         MINIMUM field, which is how long resolvers may cache the "no".
         """
         soa = self.soa
-        ttl = min(soa.ttl, soa[0].minimum)  # type: ignore[attr-defined]
+        ttl = min(soa.ttl, soa[0].minimum)
         if ttl == soa.ttl:
             return soa
         return dns.rrset.from_rdata_list(soa.name, ttl, list(soa))
@@ -230,7 +238,7 @@ class ZoneSet:
             )
         self._zones[zone.origin] = zone
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Zone]:
         return iter(self._zones.values())
 
     def __len__(self) -> int:

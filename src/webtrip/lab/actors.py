@@ -152,7 +152,10 @@ async def _start_dns(
             port=port or DNS_PORT,
         )
         clients = placement.resolver_clients
-        service = ResolverService(engine, trace, **({} if clients is None else {"allow": clients}))
+        if clients is None:
+            service = ResolverService(engine, trace)  # loopback's clients only
+        else:
+            service = ResolverService(engine, trace, allow=clients)
         server = DnsServer(network, service, trace, actor="resolver")
         await server.start([(a, port) for a in placement.addresses[lab.resolver_host]])
         servers.append(server)

@@ -53,7 +53,10 @@ def relocate_zone(zone: Zone, moves: Mapping[str, Sequence[str]]) -> Zone:
             if rdataset.rdtype != dns.rdatatype.A:
                 target.replace_rdataset(rdataset)
                 continue
-            found = {dns.rdatatype.A: [], dns.rdatatype.AAAA: []}  # type: dict[int, list[str]]
+            found: dict[dns.rdatatype.RdataType, list[str]] = {
+                dns.rdatatype.A: [],
+                dns.rdatatype.AAAA: [],
+            }
             for rdata in rdataset:
                 for address in moves.get(rdata.address, (rdata.address,)):
                     version = ipaddress.ip_address(address).version
@@ -105,7 +108,7 @@ def placement(lab: Lab, network: Network, *, ipv6: bool | None = None) -> Placem
 
 def reduced(lab: Lab) -> Lab:
     """``lab`` on 127.0.0.1 alone: its first DNS server (asked directly) and its web server."""
-    everywhere = {host: ("127.0.0.1", "::1") for host in lab.hosts}
+    everywhere: dict[str, tuple[str, ...]] = {host: ("127.0.0.1", "::1") for host in lab.hosts}
     return replace(lab, name_servers=lab.name_servers[:1], resolver_host=None, loopback=everywhere)
 
 

@@ -189,7 +189,7 @@ def root_hints(zone_sets: Iterable[ZoneSet]) -> list[tuple[str, str]]:
             if zone.origin != dns.name.root:
                 continue
             ns = zone.data.get_rdataset(dns.name.root, dns.rdatatype.NS)
-            hints = []
+            hints: list[tuple[str, str]] = []
             for rdata in ns or ():
                 addresses = zone.data.get_rdataset(rdata.target, dns.rdatatype.A)
                 hints.extend((rdata.target.to_text(), a.address) for a in addresses or ())

@@ -13,15 +13,15 @@ from __future__ import annotations
 import abc
 import ipaddress
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 Address = tuple[str, int]
 """A transport address: (IP address as text, port)."""
 
 DatagramHandler = Callable[[bytes, Address], None]
-StreamHandler = Callable[["Stream"], Awaitable[None]]
+StreamHandler = Callable[["Stream"], Coroutine[Any, Any, None]]
 
 
 class Stream(abc.ABC):

@@ -16,7 +16,7 @@ import socket
 import ssl
 import struct
 import time
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from webtrip.net.base import (
     Address,
@@ -38,7 +38,7 @@ _RECEIVE_HIGH_WATER = 256 * 1024
 _DATAGRAM_QUEUE = 1024
 
 
-def _address(sockaddr: tuple) -> Address:
+def _address(sockaddr: tuple[Any, ...]) -> Address:
     return (sockaddr[0], sockaddr[1])
 
 
@@ -140,7 +140,8 @@ class RealStream(Stream):
     @property
     def socket(self) -> socket.socket | None:
         """The kernel socket (for TCP_INFO and the like)."""
-        return self._transport.get_extra_info("socket")
+        sock: socket.socket | None = self._transport.get_extra_info("socket")
+        return sock
 
     async def receive_some(self, max_bytes: int = 65536) -> bytes:
         protocol = self._protocol
@@ -178,8 +179,8 @@ class RealStream(Stream):
         )
         if transport is None:
             raise ConnectionError("the connection closed during the TLS handshake")
-        self._transport = transport  # type: ignore[assignment]
-        self._protocol.transport = transport  # type: ignore[assignment]
+        self._transport = transport
+        self._protocol.transport = transport
         self._protocol.tls = True
         self._raw_socket = raw_socket
         ssl_object = transport.get_extra_info("ssl_object")
@@ -205,7 +206,7 @@ class RealStream(Stream):
         self._transport.abort()
 
 
-def _dn(name: tuple) -> str:
+def _dn(name: tuple[Any, ...]) -> str:
     """An X.509 distinguished name from ssl's nested tuples: ``CN=example.com, O=...``."""
     return ", ".join(f"{key}={value}" for rdn in name for key, value in rdn)
 
@@ -376,7 +377,7 @@ class RealNetwork(Network):
         transport, protocol = await loop.create_connection(
             _StreamProtocol, host, port, local_addr=(local_host, 0) if local_host else None
         )
-        return RealStream(transport, protocol)  # type: ignore[arg-type]
+        return RealStream(transport, protocol)
 
     async def start_tcp_server(
         self, handler: StreamHandler, host: str, port: int, *, backlog: int = 128

@@ -131,7 +131,7 @@ class _Timer:
         if not self._cancelled:
             self._cancelled = True
             if self._scheduled:
-                self._loop._timer_cancelled_count += 1  # type: ignore[attr-defined]
+                self._loop._timer_cancelled_count += 1
 
     def cancelled(self) -> bool:
         return self._cancelled
@@ -185,7 +185,7 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
             weakref.WeakKeyDictionary()
         )
 
-    def create_task(self, coro: Any, *, name: str | None = None, context: Any = None) -> Any:
+    def create_task(self, coro: Any, *, name: object = None, context: Any = None) -> Any:
         """A task, numbered in the order of creation (see :meth:`unfinished_tasks`)."""
         task = super().create_task(coro, name=name, context=context)
         self._task_order[task] = next(self._task_numbers)
@@ -221,7 +221,7 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
         if timeout <= 0:
             return
         target = self._now + timeout
-        scheduled: list[_Entry] = self._scheduled  # type: ignore[has-type]
+        scheduled: list[_Entry] = self._scheduled
         if scheduled:
             when = scheduled[0][0]
             if when - self._now <= timeout:
@@ -241,8 +241,8 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
         self._check_closed()  # type: ignore[attr-defined]
         number = next(self._timer_numbers)
         timer = _SequencedTimer(when, callback, args, self, context, number)
-        heapq.heappush(self._scheduled, (when, number, None, timer))  # type: ignore[has-type]
-        timer._scheduled = True  # type: ignore[attr-defined]
+        heapq.heappush(self._scheduled, (when, number, None, timer))
+        timer._scheduled = True
         return timer
 
     def call_soon(
@@ -269,7 +269,7 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
         if self._closed:  # type: ignore[attr-defined]
             raise RuntimeError("Event loop is closed")  # as call_at says
         number = next(self._timer_numbers)
-        heapq.heappush(self._scheduled, (when, number, callback, argument))  # type: ignore[has-type]
+        heapq.heappush(self._scheduled, (when, number, callback, argument))
         return number
 
     def call_later_fast(
@@ -281,12 +281,12 @@ class VirtualClockLoop(asyncio.BaseEventLoop):
             raise RuntimeError("Event loop is closed")  # as call_later says
         number = next(self._timer_numbers)
         timer = _Timer(self, callback, argument)
-        heapq.heappush(self._scheduled, (self._now + delay, number, None, timer))  # type: ignore[has-type]
+        heapq.heappush(self._scheduled, (self._now + delay, number, None, timer))
         return timer
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         if handle._scheduled:  # type: ignore[attr-defined]
-            self._timer_cancelled_count += 1  # type: ignore[has-type]
+            self._timer_cancelled_count += 1
 
     def _run_once(self) -> None:
         """Iterations of the loop, until it is asked to stop: asyncio's

@@ -126,6 +126,7 @@ class Router(Node):
                         words = 0xFFFF - checksum - 0x0100
                         checksum = ~((words - 1) % 0xFFFF + 1) & 0xFFFF
                         fields = _TTL_PROTOCOL_CHECKSUM.pack(ttl - 1, protocol, checksum)
+                        assert out is not None  # it has a link
                         link.transmit(out, data[:8] + fields + data[12:])
                         return
         super()._accept(data, interface_name)

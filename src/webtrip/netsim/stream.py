@@ -66,6 +66,8 @@ class StreamHost(Protocol):
 class Acceptor(Protocol):
     """The listening socket that accepted a stream (a ``TcpListeningSocket``)."""
 
+    half_open: int  # handshakes begun and not yet done
+
     def accepted(self, stream: SimStream) -> None: ...
 
 

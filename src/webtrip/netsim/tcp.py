@@ -1034,7 +1034,7 @@ class TcpConnection:
             self._persist_backoff = 0
 
     def _persist_interval(self) -> float:
-        return min(self.rtt.rto * 2**self._persist_backoff, self.config.max_rto)
+        return min(self.rtt.rto * (1 << self._persist_backoff), self.config.max_rto)
 
     def _send_ack(self) -> None:
         # Numbered with snd_max, not snd_nxt: after a timeout snd_nxt goes back to

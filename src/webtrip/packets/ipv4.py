@@ -49,7 +49,7 @@ class PacketError(ValueError):
     """Bytes that are not a valid packet; the message says, in one sentence, why."""
 
 
-def internet_checksum(data: bytes) -> int:
+def internet_checksum(data: bytes | bytearray) -> int:
     """The Internet checksum of ``data`` (RFC 1071).
 
     Sum the data as big-endian 16-bit words (an odd last byte is padded with

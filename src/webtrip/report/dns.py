@@ -163,7 +163,8 @@ def query_log_line(event: DnsMessageSent | DnsMessageDropped, wall_start: float)
     message = event.message
     if message is None or not message.question:
         name, rdtype = "-", "-"
-        rcode = dns.rcode.to_text(event.wire[3] & 0xF) if len(event.wire) >= 4 else "-"
+        code = dns.rcode.Rcode(event.wire[3] & 0xF) if len(event.wire) >= 4 else None
+        rcode = "-" if code is None else dns.rcode.to_text(code)
     else:
         question = message.question[0]
         name, rdtype = question.name.to_text(), dns.rdatatype.to_text(question.rdtype)

@@ -328,13 +328,13 @@ def sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -
     # The servers' own hosts send packets from those addresses but, unlike the routers
     # on the way, never receive one from them.
     sending, forwarding = set(), set()
-    for packet in captures:
-        ends = addresses(packet.data)
+    for event in captures:
+        ends = addresses(event.data)
         if ends is not None and ends[0] in servers:
-            if packet.direction == OUT:
-                sending.add(packet.actor)
-            elif packet.direction == IN:
-                forwarding.add(packet.actor)
+            if event.direction == OUT:
+                sending.add(event.actor)
+            elif event.direction == IN:
+                forwarding.add(event.actor)
     count = 0
     for node in sorted(sending - forwarding):
         analysis = TcpAnalysis()

@@ -144,8 +144,8 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
     _ = words._
     sentences = []
     first_sent = facts.sent(first.request)
-    for connection in facts.connections.values():
-        failure = connection.failed
+    for attempt in facts.connections.values():
+        failure = attempt.failed
         if failure is not None and failure.t <= (first_sent.t if first_sent else failure.t):
             kind = failure.kind
             message = failure.message if words.language == "en" else _connect_failure(kind, _)

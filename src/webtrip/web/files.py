@@ -201,6 +201,10 @@ def accepts_gzip(request: Request) -> bool:
     return star_q is not None and star_q > 0
 
 
+_Stamp = tuple[int, float]
+"""A file's size and modification time: a cached copy is good while both are the same."""
+
+
 class FileCache:
     """Bounded in-memory copies of small files and of gzip-compressed text files.
 
@@ -210,19 +214,19 @@ class FileCache:
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.max_bytes = max_bytes
-        self._entries: collections.OrderedDict[tuple[str, bool], tuple[tuple, bytes]] = (
+        self._entries: collections.OrderedDict[tuple[str, bool], tuple[_Stamp, bytes]] = (
             collections.OrderedDict()
         )
         self._bytes = 0
 
-    def _get(self, key: tuple[str, bool], stamp: tuple) -> bytes | None:
+    def _get(self, key: tuple[str, bool], stamp: _Stamp) -> bytes | None:
         entry = self._entries.get(key)
         if entry is None or entry[0] != stamp:
             return None
         self._entries.move_to_end(key)
         return entry[1]
 
-    def _put(self, key: tuple[str, bool], stamp: tuple, data: bytes) -> None:
+    def _put(self, key: tuple[str, bool], stamp: _Stamp, data: bytes) -> None:
         old = self._entries.pop(key, None)
         if old is not None:
             self._bytes -= len(old[1])
