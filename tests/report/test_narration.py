@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import shutil
 
 import pytest
 
@@ -10,8 +12,12 @@ from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
 from webtrip.cli.output import load_parts
 from webtrip.lab import sim as simulated
+from webtrip.labs import demo_path
 from webtrip.net import format_address
+from webtrip.packets.dissect import dissect
+from webtrip.packets.tcp_analysis import Mark, TcpAnalysis
 from webtrip.report.narration import narrate
+from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import request_timings
 from webtrip.trace import (
     DnsMessageSent,
@@ -115,3 +121,27 @@ def test_each_lookup_of_a_reloaded_page_is_told_from_its_own_questions_and_answe
     assert story.count("walking down the DNS tree") == 1
     assert story.count("answered from its cache at once") == 1
     assert "more time" not in story
+
+
+def test_a_fast_retransmission_by_the_server_is_told_as_a_segment_sent_again(tmp_path):
+    """A segment of a large answer lost on the way: the browser's duplicate ACKs make the
+    server resend it at once (a fast retransmission, not after a timeout), and the
+    narration counts it among the segments the server sent again."""
+    folder = tmp_path / "lab"
+    shutil.copytree(demo_path(), folder)
+    noise = random.Random(1).randbytes(80_000)  # gzip cannot shrink it: 80 kB on the wire
+    (folder / "site" / "big.html").write_bytes(b"<title>Big</title>" + noise)
+    chosen = lab_spec.load_lab(folder / "lab.toml")
+    drop = lab_spec.parse_fault("drop", "http-response#3")
+    run = simulated.run(chosen, 1, url="http://www.webtrip.test/big.html", faults=[drop])
+    assert run.load.error is None
+    analysis, fast = TcpAnalysis(), 0  # the server's own capture, as Wireshark reads it
+    for number, packet in enumerate(captured_packets(run.world.trace, "web"), 1):
+        parsed = dissect(packet.data)
+        if parsed.tcp is not None:
+            ip = parsed.ip
+            seen = analysis.segment(ip.source, ip.destination, ip.payload, number, packet.t)
+            fast += seen.mark is Mark.FAST_RETRANSMISSION
+    assert fast == 1
+    story = narrate(run.world.trace)[2].text
+    assert "The server had to send 1 segment again." in story

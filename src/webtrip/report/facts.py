@@ -27,7 +27,7 @@ from typing import TypeVar
 from webtrip.net import Address
 from webtrip.packets.dissect import dissect
 from webtrip.packets.ipv4 import addresses
-from webtrip.packets.tcp_analysis import Mark, TcpAnalysis
+from webtrip.packets.tcp_analysis import TcpAnalysis
 from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import RequestTiming, request_timings
 from webtrip.trace import (
@@ -315,9 +315,10 @@ def _connections(events: list[Event]) -> dict[int, Connection]:
 def sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -> int:
     """How many segments the servers sent the browser again between ``start`` and ``end``.
 
-    What Wireshark marks "TCP Retransmission" in a capture at each server's own
-    host, of the segments it sent to the browser on the connections in
-    ``events``. Only a simulated run's trace has the packets: 0 without them.
+    What Wireshark marks a retransmission — plain, fast or spurious — in a capture
+    at each server's own host, of the segments it sent to the browser on the
+    connections in ``events``. Only a simulated run's trace has the packets: 0
+    without them.
     """
     captures = trace.of_type(PacketCaptured)
     opened = [e for e in events if isinstance(e, TcpConnectionOpened)]
@@ -352,7 +353,7 @@ def sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -
                 and captured.direction == OUT
                 and ip.source in servers
                 and ip.destination in browser
-                and seen.mark is Mark.RETRANSMISSION
+                and seen.is_retransmission
             ):
                 count += 1
     return count
