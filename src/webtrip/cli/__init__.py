@@ -1,9 +1,18 @@
 """The ``webtrip`` command line.
 
 Each command wires actors to a world and a view: it builds the network, the
-trace and the actors, runs them, and hands the trace (or the result) to a view
-from :mod:`webtrip.report`. Mistakes a user can make end in one clear sentence
-and a non-zero exit code, never a traceback.
+trace and the actors (a lab's through :mod:`webtrip.lab`), runs them, and
+hands the trace (or the result) to a view from :mod:`webtrip.report`.
+Mistakes a user can make end in one clear sentence and a non-zero exit code
+(:mod:`webtrip.outcomes`), never a traceback.
+
+- :mod:`demo`, :mod:`browse`, :mod:`sim` — load a page: the bundled lab on
+  loopback, the real network, a lab in the simulated network;
+- :mod:`dns`, :mod:`web` — run or ask the servers on their own;
+- :mod:`report` — the files of a saved trace;
+- :mod:`options`, :mod:`output` — the options several commands share, and
+  how a run is shown at a terminal and saved;
+- :mod:`common` — consoles, the user-error type, serving until stopped.
 """
 
 from __future__ import annotations

@@ -1,4 +1,13 @@
-"""Bundled labs: the zones and sites the demo runs with no configuration."""
+"""Bundled lab data (no code): what runs with no configuration.
+
+- ``demo/`` — the demo lab: ``lab.toml`` (hosts, links, servers, and each
+  host's loopback addresses), its zones (``zones/``: root, .test and
+  webtrip.test, with the lab's addresses) and its site (``site/``: a page about
+  the four steps, in English and Spanish). ``webtrip sim`` and ``webtrip demo``
+  both run it (:mod:`webtrip.lab`);
+- ``internet/root.hints`` — the Internet's root servers, where a DNS walk starts
+  by default.
+"""
 
 from importlib import resources
 from pathlib import Path

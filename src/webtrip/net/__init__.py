@@ -5,6 +5,12 @@ Actors (DNS server, web server, browser) are asyncio code written against
 clock. :class:`RealNetwork` implements it with the operating system's sockets;
 the simulated world implements the same interface with simulated hosts, so an
 actor never knows which world it runs in.
+
+- :mod:`base` — the interface: :class:`Network`, :class:`Stream`, datagram
+  endpoints, listeners, addresses;
+- :mod:`real` — :class:`RealNetwork`, on asyncio's transports and the kernel's
+  sockets (TCP_INFO, sendfile, TLS);
+- :mod:`deadline` — a per-connection timeout that is cheap to move later.
 """
 
 from webtrip.net.base import (

@@ -4,6 +4,10 @@ Every actor (DNS server, web server, browser) and every world (real sockets,
 simulated network) records what it does as small frozen dataclasses in a
 :class:`Trace`. Every view of a run — narration, log lines, waterfall, HAR,
 pcap — is a pure function of a trace; actors never format output.
+
+- :mod:`events` — the event types, one frozen dataclass per thing that happens;
+- :mod:`recorder` — :class:`Trace`: records events, tells listeners, saves and
+  loads a whole trace as JSON.
 """
 
 from webtrip.trace.events import (
