@@ -1,7 +1,8 @@
 """How a run is shown and saved: the same for ``browse``, ``demo``, ``sim`` and ``report``.
 
 At a terminal, each page load is its narration, the waterfall of its requests
-and the page's text (:func:`show_loads`); as files, a run is its HAR, its
+and the page's text (:func:`show_loads`), and a simulated run its packet list
+(:func:`show_packets`); as files, a run is its HAR, its
 mermaid diagram and its HTML replay (:func:`write_views`), made from the
 trace alone, so that ``webtrip report`` of a saved trace gives the same bytes.
 A load's exit code comes from :mod:`webtrip.outcomes`.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.text import Text
 
 from webtrip.browser.loader import PageLoad
@@ -22,10 +24,13 @@ from webtrip.report.har import har_from_trace
 from webtrip.report.html import html_report
 from webtrip.report.mermaid import mermaid_from_trace
 from webtrip.report.narration import narrate
+from webtrip.report.packets import drop_note, packet_rows, packet_table
 from webtrip.report.page import render_page
+from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import request_timings
 from webtrip.report.waterfall import legend, waterfall
 from webtrip.trace import PageLoadFinished, Trace
+from webtrip.trace.events import DROP
 
 __all__ = [
     "exit_code",
@@ -34,6 +39,7 @@ __all__ = [
     "load_parts",
     "show_load",
     "show_loads",
+    "show_packets",
     "write_views",
 ]
 
@@ -86,6 +92,21 @@ def load_parts(trace: Trace) -> list[Trace]:
     starts = [0, *cuts[:-1]]
     stops: list[int | None] = [*cuts[:-1], None]  # what follows the last load belongs to it
     return [trace.part(start, stop) for start, stop in zip(starts, stops, strict=True)]
+
+
+def show_packets(console: Console, trace: Trace, node: str, title: str) -> None:
+    """The Wireshark-style list of the packets ``node`` captured, and those of its
+    conversations dropped on the way (struck through, with where and why)."""
+    captured = captured_packets(trace, node, drops=True)
+    rows = packet_rows(
+        (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None, p.interface)
+        for p in captured
+    )
+    table = packet_table(rows, title=title)
+    if not console.is_terminal:  # into a pipe or a file a row is one line, as tshark
+        wide = console.options.update(width=10_000)  # prints them: `| grep SYN` finds rows
+        console.width = max(console.width, Measurement.get(console, wide, table).maximum)
+    console.print(table)
 
 
 def exit_code(load: PageLoad) -> int:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 import sys
 import urllib.parse
+from typing import Any
 
 import click
-from rich.measure import Measurement
 
 from webtrip import lab
 from webtrip.browser.errors import BadUrl
@@ -29,13 +29,11 @@ from webtrip.cli.options import (
     REPORT_OPTION,
     view_options,
 )
-from webtrip.cli.output import load_exit_code, show_loads, write_views
+from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
 from webtrip.i18n import choose_language, translation
 from webtrip.lab import sim as simulated
 from webtrip.outcomes import EXIT_USAGE
-from webtrip.report.packets import drop_note, packet_rows, packet_table
-from webtrip.report.pcap import captured_packets, pcap_from_trace
-from webtrip.trace.events import DROP
+from webtrip.report.pcap import pcap_from_trace
 
 _CLI_UNITS = {"latency": ("time", "ms"), "bandwidth": ("rate", "mbit")}
 
@@ -188,26 +186,8 @@ def sim(
       webtrip sim --har lab.har --mermaid lab.mmd --report lab.html
       webtrip sim --lab my-lab/lab.toml
     """
-    try:
-        chosen = lab.load_lab(lab_file) if lab_file else lab.demo_lab()
-    except lab.LabError as exc:
-        raise UserError(str(exc), EXIT_USAGE) from None
-    try:
-        url = normalize_url(url or chosen.url)
-    except BadUrl as exc:
-        raise UserError(str(exc), EXIT_USAGE) from None
-    parts = urllib.parse.urlsplit(url)
-    hostname = (parts.hostname or "").rstrip(".").lower()
-    origins = chosen.zone_origins()
-    # With the root zone in the lab every name has an answer (NXDOMAIN for most).
-    known = "." in origins or any(hostname == o or hostname.endswith("." + o) for o in origins)
-    if not known:
-        example = urllib.parse.urlsplit(chosen.url).hostname
-        raise UserError(
-            f"the simulated lab serves {example} only (its DNS knows the names under "
-            f"{', '.join(origins)}), e.g. {chosen.url}",
-            EXIT_USAGE,
-        )
+    chosen = _chosen_lab(lab_file)
+    url = _checked_url(chosen, url)
     if at_host is not None and at_host not in chosen.hosts and at_host not in chosen.routers:
         nodes = ", ".join([*chosen.hosts, *chosen.routers])
         raise UserError(
@@ -226,7 +206,7 @@ def sim(
             chosen,
             seed,
             conditions,
-            url=urllib.parse.urlunsplit(parts),
+            url=url,
             language=language,
             faults=faults,
             dns_silent=dns_silent,
@@ -234,19 +214,13 @@ def sim(
         )
     except lab.LabError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
+    _note_faults_that_did_nothing(faults, run.browser_link.faults)
     trace = run.world.trace
-    for spec, fault in zip(faults, run.browser_link.faults, strict=True):
-        if not fault.fired:  # not a mistake, but the user should know it did nothing
-            err_console().print(
-                f"webtrip: note: --{spec.action} {spec.text} did nothing: only "
-                f"{fault.seen} packet(s) on the browser's link matched, so there was no "
-                f"#{spec.nth}."
-            )
-    browser = at_host or chosen.browser_host
+    node = at_host or chosen.browser_host
     if pcap:
         try:
             with open(pcap, "wb") as file:
-                file.write(pcap_from_trace(trace, browser))
+                file.write(pcap_from_trace(trace, node))
         except OSError as exc:
             raise UserError(f"cannot write {pcap}: {exc.strerror or exc}") from None
     write_views(trace, har_file, mermaid_file, report_file, language)
@@ -256,23 +230,49 @@ def sim(
     console = out_console()
     show_loads(console, trace, run.loads, language, render=not no_render)
     if not no_packets:
-        captured = captured_packets(trace, browser, drops=True)
-        rows = packet_rows(
-            (
-                p.t,
-                p.data,
-                drop_note(p.actor, p.reason) if p.direction == DROP else None,
-                p.interface,
-            )
-            for p in captured
-        )
-        console.print()
-        _ = translation(language).gettext
         # A router has an address on each of its links: its name says enough.
-        where = f"{browser} ({chosen.address_of(browser)})" if browser in chosen.hosts else browser
-        table = packet_table(rows, title=_("Packets at {where}").format(where=where))
-        if not console.is_terminal:  # into a pipe or a file a row is one line, as tshark
-            wide = console.options.update(width=10_000)  # prints them: `| grep SYN` finds rows
-            console.width = max(console.width, Measurement.get(console, wide, table).maximum)
-        console.print(table)
+        where = f"{node} ({chosen.address_of(node)})" if node in chosen.hosts else node
+        title = translation(language).gettext("Packets at {where}").format(where=where)
+        console.print()
+        show_packets(console, trace, node, title)
     sys.exit(load_exit_code(run.loads))
+
+
+def _chosen_lab(lab_file: str | None) -> lab.Lab:
+    """The lab file's lab, or the demo lab; a mistake in the file is a usage error."""
+    try:
+        return lab.load_lab(lab_file) if lab_file else lab.demo_lab()
+    except lab.LabError as exc:
+        raise UserError(str(exc), EXIT_USAGE) from None
+
+
+def _checked_url(chosen: lab.Lab, url: str | None) -> str:
+    """``url`` (or the lab's) normalised; a usage error if the lab's DNS cannot know its name."""
+    try:
+        url = normalize_url(url or chosen.url)
+    except BadUrl as exc:
+        raise UserError(str(exc), EXIT_USAGE) from None
+    parts = urllib.parse.urlsplit(url)
+    hostname = (parts.hostname or "").rstrip(".").lower()
+    origins = chosen.zone_origins()
+    # With the root zone in the lab every name has an answer (NXDOMAIN for most).
+    known = "." in origins or any(hostname == o or hostname.endswith("." + o) for o in origins)
+    if not known:
+        example = urllib.parse.urlsplit(chosen.url).hostname
+        raise UserError(
+            f"the simulated lab serves {example} only (its DNS knows the names under "
+            f"{', '.join(origins)}), e.g. {chosen.url}",
+            EXIT_USAGE,
+        )
+    return urllib.parse.urlunsplit(parts)
+
+
+def _note_faults_that_did_nothing(faults: list[lab.FaultSpec], fired: list[Any]) -> None:
+    """Say so when a --drop or --delay matched nothing: not a mistake, but worth knowing."""
+    for spec, fault in zip(faults, fired, strict=True):
+        if not fault.fired:
+            err_console().print(
+                f"webtrip: note: --{spec.action} {spec.text} did nothing: only "
+                f"{fault.seen} packet(s) on the browser's link matched, so there was no "
+                f"#{spec.nth}."
+            )
