@@ -232,7 +232,8 @@ def sim(
     if not no_packets:
         # A router has an address on each of its links: its name says enough.
         where = f"{node} ({chosen.address_of(node)})" if node in chosen.hosts else node
-        title = translation(language).gettext("Packets at {where}").format(where=where)
+        _ = translation(language).gettext
+        title = _("Packets at {where}").format(where=where)
         console.print()
         show_packets(console, trace, node, title)
     sys.exit(load_exit_code(run.loads))
