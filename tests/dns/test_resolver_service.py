@@ -33,14 +33,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hierarchy import (
+from support import mutate_dns_message, require_program
+from support.hierarchy import (
     RESOLVER,
     SimHierarchy,
     loopback_hierarchy,
     rrsets_text,
     webtrip_resolver,
 )
-from support import mutate_dns_message, require_program
 from webtrip.dns.client import make_query, query
 from webtrip.dns.protocol import UDP
 from webtrip.trace import ResolverAnswered

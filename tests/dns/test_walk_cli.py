@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from tests.support import free_port, require_program, wait_for_dns
 
-from support import cli_env, run_webtrip
+from support import cli_env, free_port, require_program, run_webtrip, wait_for_dns
 from webtrip.lab import demo_lab, loopback
 from webtrip.lab.actors import LabServers, start_servers
 from webtrip.lab.spec import root_hints

@@ -58,19 +58,15 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-
-# found through the path set just above:
-from fidelity_support import (
+from support import require_program
+from support.fidelity import (
     DELAY,
     RATE,
     SIZE,
@@ -79,8 +75,6 @@ from fidelity_support import (
     VethLab,
     simulated_transfer,
 )
-
-from support import require_program
 
 pytestmark = pytest.mark.peer("linux-tcp")
 

@@ -62,10 +62,8 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,10 +72,8 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-
-# found through the path set just above:
-from fidelity_support import (
+from support import require_program
+from support.fidelity import (
     DELAY,
     RATE,
     SIZE,
@@ -86,8 +82,6 @@ from fidelity_support import (
     VethLab,
     simulated_transfer,
 )
-
-from support import require_program
 from webtrip.packets.dissect import Packet
 
 pytestmark = pytest.mark.peer("linux-tcp")

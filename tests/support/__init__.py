@@ -1,5 +1,14 @@
 """Helpers the tests share: free loopback ports, starting webtrip's servers as
-real processes, and waiting until a DNS server answers."""
+real processes, running the command line, and waiting until a DNS server answers.
+
+The package ``support`` holds what test modules import (pytest's ``pythonpath``
+puts ``tests/`` on the path, so it is ``support`` everywhere): this module, and
+:mod:`support.hierarchy` (the test DNS hierarchy), :mod:`support.netsim` (two
+simulated hosts and a DNS exchange), :mod:`support.tcp_world` (a tiny world for
+the TCP state machine) and :mod:`support.fidelity` (Linux's TCP in network
+namespaces). The third-party programs the tests talk to are started by the
+package ``peers`` beside it.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +33,7 @@ from hypothesis import strategies as st
 
 import webtrip
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 SRC = Path(webtrip.__file__).resolve().parents[1]  # this checkout's code, not an installed copy
 ZONES = DATA / "zones"
 
