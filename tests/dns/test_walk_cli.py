@@ -118,6 +118,7 @@ def test_trace_failures_are_one_sentence(hierarchy, tmp_path):
         assert words in done.stderr
 
 
+@pytest.mark.peer("dig")
 def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
     dig = require_program("dig")
     port = free_port("127.53.0.4")
@@ -172,6 +173,7 @@ def test_resolver_mistakes_are_one_sentence(args, words):
     assert words in done.stderr
 
 
+@pytest.mark.peer("dig")
 def test_the_resolver_forwards_to_another_resolver(hierarchy):
     """dig → `webtrip dns resolver --forward` → the demo's resolver → root, .test, webtrip.test."""
     dig = require_program("dig")

@@ -65,7 +65,7 @@ from pathlib import Path
 
 import pytest
 
-from support import require_program
+from support import require_peer, require_program
 from support.fidelity import (
     DELAY,
     RATE,
@@ -76,7 +76,7 @@ from support.fidelity import (
     simulated_transfer,
 )
 
-pytestmark = pytest.mark.peer("linux-tcp")
+pytestmark = [pytest.mark.peer(name) for name in ("linux-tcp", "ip", "tc", "tshark")]
 
 PORT = 5001
 
@@ -86,6 +86,7 @@ Packet = tuple[str, str]  # (who sent it: "client" or "server", tcp.flags.str)
 @pytest.fixture
 def veth_lab() -> Iterator[VethLab]:
     """The two namespaces and their shaped veth pair, removed again whatever happens."""
+    require_peer("linux-tcp")
     if os.geteuid() != 0:
         pytest.skip("network namespaces and tc need root (CAP_NET_ADMIN)")
     lab = VethLab(require_program("ip"), require_program("tc"))

@@ -72,7 +72,7 @@ from typing import Any
 
 import pytest
 
-from support import require_program
+from support import require_peer, require_program
 from support.fidelity import (
     DELAY,
     RATE,
@@ -84,7 +84,7 @@ from support.fidelity import (
 )
 from webtrip.packets.dissect import Packet
 
-pytestmark = pytest.mark.peer("linux-tcp")
+pytestmark = [pytest.mark.peer(name) for name in ("linux-tcp", "ip", "tc", "nft", "tshark")]
 
 PORT = 5002
 MSS = 1460  # both stacks, with Linux's timestamps off
@@ -146,6 +146,7 @@ def _ns(lab: VethLab, namespace: str, *command: str, stdin: str | None = None) -
 @pytest.fixture
 def loss_lab() -> Iterator[tuple[VethLab, str]]:
     """The shaped namespaces, made to recover as NewReno does; removed whatever happens."""
+    require_peer("linux-tcp")
     if os.geteuid() != 0:
         pytest.skip("network namespaces, tc and nftables need root (CAP_NET_ADMIN)")
     lab = VethLab(require_program("ip"), require_program("tc"))

@@ -38,6 +38,7 @@ def test_the_same_seed_gives_the_same_pcap_and_another_seed_another(tmp_path):
     assert first != third
 
 
+@pytest.mark.peer("tshark")
 def test_tshark_reads_the_pcap_without_malformed_packets(tmp_path):
     tshark = require_program("tshark")
     pcap = tmp_path / "lab.pcap"
@@ -180,6 +181,7 @@ def shuffling_lab(folder: Path) -> Path:
     return lab_file
 
 
+@pytest.mark.peer("tshark")
 @pytest.mark.parametrize(
     ("link", "seed"), [("lossy", "3"), ("lossy", "7"), ("lossy", "11"), ("shuffling", "14")]
 )

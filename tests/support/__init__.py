@@ -71,8 +71,50 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise RuntimeError("no free port found on " + host)
 
 
+# --- third-party programs: the peer marker -------------------------------------------
+#
+# A test that talks to a third-party program says so with @pytest.mark.peer("name"),
+# so that `pytest -m "not peer"` leaves out exactly the tests that need one. The
+# tests reach every program through require_program (or require_peer, for a peer
+# that is not a program on PATH), and that checks the mark: a test that forgets
+# it fails, on every machine, whether the program is installed or not.
+
+_running: pytest.Item | None = None  # the test being set up, run or torn down
+
+
+@contextlib.contextmanager
+def running_test(item: pytest.Item) -> Iterator[None]:
+    """Make ``item`` the test :func:`require_peer` checks (tests/conftest.py's hook)."""
+    global _running
+    _running = item
+    try:
+        yield
+    finally:
+        _running = None
+
+
+def peers_marked(item: pytest.Item) -> set[str]:
+    """The names of a test's ``peer`` marks (its own, its class's and its module's)."""
+    return {name for mark in item.iter_markers("peer") for name in mark.args}
+
+
+def require_peer(name: str) -> None:
+    """Fail the running test unless it is marked ``@pytest.mark.peer(name)``."""
+    if _running is None:
+        raise RuntimeError(f"the peer {name} was asked for outside a test")
+    if name not in peers_marked(_running):
+        pytest.fail(
+            f"{_running.nodeid} talks to {name} but is not marked @pytest.mark.peer({name!r})",
+            pytrace=False,
+        )
+
+
 def require_program(name: str) -> str:
-    """The path of a third-party program, or skip the test saying which is missing."""
+    """The path of a third-party program, or skip the test saying which is missing.
+
+    Fails the test if it is not marked ``@pytest.mark.peer(name)``.
+    """
+    require_peer(name)
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
         pytest.skip(f"{name} is not installed (run the test command as root to install it)")
