@@ -55,6 +55,16 @@ def run_webtrip(
     )  # fmt: skip
 
 
+def assert_one_clear_sentence(done: subprocess.CompletedProcess[str], exit_code: int) -> str:
+    """Check that a command failed as the house rules say: ``exit_code``, no traceback, and
+    one line on standard error (returned)."""
+    assert done.returncode == exit_code, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that is free for both UDP and TCP on ``host`` right now."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
