@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -63,6 +64,11 @@ def assert_one_clear_sentence(done: subprocess.CompletedProcess[str], exit_code:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     return lines[0]
+
+
+SENTENCE_AND_DETAILS = re.compile(r"(?P<sentence>[^.\n]+\.) \((?P<details>[^\n]+)\)")
+"""A failed load as the narration tells it: one sentence, then the error's own words in
+parentheses."""
 
 
 def free_port(host: str = "127.0.0.1") -> int:
