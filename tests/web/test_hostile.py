@@ -746,8 +746,8 @@ def sim_trickle(
 
         async def read_until_closed() -> None:
             with contextlib.suppress(ConnectionError):
-                while data := await stream.receive_some():
-                    received.extend(data)
+                while chunk := await stream.receive_some():
+                    received.extend(chunk)
 
         start = loop.time()
         reader = asyncio.create_task(read_until_closed())
@@ -760,7 +760,8 @@ def sim_trickle(
                 await asyncio.wait([reader], timeout=interval)
         await asyncio.wait([reader], timeout=max(0.1, limit - (loop.time() - start)))
         reader.cancel()
-        return Trickled(loop.time() - start, reader.done() and not reader.cancelled(), received)
+        closed = reader.done() and not reader.cancelled()
+        return Trickled(loop.time() - start, closed, bytes(received))
 
     return sim_exchange(site, client)
 
