@@ -8,7 +8,7 @@ closed connection was new (as Firefox). A second such close is a failure,
 "closed the connection before answering" (kind ``connection-failed``) — not a
 broken HTTP answer.
 
-Against our web server on loopback (a keep-alive timeout of 0.3 s, waited
+Against our web server on loopback (a keep-alive timeout of 0.2 s, waited
 out between two requests) and in the simulated world (the same server with
 a 1 s keep-alive timeout; the demo lab over a lossy link).
 """
@@ -61,12 +61,12 @@ def assert_retried_once_on_a_new_connection(trace: Trace, fetched: list) -> None
 
 
 def test_a_reused_connection_closed_by_the_servers_keepalive_timeout_is_retried(tmp_path):
-    with webtrip_web_server(SITE, extra=["--keepalive-timeout", "0.3"], log_dir=tmp_path) as server:
+    with webtrip_web_server(SITE, extra=["--keepalive-timeout", "0.2"], log_dir=tmp_path) as server:
 
         async def main():
             network = RealNetwork()
             trace = Trace(network.now)
-            fetched = await two_requests_with_a_pause(network, trace, server.host, server.port, 1)
+            fetched = await two_requests_with_a_pause(network, trace, server.host, server.port, 0.6)
             return trace, fetched
 
         trace, fetched = asyncio.run(main())

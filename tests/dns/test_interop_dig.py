@@ -112,7 +112,7 @@ def run_tool(tool: str, server, name: str, rdtype: str, tcp: bool) -> str:
     return done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("tool", ["dig", "kdig"])
+@pytest.mark.parametrize("tool", ["dig", pytest.param("kdig", marks=pytest.mark.peer("kdig"))])
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 @pytest.mark.parametrize(("name", "rdtype"), QUERIES, ids=[f"{n}-{t}" for n, t in QUERIES])
 def test_tool_parses_our_answer_and_shows_what_we_sent(server, tool, transport, name, rdtype):

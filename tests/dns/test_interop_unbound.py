@@ -24,9 +24,9 @@ import dns.query
 import dns.rcode
 import pytest
 
-from hierarchy import loopback_hierarchy, rrsets_text, webtrip_resolver
 from peers.unbound import unbound_server
 from support import require_program
+from support.hierarchy import loopback_hierarchy, rrsets_text, webtrip_resolver
 
 pytestmark = pytest.mark.peer("unbound")
 

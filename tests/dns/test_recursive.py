@@ -16,7 +16,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from hierarchy import ELSEWHERE, ROOT, TLD, WEBTRIP, SimHierarchy
+from support.hierarchy import ELSEWHERE, ROOT, TLD, WEBTRIP, SimHierarchy
 from webtrip.dns.client import make_query
 from webtrip.dns.recursive_resolver import Resolution
 

@@ -33,14 +33,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hierarchy import (
+from support import mutate_dns_message, require_program
+from support.hierarchy import (
     RESOLVER,
     SimHierarchy,
     loopback_hierarchy,
     rrsets_text,
     webtrip_resolver,
 )
-from support import mutate_dns_message, require_program
 from webtrip.dns.client import make_query, query
 from webtrip.dns.protocol import UDP
 from webtrip.trace import ResolverAnswered
@@ -374,9 +374,10 @@ def records(sections: dict[str, set[tuple[str, int, str, str]]], section: str) -
     return {(owner, rdtype, rdata) for owner, _ttl, rdtype, rdata in sections[section]}
 
 
-@pytest.mark.peer("dig")
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-@pytest.mark.parametrize("tool", ["dig", "kdig"])
+@pytest.mark.parametrize(
+    "tool", [pytest.param(t, marks=pytest.mark.peer(t)) for t in ("dig", "kdig")]
+)
 def test_dig_and_kdig_get_answers_through_the_hierarchy(lab, resolver, tool, transport):
     p = lab.prefix
     tcp = ("+tcp",) if transport == "tcp" else ()

@@ -34,7 +34,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from hierarchy import RESOLVER, ROOT, TLD, WEBTRIP, SimHierarchy
+from support.hierarchy import RESOLVER, ROOT, TLD, WEBTRIP, SimHierarchy
 from webtrip.dns.recursive_resolver import Forwarder, RecursiveResolver
 from webtrip.net import RealNetwork
 from webtrip.packets.ipv4 import PROTOCOL_UDP, IPv4Packet

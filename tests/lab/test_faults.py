@@ -1,26 +1,22 @@
-"""Faults on the browser's link, from the command line, and a load that survives a bad link."""
+"""Faults on the browser's link, and a load that survives a bad link.
+
+The command line's ``--drop``, ``--delay`` and ``--dns-silent`` are in ``tests/cli/test_sim.py``.
+"""
 
 from __future__ import annotations
 
 import random
-import subprocess
 
 import pytest
 
-from support import run_webtrip
 from webtrip import lab
 from webtrip.lab import sim as simulated
 from webtrip.labs import demo_path
 from webtrip.packets.dissect import dissect
 from webtrip.trace import PacketCaptured
 
-# The command runs the webtrip under test (this checkout's, not whatever is installed).
 SITE = demo_path("site")
 DEMO_FILES = ["/", "/style.css", "/script.js", "/img/four-steps.svg", "/img/icon.svg"]
-
-
-def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
-    return run_webtrip("sim", *args, columns=160)
 
 
 def packets(
@@ -96,38 +92,6 @@ def test_a_lost_dns_answer_is_asked_again_after_the_resolvers_timeout():
 def test_the_filter_syntax(text, name, nth, extra):
     fault = lab.parse_fault(name, text)
     assert (fault.nth, fault.extra) == (nth, pytest.approx(extra))
-
-
-def test_the_command_line_shows_the_retransmission_in_the_packet_table():
-    done = webtrip("--drop", "synack", "--no-render")
-    assert done.returncode == 0, done.stderr
-    table = done.stdout[done.stdout.index("Packets at browser") :]
-    lines = table.splitlines()
-    (lost,) = [n for n, line in enumerate(lines) if "(dropped: targeted fault" in line]
-    assert "[SYN, ACK]" in lines[lost] and "[SYN] Seq=0" in lines[lost + 1]
-    # The dropped packet has no number: the others keep the pcap's (Wireshark's) numbers.
-    assert lines[lost].split()[0] != "6" and lines[lost + 1].split()[0] == "6"
-
-
-def test_a_silent_dns_server_is_a_narrated_failure_with_exit_12():
-    done = webtrip("--dns-silent", "--no-render")
-    assert done.returncode == 12
-    assert "What went wrong" in done.stdout and "did not answer" in done.stdout
-
-
-@pytest.mark.parametrize(
-    ("args", "words"),
-    [
-        (("--drop", "synn"), "not a packet filter"),
-        (("--drop", "syn#0"), "counted from 1"),
-        (("--delay", "synack"), "needs the delay after '='"),
-        (("--delay", "synack=soon"), "not a number with a unit"),
-    ],
-)
-def test_bad_faults_are_one_sentence_and_exit_2(args, words):
-    done = webtrip(*args)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert words in done.stderr
 
 
 # --- the promise: every file arrives byte-exact over a bad link ---------------------------

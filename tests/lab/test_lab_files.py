@@ -245,12 +245,6 @@ between = ["resolver", "home"]
     assert names[0].server == ("192.168.1.53", 53)
 
 
-def test_a_missing_lab_file_is_exit_2_and_one_sentence(tmp_path):
-    done = webtrip("sim", "--lab", str(tmp_path / "nothing.toml"))
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert "no such lab file" in done.stderr
-
-
 def test_the_demo_resolver_asks_again_when_the_servers_links_lose_packets():
     """10% loss on the root, .test and webtrip.test links: lost questions are asked again."""
     demo = lab.demo_lab()

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import pathlib
-import sys
 from collections.abc import Callable, Iterator
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-
-from netsim_support import connect_pair  # found through the path set just above
-
+from support.netsim import connect_pair
 from webtrip.netsim.host import Host
 from webtrip.netsim.link import Link
 from webtrip.netsim.world import SimWorld

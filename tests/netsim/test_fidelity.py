@@ -58,19 +58,15 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-
-# found through the path set just above:
-from fidelity_support import (
+from support import require_peer, require_program
+from support.fidelity import (
     DELAY,
     RATE,
     SIZE,
@@ -80,9 +76,7 @@ from fidelity_support import (
     simulated_transfer,
 )
 
-from support import require_program
-
-pytestmark = pytest.mark.peer("linux-tcp")
+pytestmark = [pytest.mark.peer(name) for name in ("linux-tcp", "ip", "tc", "tshark")]
 
 PORT = 5001
 
@@ -92,6 +86,7 @@ Packet = tuple[str, str]  # (who sent it: "client" or "server", tcp.flags.str)
 @pytest.fixture
 def veth_lab() -> Iterator[VethLab]:
     """The two namespaces and their shaped veth pair, removed again whatever happens."""
+    require_peer("linux-tcp")
     if os.geteuid() != 0:
         pytest.skip("network namespaces and tc need root (CAP_NET_ADMIN)")
     lab = VethLab(require_program("ip"), require_program("tc"))

@@ -62,10 +62,8 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import re
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,10 +72,8 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))
-
-# found through the path set just above:
-from fidelity_support import (
+from support import require_peer, require_program
+from support.fidelity import (
     DELAY,
     RATE,
     SIZE,
@@ -86,11 +82,9 @@ from fidelity_support import (
     VethLab,
     simulated_transfer,
 )
-
-from support import require_program
 from webtrip.packets.dissect import Packet
 
-pytestmark = pytest.mark.peer("linux-tcp")
+pytestmark = [pytest.mark.peer(name) for name in ("linux-tcp", "ip", "tc", "nft", "tshark")]
 
 PORT = 5002
 MSS = 1460  # both stacks, with Linux's timestamps off
@@ -152,6 +146,7 @@ def _ns(lab: VethLab, namespace: str, *command: str, stdin: str | None = None) -
 @pytest.fixture
 def loss_lab() -> Iterator[tuple[VethLab, str]]:
     """The shaped namespaces, made to recover as NewReno does; removed whatever happens."""
+    require_peer("linux-tcp")
     if os.geteuid() != 0:
         pytest.skip("network namespaces, tc and nftables need root (CAP_NET_ADMIN)")
     lab = VethLab(require_program("ip"), require_program("tc"))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from netsim_support import CLIENT_IP, SERVER_IP, connect_pair
 
+from support.netsim import CLIENT_IP, SERVER_IP, connect_pair
 from webtrip.netsim.link import Link
 from webtrip.netsim.world import SimWorld
 from webtrip.packets import icmp

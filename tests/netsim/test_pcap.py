@@ -9,9 +9,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from netsim_support import connect_pair, dns_exchange
 
 from support import require_program
+from support.netsim import connect_pair, dns_exchange
 from webtrip.dns.client import DnsTimeout
 from webtrip.netsim.world import EPOCH, SimWorld
 from webtrip.packets import icmp

@@ -316,6 +316,7 @@ def test_the_same_seed_gives_the_same_packets_pcap_and_trace(tmp_path, monkeypat
     assert other.world.pcap() != first.world.pcap()
 
 
+@pytest.mark.peer("tshark")
 def test_tshark_reads_the_simulated_capture(tmp_path):
     tshark = require_program("tshark")
     lab = run_demo_lab(1, tmp_path)

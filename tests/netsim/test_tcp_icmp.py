@@ -8,7 +8,7 @@ import errno
 
 import pytest
 
-from netsim.test_tcp_harness import Conditions, Recorder, Sender, World, app_of
+from support.tcp_world import Conditions, Recorder, Sender, World, app_of
 from webtrip.net import Stream
 from webtrip.netsim.tcp import CloseReason, TcpConfig
 from webtrip.netsim.tcp_state import State

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import pytest
 
-from netsim.test_tcp_harness import (
+from support.tcp_world import (
     CLIENT_PORT,
     Conditions,
     Recorder,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from netsim.test_tcp_harness import (
+from support.tcp_world import (
     CLIENT_PORT,
     SERVER_PORT,
     Conditions,

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from netsim.test_tcp_harness import Conditions, Sender, World, app_of
+from support.tcp_world import Conditions, Sender, World, app_of
 from webtrip.netsim.tcp import CloseReason, TcpConfig
 
 MEGABYTE = 1 << 20

@@ -7,8 +7,8 @@ import errno
 import time
 
 import pytest
-from netsim_support import CLIENT_IP, SERVER_IP, dns_exchange
 
+from support.netsim import CLIENT_IP, SERVER_IP, dns_exchange
 from webtrip.dns.client import DnsTimeout
 from webtrip.netsim.sockets import EPHEMERAL_PORTS
 from webtrip.netsim.world import EPOCH, SimWorld

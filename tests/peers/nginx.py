@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peers._process import read_logs, spawn, stop, wait_until
-from support import free_port, require_program
+from support import free_port, require_peer, require_program
 
 __all__ = [
     "ACCESS_LOG_FIELDS",
@@ -299,6 +299,7 @@ def nginx_server(
     messages if the check fails, if nginx exits, or if it does not listen within
     ``timeout`` seconds.
     """
+    require_peer("nginx")  # also when the caller names the program
     program = nginx or require_program("nginx")
     root = Path(root)
     if not root.is_dir():

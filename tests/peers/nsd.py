@@ -27,7 +27,7 @@ import dns.rdatatype
 import dns.zone
 
 from peers._process import read_logs, spawn, stop, wait_until
-from support import free_port, require_program, wait_for_dns
+from support import free_port, require_peer, require_program, wait_for_dns
 
 __all__ = ["NsdStartError", "RunningPeer", "nsd_server", "write_nsd_config", "zone_origin"]
 
@@ -171,6 +171,7 @@ def nsd_server(
     and stderr if NSD exits or does not answer authoritatively for every zone
     within ``timeout`` seconds.
     """
+    require_peer("nsd")  # also when the caller names the program
     program = nsd or require_program("nsd")
     origins = tuple(zone_origin(Path(zone)) for zone in zones)
     with tempfile.TemporaryDirectory(prefix="webtrip-nsd-") as tmp:

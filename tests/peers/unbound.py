@@ -27,7 +27,7 @@ import dns.message
 import dns.query
 
 from peers._process import read_logs, spawn, stop, wait_until
-from support import free_port, require_program
+from support import free_port, require_peer, require_program
 
 __all__ = ["RunningUnbound", "UnboundStartError", "unbound_server", "write_unbound_config"]
 
@@ -138,6 +138,7 @@ def unbound_server(
     Skips the test when Unbound is not installed; raises UnboundStartError
     with its log if it exits or does not answer within ``timeout`` seconds.
     """
+    require_peer("unbound")  # also when the caller names the program
     program = unbound or require_program("unbound")
     with tempfile.TemporaryDirectory(prefix="webtrip-unbound-") as tmp:
         workdir = Path(tmp)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from peers.chromium import CHROMIUM_FLAGS, run_chromium
-from support import require_program, run_webtrip
+from support import require_peer, require_program, run_webtrip
 from webtrip.report.mermaid import mermaid_from_trace
 from webtrip.trace import Trace
 
@@ -70,6 +70,7 @@ PAGE = """<!DOCTYPE html>
 
 def mermaid_bundle() -> Path:
     """The mermaid browser bundle (scripts/test.sh installs it with npm), or skip."""
+    require_peer("mermaid")
     if not BUNDLE.is_file():
         pytest.skip(f"the mermaid npm package is not in {NPM} (scripts/test.sh installs it)")
     return BUNDLE
@@ -113,6 +114,7 @@ def diagrams() -> dict[str, str]:
 
 
 @pytest.mark.peer("chromium")
+@pytest.mark.peer("mermaid")
 def test_mermaid_parses_and_renders_every_diagram(diagrams, tmp_path):
     require_program("chromium")
     bundle = mermaid_bundle()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from support import require_program
 from webtrip.netsim.world import SimWorld
 from webtrip.packets.dissect import Match
@@ -15,6 +17,7 @@ from webtrip.report.pcap import captured_packets
 SERVER = "10.7.0.2"
 
 
+@pytest.mark.peer("tshark")
 def test_a_fast_retransmission_is_marked_as_tshark_marks_it(tmp_path):
     tshark = require_program("tshark")
     payload = bytes(i % 251 for i in range(200_000))

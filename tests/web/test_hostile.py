@@ -17,33 +17,43 @@ raw loopback sockets:
   other than GET/HEAD/OPTIONS get 405 with Allow.
 * **Slow clients.** A request head trickled byte by byte is cut off after the
   header timeout while other clients are served; an idle connection is closed
-  after the keep-alive timeout.
+  after the keep-alive timeout. Every slow client, and a connection reused
+  within the keep-alive timeout, also against the same server in the simulated
+  world, where the waits are virtual.
 * **Connection cap.** Beyond ``--max-connections``, a connection gets 503
   with Retry-After and is closed; a released slot is served again.
 * **Resets and garbage.** A client that resets mid-response, and random or
   mutated requests, never break the server.
 
-Every loop is bounded in count and in time, and all traffic stays on loopback.
+Every loop is bounded in count and in time, and all traffic stays on loopback
+(or in the simulated world).
 """
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import contextlib
 import re
 import select
 import shutil
 import socket
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from support import DATA, RunningWebServer, webtrip_web_server
+from webtrip.net import Stream
+from webtrip.netsim.world import SimWorld
+from webtrip.web.server import WebServer, WebServerOptions
+from webtrip.web.sites import Site, SiteMap
 
 INDEX = (DATA / "sites" / "www" / "index.html").read_bytes()
 GUIDE = (DATA / "sites" / "www" / "docs" / "guide.txt").read_bytes()
@@ -51,6 +61,8 @@ BIG_SIZE = 5 * 1024 * 1024
 
 KIB = 1024
 MIB = 1024 * 1024
+
+T = TypeVar("T")
 
 
 # --- servers --------------------------------------------------------------------------
@@ -77,15 +89,15 @@ def server(site: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run
 def impatient_server(
     site: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningWebServer]:
-    """A server with a 1 s header timeout and 2 s for a first request and between requests."""
-    extra = ["--header-timeout", "1", "--keepalive-timeout", "2", "--first-request-timeout", "2"]
+    """A server with a 0.5 s header timeout and 1 s for a first request and between requests."""
+    extra = ["--header-timeout", "0.5", "--keepalive-timeout", "1", "--first-request-timeout", "1"]
     logs = tmp_path_factory.mktemp("logs")
     with webtrip_web_server(site, log_dir=logs, extra=extra) as running:
         yield running
 
 
-HEADER_TIMEOUT = 1.0
-KEEPALIVE_TIMEOUT = 2.0
+HEADER_TIMEOUT = 0.5
+KEEPALIVE_TIMEOUT = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -637,25 +649,13 @@ def trickle(
 
 SLOW_HEAD = b"GET /index.html HTTP/1.1\r\nHost: x\r\nUser-Agent: " + b"s" * 60 + b"\r\n\r\n"
 
-SLOW_CLIENTS = [
-    pytest.param(b"", SLOW_HEAD, HEADER_TIMEOUT, id="head-byte-by-byte"),
-    pytest.param(
-        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n",
-        b"b" * 50,
-        HEADER_TIMEOUT,
-        id="body-byte-by-byte",
-    ),
-    pytest.param(b"", b"\r\n" * 30, KEEPALIVE_TIMEOUT, id="blank-lines-byte-by-byte"),
-]
 
-
-@pytest.mark.parametrize(("prefix", "data", "timeout"), SLOW_CLIENTS)
-def test_slow_client_is_cut_off_after_its_timeout(
-    impatient_server: RunningWebServer, prefix: bytes, data: bytes, timeout: float
+def test_a_head_trickled_byte_by_byte_is_cut_off_after_the_header_timeout(
+    impatient_server: RunningWebServer,
 ) -> None:
-    result = trickle(impatient_server, prefix, data)
+    result = trickle(impatient_server, b"", SLOW_HEAD)
     assert result.closed, f"still connected after {result.seconds:.1f}s"
-    assert result.seconds < timeout + 1.0
+    assert result.seconds < HEADER_TIMEOUT + 1.0
     responses, rest = parse_responses(result.received)
     assert rest == b""
     assert [r.status for r in responses] in ([], [408])
@@ -694,18 +694,6 @@ def test_idle_keepalive_connection_is_closed_after_the_keepalive_timeout(
     assert KEEPALIVE_TIMEOUT - 0.3 < idle < KEEPALIVE_TIMEOUT + 1.0
 
 
-def test_keepalive_connection_is_reused_within_the_timeout(
-    impatient_server: RunningWebServer,
-) -> None:
-    with Client(impatient_server) as client:
-        client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        client.responses(1)
-        time.sleep(KEEPALIVE_TIMEOUT * 0.6)
-        client.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-        responses = client.responses(2)
-    assert [r.status for r in responses] == [200, 200]
-
-
 def test_connection_that_never_sends_is_closed_after_the_first_request_timeout(
     impatient_server: RunningWebServer,
 ) -> None:
@@ -715,6 +703,115 @@ def test_connection_that_never_sends_is_closed_after_the_first_request_timeout(
         seconds = time.monotonic() - opened
     assert client.closed
     assert seconds < KEEPALIVE_TIMEOUT + 1.0
+
+
+# --- slow clients, in virtual time ---------------------------------------------------------
+#
+# The same server, started as `webtrip web serve --header-timeout 1 --keepalive-timeout 2
+# --first-request-timeout 2` starts it, on a simulated host; the client trickles from
+# another. The bounds are those the real tests had with these timeouts, in virtual seconds.
+
+SIM_CLIENT, SIM_SERVER = "10.9.0.1", "10.9.0.2"
+SIM_OPTIONS = WebServerOptions(header_timeout=1.0, keepalive_timeout=2.0, first_request_timeout=2.0)
+
+
+def sim_exchange(site: Path, client: Callable[[Stream], Awaitable[T]]) -> T:
+    """Run ``client`` on a connection to our server (:data:`SIM_OPTIONS`) in a simulated world."""
+    with SimWorld(seed=1) as world:
+        near, far = world.add_host("client"), world.add_host("server")
+        world.connect(near, f"{SIM_CLIENT}/24", far, f"{SIM_SERVER}/24", latency=0.001)
+        sites = SiteMap([Site.from_folder("", site)])
+        server = WebServer(world.network(far), sites, world.trace, options=SIM_OPTIONS)
+
+        async def main() -> T:
+            await server.start([(SIM_SERVER, 80)])
+            stream = await world.network(near).open_tcp_stream(SIM_SERVER, 80)
+            try:
+                return await client(stream)
+            finally:
+                stream.abort()
+                await server.aclose()
+
+        return world.run(main())
+
+
+def sim_trickle(
+    site: Path, prefix: bytes, data: bytes, interval: float = 0.3, limit: float = 6.0
+) -> Trickled:
+    """:func:`trickle`, in the simulated world."""
+
+    async def client(stream: Stream) -> Trickled:
+        loop = asyncio.get_running_loop()
+        received = bytearray()
+
+        async def read_until_closed() -> None:
+            with contextlib.suppress(ConnectionError):
+                while chunk := await stream.receive_some():
+                    received.extend(chunk)
+
+        start = loop.time()
+        reader = asyncio.create_task(read_until_closed())
+        with contextlib.suppress(ConnectionError):
+            await stream.send_all(prefix)
+            for byte in data:
+                if loop.time() - start > limit or received or reader.done():
+                    break
+                await stream.send_all(bytes([byte]))
+                await asyncio.wait([reader], timeout=interval)
+        await asyncio.wait([reader], timeout=max(0.1, limit - (loop.time() - start)))
+        reader.cancel()
+        closed = reader.done() and not reader.cancelled()
+        return Trickled(loop.time() - start, closed, bytes(received))
+
+    return sim_exchange(site, client)
+
+
+SLOW_CLIENTS = [
+    pytest.param(b"", SLOW_HEAD, SIM_OPTIONS.header_timeout, id="head-byte-by-byte"),
+    pytest.param(
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n",
+        b"b" * 50,
+        SIM_OPTIONS.header_timeout,
+        id="body-byte-by-byte",
+    ),
+    pytest.param(b"", b"\r\n" * 30, SIM_OPTIONS.keepalive_timeout, id="blank-lines-byte-by-byte"),
+]
+
+
+@pytest.mark.parametrize(("prefix", "data", "timeout"), SLOW_CLIENTS)
+def test_slow_client_is_cut_off_after_its_timeout(
+    site: Path, prefix: bytes, data: bytes, timeout: float
+) -> None:
+    result = sim_trickle(site, prefix, data)
+    assert result.closed, f"still connected after {result.seconds:.1f}s"
+    assert result.seconds < timeout + 1.0
+    responses, rest = parse_responses(result.received)
+    assert rest == b""
+    assert [r.status for r in responses] in ([], [408])
+
+
+def test_keepalive_connection_is_reused_within_the_timeout(site: Path) -> None:
+    request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    async def client(stream: Stream) -> list[Response]:
+        received = b""
+
+        async def responses(count: int) -> list[Response]:
+            nonlocal received
+            while len(parse_responses(received)[0]) < count:
+                data = await asyncio.wait_for(stream.receive_some(), timeout=3.0)
+                assert data, "the server closed the connection"
+                received += data
+            return parse_responses(received)[0]
+
+        await stream.send_all(request)
+        await responses(1)
+        await asyncio.sleep(SIM_OPTIONS.keepalive_timeout * 0.6)
+        await stream.send_all(request)
+        return await responses(2)
+
+    responses = sim_exchange(site, client)
+    assert [r.status for r in responses] == [200, 200]
 
 
 # --- connection cap -------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The command line as a user meets it: real processes, exit codes, one-sentence errors."""
+"""``webtrip dns serve`` and ``webtrip dns query`` as a user meets them: real processes,
+exit codes, one-sentence errors."""
 
 from __future__ import annotations
 
@@ -10,29 +11,14 @@ import sys
 
 import pytest
 
-from support import ZONES, cli_env, free_port, webtrip_dns_server
+from support import ZONES, assert_one_clear_sentence, cli_env, free_port, webtrip_dns_server
 from support import run_webtrip as webtrip
-
-
-def assert_one_clear_sentence(done: subprocess.CompletedProcess[str], exit_code: int) -> str:
-    assert done.returncode == exit_code, done.stderr
-    assert "Traceback" not in done.stderr + done.stdout
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, done.stderr
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
 def server():
     with webtrip_dns_server([ZONES / "example.test.zone"]) as running:
         yield running
-
-
-@pytest.mark.parametrize("command", [(), ("demo",), ("dns",), ("dns", "serve"), ("dns", "query")])
-def test_every_command_has_help_with_examples(command):
-    done = webtrip(*command, "--help")
-    assert done.returncode == 0
-    assert "Example" in done.stdout or command == ("dns",)
 
 
 def test_a_bad_zone_file_names_file_and_line_and_the_server_does_not_start():
@@ -130,39 +116,3 @@ def test_serve_log_prints_one_line_per_query_and_stops_cleanly_on_sigterm():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
     assert client.startswith("127.0.0.1:") and transport == "udp"
     assert (rcode, size) == ("NOERROR", "73B") and took.endswith("ms")
-
-
-def test_demo_runs_the_lab_and_tells_the_four_steps():
-    done = webtrip("demo")
-    assert done.returncode == 0, done.stderr
-    for step in ("Step 1 — DNS", "Step 2 — TCP/IP and HTTP", "Step 3 — Packets", "Step 4"):
-        assert step in done.stdout
-    assert "www.webtrip.test" in done.stdout and "200 OK" in done.stdout
-    assert "How the web works, in four steps" in done.stdout  # the page, rendered
-    # A and AAAA leave microseconds apart on real sockets: two questions, not a retry.
-    assert "2 questions at once" in done.stdout and "more time" not in done.stdout
-
-
-def test_demo_json_is_a_loadable_trace():
-    from webtrip.trace import PageLoadFinished, Trace
-
-    done = webtrip("demo", "--json")
-    assert done.returncode == 0, done.stderr
-    trace = Trace.from_json(done.stdout)
-    (finished,) = trace.of_type(PageLoadFinished)
-    assert finished.failed is None and finished.status == 200
-
-
-@pytest.mark.parametrize(
-    ("url", "words"),
-    [
-        ("", "empty"),
-        ("ftp://example.test/", "not an http"),
-        ("http://[::1", "not a valid URL"),
-        ("http://a b/", "not a valid host name"),
-        ("http://example.test:99999/", "not a valid URL"),
-    ],
-)
-def test_browse_refuses_a_bad_address_in_one_sentence(url, words):
-    done = webtrip("browse", url)
-    assert words in assert_one_clear_sentence(done, 2)

@@ -1,4 +1,4 @@
-"""A tiny deterministic world for the TCP tests, and the tests of that world.
+"""A tiny deterministic world for the TCP tests.
 
 Two hosts, A (10.0.0.1, the client) and B (10.0.0.2, the server), joined by
 two one-way pipes. Time is virtual: a discrete-event :class:`Scheduler` jumps
@@ -8,8 +8,8 @@ index, or at random with a seeded generator), duplicate them and reorder them
 checksum and decoded again — so the codec is exercised by every test. Each
 host keeps a log of what it sent and received, for the tests to read.
 
-Other test modules import from here (``from netsim.test_tcp_harness import
-...``; ``tests/`` is on ``sys.path``).
+The TCP test modules import it as ``support.tcp_world``; its own tests are in
+``tests/netsim/test_tcp_world.py``.
 """
 
 from __future__ import annotations
@@ -330,39 +330,3 @@ class World:
 def app_of(connection: TcpConnection) -> Recorder:
     assert isinstance(connection.app, Recorder)
     return connection.app
-
-
-# --- tests of the harness itself ---------------------------------------------
-
-
-def test_scheduler_runs_events_in_time_order_and_skips_cancelled_ones():
-    scheduler = Scheduler()
-    ran: list[str] = []
-    scheduler.call_later(2.0, lambda: ran.append("late"))
-    scheduler.call_later(1.0, lambda: ran.append("early"))
-    scheduler.call_later(1.0, lambda: ran.append("early, set second"))
-    scheduler.call_later(1.5, lambda: ran.append("cancelled")).cancel()
-    scheduler.run()
-    assert ran == ["early", "early, set second", "late"]
-    assert scheduler.now == 2.0
-
-
-def test_pipe_loses_the_segments_named_by_index():
-    world = World(a_to_b=Conditions(drop=[0]))
-    world.connect()
-    world.run(until=0.5)
-    assert world.a.pipe_out is not None
-    assert [flag_names(s) for s in world.a.pipe_out.lost] == ["SYN"]
-    assert not [r for r in world.b.log if r.direction == "in"]
-
-
-def test_same_seed_same_run():
-    def run(seed: int) -> list[tuple[float, str]]:
-        conditions = Conditions(loss=0.2, duplicate=0.1, reorder=0.3)
-        world = World(a_to_b=conditions, b_to_a=conditions, seed=seed)
-        world.connect(client=Sender(bytes(20_000)))
-        world.run()
-        return [(r.time, r.segment.summary()) for r in world.a.log]
-
-    assert run(7) == run(7)
-    assert run(7) != run(8)

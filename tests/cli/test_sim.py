@@ -19,6 +19,11 @@ def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
     return run_webtrip(*args, columns=140)
 
 
+def sim(*args: str) -> subprocess.CompletedProcess[str]:
+    """``webtrip sim ARGS`` 160 columns wide."""
+    return run_webtrip("sim", *args, columns=160)
+
+
 def test_sim_tells_the_four_steps_and_lists_the_packets():
     done = webtrip("sim", "--no-render")
     assert done.returncode == 0, done.stderr
@@ -38,6 +43,7 @@ def test_the_same_seed_gives_the_same_pcap_and_another_seed_another(tmp_path):
     assert first != third
 
 
+@pytest.mark.peer("tshark")
 def test_tshark_reads_the_pcap_without_malformed_packets(tmp_path):
     tshark = require_program("tshark")
     pcap = tmp_path / "lab.pcap"
@@ -180,6 +186,7 @@ def shuffling_lab(folder: Path) -> Path:
     return lab_file
 
 
+@pytest.mark.peer("tshark")
 @pytest.mark.parametrize(
     ("link", "seed"), [("lossy", "3"), ("lossy", "7"), ("lossy", "11"), ("shuffling", "14")]
 )
@@ -339,3 +346,47 @@ def test_failures_are_told_in_spanish(args, sentence):
     done = webtrip("sim", *args, "--lang", "es", "--no-render", "--no-packets")
     assert done.returncode != 0
     assert sentence in done.stdout
+
+
+# --- faults on the browser's link: --drop, --delay, --dns-silent ----------------------
+
+
+def test_the_command_line_shows_the_retransmission_in_the_packet_table():
+    done = sim("--drop", "synack", "--no-render")
+    assert done.returncode == 0, done.stderr
+    table = done.stdout[done.stdout.index("Packets at browser") :]
+    lines = table.splitlines()
+    (lost,) = [n for n, line in enumerate(lines) if "(dropped: targeted fault" in line]
+    assert "[SYN, ACK]" in lines[lost] and "[SYN] Seq=0" in lines[lost + 1]
+    # The dropped packet has no number: the others keep the pcap's (Wireshark's) numbers.
+    assert lines[lost].split()[0] != "6" and lines[lost + 1].split()[0] == "6"
+
+
+def test_a_silent_dns_server_is_a_narrated_failure_with_exit_12():
+    done = sim("--dns-silent", "--no-render")
+    assert done.returncode == 12
+    assert "What went wrong" in done.stdout and "did not answer" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--drop", "synn"), "not a packet filter"),
+        (("--drop", "syn#0"), "counted from 1"),
+        (("--delay", "synack"), "needs the delay after '='"),
+        (("--delay", "synack=soon"), "not a number with a unit"),
+    ],
+)
+def test_bad_faults_are_one_sentence_and_exit_2(args, words):
+    done = sim(*args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert words in done.stderr
+
+
+# --- lab files: --lab -----------------------------------------------------------------
+
+
+def test_a_missing_lab_file_is_exit_2_and_one_sentence(tmp_path):
+    done = webtrip("sim", "--lab", str(tmp_path / "nothing.toml"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "no such lab file" in done.stderr

@@ -1,10 +1,20 @@
 """Helpers the tests share: free loopback ports, starting webtrip's servers as
-real processes, and waiting until a DNS server answers."""
+real processes, running the command line, and waiting until a DNS server answers.
+
+The package ``support`` holds what test modules import (pytest's ``pythonpath``
+puts ``tests/`` on the path, so it is ``support`` everywhere): this module, and
+:mod:`support.hierarchy` (the test DNS hierarchy), :mod:`support.netsim` (two
+simulated hosts and a DNS exchange), :mod:`support.tcp_world` (a tiny world for
+the TCP state machine) and :mod:`support.fidelity` (Linux's TCP in network
+namespaces). The third-party programs the tests talk to are started by the
+package ``peers`` beside it.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,7 +34,7 @@ from hypothesis import strategies as st
 
 import webtrip
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parent.parent / "data"
 SRC = Path(webtrip.__file__).resolve().parents[1]  # this checkout's code, not an installed copy
 ZONES = DATA / "zones"
 
@@ -46,6 +56,21 @@ def run_webtrip(
     )  # fmt: skip
 
 
+def assert_one_clear_sentence(done: subprocess.CompletedProcess[str], exit_code: int) -> str:
+    """Check that a command failed as the house rules say: ``exit_code``, no traceback, and
+    one line on standard error (returned)."""
+    assert done.returncode == exit_code, done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+SENTENCE_AND_DETAILS = re.compile(r"(?P<sentence>[^.\n]+\.) \((?P<details>[^\n]+)\)")
+"""A failed load as the narration tells it: one sentence, then the error's own words in
+parentheses."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that is free for both UDP and TCP on ``host`` right now."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -62,8 +87,50 @@ def free_port(host: str = "127.0.0.1") -> int:
     raise RuntimeError("no free port found on " + host)
 
 
+# --- third-party programs: the peer marker -------------------------------------------
+#
+# A test that talks to a third-party program says so with @pytest.mark.peer("name"),
+# so that `pytest -m "not peer"` leaves out exactly the tests that need one. The
+# tests reach every program through require_program (or require_peer, for a peer
+# that is not a program on PATH), and that checks the mark: a test that forgets
+# it fails, on every machine, whether the program is installed or not.
+
+_running: pytest.Item | None = None  # the test being set up, run or torn down
+
+
+@contextlib.contextmanager
+def running_test(item: pytest.Item) -> Iterator[None]:
+    """Make ``item`` the test :func:`require_peer` checks (tests/conftest.py's hook)."""
+    global _running
+    _running = item
+    try:
+        yield
+    finally:
+        _running = None
+
+
+def peers_marked(item: pytest.Item) -> set[str]:
+    """The names of a test's ``peer`` marks (its own, its class's and its module's)."""
+    return {name for mark in item.iter_markers("peer") for name in mark.args}
+
+
+def require_peer(name: str) -> None:
+    """Fail the running test unless it is marked ``@pytest.mark.peer(name)``."""
+    if _running is None:
+        raise RuntimeError(f"the peer {name} was asked for outside a test")
+    if name not in peers_marked(_running):
+        pytest.fail(
+            f"{_running.nodeid} talks to {name} but is not marked @pytest.mark.peer({name!r})",
+            pytrace=False,
+        )
+
+
 def require_program(name: str) -> str:
-    """The path of a third-party program, or skip the test saying which is missing."""
+    """The path of a third-party program, or skip the test saying which is missing.
+
+    Fails the test if it is not marked ``@pytest.mark.peer(name)``.
+    """
+    require_peer(name)
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
         pytest.skip(f"{name} is not installed (run the test command as root to install it)")

@@ -1,8 +1,8 @@
 """The real half of the fidelity test: two network namespaces, a shaped veth, Linux's TCP.
 
-Imported by ``test_fidelity.py`` for :class:`VethLab`, and run as a script
-inside a namespace (``ip netns exec NS python fidelity_support.py ...``) for
-the two ends of the transfer:
+Imported by the fidelity tests (``tests/netsim/test_fidelity*.py``) for
+:class:`VethLab`, and run as a script inside a namespace (``ip netns exec NS
+python fidelity.py ...``) for the two ends of the transfer:
 
 - ``serve ADDRESS PORT SIZE``: listen, print ``ready``, accept one
   connection, send ``SIZE`` bytes, close;

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from tests.support import free_port, require_program, wait_for_dns
 
-from support import cli_env, run_webtrip
+from support import cli_env, free_port, require_program, run_webtrip, wait_for_dns
 from webtrip.lab import demo_lab, loopback
 from webtrip.lab.actors import LabServers, start_servers
 from webtrip.lab.spec import root_hints
@@ -119,6 +118,7 @@ def test_trace_failures_are_one_sentence(hierarchy, tmp_path):
         assert words in done.stderr
 
 
+@pytest.mark.peer("dig")
 def test_the_resolver_command_answers_dig_and_logs_each_answer(hierarchy):
     dig = require_program("dig")
     port = free_port("127.53.0.4")
@@ -173,6 +173,7 @@ def test_resolver_mistakes_are_one_sentence(args, words):
     assert words in done.stderr
 
 
+@pytest.mark.peer("dig")
 def test_the_resolver_forwards_to_another_resolver(hierarchy):
     """dig → `webtrip dns resolver --forward` → the demo's resolver → root, .test, webtrip.test."""
     dig = require_program("dig")

@@ -7,7 +7,7 @@ import socket
 import subprocess
 import time
 
-from support import DATA, run_webtrip, webtrip_web_server
+from support import DATA, assert_one_clear_sentence, run_webtrip, webtrip_web_server
 
 SITES = DATA / "sites"
 
@@ -16,30 +16,24 @@ def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
     return run_webtrip(*args, timeout=30)
 
 
-def one_sentence(done: subprocess.CompletedProcess[str], code: int) -> str:
-    assert done.returncode == code, done.stderr
-    assert "Traceback" not in done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, done.stderr
-    return lines[0]
-
-
 def test_help_has_examples():
     done = webtrip("web", "serve", "--help")
     assert done.returncode == 0 and "Examples" in done.stdout
 
 
 def test_a_missing_folder_is_one_sentence():
-    assert "not a folder" in one_sentence(webtrip("web", "serve", "/nonexistent/folder"), 1)
+    assert "not a folder" in assert_one_clear_sentence(
+        webtrip("web", "serve", "/nonexistent/folder"), 1
+    )
 
 
 def test_a_malformed_site_option_is_a_usage_error():
     done = webtrip("web", "serve", "--site", "www.example.test")
-    assert "NAME=FOLDER" in one_sentence(done, 2)
+    assert "NAME=FOLDER" in assert_one_clear_sentence(done, 2)
 
 
 def test_nothing_to_serve_is_a_usage_error():
-    assert "give a folder" in one_sentence(webtrip("web", "serve"), 2)
+    assert "give a folder" in assert_one_clear_sentence(webtrip("web", "serve"), 2)
 
 
 def test_a_busy_port_is_one_sentence():
@@ -48,7 +42,7 @@ def test_a_busy_port_is_one_sentence():
         busy.listen()
         port = busy.getsockname()[1]
         done = webtrip("web", "serve", str(SITES / "www"), "--listen", f"127.0.0.1:{port}")
-    assert "cannot listen on" in one_sentence(done, 1)
+    assert "cannot listen on" in assert_one_clear_sentence(done, 1)
 
 
 def test_access_log_is_common_log_format(tmp_path):
