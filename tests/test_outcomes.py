@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from support import run_webtrip
 from webtrip.browser import errors
-from webtrip.outcomes import EXIT_INCOMPLETE, FAILURES, exit_codes_help, failure
+from webtrip.outcomes import FAILURES, failure
 
 
 def error_types() -> list[type[errors.LoadError]]:
@@ -36,12 +35,3 @@ def test_a_4xx_and_a_5xx_page_have_codes_of_their_own(status, code):
 def test_a_kind_outside_the_table_cannot_be_declared():
     with pytest.raises(TypeError, match=r"not in outcomes\.FAILURES"):
         type("Strange", (errors.LoadError,), {"kind": "strange"})
-
-
-def test_browse_help_lists_every_code_of_the_table():
-    shown = " ".join(run_webtrip("browse", "--help").stdout.split())
-    for row in FAILURES:
-        if row.summary is not None:
-            assert f"{row.exit_code} {row.summary}" in shown
-    assert f"{EXIT_INCOMPLETE} the page loaded but some of its files did not" in shown
-    assert " ".join(exit_codes_help().split()) in shown

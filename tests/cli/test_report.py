@@ -1,4 +1,5 @@
-"""``webtrip report`` and the view files every command writes (``--har``, ``--mermaid``):
+"""``webtrip report`` and the view files every command writes (``--har``, ``--mermaid``,
+``--report``):
 written, reproduced byte for byte from the saved trace, and their mistakes told in one
 sentence. What the views hold is in ``tests/report/``."""
 
@@ -10,6 +11,7 @@ import pytest
 
 from support import assert_one_clear_sentence
 from support import run_webtrip as webtrip
+from webtrip.trace import Trace
 
 
 def test_sim_writes_both_files_and_report_reproduces_them(tmp_path):
@@ -59,3 +61,36 @@ def test_help_shows_the_view_options_and_examples(command):
     done = webtrip(command, "--help")
     assert done.returncode == 0
     assert "--har" in done.stdout and "--mermaid" in done.stdout and "Examples" in done.stdout
+
+
+def test_sim_writes_the_page_and_report_reproduces_it(tmp_path):
+    done = webtrip("sim", "--json", "--lang", "es", "--report", "run.html", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (tmp_path / "run.json").write_text(done.stdout)
+    page = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert '<html lang="es">' in page
+    again = webtrip("report", "run.json", "--report", "again.html", "--lang", "es", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "again.html").read_bytes() == (tmp_path / "run.html").read_bytes()
+
+
+def test_the_html_page_is_report_on_every_command_and_html_still_works(tmp_path):
+    """One flag name for the HTML page: --report, on report too; its old --html is kept."""
+    done = webtrip("sim", "--json", cwd=tmp_path)
+    (tmp_path / "run.json").write_text(done.stdout)
+    old = webtrip("report", "run.json", "--html", "old.html", cwd=tmp_path)
+    assert old.returncode == 0, old.stderr
+    new = webtrip("report", "run.json", "--report", "new.html", cwd=tmp_path)
+    assert (tmp_path / "old.html").read_bytes() == (tmp_path / "new.html").read_bytes()
+    assert new.returncode == 0
+    for command in ("browse", "demo", "sim", "report"):
+        shown = webtrip(command, "--help")
+        assert "--report FILE.html" in shown.stdout and "--html" not in shown.stdout, command
+    both = webtrip("report", "run.json", "--html", "a.html", "--report", "b.html", cwd=tmp_path)
+    assert both.returncode == 2 and "old name of --report" in both.stderr
+
+
+def test_report_needs_a_file_to_write(tmp_path):
+    (tmp_path / "t.json").write_text(Trace(clock=lambda: 0.0, wall_start=0.0).to_json())
+    done = webtrip("report", "t.json", cwd=tmp_path)
+    assert done.returncode == 2 and "--report FILE.html" in done.stderr
