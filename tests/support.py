@@ -1,5 +1,6 @@
-"""Helpers the tests share: free loopback ports, starting webtrip's servers as
-real processes, and waiting until a DNS server answers."""
+"""Helpers the tests share: starting webtrip's servers as real processes, running the
+command line, skipping a test whose peer is missing. Free ports, waiting for a DNS
+answer and stopping a process come from loopback.py (the benchmarks share them)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import dns.message
-import dns.query
-import dns.rdatatype
 import dns.zone
 import pytest
 from hypothesis import strategies as st
 
 import webtrip
+from loopback import free_port, stop_process, wait_for_dns
 
 DATA = Path(__file__).parent / "data"
 SRC = Path(webtrip.__file__).resolve().parents[1]  # this checkout's code, not an installed copy
@@ -46,41 +45,12 @@ def run_webtrip(
     )  # fmt: skip
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free for both UDP and TCP on ``host`` right now."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(family, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(family, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((host, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port found on " + host)
-
-
 def require_program(name: str) -> str:
     """The path of a third-party program, or skip the test saying which is missing."""
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
         pytest.skip(f"{name} is not installed (run the test command as root to install it)")
     return path
-
-
-def wait_for_dns(host: str, port: int, name: str, timeout: float = 10.0) -> None:
-    """Block until a DNS server at host:port answers a query for ``name``."""
-    deadline = time.monotonic() + timeout
-    query = dns.message.make_query(name, dns.rdatatype.SOA)
-    while time.monotonic() < deadline:
-        try:
-            dns.query.udp(query, host, port=port, timeout=0.2)
-            return
-        except (dns.exception.Timeout, OSError):
-            time.sleep(0.05)
-    raise TimeoutError(f"no DNS server answered on {host}:{port} within {timeout}s")
 
 
 @dataclass
@@ -111,16 +81,6 @@ def webtrip_dns_server(
         yield RunningServer(host, port, process)
     finally:
         stop_process(process)
-
-
-def stop_process(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    """SIGTERM, up to 5 s to exit, then SIGKILL: how the tests stop a server they started."""
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def wait_for_tcp(host: str, port: int, timeout: float = 10.0) -> None:
