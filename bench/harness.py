@@ -98,9 +98,11 @@ def at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def add_options(parser: argparse.ArgumentParser, name: str, *, rev: bool = True) -> None:
-    """The options every bench has: output, the quiet-machine policy, pinning, temp dir,
-    and (``rev``) the webtrip source under test."""
+def add_options(
+    parser: argparse.ArgumentParser, name: str, *, rev: bool = True, servers: bool = True
+) -> None:
+    """The options every bench has: its output and the quiet-machine policy; with
+    ``servers``, pinning and the temp dir; with ``rev``, the webtrip source under test."""
     parser.add_argument(
         "--out",
         type=Path,
@@ -129,8 +131,9 @@ def add_options(parser: argparse.ArgumentParser, name: str, *, rev: bool = True)
         metavar="N",
         help=f"redo a noisy run at most N times, keep the quietest (default {RETRIES})",
     )
-    parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs (taskset)")
-    parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs)")
+    if servers:
+        parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs (taskset)")
+        parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs)")
     if rev:
         parser.add_argument(
             "--webtrip-rev",
@@ -342,6 +345,18 @@ def quiet_run(
     else:
         kept = min(attempts, key=lambda run: run["other_user_pct"])
     return kept, [run for run in attempts if run is not kept]
+
+
+def metered(run: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+    """``run`` (in this process, or in a child it waits for) with its ``cpu_use``."""
+
+    def measure() -> dict[str, Any]:
+        before = snapshot()
+        result = run()
+        cpu = cpu_use(before, snapshot())
+        return result | {"cpu": cpu, "other_user_pct": cpu["other_user_pct"]}
+
+    return measure
 
 
 def rounds(count: int, *orders: Sequence[str]) -> Iterator[tuple[Any, ...]]:
