@@ -36,6 +36,7 @@ import harness
 
 HOST = harness.HOST
 ORIGIN = "example.test."
+ZONE = harness.ROOT / "tests/data/zones/example.test.zone"
 SERVERS = ("webtrip", "dnslib", "nsd")
 LABELS = {"webtrip": "webtrip", "dnslib": "dnslib", "nsd": "NSD"}
 PAIRS = (("webtrip", "dnslib"), ("webtrip", "nsd"), ("dnslib", "nsd"))
@@ -347,11 +348,8 @@ def measure(name: str, mix: Mix, rnd: int, work: Path, args: argparse.Namespace)
     try:
         port = harness.free_port()
         launch = launch_for(name, work, port, args)
-        run |= {
-            "port": port,
-            "server_command": shlex.join(server_pin + launch.argv),
-            **launch.notes,
-        }
+        run |= {"port": port, "server_command": shlex.join(server_pin + launch.argv)}
+        run |= launch.notes
         log = work / f"{name}-{mix.name}-round{rnd}.log"
 
         def ready() -> bool:
@@ -376,25 +374,15 @@ def measure(name: str, mix: Mix, rnd: int, work: Path, args: argparse.Namespace)
     result["server_us_per_query"] = 1e6 * server_s / done if done and server_s else None
     result["dnsperf_us_per_query"] = 1e6 * cpu["children"]["cpu_s"] / done if done else None
     result["file_passes"] = result["queries_sent"] / len(mix.queries)
-    return run | {
-        "dnsperf_argv": argv,
-        "dnsperf_output": output,
-        "result": result,
-        "cpu": cpu,
-        "other_user_pct": cpu["other_user_pct"],
-    }
+    run |= {"dnsperf_argv": argv, "dnsperf_output": output, "result": result, "cpu": cpu}
+    return run | {"other_user_pct": cpu["other_user_pct"]}
 
 
-def status(run: dict[str, Any]) -> str:
-    if "error" in run:
-        lines = [line for line in run["error"].splitlines() if line.strip()]
-        return "FAILED: " + lines[0] + (f" … {lines[-1]}" if len(lines) > 1 else "")
-    r, cpu = run["result"], run["cpu"]
-    return (
-        f"{r['qps']:>9,.0f} qps  loss {r['loss_pct']:.2f}%  avg {r['avg_latency_ms']:.3f} ms  "
-        f"server {r['server_us_per_query'] or 0:6.2f} µs/q ({cpu['server']['cpu_pct']:.0f}% "
-        f"CPU)  dnsperf {cpu['children']['cpu_pct']:.0f}% CPU  passes {r['file_passes']:.2f}"
-    )
+STATUS = (
+    "{result[qps]:>9,.0f} qps  loss {result[loss_pct]:.2f}%  avg {result[avg_latency_ms]:.3f} ms"
+    "  server {result[server_us_per_query]:6.2f} µs/q ({cpu[server][cpu_pct]:.0f}% CPU)  "
+    "dnsperf {cpu[children][cpu_pct]:.0f}% CPU  passes {result[file_passes]:.2f}"
+)
 
 
 # ---------------------------------------------------------------------------------------
@@ -409,85 +397,78 @@ METRICS = harness.CPU_METRICS | {
     "file_passes": lambda run: run["result"]["file_passes"],
     "avg_response_bytes": lambda run: run["result"].get("avg_response_bytes"),
 }
-COLUMNS = (
-    ("Median QPS", harness.cell("qps", "{median:,.0f}")),
-    ("QPS min–max", harness.cell("qps", "{min:,.0f}–{max:,.0f}")),
-    ("Loss %", harness.cell("loss_pct", "{median:.2f}")),
-    ("Avg latency (ms)", harness.cell("avg_latency_ms", "{median:.3f}")),
-    (
-        "Server CPU µs/query (min–max)",
-        harness.cell("server_us_per_query", "{median:.2f} ({min:.2f}–{max:.2f})"),
-    ),
-    ("CPU-bound capacity, *estimate* (QPS)", harness.capacity_cell("server_us_per_query")),
-    ("Server CPU %", harness.cell("server_cpu_pct", "{median:.0f}")),
-    ("dnsperf CPU %", harness.cell("client_cpu_pct", "{median:.0f}")),
-    ("File passes", harness.cell("file_passes", "{median:.2f}")),
+TABLE = """\
+| Server | Median QPS | QPS min–max | Loss % | Avg latency (ms) | Server CPU µs/query (min–max) \
+| CPU-bound capacity, *estimate* (QPS) | Server CPU % | dnsperf CPU % | File passes | Rounds ok |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"""
+ROW = (
+    "| {name} | {qps[median]:,.0f} | {qps[min]:,.0f}–{qps[max]:,.0f} | {loss_pct[median]:.2f} "
+    "| {avg_latency_ms[median]:.3f} | {server_us_per_query[median]:.2f} "
+    "({server_us_per_query[min]:.2f}–{server_us_per_query[max]:.2f}) | {capacity:,.0f} "
+    "| {server_cpu_pct[median]:.0f} | {client_cpu_pct[median]:.0f} | {file_passes[median]:.2f} "
+    "| {rounds} |"
 )
+RATIO_TABLE = """\
+| Ratio | QPS | Server CPU µs/query | CPU-bound capacity, *estimate* |
+|---|---:|---:|---:|"""
 
 
 def mix_markdown(report: dict[str, Any], mix: str) -> list[str]:
     args, info, ver = report["args"], report["mixes"][mix], report["versions"]
     runs = [run for run in report["runs"] if run["mix"] == mix]
     summary = report["summary"][mix] = harness.summarise(
-        runs, args["servers"], METRICS, args["max_other_load"]
+        runs, args["servers"], METRICS, args["max_other_load"], "server_us_per_query"
     )
     pairs = [(a, b) for a, b in PAIRS if {a, b} <= set(args["servers"])]
-    ratios = report["ratios"][mix] = harness.ratios(
-        runs, pairs, {m: METRICS[m] for m in ("qps", "server_us_per_query")}
-    )
-    differences = report["answer_differences_vs_nsd"][mix] = profile_differences(
-        report["answer_profiles"][mix]
-    )
+    metrics = {m: METRICS[m] for m in ("qps", "server_us_per_query")}
+    ratios = report["ratios"][mix] = harness.ratios(runs, pairs, metrics)
+    profiles = {run["server"]: run["answer_profile"] for run in runs if "answer_profile" in run}
+    differences = report["answer_differences_vs_nsd"][mix] = profile_differences(profiles)
+    logging = "(logging off)" if args["dnslib_log"] == "quiet" else "(default logging)"
     names = {
         "webtrip": harness.webtrip_label(ver, report["webtrip_source"]),
-        "dnslib": f"dnslib {ver['dnslib']} "
-        + ("(logging off)" if args["dnslib_log"] == "quiet" else "(default logging)"),
+        "dnslib": f"dnslib {ver['dnslib']} {logging}",
         "nsd": f"NSD {ver['nsd']}",
     }
-    hit = info["simulated_webtrip_cache_hit_rate"]["steady_state"]
+    hit = 100 * info["simulated_webtrip_cache_hit_rate"]["steady_state"]
     lines = [
         f"### Mix `{mix}`",
         "",
         f"{info['lines']:,}-line query file, {info['distinct_count']:,} distinct questions "
         f"({info['mix_text']}); simulated hit rate of webtrip's "
-        f"{info['webtrip_packet_cache_entries']}-entry packet cache on it: {100 * hit:.1f} %.",
+        f"{info['webtrip_packet_cache_entries']}-entry packet cache on it: {hit:.1f} %.",
         "",
-        *harness.server_table(summary, names, COLUMNS),
+        TABLE,
+        *harness.server_rows(summary, names, ROW),
+        "",
     ]
     sizes = [
-        f"{LABELS[n]} {s['avg_response_bytes']['median']:.0f}"
-        for n, s in summary.items()
+        f"{LABELS[name]} {s['avg_response_bytes']['median']:.0f}"
+        for name, s in summary.items()
         if "avg_response_bytes" in s
     ]
-    if sizes:
-        lines += ["Average response size (bytes, from dnsperf): " + ", ".join(sizes) + ".", ""]
+    lines += [f"Average response size (bytes, from dnsperf): {', '.join(sizes)}.", ""]
     if ratios:
-        rows = [
-            [
-                f"{LABELS[key.split('/')[0]]}/{LABELS[key.split('/')[1]]}",
-                harness.ratio_text(r["qps"]),
-                harness.ratio_text(r["server_us_per_query"]),
-                harness.ratio_text(r["server_us_per_query"], invert=True),
-            ]
-            for key, r in ratios.items()
-        ]
-        lines += harness.table(
-            ["Ratio", "QPS", "Server CPU µs/query", "CPU-bound capacity, *estimate*"], rows
-        )
+        lines.append(RATIO_TABLE)
+        for key, r in ratios.items():
+            cpu = r["server_us_per_query"]
+            label = "/".join(LABELS[name] for name in key.split("/"))
+            qps, per_query = harness.ratio_text(r["qps"]), harness.ratio_text(cpu)
+            lines.append(f"| {label} | {qps} | {per_query} | {harness.ratio_text(cpu, True)} |")
         lines += [
+            "",
             "Ratios of the medians; in brackets the median of the per-round ratios. "
             "Capacity ratio = inverse of the CPU-per-query ratio.",
             "",
         ]
     goals = []
     for key, goal in GOALS.items():
-        r = ratios.get(key) or {}
+        r = ratios.get(key, {})
+        qps = harness.ratio_value(r.get("qps"))
+        capacity = harness.ratio_value(r.get("server_us_per_query"), invert=True)
         parts = [
             f"{label} {value:.3g}× ({'met' if value >= goal else 'NOT met'})"
-            for label, value in (
-                ("QPS", harness.ratio_value(r.get("qps"))),
-                ("capacity estimate", harness.ratio_value(r.get("server_us_per_query"), True)),
-            )
+            for label, value in (("QPS", qps), ("capacity estimate", capacity))
             if value
         ]
         if parts:
@@ -495,26 +476,24 @@ def mix_markdown(report: dict[str, Any], mix: str) -> list[str]:
     if goals:
         lines += ["Goals (webtrip " + "; ".join(goals) + ").", ""]
     kind = "distinct" if info["profile_is_all_distinct"] else "sampled"
-    for name, diffs in differences.items():
-        if diffs:
-            lines += [
-                f"{LABELS[name]} answers {len(diffs)} of the {len(info['profile_queries'])} "
-                f"{kind} queries with a different rcode or answer count than NSD "
-                f"(`answer_differences_vs_nsd.{mix}` in the JSON).",
-                "",
-            ]
-    if report["pinning"]["enabled"]:
-        busy = [
-            f"{LABELS[n]} {s['busy_server_cpu_pct']['median']:.0f} / "
-            f"{s['busy_client_cpu_pct']['median']:.0f} %"
-            + (
-                f" (steal up to {s['steal_pct']['max']:.1f} %)"
-                if s["steal_pct"]["max"] >= 0.5
-                else ""
-            )
-            for n, s in summary.items()
-            if s["rounds_ok"]
-        ]
+    lines += [
+        f"{LABELS[name]} answers {len(diffs)} of the {len(info['profile_queries'])} {kind} "
+        "queries with a different rcode or answer count than NSD "
+        f"(`answer_differences_vs_nsd.{mix}` in the JSON).\n"
+        for name, diffs in differences.items()
+        if diffs
+    ]
+    busy = [
+        harness.fill(
+            f"{LABELS[name]} {{busy_server_cpu_pct[median]:.0f}} / "
+            "{busy_client_cpu_pct[median]:.0f} %"
+            + (" (steal up to {steal_pct[max]:.1f} %)" if s["steal_pct"]["max"] >= 0.5 else ""),
+            s,
+        )
+        for name, s in summary.items()
+        if s["rounds_ok"]
+    ]
+    if report["pinning"]["enabled"] and busy:
         lines += [
             f"Median CPU busy (all processes, CPU {harness.SERVER_CPU} servers / CPU "
             f"{harness.CLIENT_CPU} dnsperf): {', '.join(busy)}.",
@@ -529,15 +508,12 @@ def markdown(report: dict[str, Any]) -> str:
     args, ver, pin = report["args"], report["versions"], report["pinning"]
     report |= {"summary": {}, "ratios": {}, "answer_differences_vs_nsd": {}}
     lines = [line for mix in args["mix"] for line in mix_markdown(report, mix)]
-    pinned = (
-        f"servers pinned to CPU {pin['server_cpu']}, dnsperf to CPU {pin['client_cpu']}"
-        if pin["enabled"]
-        else f"no CPU pinning ({pin['reason']})"
-    )
+    pinned = f"servers pinned to CPU {pin['server_cpu']}, dnsperf to CPU {pin['client_cpu']}"
     lines.append(
         f"dnsperf {ver['dnsperf']}, UDP over loopback, `{report['dnsperf_command']}`; "
         f"{args['rounds']} interleaved round(s) of {args['duration']} s after a "
-        f"{args['warmup']} s warm-up, each run a fresh server; {pinned}; "
+        f"{args['warmup']} s warm-up, each run a fresh server; "
+        f"{pinned if pin['enabled'] else 'no CPU pinning (' + pin['reason'] + ')'}; "
         f"{harness.machine_text(ver)}, dnspython {ver['dnspython']}, NSD with `server-count: "
         f"1` and RRL off; {report['started_at'][:10]}. Server CPU = utime+stime of all the "
         "server's processes during the measured run (/proc/<pid>/stat) ÷ queries completed; "
@@ -550,12 +526,7 @@ def markdown(report: dict[str, Any]) -> str:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     at_least = harness.at_least
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--mix",
-        default="both",
-        choices=("both", *MIXES),
-        help="repeated (cache path), unique (lookup path) or both (default)",
-    )
+    parser.add_argument("--mix", default="both", choices=("both", *MIXES), help="query mix")
     parser.add_argument("--servers", type=harness.comma_list(SERVERS), default=",".join(SERVERS))
     parser.add_argument("--duration", type=at_least(1), default=10, help="seconds per run")
     parser.add_argument("--rounds", type=at_least(1), default=3, help="interleaved rounds")
@@ -563,25 +534,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--clients", type=at_least(1), default=4, help="dnsperf -c")
     parser.add_argument("--outstanding", type=at_least(1), default=32, help="dnsperf -q")
     parser.add_argument("--timeout", type=at_least(1), default=2, help="dnsperf -t (seconds)")
-    parser.add_argument(
-        "--unique-lines",
-        type=at_least(100),
-        default=200_000,
-        help="lines of the unique mix's query file (default 200,000)",
-    )
-    parser.add_argument("--seed", type=int, default=1, help="RNG seed of the unique mix's names")
-    parser.add_argument(
-        "--zone",
-        type=Path,
-        default=harness.ROOT / "tests/data/zones/example.test.zone",
-        help=f"zone file for {ORIGIN} (copied)",
-    )
-    parser.add_argument(
-        "--dnslib-log",
-        choices=("quiet", "default"),
-        default="quiet",
-        help="dnslib's per-query log lines: off (default) or as shipped",
-    )
+    parser.add_argument("--unique-lines", type=at_least(100), default=200_000, help="its lines")
+    parser.add_argument("--seed", type=int, default=1, help="the unique mix's RNG seed")
+    parser.add_argument("--zone", type=Path, default=ZONE, help=f"zone file for {ORIGIN}")
+    parser.add_argument("--dnslib-log", choices=("quiet", "default"), default="quiet")
     harness.add_options(parser, "dns_qps")
     args = parser.parse_args(argv)
     args.mix = list(MIXES) if args.mix == "both" else [args.mix]
@@ -590,21 +546,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    report = harness.start_report(
-        "dns_qps", args, argv, programs=("dnsperf", "nsd"), packages=("dnspython", "dnslib")
-    )
+    programs, packages = ("dnsperf", "nsd"), ("dnspython", "dnslib")
+    report = harness.start_report("dns_qps", args, argv, programs=programs, packages=packages)
     args.dnsperf = harness.find_program("dnsperf")
     if args.dnsperf is None or not args.zone.is_file():
-        print("needs dnsperf (apt-get install dnsperf) and the zone file", file=sys.stderr)
-        return 2
+        raise harness.BenchError("needs dnsperf (apt-get install dnsperf) and the zone file")
     args.pin = harness.pinning(not args.no_pin)
     with harness.workdir("webtrip-dns-qps-", args.keep_tmp) as work:
         shutil.copyfile(args.zone, work / "example.test.zone")
-        try:
-            args.webtrip_src, source = harness.webtrip_source(args.webtrip_rev, work)
-        except harness.BenchError as exc:
-            print(exc, file=sys.stderr)
-            return 2
+        args.webtrip_src, source = harness.webtrip_source(args.webtrip_rev, work)
         cache_size = packet_cache_size(args.webtrip_src)
         mixes = {name: prepare_mix(name, work, args, cache_size) for name in args.mix}
         command = dnsperf_argv("dnsperf", "PORT", "queries-MIX.txt", args.duration, args)
@@ -616,24 +566,19 @@ def main(argv: list[str] | None = None) -> int:
                 harness.pin_prefix(args.pin, harness.CLIENT_CPU) + command
             ),
             "mixes": {name: mix.info for name, mix in mixes.items()},
-            "answer_profiles": {name: {} for name in args.mix},
             "runs": [],
             "discarded_runs": [],
         }
         with harness.saved(report, args.out, markdown):
-            for rnd, mix, name in harness.rounds(args.rounds, args.mix, args.servers):
-                kept, discarded = harness.quiet_run(
-                    lambda: measure(name, mixes[mix], rnd, work, args),  # noqa: B023
-                    args,
-                    f"round {rnd} {mix:8} {name:8}",
-                    status,
-                )
-                if "answer_profile" in kept:
-                    report["answer_profiles"][mix].setdefault(name, kept.pop("answer_profile"))
-                report["runs"].append(kept)
-                report["discarded_runs"] += discarded
+            harness.run_rounds(
+                report,
+                args,
+                [args.mix, args.servers],
+                lambda rnd, mix, name: measure(name, mixes[mix], rnd, work, args),
+                STATUS,
+            )
     return 0 if all("result" in run for run in report["runs"]) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))

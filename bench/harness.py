@@ -1,24 +1,16 @@
 """The benchmarks' harness: what every bench in bench/ does the same way.
 
-* **A quiet machine** (one policy, README "Noise"). Before each measured run the bench
-  waits, at most ``--quiet-wait`` seconds, until all CPUs together are less than
-  ``--max-other-load`` % of one CPU busy over a one-second sample. During the run it
-  counts what *other* processes used: the user time of all CPUs (/proc/stat) minus the
-  user time of the bench, of its servers' process groups and of the children it waited
-  for (the load generator). That also catches processes that started and ended during
-  the run; kernel time is left out, because loopback traffic's kernel work is charged to
-  whichever process happens to be on the CPU. A run in which others used more than
-  ``--max-other-load`` % is *noisy*: it is redone, at most ``--retries`` times, and the
-  quietest attempt is kept, chosen by that figure alone, never by the run's result. The
-  other attempts stay in the JSON (``discarded_runs``).
-* **CPU accounting**: a :class:`Snapshot` holds /proc/stat, every process's utime and
-  stime, and this process's rusage (self and children); :func:`cpu_use` turns two of them
-  into busy % per CPU, the servers' CPU time, the load generator's, the bench's own, the
-  others' user time and the other processes that used at least BUSY_PROCESS_PCT % of a CPU.
-* **Processes**: servers start in their own process group (and stop with all of it),
-  pinned with ``taskset``; free ports; the webtrip source at a git revision.
-* **Results**: versions and the machine, paired ratios, Markdown tables, and the JSON
-  with its Markdown report written however the run ends (Ctrl-C and SIGTERM included).
+* **A quiet machine** (one policy; bench/README.md, "Noise"): wait_for_quiet() before
+  each run, cpu_use()'s ``other_user_pct`` during it, and quiet_run(), which redoes a
+  noisy run and keeps the quietest attempt.
+* **CPU accounting**: a Snapshot holds /proc/stat, every process's utime and stime and
+  this process's rusage; cpu_use() turns two of them into what each CPU, the servers'
+  process groups, the load generator, the bench and everyone else used.
+* **Processes**: servers in their own process group, pinned with taskset (running());
+  the webtrip source at a git revision; free ports and the DNS hierarchy on loopback
+  come from tests/loopback.py, which the tests share.
+* **Results**: versions and the machine, per-server medians, paired ratios, Markdown
+  rows, and saved(), which writes the JSON and its report however the run ends.
 """
 
 from __future__ import annotations
@@ -26,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import importlib.metadata
 import io
 import json
@@ -64,15 +57,13 @@ MAX_OTHER_LOAD = 10.0  # --max-other-load default, % of one CPU
 RETRIES = 2  # --retries default
 QUIET_SAMPLE_S = 1.0
 BUSY_PROCESS_PCT = 5.0  # another process using this much of a CPU is named in the report
-GENERATOR_BOUND_PCT = 85.0  # a load generator's CPU this busy: it may be the limit
+GENERATOR_BOUND_PCT = 85.0  # a load generator using this much of its CPU may be the limit
+
+Run = dict[str, Any]  # one measured run: "round", "server", "result" or "error", "cpu", ...
 
 
 class BenchError(Exception):
     """A run failed; the message says why (and includes the server log's tail)."""
-
-
-# ---------------------------------------------------------------------------------------
-# Options.
 
 
 def comma_list(choices: Sequence[str]) -> Callable[[str], list[str]]:
@@ -103,43 +94,34 @@ def add_options(
 ) -> None:
     """The options every bench has: its output and the quiet-machine policy; with
     ``servers``, pinning and the temp dir; with ``rev``, the webtrip source under test."""
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=BENCH / "results" / f"{name}.json",
-        help="JSON result; the Markdown report goes beside it (.md)",
-    )
+    out = BENCH / "results" / f"{name}.json"
+    parser.add_argument("--out", type=Path, default=out, help="JSON result (and .md beside it)")
     parser.add_argument(
         "--quiet-wait",
         type=float,
         default=QUIET_WAIT,
         metavar="S",
-        help=f"before each run, wait up to S s for a quiet machine (default {QUIET_WAIT:g})",
+        help="before each run, wait up to S s for a quiet machine (60)",
     )
     parser.add_argument(
         "--max-other-load",
         type=float,
         default=MAX_OTHER_LOAD,
         metavar="PCT",
-        help="quiet: all CPUs less busy than PCT %% of one CPU; noisy run: other processes "
-        f"used more than that (default {MAX_OTHER_LOAD:g})",
+        help="quiet: all CPUs under PCT %% of one; noisy: others over it (10)",
     )
     parser.add_argument(
         "--retries",
         type=at_least(0),
         default=RETRIES,
         metavar="N",
-        help=f"redo a noisy run at most N times, keep the quietest (default {RETRIES})",
+        help="redo a noisy run up to N times, keep the quietest (2)",
     )
     if servers:
         parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs (taskset)")
         parser.add_argument("--keep-tmp", action="store_true", help="keep the temp dir (logs)")
     if rev:
-        parser.add_argument(
-            "--webtrip-rev",
-            metavar="REV",
-            help="run webtrip from `git archive REV src` instead of the working tree's src/",
-        )
+        parser.add_argument("--webtrip-rev", metavar="REV", help="measure `git archive REV src`")
 
 
 # ---------------------------------------------------------------------------------------
@@ -158,12 +140,11 @@ class ProcStat(NamedTuple):
 def parse_pid_stat(text: str) -> ProcStat:
     """One /proc/<pid>/stat line (proc(5)). The command name may hold spaces and
     parentheses, so it is everything between the first "(" and the *last* ")"."""
-    close = text.rfind(")")
-    fields = text[close + 2 :].split()  # fields[0] is field 3 (state)
-    if text.find("(") < 0 or close < 0 or len(fields) < 13:
+    start, close = text.find("("), text.rfind(")")
+    fields = text[close + 2 :].split()  # fields[0] is field 3, the state
+    if start < 0 or close < start or len(fields) < 13:
         raise ValueError(f"not a /proc/<pid>/stat line: {text[:80]!r}")
-    comm = text[text.find("(") + 1 : close]
-    return ProcStat(comm, int(fields[2]), int(fields[11]), int(fields[12]))
+    return ProcStat(text[start + 1 : close], int(fields[2]), int(fields[11]), int(fields[12]))
 
 
 def parse_proc_stat(text: str) -> dict[str, list[int]]:
@@ -188,12 +169,10 @@ def processes() -> dict[int, ProcStat]:
 
 def command_line(pid: int, words: int = 5) -> str:
     """A short name for a process: its program's base name and first arguments."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
-        return ""
-    argv = [word for word in argv if word]
-    return " ".join([os.path.basename(argv[0]), *argv[1:words]])[:80] if argv else ""
+    with contextlib.suppress(OSError, IndexError):
+        argv = [w for w in Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0") if w]
+        return " ".join([os.path.basename(argv[0]), *argv[1:words]])[:80]
+    return ""
 
 
 @dataclass(frozen=True)
@@ -220,71 +199,58 @@ def snapshot() -> Snapshot:
 def cpu_use(before: Snapshot, after: Snapshot, groups: Collection[int] = ()) -> dict[str, Any]:
     """What the CPUs did between two snapshots; ``groups``: the servers' process groups.
 
-    ``server``: utime+stime of every process of ``groups`` (a process born in between
-    counts all its time; one that exited is lost, listed in ``exited``); ``children``:
-    the children this process waited for in between (the load generator); ``bench``:
-    this process; ``other_user_pct``: everyone else's user time, % of one CPU."""
+    ``server``: utime+stime of every process of ``groups`` (one born in between counts
+    all its time; one that exited is lost: listed in ``exited``). ``children``: the
+    children this process waited for in between (the load generator). ``bench``: this
+    process. ``other_user_pct``: the user time of all CPUs minus those three's, in % of
+    one CPU: everyone else, also processes that began and ended in between (kernel time
+    is left out: the loopback's work is charged to whoever happens to be on the CPU).
+    ``busy_processes``: the others that used at least BUSY_PROCESS_PCT % of a CPU."""
     wall = after.at - before.at
-    pct = (lambda seconds: round(100.0 * seconds / wall, 1)) if wall > 0 else (lambda _: None)
-    deltas = {
-        cpu: [now - then for now, then in zip(ticks, before.cpus.get(cpu, ticks), strict=True)]
-        for cpu, ticks in after.cpus.items()
-    }
-    busy, breakdown = {}, {}
-    for cpu, delta in deltas.items():
+
+    def pct(seconds: float) -> float | None:
+        return round(100.0 * seconds / wall, 1) if wall > 0 else None
+
+    busy, breakdown, all_user = {}, {}, 0
+    for cpu, ticks in after.cpus.items():
+        delta = [now - then for now, then in zip(ticks, before.cpus.get(cpu, ticks), strict=True)]
+        all_user += delta[0] + delta[1]
         if total := sum(delta):
             busy[cpu] = round(100.0 * (total - delta[3] - delta[4]) / total, 1)
-            breakdown[cpu] = {
-                f: round(100.0 * d / total, 1) for f, d in zip(CPU_FIELDS, delta, strict=False)
-            }
-    server_ticks = server_user = 0
-    server: dict[str, Any] = {}
+            fields = zip(CPU_FIELDS, delta, strict=False)
+            breakdown[cpu] = {name: round(100.0 * d / total, 1) for name, d in fields}
+    server: dict[str, Any] = {"cpu_s": 0.0, "user_cpu_s": 0.0, "processes": {}}
     others = []
     for pid, now in after.processes.items():
         then = before.processes.get(pid, ProcStat(now.comm, now.pgid, 0, 0))
-        ticks = now.utime + now.stime - then.utime - then.stime
+        seconds = (now.utime + now.stime - then.utime - then.stime) / CLK_TCK
         if now.pgid in groups:
-            server_ticks += ticks
-            server_user += now.utime - then.utime
-            server[str(pid)] = {
-                "comm": now.comm,
-                "cpu_s": ticks / CLK_TCK,
-                "new": pid not in before.processes,
-            }
-        elif pid != os.getpid() and wall > 0 and 100.0 * ticks / CLK_TCK / wall >= BUSY_PROCESS_PCT:
-            label = command_line(pid) or now.comm
-            others.append({"pid": pid, "command": label, "cpu_pct": pct(ticks / CLK_TCK)})
+            server["cpu_s"] += seconds
+            server["user_cpu_s"] += (now.utime - then.utime) / CLK_TCK
+            server["processes"][str(pid)] = {"comm": now.comm, "cpu_s": seconds}
+        elif pid != os.getpid() and (share := pct(seconds) or 0) >= BUSY_PROCESS_PCT:
+            others.append({"pid": pid, "command": command_line(pid) or now.comm, "cpu_pct": share})
+    server["cpu_pct"] = pct(server["cpu_s"])
+    server["exited"] = [
+        p for p, s in before.processes.items() if s.pgid in groups and p not in after.processes
+    ]
     usage = {}
     for key, a, b in (
         ("children", after.children, before.children),
         ("bench", after.own, before.own),
     ):
-        user = a.ru_utime - b.ru_utime
-        cpu = user + a.ru_stime - b.ru_stime
+        user, cpu = a.ru_utime - b.ru_utime, a.ru_utime - b.ru_utime + a.ru_stime - b.ru_stime
         usage[key] = {"cpu_s": round(cpu, 4), "user_cpu_s": round(user, 4), "cpu_pct": pct(cpu)}
-    known_user = (
-        server_user / CLK_TCK + usage["children"]["user_cpu_s"] + usage["bench"]["user_cpu_s"]
-    )
-    all_user = sum(delta[0] + delta[1] for delta in deltas.values()) / CLK_TCK
-    exited = [
-        pid
-        for pid, p in before.processes.items()
-        if p.pgid in groups and pid not in after.processes
-    ]
+    known = server["user_cpu_s"] + usage["children"]["user_cpu_s"] + usage["bench"]["user_cpu_s"]
+    other = pct(all_user / CLK_TCK - known)
     return {
         "wall_s": round(wall, 4),
         "busy_pct": busy,
         "breakdown_pct": breakdown,
-        "server": {
-            "cpu_s": server_ticks / CLK_TCK,
-            "user_cpu_s": server_user / CLK_TCK,
-            "cpu_pct": pct(server_ticks / CLK_TCK),
-            "processes": server,
-            "exited": exited,
-        },
+        "server": server,
         **usage,
-        "other_user_pct": max(0.0, pct(all_user - known_user)) if wall > 0 else None,
-        "busy_processes": sorted(others, key=lambda other: -other["cpu_pct"]),
+        "other_user_pct": None if other is None else max(0.0, other),
+        "busy_processes": sorted(others, key=lambda o: -o["cpu_pct"]),
     }
 
 
@@ -316,16 +282,27 @@ def noisy(run: Mapping[str, Any], threshold: float) -> bool:
     return (run.get("other_user_pct") or 0.0) > threshold
 
 
+def metered(run: Callable[[], Run]) -> Callable[[], Run]:
+    """``run`` (in this process, or in children it waits for) with its cpu_use()."""
+
+    def measure() -> Run:
+        before = snapshot()
+        result = run()
+        cpu = cpu_use(before, snapshot())
+        return result | {"cpu": cpu, "other_user_pct": cpu["other_user_pct"]}
+
+    return measure
+
+
 def quiet_run(
-    measure: Callable[[], dict[str, Any]],
-    args: argparse.Namespace,
-    label: str,
-    status: Callable[[dict[str, Any]], str],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    measure: Callable[[], Run], args: argparse.Namespace, label: str, status: Callable[[Run], str]
+) -> tuple[Run, list[Run]]:
     """One run under the quiet-machine policy: (the kept attempt, the discarded ones).
 
-    ``measure()`` returns the run with ``other_user_pct`` (None if it failed: a failed
-    run is never redone, and a failure is kept, never retried away)."""
+    Before each attempt, wait_for_quiet(); an attempt during which others used more than
+    ``--max-other-load`` is redone, at most ``--retries`` times, and the quietest is kept
+    (by that figure alone, never by the result). ``measure()`` gives the run with its
+    ``other_user_pct`` (None when it failed: a failure is never retried away)."""
     attempts = []
     for attempt in range(1, args.retries + 2):
         quiet = wait_for_quiet(args.quiet_wait, args.max_other_load)
@@ -333,11 +310,8 @@ def quiet_run(
         attempts.append(run)
         other = run.get("other_user_pct")
         tail = "" if other is None else f"  other {other:.0f} %"
-        print(
-            f"{label} {status(run)}{tail}" + (f" (attempt {attempt})" if attempt > 1 else ""),
-            file=sys.stderr,
-            flush=True,
-        )
+        tail += f" (attempt {attempt})" if attempt > 1 else ""
+        print(f"{label} {status(run)}{tail}", file=sys.stderr, flush=True)
         if other is None or not noisy(run, args.max_other_load):
             break
     if any(run.get("other_user_pct") is None for run in attempts):
@@ -347,68 +321,75 @@ def quiet_run(
     return kept, [run for run in attempts if run is not kept]
 
 
-def metered(run: Callable[[], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
-    """``run`` (in this process, or in a child it waits for) with its ``cpu_use``."""
+def status_line(template: str) -> Callable[[Run], str]:
+    """What quiet_run() prints of a run: ``template`` filled with it, or why it failed."""
 
-    def measure() -> dict[str, Any]:
-        before = snapshot()
-        result = run()
-        cpu = cpu_use(before, snapshot())
-        return result | {"cpu": cpu, "other_user_pct": cpu["other_user_pct"]}
+    def status(run: Run) -> str:
+        if "error" not in run:
+            return fill(template, run)
+        lines = [line for line in run["error"].splitlines() if line.strip()]
+        return "FAILED: " + lines[0] + (f" … {lines[-1]}" if len(lines) > 1 else "")
 
-    return measure
+    return status
+
+
+def run_rounds(
+    report: dict[str, Any],
+    args: argparse.Namespace,
+    orders: Sequence[Sequence[str]],
+    measure: Callable[..., Run],
+    status: str,
+) -> None:
+    """Interleaved rounds (rounds()): ``measure(round, item of each order...)`` under the
+    quiet-machine policy; the kept runs go to ``report["runs"]``, the other attempts to
+    ``report["discarded_runs"]``."""
+    for rnd, *items in rounds(args.rounds, *orders):
+        label = f"round {rnd} " + " ".join(f"{item:8}" for item in items)
+        measured = functools.partial(measure, rnd, *items)
+        kept, discarded = quiet_run(measured, args, label, status_line(status))
+        report["runs"].append(kept)
+        report["discarded_runs"] += discarded
 
 
 def rounds(count: int, *orders: Sequence[str]) -> Iterator[tuple[Any, ...]]:
-    """(round, item of each order...) for interleaved rounds: round n runs every
+    """(round, an item of each order, ...) for interleaved rounds: round n runs every
     combination once, each order rotated left by n - 1 places."""
-
-    def rotate(items: Sequence[str], shift: int) -> list[str]:
-        shift %= len(items) or 1
-        return [*items[shift:], *items[:shift]]
-
     for number in range(1, count + 1):
         combos: list[tuple[Any, ...]] = [()]
         for order in orders:
-            combos = [(*combo, item) for combo in combos for item in rotate(order, number - 1)]
-        for combo in combos:
-            yield (number, *combo)
+            shift = (number - 1) % (len(order) or 1)
+            combos = [(*c, item) for c in combos for item in [*order[shift:], *order[:shift]]]
+        yield from ((number, *combo) for combo in combos)
 
 
-def noise_text(
-    runs: Sequence[Mapping[str, Any]], discarded: Sequence[Any], threshold: float
-) -> str:
-    """One paragraph for the report: the others' load during the kept runs, the redone
-    and still-noisy runs, and the other processes that were busy."""
+def noise_text(runs: Sequence[Run], discarded: Sequence[Run], threshold: float) -> str:
+    """A paragraph for the report: the others' load during the kept runs, the redone
+    and still-noisy ones, the waits for a quiet machine, the busy other processes."""
     others = [run["other_user_pct"] for run in runs if run.get("other_user_pct") is not None]
     if not others:
         return ""
-    text = (
+    parts = [
         f"Other processes' user time during the runs (% of one CPU): median "
         f"{statistics.median(others):.0f}, max {max(others):.0f}"
-    )
+    ]
     if discarded:
-        text += f"; {len(discarded)} noisy attempt(s) redone (`discarded_runs` in the JSON)"
-    waits = [run["quiet_wait"] for run in runs if "quiet_wait" in run]
-    if waits and max(wait["waited_s"] for wait in waits) >= 2:
-        text += f"; waited up to {max(w['waited_s'] for w in waits):.0f} s for a quiet machine"
-        text += (
-            f" (gave up {gave_up} time(s))"
-            if (gave_up := sum(not w["quiet"] for w in waits))
-            else ""
-        )
+        parts.append(f"{len(discarded)} noisy attempt(s) redone (`discarded_runs` in the JSON)")
     if still := sum(noisy(run, threshold) for run in runs):
-        text += f"; **{still} kept run(s) still above {threshold:g} %** after the retries"
+        parts.append(f"**{still} kept run(s) still above {threshold:g} %** after the retries")
+    waits = [run["quiet_wait"] for run in runs if "quiet_wait" in run]
+    if gave_up := sum(not wait["quiet"] for wait in waits):
+        parts.append(f"{gave_up} wait(s) for a quiet machine gave up")
     busiest: dict[str, float] = {}
     for run in runs:
-        for other in (run.get("cpu") or {}).get("busy_processes", []):
+        for other in run.get("cpu", {}).get("busy_processes", []):
             busiest[other["command"]] = max(busiest.get(other["command"], 0.0), other["cpu_pct"])
-    if busiest:
-        named = sorted(busiest.items(), key=lambda item: -item[1])[:6]
-        text += "; busy: " + ", ".join(f"`{c}` (up to {p:.0f} %)" for c, p in named)
-    else:
-        text += f"; no other process used ≥ {BUSY_PROCESS_PCT:g} % of a CPU"
-    return text + "."
+    named = sorted(busiest.items(), key=lambda item: -item[1])[:6]
+    parts.append(
+        "busy: " + ", ".join(f"`{c}` (up to {p:.0f} %)" for c, p in named)
+        if named
+        else f"no other process used ≥ {BUSY_PROCESS_PCT:g} % of a CPU"
+    )
+    return "; ".join(parts) + "."
 
 
 # ---------------------------------------------------------------------------------------
@@ -426,12 +407,11 @@ def pinning(requested: bool) -> dict[str, Any]:
     elif not {SERVER_CPU, CLIENT_CPU} <= os.sched_getaffinity(0):
         state["reason"] = f"CPUs {SERVER_CPU},{CLIENT_CPU} not both available to this process"
     else:
-        works = [
-            subprocess.run([taskset, "-c", str(cpu), "true"], capture_output=True).returncode == 0
+        works = all(
+            subprocess.run([taskset, "-c", str(cpu), "true"]).returncode == 0
             for cpu in (SERVER_CPU, CLIENT_CPU)
-        ]
-        state["enabled"] = all(works)
-        state["reason"] = "taskset" if all(works) else "taskset failed"
+        )
+        state |= {"enabled": works, "reason": "taskset" if works else "taskset failed"}
     return state
 
 
@@ -456,22 +436,13 @@ def log_tail(path: Path, lines: int = 15) -> str:
     return ""
 
 
-def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the server's process group, then SIGKILL what is left of it (NSD's
-    forks, nginx's worker: none of the group outlives the bench)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_TIMEOUT)
-
-
 @contextlib.contextmanager
 def running(
     launch: Launch, log: Path, ready: Callable[[], bool], pin: Sequence[str] = ()
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start the server (after the ``pin`` prefix) in a new process group, its output to
-    ``log``; yield once ``ready()`` is true; always stop the whole group on the way out."""
+    ``log``; yield once ``ready()`` is true. On the way out SIGTERM the whole group, then
+    SIGKILL what is left of it (NSD's forks, nginx's worker: none outlives the bench)."""
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [*pin, *launch.argv],
@@ -485,20 +456,21 @@ def running(
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while not ready():
-            if proc.poll() is not None:
-                raise BenchError(
-                    f"{launch.argv[0]} exited with status {proc.returncode} "
-                    f"before answering; log tail:\n{log_tail(log)}"
+            if proc.poll() is not None or time.monotonic() > deadline:
+                what = (
+                    "did not answer in time"
+                    if proc.poll() is None
+                    else f"exited ({proc.returncode})"
                 )
-            if time.monotonic() > deadline:
-                raise BenchError(
-                    f"{launch.argv[0]} did not answer within {START_TIMEOUT:g} s; "
-                    f"log tail:\n{log_tail(log)}"
-                )
+                raise BenchError(f"{launch.argv[0]} {what}; log tail:\n{log_tail(log)}")
             time.sleep(0.05)
         yield proc
     finally:
-        stop_group(proc)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=STOP_TIMEOUT)
 
 
 def still_running(proc: subprocess.Popen[bytes], log: Path, when: str) -> None:
@@ -507,14 +479,13 @@ def still_running(proc: subprocess.Popen[bytes], log: Path, when: str) -> None:
 
 
 def group_affinity(pgid: int) -> dict[str, list[int] | None]:
-    """The CPUs each process of the group may run on (to check the pinning)."""
+    """The CPUs each process of the group may run on (the pinning, checked)."""
     out: dict[str, list[int] | None] = {}
-    for pid, stat in processes().items():
-        if stat.pgid == pgid:
-            try:
-                out[str(pid)] = sorted(os.sched_getaffinity(pid))
-            except OSError:
-                out[str(pid)] = None
+    for pid in (pid for pid, stat in processes().items() if stat.pgid == pgid):
+        try:
+            out[str(pid)] = sorted(os.sched_getaffinity(pid))
+        except OSError:
+            out[str(pid)] = None
     return out
 
 
@@ -527,10 +498,7 @@ def workdir(prefix: str, keep: bool) -> Iterator[Path]:
     try:
         yield path
     finally:
-        if keep:
-            print(f"# kept {path}", file=sys.stderr)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
+        print(f"# kept {path}", file=sys.stderr) if keep else shutil.rmtree(path, True)
 
 
 def find_program(name: str) -> str | None:
@@ -538,21 +506,17 @@ def find_program(name: str) -> str | None:
     return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin:/usr/local/sbin")
 
 
-def run_tool(
-    argv: list[str], seconds: float, parse: Callable[[str], dict[str, Any]]
-) -> tuple[dict[str, Any], str]:
+def run_tool(argv: list[str], seconds: float, parse: Callable[[str], Any]) -> tuple[Any, str]:
     """Run a load generator for ``seconds`` (killed 30 s later); its parsed and raw output."""
     try:
         done = subprocess.run(
             argv, capture_output=True, text=True, timeout=seconds + 30, stdin=subprocess.DEVNULL
         )
     except subprocess.TimeoutExpired as exc:  # subprocess.run kills it
-        raise BenchError(f"{argv} did not finish within {seconds + 30:g} s") from exc
+        raise BenchError(f"{argv[0]} did not finish within {seconds + 30:g} s") from exc
     output = done.stdout + done.stderr
     if done.returncode != 0:
-        raise BenchError(
-            f"{shlex.join(argv)} exited with status {done.returncode}:\n{output[-1500:]}"
-        )
+        raise BenchError(f"{shlex.join(argv)} exited with {done.returncode}:\n{output[-1500:]}")
     return parse(output), output
 
 
@@ -582,7 +546,7 @@ VERSION_COMMANDS = {
 def version_in(text: str, program: str) -> str | None:
     """The version ``program`` printed in ``text`` (its VERSION_COMMANDS output)."""
     match = re.search(VERSION_COMMANDS[program][1], text, re.MULTILINE)
-    return match.group(1) if match else None
+    return match[1] if match else None
 
 
 def package_version(name: str) -> str | None:
@@ -597,43 +561,35 @@ def git(*argv: str) -> subprocess.CompletedProcess[bytes]:
 
 
 def versions(programs: Sequence[str] = (), packages: Sequence[str] = ()) -> dict[str, Any]:
-    """Python, webtrip, the peers' programs and Python packages, and the machine."""
-    commit = git("rev-parse", "--short", "HEAD").stdout.decode().strip()
+    """Python, webtrip, the peers (programs, their Debian packages, Python packages),
+    and the machine."""
     out: dict[str, Any] = {
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "webtrip": package_version("webtrip"),
-        "webtrip_commit": commit or None,
+        "webtrip_commit": git("rev-parse", "--short", "HEAD").stdout.decode().strip() or None,
     }
     out |= {name: package_version(name) for name in packages}
     for name in programs:
         path = find_program(name)
-        out[name] = (
-            version_in(command_output([path, *VERSION_COMMANDS[name][0]]), name) if path else None
-        )
+        out[name] = path and version_in(command_output([path, *VERSION_COMMANDS[name][0]]), name)
     deb = command_output(["dpkg-query", "-W", "-f", "${Package} ${Version}\n", *programs])
     out["debian_packages"] = dict(
         line.split(" ", 1) for line in deb.splitlines() if line.count(" ") == 1
     )
-    cpu_model = re.search(
-        r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE
-    )
-    os_name = re.search(
-        r'^PRETTY_NAME="?([^"\n]*)', Path("/etc/os-release").read_text(), re.MULTILINE
-    )
+    cpu = re.search(r"^model name\s*:\s*(.*)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
+    name = re.search(r'^PRETTY_NAME="?([^"\n]*)', Path("/etc/os-release").read_text(), re.MULTILINE)
     return out | {
         "kernel": platform.release(),
-        "os": os_name.group(1) if os_name else None,
-        "cpu_model": cpu_model.group(1) if cpu_model else None,
+        "os": name and name[1],
+        "cpu_model": cpu and cpu[1],
         "cpu_count": os.cpu_count(),
     }
 
 
 def machine_text(ver: Mapping[str, Any]) -> str:
-    return (
-        f"{ver['cpu_count']} × {ver['cpu_model']}, {ver['os']}, Linux {ver['kernel']}, "
-        f"Python {ver['python']}"
-    )
+    cpus = f"{ver['cpu_count']} × {ver['cpu_model']}"
+    return f"{cpus}, {ver['os']}, Linux {ver['kernel']}, Python {ver['python']}"
 
 
 def webtrip_source(rev: str | None, workdir: Path) -> tuple[Path, dict[str, Any]]:
@@ -644,18 +600,15 @@ def webtrip_source(rev: str | None, workdir: Path) -> tuple[Path, dict[str, Any]
     Last-Modified headers, and so the simulation's packets, then do not differ."""
     if rev is None:
         status = git("status", "--porcelain", "--", "src")
-        dirty = (
-            status.stdout.decode(errors="replace").splitlines() if not status.returncode else None
-        )
+        dirty = status.stdout.decode().splitlines() if not status.returncode else None
         if dirty:
             print(
                 f"# webtrip runs from the working tree, with {len(dirty)} uncommitted "
-                "change(s) to src/ (--webtrip-rev HEAD measures the last commit)",
+                "change(s) to src/ (--webtrip-rev HEAD: the last commit)",
                 file=sys.stderr,
             )
-        head = git("rev-parse", "HEAD")
-        info = {"source": "working tree", "head": head.stdout.decode().strip() or None}
-        return ROOT / "src", info | {"src_changes_vs_head": dirty}
+        head = git("rev-parse", "HEAD").stdout.decode().strip() or None
+        return ROOT / "src", {"source": "working tree", "head": head, "src_changes_vs_head": dirty}
     resolved = git("rev-parse", "--verify", f"{rev}^{{commit}}")
     if resolved.returncode:
         raise BenchError(f"--webtrip-rev {rev!r}: {resolved.stderr.decode().strip()}")
@@ -682,20 +635,16 @@ def webtrip_env(src: Path) -> dict[str, str]:
 def webtrip_label(ver: Mapping[str, Any], source: Mapping[str, Any]) -> str:
     """ "webtrip 0.1.0 @ 36d6a14" (+ uncommitted src/ changes)."""
     if source.get("commit"):
-        rev = f" @ {source['commit'][:7]}"
-    elif source.get("head"):
-        dirty = " + uncommitted src/ changes" if source.get("src_changes_vs_head") else ""
-        rev = f" @ {source['head'][:7]}{dirty}"
-    else:
-        rev = ""
-    return f"webtrip {ver.get('webtrip') or ''}{rev}".replace("  ", " ")
+        return f"webtrip {ver['webtrip']} @ {source['commit'][:7]}"
+    dirty = " + uncommitted src/ changes" if source.get("src_changes_vs_head") else ""
+    return f"webtrip {ver['webtrip']} @ {(source.get('head') or '?')[:7]}{dirty}"
 
 
 # ---------------------------------------------------------------------------------------
 # Figures: medians, paired ratios, Markdown.
 
-
-CPU_METRICS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+Metric = Callable[[Run], Any]
+CPU_METRICS: dict[str, Metric] = {
     "server_cpu_pct": lambda run: run["cpu"]["server"]["cpu_pct"],
     "client_cpu_pct": lambda run: run["cpu"]["children"]["cpu_pct"],  # the load generator
     "busy_server_cpu_pct": lambda run: run["cpu"]["busy_pct"].get(f"cpu{SERVER_CPU}"),
@@ -706,47 +655,52 @@ CPU_METRICS: dict[str, Callable[[Mapping[str, Any]], Any]] = {
 
 
 def summarise(
-    runs: Sequence[Mapping[str, Any]],
+    runs: Sequence[Run],
     servers: Iterable[str],
-    metrics: Mapping[str, Callable[[Mapping[str, Any]], Any]],
+    metrics: Mapping[str, Metric],
     threshold: float,
+    per_request: str = "",
 ) -> dict[str, dict[str, Any]]:
-    """Per server: how many runs succeeded, failed or stayed noisy, and each metric's
-    median, min, max and every value over the runs that succeeded."""
+    """Per server: how many runs succeeded, failed or stayed noisy (``rounds``: "3/3 (1
+    noisy)"), and each metric's median, min, max and every value over the runs that
+    succeeded; ``capacity``: 10⁶ ÷ the median of the ``per_request`` metric (CPU µs per
+    request), the requests a fully busy CPU could serve, *an estimate*."""
     out = {}
     for server in servers:
         mine = [run for run in runs if run["server"] == server]
         ok = [run for run in mine if run.get("result")]
+        noisy_rounds = [run["round"] for run in ok if noisy(run, threshold)]
         entry: dict[str, Any] = {
             "rounds_ok": len(ok),
             "rounds_failed": len(mine) - len(ok),
-            "noisy_rounds": [run["round"] for run in ok if noisy(run, threshold)],
+            "noisy_rounds": noisy_rounds,
+            "rounds": f"{len(ok)}/{len(mine)}"
+            + (f" ({len(noisy_rounds)} noisy)" if noisy_rounds else ""),
         }
-        if len(ok) < len(mine):
-            entry["last_error"] = [run.get("error") for run in mine if not run.get("result")][-1]
+        if errors := [run["error"] for run in mine if not run.get("result")]:
+            entry["last_error"] = errors[-1]
         for name, get in metrics.items():
-            values = [value for run in ok if (value := get(run)) is not None]
-            if values:
+            if values := [value for run in ok if (value := get(run)) is not None]:
                 entry[name] = {
                     "median": statistics.median(values),
                     "min": min(values),
                     "max": max(values),
                     "all": values,
                 }
+        if per_request in entry:
+            entry["capacity"] = 1e6 / entry[per_request]["median"]
         out[server] = entry
     return out
 
 
-def by_round(
-    runs: Iterable[Mapping[str, Any]], server: str, get: Callable[[Mapping[str, Any]], Any]
-) -> dict[int, Any]:
+def by_round(runs: Iterable[Run], server: str, get: Metric) -> dict[int, Any]:
     """round -> ``get(run)`` for the runs of ``server`` that succeeded."""
     return {run["round"]: get(run) for run in runs if run["server"] == server and run.get("result")}
 
 
 def paired_ratio(top: Mapping[Any, float], bottom: Mapping[Any, float]) -> dict[str, Any] | None:
-    """top ÷ bottom, two values per round: the ratio of the medians, and the median of
-    the per-round ratios (the two runs of a round are minutes apart at most)."""
+    """top ÷ bottom, one value of each per round: the ratio of the medians, and the median
+    of the per-round ratios (the two runs of a round are minutes apart at most)."""
     top = {k: v for k, v in top.items() if v}
     bottom = {k: v for k, v in bottom.items() if v}
     if not top or not bottom:
@@ -759,11 +713,9 @@ def paired_ratio(top: Mapping[Any, float], bottom: Mapping[Any, float]) -> dict[
 
 
 def ratios(
-    runs: Sequence[Mapping[str, Any]],
-    pairs: Iterable[tuple[str, str]],
-    metrics: Mapping[str, Callable[[Mapping[str, Any]], Any]],
+    runs: Sequence[Run], pairs: Iterable[tuple[str, str]], metrics: Mapping[str, Metric]
 ) -> dict[str, dict[str, Any]]:
-    """ "a/b" -> metric -> paired_ratio of a's runs to b's."""
+    """ "a/b" -> metric -> paired_ratio() of a's runs to b's."""
     return {
         f"{a}/{b}": {
             m: paired_ratio(by_round(runs, a, get), by_round(runs, b, get))
@@ -771,6 +723,12 @@ def ratios(
         }
         for a, b in pairs
     }
+
+
+def ratio_value(value: Mapping[str, Any] | None, invert: bool = False) -> float | None:
+    if value is None:
+        return None
+    return 1 / value["ratio_of_medians"] if invert else value["ratio_of_medians"]
 
 
 def ratio_text(value: Mapping[str, Any] | None, invert: bool = False) -> str:
@@ -783,72 +741,71 @@ def ratio_text(value: Mapping[str, Any] | None, invert: bool = False) -> str:
     return f"**{median:.3g}×**" + (f" ({paired:.3g}×)" if paired else "")
 
 
-def ratio_value(value: Mapping[str, Any] | None, invert: bool = False) -> float | None:
-    if value is None:
-        return None
-    return 1 / value["ratio_of_medians"] if invert else value["ratio_of_medians"]
+class _Missing:
+    """What fill() puts for a missing figure: any field of it, in any format, is "n/a"."""
+
+    def __getitem__(self, key: object) -> _Missing:
+        return self
+
+    def __format__(self, spec: str) -> str:
+        return "n/a"
 
 
-def cell(metric: str, template: str) -> Callable[[Mapping[str, Any]], str]:
-    """A table cell: ``template`` filled with the metric's median, min and max."""
-    return lambda s: template.format(**s[metric]) if metric in s else "n/a"
+class _Figures(dict[str, Any]):
+    def __missing__(self, key: str) -> _Missing:
+        return _Missing()
 
 
-def capacity_cell(metric: str) -> Callable[[Mapping[str, Any]], str]:
-    """A table cell: 10⁶ ÷ the median of a CPU µs-per-request metric (requests per second
-    one fully busy CPU could serve, *an estimate*)."""
-    return lambda s: f"{1e6 / s[metric]['median']:,.0f}" if metric in s else "n/a"
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """``template.format(**values)``, "n/a" for a figure that is missing (a metric no
+    run had); "{qps[median]:,.0f}" is the median of a summarise() metric."""
+    return template.format_map(_Figures(values))
 
 
-def server_table(
-    summary: Mapping[str, Mapping[str, Any]],
-    names: Mapping[str, str],
-    columns: Sequence[tuple[str, Callable[[Mapping[str, Any]], str]]],
+def server_rows(
+    summary: Mapping[str, Mapping[str, Any]], names: Mapping[str, str], row: str
 ) -> list[str]:
-    """One row per server (its name, ``columns``, rounds ok and noisy)."""
-    rows = []
-    for server, s in summary.items():
-        rounds_ok = f"{s['rounds_ok']}/{s['rounds_ok'] + s['rounds_failed']}"
-        rounds_ok += f" ({len(s['noisy_rounds'])} noisy)" if s["noisy_rounds"] else ""
-        cells = (
-            [f(s) for _, f in columns]
-            if s["rounds_ok"]
-            else ["failed"] + ["–"] * (len(columns) - 1)
-        )
-        rows.append([names[server], *cells, rounds_ok])
-    return table(["Server", *(header for header, _ in columns), "Rounds ok"], rows)
+    """A Markdown table's rows, one per server: ``row`` filled with its summary, its
+    ``name`` and ``rounds`` (ok/all, noisy); a server whose every run failed says so."""
+    return [
+        fill(row, s | {"name": names[server]})
+        if s["rounds_ok"]
+        else f"| {names[server]} | failed | {s['rounds']} |"
+        for server, s in summary.items()
+    ]
 
 
 def load_notes(
     summary: Mapping[str, Mapping[str, Any]], labels: Mapping[str, str], tool: str, unit: str
 ) -> list[str]:
-    """Where the load generator itself used at least GENERATOR_BOUND_PCT % of a CPU (its
-    own time: a neighbour on its CPU does not count), the server's figure is a lower bound."""
+    """Where the load generator itself used at least GENERATOR_BOUND_PCT % of its CPU
+    (its own time: a neighbour on that CPU does not count), the figure is a lower bound."""
     lines = []
     for server, s in summary.items():
         used = s.get("client_cpu_pct", {}).get("median")
         if s["rounds_ok"] and used and used >= GENERATOR_BOUND_PCT:
             lines += [
                 f"During the {labels[server]} runs {tool} used {used:.0f} % of its CPU while the "
-                f"server used {s['server_cpu_pct']['median']:.0f} % of its own: the load "
-                "generator is likely the limit; read the figure as a lower bound, and compare "
-                f"CPU per {unit} instead.",
+                f"server used {s['server_cpu_pct']['median']:.0f} % of its own: the load generator "
+                f"is likely the limit; read the figure as a lower bound, and compare CPU per "
+                f"{unit} instead.",
                 "",
             ]
     return lines
 
 
-def table(header: Sequence[str], rows: Iterable[Sequence[Any]], align: str = "") -> list[str]:
-    """A Markdown table (then a blank line); ``align``: "l" or "r" per column, by default
-    the first left and the others right."""
-    align = align or "l" + "r" * (len(header) - 1)
-    rule = "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|"
-    lines = ["| " + " | ".join(header) + " |", rule]
-    return [*lines, *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows), ""]
-
-
 # ---------------------------------------------------------------------------------------
 # Results.
+
+
+def main(bench: Callable[[], int]) -> int:
+    """Run a bench's main(): a BenchError before any run (a missing program, a bad
+    revision) is one sentence on stderr and exit status 2, not a traceback."""
+    try:
+        return bench()
+    except BenchError as exc:
+        print(f"{Path(sys.argv[0]).stem}: {exc}", file=sys.stderr)
+        return 2
 
 
 def utc_now() -> str:
@@ -858,17 +815,18 @@ def utc_now() -> str:
 def start_report(
     name: str, args: argparse.Namespace, argv: Sequence[str] | None, **ver: Any
 ) -> dict[str, Any]:
-    """A result's opening: the bench, its command, its options and the versions."""
+    """A result's opening: the bench, its command line, its options, the versions."""
     given = sys.argv[1:] if argv is None else list(argv)
+    options = {
+        k: v if isinstance(v, int | float | str | list | None) else str(v)
+        for k, v in vars(args).items()
+    }
     return {
         "benchmark": name,
         "started_at": utc_now(),
-        "command": shlex.join(["python", f"bench/{name}.py", *given]),
-        "args": {
-            k: v if isinstance(v, int | float | str | list | None) else str(v)
-            for k, v in vars(args).items()
-        },
+        "args": options,
         "versions": versions(**ver),
+        "command": shlex.join(["python", f"bench/{name}.py", *given]),
     }
 
 
@@ -877,8 +835,8 @@ def saved(
     report: dict[str, Any], out: Path, render: Callable[[dict[str, Any]], str]
 ) -> Iterator[None]:
     """Write ``report`` as JSON to ``out`` and ``render(report)`` beside it (.md) however
-    the block ends; SIGTERM ends it as Ctrl-C would, and an interrupted run is written
-    to NAME.interrupted.json. The report also goes to stdout."""
+    the block ends; SIGTERM ends it as Ctrl-C does, and an interrupted run is written to
+    NAME.interrupted.json. A complete report also goes to stdout."""
 
     def terminate(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)

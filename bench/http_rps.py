@@ -15,6 +15,7 @@ cannot run.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import http.client
 import importlib.util
@@ -26,7 +27,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +71,7 @@ end
 """
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ServedFile:
     key: str  # "small" or "large"
     name: str  # its name in the served folder, and URL path
@@ -332,57 +332,63 @@ def measure(
     }
 
 
-def status(run: dict[str, Any]) -> str:
-    if "error" in run:
-        lines = [line for line in run["error"].splitlines() if line.strip()]
-        return "FAILED: " + lines[0] + (f" … {lines[-1]}" if len(lines) > 1 else "")
-    r, cpu, lat = run["result"], run["cpu"], run["result"]["latency_ms"]
-    return (
-        f"{r['rps']:>9,.0f} req/s {r['mb_per_s']:>8,.1f} MB/s  p50 {lat['p50']:.2f} p99 "
-        f"{lat['p99']:.2f} ms  errors {r['error_total']}  server {cpu['server']['cpu_pct']:.0f}% "
-        f"wrk {cpu['children']['cpu_pct']:.0f}% CPU"
-    )
+STATUS = (
+    "{result[rps]:>9,.0f} req/s {result[mb_per_s]:>8,.1f} MB/s  p50 {result[latency_ms][p50]:.2f}"
+    " p99 {result[latency_ms][p99]:.2f} ms  errors {result[error_total]}  server "
+    "{cpu[server][cpu_pct]:.0f}% wrk {cpu[children][cpu_pct]:.0f}% CPU"
+)
 
 
 # ---------------------------------------------------------------------------------------
 # Summary and report.
 
-METRICS = (
-    harness.CPU_METRICS
-    | {
-        "rps": lambda run: run["result"]["rps"],
-        "mb_per_s": lambda run: run["result"]["mb_per_s"],
-        "p50_ms": lambda run: run["result"]["latency_ms"]["p50"],
-        "p99_ms": lambda run: run["result"]["latency_ms"]["p99"],
-        "error_total": lambda run: run["result"]["error_total"],
-        "short_responses": lambda run: int(run["result"]["short_responses"]),
-        "server_us_per_request": lambda run: run["result"]["server_us_per_request"],
-    }
-    | {f"errors_{kind}": lambda run, kind=kind: run["result"]["errors"][kind] for kind in ERRORS}
+METRICS = harness.CPU_METRICS | {
+    "rps": lambda run: run["result"]["rps"],
+    "mb_per_s": lambda run: run["result"]["mb_per_s"],
+    "p50_ms": lambda run: run["result"]["latency_ms"]["p50"],
+    "p99_ms": lambda run: run["result"]["latency_ms"]["p99"],
+    "short_responses": lambda run: int(run["result"]["short_responses"]),
+    "server_us_per_request": lambda run: run["result"]["server_us_per_request"],
+}
+METRICS |= {f"errors_{kind}": lambda run, k=kind: run["result"]["errors"][k] for kind in ERRORS}
+TABLE = """\
+| Server | Median req/s | req/s min–max | Median MB/s | Latency p50 / p99 (ms) | Errors \
+| Server CPU % | Server CPU µs/req | wrk CPU % | CPU busy % (srv / wrk CPU) | Rounds ok |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"""
+ROW = (
+    "| {name} | {rps[median]:,.0f} | {rps[min]:,.0f}–{rps[max]:,.0f} | {mb_per_s[median]:,.1f} "
+    "| {p50_ms[median]:.2f} / {p99_ms[median]:.2f} | {errors} | {server_cpu_pct[median]:.0f} "
+    "| {us} | {client_cpu_pct[median]:.0f} "
+    "| {busy_server_cpu_pct[median]:.0f} / {busy_client_cpu_pct[median]:.0f} | {rounds} |"
 )
-
-
-def errors_text(s: dict[str, Any]) -> str:
-    """wrk's error counts over the rounds, by kind ("" if none)."""
-    counts = {kind: sum(s[f"errors_{kind}"]["all"]) for kind in ERRORS if f"errors_{kind}" in s}
-    return ", ".join(f"{kind} {count:,}" for kind, count in counts.items() if count)
-
-
-def us_text(s: dict[str, Any]) -> str:
-    value = s.get("server_us_per_request", {}).get("median")
-    return "n/a" if not value else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+RATIO_TABLE = """\
+| Ratio | req/s | MB/s | Server CPU µs/req | CPU-bound capacity, *estimate* |
+|---|---:|---:|---:|---:|"""
 
 
 def file_markdown(report: dict[str, Any], key: str) -> list[str]:
     args, ver, served = report["args"], report["versions"], report["files"][key]
     runs = [run for run in report["runs"] if run["file"] == key]
     servers = [name for name in args["servers"] if report["preflight"][name]["ok"]]
-    summary = report["summary"][key] = harness.summarise(
-        runs, servers, METRICS, args["max_other_load"]
-    )
+    threshold = args["max_other_load"]
+    summary = report["summary"][key] = harness.summarise(runs, servers, METRICS, threshold)
     peers = [("webtrip", peer) for peer in servers if peer != "webtrip" and "webtrip" in servers]
     metrics = {m: METRICS[m] for m in ("rps", "mb_per_s", "server_us_per_request")}
     ratios = report["ratios"][key] = harness.ratios(runs, peers, metrics)
+    notes = []
+    for name, s in summary.items():
+        errors = {kind: sum(s[f"errors_{kind}"]["all"]) for kind in ERRORS if f"errors_{kind}" in s}
+        text = ", ".join(f"{kind} {count:,}" for kind, count in errors.items() if count)
+        s["errors"] = f"**{text}**" if text else "0"
+        if text:
+            notes.append(f"* {LABELS[name]}: wrk counted errors ({text}; `status`: HTTP ≥ 400).")
+        if short := sum(s.get("short_responses", {}).get("all", [])):
+            notes.append(
+                f"* {LABELS[name]}: fewer bytes per response than the file in {short} "
+                "round(s): not the file, treat as failed."
+            )
+        us = s.get("server_us_per_request", {}).get("median") or 0
+        s["us"] = f"{us:,.0f}" if us >= 100 else f"{us:.1f}" if us else "n/a"
     uv = report["uvicorn_options"]
     names = {
         "webtrip": harness.webtrip_label(ver, report["webtrip_source"]),
@@ -391,92 +397,47 @@ def file_markdown(report: dict[str, Any], key: str) -> list[str]:
         f"({uv['loop']}, {uv['http']})",
         "nginx": f"nginx {ver['nginx']}",
     }
-    columns = (
-        ("Median req/s", harness.cell("rps", "{median:,.0f}")),
-        ("req/s min–max", harness.cell("rps", "{min:,.0f}–{max:,.0f}")),
-        ("Median MB/s", harness.cell("mb_per_s", "{median:,.1f}")),
-        (
-            "Latency p50 / p99 (ms)",
-            lambda s: f"{s['p50_ms']['median']:.2f} / {s['p99_ms']['median']:.2f}",
-        ),
-        ("Errors", lambda s: f"**{errors_text(s)}**" if errors_text(s) else "0"),
-        ("Server CPU %", harness.cell("server_cpu_pct", "{median:.0f}")),
-        ("Server CPU µs/req", us_text),
-        ("wrk CPU %", harness.cell("client_cpu_pct", "{median:.0f}")),
-        (
-            "CPU busy % (srv / wrk CPU)",
-            lambda s: (
-                f"{s['busy_server_cpu_pct']['median']:.0f} / "
-                f"{s['busy_client_cpu_pct']['median']:.0f}"
-                if report["pinning"]["enabled"]
-                else "n/a"
-            ),
-        ),
-    )
-    lines = [
-        f"### {key} file: `/{served['name']}`, {served['size']:,} bytes",
-        "",
-        *harness.server_table(summary, names, columns),
-    ]
+    lines = [f"### {key} file: `/{served['name']}`, {served['size']:,} bytes", "", TABLE]
+    lines += [*harness.server_rows(summary, names, ROW), ""]
     if ratios:
-        rows = [
-            [
-                f"webtrip/{LABELS[pair.split('/')[1]]}",
-                harness.ratio_text(r["rps"]),
-                harness.ratio_text(r["mb_per_s"]),
-                harness.ratio_text(r["server_us_per_request"]),
-                harness.ratio_text(r["server_us_per_request"], invert=True),
+        lines.append(RATIO_TABLE)
+        for pair, r in ratios.items():
+            cpu = [
+                harness.ratio_text(r["server_us_per_request"], invert) for invert in (False, True)
             ]
-            for pair, r in ratios.items()
-        ]
-        lines += harness.table(
-            ["Ratio", "req/s", "MB/s", "Server CPU µs/req", "CPU-bound capacity, *estimate*"], rows
-        )
+            rps, mb = harness.ratio_text(r["rps"]), harness.ratio_text(r["mb_per_s"])
+            lines.append(
+                f"| webtrip/{LABELS[pair.split('/')[1]]} | {rps} | {mb} | {' | '.join(cpu)} |"
+            )
         lines += [
+            "",
             "Ratios of the medians; in brackets the median of the per-round ratios. "
             "Capacity = inverse of the CPU-per-request ratio (requests one busy CPU could "
             "serve).",
             "",
         ]
-    for name, s in summary.items():
-        if errors_text(s):
-            lines += [
-                f"* {LABELS[name]}: wrk counted errors ({errors_text(s)}; `status` = "
-                "HTTP status ≥ 400).",
-                "",
-            ]
-        if s.get("short_responses", {}).get("max"):
-            lines += [
-                f"* {LABELS[name]}: fewer bytes per response than the file in "
-                f"{sum(s['short_responses']['all'])} round(s) (not the file: treat as "
-                "failed).",
-                "",
-            ]
+    lines += [*notes, ""] if notes else []
     return lines + harness.load_notes(summary, LABELS, "wrk", "request")
 
 
 def markdown(report: dict[str, Any]) -> str:
     args, ver, pin = report["args"], report["versions"], report["pinning"]
     report |= {"summary": {}, "ratios": {}}
-    lines = []
-    for check in report["preflight"].values():
-        if not check["ok"]:
-            lines += [
-                f"**{LABELS[check['server']]} failed the check, not measured**: "
-                f"{check['error'].splitlines()[0]}",
-                "",
-            ]
+    lines = [
+        f"**{LABELS[name]} failed the check, not measured**: {check['error'].splitlines()[0]}\n"
+        for name, check in report["preflight"].items()
+        if not check["ok"]
+    ]
     for key in args["files"]:
         lines += file_markdown(report, key)
     goals = []
     for key, peer, metric, goal in GOALS:
-        value = report["ratios"].get(key, {}).get(f"webtrip/{peer}", {}).get(metric)
-        if value:
-            ratio = value["ratio_of_medians"]
+        if value := report["ratios"].get(key, {}).get(f"webtrip/{peer}", {}).get(metric):
             what = "small file" if key == "small" else "10 MiB file"
+            met = "met" if value["ratio_of_medians"] >= goal else "NOT met"
             goals.append(
                 f"* {what}, {METRIC_LABELS[metric]} ≥ {goal:g}× {LABELS[peer]}: "
-                f"{harness.ratio_text(value)}: **{'met' if ratio >= goal else 'NOT met'}**"
+                f"{harness.ratio_text(value)}: **{met}**"
             )
     if goals:
         lines += ["Goals (webtrip vs peer):", "", *goals, ""]
@@ -487,33 +448,29 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     if closers:
         lines += [
-            f"No keep-alive from {', '.join(closers)}: it closes the connection after every "
-            "response, so wrk opens a new TCP connection per request.",
+            f"No keep-alive from {', '.join(closers)}: it closes the connection after "
+            "every response, so wrk opens a new TCP connection per request.",
             "",
         ]
-    lines += [
-        harness.noise_text(report["runs"], report["discarded_runs"], args["max_other_load"]),
-        "",
-    ]
-    pinned = (
-        f"servers pinned to CPU {pin['server_cpu']}, wrk to CPU {pin['client_cpu']}"
-        if pin["enabled"]
-        else f"no CPU pinning ({pin['reason']})"
-    )
+    lines += [harness.noise_text(report["runs"], report["discarded_runs"], args["max_other_load"])]
+    pinned = f"servers pinned to CPU {pin['server_cpu']}, wrk to CPU {pin['client_cpu']}"
     lines.append(
-        f"wrk {ver['wrk']} over loopback with keep-alive, `{report['wrk_command']}`; "
-        f"{args['rounds']} interleaved round(s) of {args['duration']} s after a {args['warmup']} s "
-        f"warm-up, each run a fresh server; {pinned}; {harness.machine_text(ver)}, httptools "
-        f"{ver['httptools']}, uvloop {ver['uvloop']}, nginx {ver['nginx']} (`worker_processes 1`, "
-        f"sendfile, tcp_nopush, no access log); {report['started_at'][:10]}. MB = 10⁶ bytes, "
-        "counted by wrk (headers included). Server CPU % = utime+stime of the server's "
-        "processes ÷ wall time; CPU busy % = whole CPU from /proc/stat."
+        f"\nwrk {ver['wrk']} over loopback with keep-alive, `{report['wrk_command']}`; "
+        f"{args['rounds']} interleaved round(s) of {args['duration']} s after a "
+        f"{args['warmup']} s warm-up, each run a fresh server; "
+        f"{pinned if pin['enabled'] else 'no CPU pinning (' + pin['reason'] + ')'}; "
+        f"{harness.machine_text(ver)}, httptools {ver['httptools']}, uvloop {ver['uvloop']}, "
+        f"nginx {ver['nginx']} (`worker_processes 1`, sendfile, tcp_nopush, no access log); "
+        f"{report['started_at'][:10]}. MB = 10⁶ bytes, counted by wrk (headers included). "
+        "Server CPU % = utime+stime of the server's processes ÷ wall time; CPU busy % = whole "
+        "CPU from /proc/stat."
     )
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     at_least = harness.at_least
+    page = harness.ROOT / "tests/data/sites/www/index.html"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--servers", type=harness.comma_list(SERVERS), default=",".join(SERVERS))
     parser.add_argument("--files", type=harness.comma_list(FILES), default=",".join(FILES))
@@ -522,23 +479,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=at_least(0), default=1, help="seconds of warm-up")
     parser.add_argument("--connections", type=at_least(1), default=10, help="wrk -c")
     parser.add_argument("--threads", type=at_least(1), default=1, help="wrk -t")
-    parser.add_argument(
-        "--page",
-        type=Path,
-        default=harness.ROOT / "tests/data/sites/www/index.html",
-        help="the small file (copied)",
-    )
-    parser.add_argument(
-        "--large-size",
-        type=at_least(1),
-        default=10 * 1024 * 1024,
-        help="bytes of the large file (default 10 MiB)",
-    )
+    parser.add_argument("--page", type=Path, default=page, help="the small file (copied)")
+    parser.add_argument("--large-size", type=at_least(1), default=10 * 2**20, help="bytes")
     parser.add_argument("--seed", type=int, default=1, help="RNG seed of the large file")
     parser.add_argument(
-        "--stdlib-protocol",
-        choices=("HTTP/1.0", "HTTP/1.1"),
-        help="http.server's --protocol (default: its own, HTTP/1.0: no keep-alive)",
+        "--stdlib-protocol", choices=("HTTP/1.0", "HTTP/1.1"), help="its default: 1.0"
     )
     harness.add_options(parser, "http_rps")
     return parser.parse_args(argv)
@@ -546,47 +491,30 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    packages = ("httptools", "uvicorn", "starlette", "uvloop", "anyio")
     report = harness.start_report(
-        "http_rps",
-        args,
-        argv,
-        programs=("wrk", "nginx"),
-        packages=("httptools", "uvicorn", "starlette", "uvloop", "anyio"),
+        "http_rps", args, argv, programs=("wrk", "nginx"), packages=packages
     )
     args.wrk = harness.find_program("wrk")
     if args.wrk is None or not args.page.is_file():
-        print("needs wrk (apt-get install wrk) and the page", file=sys.stderr)
-        return 2
+        raise harness.BenchError("needs wrk (apt-get install wrk) and the page")
     args.pin = harness.pinning(not args.no_pin)
     with harness.workdir("webtrip-http-rps-", args.keep_tmp) as work:
-        try:
-            args.webtrip_src, source = harness.webtrip_source(args.webtrip_rev, work)
-        except harness.BenchError as exc:
-            print(exc, file=sys.stderr)
-            return 2
+        args.webtrip_src, source = harness.webtrip_source(args.webtrip_rev, work)
         folder = work / "site"
-        files = {
-            key: served
-            for key, served in prepare_folder(folder, args.page, args.large_size, args.seed).items()
-            if key in args.files
-        }
+        files = prepare_folder(folder, args.page, args.large_size, args.seed)
+        files = {key: files[key] for key in args.files}
         args.script = work / "report.lua"
         args.script.write_text(WRK_SCRIPT, encoding="utf-8")
-        url = f"http://{HOST}:PORT/FILE"
-        command = harness.pin_prefix(args.pin, harness.CLIENT_CPU) + wrk_argv(
-            "wrk", "report.lua", url, args.duration, args
-        )
+        command = wrk_argv("wrk", "report.lua", f"http://{HOST}:PORT/FILE", args.duration, args)
         loop, http_impl = uvicorn_options()
         report |= {
             "pinning": args.pin,
             "webtrip_source": source | {"src": str(args.webtrip_src)},
-            "files": {
-                key: {"name": f.name, "size": f.size, "sha256": f.sha256}
-                for key, f in files.items()
-            },
+            "files": {key: dataclasses.asdict(served) for key, served in files.items()},
             "uvicorn_options": {"loop": loop, "http": http_impl},
             "wrk_script": WRK_SCRIPT,
-            "wrk_command": shlex.join(command),
+            "wrk_command": shlex.join(harness.pin_prefix(args.pin, harness.CLIENT_CPU) + command),
             "preflight": {},
             "runs": [],
             "discarded_runs": [],
@@ -595,29 +523,20 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.servers:
                 check = report["preflight"][name] = preflight(name, work, folder, files, args)
                 keep = check["ok"] and all(f["keep_alive"] for f in check["files"].values())
-                state = (
-                    f"ok (keep-alive: {'yes' if keep else 'no'})"
-                    if check["ok"]
-                    else f"FAILED: {check['error']}"
-                )
+                state = f"ok, keep-alive: {keep}" if check["ok"] else f"FAILED: {check['error']}"
                 print(f"check {name:8} {state}", file=sys.stderr)
             measured = [name for name in args.servers if report["preflight"][name]["ok"]]
-            for rnd, key, name in harness.rounds(args.rounds, list(files), measured):
-                kept, discarded = harness.quiet_run(
-                    lambda: measure(name, files[key], rnd, work, folder, args),  # noqa: B023
-                    args,
-                    f"round {rnd} {key:5} {name:8}",
-                    status,
-                )
-                report["runs"].append(kept)
-                report["discarded_runs"] += discarded
-    bad = [
-        run
-        for run in report["runs"]
-        if "error" in run or run["result"]["error_total"] or run["result"]["short_responses"]
-    ]
-    return 1 if bad or not report["runs"] or len(measured) < len(args.servers) else 0
+            harness.run_rounds(
+                report,
+                args,
+                [list(files), measured],
+                lambda rnd, key, name: measure(name, files[key], rnd, work, folder, args),
+                STATUS,
+            )
+    errors = [run.get("result", {}).get("error_total", 1) for run in report["runs"]]
+    short = [run.get("result", {}).get("short_responses") for run in report["runs"]]
+    return 1 if any(errors) or any(short) or len(measured) < len(args.servers) else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))

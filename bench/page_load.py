@@ -27,6 +27,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,9 @@ NAME = "www.webtrip.test"
 CLIENTS = ("webtrip-trace", "webtrip-notrace", "httpx")
 CONFIGS = ("direct", "delayed")
 OVERHEAD_GOAL = 1.10  # tracing on ÷ off, page load wall time
+Result = tuple[float, float, str | None]  # a load's wall time and CPU time (s), its error
+Load = Callable[[], Result]
+Run = dict[str, Any]
 
 
 async def delaying_proxy(listen: int, upstream: int, delay: float) -> None:
@@ -130,9 +134,7 @@ class Clients:
         page = await browser.load(f"http://{NAME}:{port}/")
         return time.perf_counter() - t0, time.process_time() - cpu0, page, trace
 
-    def webtrip(
-        self, port: int, traced: bool, check_bytes: bool = False
-    ) -> tuple[float, float, str | None]:
+    def webtrip(self, port: int, traced: bool = True, check_bytes: bool = False) -> Result:
         wall, cpu, page, trace = self.loop.run_until_complete(self._browse(port, traced))
         if traced:
             self.events.append(len(trace))
@@ -163,7 +165,7 @@ class Clients:
             path = urllib.parse.urlsplit(urls[event.request]).path
             self.headers[path] = [(k, v) for k, v in event.headers if k.lower() != "host"]
 
-    def httpx_load(self, port: int, check_bytes: bool = False) -> tuple[float, float, str | None]:
+    def httpx_load(self, port: int, check_bytes: bool = False) -> Result:
         """The same files one after the other on one keep-alive Client (its construction
         not timed, its closing timed), with the browser's headers and Host."""
         client = self.httpx.Client(verify=self.ssl_context, timeout=10.0, http2=False)
@@ -185,11 +187,7 @@ class Clients:
         return wall, cpu, "httpx: " + "; ".join(problems) if problems else None
 
 
-def measure(
-    variants: list[tuple[str, Callable[[], tuple[float, float, str | None]]]],
-    groups: list[int],
-    args: argparse.Namespace,
-) -> dict[str, Any]:
+def measure(variants: list[tuple[str, Load]], groups: list[int], args: argparse.Namespace) -> Run:
     """Warm-up loads, then rounds of every variant once in a shuffled order."""
     for _ in range(args.warmup):
         for _, load in variants:
@@ -205,75 +203,58 @@ def measure(
             wall, cpu, error = load()
             if error:
                 failures.append(f"round {number} {name}: {error}")
-            else:
-                loads[name].append(
-                    {
-                        "round": number,
-                        "position": position,
-                        "wall_ms": round(wall * 1000, 4),
-                        "cpu_ms": round(cpu * 1000, 4),
-                    }
-                )
+                continue
+            sample = {"round": number, "position": position, "wall_ms": wall * 1000}
+            loads[name].append(sample | {"cpu_ms": cpu * 1000})
     cpu = harness.cpu_use(before, harness.snapshot(), groups)
     rounds = 1 + max((s["round"] for samples in loads.values() for s in samples), default=-1)
-    return {
-        "round": 1,
-        "server": "all",
-        "result": {"rounds_done": rounds, "loads": loads},
-        "failures": failures,
-        "cpu": cpu,
-        "other_user_pct": cpu["other_user_pct"],
-    }
+    result = {"rounds_done": rounds, "loads": loads}
+    run = {"round": 1, "server": "all", "result": result, "failures": failures, "cpu": cpu}
+    return run | {"other_user_pct": cpu["other_user_pct"]}
 
 
-def status(run: dict[str, Any]) -> str:
-    medians = {
-        name: statistics.median(s["wall_ms"] for s in samples)
-        for name, samples in run["result"]["loads"].items()
-        if samples
-    }
-    return f"{run['result']['rounds_done']} rounds; median ms: " + ", ".join(
-        f"{name} {ms:.2f}" for name, ms in medians.items()
-    )
+def status(run: Run) -> str:
+    loads = run["result"]["loads"].items()
+    medians = [f"{name} {statistics.median(s['wall_ms'] for s in x):.2f}" for name, x in loads if x]
+    return f"{run['result']['rounds_done']} rounds; median ms: {', '.join(medians)}"
 
 
 def p90(values: list[float]) -> float:
     """The 0.9 quantile, interpolated between order statistics."""
     return (
-        values[0] if len(values) == 1 else statistics.quantiles(values, n=10, method="inclusive")[8]
+        statistics.quantiles(values, n=10, method="inclusive")[8] if len(values) > 1 else values[0]
     )
 
 
-def summary(samples: list[dict[str, float]]) -> dict[str, Any]:
-    wall = [s["wall_ms"] for s in samples]
-    if not wall:
-        return {"loads": 0}
-    return {
-        "loads": len(wall),
-        "median_ms": statistics.median(wall),
-        "p90_ms": p90(wall),
-        "mean_ms": statistics.fmean(wall),
-        "min_ms": min(wall),
-        "max_ms": max(wall),
-        "cpu_median_ms": statistics.median(s["cpu_ms"] for s in samples),
-    }
-
-
 def ratio(
-    loads: dict[str, list[dict[str, float]]], top: str, bottom: str, field: str = "wall_ms"
-) -> dict[str, Any] | None:
+    loads: dict[str, list[dict[str, float]]], top: str, bottom: str, field: str
+) -> Run | None:
     """top ÷ bottom: of the medians, the median of the per-round ratios, of the p90s."""
     a, b = ({s["round"]: s[field] for s in loads.get(v, [])} for v in (top, bottom))
     value = harness.paired_ratio(a, b)
     return value and value | {"ratio_of_p90": p90(list(a.values())) / p90(list(b.values()))}
 
 
-# (name, top variant, bottom variant, field, goal: the ratio of medians below it)
+# (name, top variant, bottom variant, field, goal: the ratio of the medians is below it)
 RATIOS = (
     ("tracing on / off", "webtrip-trace", "webtrip-notrace", "wall_ms", OVERHEAD_GOAL),
     ("tracing on / off, client CPU time", "webtrip-trace", "webtrip-notrace", "cpu_ms", None),
     ("webtrip (tracing off) / httpx", "webtrip-notrace", "httpx", "wall_ms", 1.0),
     ("webtrip (tracing on) / httpx", "webtrip-trace", "httpx", "wall_ms", 1.0),
+)
+TABLE = """\
+| configuration | client | loads | median ms | p90 ms | mean ms | min ms | client CPU ms (median) |
+|---|---|---:|---:|---:|---:|---:|---:|"""
+ROW = (
+    "| {config} | {client} | {loads} | {median_ms:.2f} | {p90_ms:.2f} | {mean_ms:.2f} "
+    "| {min_ms:.2f} | {cpu_median_ms:.2f} |"
+)
+RATIO_TABLE = """\
+| ratio (wall time) | configuration | of medians | median of per-round ratios | of p90 | goal |
+|---|---|---:|---:|---:|---|"""
+RATIO_ROW = (
+    "| {name} | {config} | {ratio[ratio_of_medians]:.3f} "
+    "| {ratio[median_of_paired_round_ratios]:.3f} | {ratio[ratio_of_p90]:.3f} | {verdict} |"
 )
 
 
@@ -281,30 +262,46 @@ def markdown(report: dict[str, Any]) -> str:
     ver, args, pin = report["versions"], report["args"], report["pinning"]
     run = report["runs"][-1] if report["runs"] else {"result": {"loads": {}, "rounds_done": 0}}
     loads = run["result"]["loads"]
-    report["summary"] = {name: summary(samples) for name, samples in loads.items()}
+    report["summary"] = {}
+    lines = [TABLE]
+    for name, samples in loads.items():
+        wall = [s["wall_ms"] for s in samples]
+        config, client = name.split("/")
+        if not wall:
+            continue
+        s = report["summary"][name] = {
+            "loads": len(wall),
+            "median_ms": statistics.median(wall),
+            "p90_ms": p90(wall),
+            "mean_ms": statistics.fmean(wall),
+            "min_ms": min(wall),
+            "max_ms": max(wall),
+            "cpu_median_ms": statistics.median(s["cpu_ms"] for s in samples),
+        }
+        lines.append(harness.fill(ROW, s | {"config": config, "client": client}))
+    lines += ["", RATIO_TABLE]
     report["ratios"] = []
-    rows = []
     for config in args["configs"]:
         for name, top, bottom, field, goal in RATIOS:
             r = ratio(loads, f"{config}/{top}", f"{config}/{bottom}", field)
-            report["ratios"].append({"name": name, "config": config, "ratio": r, "goal": goal})
-            if r is None:
-                continue
-            met = goal and r["ratio_of_medians"] < goal
-            verdict = f"< {goal:g}: **{'met' if met else 'not met'}**" if goal else ""
-            rows.append([name, config, f"{r['ratio_of_medians']:.3f}",
-                         f"{r['median_of_paired_round_ratios']:.3f}", f"{r['ratio_of_p90']:.3f}",
-                         verdict])  # fmt: skip
+            item = {"name": name, "config": config, "ratio": r, "goal": goal}
+            report["ratios"].append(item)
+            if r is not None:
+                met = "met" if goal and r["ratio_of_medians"] < goal else "not met"
+                lines.append(
+                    harness.fill(
+                        RATIO_ROW, item | {"verdict": f"< {goal:g}: **{met}**" if goal else ""}
+                    )
+                )
     dirty = (
         ", src/ with uncommitted changes" if report["webtrip_source"]["src_changes_vs_head"] else ""
     )
-    pinned = (f"Server and proxy on CPU {pin['server_cpu']}, clients on CPU {pin['client_cpu']}."
-              if pin["enabled"] else f"No CPU pinning ({pin['reason']}).")  # fmt: skip
+    pinned = f"Server and proxy on CPU {pin['server_cpu']}, clients on CPU {pin['client_cpu']}."
     paths = report["page"]["paths"]
     busy = ", ".join(
         f"{cpu} {pct:g} %" for cpu, pct in run.get("cpu", {}).get("busy_pct", {}).items()
     )
-    lines = [
+    lines[:0] = [
         f"Run {report['started_at']}, webtrip {ver['webtrip']} (commit {ver['webtrip_commit']}"
         f"{dirty}), httpx {ver['httpx']} (httpcore {ver['httpcore']}, h11 {ver['h11']}), "
         f"{harness.machine_text(ver)}.",
@@ -312,45 +309,29 @@ def markdown(report: dict[str, Any]) -> str:
         f"`{report['command']}`: {run['result']['rounds_done']} rounds (of {args['loads']}), each "
         f"running every variant once in a shuffled order, after {args['warmup']} warm-up loads "
         f"per variant; the page: {len(paths)} files ({', '.join(paths)}); delay "
-        f"{args['delay_ms']:g} ms per response in `delayed`. {pinned}",
+        f"{args['delay_ms']:g} ms per response in `delayed`. "
+        + (pinned if pin["enabled"] else f"No CPU pinning ({pin['reason']})."),
         "",
-        *harness.table(
-            ["configuration", "client", "loads", "median ms", "p90 ms", "mean ms", "min ms",
-             "client CPU ms (median)"],
-            [[*name.split("/"), s["loads"], *(f"{s[k]:.2f}" for k in
-              ("median_ms", "p90_ms", "mean_ms", "min_ms", "cpu_median_ms"))]
-             for name, s in report["summary"].items() if s["loads"]],
-            "llrrrrrr",
-        ),
-        *harness.table(["ratio (wall time)", "configuration", "of medians",
-                        "median of per-round ratios", "of p90", "goal"], rows, "llrrrl"),
+    ]
+    lines += [
+        "",
         f"Busy CPUs during the measurement: {busy}. "
         + harness.noise_text(report["runs"], report["discarded_runs"], args["max_other_load"]),
-    ]  # fmt: skip
-    if report.get("traced_events_per_load"):
-        lines += [
-            "",
-            f"A traced load records {report['traced_events_per_load']:g} events (median).",
-        ]
+    ]
+    if events := report.get("traced_events_per_load"):
+        lines += ["", f"A traced load records {events:g} events (median)."]
     if failures := run.get("failures"):
         lines += ["", f"**{len(failures)} failed load(s)**, e.g. {failures[0]}"]
     return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    at_least = harness.at_least
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--loads", type=harness.at_least(1), default=200, help="measured loads per variant"
-    )
-    parser.add_argument(
-        "--warmup", type=harness.at_least(0), default=10, help="unmeasured loads per variant"
-    )
-    parser.add_argument(
-        "--delay-ms", type=float, default=20.0, help="the proxy's delay per response"
-    )
-    parser.add_argument(
-        "--max-seconds", type=float, default=900.0, help="stop measuring after this long"
-    )
+    parser.add_argument("--loads", type=at_least(1), default=200, help="measured loads each")
+    parser.add_argument("--warmup", type=at_least(0), default=10, help="unmeasured loads each")
+    parser.add_argument("--delay-ms", type=float, default=20.0, help="the proxy's delay")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="measure at most this")
     parser.add_argument("--configs", type=harness.comma_list(CONFIGS), default=",".join(CONFIGS))
     parser.add_argument("--site", type=Path, default=None, help="default: the demo site")
     parser.add_argument("--seed", type=int, default=1, help="seed of the per-round order")
@@ -370,79 +351,43 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         print("page_load needs httpx: pip install -e '.[bench]'", file=sys.stderr)
         return 2
-    report = harness.start_report(
-        "page_load", args, argv, packages=("httpx", "httpcore", "h11", "httptools")
-    )
-    _, source = harness.webtrip_source(None, harness.ROOT)
+    packages = ("httpx", "httpcore", "h11", "httptools")
+    report = harness.start_report("page_load", args, argv, packages=packages)
     pin = harness.pinning(not args.no_pin)
     if pin["enabled"]:
         os.sched_setaffinity(0, {harness.CLIENT_CPU})
-    server_port, proxy_port = harness.free_port(), harness.free_port()
-    server = [
-        sys.executable,
-        "-m",
-        "webtrip",
-        "web",
-        "serve",
-        str(clients.site),
-        "--listen",
-        f"{HOST}:{server_port}",
-    ]
-    proxy = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        "--proxy",
-        str(proxy_port),
-        str(server_port),
-        f"{args.delay_ms:g}",
-    ]
-    report |= {
-        "pinning": pin,
-        "webtrip_source": source,
-        "commands": {"server": server, "proxy": proxy},
-        "runs": [],
-        "discarded_runs": [],
-    }
-    server_pin = harness.pin_prefix(pin, harness.SERVER_CPU)
+    ports = {"direct": harness.free_port(), "delayed": harness.free_port()}
+    server = [sys.executable, "-m", "webtrip", "web", "serve", str(clients.site)]
+    server += ["--listen", f"{HOST}:{ports['direct']}"]
+    proxy = [sys.executable, str(Path(__file__).resolve()), "--proxy", str(ports["delayed"])]
+    proxy += [str(ports["direct"]), f"{args.delay_ms:g}"]
+    commands = {"direct": server, "delayed": proxy}
+    report |= {"pinning": pin, "webtrip_source": harness.webtrip_source(None, harness.ROOT)[1]}
+    report |= {"commands": commands, "runs": [], "discarded_runs": []}
     env = dict(os.environ, NO_COLOR="1")
     with (
         harness.workdir("webtrip-page-load-", args.keep_tmp) as work,
         contextlib.ExitStack() as stack,
     ):
         try:
-            procs = [
-                stack.enter_context(
-                    harness.running(
-                        harness.Launch(server, env),
-                        work / "server.log",
-                        lambda: listening(server_port),
-                        server_pin,
-                    )
+            groups = []
+            for config in args.configs:  # the server, then the proxy in front of it
+                port, launch = ports[config], harness.Launch(commands[config], env)
+                ready = lambda port=port: listening(port)  # noqa: E731
+                pin_server = harness.pin_prefix(pin, harness.SERVER_CPU)
+                proc = stack.enter_context(
+                    harness.running(launch, work / f"{config}.log", ready, pin_server)
                 )
-            ]
-            ports = {"direct": server_port}
-            if "delayed" in args.configs:
-                procs.append(
-                    stack.enter_context(
-                        harness.running(
-                            harness.Launch(proxy),
-                            work / "proxy.log",
-                            lambda: listening(proxy_port),
-                            server_pin,
-                        )
-                    )
-                )
-                ports["delayed"] = proxy_port
-            clients.discover(server_port)
+                groups.append(proc.pid)
+            clients.discover(ports["direct"])
             for config in args.configs:  # every client gets every file, the bytes of the file
-                for error in (
-                    clients.webtrip(ports[config], traced, check_bytes=True)[2]
-                    for traced in (True, False)
+                for load in (
+                    clients.webtrip,
+                    partial(clients.webtrip, traced=False),
+                    clients.httpx_load,
                 ):
-                    if error:
+                    if error := load(ports[config], check_bytes=True)[2]:
                         raise harness.BenchError(error)
-                if error := clients.httpx_load(ports[config], check_bytes=True)[2]:
-                    raise harness.BenchError(error)
         except harness.BenchError as exc:
             print(f"page_load: {exc}", file=sys.stderr)
             return 2
@@ -452,24 +397,22 @@ def main(argv: list[str] | None = None) -> int:
             "url_webtrip": f"http://{NAME}:PORT/ with hosts={{{NAME!r}: [{HOST!r}]}}",
             "url_httpx": f"http://{HOST}:PORT/PATH with Host: {NAME}:PORT",
         }
-        variants = []
+        variants: list[tuple[str, Load]] = []
         for config in args.configs:
             port = ports[config]
             variants += [
-                (f"{config}/webtrip-trace", lambda p=port: clients.webtrip(p, True)),
-                (f"{config}/webtrip-notrace", lambda p=port: clients.webtrip(p, False)),
-                (f"{config}/httpx", lambda p=port: clients.httpx_load(p)),
+                (f"{config}/webtrip-trace", partial(clients.webtrip, port)),
+                (f"{config}/webtrip-notrace", partial(clients.webtrip, port, traced=False)),
+                (f"{config}/httpx", partial(clients.httpx_load, port)),
             ]
         with harness.saved(report, args.out, markdown):
-            groups = [proc.pid for proc in procs]
             clients.events.clear()
-            kept, discarded = harness.quiet_run(
-                lambda: measure(variants, groups, args), args, "page loads", status
-            )
-            report["runs"], report["discarded_runs"] = [kept], discarded
-            report["traced_events_per_load"] = (
-                statistics.median(clients.events) if clients.events else None
-            )
+            measured = partial(measure, variants, groups, args)
+            kept, discarded = harness.quiet_run(measured, args, "page loads", status)
+            report["runs"].append(kept)
+            report["discarded_runs"] += discarded
+            events = statistics.median(clients.events) if clients.events else None
+            report["traced_events_per_load"] = events
     clients.loop.close()
     return 1 if report["runs"][0]["failures"] else 0
 

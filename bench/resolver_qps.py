@@ -31,30 +31,40 @@ HOST = harness.HOST
 SERVERS = ("webtrip", "unbound")
 LABELS = {"webtrip": "webtrip", "unbound": "Unbound"}
 GOAL = 0.2  # the issue: webtrip's cache-hit QPS ≥ 0.2 × Unbound's
-QUESTIONS = [  # www A twice as often as the others
-    ("www.webtrip.test.", "A"), ("www.webtrip.test.", "A"), ("www.webtrip.test.", "AAAA"),
-    ("mail.webtrip.test.", "A"), ("alias.webtrip.test.", "A"), ("far.webtrip.test.", "A"),
-    ("webtrip.test.", "MX"), ("webtrip.test.", "TXT"), ("webtrip.test.", "NS"),
-    ("www.shop.test.", "A"), ("alias.shop.test.", "A"), ("nothing.webtrip.test.", "A"),
-    ("nothing.shop.test.", "AAAA"), ("www.webtrip.test.", "TXT"), ("www.shop.test.", "MX"),
-    ("mail.webtrip.test.", "AAAA"),
-]  # fmt: skip
-QUESTIONS_TEXT = [f"{name} {rdtype}" for name, rdtype in dict.fromkeys(QUESTIONS)]
+# The query file cycles through these (www A twice as often as the others).
+QUESTIONS = [
+    "www.webtrip.test. A",
+    "www.webtrip.test. A",
+    "www.webtrip.test. AAAA",
+    "mail.webtrip.test. A",
+    "alias.webtrip.test. A",
+    "far.webtrip.test. A",
+    "webtrip.test. MX",
+    "webtrip.test. TXT",
+    "webtrip.test. NS",
+    "www.shop.test. A",
+    "alias.shop.test. A",
+    "nothing.webtrip.test. A",
+    "nothing.shop.test. AAAA",
+    "www.webtrip.test. TXT",
+    "www.shop.test. MX",
+    "mail.webtrip.test. AAAA",
+]
 QUERY_LINES = 1000
 
 
 def profile(port: int) -> dict[str, str]:
     """One line per distinct question: rcode and the answer's records, TTLs left out."""
     out = {}
-    for name, rdtype in dict.fromkeys(QUESTIONS):
-        response = ask(HOST, port, name, rdtype, rd=True, timeout=2)
+    for question in dict.fromkeys(QUESTIONS):
+        response = ask(HOST, port, *question.split(), rd=True, timeout=2)
         records = sorted(
             f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)} {rdata}"
             for rrset in (response.answer if response else [])
             for rdata in rrset
         )
         rcode = dns.rcode.to_text(response.rcode()) if response else "no answer"
-        out[f"{name} {rdtype}"] = " ".join([rcode, "; ".join(records)]).strip()
+        out[question] = " ".join([rcode, "; ".join(records)]).strip()
     return out
 
 
@@ -133,15 +143,11 @@ def measure(
         return run | {"error": str(exc)}
     done, server_s = result["queries_completed"], cpu["server"]["cpu_s"]
     result["server_us_per_query"] = 1e6 * server_s / done if done and server_s else None
-    return run | {"dnsperf_argv": argv, "dnsperf_output": output, "result": result, "cpu": cpu,
-                  "other_user_pct": cpu["other_user_pct"]}  # fmt: skip
+    run |= {"dnsperf_argv": argv, "dnsperf_output": output, "result": result, "cpu": cpu}
+    return run | {"other_user_pct": cpu["other_user_pct"]}
 
 
-def status(run: dict[str, Any]) -> str:
-    if "error" in run:
-        return "FAILED: " + run["error"].splitlines()[0]
-    r = run["result"]
-    return f"{r['qps']:>9,.0f} QPS  {r['server_us_per_query'] or 0:.1f} µs/query"
+STATUS = "{result[qps]:>9,.0f} QPS  {result[server_us_per_query]:.1f} µs/query"
 
 
 METRICS = harness.CPU_METRICS | {
@@ -151,60 +157,58 @@ METRICS = harness.CPU_METRICS | {
     "avg_latency_ms": lambda run: run["result"]["avg_latency_ms"],
     "authority_queries": lambda run: run["result"]["authority_queries_during_run"],
 }
-COLUMNS = (
-    ("QPS (median)", harness.cell("qps", "**{median:,.0f}**")),
-    ("per round", lambda s: ", ".join(f"{q:,.0f}" for q in s["qps"]["all"])),
-    ("server CPU µs/query", harness.cell("server_us_per_query", "{median:.1f}")),
-    ("CPU-bound capacity", harness.capacity_cell("server_us_per_query")),
-    ("server CPU %", harness.cell("server_cpu_pct", "{median:.0f} %")),
-    ("dnsperf CPU %", harness.cell("client_cpu_pct", "{median:.0f} %")),
-    ("avg latency", harness.cell("avg_latency_ms", "{median:.2f} ms")),
-    ("lost", harness.cell("loss_pct", "{max:.2f} %")),
-    ("other load (max)", harness.cell("other_user_pct", "{max:.0f} %")),
-)  # fmt: skip
+TABLE = """\
+| resolver | QPS (median) | per round | server CPU µs/query | CPU-bound capacity | server CPU % \
+| dnsperf CPU % | avg latency | lost | other load (max) | Rounds ok |
+|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"""
+ROW = (
+    "| {name} | **{qps[median]:,.0f}** | {per_round} | {server_us_per_query[median]:.1f} "
+    "| {capacity:,.0f} | {server_cpu_pct[median]:.0f} % | {client_cpu_pct[median]:.0f} % "
+    "| {avg_latency_ms[median]:.2f} ms | {loss_pct[max]:.2f} % | {other_user_pct[max]:.0f} % "
+    "| {rounds} |"
+)
 
 
 def markdown(report: dict[str, Any]) -> str:
-    args, ver = report["args"], report["versions"]
-    runs = report["runs"]
-    summary = report["summary"] = harness.summarise(
-        runs, args["servers"], METRICS, args["max_other_load"]
-    )
-    names = {"webtrip": harness.webtrip_label(ver, report["webtrip_source"]),
-             "unbound": f"Unbound {ver['unbound']}"}  # fmt: skip
-    lines = harness.server_table(summary, names, COLUMNS)
+    args, ver, runs = report["args"], report["versions"], report["runs"]
+    threshold = args["max_other_load"]
+    summary = harness.summarise(runs, args["servers"], METRICS, threshold, "server_us_per_query")
+    report["summary"] = summary
+    for s in summary.values():
+        s["per_round"] = ", ".join(f"{q:,.0f}" for q in s.get("qps", {}).get("all", []))
+    names = {"webtrip": harness.webtrip_label(ver, report["webtrip_source"])}
+    names["unbound"] = f"Unbound {ver['unbound']}"
+    lines = [TABLE, *harness.server_rows(summary, names, ROW), ""]
     if set(SERVERS) <= set(args["servers"]):
         metrics = {m: METRICS[m] for m in ("qps", "server_us_per_query")}
         ratio = report["ratios"] = harness.ratios(runs, [SERVERS], metrics)["webtrip/unbound"]
+        qps = harness.ratio_value(ratio["qps"])
+        capacity = harness.ratio_value(ratio["server_us_per_query"], invert=True)
         parts = [
             f"**{value:.2f}×** {label} (≥ {GOAL:g}×: {'met' if value >= GOAL else '**not met**'})"
-            for label, value in (
-                ("in QPS", harness.ratio_value(ratio["qps"])),
-                ("as CPU-bound capacity", harness.ratio_value(ratio["server_us_per_query"], True)),
-            )
+            for label, value in (("in QPS", qps), ("as CPU-bound capacity", capacity))
             if value
         ]
-        lines += [f"webtrip ÷ Unbound: {', '.join(parts)}; ratios of the medians (per-round: "
-                  f"QPS {harness.ratio_text(ratio['qps'])}).", ""]  # fmt: skip
+        paired = ratio["qps"] and ratio["qps"]["median_of_paired_round_ratios"]
+        per_round = f"; per round, QPS: {paired:.2f}×" if paired else ""
+        lines += [f"webtrip ÷ Unbound: {', '.join(parts)} (ratios of the medians{per_round}).", ""]
     asked = sum(sum(s.get("authority_queries", {}).get("all", [])) for s in summary.values())
-    profiles = report["answer_profiles"] = {
-        r["server"]: r["answer_profile"] for r in runs if "answer_profile" in r
-    }
-    differences = report["answer_differences"] = sorted(
-        q for q in QUESTIONS_TEXT if len({p.get(q) for p in profiles.values()}) > 1
+    profiles = [run["answer_profile"] for run in runs if "answer_profile" in run]
+    report["answer_differences"] = differences = sorted(
+        q for q in dict.fromkeys(QUESTIONS) if len({profile.get(q) for profile in profiles}) > 1
     )
+    same = "identical between the resolvers" if not differences else "different for "
     lines += [
-        f"Queries reaching the authorities during measured runs: {asked}. "
-        + ("Answers (rcode and records, TTLs aside) identical between the resolvers."
-           if not differences else f"Answers differ for: {', '.join(differences)}."),
+        f"Queries reaching the authorities during measured runs: {asked}. Answers (rcode and "
+        f"records, TTLs aside) {same}{', '.join(differences)}.",
         "",
         *harness.load_notes(summary, LABELS, "dnsperf", "query"),
-        harness.noise_text(runs, report["discarded_runs"], args["max_other_load"]),
+        harness.noise_text(runs, report["discarded_runs"], threshold),
         "",
         f"dnsperf {ver['dnsperf']}, `{report['dnsperf_command']}`; {args['rounds']} interleaved "
         f"round(s) of {args['duration']} s; {harness.machine_text(ver)}, dnspython "
         f"{ver['dnspython']}; {report['started_at'][:10]}.",
-    ]  # fmt: skip
+    ]
     return "\n".join(lines)
 
 
@@ -224,54 +228,46 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    report = harness.start_report("resolver_qps", args, argv, programs=("dnsperf", "unbound"),
-                                  packages=("dnspython",))  # fmt: skip
+    programs, packages = ("dnsperf", "unbound"), ("dnspython",)
+    report = harness.start_report("resolver_qps", args, argv, programs=programs, packages=packages)
     args.dnsperf = harness.find_program("dnsperf")
     if args.dnsperf is None or os.geteuid() != 0:
-        print("needs dnsperf, and root (the authorities listen on port 53)", file=sys.stderr)
-        return 2
+        raise harness.BenchError("needs dnsperf, and root (the authorities listen on port 53)")
     args.pin = harness.pinning(not args.no_pin)
     with harness.workdir("webtrip-resolver-qps-", args.keep_tmp) as work:
-        try:
-            args.webtrip_src, source = harness.webtrip_source(args.webtrip_rev, work)
-        except harness.BenchError as exc:
-            print(exc, file=sys.stderr)
-            return 2
+        args.webtrip_src, source = harness.webtrip_source(args.webtrip_rev, work)
         args.queries = work / "queries.txt"
-        args.queries.write_text(
-            "".join(f"{n} {t}\n" for n, t in (QUESTIONS * QUERY_LINES)[:QUERY_LINES])
-        )
+        args.queries.write_text("".join(f"{q}\n" for q in (QUESTIONS * QUERY_LINES)[:QUERY_LINES]))
         command = dnsperf_argv("dnsperf", "PORT", "queries.txt", args.duration, args)
         report |= {
             "pinning": args.pin,
             "webtrip_source": source | {"src": str(args.webtrip_src)},
-            "questions": [f"{n} {t}" for n, t in QUESTIONS],
+            "questions": QUESTIONS,
             "dnsperf_command": shlex.join(
                 harness.pin_prefix(args.pin, harness.CLIENT_CPU) + command
             ),
             "runs": [],
             "discarded_runs": [],
         }
-        # The authorities run from the same source, on the load generator's CPU: idle once
-        # the resolver's cache is warm.
+        # The authorities run from the source under test, on the load generator's CPU:
+        # idle once the resolver's cache is warm.
         env = harness.webtrip_env(args.webtrip_src)
         launcher = harness.pin_prefix(args.pin, harness.CLIENT_CPU)
         try:
-            with harness.loopback_hierarchy(53, env=env, launcher=launcher) as lab:
+            hierarchy = harness.loopback_hierarchy(53, env=env, launcher=launcher)
+            with hierarchy as lab, harness.saved(report, args.out, markdown):
                 report["hierarchy_prefix"] = lab.prefix
-                with harness.saved(report, args.out, markdown):
-                    for rnd, name in harness.rounds(args.rounds, args.servers):
-                        kept, discarded = harness.quiet_run(
-                            lambda: measure(name, rnd, lab, work, args),  # noqa: B023
-                            args, f"round {rnd} {name:8}", status,
-                        )  # fmt: skip
-                        report["runs"].append(kept)
-                        report["discarded_runs"] += discarded
+                harness.run_rounds(
+                    report,
+                    args,
+                    [args.servers],
+                    lambda rnd, name: measure(name, rnd, lab, work, args),
+                    STATUS,
+                )
         except (RuntimeError, TimeoutError) as exc:  # the hierarchy did not start
-            print(f"resolver_qps: the test hierarchy did not start: {exc}", file=sys.stderr)
-            return 2
+            raise harness.BenchError(f"the test hierarchy did not start: {exc}") from exc
     return 1 if any("error" in run for run in report["runs"]) else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))

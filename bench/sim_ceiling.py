@@ -218,39 +218,31 @@ def free_run(n: int, seed: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=harness.at_least(1), default=100, help="browsers per run")
-    parser.add_argument(
-        "--rounds", type=harness.at_least(1), default=5, help="rounds (each: both runs)"
-    )
+    parser.add_argument("--rounds", type=harness.at_least(1), default=5, help="each: both runs")
     parser.add_argument("--seed", type=int, default=1)
     harness.add_options(parser, "sim_ceiling", rev=False, servers=False)
     args = parser.parse_args(argv)
-    report = harness.start_report(
-        "sim_ceiling", args, argv, packages=("h11", "dnspython", "tinycss2", "selectolax")
-    )
-    report |= {"sim_runs": [], "free_runs": [], "discarded_runs": []}
+    packages = ("h11", "dnspython", "tinycss2", "selectolax")
+    report = harness.start_report("sim_ceiling", args, argv, packages=packages)
+    report |= {"runs": [], "discarded_runs": []}
     sim_scale.one_run(10, args.seed)  # imports and warm-up
     free_run(10, args.seed)
-    runs = {
-        "sim": lambda: sim_scale.one_run(args.n, args.seed),
-        "free": lambda: free_run(args.n, args.seed),
-    }
+    runs = {"sim": sim_scale.one_run, "free": free_run}
 
-    def status(run: dict[str, Any]) -> str:
-        return f"{run['wall_s']:.3f} s, {len(run['failures'])} failed"
+    def measure(rnd: int, kind: str) -> harness.Run:
+        return harness.metered(lambda: runs[kind](args.n, args.seed))() | {
+            "round": rnd,
+            "server": kind,
+        }
 
     with harness.saved(report, args.out, markdown):
-        for number in range(args.rounds):
-            for kind in ("sim", "free") if number % 2 == 0 else ("free", "sim"):
-                kept, discarded = harness.quiet_run(
-                    harness.metered(runs[kind]), args, f"# round {number + 1} {kind}:", status
-                )
-                report[f"{kind}_runs"].append(kept)
-                report["discarded_runs"] += discarded
+        harness.run_rounds(report, args, [["sim", "free"]], measure, "{wall_s:.3f} s")
     return 1 if report.get("failures", True) else 0
 
 
 def markdown(report: dict[str, Any]) -> str:
-    args, sims, frees = report["args"], report["sim_runs"], report["free_runs"]
+    args = report["args"]
+    sims, frees = ([run for run in report["runs"] if run["server"] == k] for k in ("sim", "free"))
     report["failures"] = failures = [f for run in sims + frees for f in run["failures"]]
     packets = sims[0]["packets"]
     sim_wall = statistics.median(r["wall_s"] for r in sims)
@@ -277,23 +269,24 @@ def markdown(report: dict[str, Any]) -> str:
         f"{harness.machine_text(report['versions'])}; `{report['command']}`; N = {args['n']}, "
         f"{args['rounds']} rounds, medians.",
         "",
-        *harness.table(["", "wall s", "ms / browser", "packets / wall s"], [
-            ["netsim (sim_scale)", f"{sim_wall:.3f}", f"{s['sim_ms_per_browser']:.2f}",
-             f"{s['sim_packets_per_wall_s']:,.0f}"],
-            ["free network (actors alone)", f"{free_wall:.3f}", f"{s['free_ms_per_browser']:.2f}",
-             f"ceiling **{s['ceiling_packets_per_wall_s']:,.0f}**"],
-        ]),
+        "|  | wall s | ms / browser | packets / wall s |",
+        "|---|---:|---:|---:|",
+        f"| netsim (sim_scale) | {sim_wall:.3f} | {s['sim_ms_per_browser']:.2f} "
+        f"| {s['sim_packets_per_wall_s']:,.0f} |",
+        f"| free network (actors alone) | {free_wall:.3f} | {s['free_ms_per_browser']:.2f} "
+        f"| ceiling **{s['ceiling_packets_per_wall_s']:,.0f}** |",
+        "",
         f"The actors alone take {s['actors_share_of_sim_wall']:.0%} of the simulated run's wall "
         f"time; with a simulator that cost nothing, {packets:,} packets would take "
         f"{free_wall:.3f} s: at most {s['ceiling_packets_per_wall_s']:,.0f} packets per wall "
         f"second (goal {sim_scale.PPS_GOAL:,}: {reach}).",
         "",
         harness.noise_text(sims + frees, report["discarded_runs"], args["max_other_load"]),
-    ]  # fmt: skip
+    ]
     if failures:
         lines += ["", f"**{len(failures)} failed load(s)**, e.g. {failures[0]}"]
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))

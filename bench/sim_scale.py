@@ -331,128 +331,91 @@ def bulk_summary(bulk: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+TABLE = """\
+| N | wall s | min–max s | of which GC s | packets | packets / browser | drops | virtual s \
+| packets / wall s | wall ms / browser | per browser vs N=10 | same, without GC |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"""
+ROW = (
+    "| {n} | {wall_s_median:.3f} | {wall_s_min:.3f}–{wall_s_max:.3f} | {gc_s_median:.3f} "
+    "| {packets:,} | {packets_per_browser:.1f} | {drops} | {virtual_s:.3f} "
+    "| **{packets_per_wall_s:,.0f}** | {wall_ms_per_browser:.2f} | {per_browser_vs_n10:.2f}× "
+    "| {per_browser_without_gc_vs_n10:.2f}× |"
+)
+GOALS = """\
+| goal | result | |
+|---|---:|---|
+| ≥ {goal:,} simulated packets per wall second | min {pps:,.0f} | **{pps_met}** |
+| linear: wall per browser at N ≥ 10 within {tolerance}× of N=10 | worst {worst:.2f}× \
+| **{linear_met}** (without the garbage collector's time: worst {worst_without_gc:.2f}×) |
+"""
+BULK = (
+    "netsim alone (no DNS, HTTP or HTML): {clients} clients each download {bytes_each:,} bytes "
+    "over a bare SimStream through the router, on the same links: {packets:,} packets in "
+    "{wall_s_median:.3f} s, **{packets_per_wall_s:,.0f} packets per wall second**."
+)
+COMPARE = """\
+| N | packets / wall s before | after | speed-up | same pcap and log digests |
+|---:|---:|---:|---:|---|"""
+
+
 def markdown(report: dict[str, Any]) -> str:
     args, ver = report["args"], report["versions"]
-    summary = report["summary"] = summarise(report["runs"], args["sizes"])
-    bulk = report["bulk"] = bulk_summary(report["bulk_runs"])
-    pps = min(s["packets_per_wall_s"] for s in summary.values())
+    runs = [run for run in report["runs"] if "n" in run]
+    summary = report["summary"] = summarise(runs, args["sizes"])
+    bulk = report["bulk"] = bulk_summary([run for run in report["runs"] if "clients" in run])
     scaled = [s for n, s in summary.items() if int(n) >= 10]
-    worst = max((s["per_browser_vs_n10"] for s in scaled), default=0.0)
-    worst_without_gc = max((s["per_browser_without_gc_vs_n10"] for s in scaled), default=0.0)
-    report["goals"] = {
-        "min_packets_per_wall_s": pps,
-        "pps_met": pps >= PPS_GOAL,
-        "worst_per_browser_vs_n10": worst,
-        "linear_met": worst <= LINEAR_TOLERANCE,
-        "worst_per_browser_without_gc_vs_n10": worst_without_gc,
+    goals = report["goals"] = {
+        "goal": PPS_GOAL,
+        "tolerance": LINEAR_TOLERANCE,
+        "pps": min(s["packets_per_wall_s"] for s in summary.values()),
+        "worst": max((s["per_browser_vs_n10"] for s in scaled), default=0.0),
+        "worst_without_gc": max((s["per_browser_without_gc_vs_n10"] for s in scaled), default=0),
     }
-    source = report["webtrip_source"]
+    goals["pps_met"] = "met" if goals["pps"] >= PPS_GOAL else "not met"
+    goals["linear_met"] = "met" if goals["worst"] <= LINEAR_TOLERANCE else "not met"
+    dirty = (
+        ", src/ with uncommitted changes" if report["webtrip_source"]["src_changes_vs_head"] else ""
+    )
     lines = [
         f"Run {report['started_at']}, webtrip {ver['webtrip']} (commit {ver['webtrip_commit']}"
-        + (", src/ with uncommitted changes" if source["src_changes_vs_head"] else "")
-        + f"), {harness.machine_text(ver)}.",
+        f"{dirty}), {harness.machine_text(ver)}.",
         "",
         f"`{report['command']}` — {args['repeat']} run(s) per N, seed {args['seed']}; one "
         "world: router, DNS host, web host and N browser hosts, each browser on its own "
         "20 ms / 10 Mbit/s link, all loading http://www.webtrip.test/ (5 files) at virtual "
         "time 0. Medians of the runs.",
         "",
-        *harness.table(
-            [
-                "N",
-                "wall s",
-                "min–max s",
-                "of which GC s",
-                "packets",
-                "packets / browser",
-                "drops",
-                "virtual s",
-                "packets / wall s",
-                "wall ms / browser",
-                "per browser vs N=10",
-                "same, without GC",
-            ],
-            [
-                [
-                    n,
-                    f"{s['wall_s_median']:.3f}",
-                    f"{s['wall_s_min']:.3f}–{s['wall_s_max']:.3f}",
-                    f"{s['gc_s_median']:.3f}",
-                    f"{s['packets']:,}",
-                    f"{s['packets_per_browser']:.1f}",
-                    s["drops"],
-                    f"{s['virtual_s']:.3f}",
-                    f"**{s['packets_per_wall_s']:,.0f}**",
-                    f"{s['wall_ms_per_browser']:.2f}",
-                    f"{s['per_browser_vs_n10']:.2f}×",
-                    f"{s['per_browser_without_gc_vs_n10']:.2f}×",
-                ]
-                for n, s in summary.items()
-            ],
-            "r" * 12,
-        ),
-        *harness.table(
-            ["goal", "result", ""],
-            [
-                [
-                    f"≥ {PPS_GOAL:,} simulated packets per wall second",
-                    f"min {pps:,.0f}",
-                    f"**{'met' if pps >= PPS_GOAL else 'not met'}**",
-                ],
-                [
-                    f"linear: wall per browser at N ≥ 10 within {LINEAR_TOLERANCE}× of N=10",
-                    f"worst {worst:.2f}×",
-                    f"**{'met' if worst <= LINEAR_TOLERANCE else 'not met'}** "
-                    f"(without the garbage collector's time: worst {worst_without_gc:.2f}×)",
-                ],
-            ],
-            "lrl",
-        ),
-        f"netsim alone (no DNS, HTTP or HTML): {bulk['clients']} clients each download "
-        f"{bulk['bytes_each']:,} bytes over a bare SimStream through the router, on the same "
-        f"links: {bulk['packets']:,} packets in {bulk['wall_s_median']:.3f} s, "
-        f"**{bulk['packets_per_wall_s']:,.0f} packets per wall second**"
-        + ("" if bulk["complete"] else " (**incomplete downloads**)")
-        + ".",
+        TABLE,
+        *(harness.fill(ROW, s | {"n": n}) for n, s in summary.items()),
+        "",
+        GOALS.format(**goals),
+        BULK.format(**bulk) + ("" if bulk["complete"] else " **Incomplete downloads.**"),
         "",
     ]
     if old := report.get("compare"):
-        rows = []
-        for n, s in [("bulk", bulk), *summary.items()]:
-            if b := (old.get("bulk") if n == "bulk" else old.get("summary", {}).get(n)):
-                same = all(b.get(k) == s.get(k) for k in ("pcap_sha256", "log_sha256"))
-                rows.append(
-                    [
-                        n,
-                        f"{b['packets_per_wall_s']:,.0f}",
-                        f"{s['packets_per_wall_s']:,.0f}",
-                        f"{b['wall_s_median'] / s['wall_s_median']:.2f}×",
-                        "yes" if same else "**no**",
-                    ]
-                )
-                report["digests_differ"] = report.get("digests_differ", False) or not same
         lines += [
             f"Before/after (`--compare`, before: {old['started_at']}, commit "
             f"{old['versions'].get('webtrip_commit')}):",
             "",
-            *harness.table(
-                ["N", "packets / wall s before", "after", "speed-up", "same pcap and log digests"],
-                rows,
-                "rrrrl",
-            ),
+            COMPARE,
         ]
+        for n, s in [("bulk", bulk), *summary.items()]:
+            if b := (old.get("bulk") if n == "bulk" else old.get("summary", {}).get(n)):
+                same = all(b.get(k) == s.get(k) for k in ("pcap_sha256", "log_sha256"))
+                report["digests_differ"] = report.get("digests_differ", False) or not same
+                speed_up = b["wall_s_median"] / s["wall_s_median"]
+                lines.append(
+                    f"| {n} | {b['packets_per_wall_s']:,.0f} | {s['packets_per_wall_s']:,.0f} "
+                    f"| {speed_up:.2f}× | {'yes' if same else '**no**'} |"
+                )
+        lines.append("")
     if nondet := [n for n, s in summary.items() if not s["deterministic"]]:
         lines += [f"**Runs of the same N gave different packets**: N = {', '.join(nondet)}.", ""]
-    failures = [f for r in report["runs"] for f in r["failures"]]
-    lines.append(
-        f"**{len(failures)} failed load(s)**, e.g. {failures[0]}"
-        if failures
-        else "Every load succeeded (no error, 5 files, all status 200)."
-    )
-    runs = report["runs"] + report["bulk_runs"]
-    return "\n".join(
-        [*lines, "", harness.noise_text(runs, report["discarded_runs"], args["max_other_load"])]
-    )
+    failures = [f for r in runs for f in r["failures"]]
+    ok = "Every load succeeded (no error, 5 files, all status 200)."
+    lines += [f"**{len(failures)} failed load(s)**, e.g. {failures[0]}" if failures else ok, ""]
+    noise = harness.noise_text(report["runs"], report["discarded_runs"], args["max_other_load"])
+    return "\n".join([*lines, noise])
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -481,52 +444,41 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def measure(rnd: int, size: str, args: argparse.Namespace) -> harness.Run:
+    """One world of ``size`` browsers, or ("bulk") netsim alone."""
+    if size == "bulk":
+        run = harness.metered(lambda: bulk_run(BULK_CLIENTS, BULK_BYTES, args.seed))
+    else:
+        run = harness.metered(
+            lambda: one_run(int(size), args.seed, args.backlog, args.max_connections)
+        )
+    return run() | {"round": rnd}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    old = None
+    report = harness.start_report("sim_scale", args, argv)
+    report |= {"webtrip_source": harness.webtrip_source(None, harness.ROOT)[1]}
     if args.compare is not None:
         try:
             old = json.loads(args.compare.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            print(f"sim_scale: --compare: {exc}", file=sys.stderr)
-            return 2
-    report = harness.start_report("sim_scale", args, argv)
-    report |= {
-        "webtrip_source": harness.webtrip_source(None, harness.ROOT)[1],
-        "runs": [],
-        "bulk_runs": [],
-        "discarded_runs": [],
-    }
-    if old is not None:
-        report["compare"] = {
-            k: old.get(k) for k in ("started_at", "command", "versions", "summary", "bulk")
-        }
-        report["compare"] |= {
-            "file": str(args.compare),
-            "started_at": old.get("started_at", old.get("started")),
-        }
-
-    def status(run: dict[str, Any]) -> str:
-        return (
-            f"{run['wall_s']:.3f} s, {run['packets']:,} packets, "
-            f"{run['packets_per_wall_s']:,.0f} packets/s, {len(run.get('failures', []))} failed"
-        )
-
+            raise harness.BenchError(f"--compare: {exc}") from exc
+        report["compare"] = {k: old.get(k) for k in ("command", "versions", "summary", "bulk")}
+        report["compare"] |= {"file": str(args.compare), "started_at": old.get("started_at")}
+    report |= {"runs": [], "discarded_runs": []}
+    args.rounds = args.repeat
+    status = "{wall_s:.3f} s, {packets:,} packets, {packets_per_wall_s:,.0f} packets/s"
     with harness.saved(report, args.out, markdown):
-        for repeat, n in ((r, n) for r in range(args.repeat) for n in args.sizes):
-            run = harness.metered(lambda: one_run(n, args.seed, args.backlog, args.max_connections))  # noqa: B023
-            kept, discarded = harness.quiet_run(run, args, f"# N={n:5d} run {repeat + 1}:", status)
-            report["runs"].append(kept | {"repeat": repeat})
-            report["discarded_runs"] += discarded
-        for repeat in range(args.repeat):
-            run = harness.metered(lambda: bulk_run(BULK_CLIENTS, BULK_BYTES, args.seed))
-            kept, discarded = harness.quiet_run(run, args, f"# bulk run {repeat + 1}:", status)
-            report["bulk_runs"].append(kept | {"repeat": repeat})
-            report["discarded_runs"] += discarded
-    bad = any(r["failures"] for r in report["runs"]) or report.get("digests_differ")
-    bad = bad or not all(s["deterministic"] for s in report["summary"].values())
-    return 1 if bad or not report["bulk"]["complete"] or not report["bulk"]["deterministic"] else 0
+        sizes = [*map(str, args.sizes), "bulk"]
+        harness.run_rounds(
+            report, args, [sizes], lambda rnd, size: measure(rnd, size, args), status
+        )
+    summary, bulk = report["summary"], report["bulk"]
+    bad = any(r.get("failures") for r in report["runs"]) or report.get("digests_differ")
+    bad = bad or not all(s["deterministic"] for s in summary.values())
+    return 1 if bad or not bulk["complete"] or not bulk["deterministic"] else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))

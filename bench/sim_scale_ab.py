@@ -89,7 +89,11 @@ def summary(rounds: list[dict[str, Any]], sizes: list[str]) -> dict[str, Any]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    rounds = [{side: run["result"] for side, run in r.items()} for r in report["rounds"]]
+    by_round: dict[int, dict[str, Any]] = {}
+    for run in report["runs"]:
+        if "result" in run:
+            by_round.setdefault(run["round"], {})[run["server"]] = run["result"]
+    rounds = [r for r in by_round.values() if len(r) == len(SIDES)]
     if not rounds:
         return "No complete round."
     report["summary"] = summary(rounds, report["args"]["sizes"])
@@ -115,13 +119,15 @@ def markdown(report: dict[str, Any]) -> str:
         "rounds, each version in turn in its own process; medians over the rounds; speed-up: "
         "of the medians (median of the per-round ones).",
         "",
-        *harness.table(
-            ["N", "wall s before", "after", "packets", "packets / wall s before", "after",
-             "speed-up", "per browser vs N=10, before", "after", "GC s before", "after",
-             "same digests"], rows, "r" * 11 + "l"),
-        harness.noise_text([run for r in report["rounds"] for run in r.values()],
-                           report["discarded_runs"], report["args"]["max_other_load"]),
-    ]  # fmt: skip
+        "| N | wall s before | after | packets | packets / wall s before | after | speed-up "
+        "| per browser vs N=10, before | after | GC s before | after | same digests |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+        harness.noise_text(
+            report["runs"], report["discarded_runs"], report["args"]["max_other_load"]
+        ),
+    ]
     if bad := [size for size, row in report["summary"].items() if not row["all_ok"]]:
         lines += ["", f"**Failed loads or incomplete downloads**: {', '.join(bad)}."]
     return "\n".join(lines)
@@ -142,40 +148,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     args.sizes = [s for s in args.sizes.split(",") if s] + [BULK]
     report = harness.start_report("sim_scale_ab", args, argv)
-    report |= {"rounds": [], "discarded_runs": []}
+    report |= {"runs": [], "discarded_runs": []}
     with tempfile.TemporaryDirectory(prefix="sim-scale-ab-") as tmp:
-        try:
-            sources = {
-                side: harness.webtrip_source(getattr(args, side), Path(tmp)) for side in SIDES
-            }
-        except harness.BenchError as exc:
-            print(f"sim_scale_ab: {exc}", file=sys.stderr)
-            return 2
+        sources = {side: harness.webtrip_source(getattr(args, side), Path(tmp)) for side in SIDES}
         report |= {side: info for side, (_, info) in sources.items()}
 
-        def status(run: dict[str, Any]) -> str:
-            if "error" in run:
-                return run["error"].splitlines()[0]
-            return ", ".join(f"{size} {r['wall_s']:.3f}" for size, r in run["result"].items())
+        def measure(rnd: int, side: str) -> harness.Run:
+            child = harness.metered(lambda: run_child(sources[side][0], args.sizes, args.seed))
+            return child() | {"round": rnd, "server": side}
 
         with harness.saved(report, args.out, markdown):
-            for number in range(args.rounds):
-                result = {}
-                for side in SIDES if number % 2 == 0 else SIDES[::-1]:
-                    measure = harness.metered(
-                        lambda s=side: run_child(sources[s][0], args.sizes, args.seed)
-                    )
-                    result[side], discarded = harness.quiet_run(
-                        measure, args, f"# round {number + 1} {side}:", status
-                    )
-                    report["discarded_runs"] += discarded
-                    if "error" in result[side]:
-                        print(f"sim_scale_ab: {result[side]['error']}", file=sys.stderr)
-                        return 2
-                report["rounds"].append(result)
+            harness.run_rounds(report, args, [SIDES], measure, "{result[bulk][wall_s]:.3f} s bulk")
     good = all(row["same_digests"] and row["all_ok"] for row in report["summary"].values())
-    return 0 if good else 1
+    return 0 if good and all("result" in run for run in report["runs"]) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))
