@@ -323,7 +323,7 @@ def parse_dnsperf(output: str) -> dict[str, Any]:
             result[key] = float(match[1]) if "." in match[1] else int(match[1])
     if missing := [key for key in DNSPERF_REQUIRED if key not in result]:
         raise harness.BenchError(f"dnsperf output lacks {', '.join(missing)}:\n{output[-1500:]}")
-    codes = re.search(r"Response codes:\s+(.*)", output)
+    codes = re.search(r"Response codes:[ \t]*(.*)", output)
     result["rcodes"] = {
         c: int(n) for c, n in re.findall(r"([A-Z]+) (\d+)", codes[1] if codes else "")
     }

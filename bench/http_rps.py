@@ -239,7 +239,7 @@ def wrk_argv(
 def parse_wrk(output: str) -> dict[str, Any]:
     """wrk's figures from the WRK_RESULT line that WRK_SCRIPT's done() prints, and wrk's
     own summary lines as a cross-check. BenchError if that line is missing or broken."""
-    match = re.search(r"^WRK_RESULT (\{.*\})$", output, re.MULTILINE)
+    match = re.search(r"^WRK_RESULT (.*)$", output, re.MULTILINE)
     try:
         raw = json.loads(match[1]) if match else None
         seconds, requests, size = raw["duration_us"] / 1e6, raw["requests"], raw["bytes"]
