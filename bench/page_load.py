@@ -168,12 +168,12 @@ class Clients:
     def httpx_load(self, port: int, check_bytes: bool = False) -> Result:
         """The same files one after the other on one keep-alive Client (its construction
         not timed, its closing timed), with the browser's headers and Host."""
+        gets = [(path, [("Host", f"{NAME}:{port}"), *self.headers[path]]) for path in self.paths]
         client = self.httpx.Client(verify=self.ssl_context, timeout=10.0, http2=False)
         problems = []
         cpu0, t0 = time.process_time(), time.perf_counter()
         try:
-            for path in self.paths:
-                headers = [("Host", f"{NAME}:{port}"), *self.headers[path]]
+            for path, headers in gets:
                 response = client.get(f"http://{HOST}:{port}{path}", headers=headers)
                 if response.status_code != 200:
                     problems.append(f"{path}: {response.status_code}")
@@ -199,7 +199,9 @@ def measure(variants: list[tuple[str, Load]], groups: list[int], args: argparse.
     for number in range(args.loads):
         if time.monotonic() - before.at > args.max_seconds:
             break
-        for position, (name, load) in enumerate(rng.sample(variants, len(variants))):
+        order = list(variants)
+        rng.shuffle(order)
+        for position, (name, load) in enumerate(order):
             wall, cpu, error = load()
             if error:
                 failures.append(f"round {number} {name}: {error}")
