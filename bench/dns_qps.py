@@ -375,7 +375,7 @@ def measure(name: str, mix: Mix, rnd: int, work: Path, args: argparse.Namespace)
     result["dnsperf_us_per_query"] = 1e6 * cpu["children"]["cpu_s"] / done if done else None
     result["file_passes"] = result["queries_sent"] / len(mix.queries)
     run |= {"dnsperf_argv": argv, "dnsperf_output": output, "result": result, "cpu": cpu}
-    return run | {"other_user_pct": cpu["other_user_pct"]}
+    return run | {"other_load_pct": cpu["other_load_pct"]}
 
 
 STATUS = (

@@ -1,7 +1,7 @@
 """The benchmarks' harness: what every bench in bench/ does the same way.
 
 * **A quiet machine** (one policy; bench/README.md, "Noise"): wait_for_quiet() before
-  each run, cpu_use()'s ``other_user_pct`` during it, and quiet_run(), which redoes a
+  each run, cpu_use()'s ``other_load_pct`` during it, and quiet_run(), which redoes a
   noisy run and keeps the quietest attempt.
 * **CPU accounting**: a Snapshot holds /proc/stat, every process's utime and stime and
   this process's rusage; cpu_use() turns two of them into what each CPU, the servers'
@@ -202,19 +202,20 @@ def cpu_use(before: Snapshot, after: Snapshot, groups: Collection[int] = ()) -> 
     ``server``: utime+stime of every process of ``groups`` (one born in between counts
     all its time; one that exited is lost: listed in ``exited``). ``children``: the
     children this process waited for in between (the load generator). ``bench``: this
-    process. ``other_user_pct``: the user time of all CPUs minus those three's, in % of
-    one CPU: everyone else, also processes that began and ended in between (kernel time
-    is left out: the loopback's work is charged to whoever happens to be on the CPU).
+    process. ``other_load_pct``, in % of one CPU: the user time of all CPUs minus those
+    three's — everyone else, also processes that began and ended in between (kernel time
+    is left out: the loopback's work is charged to whoever happens to be on the CPU) —
+    plus the steal time, when the hypervisor ran other machines on our CPUs.
     ``busy_processes``: the others that used at least BUSY_PROCESS_PCT % of a CPU."""
     wall = after.at - before.at
 
     def pct(seconds: float) -> float | None:
         return round(100.0 * seconds / wall, 1) if wall > 0 else None
 
-    busy, breakdown, all_user = {}, {}, 0
+    busy, breakdown, all_user, steal = {}, {}, 0, 0
     for cpu, ticks in after.cpus.items():
         delta = [now - then for now, then in zip(ticks, before.cpus.get(cpu, ticks), strict=True)]
-        all_user += delta[0] + delta[1]
+        all_user, steal = all_user + delta[0] + delta[1], steal + delta[7]
         if total := sum(delta):
             busy[cpu] = round(100.0 * (total - delta[3] - delta[4]) / total, 1)
             fields = zip(CPU_FIELDS, delta, strict=False)
@@ -242,14 +243,14 @@ def cpu_use(before: Snapshot, after: Snapshot, groups: Collection[int] = ()) -> 
         user, cpu = a.ru_utime - b.ru_utime, a.ru_utime - b.ru_utime + a.ru_stime - b.ru_stime
         usage[key] = {"cpu_s": round(cpu, 4), "user_cpu_s": round(user, 4), "cpu_pct": pct(cpu)}
     known = server["user_cpu_s"] + usage["children"]["user_cpu_s"] + usage["bench"]["user_cpu_s"]
-    other = pct(all_user / CLK_TCK - known)
+    other = pct((all_user + steal) / CLK_TCK - known)
     return {
         "wall_s": round(wall, 4),
         "busy_pct": busy,
         "breakdown_pct": breakdown,
         "server": server,
         **usage,
-        "other_user_pct": None if other is None else max(0.0, other),
+        "other_load_pct": None if other is None else max(0.0, other),
         "busy_processes": sorted(others, key=lambda o: -o["cpu_pct"]),
     }
 
@@ -279,7 +280,7 @@ def wait_for_quiet(max_wait: float, threshold: float) -> dict[str, Any]:
 
 def noisy(run: Mapping[str, Any], threshold: float) -> bool:
     """Other processes used more than ``threshold`` % of a CPU during the run."""
-    return (run.get("other_user_pct") or 0.0) > threshold
+    return (run.get("other_load_pct") or 0.0) > threshold
 
 
 def metered(run: Callable[[], Run]) -> Callable[[], Run]:
@@ -289,7 +290,7 @@ def metered(run: Callable[[], Run]) -> Callable[[], Run]:
         before = snapshot()
         result = run()
         cpu = cpu_use(before, snapshot())
-        return result | {"cpu": cpu, "other_user_pct": cpu["other_user_pct"]}
+        return result | {"cpu": cpu, "other_load_pct": cpu["other_load_pct"]}
 
     return measure
 
@@ -302,22 +303,22 @@ def quiet_run(
     Before each attempt, wait_for_quiet(); an attempt during which others used more than
     ``--max-other-load`` is redone, at most ``--retries`` times, and the quietest is kept
     (by that figure alone, never by the result). ``measure()`` gives the run with its
-    ``other_user_pct`` (None when it failed: a failure is never retried away)."""
+    ``other_load_pct`` (None when it failed: a failure is never retried away)."""
     attempts = []
     for attempt in range(1, args.retries + 2):
         quiet = wait_for_quiet(args.quiet_wait, args.max_other_load)
         run = measure() | {"attempt": attempt, "quiet_wait": quiet}
         attempts.append(run)
-        other = run.get("other_user_pct")
+        other = run.get("other_load_pct")
         tail = "" if other is None else f"  other {other:.0f} %"
         tail += f" (attempt {attempt})" if attempt > 1 else ""
         print(f"{label} {status(run)}{tail}", file=sys.stderr, flush=True)
         if other is None or not noisy(run, args.max_other_load):
             break
-    if any(run.get("other_user_pct") is None for run in attempts):
+    if any(run.get("other_load_pct") is None for run in attempts):
         kept = attempts[-1]
     else:
-        kept = min(attempts, key=lambda run: run["other_user_pct"])
+        kept = min(attempts, key=lambda run: run["other_load_pct"])
     return kept, [run for run in attempts if run is not kept]
 
 
@@ -365,11 +366,11 @@ def rounds(count: int, *orders: Sequence[str]) -> Iterator[tuple[Any, ...]]:
 def noise_text(runs: Sequence[Run], discarded: Sequence[Run], threshold: float) -> str:
     """A paragraph for the report: the others' load during the kept runs, the redone
     and still-noisy ones, the waits for a quiet machine, the busy other processes."""
-    others = [run["other_user_pct"] for run in runs if run.get("other_user_pct") is not None]
+    others = [run["other_load_pct"] for run in runs if run.get("other_load_pct") is not None]
     if not others:
         return ""
     parts = [
-        f"Other processes' user time during the runs (% of one CPU): median "
+        f"Other load during the runs (others' user time and steal, % of one CPU): median "
         f"{statistics.median(others):.0f}, max {max(others):.0f}"
     ]
     if discarded:
@@ -650,7 +651,7 @@ CPU_METRICS: dict[str, Metric] = {
     "busy_server_cpu_pct": lambda run: run["cpu"]["busy_pct"].get(f"cpu{SERVER_CPU}"),
     "busy_client_cpu_pct": lambda run: run["cpu"]["busy_pct"].get(f"cpu{CLIENT_CPU}"),
     "steal_pct": lambda run: max(cpu["steal"] for cpu in run["cpu"]["breakdown_pct"].values()),
-    "other_user_pct": lambda run: run.get("other_user_pct"),
+    "other_load_pct": lambda run: run.get("other_load_pct"),
 }
 
 

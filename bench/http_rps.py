@@ -328,7 +328,7 @@ def measure(
         "wrk_output": output,
         "result": result,
         "cpu": cpu,
-        "other_user_pct": cpu["other_user_pct"],
+        "other_load_pct": cpu["other_load_pct"],
     }
 
 

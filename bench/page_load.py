@@ -212,7 +212,7 @@ def measure(variants: list[tuple[str, Load]], groups: list[int], args: argparse.
     rounds = 1 + max((s["round"] for samples in loads.values() for s in samples), default=-1)
     result = {"rounds_done": rounds, "loads": loads}
     run = {"round": 1, "server": "all", "result": result, "failures": failures, "cpu": cpu}
-    return run | {"other_user_pct": cpu["other_user_pct"]}
+    return run | {"other_load_pct": cpu["other_load_pct"]}
 
 
 def status(run: Run) -> str:

@@ -144,7 +144,7 @@ def measure(
     done, server_s = result["queries_completed"], cpu["server"]["cpu_s"]
     result["server_us_per_query"] = 1e6 * server_s / done if done and server_s else None
     run |= {"dnsperf_argv": argv, "dnsperf_output": output, "result": result, "cpu": cpu}
-    return run | {"other_user_pct": cpu["other_user_pct"]}
+    return run | {"other_load_pct": cpu["other_load_pct"]}
 
 
 STATUS = "{result[qps]:>9,.0f} QPS  {result[server_us_per_query]:.1f} µs/query"
@@ -164,7 +164,7 @@ TABLE = """\
 ROW = (
     "| {name} | **{qps[median]:,.0f}** | {per_round} | {server_us_per_query[median]:.1f} "
     "| {capacity:,.0f} | {server_cpu_pct[median]:.0f} % | {client_cpu_pct[median]:.0f} % "
-    "| {avg_latency_ms[median]:.2f} ms | {loss_pct[max]:.2f} % | {other_user_pct[max]:.0f} % "
+    "| {avg_latency_ms[median]:.2f} ms | {loss_pct[max]:.2f} % | {other_load_pct[max]:.0f} % "
     "| {rounds} |"
 )
 

@@ -25,23 +25,23 @@ def attempts(*runs):
 
 
 def test_a_quiet_run_is_kept_at_once():
-    kept, discarded = harness.quiet_run(attempts({"other_user_pct": 3.0}), ARGS, "", str)
+    kept, discarded = harness.quiet_run(attempts({"other_load_pct": 3.0}), ARGS, "", str)
     assert kept["attempt"] == 1 and discarded == []
 
 
 def test_a_noisy_run_is_redone_and_the_quietest_attempt_kept_whatever_its_result():
     runs = attempts(
-        {"other_user_pct": 40.0, "qps": 900},
-        {"other_user_pct": 15.0, "qps": 100},
-        {"other_user_pct": 25.0, "qps": 1000},
+        {"other_load_pct": 40.0, "qps": 900},
+        {"other_load_pct": 15.0, "qps": 100},
+        {"other_load_pct": 25.0, "qps": 1000},
     )
     kept, discarded = harness.quiet_run(runs, ARGS, "", str)
-    assert (kept["other_user_pct"], kept["qps"], kept["attempt"]) == (15.0, 100, 2)
+    assert (kept["other_load_pct"], kept["qps"], kept["attempt"]) == (15.0, 100, 2)
     assert [run["attempt"] for run in discarded] == [1, 3]
 
 
 def test_a_failed_run_is_never_retried_away():
-    runs = attempts({"other_user_pct": 40.0}, {"error": "server died"})
+    runs = attempts({"other_load_pct": 40.0}, {"error": "server died"})
     kept, discarded = harness.quiet_run(runs, ARGS, "", str)
     assert kept["error"] == "server died" and len(discarded) == 1
 
@@ -70,9 +70,10 @@ def usage(user: float, system: float) -> resource.struct_rusage:
     return resource.struct_rusage((user, system, *[0] * 14))
 
 
-def test_other_processes_use_is_all_user_time_but_the_servers_the_generators_and_the_benchs():
-    # Two CPUs over 2 s (CLK_TCK ticks a second): 300 ticks of user time in all; the server
-    # (process group 40) used 100 ticks of user time, the load generator 0.5 s, the bench 0.2 s.
+def snapshots(steal: int = 0) -> tuple[harness.Snapshot, harness.Snapshot]:
+    """Two CPUs over 2 s (CLK_TCK ticks a second): 3 s of user time in all, ``steal`` ticks
+    stolen on CPU 1; the server (process group 40) used 1 s of user time and 0.5 s of
+    system time, the load generator 0.5 + 0.1 s, the bench 0.2 s of user time."""
     tick = harness.CLK_TCK
     before = harness.Snapshot(
         0.0,
@@ -83,14 +84,26 @@ def test_other_processes_use_is_all_user_time_but_the_servers_the_generators_and
     )
     after = harness.Snapshot(
         2.0,
-        {"cpu0": [2 * tick, 0, 0, 0, 0, 0, 0, 0], "cpu1": [tick, 0, 0, tick, 0, 0, 0, 0]},
+        {
+            "cpu0": [2 * tick, 0, 0, 0, 0, 0, 0, 0],
+            "cpu1": [tick, 0, 0, tick - steal, 0, 0, 0, steal],
+        },
         {40: harness.ProcStat("server", 40, tick, tick // 2)},
         usage(1.2, 0.0),
         usage(0.5, 0.1),
     )
-    use = harness.cpu_use(before, after, [40])
+    return before, after
+
+
+def test_other_load_is_all_user_time_but_the_servers_the_generators_and_the_benchs():
+    use = harness.cpu_use(*snapshots(), [40])
     assert use["server"]["cpu_s"] == pytest.approx(1.5)
     assert use["children"]["cpu_s"] == pytest.approx(0.6)
     assert use["busy_pct"] == {"cpu0": 100.0, "cpu1": 50.0}
     # 3 s of user time, less 1 + 0.5 + 0.2 s known, over 2 s: 65 % of one CPU.
-    assert use["other_user_pct"] == pytest.approx(65.0)
+    assert use["other_load_pct"] == pytest.approx(65.0)
+
+
+def test_time_the_hypervisor_gave_to_other_machines_counts_as_other_load():
+    use = harness.cpu_use(*snapshots(steal=harness.CLK_TCK // 2), [40])
+    assert use["other_load_pct"] == pytest.approx(65.0 + 25.0)
