@@ -409,7 +409,7 @@ def pinning(requested: bool) -> dict[str, Any]:
         state["reason"] = f"CPUs {SERVER_CPU},{CLIENT_CPU} not both available to this process"
     else:
         works = all(
-            subprocess.run([taskset, "-c", str(cpu), "true"]).returncode == 0
+            subprocess.run([taskset, "-c", str(cpu), "true"], capture_output=True).returncode == 0
             for cpu in (SERVER_CPU, CLIENT_CPU)
         )
         state |= {"enabled": works, "reason": "taskset" if works else "taskset failed"}
@@ -499,7 +499,10 @@ def workdir(prefix: str, keep: bool) -> Iterator[Path]:
     try:
         yield path
     finally:
-        print(f"# kept {path}", file=sys.stderr) if keep else shutil.rmtree(path, True)
+        if keep:
+            print(f"# kept {path}", file=sys.stderr)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def find_program(name: str) -> str | None:
