@@ -1,513 +1,273 @@
-"""Recursive resolver cache-hit throughput on loopback: webtrip vs Unbound, with dnsperf.
+"""Recursive resolver cache hits on loopback: webtrip vs Unbound, with dnsperf.
 
-    python bench/resolver_qps.py [--duration 10] [--rounds 3] [--clients 4] [--outstanding 32]
-                                 [--servers webtrip,unbound] [--webtrip-rev REV]
-                                 [--out bench/results/resolver_qps.json]
+    sudo python bench/resolver_qps.py [--duration 10] [--rounds 3] [--servers webtrip,unbound]
+                                      [--webtrip-rev REV] [...]
 
-The test hierarchy (tests/data/zones/hierarchy: root, test., webtrip.test, shop.test and
-elsewhere.) is served by four ``webtrip dns serve`` processes on 127.A.B.1-4 port 53
-(Unbound asks name servers on port 53 only: run as root). Each resolver walks it from
-a root hints file naming 127.A.B.1:
-
-* ``webtrip``: ``python -m webtrip dns resolver --root-hints HINTS --listen 127.0.0.1:PORT``
-  (defaults: message cache 10,000, loopback clients only, no --log);
-* ``unbound``: Unbound with ``num-threads: 1``, the iterator module only (no DNSSEC),
-  ``do-not-query-localhost: no``, ``local-zone: "test." nodefault``, no prefetch.
-
-Each run starts the resolver afresh, pinned to CPU 0 (``taskset``), and warms it with
-every question of the mix once (the answers are recorded and compared between the two);
-then a 1 s dnsperf warm-up, then the measured dnsperf run on CPU 1. The mix is 15
-distinct questions (A, AAAA, MX, TXT, NS, CNAME chains, NXDOMAIN, NODATA), all answered
-from the cache once warm: **this measures the cache-hit path**, and the authorities'
---log lines prove it (queries they received during the measured run: expected 0).
-
-Server CPU per query is utime+stime of the resolver's process group from /proc/<pid>/stat
-around the measured run, ÷ answered queries. Rounds are interleaved (the order rotates).
-Medians go to a JSON file and a Markdown report on stdout.
-
-Exit status: 0 if every run succeeded, 1 if one failed, 2 if the bench cannot run.
+Both resolvers walk the tests' DNS hierarchy (tests/loopback.py: four ``webtrip dns
+serve --log`` processes on 127.A.B.1-4 port 53, the only port Unbound asks a referral's
+servers on: run as root). Each run starts a fresh resolver, asks it every question once
+(answers recorded and compared), warms it up with dnsperf, then measures: every question
+is a cache hit, and the authorities' logs prove it. Method, checks and caveats:
+bench/README.md. Exit status: 0 if every run succeeded, 1 if one failed, 2 if the bench
+cannot run.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
-import random
-import re
-import resource
 import shlex
-import socket
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.query
 import dns.rcode
 import dns.rdatatype
-import dns.version
 
-from _common import (
-    BENCH,
-    ROOT,
-    BenchError,
-    Launch,
-    command_output,
-    cpu_times,
-    find_program,
-    free_port,
-    loadavg,
-    paired_ratios,
-    pin_prefix,
-    pinning,
-    ratio_summary,
-    ratio_text,
-    rotate,
-    running_server,
-    rusage_s,
-    terminate_on_sigterm,
-    utc_now,
-    warn_uncommitted,
-    webtrip_env,
-    webtrip_source,
-    write_results,
-)
-from _common import versions as common_versions
-from dns_qps import (
-    cpu_breakdown,
-    cpu_busy,
-    group_processes,
-    other_load_pct,
-    run_dnsperf,
-    server_cpu,
-    wait_for_quiet,
-)
+import harness
+from dns_qps import ask, dnsperf_argv, parse_dnsperf
 
-HIERARCHY = ROOT / "tests" / "data" / "zones" / "hierarchy"
-SERVERS = {1: ["root.zone"], 2: ["test.zone", "elsewhere.stale.zone"], 3: ["webtrip.test.zone"]}
-SERVERS[4] = ["elsewhere.zone", "shop.test.zone"]
-DEFAULT_OUT = BENCH / "results" / "resolver_qps.json"
-ALL_SERVERS = ("webtrip", "unbound")
-SERVER_CPU, DNSPERF_CPU = 0, 1
-HOST = "127.0.0.1"
-
+HOST = harness.HOST
+SERVERS = ("webtrip", "unbound")
+LABELS = {"webtrip": "webtrip", "unbound": "Unbound"}
+GOAL = 0.2  # the issue: webtrip's cache-hit QPS ≥ 0.2 × Unbound's
+# The query file cycles through these (www A twice as often as the others).
 QUESTIONS = [
-    ("www.webtrip.test.", "A"),
-    ("www.webtrip.test.", "A"),
-    ("www.webtrip.test.", "AAAA"),
-    ("mail.webtrip.test.", "A"),
-    ("alias.webtrip.test.", "A"),
-    ("far.webtrip.test.", "A"),
-    ("webtrip.test.", "MX"),
-    ("webtrip.test.", "TXT"),
-    ("webtrip.test.", "NS"),
-    ("www.shop.test.", "A"),
-    ("alias.shop.test.", "A"),
-    ("nothing.webtrip.test.", "A"),
-    ("nothing.shop.test.", "AAAA"),
-    ("www.webtrip.test.", "TXT"),
-    ("www.shop.test.", "MX"),
-    ("mail.webtrip.test.", "AAAA"),
+    "www.webtrip.test. A",
+    "www.webtrip.test. A",
+    "www.webtrip.test. AAAA",
+    "mail.webtrip.test. A",
+    "alias.webtrip.test. A",
+    "far.webtrip.test. A",
+    "webtrip.test. MX",
+    "webtrip.test. TXT",
+    "webtrip.test. NS",
+    "www.shop.test. A",
+    "alias.shop.test. A",
+    "nothing.webtrip.test. A",
+    "nothing.shop.test. AAAA",
+    "www.webtrip.test. TXT",
+    "www.shop.test. MX",
+    "mail.webtrip.test. AAAA",
 ]
 QUERY_LINES = 1000
-
-
-# ---------------------------------------------------------------------------------------
-# The hierarchy.
-
-
-def _bindable(addresses: list[str], port: int) -> bool:
-    for address in addresses:
-        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-            with socket.socket(socket.AF_INET, kind) as sock:
-                try:
-                    sock.bind((address, port))
-                except OSError:
-                    return False
-    return True
-
-
-@contextlib.contextmanager
-def hierarchy(workdir: Path, env: dict[str, str], pin: list[str]) -> Iterator[tuple[str, Path]]:
-    """The four authoritative servers on 127.A.B.1-4:53; yields (prefix, root hints file)."""
-    rng = random.Random()
-    for _ in range(50):
-        prefix = f"127.{rng.randrange(100, 250)}.{rng.randrange(1, 250)}"
-        if _bindable([f"{prefix}.{n}" for n in SERVERS], 53):
-            break
-    else:
-        raise BenchError("no loopback /24 free on port 53 (run as root)")
-    for path in HIERARCHY.glob("*.zone"):
-        text = re.sub(r"\b10\.0\.0\.(\d+)\b", rf"{prefix}.\1", path.read_text())
-        (workdir / path.name).write_text(text)
-    hints = workdir / "root.hints"
-    hints.write_text(f".  3600000  NS  ns.root.\nns.root.  3600000  A  {prefix}.1\n")
-    processes = []
-    try:
-        for number, files in SERVERS.items():
-            argv = [sys.executable, "-m", "webtrip", "dns", "serve", "--log"]
-            argv += ["--listen", f"{prefix}.{number}:53"]
-            for name in files:
-                argv += ["--zone", str(workdir / name)]
-            with (workdir / f"auth-{number}.log").open("wb") as out:
-                processes.append(
-                    subprocess.Popen(
-                        pin + argv, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=workdir
-                    )
-                )
-        for number in SERVERS:
-            deadline = time.monotonic() + 20
-            while ask(f"{prefix}.{number}", 53, ".", "SOA", rd=False) is None:
-                if time.monotonic() > deadline:
-                    raise BenchError(f"the authority on {prefix}.{number}:53 did not start")
-                time.sleep(0.05)
-        yield prefix, hints
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def authority_queries(workdir: Path) -> int:
-    """Queries the authorities have logged so far."""
-    return sum(
-        sum(1 for line in (workdir / f"auth-{n}.log").read_text().splitlines() if " udp " in line)
-        for n in SERVERS
-    )
-
-
-def ask(
-    host: str, port: int, name: str, rdtype: str, rd: bool = True
-) -> dns.message.Message | None:
-    query = dns.message.make_query(name, rdtype)
-    if not rd:
-        query.flags &= ~dns.flags.RD
-    try:
-        return dns.query.udp(query, host, port=port, timeout=2)
-    except (dns.exception.DNSException, OSError):
-        return None
 
 
 def profile(port: int) -> dict[str, str]:
     """One line per distinct question: rcode and the answer's records, TTLs left out."""
     out = {}
-    for name, rdtype in dict.fromkeys(QUESTIONS):
-        response = ask(HOST, port, name, rdtype)
-        if response is None:
-            out[f"{name} {rdtype}"] = "no answer"
-            continue
+    for question in dict.fromkeys(QUESTIONS):
+        response = ask(HOST, port, *question.split(), rd=True, timeout=2)
         records = sorted(
             f"{rrset.name} {dns.rdatatype.to_text(rrset.rdtype)} {rdata}"
-            for rrset in response.answer
+            for rrset in (response.answer if response else [])
             for rdata in rrset
         )
-        out[f"{name} {rdtype}"] = dns.rcode.to_text(response.rcode()) + " " + "; ".join(records)
+        rcode = dns.rcode.to_text(response.rcode()) if response else "no answer"
+        out[question] = " ".join([rcode, "; ".join(records)]).strip()
     return out
 
 
-# ---------------------------------------------------------------------------------------
-# The resolvers.
-
-
-def unbound_conf(workdir: Path, port: int, hints: Path) -> Path:
-    lines = [
-        "server:",
-        f"    interface: {HOST}",
-        f"    port: {port}",
-        "    do-ip6: no",
-        '    username: ""',
-        '    chroot: ""',
-        f'    directory: "{workdir}"',
-        f'    pidfile: "{workdir}/unbound.pid"',
-        "    use-syslog: no",
-        "    do-daemonize: no",
-        "    verbosity: 0",
-        "    num-threads: 1",
-        "    so-reuseport: no",
-        "    module-config: iterator",
-        "    do-not-query-localhost: no",
-        "    access-control: 127.0.0.0/8 allow",
-        "    prefetch: no",
-        "    serve-expired: no",
-        '    local-zone: "test." nodefault',
-        f'    root-hints: "{hints}"',
-        "remote-control:",
-        "    control-enable: no",
-        "",
-    ]
-    path = workdir / f"unbound-{port}.conf"
-    path.write_text("\n".join(lines))
+def unbound_conf(work: Path, port: int, hints: Path) -> Path:
+    """One thread, the iterator module only (no DNSSEC), loopback name servers allowed,
+    .test not answered locally, no prefetch or stale answers; otherwise its defaults."""
+    path = work / f"unbound-{port}.conf"
+    path.write_text(f"""server:
+    interface: {HOST}
+    port: {port}
+    do-ip6: no
+    username: ""
+    chroot: ""
+    directory: "{work}"
+    pidfile: "{work}/unbound-{port}.pid"
+    use-syslog: no
+    do-daemonize: no
+    verbosity: 0
+    num-threads: 1
+    so-reuseport: no
+    module-config: iterator
+    do-not-query-localhost: no
+    access-control: 127.0.0.0/8 allow
+    prefetch: no
+    serve-expired: no
+    local-zone: "test." nodefault
+    root-hints: "{hints}"
+remote-control:
+    control-enable: no
+""")
     return path
 
 
-def launch_for(name: str, workdir: Path, port: int, hints: Path, env: dict[str, str]) -> Launch:
+def launch_for(
+    name: str, work: Path, port: int, hints: Path, args: argparse.Namespace
+) -> harness.Launch:
     if name == "webtrip":
         argv = [sys.executable, "-m", "webtrip", "dns", "resolver", "--root-hints", str(hints)]
         argv += ["--listen", f"{HOST}:{port}"]
-        return Launch(argv, env=env, cwd=workdir)
-    unbound = find_program("unbound")
+        return harness.Launch(argv, harness.webtrip_env(args.webtrip_src), work)
+    unbound = harness.find_program("unbound")
     if unbound is None:
-        raise BenchError("unbound is not installed")
-    return Launch([unbound, "-d", "-c", str(unbound_conf(workdir, port, hints))], cwd=workdir)
+        raise harness.BenchError("unbound is not installed")
+    return harness.Launch([unbound, "-d", "-c", str(unbound_conf(work, port, hints))], None, work)
 
 
-def dnsperf_argv(dnsperf: str, port: int, queries: Path, seconds: int, args) -> list[str]:  # type: ignore[no-untyped-def]
-    return [
-        dnsperf, "-s", HOST, "-p", str(port), "-d", str(queries),
-        "-c", str(args.clients), "-q", str(args.outstanding), "-t", "2", "-l", str(seconds),
-    ]  # fmt: skip
-
-
-def bench_one(
-    name: str, rnd: int, workdir: Path, hints: Path, queries: Path, dnsperf: str, pin, args, env
-) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def measure(
+    name: str, rnd: int, lab: harness.LoopbackHierarchy, work: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """One run: a fresh resolver, every question once (its profile, and a warm cache), a
+    1 s dnsperf warm-up, the measured dnsperf, the queries the authorities saw meanwhile."""
     run: dict[str, Any] = {"round": rnd, "server": name}
-    # Wait (at most 60 s) until no CPU is over 10 % busy: a neighbour's work skews a run.
-    run["quiet_before"] = wait_for_quiet(60, 10)
-    run["started_at"] = utc_now()
+    server_pin = harness.pin_prefix(args.pin, harness.SERVER_CPU)
+    client_pin = harness.pin_prefix(args.pin, harness.CLIENT_CPU)
     try:
-        port = free_port(udp=True)
-        launch = launch_for(name, workdir, port, hints, env)
-        run["server_command"] = shlex.join(pin_prefix(pin, SERVER_CPU) + launch.argv)
-        log = workdir / f"{name}-round{rnd}.log"
-
-        def ready() -> bool:
-            return ask(HOST, port, ".", "SOA") is not None
-
-        with running_server(launch, port, log, pin_prefix(pin, SERVER_CPU), ready) as proc:
-            run["answer_profile"] = profile(port)  # also warms the cache: every question once
-            perf_pin = pin_prefix(pin, DNSPERF_CPU)
-            run_dnsperf(perf_pin + dnsperf_argv(dnsperf, port, queries, 1, args), 1, 2)
-            measure = perf_pin + dnsperf_argv(dnsperf, port, queries, args.duration, args)
-            run["dnsperf_argv"] = measure
-            asked_before = authority_queries(workdir)
-            before, group_before = cpu_times(), group_processes(proc.pid)
-            children_before = rusage_s(resource.RUSAGE_CHILDREN)[0]
-            start = time.monotonic()
-            result, output = run_dnsperf(measure, args.duration, 2)
-            wall = time.monotonic() - start
-            perf_cpu = rusage_s(resource.RUSAGE_CHILDREN)[0] - children_before
-            group_after, after = group_processes(proc.pid), cpu_times()
-            time.sleep(0.2)
-            result["authority_queries_during_run"] = authority_queries(workdir) - asked_before
-            result["cpu_busy_pct"] = cpu_busy(before, after)
-            result["cpu_breakdown_pct"] = cpu_breakdown(before, after)
-            completed = result.get("queries_completed", 0)
-            result["server_cpu"] = server_cpu(group_before, group_after, wall, completed)
-            result["dnsperf_cpu_s"] = round(perf_cpu, 4)
-            # CPU used by anything but the resolver and dnsperf, in % of one CPU (~2-4 % idle).
-            result["other_cpu_pct"] = other_load_pct(
-                before, after, result["server_cpu"]["cpu_s"], perf_cpu, wall
+        port = harness.free_port()
+        launch = launch_for(name, work, port, lab.hints, args)
+        run["server_command"] = shlex.join(server_pin + launch.argv)
+        log = work / f"{name}-round{rnd}.log"
+        ready = lambda: ask(HOST, port, ".", "SOA", rd=True, timeout=2) is not None  # noqa: E731
+        with harness.running(launch, log, ready, server_pin) as proc:
+            run["answer_profile"] = profile(port)
+            harness.run_tool(
+                client_pin + dnsperf_argv(args.dnsperf, port, args.queries, 1, args),
+                3,
+                parse_dnsperf,
             )
-            if proc.poll() is not None:
-                raise BenchError(f"{name} died during the run")
-            run["result"] = result
-            run["dnsperf_output"] = output
-    except BenchError as exc:
-        run["error"] = str(exc)
-    return run
+            argv = client_pin + dnsperf_argv(args.dnsperf, port, args.queries, args.duration, args)
+            asked = lab.wait_quiet()
+            before = harness.snapshot()
+            result, output = harness.run_tool(argv, args.duration + args.timeout, parse_dnsperf)
+            cpu = harness.cpu_use(before, harness.snapshot(), [proc.pid])
+            result["authority_queries_during_run"] = lab.wait_quiet() - asked
+            harness.still_running(proc, log, "during the run")
+    except harness.BenchError as exc:
+        return run | {"error": str(exc)}
+    done, server_s = result["queries_completed"], cpu["server"]["cpu_s"]
+    result["server_us_per_query"] = 1e6 * server_s / done if done and server_s else None
+    run |= {"dnsperf_argv": argv, "dnsperf_output": output, "result": result, "cpu": cpu}
+    return run | {"other_load_pct": cpu["other_load_pct"]}
 
 
-# ---------------------------------------------------------------------------------------
-# Summary.
+STATUS = "{result[qps]:>9,.0f} QPS  {result[server_us_per_query]:.1f} µs/query"
 
 
-def summarise(runs: list[dict[str, Any]], servers: list[str]) -> dict[str, Any]:
-    summary: dict[str, Any] = {}
-    for name in servers:
-        good = [r["result"] for r in runs if r["server"] == name and "result" in r]
-        if not good:
-            continue
-        summary[name] = {
-            "rounds": len(good),
-            "qps_median": statistics.median(r["qps"] for r in good),
-            "qps_all": [round(r["qps"], 1) for r in good],
-            "us_per_query_median": statistics.median(r["server_cpu"]["us_per_query"] for r in good),
-            "capacity_qps_estimate_median": statistics.median(
-                r["server_cpu"]["capacity_qps_estimate"] for r in good
-            ),
-            "server_cpu_pct_median": statistics.median(
-                r["server_cpu"]["cpu_pct_of_wall"] for r in good
-            ),
-            "loss_pct_max": max(r["loss_pct"] for r in good),
-            "latency_ms_median": statistics.median(r["avg_latency_ms"] for r in good),
-            "authority_queries_during_runs": sum(r["authority_queries_during_run"] for r in good),
-            "other_cpu_pct_max": max(r["other_cpu_pct"] or 0 for r in good),
-        }
-    if {"webtrip", "unbound"} <= summary.keys():
-        by_round: dict[int, dict[str, Any]] = {}
-        for run in runs:
-            if "result" in run:
-                by_round.setdefault(run["round"], {})[run["server"]] = run["result"]["qps"]
-        paired = paired_ratios(by_round, "webtrip", "unbound")
-        ratio = ratio_summary(
-            summary["webtrip"]["qps_median"], summary["unbound"]["qps_median"], paired
-        )
-        summary["webtrip_vs_unbound_qps"] = ratio
-        summary["goal"] = {
-            "target_ratio": 0.2,
-            "met": ratio["ratio_of_medians"] >= 0.2,
-        }
-    return summary
+METRICS = harness.CPU_METRICS | {
+    "qps": lambda run: run["result"]["qps"],
+    "server_us_per_query": lambda run: run["result"]["server_us_per_query"],
+    "loss_pct": lambda run: run["result"]["loss_pct"],
+    "avg_latency_ms": lambda run: run["result"]["avg_latency_ms"],
+    "authority_queries": lambda run: run["result"]["authority_queries_during_run"],
+}
+TABLE = """\
+| resolver | QPS (median) | per round | server CPU µs/query | CPU-bound capacity | server CPU % \
+| dnsperf CPU % | avg latency | lost | other load (max) | Rounds ok |
+|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"""
+ROW = (
+    "| {name} | **{qps[median]:,.0f}** | {per_round} | {server_us_per_query[median]:.1f} "
+    "| {capacity:,.0f} | {server_cpu_pct[median]:.0f} % | {client_cpu_pct[median]:.0f} % "
+    "| {avg_latency_ms[median]:.2f} ms | {loss_pct[max]:.2f} % | {other_load_pct[max]:.0f} % "
+    "| {rounds} |"
+)
 
 
 def markdown(report: dict[str, Any]) -> str:
-    summary = report["summary"]
-    lines = [
-        "| resolver | QPS (median) | per round | server CPU µs/query | CPU-bound capacity "
-        "| server CPU % | avg latency | lost | other load (max) |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
-    ]
-    for name in report["servers"]:
-        s = summary.get(name)
-        if s is None:
-            lines.append(f"| {name} | failed | | | | | | | |")
-            continue
-        per_round = ", ".join(f"{q:,.0f}" for q in s["qps_all"])
-        lines.append(
-            f"| {name} | **{s['qps_median']:,.0f}** | {per_round} "
-            f"| {s['us_per_query_median']:.1f} | {s['capacity_qps_estimate_median']:,.0f} "
-            f"| {s['server_cpu_pct_median']:.0f} % | {s['latency_ms_median']:.2f} ms "
-            f"| {s['loss_pct_max']:.2f} % | {s['other_cpu_pct_max']:.0f} % |"
-        )
-    if "goal" in summary:
-        ratio = summary["webtrip_vs_unbound_qps"]
-        met = "met" if summary["goal"]["met"] else "**missed**"
-        lines += [
-            "",
-            f"webtrip ÷ Unbound, QPS: {ratio_text(ratio)} (median of medians, then of the "
-            f"per-round ratios); goal ≥ 0.2×: {met}.",
+    args, ver, runs = report["args"], report["versions"], report["runs"]
+    threshold = args["max_other_load"]
+    summary = harness.summarise(runs, args["servers"], METRICS, threshold, "server_us_per_query")
+    report["summary"] = summary
+    for s in summary.values():
+        s["per_round"] = ", ".join(f"{q:,.0f}" for q in s.get("qps", {}).get("all", []))
+    names = {"webtrip": harness.webtrip_label(ver, report["webtrip_source"])}
+    names["unbound"] = f"Unbound {ver['unbound']}"
+    lines = [TABLE, *harness.server_rows(summary, names, ROW), ""]
+    if set(SERVERS) <= set(args["servers"]):
+        metrics = {m: METRICS[m] for m in ("qps", "server_us_per_query")}
+        ratio = report["ratios"] = harness.ratios(runs, [SERVERS], metrics)["webtrip/unbound"]
+        qps = harness.ratio_value(ratio["qps"])
+        capacity = harness.ratio_value(ratio["server_us_per_query"], invert=True)
+        parts = [
+            f"**{value:.2f}×** {label} (≥ {GOAL:g}×: {'met' if value >= GOAL else '**not met**'})"
+            for label, value in (("in QPS", qps), ("as CPU-bound capacity", capacity))
+            if value
         ]
-    asked = [summary[n]["authority_queries_during_runs"] for n in report["servers"] if n in summary]
-    lines.append(f"Queries reaching the authorities during measured runs: {sum(asked)}.")
-    differences = report.get("answer_differences")
-    lines.append(
-        "Answers (rcode and records, TTLs aside) identical between the resolvers."
-        if not differences
-        else f"Answers differ for: {', '.join(differences)}."
+        paired = ratio["qps"] and ratio["qps"]["median_of_paired_round_ratios"]
+        per_round = f"; per round, QPS: {paired:.2f}×" if paired else ""
+        lines += [f"webtrip ÷ Unbound: {', '.join(parts)} (ratios of the medians{per_round}).", ""]
+    asked = sum(sum(s.get("authority_queries", {}).get("all", [])) for s in summary.values())
+    profiles = [run["answer_profile"] for run in runs if "answer_profile" in run]
+    report["answer_differences"] = differences = sorted(
+        q for q in dict.fromkeys(QUESTIONS) if len({profile.get(q) for profile in profiles}) > 1
     )
-    return "\n".join(lines) + "\n"
+    same = "identical between the resolvers" if not differences else "different for "
+    lines += [
+        f"Queries reaching the authorities during measured runs: {asked}. Answers (rcode and "
+        f"records, TTLs aside) {same}{', '.join(differences)}.",
+        "",
+        *harness.load_notes(summary, LABELS, "dnsperf", "query"),
+        harness.noise_text(runs, report["discarded_runs"], threshold),
+        "",
+        f"dnsperf {ver['dnsperf']}, `{report['dnsperf_command']}`; {args['rounds']} interleaved "
+        f"round(s) of {args['duration']} s; {harness.machine_text(ver)}, dnspython "
+        f"{ver['dnspython']}; {report['started_at'][:10]}.",
+    ]
+    return "\n".join(lines)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--duration", type=int, default=10, help="measured seconds per run")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--outstanding", type=int, default=32)
-    parser.add_argument("--servers", default=",".join(ALL_SERVERS))
-    parser.add_argument("--webtrip-rev", help="benchmark `git archive REV src`")
-    parser.add_argument("--no-pin", action="store_true")
-    parser.add_argument(
-        "--max-other-load",
-        type=float,
-        default=10,
-        help="redo a run in which other processes used more than this %% of a CPU",
-    )
-    parser.add_argument(
-        "--retries", type=int, default=2, help="redo a noisy run at most this often"
-    )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    return parser.parse_args(argv)
+    at_least = harness.at_least
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--servers", type=harness.comma_list(SERVERS), default=",".join(SERVERS))
+    parser.add_argument("--duration", type=at_least(1), default=10, help="seconds per run")
+    parser.add_argument("--rounds", type=at_least(1), default=3, help="interleaved rounds")
+    parser.add_argument("--clients", type=at_least(1), default=4, help="dnsperf -c")
+    parser.add_argument("--outstanding", type=at_least(1), default=32, help="dnsperf -q")
+    harness.add_options(parser, "resolver_qps")
+    args = parser.parse_args(argv)
+    args.timeout = 2  # dnsperf -t
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    terminate_on_sigterm()
-    servers = [s for s in args.servers.split(",") if s]
-    if unknown := set(servers) - set(ALL_SERVERS):
-        print(f"unknown servers: {', '.join(sorted(unknown))}", file=sys.stderr)
-        return 2
-    dnsperf = find_program("dnsperf")
-    if dnsperf is None or os.geteuid() != 0:
-        print("needs dnsperf, and root (the authorities listen on port 53)", file=sys.stderr)
-        return 2
-    unbound = find_program("unbound")
-    pin = pinning(not args.no_pin, SERVER_CPU, DNSPERF_CPU, "dnsperf_cpu")
-    with tempfile.TemporaryDirectory(prefix="webtrip-resolver-qps-") as tmp:
-        workdir = Path(tmp)
-        src, webtrip_info = webtrip_source(args.webtrip_rev, workdir)
-        warn_uncommitted(webtrip_info, servers)
-        env = webtrip_env(src)
-        queries = workdir / "queries.txt"
-        queries.write_text(
-            "".join(f"{n} {t}\n" for n, t in (QUESTIONS * QUERY_LINES)[:QUERY_LINES])
-        )
-        perf_version = re.search(r"Version (\S+)", command_output([dnsperf, "-h"]))
-        unbound_version = re.search(r"Version (\S+)", command_output([unbound or "true", "-V"]))
-        report: dict[str, Any] = {
-            "bench": "resolver_qps",
-            "started_at": utc_now(),
-            "servers": servers,
-            "args": {k: str(v) for k, v in vars(args).items()},
-            "versions": common_versions(
-                {
-                    "dnspython": dns.version.version,
-                    "unbound": unbound_version.group(1) if unbound_version else None,
-                    "dnsperf": perf_version.group(1) if perf_version else None,
-                }
+    programs, packages = ("dnsperf", "unbound"), ("dnspython",)
+    report = harness.start_report("resolver_qps", args, argv, programs=programs, packages=packages)
+    args.dnsperf = harness.find_program("dnsperf")
+    if args.dnsperf is None or os.geteuid() != 0:
+        raise harness.BenchError("needs dnsperf, and root (the authorities listen on port 53)")
+    args.pin = harness.pinning(not args.no_pin)
+    with harness.workdir("webtrip-resolver-qps-", args.keep_tmp) as work:
+        args.webtrip_src, source = harness.webtrip_source(args.webtrip_rev, work)
+        args.queries = work / "queries.txt"
+        args.queries.write_text("".join(f"{q}\n" for q in (QUESTIONS * QUERY_LINES)[:QUERY_LINES]))
+        command = dnsperf_argv("dnsperf", "PORT", "queries.txt", args.duration, args)
+        report |= {
+            "pinning": args.pin,
+            "webtrip_source": source | {"src": str(args.webtrip_src)},
+            "questions": QUESTIONS,
+            "dnsperf_command": shlex.join(
+                harness.pin_prefix(args.pin, harness.CLIENT_CPU) + command
             ),
-            "webtrip_source": webtrip_info,
-            "pinning": pin,
-            "loadavg_before": loadavg(),
-            "questions": [f"{n} {t}" for n, t in QUESTIONS],
+            "runs": [],
+            "discarded_runs": [],
         }
-        runs = []
-        # The authorities run on CPU 1 with dnsperf: idle once the resolvers are warm.
-        with hierarchy(workdir, env, pin_prefix(pin, DNSPERF_CPU)) as (prefix, hints):
-            report["hierarchy_prefix"] = prefix
-            for rnd in range(1, args.rounds + 1):
-                for name in rotate(servers, rnd - 1):
-                    discarded = []
-                    for attempt in range(args.retries + 1):
-                        run = bench_one(name, rnd, workdir, hints, queries, dnsperf, pin, args, env)
-                        other = run.get("result", {}).get("other_cpu_pct")
-                        if other is None or other <= args.max_other_load:
-                            break
-                        if attempt == args.retries:  # kept, noisy (its other load is reported)
-                            break
-                        print(
-                            f"# round {rnd} {name}: others used {other} % of a CPU, again",
-                            file=sys.stderr,
-                        )
-                        discarded.append(run)
-                    run["discarded_noisy_attempts"] = discarded
-                    runs.append(run)
-                    if "error" in run:
-                        print(f"# round {rnd} {name}: {run['error']}", file=sys.stderr)
-                    else:
-                        r = run["result"]
-                        print(
-                            f"# round {rnd} {name}: {r['qps']:,.0f} QPS, "
-                            f"{r['server_cpu']['us_per_query']:.1f} µs/query",
-                            file=sys.stderr,
-                        )
-        report["finished_at"] = utc_now()
-        report["runs"] = runs
-        report["summary"] = summarise(runs, servers)
-        profiles = {r["server"]: r["answer_profile"] for r in runs if "answer_profile" in r}
-        report["answer_profiles"] = profiles
-        if len(profiles) == 2:
-            a, b = profiles.values()
-            report["answer_differences"] = [q for q in a if a[q] != b.get(q)]
-        text = markdown(report)
-        write_results(args.out, report, text)
-        print(text)
-    return 1 if any("error" in r for r in runs) else 0
+        # The authorities run from the source under test, on the load generator's CPU:
+        # idle once the resolver's cache is warm.
+        env = harness.webtrip_env(args.webtrip_src)
+        launcher = harness.pin_prefix(args.pin, harness.CLIENT_CPU)
+        try:
+            hierarchy = harness.loopback_hierarchy(53, env=env, launcher=launcher)
+            with hierarchy as lab, harness.saved(report, args.out, markdown):
+                report["hierarchy_prefix"] = lab.prefix
+                harness.run_rounds(
+                    report,
+                    args,
+                    [args.servers],
+                    lambda rnd, name: measure(name, rnd, lab, work, args),
+                    STATUS,
+                )
+        except (RuntimeError, TimeoutError) as exc:  # the hierarchy did not start
+            raise harness.BenchError(f"the test hierarchy did not start: {exc}") from exc
+    return 1 if any("error" in run for run in report["runs"]) else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))

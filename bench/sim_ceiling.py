@@ -1,6 +1,6 @@
 """The actors' ceiling: how fast sim_scale's page loads could be if the network cost nothing.
 
-    python bench/sim_ceiling.py [--n 100] [--rounds 5] [--seed 1] [--out FILE]
+    python bench/sim_ceiling.py [--n 100] [--rounds 5] [--seed 1] [...]
 
 ``bench/sim_scale.py`` measures N simulated browsers loading the demo site in one
 ``SimWorld``: its wall time is the simulator's work (packets, links, the router, TCP)
@@ -17,31 +17,30 @@ is the most simulated packets per wall second that *any* simulator could reach w
 these actors in this Python: the simulator's share of the time would have to be zero.
 
 Each round runs, in alternating order, sim_scale's ``one_run(N)`` and the free run with
-the same N, each after a warm-up of the other; medians over the rounds. Every load must
-succeed in both (5 files, all 200), else exit status 1. Output: JSON and Markdown beside
-sim_scale's (``bench/results/sim_ceiling.json`` / ``.md``).
+the same N; medians over the rounds. Every load must succeed in both (5 files, all
+200), else exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import gc
 import random
 import statistics
 import sys
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 
+import harness
 import sim_scale
-from _common import ROOT, write_results
 from webtrip.net import DatagramEndpoint, DatagramHandler, Network, Stream, StreamHandler
 from webtrip.net.base import Address, TcpListener
+from webtrip.netsim.clock import VirtualClockLoop
+from webtrip.netsim.world import EPOCH, GC_THRESHOLDS
+from webtrip.trace import Trace
 
-DEFAULT_OUT = ROOT / "bench" / "results" / "sim_ceiling.json"
 EPHEMERAL = 49152
 
 
@@ -189,10 +188,6 @@ class FreeNetwork(Network):
 
 def free_run(n: int, seed: int) -> dict[str, Any]:
     """sim_scale's page loads, with the same actors and options, on a FreeNetwork."""
-    from webtrip.netsim.clock import VirtualClockLoop
-    from webtrip.netsim.world import EPOCH, GC_THRESHOLDS
-    from webtrip.trace import Trace
-
     gc.collect()
     loop = VirtualClockLoop()
     trace = Trace(clock=loop.time, wall_start=EPOCH)
@@ -222,81 +217,76 @@ def free_run(n: int, seed: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=100, help="browsers per run")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds (each: both runs)")
+    parser.add_argument("--n", type=harness.at_least(1), default=100, help="browsers per run")
+    parser.add_argument("--rounds", type=harness.at_least(1), default=5, help="each: both runs")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    harness.add_options(parser, "sim_ceiling", rev=False, servers=False)
     args = parser.parse_args(argv)
-    started = dt.datetime.now(dt.UTC)
+    packages = ("h11", "dnspython", "tinycss2", "selectolax")
+    report = harness.start_report("sim_ceiling", args, argv, packages=packages)
+    report |= {"runs": [], "discarded_runs": []}
     sim_scale.one_run(10, args.seed)  # imports and warm-up
     free_run(10, args.seed)
-    sims, frees = [], []
-    for r in range(args.rounds):
-        order = ("sim", "free") if r % 2 == 0 else ("free", "sim")
-        for kind in order:
-            if kind == "sim":
-                sims.append(sim_scale.one_run(args.n, args.seed))
-            else:
-                frees.append(free_run(args.n, args.seed))
-    failures = [f for run in sims + frees for f in run["failures"]]
+    runs = {"sim": sim_scale.one_run, "free": free_run}
+
+    def measure(rnd: int, kind: str) -> harness.Run:
+        return harness.metered(lambda: runs[kind](args.n, args.seed))() | {
+            "round": rnd,
+            "server": kind,
+        }
+
+    with harness.saved(report, args.out, markdown):
+        harness.run_rounds(report, args, [["sim", "free"]], measure, "{wall_s:.3f} s")
+    return 1 if report.get("failures", True) else 0
+
+
+def markdown(report: dict[str, Any]) -> str:
+    args = report["args"]
+    sims, frees = ([run for run in report["runs"] if run["server"] == k] for k in ("sim", "free"))
+    report["failures"] = failures = [f for run in sims + frees for f in run["failures"]]
     packets = sims[0]["packets"]
     sim_wall = statistics.median(r["wall_s"] for r in sims)
     free_wall = statistics.median(r["wall_s"] for r in frees)
-    summary = {
-        "n": args.n,
+    s = report["summary"] = {
+        "n": args["n"],
         "packets": packets,
-        "packets_per_browser": packets / args.n,
+        "packets_per_browser": packets / args["n"],
         "sim_wall_s_median": sim_wall,
         "free_wall_s_median": free_wall,
         "sim_packets_per_wall_s": packets / sim_wall,
         "ceiling_packets_per_wall_s": packets / free_wall,
         "actors_share_of_sim_wall": free_wall / sim_wall,
-        "sim_ms_per_browser": sim_wall * 1000 / args.n,
-        "free_ms_per_browser": free_wall * 1000 / args.n,
-        "goal_packets_per_wall_s": sim_scale.PPS_GOAL,
-        "ceiling_reaches_goal": packets / free_wall >= sim_scale.PPS_GOAL,
+        "sim_ms_per_browser": sim_wall * 1000 / args["n"],
+        "free_ms_per_browser": free_wall * 1000 / args["n"],
     }
-    command = "python bench/sim_ceiling.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    report = {
-        "started": started.isoformat(timespec="seconds"),
-        "duration_s": round((dt.datetime.now(dt.UTC) - started).total_seconds(), 1),
-        "command": command.strip(),
-        "args": vars(args) | {"out": str(args.out)},
-        "versions": sim_scale.versions(),
-        "summary": summary,
-        "sim_runs": [{k: v for k, v in r.items() if k != "failures"} for r in sims],
-        "free_runs": [{k: v for k, v in r.items() if k != "failures"} for r in frees],
-        "failures": failures,
-    }
-    s = summary
-    text = "\n".join(
-        [
-            f"Run {report['started']}, webtrip commit {report['versions']['webtrip_commit']}, "
-            f"Python {report['versions']['python']}; `{report['command']}`; "
-            f"N = {args.n}, {args.rounds} rounds, medians.",
-            "",
-            "| | wall s | ms / browser | packets / wall s |",
-            "| --- | ---: | ---: | ---: |",
-            f"| netsim (sim_scale) | {s['sim_wall_s_median']:.3f} | {s['sim_ms_per_browser']:.2f} "
-            f"| {s['sim_packets_per_wall_s']:,.0f} |",
-            f"| free network (actors alone) | {s['free_wall_s_median']:.3f} "
-            f"| {s['free_ms_per_browser']:.2f} "
-            f"| ceiling **{s['ceiling_packets_per_wall_s']:,.0f}** |",
-            "",
-            f"The actors alone take {s['actors_share_of_sim_wall']:.0%} of the simulated run's "
-            f"wall time; with a simulator that cost nothing, {packets:,} packets would take "
-            f"{s['free_wall_s_median']:.3f} s: at most {s['ceiling_packets_per_wall_s']:,.0f} "
-            f"packets per wall second (goal {sim_scale.PPS_GOAL:,}: "
-            f"{'reachable' if s['ceiling_reaches_goal'] else 'out of reach with these actors'}).",
-        ]
+    reach = (
+        "reachable"
+        if packets / free_wall >= sim_scale.PPS_GOAL
+        else "out of reach with these actors"
     )
-    write_results(args.out, report, text)
-    print(text)
+    lines = [
+        f"Run {report['started_at']}, webtrip commit {report['versions']['webtrip_commit']}, "
+        f"{harness.machine_text(report['versions'])}; `{report['command']}`; N = {args['n']}, "
+        f"{args['rounds']} rounds, medians.",
+        "",
+        "|  | wall s | ms / browser | packets / wall s |",
+        "|---|---:|---:|---:|",
+        f"| netsim (sim_scale) | {sim_wall:.3f} | {s['sim_ms_per_browser']:.2f} "
+        f"| {s['sim_packets_per_wall_s']:,.0f} |",
+        f"| free network (actors alone) | {free_wall:.3f} | {s['free_ms_per_browser']:.2f} "
+        f"| ceiling **{s['ceiling_packets_per_wall_s']:,.0f}** |",
+        "",
+        f"The actors alone take {s['actors_share_of_sim_wall']:.0%} of the simulated run's wall "
+        f"time; with a simulator that cost nothing, {packets:,} packets would take "
+        f"{free_wall:.3f} s: at most {s['ceiling_packets_per_wall_s']:,.0f} packets per wall "
+        f"second (goal {sim_scale.PPS_GOAL:,}: {reach}).",
+        "",
+        harness.noise_text(sims + frees, report["discarded_runs"], args["max_other_load"]),
+    ]
     if failures:
-        print("\n".join(failures[:10]), file=sys.stderr)
-        return 1
-    return 0
+        lines += ["", f"**{len(failures)} failed load(s)**, e.g. {failures[0]}"]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))

@@ -1,52 +1,37 @@
 """Simulation scale, before and after: two versions of webtrip's src/ in turns.
 
     python bench/sim_scale_ab.py [--before 653ed43] [--after REV] [--rounds 5]
-                                 [--sizes 1,10,100,1000] [--seed 1]
-                                 [--out bench/results/sim_scale_ab.json]
+                                 [--sizes 1,10,100,1000] [--seed 1] [...]
 
-On a machine shared with other work, two runs of ``sim_scale.py`` a minute apart
-can differ by more than the change being measured. Here each round runs the
-"before" and the "after" version one after the other (in alternating order), each in
-a fresh process with its src/ first on PYTHONPATH: a warm-up world, then one run of
-each N of ``sim_scale.one_run`` and one of ``sim_scale.bulk_run`` (netsim alone). The
-report gives the median wall time of each over the rounds, packets per wall second,
-the speed-up (ratio of the medians), and whether the pcap and packet-log digests of
-both versions are the same in every round — the check that the optimised simulator
-simulated the same packets, byte for byte.
-
-``--before`` and ``--after`` are git revisions, exported with ``git archive`` (the
-default ``--after`` is the working tree). The demo site's files get the working
-tree's modification times, since the web server sends them as Last-Modified: with
-git's times the HTTP bytes, and so the digests, would differ for that reason alone.
-
-Exit status: 0 if every load succeeded and the digests agree, 1 if not, 2 if the
-bench cannot run.
+On a shared machine two runs of sim_scale.py a minute apart can differ by more than the
+change being measured. Here each round runs both versions, in alternating order, each in
+a fresh process with its src/ (``git archive``; ``--after`` defaults to the working tree)
+first on PYTHONPATH: a warm-up world, then one run of each N and one of netsim alone.
+The report gives medians over the rounds, speed-ups, and whether the pcap and packet-log
+digests of both versions are the same in every round. Exit status: 0 if every load
+succeeded and the digests agree, 1 if not, 2 if the bench cannot run.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from _common import ROOT, BenchError, webtrip_env, webtrip_source, write_results
-from _common import versions as common_versions
+import harness
 
-DEFAULT_OUT = ROOT / "bench" / "results" / "sim_scale_ab.json"
 BULK = "bulk"
+SIDES = ("before", "after")
 
 
 def child(sizes: list[str], seed: int) -> dict[str, Any]:
-    """In the child process: a warm-up, then one run of each size; the figures as JSON."""
-    import sim_scale
+    """In the child process: a warm-up, then one run of each size; the figures."""
+    import sim_scale  # here: from the src/ on this child's PYTHONPATH
 
     sim_scale.one_run(10, seed)  # lazy imports and first allocations, not measured
     sim_scale.bulk_run(2, 1 << 16, seed)
@@ -54,172 +39,129 @@ def child(sizes: list[str], seed: int) -> dict[str, Any]:
     for size in sizes:
         if size == BULK:
             run = sim_scale.bulk_run(sim_scale.BULK_CLIENTS, sim_scale.BULK_BYTES, seed)
-            ok = run["complete"]
-            log = None
-            gc_s = None
+            run |= {"ok": run["complete"], "log_sha256": None, "gc_s": None}
         else:
             run = sim_scale.one_run(int(size), seed)
-            ok = not run["failures"]
-            log = run["log_sha256"]
-            gc_s = run["gc_s"]
-        out[size] = {
-            "wall_s": run["wall_s"],
-            "gc_s": gc_s,
-            "packets": run["packets"],
-            "ok": ok,
-            "pcap_sha256": run["pcap_sha256"],
-            "log_sha256": log,
-        }
+            run["ok"] = not run["failures"]
+        keys = ("wall_s", "gc_s", "packets", "ok", "pcap_sha256", "log_sha256")
+        out[size] = {key: run[key] for key in keys}
     return out
 
 
-def same_mtimes(src: Path, like: Path) -> None:
-    """Give the files under ``src`` the modification times of their twins under ``like``."""
-    for path in src.rglob("*"):
-        twin = like / path.relative_to(src)
-        if path.is_file() and twin.is_file():
-            stat = twin.stat()
-            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-
-
 def run_child(src: Path, sizes: list[str], seed: int) -> dict[str, Any]:
-    argv = [sys.executable, str(Path(__file__)), "--child", ",".join(sizes), "--seed", str(seed)]
-    done = subprocess.run(argv, env=webtrip_env(src), capture_output=True, text=True)
+    argv = [sys.executable, __file__, "--child", ",".join(sizes), "--seed", str(seed)]
+    done = subprocess.run(argv, env=harness.webtrip_env(src), capture_output=True, text=True)
     if done.returncode:
-        raise BenchError(f"the run of {src} failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        return {"error": f"the run of {src} failed: {done.stderr.strip()[-2000:]}"}
+    return {"result": json.loads(done.stdout.strip().splitlines()[-1])}
 
 
 def summary(rounds: list[dict[str, Any]], sizes: list[str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for size in sizes:
         row: dict[str, Any] = {}
-        for side in ("before", "after"):
+        for side in SIDES:
             runs = [r[side][size] for r in rounds]
             wall = statistics.median(r["wall_s"] for r in runs)
             gcs = [r["gc_s"] for r in runs if r["gc_s"] is not None]
             row[side] = {
                 "wall_s_median": wall,
-                "wall_s_min": min(r["wall_s"] for r in runs),
-                "wall_s_max": max(r["wall_s"] for r in runs),
                 "gc_s_median": statistics.median(gcs) if gcs else None,
                 "packets": runs[0]["packets"],
                 "packets_per_wall_s": runs[0]["packets"] / wall,
             }
+            if size != BULK:
+                row[side]["wall_ms_per_browser"] = wall * 1000 / int(size)
+        walls = {side: {i: r[side][size]["wall_s"] for i, r in enumerate(rounds)} for side in SIDES}
+        row["speed_up"] = harness.paired_ratio(walls["before"], walls["after"])
         digests = {
-            (r[side][size]["pcap_sha256"], r[side][size]["log_sha256"])
-            for r in rounds
-            for side in ("before", "after")
+            (r[s][size]["pcap_sha256"], r[s][size]["log_sha256"]) for r in rounds for s in SIDES
         }
-        row["speed_up"] = row["before"]["wall_s_median"] / row["after"]["wall_s_median"]
         row["same_digests"] = len(digests) == 1
-        row["all_ok"] = all(r[side][size]["ok"] for r in rounds for side in ("before", "after"))
-        if size != BULK:
-            for side in ("before", "after"):
-                row[side]["wall_ms_per_browser"] = row[side]["wall_s_median"] * 1000 / int(size)
+        row["all_ok"] = all(r[side][size]["ok"] for r in rounds for side in SIDES)
         out[size] = row
-    if "10" in out:
-        for size, row in out.items():
-            if size == BULK:
-                continue
-            for side in ("before", "after"):
+    for size, row in out.items():
+        for side in SIDES:
+            if size != BULK and "10" in out:
                 base = out["10"][side]["wall_ms_per_browser"]
                 row[side]["per_browser_vs_n10"] = row[side]["wall_ms_per_browser"] / base
     return out
 
 
 def markdown(report: dict[str, Any]) -> str:
-    ver = report["versions"]
+    by_round: dict[int, dict[str, Any]] = {}
+    for run in report["runs"]:
+        if "result" in run:
+            by_round.setdefault(run["round"], {})[run["server"]] = run["result"]
+    rounds = [r for r in by_round.values() if len(r) == len(SIDES)]
+    if not rounds:
+        return "No complete round."
+    report["summary"] = summary(rounds, report["args"]["sizes"])
+    rows = []
+    for size, row in report["summary"].items():
+        b, a = row["before"], row["after"]
+        per_browser = [
+            f"{s['per_browser_vs_n10']:.2f}×" if "per_browser_vs_n10" in s else "" for s in (b, a)
+        ]
+        gc = ["" if s["gc_s_median"] is None else f"{s['gc_s_median']:.3f}" for s in (b, a)]
+        name = "netsim alone" if size == BULK else size
+        walls = [f"{b['wall_s_median']:.3f}", f"{a['wall_s_median']:.3f}", f"{b['packets']:,}"]
+        rates = [f"{b['packets_per_wall_s']:,.0f}", f"**{a['packets_per_wall_s']:,.0f}**"]
+        speed_up = harness.ratio_text(row["speed_up"])
+        same = "yes" if row["same_digests"] else "**no**"
+        rows.append([name, *walls, *rates, speed_up, *per_browser, *gc, same])
+    before, after = report["before"], report["after"]
     lines = [
-        f"Run {report['started']} ({report['duration_s']} s), Python {ver['python']}, "
-        f"{ver['os']}, kernel {ver['kernel']}, {ver['cpu_count']} × {ver['cpu_model']}.",
+        f"Run {report['started_at']}, {harness.machine_text(report['versions'])}.",
         "",
-        f"`{report['command']}` — before: {report['before']['commit'] or 'working tree'}, "
-        f"after: {report['after'].get('commit') or 'working tree'} (HEAD "
-        f"{report['after'].get('head')}); {report['args']['rounds']} rounds, each version in "
-        "turn in its own process; medians over the rounds.",
+        f"`{report['command']}` — before: {before.get('commit') or 'working tree'}, after: "
+        f"{after.get('commit') or 'working tree'} (HEAD {after.get('head')}); {len(rounds)} "
+        "rounds, each version in turn in its own process; medians over the rounds; speed-up: "
+        "of the medians (median of the per-round ones).",
         "",
         "| N | wall s before | after | packets | packets / wall s before | after | speed-up "
         "| per browser vs N=10, before | after | GC s before | after | same digests |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        *("| " + " | ".join(row) + " |" for row in rows),
+        "",
+        harness.noise_text(
+            report["runs"], report["discarded_runs"], report["args"]["max_other_load"]
+        ),
     ]
-    for size, row in report["summary"].items():
-        b, a = row["before"], row["after"]
-
-        def ratio(side: dict[str, Any]) -> str:
-            value = side.get("per_browser_vs_n10")
-            return "" if value is None else f"{value:.2f}×"
-
-        def gc(side: dict[str, Any]) -> str:
-            return "" if side["gc_s_median"] is None else f"{side['gc_s_median']:.3f}"
-
-        name = "netsim alone" if size == BULK else size
-        lines.append(
-            f"| {name} | {b['wall_s_median']:.3f} | {a['wall_s_median']:.3f} | {b['packets']:,} "
-            f"| {b['packets_per_wall_s']:,.0f} | **{a['packets_per_wall_s']:,.0f}** "
-            f"| {row['speed_up']:.2f}× | {ratio(b)} | {ratio(a)} | {gc(b)} | {gc(a)} "
-            f"| {'yes' if row['same_digests'] else '**no**'} |"
-        )
-    bad = [s for s, row in report["summary"].items() if not row["all_ok"]]
-    if bad:
+    if bad := [size for size, row in report["summary"].items() if not row["all_ok"]]:
         lines += ["", f"**Failed loads or incomplete downloads**: {', '.join(bad)}."]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="sim_scale, two versions in turns")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="653ed43", help="git revision (default 653ed43)")
     parser.add_argument("--after", default=None, help="git revision (default: working tree)")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=harness.at_least(1), default=5)
     parser.add_argument("--sizes", default="1,10,100,1000", help="values of N")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    harness.add_options(parser, "sim_scale_ab", rev=False, servers=False)
     args = parser.parse_args(argv)
     if args.child is not None:
         print(json.dumps(child(args.child.split(","), args.seed)))
         return 0
-    sizes = [s for s in args.sizes.split(",") if s] + [BULK]
-    command = "python bench/sim_scale_ab.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    started = dt.datetime.now(dt.UTC)
-    began = time.monotonic()
-    rounds: list[dict[str, Any]] = []
-    try:
-        with tempfile.TemporaryDirectory(prefix="sim-scale-ab-") as tmp:
-            before_src, before_info = webtrip_source(args.before, Path(tmp))
-            after_src, after_info = webtrip_source(args.after, Path(tmp))
-            for src in {before_src, after_src} - {ROOT / "src"}:
-                same_mtimes(src, ROOT / "src")
-            for number in range(args.rounds):
-                order = ("before", "after") if number % 2 == 0 else ("after", "before")
-                result: dict[str, Any] = {}
-                for side in order:
-                    src = before_src if side == "before" else after_src
-                    result[side] = run_child(src, sizes, args.seed)
-                    walls = ", ".join(f"{s} {r['wall_s']:.3f}" for s, r in result[side].items())
-                    print(f"# round {number + 1} {side}: {walls}", file=sys.stderr, flush=True)
-                rounds.append(result)
-    except BenchError as exc:
-        print(f"sim_scale_ab: {exc}", file=sys.stderr)
-        return 2
-    report: dict[str, Any] = {
-        "benchmark": "sim_scale_ab",
-        "started": started.isoformat(timespec="seconds"),
-        "duration_s": round(time.monotonic() - began, 1),
-        "command": command,
-        "args": {"sizes": sizes, "rounds": args.rounds, "seed": args.seed},
-        "versions": common_versions({}),
-        "before": before_info,
-        "after": after_info,
-        "summary": summary(rounds, sizes),
-        "rounds": rounds,
-    }
-    text = markdown(report)
-    write_results(args.out, report, text, indent=1, announce=False)
-    print(text)
+    args.sizes = [s for s in args.sizes.split(",") if s] + [BULK]
+    report = harness.start_report("sim_scale_ab", args, argv)
+    report |= {"runs": [], "discarded_runs": []}
+    with tempfile.TemporaryDirectory(prefix="sim-scale-ab-") as tmp:
+        sources = {side: harness.webtrip_source(getattr(args, side), Path(tmp)) for side in SIDES}
+        report |= {side: info for side, (_, info) in sources.items()}
+
+        def measure(rnd: int, side: str) -> harness.Run:
+            child = harness.metered(lambda: run_child(sources[side][0], args.sizes, args.seed))
+            return child() | {"round": rnd, "server": side}
+
+        with harness.saved(report, args.out, markdown):
+            harness.run_rounds(report, args, [SIDES], measure, "{result[bulk][wall_s]:.3f} s bulk")
     good = all(row["same_digests"] and row["all_ok"] for row in report["summary"].values())
-    return 0 if good else 1
+    return 0 if good and all("result" in run for run in report["runs"]) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.main(main))

@@ -6,8 +6,10 @@ puts ``tests/`` on the path, so it is ``support`` everywhere): this module, and
 :mod:`support.hierarchy` (the test DNS hierarchy), :mod:`support.netsim` (two
 simulated hosts and a DNS exchange), :mod:`support.tcp_world` (a tiny world for
 the TCP state machine) and :mod:`support.fidelity` (Linux's TCP in network
-namespaces). The third-party programs the tests talk to are started by the
-package ``peers`` beside it.
+namespaces). Free ports, waiting for a DNS answer, stopping a process and the
+loopback DNS hierarchy come from ``tests/loopback.py``, which the benchmarks
+share (it imports neither pytest nor the simulator). The third-party programs
+the tests talk to are started by the package ``peers`` beside it.
 """
 
 from __future__ import annotations
@@ -25,14 +27,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import dns.message
-import dns.query
-import dns.rdatatype
 import dns.zone
 import pytest
 from hypothesis import strategies as st
 
 import webtrip
+from loopback import free_port, stop_process, wait_for_dns
 
 DATA = Path(__file__).parent.parent / "data"
 SRC = Path(webtrip.__file__).resolve().parents[1]  # this checkout's code, not an installed copy
@@ -69,22 +69,6 @@ def assert_one_clear_sentence(done: subprocess.CompletedProcess[str], exit_code:
 SENTENCE_AND_DETAILS = re.compile(r"(?P<sentence>[^.\n]+\.) \((?P<details>[^\n]+)\)")
 """A failed load as the narration tells it: one sentence, then the error's own words in
 parentheses."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port that is free for both UDP and TCP on ``host`` right now."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    for _ in range(50):
-        with socket.socket(family, socket.SOCK_STREAM) as tcp:
-            tcp.bind((host, 0))
-            port = tcp.getsockname()[1]
-            with socket.socket(family, socket.SOCK_DGRAM) as udp:
-                try:
-                    udp.bind((host, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no free port found on " + host)
 
 
 # --- third-party programs: the peer marker -------------------------------------------
@@ -137,19 +121,6 @@ def require_program(name: str) -> str:
     return path
 
 
-def wait_for_dns(host: str, port: int, name: str, timeout: float = 10.0) -> None:
-    """Block until a DNS server at host:port answers a query for ``name``."""
-    deadline = time.monotonic() + timeout
-    query = dns.message.make_query(name, dns.rdatatype.SOA)
-    while time.monotonic() < deadline:
-        try:
-            dns.query.udp(query, host, port=port, timeout=0.2)
-            return
-        except (dns.exception.Timeout, OSError):
-            time.sleep(0.05)
-    raise TimeoutError(f"no DNS server answered on {host}:{port} within {timeout}s")
-
-
 @dataclass
 class RunningServer:
     host: str
@@ -178,16 +149,6 @@ def webtrip_dns_server(
         yield RunningServer(host, port, process)
     finally:
         stop_process(process)
-
-
-def stop_process(process: subprocess.Popen) -> None:  # type: ignore[type-arg]
-    """SIGTERM, up to 5 s to exit, then SIGKILL: how the tests stop a server they started."""
-    process.terminate()
-    try:
-        process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def wait_for_tcp(host: str, port: int, timeout: float = 10.0) -> None:

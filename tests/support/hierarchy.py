@@ -7,9 +7,11 @@ zone files their addresses are 10.0.0.N.
 * :class:`SimHierarchy` runs them on simulated hosts 10.0.0.N around one
   router, with a :class:`RecursiveResolver` on 10.0.0.10 and, on demand, the
   resolver *service* (what ``webtrip dns resolver`` runs) and more hosts.
-* :func:`loopback_hierarchy` runs them as ``webtrip dns serve --log``
-  processes on 127.A.B.N (a random /24 of loopback, the zone files rewritten
-  to it), all on one port, as a resolver that walks from the root needs.
+* :func:`loopback_hierarchy` (from loopback.py, which the benchmarks share)
+  runs them as ``webtrip dns serve --log`` processes on 127.A.B.N (a random
+  /24 of loopback, the zone files rewritten to it), all on one port, as a
+  resolver that walks from the root needs; :func:`webtrip_resolver` runs
+  ``webtrip dns resolver`` beside them.
 """
 
 from __future__ import annotations
@@ -17,22 +19,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
-import re
-import socket
 import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import dns.name
 import dns.rdatatype
 import dns.zone
 
-from support import ZONES, free_port, stop_process, wait_for_dns
+from loopback import (  # noqa: F401  (the tests import the loopback hierarchy from here)
+    ELSEWHERE,
+    HIERARCHY,
+    ROOT,
+    SERVERS,
+    TLD,
+    WEBTRIP,
+    LoopbackHierarchy,
+    loopback_hierarchy,
+    stop_process,
+    wait_for_dns,
+)
 from webtrip.dns.authority import Authority
 from webtrip.dns.recursive_resolver import RecursiveResolver, Resolution
 from webtrip.dns.resolver_service import ResolverService
@@ -42,20 +50,7 @@ from webtrip.netsim.host import Host
 from webtrip.netsim.world import SimWorld
 from webtrip.trace import DnsMessageReceived
 
-HIERARCHY = ZONES / "hierarchy"
-ROOT, TLD, WEBTRIP, ELSEWHERE, RESOLVER = (
-    "10.0.0.1",
-    "10.0.0.2",
-    "10.0.0.3",
-    "10.0.0.4",
-    "10.0.0.10",
-)
-SERVERS = {
-    ROOT: ["root.zone"],
-    TLD: ["test.zone", "elsewhere.stale.zone"],
-    WEBTRIP: ["webtrip.test.zone"],
-    ELSEWHERE: ["elsewhere.zone", "shop.test.zone"],
-}
+RESOLVER = "10.0.0.10"
 
 
 # --- the simulated world ---------------------------------------------------------------
@@ -132,108 +127,7 @@ class SimHierarchy:
         self.world.close()
 
 
-# --- on loopback -----------------------------------------------------------------------
-
-
-@dataclass
-class LoopbackHierarchy:
-    """The four servers running on ``prefix``.N:``port``, and where their files are."""
-
-    prefix: str  # "127.A.B"
-    port: int
-    workdir: Path
-    hints: Path  # a root hints file naming ns.root. at prefix.1
-    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def address(self, number: int) -> str:
-        return f"{self.prefix}.{number}"
-
-    def log_lines(self) -> int:
-        """Queries the four servers have answered or dropped (lines of their --log)."""
-        total = 0
-        for number in self.processes:
-            text = (self.workdir / f"auth-{number}.log").read_text(errors="replace")
-            total += sum(1 for line in text.splitlines() if re.search(r" (udp|tcp) ", line))
-        return total
-
-    def wait_quiet(self, settle: float = 0.2) -> int:
-        """The log-line count once it has stopped changing for ``settle`` seconds (≤ 3 s)."""
-        deadline = time.monotonic() + 3
-        last = self.log_lines()
-        while time.monotonic() < deadline:
-            time.sleep(settle)
-            now = self.log_lines()
-            if now == last:
-                return now
-            last = now
-        return last
-
-
-def rewrite_zone(text: str, prefix: str) -> str:
-    """A hierarchy zone file with every 10.0.0.N address moved to ``prefix``.N."""
-    return re.sub(r"\b10\.0\.0\.(\d+)\b", rf"{prefix}.\1", text)
-
-
-def _bindable(addresses: Sequence[str], port: int) -> bool:
-    for address in addresses:
-        for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-            with socket.socket(socket.AF_INET, kind) as sock:
-                try:
-                    sock.bind((address, port))
-                except OSError:
-                    return False
-    return True
-
-
-def pick_prefix(numbers: Sequence[int], port: int | None) -> tuple[str, int]:
-    """A loopback /24 whose addresses ``numbers`` are all free on ``port`` (None: any port)."""
-    rng = random.Random()
-    for _ in range(50):
-        prefix = f"127.{rng.randrange(100, 250)}.{rng.randrange(1, 250)}"
-        addresses = [f"{prefix}.{n}" for n in numbers]
-        chosen = port if port is not None else free_port(addresses[0])
-        if _bindable(addresses, chosen):
-            return prefix, chosen
-    raise RuntimeError("no free loopback /24 found for the hierarchy")
-
-
-@contextlib.contextmanager
-def loopback_hierarchy(port: int | None = None) -> Iterator[LoopbackHierarchy]:
-    """Run the four servers of the hierarchy on loopback (``webtrip dns serve --log``).
-
-    ``port`` None: a free port; a resolver that must ask port 53 (Unbound) needs 53.
-    """
-    numbers = [int(address.rsplit(".", 1)[1]) for address in SERVERS]
-    prefix, port = pick_prefix([*numbers, 10, 11, 12], port)
-    with tempfile.TemporaryDirectory(prefix="webtrip-hierarchy-") as tmp:
-        workdir = Path(tmp)
-        for path in HIERARCHY.glob("*.zone"):
-            (workdir / path.name).write_text(rewrite_zone(path.read_text(), prefix))
-        hints = workdir / "root.hints"
-        hints.write_text(f".  3600000  NS  ns.root.\nns.root.  3600000  A  {prefix}.1\n")
-        lab = LoopbackHierarchy(prefix, port, workdir, hints)
-        env = dict(os.environ, NO_COLOR="1")
-        try:
-            for address, files in SERVERS.items():
-                number = int(address.rsplit(".", 1)[1])
-                args = [sys.executable, "-m", "webtrip", "dns", "serve", "--log"]
-                args += ["--listen", f"{prefix}.{number}:{port}"]
-                for name in files:
-                    args += ["--zone", str(workdir / name)]
-                with (workdir / f"auth-{number}.log").open("wb") as out:
-                    lab.processes[str(number)] = subprocess.Popen(
-                        args, stdout=out, stderr=subprocess.STDOUT, env=env
-                    )
-            for address, files in SERVERS.items():
-                number = int(address.rsplit(".", 1)[1])
-                origin = dns.zone.from_file(str(HIERARCHY / files[0]), relativize=False).origin
-                wait_for_dns(f"{prefix}.{number}", port, origin.to_text())
-            yield lab
-        finally:
-            for process in lab.processes.values():
-                process.terminate()  # all at once, then each is waited for
-            for process in lab.processes.values():
-                stop_process(process)
+# --- on loopback (the hierarchy itself: loopback.py) ---------------------------------
 
 
 @dataclass
