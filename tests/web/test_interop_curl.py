@@ -13,7 +13,6 @@ import gzip
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from support import DATA, RunningWebServer, require_program, webtrip_web_server
+from webtrip.lab.loopback import has_ipv6_loopback
 
 pytestmark = pytest.mark.peer("curl")
 
@@ -910,17 +910,8 @@ def test_content_type_with_charset_for_text(
 # --- IPv6 ----------------------------------------------------------------------------
 
 
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
-            sock.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
 def test_ipv6_loopback(curl: Curl, tmp_path: Path) -> None:
-    if not ipv6_loopback():
+    if not has_ipv6_loopback():
         pytest.skip("no IPv6 loopback address (::1) on this machine")
     with webtrip_web_server(WWW, host="::1", log_dir=tmp_path) as server:
         assert server.url.startswith("http://[::1]:")

@@ -167,7 +167,6 @@ async def _start_dns(
 
 async def _silent_dns(network: Network, address: Address, trace: Trace) -> Address:
     """A DNS server that takes every question and never answers (``--dns-silent``)."""
-
     reason = "this DNS server is silent: it never answers (--dns-silent)"
     listening: list[Address] = []  # where it listens, once the endpoint is open
 

@@ -16,6 +16,7 @@ so a trace saved with ``--json`` gives back the very same file.
 
 from __future__ import annotations
 
+from webtrip.packets.ipv4 import addresses
 from webtrip.packets.pcap import pcap_bytes
 from webtrip.trace import Trace
 from webtrip.trace.events import DROP, IN, LOOPBACK, OUT, PacketCaptured
@@ -32,17 +33,17 @@ def captured_packets(
     sent) — what its own capture cannot show but its conversation lost.
     """
     events = trace.of_type(PacketCaptured)
-    mine: set[bytes] = set()
+    mine: set[str] = set()  # the node's addresses: what it sent from, what it was sent to
     if drops and node is not None:
         for event in events:
-            if event.actor == node and event.direction == OUT:
-                mine.add(event.data[12:16])
-            elif event.actor == node and event.direction == IN:
-                mine.add(event.data[16:20])
+            if event.actor == node and event.direction in (OUT, IN):
+                ends = addresses(event.data)
+                if ends is not None:
+                    mine.add(ends[0] if event.direction == OUT else ends[1])
     chosen = []
     for event in events:
         if event.direction == DROP:
-            if drops and (node is None or not mine.isdisjoint(_ends(event.data))):
+            if drops and (node is None or not mine.isdisjoint(addresses(event.data) or ())):
                 chosen.append(event)
         elif node is None:
             if event.direction == OUT and event.interface != LOOPBACK:
@@ -50,11 +51,6 @@ def captured_packets(
         elif event.actor == node:
             chosen.append(event)
     return chosen
-
-
-def _ends(data: bytes) -> tuple[bytes, bytes]:
-    """An IPv4 datagram's source and destination address bytes."""
-    return data[12:16], data[16:20]
 
 
 def pcap_from_trace(trace: Trace, node: str | None = None) -> bytes:
