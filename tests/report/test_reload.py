@@ -10,6 +10,7 @@ from rich.console import Console
 
 from webtrip import lab as lab_spec
 from webtrip.cli.output import har_text
+from webtrip.i18n import number
 from webtrip.lab import sim as simulated
 from webtrip.report.html import html_report
 from webtrip.report.narration import narrate
@@ -72,7 +73,7 @@ def test_each_load_is_told_on_its_own_then_compared(run):
     assert "the first time it asked 6 other servers" in comparison
     assert "4 files were still fresh" in comparison
     assert "For 1 file (/) it asked the server whether it had changed" in comparison
-    assert "Files received: 0 bytes instead of 2086" in comparison
+    assert "Files received: 0 bytes instead of 2,086" in comparison
     assert "Requests sent: 1 instead of 5" in comparison
 
 
@@ -80,8 +81,9 @@ def test_the_comparison_uses_the_runs_own_numbers(run):
     first, _again = load_parts(run.world.trace)
     before = [t.wire_size for t in request_timings(first)]
     comparison = narrate(run.world.trace)[-1].text
-    assert f"instead of {sum(before)}" in comparison
-    assert f"the {sum(before)} bytes of the kept copies" in comparison
+    received = number(sum(before), "en")  # 2,086: English groups thousands
+    assert f"0 bytes instead of {received}" in comparison
+    assert f"the {received} bytes of the kept copies" in comparison
 
 
 def test_the_reload_is_told_in_spanish(run):

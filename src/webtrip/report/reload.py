@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from webtrip.i18n import translation
+from webtrip.i18n import milliseconds, number, translation
 from webtrip.report.facts import page_load_facts
 from webtrip.report.timings import RequestTiming
 from webtrip.trace import PageLoadFinished, PageLoadStarted, Trace
@@ -87,9 +87,13 @@ def reload_comparison(first: Trace, again: Trace, language: str = "en") -> tuple
     else:
         text = _("This time the page took {now} instead of {then}: {saved} longer.")
         saved = after.duration - before.duration
-    sentences.append(text.format(now=_ms(after.duration, language),
-                                 then=_ms(before.duration, language),
-                                 saved=_ms(saved, language)))  # fmt: skip
+    sentences.append(
+        text.format(
+            now=milliseconds(after.duration, language),
+            then=milliseconds(before.duration, language),
+            saved=milliseconds(saved, language),
+        )
+    )
     if before.resolver_queries and after.resolver_queries == 0:
         sentences.append(
             ngettext(
@@ -98,7 +102,7 @@ def reload_comparison(first: Trace, again: Trace, language: str = "en") -> tuple
                 "The recursive resolver's DNS cache: the first time it asked {count} other "
                 "servers to find the address; this time it already knew it and asked none.",
                 before.resolver_queries,
-            ).format(count=before.resolver_queries)
+            ).format(count=number(before.resolver_queries, language))
         )
     if after.fresh:
         sentences.append(
@@ -108,7 +112,7 @@ def reload_comparison(first: Trace, again: Trace, language: str = "en") -> tuple
                 "The browser's HTTP cache: {count} files were still fresh, so the browser used "
                 "the copies it kept and did not ask for them at all: {names}.",
                 len(after.fresh),
-            ).format(count=len(after.fresh), names=_names(after.fresh))
+            ).format(count=number(len(after.fresh), language), names=_names(after.fresh))
         )
     if after.revalidated:
         sentences.append(
@@ -120,7 +124,9 @@ def reload_comparison(first: Trace, again: Trace, language: str = "en") -> tuple
                 "(If-None-Match, If-Modified-Since), and the server answered 304 Not "
                 "Modified: headers only, no files.",
                 len(after.revalidated),
-            ).format(count=len(after.revalidated), names=_names(after.revalidated))
+            ).format(
+                count=number(len(after.revalidated), language), names=_names(after.revalidated)
+            )
         )
     if after.fresh or after.revalidated:
         kept = sum(t.cached_size for t in [*after.fresh, *after.revalidated])
@@ -130,11 +136,11 @@ def reload_comparison(first: Trace, again: Trace, language: str = "en") -> tuple
                 "copies did not cross the network again. Requests sent: {requests_now} "
                 "instead of {requests_then}."
             ).format(
-                now=after.received,
-                then=before.received,
-                kept=kept,
-                requests_now=after.requests,
-                requests_then=before.requests,
+                now=number(after.received, language),
+                then=number(before.received, language),
+                kept=number(kept, language),
+                requests_now=number(after.requests, language),
+                requests_then=number(before.requests, language),
             )
         )
     if before.segments is not None and after.segments is not None:
@@ -143,7 +149,11 @@ def reload_comparison(first: Trace, again: Trace, language: str = "en") -> tuple
                 "TCP segments in and out: {now} over {connections} connection, instead of {then}.",
                 "TCP segments in and out: {now} over {connections} connections, instead of {then}.",
                 after.connections,
-            ).format(now=after.segments, then=before.segments, connections=after.connections)
+            ).format(
+                now=number(after.segments, language),
+                then=number(before.segments, language),
+                connections=number(after.connections, language),
+            )
         )
     return _("What the caches saved"), " ".join(sentences)
 
@@ -155,9 +165,3 @@ def _names(timings: list[RequestTiming]) -> str:
 def _path(url: str) -> str:
     parts = url.split("/", 3)
     return "/" + parts[3] if len(parts) > 3 else url
-
-
-def _ms(value: float, language: str) -> str:
-    """Milliseconds as the narration writes them (a comma for decimals in Spanish)."""
-    text = f"{value:.2f} ms" if value < 10 else f"{value:.0f} ms"
-    return text.replace(".", ",") if language == "es" else text
