@@ -157,6 +157,7 @@ def sim(
     as_json: bool,
     har_file: str | None,
     mermaid_file: str | None,
+    mermaid_style: str,
     report_file: str | None,
     no_render: bool,
 ) -> None:
@@ -223,7 +224,7 @@ def sim(
                 file.write(pcap_from_trace(trace, node))
         except OSError as exc:
             raise UserError(f"cannot write {pcap}: {exc.strerror or exc}") from None
-    write_views(trace, har_file, mermaid_file, report_file, language)
+    write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
         sys.exit(load_exit_code(run.loads))
