@@ -334,7 +334,12 @@ def test_reload_keeps_both_loads_in_the_har_and_the_diagram(tmp_path):
 @pytest.mark.parametrize(
     ("args", "sentence"),
     [
-        (("--dns-silent",), "La consulta falló: el servidor DNS no respondió, o no pudo."),
+        (
+            ("--dns-silent",),
+            "El navegador ha preguntado 5 veces al servidor DNS 10.0.0.53:53 por la dirección "
+            "de www.webtrip.test, y cada vez ha esperado 2 s una respuesta; no ha llegado "
+            "ninguna, así que al cabo de 10 s su resolutor local (stub resolver) se ha rendido.",
+        ),
         (("http://nope.webtrip.test/",), "La consulta falló: el nombre no existe (NXDOMAIN)."),
         (
             ("http://www.webtrip.test:81/",),
