@@ -10,7 +10,7 @@ import pytest
 from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
 from webtrip.lab import sim as simulated
-from webtrip.report.facts import page_load_facts
+from webtrip.report.facts import packet_kind, page_load_facts
 from webtrip.report.narration import narrate
 from webtrip.trace import FaultOutcome, PacketCaptured, TcpConnectionClosed, Trace
 from webtrip.trace.events import DROP
@@ -124,3 +124,17 @@ def test_the_address_used_is_explained_when_the_name_has_ipv6_and_ipv4(demo):
         )
     else:
         pytest.skip("this machine has no ::1: the name has its IPv4 address only")
+
+
+def test_random_losses_are_told_by_what_was_lost_and_what_it_cost():
+    trace = simulate(loss=0.1)
+    kinds = sorted(packet_kind(e.data) for e in page_load_facts(trace).drops)
+    assert kinds.count("dns-query") == 1 and kinds.count("dns-response") == 1
+    assert kinds.count("syn") == 1
+    english = story(trace)
+    assert "1 of its questions was lost on the browser's link." in english
+    assert "1 answer was lost on the browser's link on its way back." in english
+    assert "On 1 other connection a SYN or its SYN-ACK was lost: the browser waited 1 s" in (
+        english
+    )
+    assert "1 de sus preguntas se ha perdido en el enlace del navegador." in story(trace, "es")

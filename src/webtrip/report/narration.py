@@ -126,6 +126,8 @@ def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
             size="/".join(str(s) for s in sorted({e.size for e in lookup.queries})),
         )
     ]
+    if lookup.started is not None and lookup.ended is not None:
+        sentences.extend(_dns_losses(facts, lookup.started, lookup.ended, words))
     if again := lookup.retries:
         sentences.append(
             ngettext(
@@ -268,6 +270,57 @@ def fault_note(outcome: FaultOutcome, language: str) -> str:
     return text.format(option=option, count=words.n(matched), noun=noun)
 
 
+def _dns_losses(facts: PageLoadFacts, start: float, end: float, words: _Words) -> list[str]:
+    """The browser's DNS questions and answers lost on its link during a lookup."""
+    ngettext = words.ngettext
+    window = [e for e in facts.drops if start <= e.t <= end]
+    questions = sum(1 for e in window if packet_kind(e.data) == "dns-query")
+    answers = sum(1 for e in window if packet_kind(e.data) == "dns-response")
+    sentences = []
+    if questions:
+        sentences.append(
+            ngettext(
+                "{count} of its questions was lost on the browser's link.",
+                "{count} of its questions were lost on the browser's link.",
+                questions,
+            ).format(count=words.n(questions))
+        )
+    if answers:
+        sentences.append(
+            ngettext(
+                "{count} answer was lost on the browser's link on its way back.",
+                "{count} answers were lost on the browser's link on their way back.",
+                answers,
+            ).format(count=words.n(answers))
+        )
+    return sentences
+
+
+def _other_handshakes(facts: PageLoadFacts, first: int | None, words: _Words) -> list[str]:
+    """The page's other connections whose handshake lost a SYN or SYN-ACK, and the wait."""
+    ngettext = words.ngettext
+    waits = []
+    for connection in facts.connections:
+        if connection == first:
+            continue
+        rows = facts.browser_packets(connection)
+        syns = [r[0] for r in rows if r[1] == "out" and r[4] == ("SYN",)]
+        if len(syns) > 1:
+            waits.append(syns[-1] - syns[0])
+    if not waits:
+        return []
+    return [
+        ngettext(
+            "On {count} other connection a SYN or its SYN-ACK was lost: the browser waited "
+            "{wait} before sending its SYN again, and that file came that much later.",
+            "On {count} other connections a SYN or its SYN-ACK was lost: each waited its "
+            "retransmission timeout ({wait} the longest) before sending its SYN again, and "
+            "those files came that much later.",
+            len(waits),
+        ).format(count=words.n(len(waits)), wait=words.s(max(waits)))
+    ]
+
+
 def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words) -> Paragraph:
     """Step 2: the connection the page's request went over, and the request."""
     _ = words._
@@ -295,6 +348,7 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
         sentences.extend(_address_choice(facts, first.request, opened.peer[0] if opened else "",
                                          words))  # fmt: skip
         sentences.extend(_handshake_losses(facts, first.connection, words))
+        sentences.extend(_other_handshakes(facts, first.connection, words))
         handshake = connection.tls if connection is not None else None
         if handshake is not None:
             sentences.append(
