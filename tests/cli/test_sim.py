@@ -114,7 +114,7 @@ def test_the_connections_close_before_the_world_stops():
     listed = done.stdout.split("Packets at browser (10.0.0.1)")[1]
     fins_out = re.findall(r"10\.0\.0\.1\s+10\.0\.0\.3\s+TCP.*\[FIN, ACK\]", listed)
     fins_in = re.findall(r"10\.0\.0\.3\s+10\.0\.0\.1\s+TCP.*\[FIN, ACK\]", listed)
-    assert len(fins_out) == len(fins_in) == 4
+    assert len(fins_out) == len(fins_in) == 5  # 5 connections: the page and its files
     last = listed.strip().splitlines()[-1]
     assert re.search(r"10\.0\.0\.1\s+10\.0\.0\.3\s+TCP\s+40\s+\d+ → 80 \[ACK\]", last)
 
@@ -161,7 +161,7 @@ def test_at_router_lists_each_packet_in_and_out_and_no_false_retransmissions():
     assert done.returncode == 0, done.stderr
     rows = done.stdout.split("Packets at router")[1].strip().splitlines()[1:]
     syns = [r for r in rows if "[SYN]" in r and "10.0.0.1" in r]
-    assert len(syns) == 8  # 4 connections' SYNs, each received and sent on
+    assert len(syns) == 10  # 5 connections' SYNs, each received and sent on
     assert not [r for r in rows if "[TCP " in r]  # copies on two links are not resends
 
 
@@ -261,14 +261,14 @@ def test_a_page_with_files_that_did_not_load_exits_21(tmp_path):
 def test_a_fault_that_never_matched_is_told_in_both_languages_and_keeps_the_exit_code():
     done = webtrip("sim", "--drop", "synack#99", "--no-render", "--no-packets")
     assert done.returncode == 0, done.stderr
-    sentence = "--drop synack#99 matched no packet: the run had 4 SYN-ACKs, so nothing was dropped."
+    sentence = "--drop synack#99 matched no packet: the run had 5 SYN-ACKs, so nothing was dropped."
     assert done.stderr == f"webtrip: {sentence}\n"
     assert sentence in done.stdout  # the narration says it too
     spanish = webtrip("sim", "--drop", "synack#99", "--lang", "es", "--no-render", "--no-packets")
     assert spanish.returncode == 0
     assert spanish.stderr == (
         "webtrip: --drop synack#99 no ha coincidido con ningún paquete: en la ejecución ha "
-        "habido 4 SYN-ACK, así que no se ha descartado nada.\n"
+        "habido 5 SYN-ACK, así que no se ha descartado nada.\n"
     )
     assert webtrip("sim", "--drop", "synack", "--no-packets").stderr == ""
 
@@ -325,7 +325,7 @@ def test_reload_keeps_both_loads_in_the_har_and_the_diagram(tmp_path):
     assert done.returncode == 0, done.stderr
     log = json.loads(har.read_text())["log"]
     refs = [entry["pageref"] for entry in log["entries"]]
-    assert len(log["pages"]) == 2 and sorted(refs) == ["page_1"] * 5 + ["page_2"] * 5
+    assert len(log["pages"]) == 2 and sorted(refs) == ["page_1"] * 6 + ["page_2"] * 6
     # The second lookup is the resolver's cache: one round trip, not timed from t=0.
     lookups = re.findall(r"is 10\.0\.0\.3 \(dns, ([0-9.]+) ms\)", mmd.read_text())
     assert len(lookups) == 2 and float(lookups[1]) < 50 < float(lookups[0])
@@ -400,3 +400,81 @@ def test_a_missing_lab_file_is_exit_2_and_one_sentence(tmp_path):
     done = webtrip("sim", "--lab", str(tmp_path / "nothing.toml"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "no such lab file" in done.stderr
+
+
+# --- issue 13: the photo in many segments, --reorder/--duplicate, --network, languages ---
+
+
+def test_the_demo_photo_travels_as_dozens_of_full_segments():
+    """Step 3 to see: the 53 KB photo crosses the browser's link (MTU 1500) as full
+    1,460-byte segments, the server's, one after the other."""
+    done = webtrip("sim", "--no-render")
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split("Packets at browser (10.0.0.1)")[1]
+    full = re.findall(r"10\.0\.0\.3\s+10\.0\.0\.1\s+TCP\s+1500\s+80 → \d+ .*Len=1460", listed)
+    # 53,177 bytes of photo and 219 of head: 36 full segments (the first one, with the
+    # head, is listed as HTTP) and the rest.
+    assert len(full) >= 35
+    assert "/img/astronaut.jpg" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--reorder", "100%"), "--reorder 100%: a share of packets must be at least 0%"),
+        (("--reorder", "some"), "--reorder some: give a percentage, like 2%"),
+        (("--duplicate", "-1"), "--duplicate -1: give a percentage"),
+        (("--network", "wifi"), "--network wifi: not a network profile (known: fast-4g"),
+    ],
+)
+def test_bad_link_options_are_one_sentence_and_exit_2(args, words):
+    done = webtrip("sim", *args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert words in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_reorder_and_duplicate_act_on_the_browsers_link_and_keep_the_seed(tmp_path):
+    pcaps = []
+    for name in ("a", "b"):
+        pcap = tmp_path / f"{name}.pcap"
+        done = webtrip("sim", "--reorder", "20%", "--duplicate", "5%", "--seed", "3",
+                       "--no-render", "--pcap", str(pcap))  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        pcaps.append(pcap.read_bytes())
+    assert pcaps[0] == pcaps[1]
+    # Segments held back let later ones overtake them: the browser saw a gap, and the
+    # duplicate ACKs it sent made the server send again what was only late.
+    assert "[TCP Previous segment not captured]" in done.stdout
+    assert "[TCP Spurious Retransmission]" in done.stdout
+    plain = webtrip("sim", "--seed", "3", "--no-render")
+    assert "[TCP Previous segment not captured]" not in plain.stdout
+
+
+def test_network_list_names_every_profile_with_its_numbers():
+    done = webtrip("sim", "--network", "list")
+    assert done.returncode == 0, done.stderr
+    for name in ("fast-4g", "slow-4g", "3g", "broadband", "satellite"):
+        assert name in done.stdout
+    assert "round trip 400 ms, 0.5 Mbit/s" in done.stdout
+    spanish = webtrip("sim", "--network", "list", "--lang", "es")
+    assert "ida y vuelta 400 ms" in spanish.stdout
+
+
+def test_a_network_profile_sets_the_link_and_an_explicit_flag_wins():
+    three_g = webtrip("sim", "--network", "3g", "--no-render", "--no-packets")
+    assert three_g.returncode == 0, three_g.stderr
+    # 400 ms round trip on the browser's link, plus the lab's 2 ms to the web server.
+    assert "the three-way handshake (SYN, SYN-ACK, ACK) took 40" in three_g.stdout
+    faster = webtrip("sim", "--network", "3g", "--latency", "50ms", "--no-render",
+                     "--no-packets")  # fmt: skip
+    assert re.search(r"the three-way handshake \(SYN, SYN-ACK, ACK\) took 10\d ms", faster.stdout)
+
+
+def test_sim_in_spanish_asks_for_spanish_and_the_server_answers_in_spanish():
+    done = webtrip("sim", "--lang", "es", "--no-packets")
+    assert done.returncode == 0, done.stderr
+    assert "GET /." in done.stdout  # the same URL as in English
+    assert "«Cómo funciona la web, en cuatro pasos»" in done.stdout
+    english = webtrip("sim", "--no-packets")
+    assert "“How the web works, in four steps”" in english.stdout

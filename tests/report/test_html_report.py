@@ -84,7 +84,7 @@ def test_the_page_is_self_contained_and_its_data_parses(sim_trace, language):
     assert [e["type"] for e in data["events"]] == [type(e).__name__ for e in sim_trace.events]
     assert [e["i"] for e in data["events"]] == list(range(len(sim_trace.events)))
     assert {"browser"} <= set(data["actors"])
-    assert len(data["timings"]) == 5
+    assert len(data["timings"]) == 6  # the page and its five files
     assert data["packets"], "a simulated run shows its packets"
     first = data["packets"][0]
     assert first["fields"] and first["hex"].startswith("0000  45")

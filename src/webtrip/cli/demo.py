@@ -89,6 +89,7 @@ async def run_demo(language: str, loads: int = 1) -> tuple[Trace, list[PageLoad]
         lab = demo_lab()
     except LabError as exc:  # only if the installed package is damaged
         raise UserError(str(exc)) from None
+    # The browser's Accept-Language says which language it wants; the web server
+    # picks the page's language from it (content negotiation): one URL for both.
     options = BrowserOptions(language=language, total_timeout=20)
-    path = "/es/" if language == "es" else "/"
-    return await run_on_loopback(lab, options, url=path, loads=loads)
+    return await run_on_loopback(lab, options, loads=loads)

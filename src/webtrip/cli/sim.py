@@ -31,6 +31,7 @@ from webtrip.cli.options import (
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
 from webtrip.i18n import choose_language, translation
 from webtrip.lab import sim as simulated
+from webtrip.lab.profiles import PROFILES, NetworkProfile
 from webtrip.outcomes import EXIT_USAGE
 from webtrip.report.narration import fault_note
 from webtrip.report.pcap import pcap_from_trace
@@ -54,16 +55,67 @@ def parse_quantity(kind: str, text: str) -> float:
     return value
 
 
-def parse_loss(text: str) -> float:
-    """``2%`` or ``2`` → 0.02: on the command line a bare number is a percentage too."""
+def parse_share(option: str, text: str) -> float:
+    """``2%`` or ``2`` → 0.02 for ``--loss``, ``--duplicate``, ``--reorder``: on the command
+    line a bare number is a percentage too; UserError otherwise."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
     if match is None:
-        raise UserError(f"--loss {text}: give a percentage, like 2%", EXIT_USAGE)
+        raise UserError(f"--{option} {text}: give a percentage, like 2%", EXIT_USAGE)
     try:
         return lab.parse_share(match.group(1) + "%")
     except ValueError:
-        message = f"--loss {text}: a loss must be at least 0% and below 100%"
+        message = f"--{option} {text}: a share of packets must be at least 0% and below 100%"
         raise UserError(message, EXIT_USAGE) from None
+
+
+def parse_profile(name: str) -> NetworkProfile:
+    """The profile ``--network`` names; UserError listing the known ones otherwise."""
+    profile = PROFILES.get(name.strip().lower())
+    if profile is None:
+        known = ", ".join(PROFILES)
+        raise UserError(
+            f"--network {name}: not a network profile (known: {known}; "
+            "see webtrip sim --network list)",
+            EXIT_USAGE,
+        )
+    return profile
+
+
+def link_conditions(
+    profile: NetworkProfile | None,
+    latency: str | None,
+    bandwidth: str | None,
+    shares: dict[str, str | None],
+    mtu: int | None,
+) -> simulated.LinkConditions:
+    """The browser's link: the profile's values, each replaced by the flag given for it."""
+    chosen = {key: parse_share(key, text) for key, text in shares.items() if text is not None}
+    if profile is not None and profile.loss and "loss" not in chosen:
+        chosen["loss"] = profile.loss
+    return simulated.LinkConditions(
+        latency=parse_quantity("latency", latency) if latency is not None
+        else profile.latency if profile is not None else None,
+        bandwidth=parse_quantity("bandwidth", bandwidth) if bandwidth is not None
+        else profile.bandwidth if profile is not None else None,
+        mtu=mtu,
+        **chosen,
+    )  # fmt: skip
+
+
+def profiles_table(language: str) -> str:
+    """``--network list``: each profile's name, round trip, speed and loss, and what it is."""
+    _ = translation(language).gettext
+    lines = [_("Network profiles for the browser's link (webtrip sim --network NAME):")]
+    for profile in PROFILES.values():
+        speed = (f"{profile.bandwidth / 1e6:g} Mbit/s" if profile.bandwidth is not None
+                 else _("the lab's speed"))  # fmt: skip
+        numbers = _("round trip {rtt} ms, {speed}, loss {loss}%").format(
+            rtt=f"{profile.rtt * 1000:g}", speed=speed, loss=f"{profile.loss * 100:g}"
+        )
+        lines.append(f"  {profile.name:<10} {_(profile.title)}")
+        lines.append(f"  {'':<10} {numbers}")
+    lines.append(_("Sources and exact numbers: docs/network-profiles.md."))
+    return "\n".join(lines)
 
 
 def parse_faults(drops: tuple[str, ...], delays: tuple[str, ...]) -> list[lab.FaultSpec]:
@@ -82,9 +134,15 @@ FILTER_HELP = (
     + ", ".join(lab.FILTERS)
     + ", tcp:PORT, udp:PORT; add #N for the Nth such packet on the browser's link (default: 1st)."
 )
+PROFILES_HELP = "\b\nNetwork profiles (--network NAME; round trip, download speed):\n" + "\n".join(
+    f"  {p.name:<10} {p.rtt * 1000:g} ms, "
+    + (f"{p.bandwidth / 1e6:g} Mbit/s" if p.bandwidth else "the lab's speed")
+    + f"  ({p.source})"
+    for p in PROFILES.values()
+)
 
 
-@click.command(epilog=FILTER_HELP)
+@click.command(epilog=FILTER_HELP + "\n\n" + PROFILES_HELP)
 @click.argument("url", required=False)
 @click.option(
     "--lab",
@@ -97,7 +155,24 @@ FILTER_HELP = (
 @click.option(
     "--loss", help="Share of packets lost at random on the browser's link, e.g. 2% or 2 (0%)."
 )
+@click.option(
+    "--duplicate",
+    help="Share of packets the browser's link delivers twice, e.g. 2% (0%).",
+)
+@click.option(
+    "--reorder",
+    help="Share of packets the browser's link holds back one latency, so that later ones "
+    "overtake them, e.g. 10% (0%): watch TCP put them back in order.",
+)
 @click.option("--mtu", type=click.IntRange(576, 65535), help="The browser's link MTU (1500).")
+@click.option(
+    "--network",
+    "network_profile",
+    metavar="PROFILE",
+    help="A kind of connection for the browser's link, as DevTools' throttling presets: "
+    + ", ".join(PROFILES)
+    + " (see below, or --network list); --latency, --bandwidth, --loss override its values.",
+)
 @click.option(
     "--seed",
     default=1,
@@ -145,7 +220,10 @@ def sim(
     latency: str | None,
     bandwidth: str | None,
     loss: str | None,
+    duplicate: str | None,
+    reorder: str | None,
     mtu: int | None,
+    network_profile: str | None,
     seed: int,
     drops: tuple[str, ...],
     delays: tuple[str, ...],
@@ -180,7 +258,10 @@ def sim(
     Examples:
       webtrip sim
       webtrip sim --latency 100ms --bandwidth 1mbit --loss 5% --seed 7
-      webtrip sim http://www.webtrip.test/es/ --lang es --pcap lab.pcap
+      webtrip sim --network 3g         # DevTools' 3G: 400 ms round trip, 500 kbit/s
+      webtrip sim --network satellite --loss 1%
+      webtrip sim --reorder 20%        # segments overtake each other; TCP reorders them
+      webtrip sim --lang es --pcap lab.pcap   # Accept-Language: es-ES: the Spanish page
       webtrip sim --drop synack        # the browser sends its SYN again after 1 s
       webtrip sim --delay synack=300ms --drop dns-response#1
       webtrip sim --dns-silent         # no answer: the resolver gives up
@@ -190,6 +271,10 @@ def sim(
       webtrip sim --har lab.har --mermaid lab.mmd --report lab.html
       webtrip sim --lab my-lab/lab.toml
     """
+    if network_profile is not None and network_profile.strip().lower() == "list":
+        click.echo(profiles_table(choose_language(lang)))
+        return
+    profile = parse_profile(network_profile) if network_profile is not None else None
     chosen = _chosen_lab(lab_file)
     url = _checked_url(chosen, url)
     if at_host is not None and at_host not in chosen.hosts and at_host not in chosen.routers:
@@ -197,12 +282,8 @@ def sim(
         raise UserError(
             f"--at {at_host}: not a host or router of the lab (it has: {nodes})", EXIT_USAGE
         )
-    conditions = simulated.LinkConditions(
-        latency=parse_quantity("latency", latency) if latency is not None else None,
-        bandwidth=parse_quantity("bandwidth", bandwidth) if bandwidth is not None else None,
-        loss=parse_loss(loss) if loss is not None else None,
-        mtu=mtu,
-    )
+    shares = {"loss": loss, "duplicate": duplicate, "reorder": reorder}
+    conditions = link_conditions(profile, latency, bandwidth, shares, mtu)
     faults = parse_faults(drops, delays)
     language = choose_language(lang)
     try:

@@ -118,10 +118,13 @@ async def run_on_loopback(
     """Run ``lab`` on loopback: start its servers, load its page (``loads`` times), stop.
 
     ``url`` replaces the lab's (a path, like ``/es/``, is taken relative to it).
-    Where 127/8 is not all local, the lab runs :func:`reduced`. Raises OSError
+    Where 127/8 is not all local, the lab runs :func:`reduced`. TCP segments are
+    no bigger than over the lab's browser link (its MTU). Raises OSError
     if a server cannot listen even then.
     """
-    network = RealNetwork()
+    # Segments as big as over the browser's link (its MTU; 1500 by default), not
+    # loopback's 64 KiB: a file of tens of kilobytes arrives as many segments.
+    network = RealNetwork(mtu=int(lab.browser_link.options.get("mtu", 1500)))
     for chosen in (lab, reduced(lab)):
         trace = Trace(network.now)
         try:

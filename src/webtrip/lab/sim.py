@@ -40,11 +40,17 @@ ETag): one fixed instant, so that runs are the same on every machine and every c
 
 @dataclass(frozen=True)
 class LinkConditions:
-    """Overrides for the browser's link (None: the lab file's value)."""
+    """Overrides for the browser's link (None: the lab file's value).
+
+    The same keys as a lab file's link (``loss``, ``duplicate``, ``reorder``:
+    shares 0–1), so that a flag and a lab file take one code path: the link's.
+    """
 
     latency: float | None = None
     bandwidth: float | None = None
     loss: float | None = None
+    duplicate: float | None = None
+    reorder: float | None = None
     mtu: int | None = None
 
     def options(self) -> dict[str, float | int]:

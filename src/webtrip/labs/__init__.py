@@ -3,8 +3,9 @@
 - ``demo/`` — the demo lab: ``lab.toml`` (hosts, links, servers, and each
   host's loopback addresses), its zones (``zones/``: root, .test and
   webtrip.test, with the lab's addresses) and its site (``site/``: a page about
-  the four steps, in English and Spanish). ``webtrip sim`` and ``webtrip demo``
-  both run it (:mod:`webtrip.lab`);
+  the four steps, in English and Spanish, with a 53 KB photo that travels as
+  dozens of TCP segments — its source and licence in ``site/img/NOTICE.txt``).
+  ``webtrip sim`` and ``webtrip demo`` both run it (:mod:`webtrip.lab`);
 - ``internet/root.hints`` — the Internet's root servers, where a DNS walk starts
   by default.
 """

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import email.utils
 import itertools
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -37,6 +38,7 @@ from webtrip.trace import (
 from webtrip.web import files
 from webtrip.web.files import FileCache, Representation
 from webtrip.web.http1 import HttpError, Limits, Request, RequestParser, response_head
+from webtrip.web.languages import accepted_languages, choose_language, language_folders
 from webtrip.web.pages import error_page, listing_page
 from webtrip.web.sites import (
     CachedResolver,
@@ -44,6 +46,7 @@ from webtrip.web.sites import (
     Listing,
     Redirect,
     Refused,
+    Site,
     SiteMap,
     split_target,
 )
@@ -69,6 +72,18 @@ class WebServerOptions:
     # When every file was last modified, for Last-Modified and ETag (None: each file's
     # mtime). A simulated world sets one, so its validators are the same on any machine.
     files_modified: float | None = None
+    # The language of a site's own files; translations are in folders named
+    # by language (es/...), chosen by Accept-Language (web/languages.py).
+    default_language: str = "en"
+
+
+@dataclass(frozen=True)
+class _Language:
+    """What language negotiation decided for a file: its language, and how it was chosen."""
+
+    language: str
+    negotiated: bool  # chosen from Accept-Language: the answer varies with it
+    location: str | None = None  # the chosen translation's own URL (Content-Location)
 
 
 @dataclass
@@ -103,6 +118,7 @@ class WebServer:
         self.options = options or WebServerOptions()
         self.cache = FileCache()
         self.resolver = CachedResolver(network.now)
+        self._languages: dict[Site, tuple[float, tuple[str, ...]]] = {}
         self.listeners: list[TcpListener] = []
         self._open = 0
         self._ids = itertools.count(1)
@@ -272,6 +288,9 @@ class WebServer:
         if site is None:
             return self._error(404, f"this server has no site named '{host or ''}'")
         found = self.resolver.resolve(site, path, query)
+        language = None
+        if isinstance(found, Found | Refused):
+            found, language = self._language_of(request, site, path, query, found)
         if isinstance(found, Refused):
             return self._error(found.status, found.reason)
         if isinstance(found, Redirect):
@@ -285,21 +304,92 @@ class WebServer:
             return _Reply(200, [("Content-Type", "text/html; charset=utf-8")], body)
         assert isinstance(found, Found)
         modified = self.options.files_modified
-        return self._file_reply(request, Representation.of(found.path, found.stat, modified))
+        return self._file_reply(
+            request, Representation.of(found.path, found.stat, modified), language
+        )
 
-    def _file_reply(self, request: Request, rep: Representation) -> _Reply:
+    # --- language negotiation (web/languages.py) -------------------------------------
+
+    def _language_of(
+        self, request: Request, site: Site, path: str, query: str, found: Found | Refused
+    ) -> tuple[Found | Refused, _Language | None]:
+        """The file to send for ``path`` and its language, when the site has translations.
+
+        ``/es/...`` names its language; ``/en/...`` (the default language, with no
+        ``en/`` folder) is the site's own file; any other path is negotiated
+        between the site's own file and its translations that exist.
+        """
+        languages = self._site_languages(site)
+        if not languages:
+            return found, None
+        default = self.options.default_language
+        first, _, rest = path[1:].partition("/")
+        first = first.lower()
+        if first in languages:
+            return found, _Language(first, negotiated=False)
+        if first == default and path.startswith(f"/{first}/"):
+            own = self.resolver.resolve(site, "/" + rest, query)
+            if isinstance(own, Found):
+                return own, _Language(default, negotiated=False)
+            return found, None
+        if not isinstance(found, Found):
+            return found, None
+        translations: dict[str, Found] = {}
+        for language in languages:
+            translated = self.resolver.resolve(site, f"/{language}{path}", query)
+            if isinstance(translated, Found):
+                translations[language] = translated
+        if not translations:
+            return found, None
+        wanted = accepted_languages(request.header("accept-language"))
+        chosen = choose_language(wanted, [default, *translations], default)
+        if chosen == default:
+            return found, _Language(default, negotiated=True)
+        location = f"/{chosen}{path}" + (f"?{query}" if query else "")
+        return translations[chosen], _Language(chosen, negotiated=True, location=location)
+
+    def _site_languages(self, site: Site) -> tuple[str, ...]:
+        """The site's translation folders, looked at again after a second of the world's clock."""
+        now = self.network.now()
+        known = self._languages.get(site)
+        if known is not None and now - known[0] < 1.0:
+            return known[1]
+        try:
+            with os.scandir(site.root) as entries:
+                names = [entry.name for entry in entries if entry.is_dir()]
+        except OSError:
+            names = []
+        languages = language_folders(names)
+        self._languages[site] = (now, languages)
+        return languages
+
+    def _file_reply(
+        self, request: Request, rep: Representation, language: _Language | None = None
+    ) -> _Reply:
         gzipped = None
         if rep.compressible and request.header("range") is None and files.accepts_gzip(request):
             gzipped = self.cache.gzipped(rep)
-        etag = rep.etag[:-1] + '-gzip"' if gzipped is not None else rep.etag
+        etag = rep.etag
+        if language is not None and language.negotiated:
+            # Each language of one URL is its own representation: its own ETag.
+            etag = etag[:-1] + f'-{language.language}"'
+        if gzipped is not None:
+            etag = etag[:-1] + '-gzip"'
         headers = [
             ("Content-Type", rep.content_type),
             ("Last-Modified", rep.last_modified),
             ("ETag", etag),
             ("Accept-Ranges", "bytes"),
         ]
-        if rep.compressible:
-            headers.append(("Vary", "Accept-Encoding"))
+        varies = ["Accept-Encoding"] if rep.compressible else []
+        if language is not None:
+            headers.append(("Content-Language", language.language))
+            if language.negotiated:
+                varies.append("Accept-Language")
+            if language.location is not None:
+                headers.append(("Content-Location", language.location))
+        if varies:
+            headers.append(("Vary", ", ".join(varies)))
         status = files.precondition(request, etag, rep.mtime)
         if status == 304:
             return _Reply(304, headers)
@@ -308,7 +398,7 @@ class WebServer:
         if gzipped is not None:
             headers.append(("Content-Encoding", "gzip"))
             return _Reply(200, headers, gzipped)
-        wanted = files.byte_range(request, rep.size, rep.etag, rep.last_modified)
+        wanted = files.byte_range(request, rep.size, etag, rep.last_modified)
         if wanted == "unsatisfiable":
             reply = self._error(416, "the requested range is beyond the end of the file")
             reply.headers.append(("Content-Range", f"bytes */{rep.size}"))
