@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from webtrip.cli.common import UserError
+from webtrip.cli.common import Command, UserError
 from webtrip.cli.options import REPORT_OPTION, view_options
 from webtrip.cli.output import write_views
 from webtrip.i18n import LANGUAGES, choose_language
@@ -17,7 +17,7 @@ from webtrip.outcomes import EXIT_USAGE
 from webtrip.trace import Trace
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("trace_file", metavar="TRACE.json", type=click.Path(dir_okay=False))
 @view_options
 @REPORT_OPTION

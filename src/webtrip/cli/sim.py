@@ -20,7 +20,7 @@ import click
 from webtrip import lab
 from webtrip.browser.errors import BadUrl
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import UserError, err_console, out_console
+from webtrip.cli.common import Command, UserError, err_console, out_console
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -83,7 +83,7 @@ FILTER_HELP = (
 )
 
 
-@click.command(epilog=FILTER_HELP)
+@click.command(cls=Command, epilog=FILTER_HELP)
 @click.argument("url", required=False)
 @click.option(
     "--lab",
