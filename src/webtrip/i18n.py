@@ -119,3 +119,33 @@ def speaking(language: str) -> Iterator[None]:
             os.environ.pop("LANGUAGE", None)
         else:
             os.environ["LANGUAGE"] = saved_language
+
+
+def mark_in_context(context: str, message: str) -> str:
+    """Mark ``message`` in ``context`` for the catalog; translated where it is shown."""
+    return message
+
+
+# The actors' names in a trace are the lab's host names or an actor's own word
+# ("browser", "web-server"): English words, which a learner reads in the views.
+# The names used by the bundled lab and by the actors have their translation;
+# any other name is the user's own and is shown as written.
+ACTOR_NAMES = (
+    mark_in_context("actor", "browser"),
+    mark_in_context("actor", "client"),
+    mark_in_context("actor", "resolver"),
+    mark_in_context("actor", "root"),
+    mark_in_context("actor", "tld"),
+    mark_in_context("actor", "dns"),
+    mark_in_context("actor", "dns-server"),
+    mark_in_context("actor", "web"),
+    mark_in_context("actor", "web-server"),
+    mark_in_context("actor", "router"),
+)
+
+
+def actor_name(name: str, language: str) -> str:
+    """An actor's or a host's name as ``language`` calls it ("browser" → "navegador")."""
+    if name not in ACTOR_NAMES:
+        return name
+    return translation(language).pgettext("actor", name)

@@ -122,7 +122,7 @@ def test_the_connections_close_before_the_world_stops():
 def test_the_waterfall_legend_is_explained_in_spanish():
     done = webtrip("sim", "--lang", "es", "--no-render", "--no-packets")
     assert done.returncode == 0, done.stderr
-    assert "d dns (consulta DNS)" in done.stdout and "conexión reutilizada" in done.stdout
+    assert "d consulta DNS (dns)" in done.stdout and "conexión reutilizada" in done.stdout
 
 
 def test_a_name_outside_the_lab_is_nxdomain_from_the_labs_root(tmp_path):

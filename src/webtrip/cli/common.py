@@ -36,11 +36,19 @@ def _(message: str) -> str:
     return gettext.dgettext(DOMAIN, message)
 
 
+KEEP = "\b\n"
+"""What starts a paragraph click must not rewrap (examples, lists)."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def help_paragraphs(text: str) -> list[str]:
     """The catalog's messages of a help text, one per paragraph: a paragraph click
     rewraps as one line, a ``\\b`` paragraph (kept as written) with its lines."""
     paragraphs = inspect.cleandoc(text).split("\n\n")
-    return [p.removeprefix(KEEP) if p.startswith(KEEP) else " ".join(p.split())
+    return [p.removeprefix(KEEP) if p.startswith(KEEP) else _one_line(p)
             for p in paragraphs if p.strip()]  # fmt: skip
 
 
@@ -48,14 +56,10 @@ def translate_help(text: str) -> str:
     """A help text with each paragraph the catalog knows in the command line's language."""
     paragraphs = inspect.cleandoc(text).split("\n\n")
     return "\n\n".join(
-        KEEP + _(p.removeprefix(KEEP)) if p.startswith(KEEP) else _(" ".join(p.split()))
+        KEEP + _(p.removeprefix(KEEP)) if p.startswith(KEEP) else _(_one_line(p))
         for p in paragraphs
         if p.strip()
     )
-
-
-KEEP = "\b\n"
-"""What starts a paragraph click must not rewrap (examples, lists)."""
 
 
 class HelpFormatter(click.HelpFormatter):
@@ -74,7 +78,7 @@ class HelpFormatter(click.HelpFormatter):
 def _translated_definition(definition: str) -> str:
     """An option's help, keeping click's ``[default: ...]`` (translated by click) after it."""
     text, gap, extra = definition.partition("  [")
-    return _(" ".join(text.split())) + gap + extra if text else definition
+    return _(_one_line(text)) + gap + extra if text else definition
 
 
 class Context(click.Context):

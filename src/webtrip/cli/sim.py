@@ -30,7 +30,7 @@ from webtrip.cli.options import (
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
-from webtrip.i18n import choose_language, translation
+from webtrip.i18n import actor_name, choose_language, translation
 from webtrip.lab import sim as simulated
 from webtrip.outcomes import EXIT_USAGE
 from webtrip.report.pcap import pcap_from_trace
@@ -231,7 +231,8 @@ def sim(
     show_loads(console, trace, run.loads, language, render=not no_render)
     if not no_packets:
         # A router has an address on each of its links: its name says enough.
-        where = f"{node} ({chosen.address_of(node)})" if node in chosen.hosts else node
+        name = actor_name(node, language)
+        where = f"{name} ({chosen.address_of(node)})" if node in chosen.hosts else name
         _ = translation(language).gettext
         title = _("Packets at {where}").format(where=where)
         console.print()
