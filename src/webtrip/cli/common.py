@@ -217,7 +217,7 @@ def serve_until_stopped(
         except OSError as exc:
             raise UserError(str(exc.strerror or exc)) from None
         where = ", ".join(format_address(a) for a in server.addresses)
-        err_console().print(banner(where) + " Ctrl-C stops it.")
+        err_console().print(banner(where) + " " + _("Ctrl-C stops it."))
         try:
             await asyncio.Event().wait()
         finally:

@@ -20,7 +20,7 @@ import click
 from webtrip import lab
 from webtrip.browser.errors import BadUrl
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import Command, UserError, err_console, out_console
+from webtrip.cli.common import Command, UserError, _, err_console, out_console
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -30,7 +30,7 @@ from webtrip.cli.options import (
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
-from webtrip.i18n import actor_name, choose_language, translation
+from webtrip.i18n import actor_name, choose_language
 from webtrip.lab import sim as simulated
 from webtrip.outcomes import EXIT_USAGE
 from webtrip.report.pcap import pcap_from_trace
@@ -46,10 +46,13 @@ def parse_quantity(kind: str, text: str) -> float:
         value = lab.parse_quantity(unit_kind, text + default_unit if bare else text)
     except ValueError:
         known = ", ".join(unit for unit in lab.UNITS[unit_kind] if unit)
-        message = f"--{kind} {text}: give a number with a unit ({known})"
+        message = _("--{option} {value}: give a number with a unit ({units})").format(
+            option=kind, value=text, units=known
+        )
         raise UserError(message, EXIT_USAGE) from None
     if kind == "bandwidth" and value <= 0:
-        raise UserError(f"--bandwidth {text}: a link's speed must be above 0", EXIT_USAGE)
+        message = _("--bandwidth {value}: a link's speed must be above 0").format(value=text)
+        raise UserError(message, EXIT_USAGE)
     return value
 
 
@@ -57,11 +60,12 @@ def parse_loss(text: str) -> float:
     """``2%`` or ``2`` → 0.02: on the command line a bare number is a percentage too."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
     if match is None:
-        raise UserError(f"--loss {text}: give a percentage, like 2%", EXIT_USAGE)
+        message = _("--loss {value}: give a percentage, like 2%").format(value=text)
+        raise UserError(message, EXIT_USAGE)
     try:
         return lab.parse_share(match.group(1) + "%")
     except ValueError:
-        message = f"--loss {text}: a loss must be at least 0% and below 100%"
+        message = _("--loss {value}: a loss must be at least 0% and below 100%").format(value=text)
         raise UserError(message, EXIT_USAGE) from None
 
 
@@ -191,7 +195,10 @@ def sim(
     if at_host is not None and at_host not in chosen.hosts and at_host not in chosen.routers:
         nodes = ", ".join([*chosen.hosts, *chosen.routers])
         raise UserError(
-            f"--at {at_host}: not a host or router of the lab (it has: {nodes})", EXIT_USAGE
+            _("--at {name}: not a host or router of the lab (it has: {names})").format(
+                name=at_host, names=nodes
+            ),
+            EXIT_USAGE,
         )
     conditions = simulated.LinkConditions(
         latency=parse_quantity("latency", latency) if latency is not None else None,
@@ -222,7 +229,9 @@ def sim(
             with open(pcap, "wb") as file:
                 file.write(pcap_from_trace(trace, node))
         except OSError as exc:
-            raise UserError(f"cannot write {pcap}: {exc.strerror or exc}") from None
+            reason = exc.strerror or exc
+            message = _("cannot write {file}: {reason}").format(file=pcap, reason=reason)
+            raise UserError(message) from None
     write_views(trace, har_file, mermaid_file, report_file, language)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
@@ -233,7 +242,6 @@ def sim(
         # A router has an address on each of its links: its name says enough.
         name = actor_name(node, language)
         where = f"{name} ({chosen.address_of(node)})" if node in chosen.hosts else name
-        _ = translation(language).gettext
         title = _("Packets at {where}").format(where=where)
         console.print()
         show_packets(console, trace, node, title)
