@@ -88,7 +88,8 @@ def test_the_page_is_self_contained_and_its_data_parses(sim_trace, language):
     assert data["packets"], "a simulated run shows its packets"
     first = data["packets"][0]
     assert first["fields"] and first["hex"].startswith("0000  45")
-    assert data["events"][0]["text"].endswith("http://www.webtrip.test/")  # "\/" in the file
+    started = next(e for e in data["events"] if e["type"] == "PageLoadStarted")
+    assert started["text"].endswith("http://www.webtrip.test/")  # "\/" in the file
 
 
 def test_failed_runs_and_real_runs_without_packets(failed_trace):
@@ -129,7 +130,7 @@ def test_the_replays_script_is_valid_javascript():
 def test_spanish_labels(sim_trace):
     page = html_report(sim_trace, "es")
     assert '<html lang="es">' in page
-    for label in ("Paso adelante", "Paso atrás", "Reproducir", "Cascada", "Paquetes"):
+    for label in ("Un paso adelante", "Un paso atrás", "Reproducir", "Cascada", "Paquetes"):
         assert html.escape(label) in page
     assert "evento {k} de {n}" in embedded(page)["labels"]["position"]
     assert "Step forward" not in page

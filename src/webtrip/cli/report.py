@@ -39,6 +39,7 @@ def report(
     trace_file: str,
     har_file: str | None,
     mermaid_file: str | None,
+    mermaid_style: str,
     report_file: str | None,
     html_file: str | None,
     lang: str | None,
@@ -76,4 +77,11 @@ def report(
     except ValueError as exc:
         message = _("{file} is not a webtrip trace: {reason}").format(file=trace_file, reason=exc)
         raise UserError(message, EXIT_USAGE) from None
-    write_views(trace, har_file, mermaid_file, report_file, choose_language(lang))
+    write_views(
+        trace,
+        har_file,
+        mermaid_file,
+        report_file,
+        choose_language(lang),
+        mermaid_style=mermaid_style,
+    )

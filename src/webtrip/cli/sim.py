@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import sys
 import urllib.parse
-from typing import Any
 
 import click
 
@@ -33,7 +32,9 @@ from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_v
 from webtrip.i18n import actor_name, choose_language
 from webtrip.lab import sim as simulated
 from webtrip.outcomes import EXIT_USAGE
+from webtrip.report.narration import fault_note
 from webtrip.report.pcap import pcap_from_trace
+from webtrip.trace import FaultOutcome
 
 _CLI_UNITS = {"latency": ("time", "ms"), "bandwidth": ("rate", "mbit")}
 
@@ -161,6 +162,7 @@ def sim(
     as_json: bool,
     har_file: str | None,
     mermaid_file: str | None,
+    mermaid_style: str,
     report_file: str | None,
     no_render: bool,
 ) -> None:
@@ -174,7 +176,9 @@ def sim(
     tshark). Faults act on the browser's link. Exit codes are webtrip
     browse's (0 loaded, 21 loaded but some of its files did not, 10-20 why
     the page did not load; see webtrip browse --help); 2 for a mistake in
-    the command, 1 when a file cannot be written.
+    the command, 1 when a file cannot be written. A --drop or --delay that
+    matched no packet is said on stderr and in the narration; it leaves the
+    exit code to the page load.
 
     \b
     Examples:
@@ -221,8 +225,10 @@ def sim(
         )
     except lab.LabError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
-    _note_faults_that_did_nothing(faults, run.browser_link.faults)
     trace = run.world.trace
+    for outcome in trace.of_type(FaultOutcome):
+        if not outcome.fired:  # not a mistake, but worth knowing: the narration says it too
+            err_console().print(f"webtrip: {fault_note(outcome, language)}", highlight=False)
     node = at_host or chosen.browser_host
     if pcap:
         try:
@@ -232,7 +238,7 @@ def sim(
             reason = exc.strerror or exc
             message = _("cannot write {file}: {reason}").format(file=pcap, reason=reason)
             raise UserError(message) from None
-    write_views(trace, har_file, mermaid_file, report_file, language)
+    write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
         sys.exit(load_exit_code(run.loads))
@@ -275,14 +281,3 @@ def _checked_url(chosen: lab.Lab, url: str | None) -> str:
             EXIT_USAGE,
         )
     return urllib.parse.urlunsplit(parts)
-
-
-def _note_faults_that_did_nothing(faults: list[lab.FaultSpec], fired: list[Any]) -> None:
-    """Say so when a --drop or --delay matched nothing: not a mistake, but worth knowing."""
-    for spec, fault in zip(faults, fired, strict=True):
-        if not fault.fired:
-            err_console().print(
-                f"webtrip: note: --{spec.action} {spec.text} did nothing: only "
-                f"{fault.seen} packet(s) on the browser's link matched, so there was no "
-                f"#{spec.nth}."
-            )
