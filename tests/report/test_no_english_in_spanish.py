@@ -210,3 +210,10 @@ def test_the_html_replays_actors_and_events_are_in_spanish(views):
                    "participants and messages are written in English")  # fmt: skip
 def test_the_mermaid_diagram_is_in_spanish(views):
     assert english_in(views[1].read_text()) == []
+
+
+def test_the_demo_on_loopback_is_narrated_in_spanish():
+    done = run("demo", "--no-render", env={"LANG": "es_ES.UTF-8"})
+    assert done.exit_code == 0, done.output
+    assert "Paso 1 — DNS" in done.output
+    assert english_in(done.output) == []
