@@ -9,8 +9,10 @@ it, the usual environment variables do (LANGUAGE, LC_ALL, LC_MESSAGES, LANG).
 
 from __future__ import annotations
 
+import contextlib
 import gettext
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 LOCALE_DIR = Path(__file__).parent / "locale"
@@ -75,3 +77,75 @@ def seconds(value: float, language: str) -> str:
         return "–"
     whole = abs(value - round(value)) < 0.05
     return number(value, language, 0 if whole else 1) + " s"
+
+
+# The command line's language. click writes its own words ("Usage:", "Error:",
+# "Show this message and exit.") with the standard ``gettext.gettext``, which
+# reads the process's text domain and the LANGUAGE variable; the catalog holds
+# them too, so a command run with ``--lang es`` (or a Spanish LANG) speaks
+# Spanish from its usage line to its last error.
+
+
+def language_in(arguments: list[str]) -> str:
+    """The language a command line asks for: ``--lang X`` anywhere before ``--``, else
+    the environment's (an unknown ``X`` is left for the option to refuse)."""
+    for index, argument in enumerate(arguments):
+        if argument == "--":
+            break
+        value = None
+        if argument == "--lang" and index + 1 < len(arguments):
+            value = arguments[index + 1]
+        elif argument.startswith("--lang="):
+            value = argument.partition("=")[2]
+        if value in LANGUAGES:
+            return value
+    return choose_language()
+
+
+@contextlib.contextmanager
+def speaking(language: str) -> Iterator[None]:
+    """While inside, ``gettext.gettext`` (click's words, the command line's sentences)
+    answers from webtrip's catalog in ``language``; the process's settings come back after."""
+    saved_domain = gettext.textdomain()
+    saved_language = os.environ.get("LANGUAGE")
+    gettext.bindtextdomain(DOMAIN, str(LOCALE_DIR))
+    gettext.textdomain(DOMAIN)
+    os.environ["LANGUAGE"] = language
+    try:
+        yield
+    finally:
+        gettext.textdomain(saved_domain)
+        if saved_language is None:
+            os.environ.pop("LANGUAGE", None)
+        else:
+            os.environ["LANGUAGE"] = saved_language
+
+
+def mark_in_context(context: str, message: str) -> str:
+    """Mark ``message`` in ``context`` for the catalog; translated where it is shown."""
+    return message
+
+
+# The actors' names in a trace are the lab's host names or an actor's own word
+# ("browser", "web-server"): English words, which a learner reads in the views.
+# The names used by the bundled lab and by the actors have their translation;
+# any other name is the user's own and is shown as written.
+ACTOR_NAMES = (
+    mark_in_context("actor", "browser"),
+    mark_in_context("actor", "client"),
+    mark_in_context("actor", "resolver"),
+    mark_in_context("actor", "root"),
+    mark_in_context("actor", "tld"),
+    mark_in_context("actor", "dns"),
+    mark_in_context("actor", "dns-server"),
+    mark_in_context("actor", "web"),
+    mark_in_context("actor", "web-server"),
+    mark_in_context("actor", "router"),
+)
+
+
+def actor_name(name: str, language: str) -> str:
+    """An actor's or a host's name as ``language`` calls it ("browser" → "navegador")."""
+    if name not in ACTOR_NAMES:
+        return name
+    return translation(language).pgettext("actor", name)

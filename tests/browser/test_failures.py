@@ -5,7 +5,7 @@ on loopback — a name in ``tests/data/zones/lab.test.zone`` served by
 ``webtrip dns serve``, and misbehaving HTTP servers that run in a thread of
 the test — and is checked through ``python -m webtrip browse``: the exit code
 is the error's, standard error stays empty, and the narration ends with a
-"What went wrong" paragraph (Spanish: "Qué salió mal") that is one sentence
+"What went wrong" paragraph (Spanish: "Qué ha fallado") that is one sentence
 plus the details in parentheses, never a traceback. Where the kind of error
 or what the browser did matters, the same load is also run through
 :class:`~webtrip.browser.loader.Browser` directly.
@@ -640,7 +640,7 @@ def test_the_failure_is_told_in_spanish(dns_server, web, target, code):
     run = browse(url, dns_server, lang="es")
 
     assert run.code == code
-    what_went_wrong(run, heading="Qué salió mal")
+    what_went_wrong(run, heading="Qué ha fallado")
     assert "What went wrong" not in run.stdout
 
 

@@ -122,7 +122,7 @@ def test_the_connections_close_before_the_world_stops():
 def test_the_waterfall_legend_is_explained_in_spanish():
     done = webtrip("sim", "--lang", "es", "--no-render", "--no-packets")
     assert done.returncode == 0, done.stderr
-    assert "d dns (consulta DNS)" in done.stdout and "conexión reutilizada" in done.stdout
+    assert "d consulta DNS (dns)" in done.stdout and "conexión reutilizada" in done.stdout
 
 
 def test_a_name_outside_the_lab_is_nxdomain_from_the_labs_root(tmp_path):
@@ -245,7 +245,7 @@ def test_the_narration_counts_retries_on_both_sides():
     assert "2 questions at once" in question.stdout
     assert "It had to ask 1 more time: an answer had not come back in time." in question.stdout
     spanish = webtrip("sim", "--drop", "http-response", "--lang", "es", "--no-packets")
-    assert "El servidor tuvo que enviar 1 segmento de nuevo." in spanish.stdout
+    assert "El servidor ha tenido que reenviar 1 segmento." in spanish.stdout
 
 
 def test_a_page_with_files_that_did_not_load_exits_21(tmp_path):
@@ -340,15 +340,16 @@ def test_reload_keeps_both_loads_in_the_har_and_the_diagram(tmp_path):
             "de www.webtrip.test, y cada vez ha esperado 2 s una respuesta; no ha llegado "
             "ninguna, así que al cabo de 10 s su resolutor local (stub resolver) se ha rendido.",
         ),
-        (("http://nope.webtrip.test/",), "La consulta falló: el nombre no existe (NXDOMAIN)."),
+        (("http://nope.webtrip.test/",), "La consulta ha fallado: el nombre no existe (NXDOMAIN)."),
         (
             ("http://www.webtrip.test:81/",),
-            "Primero probó 10.0.0.3:81: rechazó la conexión: ningún programa escucha en ese "
-            "puerto.",
+            "Primero ha probado con 10.0.0.3:81: se ha rechazado la conexión: ningún programa "
+            "escucha en ese puerto.",
         ),
         (
             ("http://10.0.0.99/",),
-            "Primero probó 10.0.0.99:80: un router respondió que no se puede alcanzar (ICMP).",
+            "Primero ha probado con 10.0.0.99:80: un router ha respondido que no se puede llegar "
+            "hasta allí (ICMP).",
         ),
     ],
 )

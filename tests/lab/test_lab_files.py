@@ -288,4 +288,4 @@ def test_a_failed_walk_is_told_as_a_failure_once_per_question():
     assert "found it by walking" not in story and "It remembers" not in story
     assert story.count("The AAAA question took") <= 1  # the stub's retries told once
     spanish = narrate(run.world.trace, "es")[0].text
-    assert "pero no lo logró" in spanish and "(5 veces)" in spanish
+    assert "pero no lo ha conseguido" in spanish and "(5 veces)" in spanish

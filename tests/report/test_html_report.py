@@ -130,7 +130,7 @@ def test_the_replays_script_is_valid_javascript():
 def test_spanish_labels(sim_trace):
     page = html_report(sim_trace, "es")
     assert '<html lang="es">' in page
-    for label in ("Paso adelante", "Paso atrás", "Reproducir", "Cascada", "Paquetes"):
+    for label in ("Un paso adelante", "Un paso atrás", "Reproducir", "Cascada", "Paquetes"):
         assert html.escape(label) in page
     assert "evento {k} de {n}" in embedded(page)["labels"]["position"]
     assert "Step forward" not in page

@@ -8,12 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from babel.messages import pofile
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 
 import webtrip
+from webtrip.cli import cli
+from webtrip.cli.common import help_paragraphs
 from webtrip.i18n import LOCALE_DIR, choose_language, milliseconds, number, seconds, translation
 
 SOURCE = Path(webtrip.__file__).parent
@@ -22,7 +25,13 @@ MO = LOCALE_DIR / "es" / "LC_MESSAGES" / "webtrip.mo"
 PLACEHOLDER = re.compile(r"\{\w+\}")
 
 
-KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
+KEYWORDS = {
+    "_": None,
+    "N_": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "mark_in_context": ((1, "c"), 2),
+}
 
 
 def messages_in_code() -> set[tuple[str, str | None]]:
@@ -33,6 +42,38 @@ def messages_in_code() -> set[tuple[str, str | None]]:
     ):
         found.add((message if isinstance(message, str) else message[0], context))
     return found
+
+
+def help_texts(command: click.Command = cli) -> set[tuple[str, str | None]]:
+    """Every paragraph of every command's help, epilog and option help (the help's messages)."""
+    texts = [command.help, command.short_help, command.epilog]
+    texts += [getattr(param, "help", None) for param in command.params]
+    found = {(p, None) for text in texts if text for p in help_paragraphs(text)}
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            found |= help_texts(sub)
+    return found
+
+
+def click_messages() -> set[tuple[str, str | None]]:
+    """click's own words ("Usage:", "Error: {message}"), which it shows through gettext."""
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+        str(Path(click.__file__).parent), keywords={"_": None, "ngettext": (1, 2)}
+    ):
+        found.add((message if isinstance(message, str) else message[0], None))
+    return found
+
+
+# click's words a webtrip user meets: the help's frame and the usual mistakes.
+CLICK_WORDS_SHOWN = [
+    "Usage:", "Options", "Commands", "Show this message and exit.", "Show the version and exit.",
+    "Error: {message}", "Try '{command} {option}' for help.", "No such option {name!r}.",
+    "No such command {name!r}.", "Invalid value for {param_hint}: {message}", "Missing argument",
+    "Did you mean {possibility}?", "Option {name!r} requires an argument.",
+    "{value!r} is not {choice}.", "Got unexpected extra argument ({args})",
+    "{name} {filename!r} does not exist.", "default: {default}",
+]  # fmt: skip
 
 
 def spanish_catalog():
@@ -57,8 +98,21 @@ def _singular(message_id: str | tuple[str, ...]) -> str:
     return message_id if isinstance(message_id, str) else message_id[0]
 
 
+def test_every_paragraph_of_the_help_has_a_spanish_translation():
+    catalog = spanish_catalog()
+    missing = [text for text, _ in help_texts() if not getattr(catalog.get(text), "string", "")]
+    assert missing == []
+
+
+def test_the_words_click_shows_a_user_have_a_spanish_translation():
+    catalog = spanish_catalog()
+    for message in CLICK_WORDS_SHOWN:
+        entry = catalog.get(message)
+        assert entry is not None and all(entry.string), message
+
+
 def test_the_catalog_has_no_message_the_code_no_longer_uses():
-    used = messages_in_code()
+    used = messages_in_code() | help_texts() | click_messages()
     stale = [m.id for m in spanish_catalog() if m.id and (_singular(m.id), m.context) not in used]
     assert stale == []
 
@@ -99,7 +153,7 @@ def test_spanish_is_chosen_by_option_or_environment(monkeypatch):
 
 
 def test_spanish_translation_is_used():
-    assert translation("es").gettext("What went wrong") == "Qué salió mal"
+    assert translation("es").gettext("What went wrong") == "Qué ha fallado"
 
 
 def test_a_word_in_context_is_translated_in_that_context():

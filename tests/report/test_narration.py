@@ -110,7 +110,7 @@ def test_the_demo_tells_the_resolvers_walk_then_its_cache_on_a_second_load():
     assert resolver_sent and not any(e.peer[0].startswith("127.53.0.") for e in resolver_sent)
     assert "answered from its cache at once" in narrate(second)[0].text
     spanish = narrate(second, "es")[0].text
-    assert "respondió al instante desde su caché" in spanish
+    assert "ha respondido al instante con lo que tenía en su caché" in spanish
 
 
 def test_each_lookup_of_a_reloaded_page_is_told_from_its_own_questions_and_answers():

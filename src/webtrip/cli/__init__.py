@@ -21,6 +21,7 @@ import click
 
 from webtrip import __version__
 from webtrip.cli.browse import browse
+from webtrip.cli.common import Group
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
 from webtrip.cli.report import report
@@ -30,7 +31,7 @@ from webtrip.cli.web import web_group
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=Group, context_settings=CONTEXT)
 @click.version_option(__version__, prog_name="webtrip")
 def cli() -> None:
     """See, for real, what happens when a browser loads a web page.

@@ -13,7 +13,7 @@ from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import UserError, out_console
+from webtrip.cli.common import Command, UserError, out_console
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -59,7 +59,7 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
     """.format(codes=_wrapped("Exit codes: " + exit_codes_help()).replace("\n", "\n    "))
 
 
-@click.command(help=BROWSE_HELP)
+@click.command(cls=Command, help=BROWSE_HELP)
 @click.argument("url")
 @click.option(
     "--dns",

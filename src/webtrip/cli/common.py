@@ -1,21 +1,152 @@
-"""What every command shares: the terminal console and the user-error type."""
+"""What every command shares: the terminal console, the user-error type and the help.
+
+A command's help is written in English in the code (docstrings, option helps,
+epilogs) and translated when it is shown, paragraph by paragraph, through the
+same catalog as the narration: :class:`Command` and :class:`Group` are click's
+with a formatter that looks each paragraph up. The language is the one the
+command line asks for (``--lang`` anywhere in it, or the environment), set for
+the whole run by :meth:`Group.main` with :func:`webtrip.i18n.speaking`, so
+that click's own words ("Usage:", "Error:") follow it too.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gettext
+import inspect
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+import sys
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 import click
 from rich.console import Console
 from rich.text import Text
 
+from webtrip.i18n import DOMAIN, LANGUAGES, language_in, speaking
 from webtrip.net import Address, format_address, parse_address
-from webtrip.outcomes import EXIT_ERROR, EXIT_USAGE
+from webtrip.outcomes import EXIT_ERROR, EXIT_USAGE, N_
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _(message: str) -> str:
+    """``message`` in the command line's language (see :func:`webtrip.i18n.speaking`)."""
+    return gettext.dgettext(DOMAIN, message)
+
+
+KEEP = "\b\n"
+"""What starts a paragraph click must not rewrap (examples, lists)."""
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def help_paragraphs(text: str) -> list[str]:
+    """The catalog's messages of a help text, one per paragraph: a paragraph click
+    rewraps as one line, a ``\\b`` paragraph (kept as written) with its lines."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return [p.removeprefix(KEEP) if p.startswith(KEEP) else _one_line(p)
+            for p in paragraphs if p.strip()]  # fmt: skip
+
+
+def translate_help(text: str) -> str:
+    """A help text with each paragraph the catalog knows in the command line's language."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        KEEP + _(p.removeprefix(KEEP)) if p.startswith(KEEP) else _(_one_line(p))
+        for p in paragraphs
+        if p.strip()
+    )
+
+
+class HelpFormatter(click.HelpFormatter):
+    """click's formatter, translating the help texts and the options' helps it is given."""
+
+    def write_text(self, text: str) -> None:
+        super().write_text(translate_help(text))
+
+    def write_dl(
+        self, rows: Iterable[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
+    ) -> None:
+        super().write_dl([(term, _translated_definition(d)) for term, d in rows],
+                         col_max, col_spacing)  # fmt: skip
+
+
+def _translated_definition(definition: str) -> str:
+    """An option's help, keeping click's ``[default: ...]`` (translated by click) after it."""
+    text, gap, extra = definition.partition("  [")
+    return _(_one_line(text)) + gap + extra if text else definition
+
+
+class Context(click.Context):
+    formatter_class = HelpFormatter
+
+
+def _short_help(command: click.Command, limit: int) -> str:
+    """The first sentence of a command's translated help, as a group lists its commands."""
+    if command.short_help:
+        return _(command.short_help)
+    first = translate_help(command.help or "").split("\n\n")[0]
+    sentence = first.split(". ")[0].rstrip(".") + "."
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[: limit - 3].rsplit(" ", 1)[0] + "..."
+
+
+# click's words for the usage line's parts, which it does not translate itself.
+USAGE_WORDS = (N_("[OPTIONS]"), N_("COMMAND [ARGS]..."))
+
+
+def _with_language_option(params: list[click.Parameter]) -> None:
+    """Give a command ``--lang`` if it has none: the language of its help and messages
+    (the command line's language is read before click parses it, see :meth:`Group.main`)."""
+    if not any(param.name == "lang" for param in params):
+        params.append(click.Option(
+            ["--lang"], type=click.Choice(LANGUAGES), expose_value=False,
+            help="Language of the help and the messages (default: from LANG).",
+        ))  # fmt: skip
+
+
+class Command(click.Command):
+    """A webtrip command: its help is shown in the command line's language."""
+
+    context_class = Context
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        _with_language_option(self.params)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [_(piece) for piece in super().collect_usage_pieces(ctx)]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _short_help(self, limit)
+
+
+class Group(click.Group):
+    """A group of webtrip commands; the root one sets the language of the whole run."""
+
+    context_class = Context
+    command_class = Command
+    group_class = type
+
+    def __init__(self, *args: Any, **options: Any) -> None:
+        super().__init__(*args, **options)
+        _with_language_option(self.params)
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return [_(piece) for piece in super().collect_usage_pieces(ctx)]
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        return _short_help(self, limit)
+
+    def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
+        arguments = list(sys.argv[1:] if args is None else args)
+        with speaking(language_in(arguments)):
+            return super().main(arguments, *rest, **options)
 
 
 class UserError(click.ClickException):
@@ -86,7 +217,7 @@ def serve_until_stopped(
         except OSError as exc:
             raise UserError(str(exc.strerror or exc)) from None
         where = ", ".join(format_address(a) for a in server.addresses)
-        err_console().print(banner(where) + " Ctrl-C stops it.")
+        err_console().print(banner(where) + " " + _("Ctrl-C stops it."))
         try:
             await asyncio.Event().wait()
         finally:

@@ -21,7 +21,7 @@ import sys
 import click
 
 from webtrip.browser.loader import BrowserOptions, PageLoad
-from webtrip.cli.common import UserError, out_console
+from webtrip.cli.common import Command, UserError, out_console
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -37,7 +37,7 @@ from webtrip.lab.loopback import run_on_loopback
 from webtrip.trace import Trace
 
 
-@click.command()
+@click.command(cls=Command)
 @LANGUAGE_OPTION
 @JSON_OPTION
 @view_options

@@ -19,6 +19,7 @@ import dns.rdatatype
 import dns.resolver
 
 from webtrip.cli.common import (
+    Group,
     UserError,
     listen_option,
     out_console,
@@ -48,7 +49,7 @@ DEFAULT_LISTEN = "127.0.0.1:5353"
 DEFAULT_RESOLVER_LISTEN = "127.0.0.1:5300"
 
 
-@click.group("dns")
+@click.group("dns", cls=Group)
 def dns_group() -> None:
     """Step 1: DNS — serve zones, or ask a server a question."""
 

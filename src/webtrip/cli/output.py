@@ -17,7 +17,7 @@ from rich.measure import Measurement
 from rich.text import Text
 
 from webtrip.browser.loader import PageLoad
-from webtrip.cli.common import UserError
+from webtrip.cli.common import UserError, _
 from webtrip.i18n import translation
 from webtrip.outcomes import EXIT_INCOMPLETE, EXIT_LOADED
 from webtrip.report.har import har_from_trace
@@ -158,4 +158,6 @@ def write_views(
             with open(path, "w", encoding="utf-8", newline="\n") as file:
                 file.write(make(trace))
         except OSError as exc:
-            raise UserError(f"cannot write {path}: {exc.strerror or exc}") from None
+            reason = exc.strerror or exc
+            message = _("cannot write {file}: {reason}").format(file=path, reason=reason)
+            raise UserError(message) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from webtrip.cli.common import UserError
+from webtrip.cli.common import Command, UserError, _
 from webtrip.cli.options import REPORT_OPTION, view_options
 from webtrip.cli.output import write_views
 from webtrip.i18n import LANGUAGES, choose_language
@@ -17,7 +17,7 @@ from webtrip.outcomes import EXIT_USAGE
 from webtrip.trace import Trace
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("trace_file", metavar="TRACE.json", type=click.Path(dir_okay=False))
 @view_options
 @REPORT_OPTION
@@ -58,22 +58,25 @@ def report(
       webtrip report run.json --report run.html --lang es
     """
     if report_file and html_file and report_file != html_file:
-        raise UserError("--html is the old name of --report: give one of them", EXIT_USAGE)
+        raise UserError(_("--html is the old name of --report: give one of them"), EXIT_USAGE)
     report_file = report_file or html_file
     if not har_file and not mermaid_file and not report_file:
         raise UserError(
-            "say which files to write: --har FILE, --mermaid FILE, --report FILE.html", EXIT_USAGE
+            _("say which files to write: --har FILE, --mermaid FILE, --report FILE.html"),
+            EXIT_USAGE,
         )
     try:
         with open(trace_file, encoding="utf-8") as file:
             text = file.read()
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise UserError(f"cannot read {trace_file}: {reason}", EXIT_USAGE) from None
+        message = _("cannot read {file}: {reason}").format(file=trace_file, reason=reason)
+        raise UserError(message, EXIT_USAGE) from None
     try:
         trace = Trace.from_json(text)
     except ValueError as exc:
-        raise UserError(f"{trace_file} is not a webtrip trace: {exc}", EXIT_USAGE) from None
+        message = _("{file} is not a webtrip trace: {reason}").format(file=trace_file, reason=exc)
+        raise UserError(message, EXIT_USAGE) from None
     write_views(
         trace,
         har_file,

@@ -19,7 +19,7 @@ import click
 from webtrip import lab
 from webtrip.browser.errors import BadUrl
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import UserError, err_console, out_console
+from webtrip.cli.common import Command, UserError, _, err_console, out_console
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -29,7 +29,7 @@ from webtrip.cli.options import (
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
-from webtrip.i18n import choose_language, translation
+from webtrip.i18n import actor_name, choose_language
 from webtrip.lab import sim as simulated
 from webtrip.lab.profiles import PROFILES, NetworkProfile
 from webtrip.outcomes import EXIT_USAGE
@@ -48,10 +48,13 @@ def parse_quantity(kind: str, text: str) -> float:
         value = lab.parse_quantity(unit_kind, text + default_unit if bare else text)
     except ValueError:
         known = ", ".join(unit for unit in lab.UNITS[unit_kind] if unit)
-        message = f"--{kind} {text}: give a number with a unit ({known})"
+        message = _("--{option} {value}: give a number with a unit ({units})").format(
+            option=kind, value=text, units=known
+        )
         raise UserError(message, EXIT_USAGE) from None
     if kind == "bandwidth" and value <= 0:
-        raise UserError(f"--bandwidth {text}: a link's speed must be above 0", EXIT_USAGE)
+        message = _("--bandwidth {value}: a link's speed must be above 0").format(value=text)
+        raise UserError(message, EXIT_USAGE)
     return value
 
 
@@ -60,11 +63,16 @@ def parse_share(option: str, text: str) -> float:
     line a bare number is a percentage too; UserError otherwise."""
     match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(%?)\s*", text)
     if match is None:
-        raise UserError(f"--{option} {text}: give a percentage, like 2%", EXIT_USAGE)
+        message = _("--{option} {value}: give a percentage, like 2%").format(
+            option=option, value=text
+        )
+        raise UserError(message, EXIT_USAGE)
     try:
         return lab.parse_share(match.group(1) + "%")
     except ValueError:
-        message = f"--{option} {text}: a share of packets must be at least 0% and below 100%"
+        message = _(
+            "--{option} {value}: a share of packets must be at least 0% and below 100%"
+        ).format(option=option, value=text)
         raise UserError(message, EXIT_USAGE) from None
 
 
@@ -142,7 +150,7 @@ PROFILES_HELP = "\b\nNetwork profiles (--network NAME; round trip, download spee
 )
 
 
-@click.command(epilog=FILTER_HELP + "\n\n" + PROFILES_HELP)
+@click.command(cls=Command, epilog=FILTER_HELP + "\n\n" + PROFILES_HELP)
 @click.argument("url", required=False)
 @click.option(
     "--lab",
@@ -280,7 +288,10 @@ def sim(
     if at_host is not None and at_host not in chosen.hosts and at_host not in chosen.routers:
         nodes = ", ".join([*chosen.hosts, *chosen.routers])
         raise UserError(
-            f"--at {at_host}: not a host or router of the lab (it has: {nodes})", EXIT_USAGE
+            _("--at {name}: not a host or router of the lab (it has: {names})").format(
+                name=at_host, names=nodes
+            ),
+            EXIT_USAGE,
         )
     shares = {"loss": loss, "duplicate": duplicate, "reorder": reorder}
     conditions = link_conditions(profile, latency, bandwidth, shares, mtu)
@@ -309,7 +320,9 @@ def sim(
             with open(pcap, "wb") as file:
                 file.write(pcap_from_trace(trace, node))
         except OSError as exc:
-            raise UserError(f"cannot write {pcap}: {exc.strerror or exc}") from None
+            reason = exc.strerror or exc
+            message = _("cannot write {file}: {reason}").format(file=pcap, reason=reason)
+            raise UserError(message) from None
     write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
@@ -318,8 +331,8 @@ def sim(
     show_loads(console, trace, run.loads, language, render=not no_render)
     if not no_packets:
         # A router has an address on each of its links: its name says enough.
-        where = f"{node} ({chosen.address_of(node)})" if node in chosen.hosts else node
-        _ = translation(language).gettext
+        name = actor_name(node, language)
+        where = f"{name} ({chosen.address_of(node)})" if node in chosen.hosts else name
         title = _("Packets at {where}").format(where=where)
         console.print()
         show_packets(console, trace, node, title)

@@ -8,7 +8,7 @@ from typing import TextIO
 
 import click
 
-from webtrip.cli.common import UserError, listen_option, parse_listen, serve_until_stopped
+from webtrip.cli.common import Group, UserError, listen_option, parse_listen, serve_until_stopped
 from webtrip.net import RealNetwork
 from webtrip.outcomes import EXIT_USAGE
 from webtrip.report.http import common_log_line
@@ -19,7 +19,7 @@ from webtrip.web.sites import Site, SiteError, SiteMap
 DEFAULT_LISTEN = "127.0.0.1:8080"
 
 
-@click.group("web")
+@click.group("web", cls=Group)
 def web_group() -> None:
     """Steps 2 and 3: the web server that sends a page's files."""
 

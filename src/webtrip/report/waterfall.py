@@ -14,7 +14,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from webtrip.i18n import translation
+from webtrip.i18n import milliseconds, number, translation
 from webtrip.report.timings import RequestTiming
 
 PHASE_STYLE = {
@@ -69,18 +69,18 @@ def waterfall(
             str(timing.request),
             _short(timing.url),
             status,
-            _("(cache)") if timing.cache == "fresh" else _size(timing.wire_size),
+            _("(cache)") if timing.cache == "fresh" else _size(timing.wire_size, language),
             connection,
             bar,
-            f"{timing.total:.1f} ms" if timing.total >= 0 else "–",
+            milliseconds(timing.total, language),
         )
     return table
 
 
 def legend(language: str = "en", *, cache: bool = False) -> Text:
     """What each symbol means: the phase names are HAR's (as in a browser's devtools);
-    in other languages each is followed by its meaning in that language. With ``cache``,
-    what "(cache)" in the size column means too."""
+    in other languages each follows its meaning in that language, in brackets. With
+    ``cache``, what "(cache)" in the size column means too."""
     _ = translation(language).gettext
     meanings = {
         "blocked": _("queued"),
@@ -94,7 +94,7 @@ def legend(language: str = "en", *, cache: bool = False) -> Text:
     text = Text()
     for name, (symbol, style) in PHASE_STYLE.items():
         text.append(f"{symbol} ", style=style)
-        text.append(f"{name}   " if language == "en" else f"{name} ({meanings[name]})   ")
+        text.append(f"{name}   " if language == "en" else f"{meanings[name]} ({name})   ")
     text.append("↺ " + _("reused connection"))
     if cache:
         text.append("   " + _("(cache)") + " " + _("kept by the browser: not asked for again"))
@@ -107,9 +107,9 @@ def _short(url: str, limit: int = 38) -> str:
     return path if len(path) <= limit else "…" + path[-(limit - 1) :]
 
 
-def _size(size: int) -> str:
+def _size(size: int, language: str) -> str:
     if size < 1024:
-        return f"{size} B"
+        return f"{number(size, language)} B"
     if size < 1024 * 1024:
-        return f"{size / 1024:.1f} kB"
-    return f"{size / 1024 / 1024:.1f} MB"
+        return f"{number(size / 1024, language, 1)} kB"
+    return f"{number(size / 1024 / 1024, language, 1)} MB"
