@@ -33,7 +33,7 @@ from support import run_webtrip as webtrip
 from webtrip import lab
 from webtrip.lab import sim as simulated
 from webtrip.report.html import html_report
-from webtrip.trace import HttpRequestQueued, PageLoadStarted, Trace
+from webtrip.trace import HttpRequestQueued, PacketCaptured, PageLoadStarted, Trace
 
 RUN_TIMEOUT = 45.0  # seconds for one Chromium run
 HOSTILE = "http://evil.test/</script><script>alert(1)</script><b>&amp;"
@@ -100,8 +100,9 @@ def test_each_node_has_its_own_list_and_a_clean_run_marks_nothing(sim_trace):
     assert nodes[0] == "browser" and {"router", "web", "resolver"} <= set(nodes)
     for view in data["views"]:
         assert [r["info"] for r in view["rows"] if "[TCP " in r["info"]] == [], view["node"]
-        captured = [e for e in sim_trace.events
-                    if type(e).__name__ == "PacketCaptured" and e.actor == view["node"]]  # fmt: skip
+        captured = [
+            e for e in sim_trace.events if isinstance(e, PacketCaptured) and e.actor == view["node"]
+        ]
         assert len(view["rows"]) == len(captured), "its own capture: every packet, once"
     browser = data["views"][0]
     assert browser["title"] == "browser (10.0.0.1)" and not browser["interfaces"]
@@ -228,7 +229,7 @@ def test_chromium_steps_through_every_event_without_errors_or_requests(
     data = embedded(page_file.read_text(encoding="utf-8"))
     lists = {entry["node"]: entry for entry in result["lists"]}
     assert list(lists) == [view["node"] for view in data["views"]]
-    assert list(lists)[0] == "browser", "the browser's own capture is shown first"
+    assert next(iter(lists)) == "browser", "the browser's own capture is shown first"
     for view in data["views"]:
         assert lists[view["node"]]["rows"] == len(view["rows"])
         assert lists[view["node"]]["marked"] == 0, "a run without loss marks nothing"

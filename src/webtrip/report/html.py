@@ -147,19 +147,22 @@ def _capture_nodes(trace: Trace, first: str) -> list[str]:
         for e in trace.events
     ) else []  # fmt: skip
     for event in trace.events:
-        if isinstance(event, PacketCaptured) and event.direction != DROP:
-            if event.actor not in nodes:
-                nodes.append(event.actor)
+        if (
+            isinstance(event, PacketCaptured)
+            and event.direction != DROP
+            and event.actor not in nodes
+        ):
+            nodes.append(event.actor)
     return nodes
 
 
 def packet_views(
     trace: Trace, language: str = "en", first: str = "browser"
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, tuple[int, int]]]:
-    """Each node's own packet list (``first``'s first), the packets' details (header
-    fields and bytes, once per datagram however many nodes saw it, which rows point at), and where each
-    packet event's row is: ``id(event)`` → (view, row), in its own node's view when it
-    has one."""
+    """Each node's own packet list (``first``'s first); the packets' details (header
+    fields and bytes, once per datagram however many nodes saw it), which rows point
+    at; and where each packet event's row is: ``id(event)`` → (view, row), in its own
+    node's view when it has one."""
     words = labels(language)["directions"]
     views: list[dict[str, Any]] = []
     frames: list[dict[str, Any]] = []
@@ -230,7 +233,8 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
         if isinstance(event, PacketCaptured) and id(event) in row_of:
             view, row = row_of[id(event)]
             item["packet"] = [view, row]
-            item["text"] = f"{event.interface} {event.direction}: {views[view]['rows'][row]['info']}"
+            info = views[view]["rows"][row]["info"]
+            item["text"] = f"{event.interface} {event.direction}: {info}"
         events.append(item)
     timings = [
         {

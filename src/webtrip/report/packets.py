@@ -83,7 +83,9 @@ def packet_rows(
         elif packet.tcp is not None:
             link = where[0] if where else ""
             analysis = flows.segment(ip.source, ip.destination, ip.payload, number, time, link)
-            message = None if dropped else messages.segment(link, ip.source, ip.destination, analysis)
+            message = None
+            if not dropped:
+                message = messages.segment(link, ip.source, ip.destination, analysis)
             protocol, info = _tcp_info(analysis, message)
         elif packet.icmp is not None:
             info = _icmp_info(packet.icmp.type, packet.icmp.code)
@@ -146,7 +148,8 @@ class HttpReassembly:
         self.next_seq[flow] = analysis.relative_seq + len(body)
         if expected is not None and analysis.relative_seq != expected:
             self.reading.pop(flow, None)  # a hole: this message cannot be put together
-        connection = (link, frozenset({(source, segment.src_port), (destination, segment.dst_port)}))
+        ends = frozenset({(source, segment.src_port), (destination, segment.dst_port)})
+        connection = (link, ends)
         message = self.reading.get(flow) or self._start(body)
         if message is None:
             return CONTINUATION if connection in self.http else None
