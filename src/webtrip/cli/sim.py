@@ -33,7 +33,7 @@ from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_v
 from webtrip.i18n import choose_language, translation
 from webtrip.lab import sim as simulated
 from webtrip.outcomes import EXIT_USAGE
-from webtrip.report.pcap import pcap_from_trace
+from webtrip.report.pcap import capture_files
 
 _CLI_UNITS = {"latency": ("time", "ms"), "bandwidth": ("rate", "mbit")}
 
@@ -122,7 +122,8 @@ FILTER_HELP = (
 @click.option(
     "--pcap",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write the browser's packets to a pcap file (from the trace).",
+    help="Write the browser's packets (or --at's) to a pcap file, pcapng if it ends .pcapng; "
+    "a router's, one file per link (r-eth0.pcap...).",
 )
 @click.option("--no-packets", is_flag=True, help="Do not print the packet list.")
 @click.option(
@@ -218,11 +219,7 @@ def sim(
     trace = run.world.trace
     node = at_host or chosen.browser_host
     if pcap:
-        try:
-            with open(pcap, "wb") as file:
-                file.write(pcap_from_trace(trace, node))
-        except OSError as exc:
-            raise UserError(f"cannot write {pcap}: {exc.strerror or exc}") from None
+        _write_captures(capture_files(trace, node, pcap), node, language)
     write_views(trace, har_file, mermaid_file, report_file, language)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
@@ -266,6 +263,27 @@ def _checked_url(chosen: lab.Lab, url: str | None) -> str:
             EXIT_USAGE,
         )
     return urllib.parse.urlunsplit(parts)
+
+
+def _write_captures(files: dict[str, bytes], node: str, language: str) -> None:
+    """Write the capture files; a node on several links gets one per link, and is told."""
+    for name, data in files.items():
+        try:
+            with open(name, "wb") as file:
+                file.write(data)
+        except OSError as exc:
+            raise UserError(f"cannot write {name}: {exc.strerror or exc}") from None
+    if len(files) > 1:
+        _ = translation(language).gettext
+        err_console().print(
+            _(
+                "webtrip: note: {node} is on {count} links, so its capture is one file per "
+                "link ({files}): in a single file, each packet it forwards would be there "
+                "twice, and Wireshark would take the second copy for a retransmission."
+            ).format(node=node, count=len(files), files=", ".join(files)),
+            markup=False,
+            highlight=False,
+        )
 
 
 def _note_faults_that_did_nothing(faults: list[lab.FaultSpec], fired: list[Any]) -> None:
