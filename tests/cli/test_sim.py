@@ -239,7 +239,7 @@ def test_the_narration_counts_retries_on_both_sides():
     browser: the narration says who did, not that nothing was sent again."""
     response = webtrip("sim", "--drop", "http-response", "--no-render", "--no-packets")
     assert response.returncode == 0, response.stderr
-    assert "The browser had to send 0 segments again." in response.stdout
+    assert "The browser did not have to send any segment again." in response.stdout
     assert "The server had to send 1 segment again." in response.stdout
     question = webtrip("sim", "--drop", "dns-query", "--no-render", "--no-packets")
     assert "2 questions at once" in question.stdout
@@ -258,12 +258,17 @@ def test_a_page_with_files_that_did_not_load_exits_21(tmp_path):
     assert re.search(r"/style\.css\s+404", done.stdout)
 
 
-def test_a_fault_that_never_matched_is_noted():
+def test_a_fault_that_never_matched_is_told_in_both_languages_and_keeps_the_exit_code():
     done = webtrip("sim", "--drop", "synack#99", "--no-render", "--no-packets")
     assert done.returncode == 0, done.stderr
-    assert done.stderr == (
-        "webtrip: note: --drop synack#99 did nothing: only 4 packet(s) on the browser's link "
-        "matched, so there was no #99.\n"
+    sentence = "--drop synack#99 matched no packet: the run had 4 SYN-ACKs, so nothing was dropped."
+    assert done.stderr == f"webtrip: {sentence}\n"
+    assert sentence in done.stdout  # the narration says it too
+    spanish = webtrip("sim", "--drop", "synack#99", "--lang", "es", "--no-render", "--no-packets")
+    assert spanish.returncode == 0
+    assert spanish.stderr == (
+        "webtrip: --drop synack#99 no ha coincidido con ningún paquete: en la ejecución ha "
+        "habido 4 SYN-ACK, así que no se ha descartado nada.\n"
     )
     assert webtrip("sim", "--drop", "synack", "--no-packets").stderr == ""
 
@@ -329,7 +334,12 @@ def test_reload_keeps_both_loads_in_the_har_and_the_diagram(tmp_path):
 @pytest.mark.parametrize(
     ("args", "sentence"),
     [
-        (("--dns-silent",), "La consulta falló: el servidor DNS no respondió, o no pudo."),
+        (
+            ("--dns-silent",),
+            "El navegador ha preguntado 5 veces al servidor DNS 10.0.0.53:53 por la dirección "
+            "de www.webtrip.test, y cada vez ha esperado 2 s una respuesta; no ha llegado "
+            "ninguna, así que al cabo de 10 s su resolutor local (stub resolver) se ha rendido.",
+        ),
         (("http://nope.webtrip.test/",), "La consulta falló: el nombre no existe (NXDOMAIN)."),
         (
             ("http://www.webtrip.test:81/",),

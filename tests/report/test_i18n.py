@@ -14,7 +14,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 
 import webtrip
-from webtrip.i18n import LOCALE_DIR, choose_language, translation
+from webtrip.i18n import LOCALE_DIR, choose_language, milliseconds, number, seconds, translation
 
 SOURCE = Path(webtrip.__file__).parent
 PO = LOCALE_DIR / "es" / "LC_MESSAGES" / "webtrip.po"
@@ -119,3 +119,30 @@ def test_the_demo_narrates_in_each_language(lang, heading):
     )
     assert done.returncode == 0, done.stderr
     assert heading in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "decimals", "english", "spanish"),
+    [
+        (5, 0, "5", "5"),
+        (2086, 0, "2,086", "2086"),  # Spain groups from five digits on (CLDR, RAE)
+        (12345, 0, "12,345", "12.345"),
+        (1234567, 0, "1,234,567", "1.234.567"),
+        (9.49, 2, "9.49", "9,49"),
+        (1042.34, 1, "1,042.3", "1042,3"),
+        (99999.6, 0, "100,000", "100.000"),  # grouping decided on the rounded value
+    ],
+)
+def test_numbers_are_written_as_each_language_writes_them(value, decimals, english, spanish):
+    assert number(value, "en", decimals) == english
+    assert number(value, "es", decimals) == spanish
+
+
+def test_durations_keep_two_decimals_only_below_ten_milliseconds():
+    assert milliseconds(0.0123, "es") == "0,01 ms"
+    assert milliseconds(9.49, "en") == "9.49 ms"
+    assert milliseconds(1042.3, "en") == "1,042 ms"
+    assert milliseconds(1042.3, "es") == "1042 ms"
+    assert milliseconds(-1, "es") == "–"
+    assert seconds(1.0, "es") == "1 s"
+    assert seconds(1.5, "es") == "1,5 s"

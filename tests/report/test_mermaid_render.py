@@ -6,8 +6,10 @@ version 11) is installed into ``tests/.npm`` (``scripts/test.sh`` does it when
 npm is available); its self-contained browser bundle ``dist/mermaid.min.js``
 is loaded by a page written into the test's temporary folder, which parses and
 renders each diagram and writes the outcome as JSON into ``<pre id="result">``.
-``--dump-dom`` shows it. The test is skipped, saying why, when Chromium or the
-bundle is missing.
+``--dump-dom`` shows it. Both styles are rendered: the sequence diagrams
+(with a lost packet and unanswered DNS questions, in English and Spanish) and
+the four steps' flowcharts. The test is skipped, saying why, when Chromium or
+the bundle is missing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pytest
 
 from peers.chromium import CHROMIUM_FLAGS, run_chromium
 from support import require_peer, require_program, run_webtrip
-from webtrip.report.mermaid import mermaid_from_trace
+from webtrip.report.mermaid import mermaid_flowchart, mermaid_from_trace
 from webtrip.trace import Trace
 
 NPM = Path(__file__).resolve().parent.parent / ".npm"
@@ -52,8 +54,10 @@ PAGE = """<!DOCTYPE html>
         holder.innerHTML = svg;
         const root = holder.querySelector("svg");
         const actors = [...holder.querySelectorAll("text.actor")].map(t => t.textContent.trim());
+        const nodes = [...holder.querySelectorAll("g.node")].map(n => n.textContent.trim());
+        const crosses = holder.querySelectorAll("[marker-end*='cross' i]").length;
         const elements = root ? root.querySelectorAll("*").length : 0;
-        results.push({{result: root ? "OK " + elements : "no svg", actors}});
+        results.push({{result: root ? "OK " + elements : "no svg", actors, nodes, crosses}});
       }} catch (error) {{
         results.push({{result: String(error && error.message || error), actors: []}});
       }}
@@ -106,10 +110,18 @@ def diagrams() -> dict[str, str]:
 
     trace, (load,) = asyncio.run(run_demo("en"))
     assert load.error is None
+    sim = webtrip_json("sim")
+    synack = webtrip_json("sim", "--drop", "synack")
+    failed = webtrip_json("sim", "--dns-silent")
     return {
         "demo": mermaid_from_trace(trace),
-        "sim": mermaid_from_trace(webtrip_json("sim")),
-        "failed": mermaid_from_trace(webtrip_json("sim", "--dns-silent")),
+        "sim": mermaid_from_trace(sim),
+        "failed": mermaid_from_trace(failed),
+        "synack es": mermaid_from_trace(synack, language="es"),
+        "flowchart demo": mermaid_flowchart(trace),
+        "flowchart sim es": mermaid_flowchart(sim, language="es"),
+        "flowchart synack": mermaid_flowchart(synack),
+        "flowchart failed es": mermaid_flowchart(failed, language="es"),
     }
 
 
@@ -130,8 +142,20 @@ def test_mermaid_parses_and_renders_every_diagram(diagrams, tmp_path):
     for (name, text), got in zip(diagrams.items(), results, strict=True):
         assert re.fullmatch(r"OK \d+", got["result"]), f"{name}: {got['result']}\n{text}"
         assert int(got["result"].split()[1]) > 10, f"{name}: an almost empty SVG"
+        # A crossed arrow in the text is a crossed arrow in the picture, and only there.
+        crossed = len(re.findall(r"^ +\w+ ?-{1,2}x", text, re.M))
+        assert got["crosses"] == crossed, (
+            f"{name}: {got['crosses']} crosses drawn, {crossed} in text"
+        )
+        if text.startswith("flowchart"):
+            # Each box is drawn with its words: the client's, the DNS server's...
+            client = "Client – Browser" if "Client – Browser" in text else "Cliente – Navegador"
+            assert any(node.startswith(client) for node in got["nodes"]), (name, got["nodes"])
+            assert len(got["nodes"]) == len(re.findall(r"^    \w+[\[(]", text, re.M)), name
+            continue
         # Each participant is drawn twice (top and bottom), with its label.
         for label in participant_labels(text):
             assert label in got["actors"], f"{name}: {label!r} not drawn in {got['actors']}"
-        assert "Browser" in got["actors"]
-        assert any(a.startswith("DNS server") for a in got["actors"]), name
+        assert "Browser" in got["actors"] or "Navegador" in got["actors"]
+        assert any(a.startswith(("DNS server", "Resolver", "Servidor DNS", "Resolutor"))
+                   for a in got["actors"]), name  # fmt: skip

@@ -98,6 +98,7 @@ def browse(
     as_json: bool,
     har_file: str | None,
     mermaid_file: str | None,
+    mermaid_style: str,
     report_file: str | None,
     no_render: bool,
     timeout: float,
@@ -134,7 +135,7 @@ def browse(
         return trace, await browser.load(url)
 
     trace, load = asyncio.run(main())
-    write_views(trace, har_file, mermaid_file, report_file, language)
+    write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
     else:

@@ -49,6 +49,7 @@ def demo(
     as_json: bool,
     har_file: str | None,
     mermaid_file: str | None,
+    mermaid_style: str,
     report_file: str | None,
     no_render: bool,
     reload: bool,
@@ -74,7 +75,7 @@ def demo(
         trace, loads = asyncio.run(run_demo(language, loads=2 if reload else 1))
     except OSError as exc:
         raise UserError(f"the demo lab could not start: {exc.strerror or exc}") from None
-    write_views(trace, har_file, mermaid_file, report_file, language)
+    write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
     else:

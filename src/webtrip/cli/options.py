@@ -2,7 +2,7 @@
 
 ``--lang``, ``--json``, ``--no-render`` and ``--reload`` on the commands that load
 a page (``browse``, ``demo``, ``sim``), and the files a run can be saved as:
-``--har FILE``, ``--mermaid FILE`` and ``--report FILE.html`` — also on
+``--har FILE``, ``--mermaid FILE`` (``--mermaid-style``) and ``--report FILE.html`` — also on
 ``webtrip report``, which makes them from a saved trace.
 """
 
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 
 from webtrip.i18n import LANGUAGES
+from webtrip.report.mermaid import STYLES
 
 __all__ = [
     "JSON_OPTION",
@@ -55,7 +56,16 @@ MERMAID_OPTION = click.option(
     "mermaid_file",
     metavar="FILE",
     type=click.Path(dir_okay=False),
-    help="Write a mermaid sequence diagram of the page load.",
+    help="Write a mermaid diagram of the page load (--mermaid-style chooses which).",
+)
+MERMAID_STYLE_OPTION = click.option(
+    "--mermaid-style",
+    "mermaid_style",
+    type=click.Choice(STYLES),
+    default=STYLES[0],
+    show_default=True,
+    help="Which mermaid diagram --mermaid writes: the sequence of messages, or the "
+    "flowchart of the four steps (browser, DNS, Internet, web server) with the run's values.",
 )
 REPORT_OPTION = click.option(
     "--report",
@@ -67,5 +77,5 @@ REPORT_OPTION = click.option(
 
 
 def view_options(function: F) -> F:
-    """Both ``--har`` and ``--mermaid``."""
-    return HAR_OPTION(MERMAID_OPTION(function))
+    """``--har``, ``--mermaid`` and ``--mermaid-style``."""
+    return HAR_OPTION(MERMAID_OPTION(MERMAID_STYLE_OPTION(function)))

@@ -22,7 +22,7 @@ from webtrip.i18n import translation
 from webtrip.outcomes import EXIT_INCOMPLETE, EXIT_LOADED
 from webtrip.report.har import har_from_trace
 from webtrip.report.html import html_report
-from webtrip.report.mermaid import mermaid_from_trace
+from webtrip.report.mermaid import mermaid_flowchart, mermaid_from_trace
 from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note, packet_rows, packet_table
 from webtrip.report.page import render_page
@@ -137,13 +137,20 @@ def write_views(
     mermaid_file: str | None,
     report_file: str | None = None,
     language: str = "en",
+    mermaid_style: str = "sequence",
 ) -> None:
-    """Write the asked-for views of ``trace``; a file that cannot be written is a UserError."""
+    """Write the asked-for views of ``trace``, in ``language``; a file that cannot be
+    written is a UserError. ``mermaid_style``: the sequence diagram or the flowchart."""
 
     def page(trace: Trace) -> str:
         return html_report(trace, language)
 
-    views = ((har_file, har_text), (mermaid_file, mermaid_from_trace), (report_file, page))
+    def diagram(trace: Trace) -> str:
+        if mermaid_style == "flowchart":
+            return mermaid_flowchart(trace, language=language)
+        return mermaid_from_trace(trace, language=language)
+
+    views = ((har_file, har_text), (mermaid_file, diagram), (report_file, page))
     for path, make in views:
         if not path:
             continue

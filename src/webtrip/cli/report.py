@@ -39,6 +39,7 @@ def report(
     trace_file: str,
     har_file: str | None,
     mermaid_file: str | None,
+    mermaid_style: str,
     report_file: str | None,
     html_file: str | None,
     lang: str | None,
@@ -73,4 +74,11 @@ def report(
         trace = Trace.from_json(text)
     except ValueError as exc:
         raise UserError(f"{trace_file} is not a webtrip trace: {exc}", EXIT_USAGE) from None
-    write_views(trace, har_file, mermaid_file, report_file, choose_language(lang))
+    write_views(
+        trace,
+        har_file,
+        mermaid_file,
+        report_file,
+        choose_language(lang),
+        mermaid_style=mermaid_style,
+    )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import re
 import sys
 import urllib.parse
-from typing import Any
 
 import click
 
@@ -30,10 +29,12 @@ from webtrip.cli.options import (
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
-from webtrip.i18n import choose_language, translation
+from webtrip.i18n import choose_language, number, translation
 from webtrip.lab import sim as simulated
 from webtrip.outcomes import EXIT_USAGE
+from webtrip.report.narration import fault_note
 from webtrip.report.pcap import capture_files
+from webtrip.trace import FaultOutcome
 
 _CLI_UNITS = {"latency": ("time", "ms"), "bandwidth": ("rate", "mbit")}
 
@@ -158,6 +159,7 @@ def sim(
     as_json: bool,
     har_file: str | None,
     mermaid_file: str | None,
+    mermaid_style: str,
     report_file: str | None,
     no_render: bool,
 ) -> None:
@@ -171,7 +173,9 @@ def sim(
     tshark). Faults act on the browser's link. Exit codes are webtrip
     browse's (0 loaded, 21 loaded but some of its files did not, 10-20 why
     the page did not load; see webtrip browse --help); 2 for a mistake in
-    the command, 1 when a file cannot be written.
+    the command, 1 when a file cannot be written. A --drop or --delay that
+    matched no packet is said on stderr and in the narration; it leaves the
+    exit code to the page load.
 
     \b
     Examples:
@@ -215,12 +219,14 @@ def sim(
         )
     except lab.LabError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
-    _note_faults_that_did_nothing(faults, run.browser_link.faults)
     trace = run.world.trace
+    for outcome in trace.of_type(FaultOutcome):
+        if not outcome.fired:  # not a mistake, but worth knowing: the narration says it too
+            err_console().print(f"webtrip: {fault_note(outcome, language)}", highlight=False)
     node = at_host or chosen.browser_host
     if pcap:
         _write_captures(capture_files(trace, node, pcap), node, language)
-    write_views(trace, har_file, mermaid_file, report_file, language)
+    write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
         sys.exit(load_exit_code(run.loads))
@@ -280,18 +286,7 @@ def _write_captures(files: dict[str, bytes], node: str, language: str) -> None:
                 "webtrip: note: {node} is on {count} links, so its capture is one file per "
                 "link ({files}): in a single file, each packet it forwards would be there "
                 "twice, and Wireshark would take the second copy for a retransmission."
-            ).format(node=node, count=len(files), files=", ".join(files)),
+            ).format(node=node, count=number(len(files), language), files=", ".join(files)),
             markup=False,
             highlight=False,
         )
-
-
-def _note_faults_that_did_nothing(faults: list[lab.FaultSpec], fired: list[Any]) -> None:
-    """Say so when a --drop or --delay matched nothing: not a mistake, but worth knowing."""
-    for spec, fault in zip(faults, fired, strict=True):
-        if not fault.fired:
-            err_console().print(
-                f"webtrip: note: --{spec.action} {spec.text} did nothing: only "
-                f"{fault.seen} packet(s) on the browser's link matched, so there was no "
-                f"#{spec.nth}."
-            )

@@ -226,6 +226,9 @@ class DnsServer:
             reason = await self._tcp_messages(stream, later)
         except ConnectionError:
             reason = "connection reset"
+        except asyncio.CancelledError:
+            reason = "server stopped"  # shut down while the connection was still open
+            raise
         finally:
             # Answers still being found: delivered if the client only stopped
             # asking (within the idle timeout), given up otherwise.

@@ -28,6 +28,7 @@ from webtrip.netsim.link import Link
 from webtrip.netsim.node import Interface, Node
 from webtrip.netsim.tcp_state import State
 from webtrip.netsim.world import SimWorld
+from webtrip.trace import FaultOutcome, LinkConditionsSet
 
 __all__ = ["CLOSING_LIMIT", "LinkConditions", "SimLab", "build", "run"]
 
@@ -176,6 +177,10 @@ def run(
     nodes, browser_link = build(world, lab, conditions)
     browser_end = next(end for end in browser_link.ends if end.node_name == lab.browser_host)
     other_end = browser_link.peer_of(browser_end)
+    trace = world.trace
+    trace.record(LinkConditionsSet(
+        0.0, "network", (browser_end.node_name, other_end.node_name), browser_link.latency,
+        browser_link.bandwidth, browser_link.loss, browser_link.mtu))  # fmt: skip
     for fault in faults:
         sender = {FROM_BROWSER: browser_end, TO_BROWSER: other_end}.get(fault.sender or "")
         if fault.action == "drop":
@@ -208,6 +213,9 @@ def run(
             settle=lambda: _closing_handshakes(hosts, world.links),
         )
     )
+    for spec, acted in zip(faults, browser_link.faults, strict=True):
+        trace.record(FaultOutcome(trace.now(), "network", spec.action, spec.text, spec.nth,
+                                  spec.extra, acted.seen, acted.fired))  # fmt: skip
     world.close()
     return SimLab(lab, world, nodes, browser_link, done[0], done)
 

@@ -33,10 +33,12 @@ from webtrip.report.timings import RequestTiming, request_timings
 from webtrip.trace import (
     DnsMessageReceived,
     DnsMessageSent,
+    FaultOutcome,
     HttpRequestRetried,
     HttpRequestSent,
     HttpResponseCompleted,
     HttpResponseStarted,
+    LinkConditionsSet,
     NameLookupFailed,
     NameLookupStarted,
     NameResolved,
@@ -52,13 +54,16 @@ from webtrip.trace import (
     TlsHandshakeCompleted,
     Trace,
 )
-from webtrip.trace.events import IN, LOOPBACK, OUT, Event
+from webtrip.trace.events import DROP, IN, LOOPBACK, OUT, Event
+
+DNS_PORT = 53
 
 __all__ = [
     "Connection",
     "Lookup",
     "PageLoadFacts",
     "ResolverWalk",
+    "packet_kind",
     "packets_by_peer",
     "page_load_facts",
     "resolver_walk",
@@ -156,6 +161,9 @@ class Connection:
     tls: TlsHandshakeCompleted | None = None
 
 
+_TcpRow = tuple[float, str, int, int, tuple[str, ...]]
+"""A TCP packet at the browser: time, "in"/"out", sequence number, payload size, flags."""
+
 _Exchange = TypeVar("_Exchange", HttpRequestSent, HttpResponseStarted, HttpResponseCompleted)
 
 
@@ -222,6 +230,83 @@ class PageLoadFacts:
         """Segments the servers sent the browser again during the load (0 without packets)."""
         end = self.finished.t if self.finished is not None else float("inf")
         return sent_again_to(self.trace, self.events, self.events[0].t, end)
+
+    # --- what the learner set: the link's conditions and the targeted faults -----------
+
+    @cached_property
+    def conditions(self) -> LinkConditionsSet | None:
+        """The browser's link, when a simulated run recorded it (None on real sockets)."""
+        return next(iter(self.trace.of_type(LinkConditionsSet)), None)
+
+    @cached_property
+    def fault_outcomes(self) -> list[FaultOutcome]:
+        """What each ``--drop``/``--delay`` did (empty without faults)."""
+        return self.trace.of_type(FaultOutcome)
+
+    @cached_property
+    def drops(self) -> list[PacketCaptured]:
+        """The packets lost on the browser's link, at random or by a targeted fault, in
+        either direction (a simulated run's; empty otherwise)."""
+        conditions = self.conditions
+        if conditions is None:
+            return []
+        browser = conditions.ends[0]
+        captured = self.trace.of_type(PacketCaptured)
+        mine = {ends[0] for e in captured if e.actor == browser and e.direction == OUT
+                and (ends := addresses(e.data)) is not None}  # fmt: skip
+        return [
+            e for e in captured
+            if e.direction == DROP and e.reason.startswith(LINK_DROPS)
+            and (e.actor == browser or (e.actor == conditions.ends[1]
+                                        and (addresses(e.data) or ("", ""))[1] in mine))
+        ]  # fmt: skip
+
+    def browser_packets(self, connection: int) -> list[_TcpRow]:
+        """The TCP packets of the browser's ``connection`` at the browser's own node, in
+        order: (time, "in"/"out", sequence number, payload size, flags). Empty without
+        packets (a real run) or if the connection never opened."""
+        conditions = self.conditions
+        opened = self.connections.get(connection)
+        if conditions is None or opened is None or opened.opened is None:
+            return []
+        port = opened.opened.local[1]
+        rows = []
+        for event in self.trace.of_type(PacketCaptured):
+            if event.actor != conditions.ends[0] or event.direction not in (IN, OUT):
+                continue
+            try:
+                packet = dissect(event.data)
+            except ValueError:
+                continue
+            tcp = packet.tcp
+            mine = packet.source_port if event.direction == OUT else packet.destination_port
+            if tcp is not None and mine == port:
+                rows.append((event.t, event.direction, tcp.sequence, tcp.payload_size, tcp.flags))
+        return rows
+
+    def dropped(self, kind: str) -> list[PacketCaptured]:
+        """The dropped packets of one ``kind`` (see :func:`packet_kind`)."""
+        return [e for e in self.drops if packet_kind(e.data) == kind]
+
+
+LINK_DROPS = ("lost on the link", "targeted fault")
+"""How the simulated link words a drop it made (netsim.link): at random, or by a fault."""
+
+
+def packet_kind(data: bytes) -> str:
+    """What a packet is, in the words a loss is told with: "syn", "synack",
+    "dns-query", "dns-response", "data" (a TCP segment carrying bytes), or "other"."""
+    try:
+        packet = dissect(data)
+    except ValueError:
+        return "other"
+    if packet.tcp is not None:
+        if "SYN" in packet.tcp.flags:
+            return "synack" if "ACK" in packet.tcp.flags else "syn"
+        return "data" if packet.tcp.payload_size else "other"
+    if packet.udp is not None and DNS_PORT in (packet.source_port, packet.destination_port):
+        return "dns-query" if packet.destination_port == DNS_PORT else "dns-response"
+    return "other"
 
 
 def page_load_facts(trace: Trace, actor: str = "browser") -> PageLoadFacts:

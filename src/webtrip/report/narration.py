@@ -15,12 +15,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from gettext import GNUTranslations, NullTranslations
 
-from webtrip.i18n import translation
+from webtrip.i18n import milliseconds, number, seconds, translation
 from webtrip.net import format_address
 from webtrip.outcomes import failure
-from webtrip.report.facts import Lookup, PageLoadFacts, ResolverWalk, page_load_facts
+from webtrip.report.facts import (
+    Lookup,
+    PageLoadFacts,
+    ResolverWalk,
+    packet_kind,
+    page_load_facts,
+)
 from webtrip.report.timings import RequestTiming
-from webtrip.trace import PageLoadFinished, ResolverStep, Trace
+from webtrip.trace import FaultOutcome, PageLoadFinished, ResolverStep, Trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +45,16 @@ class _Words:
         self.language = language
         self._: Callable[[str], str] = catalog.gettext
         self.ngettext: Callable[[str, str, int], str] = catalog.ngettext
+
+    def ms(self, value: float) -> str:
+        """A duration in milliseconds, as the language writes it ("–" if unknown)."""
+        return milliseconds(value, self.language)
+
+    def s(self, value: float) -> str:
+        return seconds(value, self.language)
+
+    def n(self, value: float, decimals: int = 0) -> str:
+        return number(value, self.language, decimals)
 
 
 def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[Paragraph]:
@@ -64,7 +80,7 @@ def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
     """Step 1: each name the browser looked up — where it asked, what came back, and what
     the recursive resolver behind it did."""
     _ = words._
-    sentences: list[str] = []
+    sentences: list[str] = [*_link_story(facts, words), *_faults_that_did_nothing(facts, words)]
     ended = sorted((lookup for lookup in facts.lookups if lookup.outcome is not None),
                    key=lambda lookup: lookup.outcome.t if lookup.outcome else 0)  # fmt: skip
     resolved = [lookup for lookup in ended if lookup.resolved is not None]
@@ -74,10 +90,7 @@ def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
     for lookup in failed:
         assert lookup.failed is not None
         # The error's own words are English; in another language, what kind of failure.
-        kind = lookup.failed.kind
-        why = lookup.failed.message if words.language == "en" else _lookup_failure(kind, _)
-        sentences.append(_("The lookup failed: {message}.").format(message=why))
-        sentences.extend(_resolver_story(lookup.resolver, words))
+        sentences.extend(_failed_lookup(lookup, words))
     if not resolved and not failed:
         sentences.append(_("The browser was still waiting for the DNS answer when time ran out."))
     return Paragraph(_("Step 1 — DNS: the name's address"), " ".join(sentences))
@@ -113,6 +126,8 @@ def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
             size="/".join(str(s) for s in sorted({e.size for e in lookup.queries})),
         )
     ]
+    if lookup.started is not None and lookup.ended is not None:
+        sentences.extend(_dns_losses(facts, lookup.started, lookup.ended, words))
     if again := lookup.retries:
         sentences.append(
             ngettext(
@@ -125,7 +140,7 @@ def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
     sentences.append(
         _("The answers ({size} bytes) came back in {ms}: {addresses}.").format(
             size="/".join(str(s) for s in sorted({e.size for e in lookup.answers})),
-            ms=_milliseconds(timing.dns if timing else -1),
+            ms=words.ms(timing.dns if timing else -1),
             addresses=addresses,
         )
     )
@@ -137,6 +152,173 @@ def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
         text = _("The answer may be remembered for {ttl} seconds (its TTL).")
         sentences.append(text.format(ttl=name.ttl))
     return sentences
+
+
+def _failed_lookup(lookup: Lookup, words: _Words) -> list[str]:
+    """A lookup that failed: who gave up, after how many tries of how long, and — if the
+    resolver found the answer after all — why it came too late."""
+    _, ngettext = words._, words.ngettext
+    failed = lookup.failed
+    assert failed is not None
+    questions = max(len(lookup.questions), 1)
+    tries = len(lookup.queries) // questions
+    walk = lookup.resolver
+    found = walk is not None and not walk.refused and walk.first_walked.rcode == "NOERROR"
+    if failed.kind != "dns-failure" or not tries or lookup.answers or lookup.started is None:
+        kind = failed.kind
+        why = failed.message if words.language == "en" else _lookup_failure(kind, _)
+        return [_("The lookup failed: {message}.").format(message=why),
+                *_resolver_story(walk, words)]  # fmt: skip
+    waited = failed.t - lookup.started
+    server = format_address(lookup.server) if lookup.server else "?"
+    sentences = [
+        ngettext(
+            "The browser asked the DNS server at {server} for the address of {name} and "
+            "waited {each} for an answer; none came, so after {total} its stub resolver "
+            "gave up.",
+            "The browser asked the DNS server at {server} for the address of {name} {tries} "
+            "times, waiting {each} for an answer each time; none came, so after {total} its "
+            "stub resolver gave up.",
+            tries,
+        ).format(
+            server=server,
+            name=lookup.name,
+            tries=tries,
+            each=words.s(waited / tries),
+            total=words.s(waited),
+        )
+    ]
+    if found and walk is not None:
+        first = walk.first_walked
+        sentences.append(
+            _(
+                "Yet the resolver did find the answer: the first question reached it "
+                "{arrived} after the browser sent it, it walked down the DNS tree in {walk}, "
+                "and sent its answer back — but that answer had not reached the browser "
+                "when it stopped waiting."
+            ).format(
+                arrived=words.s(first.started - lookup.started),
+                walk=words.ms((first.t - first.started) * 1000),
+            )
+        )
+        sentences.extend(_resolver_story(walk, words))
+    return sentences
+
+
+def _link_story(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """The browser's link as the run set it (a simulated run only): the round trip its
+    delay makes, its speed and its losses."""
+    link = facts.conditions
+    if link is None:
+        return []
+    _ = words._
+    sentences = [
+        _(
+            "In this simulated network the browser's link delays every packet by {latency} "
+            "each way, so a question and its answer (a round trip) take at least {rtt}."
+        ).format(latency=words.ms(link.latency * 1000), rtt=words.ms(link.latency * 2000))
+    ]
+    if link.bandwidth is not None:
+        sentences.append(
+            _(
+                "It carries {rate} Mbit/s: a full packet of {mtu} bytes takes {wire} to put "
+                "on the wire."
+            ).format(
+                rate=words.n(link.bandwidth / 1e6, 1 if link.bandwidth % 1e6 else 0),
+                mtu=words.n(link.mtu),
+                wire=words.ms(link.mtu * 8 / link.bandwidth * 1000),
+            )
+        )
+    if link.loss:
+        sentences.append(
+            _("It loses {share} % of the packets at random.").format(
+                share=words.n(link.loss * 100, 0 if (link.loss * 100).is_integer() else 1)
+            )
+        )
+    return sentences
+
+
+def _faults_that_did_nothing(facts: PageLoadFacts, words: _Words) -> list[str]:
+    return [fault_note(o, words.language) for o in facts.fault_outcomes if not o.fired]
+
+
+def fault_note(outcome: FaultOutcome, language: str) -> str:
+    """The sentence for a ``--drop``/``--delay`` that matched no packet, in ``language``:
+    how many packets it could have acted on, so the learner sees why."""
+    words = _Words(language)
+    _, ngettext = words._, words.ngettext
+    option = f"--{outcome.action} {outcome.text}"
+    name = outcome.text.split("#")[0].split("=")[0].strip().lower()
+    matched = outcome.matched
+    nouns = {
+        "syn": ngettext("SYN", "SYNs", matched),
+        "synack": ngettext("SYN-ACK", "SYN-ACKs", matched),
+        "fin": ngettext("FIN", "FINs", matched),
+        "rst": ngettext("RST", "RSTs", matched),
+        "dns": ngettext("DNS message", "DNS messages", matched),
+        "dns-query": ngettext("DNS question", "DNS questions", matched),
+        "dns-response": ngettext("DNS answer", "DNS answers", matched),
+        "udp": ngettext("UDP datagram", "UDP datagrams", matched),
+    }
+    noun = nouns.get(name, ngettext("matching packet", "matching packets", matched))
+    if outcome.action == "drop":
+        text = _("{option} matched no packet: the run had {count} {noun}, so nothing was "
+                 "dropped.")  # fmt: skip
+    else:
+        text = _("{option} matched no packet: the run had {count} {noun}, so nothing was "
+                 "held back.")  # fmt: skip
+    return text.format(option=option, count=words.n(matched), noun=noun)
+
+
+def _dns_losses(facts: PageLoadFacts, start: float, end: float, words: _Words) -> list[str]:
+    """The browser's DNS questions and answers lost on its link during a lookup."""
+    ngettext = words.ngettext
+    window = [e for e in facts.drops if start <= e.t <= end]
+    questions = sum(1 for e in window if packet_kind(e.data) == "dns-query")
+    answers = sum(1 for e in window if packet_kind(e.data) == "dns-response")
+    sentences = []
+    if questions:
+        sentences.append(
+            ngettext(
+                "{count} of its questions was lost on the browser's link.",
+                "{count} of its questions were lost on the browser's link.",
+                questions,
+            ).format(count=words.n(questions))
+        )
+    if answers:
+        sentences.append(
+            ngettext(
+                "{count} answer was lost on the browser's link on its way back.",
+                "{count} answers were lost on the browser's link on their way back.",
+                answers,
+            ).format(count=words.n(answers))
+        )
+    return sentences
+
+
+def _other_handshakes(facts: PageLoadFacts, first: int | None, words: _Words) -> list[str]:
+    """The page's other connections whose handshake lost a SYN or SYN-ACK, and the wait."""
+    ngettext = words.ngettext
+    waits = []
+    for connection in facts.connections:
+        if connection == first:
+            continue
+        rows = facts.browser_packets(connection)
+        syns = [r[0] for r in rows if r[1] == "out" and r[4] == ("SYN",)]
+        if len(syns) > 1:
+            waits.append(syns[-1] - syns[0])
+    if not waits:
+        return []
+    return [
+        ngettext(
+            "On {count} other connection a SYN or its SYN-ACK was lost: the browser waited "
+            "{wait} before sending its SYN again, and that file came that much later.",
+            "On {count} other connections a SYN or its SYN-ACK was lost: each waited its "
+            "retransmission timeout ({wait} the longest) before sending its SYN again, and "
+            "those files came that much later.",
+            len(waits),
+        ).format(count=words.n(len(waits)), wait=words.s(max(waits)))
+    ]
 
 
 def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words) -> Paragraph:
@@ -160,9 +342,13 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
                 "handshake (SYN, SYN-ACK, ACK) took {ms}."
             ).format(
                 address=format_address(opened.peer) if opened else "?",
-                ms=_milliseconds(first.connect - max(first.ssl, 0) if first.connect >= 0 else -1),
+                ms=words.ms(first.connect - max(first.ssl, 0) if first.connect >= 0 else -1),
             )
         )
+        sentences.extend(_address_choice(facts, first.request, opened.peer[0] if opened else "",
+                                         words))  # fmt: skip
+        sentences.extend(_handshake_losses(facts, first.connection, words))
+        sentences.extend(_other_handshakes(facts, first.connection, words))
         handshake = connection.tls if connection is not None else None
         if handshake is not None:
             sentences.append(
@@ -172,7 +358,7 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
                 ).format(
                     version=handshake.version,
                     cipher=handshake.cipher,
-                    ms=_milliseconds(first.ssl),
+                    ms=words.ms(first.ssl),
                     subject=handshake.subject or "?",
                     issuer=handshake.issuer or "?",
                     until=handshake.not_after or "?",
@@ -192,6 +378,73 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
     )
 
 
+def _address_choice(facts: PageLoadFacts, request: int, used: str, words: _Words) -> list[str]:
+    """Why the connection went to that address, when the name has more than one."""
+    _ = words._
+    resolved = next(
+        (
+            lk.resolved
+            for lk in facts.lookups
+            if lk.resolved is not None and lk.resolved.request == request
+        ),
+        None,
+    )
+    if resolved is None or len(resolved.addresses) < 2 or used not in resolved.addresses:
+        return []
+    first = resolved.addresses[0]
+    if used == first and ":" in first and any(":" not in a for a in resolved.addresses):
+        return [
+            _(
+                "The name has an IPv6 and an IPv4 address; the browser tries them in order, "
+                "IPv6 first as browsers prefer (RFC 6724, RFC 8305), and {address} answered, "
+                "so it used that one."
+            ).format(address=used)
+        ]
+    if used != first:
+        return [
+            _(
+                "It tried the name's addresses in order, and {address} was the one that answered."
+            ).format(address=used)
+        ]
+    return []
+
+
+def _handshake_losses(facts: PageLoadFacts, connection: int | None, words: _Words) -> list[str]:
+    """A SYN or SYN-ACK of ``connection`` lost on the link: what the browser did about it."""
+    if connection is None:
+        return []
+    _, ngettext = words._, words.ngettext
+    packets = facts.browser_packets(connection)
+    syns = [row[0] for row in packets if row[1] == "out" and row[4] == ("SYN",)]
+    if len(syns) < 2:
+        return []
+    lost = {packet_kind(e.data) for e in facts.drops if syns[0] <= e.t < syns[-1]}
+    synack = next((row[0] for row in packets if row[1] == "in" and "SYN" in row[4]), syns[-1])
+    sentences = []
+    if "synack" in lost:
+        sentences.append(_("The server's SYN-ACK was lost on the browser's link: the browser "
+                           "heard nothing back."))  # fmt: skip
+    elif "syn" in lost:
+        sentences.append(_("The browser's SYN was lost on its link: the server never heard "
+                           "it."))  # fmt: skip
+    sentences.append(
+        ngettext(
+            "The browser waited its retransmission timeout ({rto}) and sent its SYN again; "
+            "so the handshake took {took} instead of {rtt}.",
+            "The browser sent its SYN again {count} times, each after waiting its "
+            "retransmission timeout ({rto} the first time, then twice as long); so the "
+            "handshake took {took} instead of {rtt}.",
+            len(syns) - 1,
+        ).format(
+            count=len(syns) - 1,
+            rto=words.s(syns[1] - syns[0]),
+            took=words.ms((synack - syns[0]) * 1000),
+            rtt=words.ms((synack - syns[-1]) * 1000),
+        )
+    )
+    return sentences
+
+
 def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) -> Paragraph:
     """Step 3: the answer — its status, the pieces it came in, and what TCP saw."""
     _, ngettext = words._, words.ngettext
@@ -200,7 +453,7 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
     if head is not None:
         sentences.append(
             _("The server answered {status} {reason} after {ms} (time to first byte).").format(
-                status=head.status, reason=head.reason, ms=_milliseconds(first.wait)
+                status=head.status, reason=head.reason, ms=words.ms(first.wait)
             )
         )
     hops = [t for t in facts.timings if t.kind == "document"]
@@ -210,7 +463,9 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 status=hop.status, url=following.url
             )
         )
-    if done is not None:
+    pieces = _pieces(facts, first.connection, done.t if done is not None else None, words)
+    sentences.extend(pieces)
+    if done is not None and not pieces:
         reads = facts.reads(first.connection, done.t)
         sentences.append(
             ngettext(
@@ -234,16 +489,21 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 segments_out=sum(i.segments_out for i in infos),
                 connections=len(infos),
                 # The shortest round trip measured (a connection without a sample says 0).
-                rtt=_milliseconds(min((i.rtt for i in infos if i.rtt > 0), default=-0.001) * 1000),
+                rtt=words.ms(min((i.rtt for i in infos if i.rtt > 0), default=-0.001) * 1000),
             )
         )
-        sentences.append(
-            ngettext(
-                "The browser had to send {count} segment again.",
-                "The browser had to send {count} segments again.",
-                retransmissions,
-            ).format(count=retransmissions)
-        )
+        if retransmissions:
+            sentences.append(
+                ngettext(
+                    "The browser had to send {count} segment again.",
+                    "The browser had to send {count} segments again.",
+                    retransmissions,
+                ).format(count=retransmissions)
+            )
+        else:
+            sentences.append(_("The browser did not have to send any segment again."))
+        if facts.conditions is None and (loopback := _loopback_story(facts, words)):
+            sentences.append(loopback)
         if again := facts.server_resends:
             sentences.append(
                 ngettext(
@@ -265,6 +525,85 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
             ).format(count=len(retried))
         )
     return Paragraph(_("Step 3 — Packets: the answer arrives in pieces"), " ".join(sentences))
+
+
+def _pieces(
+    facts: PageLoadFacts, connection: int | None, until: float | None, words: _Words
+) -> list[str]:
+    """How the answer travelled on a simulated run: the segments it came in, their size
+    and why (the MSS from the MTU), arrivals out of order, and what was sent again."""
+    link = facts.conditions
+    if link is None or connection is None or until is None:
+        return []
+    _, ngettext = words._, words.ngettext
+    arrived = [row for row in facts.browser_packets(connection)
+               if row[1] == "in" and row[3] > 0 and row[0] <= until]  # fmt: skip
+    if not arrived:
+        return []
+    sizes = [row[3] for row in arrived]
+    seen: set[int] = set()
+    highest, again, out_of_order = -1, 0, 0
+    for _t, _direction, sequence, size, _flags in arrived:
+        if sequence in seen:
+            again += 1
+        elif sequence < highest:
+            out_of_order += 1
+        seen.add(sequence)
+        highest = max(highest, sequence + size)
+    sentences = [
+        ngettext(
+            "The answer came in {count} TCP segment of {size} bytes.",
+            "The answer came in {count} TCP segments, of at most {size} bytes each.",
+            len(arrived),
+        ).format(count=words.n(len(arrived)), size=words.n(max(sizes)))
+    ]
+    mss = link.mtu - 40
+    if len(arrived) > 1:
+        sentences.append(
+            _(
+                "Why that size: a packet on this link carries at most {mtu} bytes (its MTU); "
+                "take away 20 bytes of IPv4 header and 20 of TCP header and {mss} bytes of "
+                "data are left (the MSS)."
+            ).format(mtu=words.n(link.mtu), mss=words.n(mss))
+        )
+    if out_of_order:
+        sentences.append(
+            ngettext(
+                "{count} segment arrived after one that came later in the answer; TCP put "
+                "it back in its place by its sequence number.",
+                "{count} segments arrived after ones that came later in the answer; TCP put "
+                "them back in their places by their sequence numbers.",
+                out_of_order,
+            ).format(count=words.n(out_of_order))
+        )
+    if again:
+        sentences.append(
+            ngettext(
+                "{count} segment had gone missing and arrived when the server sent it again.",
+                "{count} segments had gone missing and arrived when the server sent them again.",
+                again,
+            ).format(count=words.n(again))
+        )
+    return sentences
+
+
+def _loopback_story(facts: PageLoadFacts, words: _Words) -> str:
+    """On a real run over loopback: why the round trip is so short, and why the kernel
+    counts many segments while the page came in few."""
+    first = facts.first
+    connection = facts.connections.get(first.connection or -1) if first else None
+    if connection is None or connection.opened is None:
+        return ""
+    peer = connection.opened.peer[0]
+    if not (peer == "::1" or peer.startswith("127.")):
+        return ""
+    _ = words._
+    return _(
+        "The server is on this same computer ({address}, loopback): a round trip is one "
+        "computer talking to itself, which is why it is so short. The kernel counts every "
+        "segment of the {connections} connections — each one's handshake, its requests, "
+        "the answers, the ACKs and the closing FINs — not only the pieces of the page."
+    ).format(address=peer, connections=words.n(len(facts.tcp_infos)))
 
 
 def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
@@ -324,7 +663,7 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                 title=finished.title,
                 files=len(timings),
                 bytes=sum(t.wire_size for t in timings),
-                ms=_milliseconds(_span(timings)),
+                ms=words.ms(_span(timings)),
             )
         )
     return Paragraph(_("Step 4 — The page: reassembled, parsed and shown"), " ".join(sentences))
@@ -352,7 +691,7 @@ def _resolver_story(walk: ResolverWalk | None, words: _Words) -> list[str]:
             ).format(server=server)
         ]
     first = walk.first_walked
-    took = _milliseconds((first.t - first.started) * 1000)
+    took = words.ms((first.t - first.started) * 1000)
     if first.rcode == "SERVFAIL":
         sentences = [
             ngettext(
@@ -490,11 +829,3 @@ def _span(timings: list[RequestTiming]) -> float:
     start = min(t.started for t in timings)
     end = max(t.started + max(t.total, 0) / 1000 for t in timings)
     return (end - start) * 1000
-
-
-def _milliseconds(value: float) -> str:
-    if value < 0:
-        return "–"
-    if value < 10:
-        return f"{value:.2f} ms"
-    return f"{value:.0f} ms"

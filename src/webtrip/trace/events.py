@@ -349,6 +349,39 @@ class PageLoadFinished(Event):
     message: str
 
 
+# --- the conditions and faults a learner set ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LinkConditionsSet(Event):
+    """The browser's link as the run built it (``actor``: the world): one-way ``latency``
+    (s), ``bandwidth`` (bit/s, None: no limit), the share of packets ``loss`` loses at
+    random, and the ``mtu`` (bytes). Recorded at the start of a simulated run."""
+
+    ends: tuple[str, str]  # the two nodes it joins, the browser's first
+    latency: float
+    bandwidth: float | None
+    loss: float
+    mtu: int
+
+
+@dataclass(frozen=True, slots=True)
+class FaultOutcome(Event):
+    """What a targeted fault (``--drop``/``--delay``) did, recorded when the run ends.
+
+    ``text`` is the filter as the user wrote it; the fault acts on the ``nth``
+    matching packet; ``matched`` counts the packets that matched on the browser's
+    link; ``fired`` is False when there was no ``nth`` one, so it did nothing.
+    """
+
+    action: str  # "drop" or "delay"
+    text: str
+    nth: int
+    extra: float  # the delay, s (0 for a drop)
+    matched: int
+    fired: bool
+
+
 # --- the simulated network's packets --------------------------------------------------
 
 
@@ -409,6 +442,7 @@ __all__ = [
     "DnsMessageReceived",
     "DnsMessageSent",
     "Event",
+    "FaultOutcome",
     "Headers",
     "HttpBodySent",
     "HttpExchangeCompleted",
@@ -420,6 +454,7 @@ __all__ = [
     "HttpResponseCompleted",
     "HttpResponseHeadSent",
     "HttpResponseStarted",
+    "LinkConditionsSet",
     "NameLookupFailed",
     "NameLookupStarted",
     "NameResolved",

@@ -153,6 +153,9 @@ class WebServer:
             reason = await self._requests(stream, connection)
         except ConnectionError:
             reason = "connection reset"
+        except asyncio.CancelledError:
+            reason = "server stopped"  # shut down while the connection was still open
+            raise
         except Exception as exc:  # a bug must cost one connection, never the server
             reason = f"server error: {type(exc).__name__}: {exc}"
             stream.abort()
