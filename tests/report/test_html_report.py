@@ -33,7 +33,7 @@ from support import run_webtrip as webtrip
 from webtrip import lab
 from webtrip.lab import sim as simulated
 from webtrip.report.html import html_report
-from webtrip.trace import HttpRequestQueued, PageLoadStarted, Trace
+from webtrip.trace import HttpRequestQueued, PacketCaptured, PageLoadStarted, Trace
 
 RUN_TIMEOUT = 45.0  # seconds for one Chromium run
 HOSTILE = "http://evil.test/</script><script>alert(1)</script><b>&amp;"
@@ -85,11 +85,44 @@ def test_the_page_is_self_contained_and_its_data_parses(sim_trace, language):
     assert [e["i"] for e in data["events"]] == list(range(len(sim_trace.events)))
     assert {"browser"} <= set(data["actors"])
     assert len(data["timings"]) == 6  # the page and its five files
-    assert data["packets"], "a simulated run shows its packets"
-    first = data["packets"][0]
+    assert data["views"][0]["rows"], "a simulated run shows its packets"
+    first = data["frames"][data["views"][0]["rows"][0]["frame"]]
     assert first["fields"] and first["hex"].startswith("0000  45")
     started = next(e for e in data["events"] if e["type"] == "PageLoadStarted")
     assert started["text"].endswith("http://www.webtrip.test/")  # "\/" in the file
+
+
+def test_each_node_has_its_own_list_and_a_clean_run_marks_nothing(sim_trace):
+    """The list is one node's capture at a time, the browser's first: a copy of a
+    segment seen by another node (or by the router on another link) is not a
+    retransmission, so a run without loss shows no "[TCP ..." mark in any list."""
+    data = embedded(html_report(sim_trace))
+    nodes = [view["node"] for view in data["views"]]
+    assert nodes[0] == "browser" and {"router", "web", "resolver"} <= set(nodes)
+    for view in data["views"]:
+        assert [r["info"] for r in view["rows"] if "[TCP " in r["info"]] == [], view["node"]
+        captured = [
+            e for e in sim_trace.events if isinstance(e, PacketCaptured) and e.actor == view["node"]
+        ]
+        assert len(view["rows"]) == len(captured), "its own capture: every packet, once"
+    browser = data["views"][0]
+    assert browser["title"] == "browser (10.0.0.1)" and not browser["interfaces"]
+    router = data["views"][nodes.index("router")]
+    assert router["interfaces"]
+    assert {r["where"].split()[1] for r in router["rows"]} == {"in", "out"}
+    spanish = embedded(html_report(sim_trace, "es"))["views"][nodes.index("router")]
+    assert {r["where"].split()[1] for r in spanish["rows"]} == {"entrada", "salida"}
+
+
+def test_a_lost_synack_is_one_retransmission_in_the_browsers_list():
+    """--drop synack: the browser sends its SYN once more, and that is the only
+    retransmission its list shows (the list once merged every node's copies and
+    marked five handshake rows)."""
+    trace = simulated.run(lab.demo_lab(), 1, faults=[lab.parse_fault("drop", "synack")]).world.trace
+    browser = embedded(html_report(trace))["views"][0]
+    marked = [r["info"] for r in browser["rows"] if "[TCP " in r["info"]]
+    assert len(marked) == 1 and marked[0].startswith("[TCP Retransmission] ")
+    assert "[SYN]" in marked[0]
 
 
 def test_failed_runs_and_real_runs_without_packets(failed_trace):
@@ -100,7 +133,7 @@ def test_failed_runs_and_real_runs_without_packets(failed_trace):
     without = Trace(clock=lambda: 0.0, wall_start=0.0)
     without.events.extend(e for e in failed_trace.events if type(e).__name__ != "PacketCaptured")
     page = html_report(without)
-    assert embedded(page)["packets"] == [] and 'id="packets"' not in page
+    assert embedded(page)["views"] == [] and 'id="packets"' not in page
     empty = html_report(Trace(clock=lambda: 0.0, wall_start=0.0))
     assert embedded(empty)["events"] == []
 
@@ -194,6 +227,15 @@ def test_chromium_steps_through_every_event_without_errors_or_requests(
     assert result["errors"] == []
     assert result["resources"] == [], "the page made no network request"
     assert result["overflow"] <= 0, "the page does not scroll sideways"
+    data = embedded(page_file.read_text(encoding="utf-8"))
+    lists = {entry["node"]: entry for entry in result["lists"]}
+    assert list(lists) == [view["node"] for view in data["views"]]
+    assert next(iter(lists)) == "browser", "the browser's own capture is shown first"
+    for view in data["views"]:
+        assert lists[view["node"]]["rows"] == len(view["rows"])
+        assert lists[view["node"]]["marked"] == 0, "a run without loss marks nothing"
+    assert lists["router"]["columns"] == 8, "the router's list says on which interface"
+    assert lists["browser"]["columns"] == 7
 
 
 @pytest.mark.peer("chromium")

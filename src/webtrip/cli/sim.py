@@ -29,12 +29,12 @@ from webtrip.cli.options import (
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
-from webtrip.i18n import actor_name, choose_language
+from webtrip.i18n import actor_name, choose_language, number, translation
 from webtrip.lab import sim as simulated
 from webtrip.lab.profiles import PROFILES, NetworkProfile
 from webtrip.outcomes import EXIT_USAGE
 from webtrip.report.narration import fault_note
-from webtrip.report.pcap import pcap_from_trace
+from webtrip.report.pcap import capture_files
 from webtrip.trace import FaultOutcome
 
 _CLI_UNITS = {"latency": ("time", "ms"), "bandwidth": ("rate", "mbit")}
@@ -206,7 +206,8 @@ PROFILES_HELP = "\b\nNetwork profiles (--network NAME; round trip, download spee
 @click.option(
     "--pcap",
     type=click.Path(dir_okay=False, writable=True),
-    help="Write the browser's packets to a pcap file (from the trace).",
+    help="Write the browser's packets (or --at's) to a pcap file, pcapng if it ends .pcapng; "
+    "a router's, one file per link (r-eth0.pcap...).",
 )
 @click.option("--no-packets", is_flag=True, help="Do not print the packet list.")
 @click.option(
@@ -316,13 +317,7 @@ def sim(
             err_console().print(f"webtrip: {fault_note(outcome, language)}", highlight=False)
     node = at_host or chosen.browser_host
     if pcap:
-        try:
-            with open(pcap, "wb") as file:
-                file.write(pcap_from_trace(trace, node))
-        except OSError as exc:
-            reason = exc.strerror or exc
-            message = _("cannot write {file}: {reason}").format(file=pcap, reason=reason)
-            raise UserError(message) from None
+        _write_captures(capture_files(trace, node, pcap), node, language)
     write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
         sys.stdout.write(trace.to_json() + "\n")
@@ -366,3 +361,25 @@ def _checked_url(chosen: lab.Lab, url: str | None) -> str:
             EXIT_USAGE,
         )
     return urllib.parse.urlunsplit(parts)
+
+
+def _write_captures(files: dict[str, bytes], node: str, language: str) -> None:
+    """Write the capture files; a node on several links gets one per link, and is told."""
+    for name, data in files.items():
+        try:
+            with open(name, "wb") as file:
+                file.write(data)
+        except OSError as exc:
+            reason = exc.strerror or exc
+            message = _("cannot write {file}: {reason}").format(file=name, reason=reason)
+            raise UserError(message) from None
+    if len(files) > 1:
+        err_console().print(
+            _(
+                "webtrip: note: {node} is on {count} links, so its capture is one file per "
+                "link ({files}): in a single file, each packet it forwards would be there "
+                "twice, and Wireshark would take the second copy for a retransmission."
+            ).format(node=node, count=number(len(files), language), files=", ".join(files)),
+            markup=False,
+            highlight=False,
+        )

@@ -10,7 +10,11 @@ already seen, and says of each segment:
 - its mark, Wireshark's expert information: a **retransmission** (data, SYN or
   FIN that does not go past what was already sent) — *spurious* if the peer
   had already acknowledged it, *fast* if it answers duplicate ACKs (two or
-  more, the last within 20 ms, asking for it); **previous segment not
+  more, the last within 20 ms, asking for it); **out-of-order** if instead
+  it fills a hole soon after the highest segment seen (within the
+  connection's first round trip, from its SYN to the ACK that ends the
+  handshake, or 3 ms if the capture has none): a reordered segment, not one
+  sent twice — it does not end where the highest one ended; **previous segment not
   captured** (it starts past what was sent); a **duplicate ACK** (a pure ACK
   at the sender's next sequence number repeating the ACK and window before it,
   counted from the frame that first had them); a **keep-alive** (one byte
@@ -39,6 +43,7 @@ class Mark(enum.Enum):
     RETRANSMISSION = "TCP Retransmission"
     FAST_RETRANSMISSION = "TCP Fast Retransmission"
     SPURIOUS_RETRANSMISSION = "TCP Spurious Retransmission"
+    OUT_OF_ORDER = "TCP Out-Of-Order"
     PREVIOUS_SEGMENT_NOT_CAPTURED = "TCP Previous segment not captured"
     DUP_ACK = "TCP Dup ACK"
     KEEP_ALIVE = "TCP Keep-Alive"
@@ -88,6 +93,9 @@ class TcpAnalysis:
         self.isn: dict[_Flow, int] = {}
         self.scale: dict[_Flow, int] = {}
         self.sent_up_to: dict[_Flow, int] = {}
+        self.sent_up_to_at: dict[_Flow, float] = {}  # the time of the segment that went furthest
+        self.syn_at: dict[_Flow, float] = {}  # the last SYN (without ACK), keyed by its flow
+        self.first_rtt: dict[_Flow, float] = {}  # SYN to the ACK that ends the handshake
         self.acked_up_to: dict[_Flow, int] = {}  # by the other side
         self.last_ack: dict[_Flow, tuple[int, int, int, int]] = {}  # ack, window, frame, repeats
         self.dup_ack_at: dict[_Flow, float] = {}  # the last one's time
@@ -118,6 +126,8 @@ class TcpAnalysis:
             self.isn[forward] = segment.seq
             if segment.window_scale is not None:
                 self.scale[forward] = segment.window_scale
+        if number is not None:
+            self._time_handshake(forward, backward, segment.flags, time)
         isn = self.isn.get(forward, segment.seq)
         relative_seq = (segment.seq - isn) % 2**32
         relative_ack = None
@@ -130,15 +140,31 @@ class TcpAnalysis:
             window <<= self.scale[forward]  # RFC 7323: never scaled in a SYN
         length = len(segment.payload)
         mark, dup_of, dup_count = self._mark(
-            forward, segment, relative_seq, length, bool(syn or fin), number
+            forward, segment, relative_seq, length, bool(syn or fin), number, time
         )
         if number is not None:
             self.last_was_keepalive[forward] = mark is Mark.KEEP_ALIVE
-        if mark is Mark.RETRANSMISSION and self._fast(backward, segment.seq, time):
-            mark = Mark.FAST_RETRANSMISSION
         if number is not None and mark is Mark.DUP_ACK:
             self.dup_ack_at[forward] = time
         return SegmentAnalysis(segment, relative_seq, relative_ack, window, mark, dup_of, dup_count)
+
+    def _time_handshake(self, forward: _Flow, backward: _Flow, flags: Flags, time: float) -> None:
+        """Keep the connection's first round trip: from its last SYN to the first pure
+        ACK after it (Wireshark's threshold for a segment out of order)."""
+        connection = min(forward, backward)
+        if flags & Flags.SYN and not flags & Flags.ACK:
+            self.syn_at[connection] = time
+        elif flags & (Flags.SYN | Flags.ACK) == Flags.ACK and connection in self.syn_at:
+            self.first_rtt.setdefault(connection, time - self.syn_at[connection])
+
+    def _out_of_order(self, flow: _Flow, end: int, time: float) -> bool:
+        """Does a segment below the highest one seen fill a hole rather than repeat it: it
+        came within the first round trip of the highest (3 ms if unknown), and does not
+        end where it ended?"""
+        link, source, source_port, destination, destination_port = flow
+        connection = min(flow, (link, destination, destination_port, source, source_port))
+        threshold = self.first_rtt.get(connection) or 0.003
+        return time - self.sent_up_to_at[flow] < threshold and end != self.sent_up_to[flow]
 
     def _fast(self, reverse: _Flow, seq: int, time: float) -> bool:
         """Is a retransmission at ``seq`` the answer to duplicate ACKs (two or more, the
@@ -161,13 +187,37 @@ class TcpAnalysis:
         length: int,
         syn_or_fin: bool,
         number: int | None,
+        time: float,
     ) -> tuple[Mark, int, int]:
         """The segment's mark, and for a duplicate ACK the frame it repeats and its count."""
         if number is None:  # a dropped packet: not in the capture, not in its analysis
             return Mark.NONE, 0, 0
         end = seq + length + syn_or_fin
         before = self.sent_up_to.get(flow)
-        self.sent_up_to[flow] = max(end, before or 0)
+        mark, dup_of, dup_count = self._classify(flow, segment, seq, length, syn_or_fin, number)
+        if mark is Mark.RETRANSMISSION:
+            link, source, source_port, destination, destination_port = flow
+            reverse = (link, destination, destination_port, source, source_port)
+            if self._fast(reverse, segment.seq, time):
+                mark = Mark.FAST_RETRANSMISSION
+            elif self._out_of_order(flow, end, time):
+                mark = Mark.OUT_OF_ORDER
+        if before is None or end > before:
+            self.sent_up_to[flow], self.sent_up_to_at[flow] = end, time
+        return mark, dup_of, dup_count
+
+    def _classify(
+        self,
+        flow: _Flow,
+        segment: TcpSegment,
+        seq: int,
+        length: int,
+        syn_or_fin: bool,
+        number: int,
+    ) -> tuple[Mark, int, int]:
+        """The mark before telling a retransmission's kind (plain, fast or out of order)."""
+        end = seq + length + syn_or_fin
+        before = self.sent_up_to.get(flow)
         # A duplicate ACK repeats the ACK and window of the segments before it and sends
         # nothing new; it points at the frame that first had them (as Wireshark's).
         last = self.last_ack.get(flow)
@@ -193,7 +243,10 @@ class TcpAnalysis:
             self.last_ack[flow] = (segment.ack, segment.window, number, 0)
         if before is not None and seq > before:
             return Mark.PREVIOUS_SEGMENT_NOT_CAPTURED, 0, 0
-        if (length or syn_or_fin) and before is not None and end <= before:
+        # Not advanced: it starts below what was sent (but more than one byte just below
+        # it is new data after a window probe, as Wireshark reads it).
+        behind = before is not None and seq < before and not (length > 1 and seq == before - 1)
+        if (length or syn_or_fin) and behind:
             if length and end <= self.acked_up_to.get(flow, -1):  # the peer had the data
                 return Mark.SPURIOUS_RETRANSMISSION, 0, 0
             return Mark.RETRANSMISSION, 0, 0

@@ -3,6 +3,11 @@
 A pure function of a trace: the narration, a lane view of the actors with the
 current event highlighted, the waterfall of the requests and, for simulated
 runs, the packet list with the chosen packet's header fields and bytes. The
+list is one node's own capture at a time — the browser's first, any other
+chosen above it (a router's rows say on which interface, in or out) — with
+the marks :mod:`webtrip.report.packets` works out on that capture alone, as
+Wireshark would on that node's pcap: a copy of a packet seen by another node
+is never taken for a retransmission. The
 page's template, CSS and script are package data (``report/replay/``: page.html,
 replay.css, replay.js), inlined into the page with its data as JSON, so it
 opens offline and asks the network for nothing; its words go through gettext
@@ -29,7 +34,7 @@ from webtrip.report.packets import drop_note, packet_rows
 from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import request_timings
 from webtrip.trace import Trace
-from webtrip.trace.events import DROP, Event, PacketCaptured
+from webtrip.trace.events import DROP, LOOPBACK, Event, PacketCaptured
 
 __all__ = ["PHASE_COLOURS", "html_report", "labels", "report_data"]
 
@@ -79,6 +84,9 @@ def labels(language: str) -> dict[str, Any]:
             _("Info"),
         ],
         "lost": _("(lost)"),
+        "capture_at": _("Packets captured at"),
+        "interface": _("Interface"),
+        "directions": {"in": pgettext("direction", "in"), "out": pgettext("direction", "out")},
         "phases": {  # HAR's phases, as the waterfall's legend shows them
             "blocked": pgettext("phase", "blocked"),
             "dns": "DNS",
@@ -132,15 +140,81 @@ def _hex(data: bytes) -> str:
     return "\n".join(lines)
 
 
+def _capture_nodes(trace: Trace, first: str) -> list[str]:
+    """The nodes that captured packets, ``first`` first, the others as they appear."""
+    nodes = [first] if any(
+        isinstance(e, PacketCaptured) and e.actor == first and e.direction != DROP
+        for e in trace.events
+    ) else []  # fmt: skip
+    for event in trace.events:
+        if (
+            isinstance(event, PacketCaptured)
+            and event.direction != DROP
+            and event.actor not in nodes
+        ):
+            nodes.append(event.actor)
+    return nodes
+
+
+def packet_views(
+    trace: Trace, language: str = "en", first: str = "browser"
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[int, tuple[int, int]]]:
+    """Each node's own packet list (``first``'s first); the packets' details (header
+    fields and bytes, once per datagram however many nodes saw it), which rows point
+    at; and where each packet event's row is: ``id(event)`` → (view, row), in its own
+    node's view when it has one."""
+    words = labels(language)["directions"]
+    views: list[dict[str, Any]] = []
+    frames: list[dict[str, Any]] = []
+    frame_of: dict[bytes, int] = {}  # the same bytes (sent, then received) shown once
+    row_of: dict[int, tuple[int, int]] = {}
+    for node in _capture_nodes(trace, first):
+        captured = captured_packets(trace, node, drops=True)
+        rows = packet_rows(
+            (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None,
+             p.interface)
+            for p in captured
+        )  # fmt: skip
+        own = [p for p in captured if p.direction != DROP]
+        interfaces = sorted({p.interface for p in own if p.interface != LOOPBACK})
+        sent_from = sorted({row.source for row, p in zip(rows, captured, strict=True)
+                            if p.direction == "out" and p.interface != LOOPBACK})  # fmt: skip
+        title = f"{node} ({sent_from[0]})" if len(sent_from) == 1 else node
+        listed = []
+        for index, (row, event) in enumerate(zip(rows, captured, strict=True)):
+            if event.data not in frame_of:
+                frame_of[event.data] = len(frames)
+                frames.append({"fields": header_fields(event.data), "hex": _hex(event.data)})
+            if event.actor == node or id(event) not in row_of:
+                row_of[id(event)] = (len(views), index)
+            where = ""
+            if event.direction != DROP and len(interfaces) > 1:
+                where = f"{event.interface} {words.get(event.direction, event.direction)}"
+            listed.append(
+                {
+                    "number": row.number,
+                    "time": f"{row.time:.6f}",
+                    "source": row.source,
+                    "destination": row.destination,
+                    "protocol": row.protocol,
+                    "length": row.length,
+                    "info": row.info,
+                    "dropped": row.dropped,
+                    "drop_note": row.drop_note,
+                    "where": where,
+                    "frame": frame_of[event.data],
+                }
+            )
+        views.append(
+            {"node": node, "title": title, "interfaces": len(interfaces) > 1, "rows": listed}
+        )
+    return views, frames, row_of
+
+
 def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
     """Everything the page shows, as JSON-ready data."""
     language = language if language in LANGUAGES else "en"
-    captured = captured_packets(trace, None, drops=True)
-    rows = packet_rows(
-        (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None)
-        for p in captured
-    )
-    packet_of = {id(event): index for index, event in enumerate(captured)}
+    views, frames, row_of = packet_views(trace, language)
     actors: list[str] = []
     events = []
     for index, event in enumerate(trace.events):
@@ -156,9 +230,11 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
         request = getattr(event, "request", None)
         if isinstance(request, int):
             item["request"] = request
-        if isinstance(event, PacketCaptured) and id(event) in packet_of:
-            item["packet"] = packet_of[id(event)]
-            item["text"] = f"{event.interface} {event.direction}: {rows[packet_of[id(event)]].info}"
+        if isinstance(event, PacketCaptured) and id(event) in row_of:
+            view, row = row_of[id(event)]
+            item["packet"] = [view, row]
+            info = views[view]["rows"][row]["info"]
+            item["text"] = f"{event.interface} {event.direction}: {info}"
         events.append(item)
     timings = [
         {
@@ -172,22 +248,6 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
         }
         for t in request_timings(trace)
     ]
-    packets = [
-        {
-            "number": row.number,
-            "time": f"{row.time:.6f}",
-            "source": row.source,
-            "destination": row.destination,
-            "protocol": row.protocol,
-            "length": row.length,
-            "info": row.info,
-            "dropped": row.dropped,
-            "drop_note": row.drop_note,
-            "fields": header_fields(event.data),
-            "hex": _hex(event.data),
-        }
-        for row, event in zip(rows, captured, strict=True)
-    ]
     return {
         "language": language,
         "labels": labels(language),
@@ -195,7 +255,8 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
         "actors": actors,
         "events": events,
         "timings": timings,
-        "packets": packets,
+        "views": views,
+        "frames": frames,
     }
 
 
@@ -230,10 +291,12 @@ def html_report(trace: Trace, language: str = "en") -> str:
     )
     head_cells = "".join(f"<th scope=col>{e(c)}</th>" for c in words["columns"])
     packets_section = ""
-    if data["packets"]:
+    if data["views"]:
         packets_section = f"""
 <section id="packets-section" aria-labelledby="h-packets">
 <h2 id="h-packets">{e(words["packets"])}</h2>
+<p class="host"><label for="packet-host">{e(words["capture_at"])}</label>
+<select id="packet-host"></select></p>
 <div class="scroll"><table id="packets"><thead><tr>{head_cells}</tr></thead>
 <tbody></tbody></table></div>
 <h3>{e(words["packet"])}</h3>

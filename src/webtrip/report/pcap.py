@@ -12,12 +12,28 @@ bytes, at each interface it crosses). A capture is a choice among them:
 :func:`pcap_from_trace` writes such a capture as a pcap file with
 :mod:`webtrip.packets.pcap`'s writer, stamped with the trace's calendar start,
 so a trace saved with ``--json`` gives back the very same file.
+
+A router forwards each packet from one link to another: its capture holds it
+twice, in on one interface and out on the other. Wireshark keeps a TCP
+connection's analysis per addresses and ports, not per interface, so in one
+file the second copy would look like a retransmission. :func:`capture_files`
+therefore writes a node with several links one file per link (``r-eth0.pcap``,
+``r-eth1.pcap``...); as pcapng (a name ending ``.pcapng``) each file also
+names its interface and says of each packet whether it came in or went out.
 """
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from webtrip.packets.ipv4 import addresses
-from webtrip.packets.pcap import pcap_bytes
+from webtrip.packets.pcap import (
+    PCAPNG_INBOUND,
+    PCAPNG_OUTBOUND,
+    InterfacePacket,
+    pcap_bytes,
+    pcapng_bytes,
+)
 from webtrip.trace import Trace
 from webtrip.trace.events import DROP, IN, LOOPBACK, OUT, PacketCaptured
 
@@ -57,3 +73,36 @@ def pcap_from_trace(trace: Trace, node: str | None = None) -> bytes:
     """A pcap file of :func:`captured_packets` ``(trace, node)`` (dropped packets left out)."""
     packets = captured_packets(trace, node)
     return pcap_bytes(((p.t, p.data) for p in packets), epoch=trace.wall_start)
+
+
+def _capture_bytes(trace: Trace, packets: list[PacketCaptured], pcapng: bool) -> bytes:
+    if not pcapng:
+        return pcap_bytes(((p.t, p.data) for p in packets), epoch=trace.wall_start)
+    directions = {IN: PCAPNG_INBOUND, OUT: PCAPNG_OUTBOUND}
+    return pcapng_bytes(
+        (InterfacePacket(p.t, p.data, p.interface, directions.get(p.direction, 0))
+         for p in packets),
+        epoch=trace.wall_start,
+    )  # fmt: skip
+
+
+def capture_files(trace: Trace, node: str, path: str) -> dict[str, bytes]:
+    """The capture files of ``node`` for a capture asked for at ``path``: that one
+    file, or for a node on several links (a router) one per link, named after it
+    (``r.pcapng`` → ``r-eth0.pcapng``...), so that no forwarded copy looks like a
+    retransmission to Wireshark. pcapng if ``path`` ends ``.pcapng``, else pcap."""
+    packets = captured_packets(trace, node)
+    pcapng = path.lower().endswith(".pcapng")
+    links: list[str] = []
+    for packet in packets:
+        if packet.interface != LOOPBACK and packet.interface not in links:
+            links.append(packet.interface)
+    if len(links) <= 1:
+        return {path: _capture_bytes(trace, packets, pcapng)}
+    chosen = PurePath(path)
+    return {
+        str(chosen.with_name(f"{chosen.stem}-{link}{chosen.suffix}")): _capture_bytes(
+            trace, [p for p in packets if p.interface == link], pcapng
+        )
+        for link in sorted(links)
+    }

@@ -6,7 +6,8 @@ const L = DATA.labels;
 const N = DATA.events.length;
 let position = 0;
 let timer = null;
-let chosenPacket = null;
+let chosenPacket = null;  // the row's index in the chosen view
+let view = 0;  // whose packets the list shows: an index into DATA.views (the browser's first)
 const visited = [];
 
 function el(tag, text, cls) {
@@ -71,11 +72,44 @@ function buildWaterfall() {
   }
 }
 
+function buildHostChoice() {
+  const select = document.getElementById("packet-host");
+  if (!select) return;
+  DATA.views.forEach((v, index) => {
+    const option = el("option", v.title);
+    option.value = String(index);
+    select.append(option);
+  });
+  select.addEventListener("change", () => chooseView(Number(select.value)));
+}
+
+function chooseView(index) {
+  view = index;
+  const select = document.getElementById("packet-host");
+  if (select) select.value = String(index);
+  buildPackets();
+  const detail = document.getElementById("packet-detail");
+  if (detail) detail.replaceChildren(el("p", L.no_packet));
+}
+
 function buildPackets() {
+  // The chosen node's own capture: its rows, numbered as its pcap's frames.
   const table = document.getElementById("packets");
   if (!table) return;
+  const shown = DATA.views[view];
+  chosenPacket = null;
+  const head = table.querySelector("thead tr");
+  head.replaceChildren();
+  const columns = L.columns.slice();
+  if (shown.interfaces) columns.splice(2, 0, L.interface);
+  for (const name of columns) {
+    const th = el("th", name);
+    th.scope = "col";
+    head.append(th);
+  }
   const body = table.querySelector("tbody");
-  DATA.packets.forEach((p, index) => {
+  body.replaceChildren();
+  shown.rows.forEach((p, index) => {
     const tr = el("tr");
     tr.id = "pk-" + index;
     if (p.dropped) tr.className = "lost";
@@ -86,10 +120,10 @@ function buildPackets() {
     button.addEventListener("click", () => choosePacket(index));
     cell.append(button);
     tr.append(cell);
-    for (const value of [p.time, p.source, p.destination, p.protocol, p.length,
-                         p.info + (p.dropped ? " " + L.lost + " " + p.drop_note : "")]) {
-      tr.append(el("td", value));
-    }
+    const values = [p.time, p.source, p.destination, p.protocol, p.length,
+                    p.info + (p.dropped ? " " + L.lost + " " + p.drop_note : "")];
+    if (shown.interfaces) values.splice(1, 0, p.where);
+    for (const value of values) tr.append(el("td", value));
     body.append(tr);
   });
 }
@@ -105,7 +139,7 @@ function choosePacket(index) {
   const row = document.getElementById("pk-" + index);
   row.classList.add("sel");
   centre(row.closest(".scroll"), row);
-  const p = DATA.packets[index];
+  const p = DATA.frames[DATA.views[view].rows[index].frame];
   detail.replaceChildren();
   detail.append(el("h4", L.fields));
   const box = el("div", null, "scroll");
@@ -146,7 +180,8 @@ function show(k) {
     const track = document.getElementById("req-" + ev.request);
     if (track) track.classList.add("on");
   }
-  if (ev.packet !== undefined) choosePacket(ev.packet);
+  // A packet of the node shown: its row. Another node's packets stay in its own list.
+  if (ev.packet !== undefined && ev.packet[0] === view) choosePacket(ev.packet[1]);
 }
 
 function step(delta) { show(position + delta); }
@@ -185,7 +220,10 @@ document.addEventListener("keydown", (ev) => {
 try {
   buildLanes();
   buildWaterfall();
-  buildPackets();
+  if (DATA.views.length) {
+    buildHostChoice();
+    chooseView(0);
+  }
   if (!N) document.getElementById("position").textContent = "0 / 0";
   const start = /^#e=(\d+)$/.exec(location.hash);  // "#e=12": open at the 12th event
   show(start ? Number(start[1]) - 1 : 0);
@@ -196,6 +234,7 @@ try {
 if (/[?&]selftest\b/.test(location.search)) {
   let backEnd = -1;
   const keys = [];
+  const lists = [];
   try {
     visited.length = 0;
     show(0);
@@ -212,6 +251,17 @@ if (/[?&]selftest\b/.test(location.search)) {
     keys.push(position);
     document.getElementById("back").click();
     keys.push(position);
+    // Each node's list through the selector, as a reader would choose it; then the first.
+    DATA.views.forEach((v, k) => {
+      const select = document.getElementById("packet-host");
+      select.value = String(k);
+      select.dispatchEvent(new Event("change"));
+      const rows = Array.from(document.querySelectorAll("#packets tbody tr"));
+      const cells = document.querySelectorAll("#packets thead th").length;
+      lists.push({node: v.node, rows: rows.length, columns: cells,
+                  marked: rows.filter((tr) => tr.textContent.includes("[TCP ")).length});
+    });
+    if (DATA.views.length) chooseView(0);
   } catch (err) {
     errors.push(String(err && err.stack || err));
   }
@@ -221,6 +271,7 @@ if (/[?&]selftest\b/.test(location.search)) {
     forward: forward,
     backEnd: backEnd,
     keysAndButtons: keys,
+    lists: lists,
     errors: errors,
     resources: performance.getEntriesByType("resource").map((entry) => entry.name),
     overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,

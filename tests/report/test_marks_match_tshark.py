@@ -1,0 +1,162 @@
+"""Differential tests: the marks a learner sees on each packet are tshark's, frame by frame.
+
+For several simulated runs (a clean one, a lost SYN-ACK, random loss that
+hits data segments, a small MTU that cuts answers into several segments, a
+link that reorders, and a router forwarding), ``webtrip sim`` writes the
+capture of one node and the HTML replay; tshark reads that capture. For
+every frame, the terminal list and the replay's list of that node say the
+same as tshark's Info column: the same ``[TCP ...]`` marks (retransmissions,
+out-of-order, duplicate ACKs, segments of a reassembled HTTP message...) and
+the same protocol (an HTTP row only where tshark shows HTTP).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support import require_program, run_webtrip
+from webtrip.labs import demo_path
+
+MARK = re.compile(r"\[TCP [^\]]*\]")
+"""Wireshark's expert marks in an Info column: ``[TCP Retransmission]``, ``[TCP Dup ACK 7#1]``."""
+
+Marks = dict[int, tuple[str, list[str]]]  # frame number → (protocol, marks)
+
+pytestmark = pytest.mark.peer("tshark")
+
+
+def reordering_lab(folder: Path) -> Path:
+    """The demo lab with 40% of the packets on the browser's link held back a while."""
+    shutil.copytree(demo_path(), folder)
+    lab_file = folder / "lab.toml"
+    text = lab_file.read_text()
+    assert text.count("mtu = 1500\n") == 1
+    lab_file.write_text(text.replace("mtu = 1500\n", 'mtu = 1500\nreorder = "40%"\n'))
+    return lab_file
+
+
+def tshark_marks(pcap: Path) -> Marks:
+    """What tshark says of each frame of ``pcap``: its protocol and its marks."""
+    tshark = require_program("tshark")
+    out = subprocess.run(
+        [tshark, "-r", str(pcap), "-T", "fields", "-e", "frame.number",
+         "-e", "_ws.col.Protocol", "-e", "_ws.col.Info"],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    marks: Marks = {}
+    for line in out.splitlines():
+        number, protocol, info = line.split("\t", 2)
+        marks[int(number)] = (protocol.split("/")[0], MARK.findall(info))  # HTTP/XML: HTTP
+    return marks
+
+
+def terminal_marks(stdout: str, heading: str) -> Marks:
+    """The numbered rows of ``webtrip sim``'s packet list: protocol and marks."""
+    marks: Marks = {}
+    for row in stdout.split(heading)[1].strip().splitlines()[1:]:
+        cells = row.split()
+        if cells and cells[0].isdigit():
+            marks[int(cells[0])] = (cells[4], MARK.findall(row))
+    return marks
+
+
+def replay_rows(page: Path, node: str) -> list[dict[str, object]]:
+    """The rows of ``node``'s list in the replay's embedded data."""
+    text = page.read_text(encoding="utf-8")
+    found = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', text, re.S)
+    assert found
+    views = {view["node"]: view for view in json.loads(found.group(1))["views"]}
+    return list(views[node]["rows"])
+
+
+def replay_marks(rows: list[dict[str, object]]) -> Marks:
+    return {
+        int(str(row["number"])): (str(row["protocol"]), MARK.findall(str(row["info"])))
+        for row in rows
+        if row["number"] is not None
+    }
+
+
+SCENARIOS = {
+    "clean": (),
+    "lost synack": ("--drop", "synack"),
+    "random loss": ("--loss", "5%", "--seed", "5"),
+    "mtu 576": ("--mtu", "576"),
+    "reordering": ("--mtu", "576", "--seed", "2", "--lab", "{reordering}"),
+    "reordering, seed 6": ("--mtu", "576", "--seed", "6", "--lab", "{reordering}"),
+}
+
+
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_the_browsers_marks_are_tsharks_on_its_capture(tmp_path, scenario):
+    args = [
+        str(reordering_lab(tmp_path / "lab")) if arg == "{reordering}" else arg
+        for arg in SCENARIOS[scenario]
+    ]
+    pcap, page = tmp_path / "browser.pcap", tmp_path / "run.html"
+    done = run_webtrip(
+        "sim", *args, "--no-render", "--pcap", str(pcap), "--report", str(page), columns=200
+    )
+    assert done.returncode == 0, done.stderr
+    theirs = tshark_marks(pcap)
+    assert terminal_marks(done.stdout, "Packets at browser (10.0.0.1)") == theirs
+    assert replay_marks(replay_rows(page, "browser")) == theirs
+
+
+def test_the_scenarios_show_what_they_are_for(tmp_path):
+    """The runs above are worth comparing: each has the marks it is chosen for."""
+    wanted = {
+        "lost synack": "[TCP Retransmission]",
+        "random loss": "[TCP Retransmission]",  # of data: an HTTP request sent again
+        "mtu 576": "[TCP segment of a reassembled PDU]",
+        "reordering": "[TCP Out-Of-Order]",
+    }
+    for scenario, mark in wanted.items():
+        args = [
+            str(reordering_lab(tmp_path / scenario)) if arg == "{reordering}" else arg
+            for arg in SCENARIOS[scenario]
+        ]
+        pcap = tmp_path / f"{scenario}.pcap"
+        done = run_webtrip("sim", *args, "--no-render", "--no-packets", "--pcap", str(pcap))
+        assert done.returncode == 0, done.stderr
+        assert any(mark in marks for _, marks in tshark_marks(pcap).values()), scenario
+
+
+@pytest.mark.parametrize("args", [(), ("--loss", "5%", "--seed", "5")])
+def test_a_routers_capture_is_one_file_per_link_that_tshark_marks_as_the_replay(tmp_path, args):
+    """The router's capture is one pcapng file per link, naming its interface and each
+    packet's direction: tshark marks no forwarded copy as a retransmission, and the
+    replay's router list, link by link, has tshark's marks on that link's file."""
+    page = tmp_path / "run.html"
+    done = run_webtrip(
+        "sim", *args, "--at", "router", "--no-render", "--no-packets",
+        "--pcap", str(tmp_path / "r.pcapng"), "--report", str(page),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    files = sorted(tmp_path.glob("r-eth*.pcapng"))
+    assert len(files) == 6 and not (tmp_path / "r.pcapng").exists()
+    assert "one file per link" in done.stderr
+    rows = replay_rows(page, "router")
+    tshark = require_program("tshark")
+    for file in files:
+        link = file.stem.removeprefix("r-")
+        named = subprocess.run(
+            [tshark, "-r", str(file), "-T", "fields", "-e", "frame.interface_name",
+             "-e", "frame.packet_flags_direction"],
+            capture_output=True, text=True, timeout=60, check=True,
+        ).stdout.split("\n")  # fmt: skip
+        ours = [row for row in rows if str(row["where"]).split(" ")[0] == link]
+        directions = {"0x00000001": "in", "0x00000002": "out"}
+        assert [f"{link} {directions[line.split()[1]]}" for line in filter(None, named)] == [
+            row["where"] for row in ours
+        ]
+        theirs = list(tshark_marks(file).values())
+        assert [(row["protocol"], MARK.findall(str(row["info"]))) for row in ours] == theirs
+        if not args:
+            assert not any(marks for _, marks in theirs), f"a clean run: nothing on {link}"
