@@ -162,12 +162,16 @@ def test_at_router_lists_each_packet_in_and_out_and_no_false_retransmissions():
     rows = done.stdout.split("Packets at router")[1].strip().splitlines()[1:]
     syns = [r for r in rows if "[SYN]" in r and "10.0.0.1" in r]
     assert len(syns) == 10  # 5 connections' SYNs, each received and sent on
-    assert not [r for r in rows if "[TCP " in r]  # copies on two links are not resends
+    marked = [r for r in rows if "[TCP " in r.replace("[TCP segment of a reassembled PDU]", "")]
+    assert not marked  # copies on two links are not resends (a piece of a message is no mark)
 
 
-ANALYSIS = {
-    "[TCP Retransmission]": "tcp.analysis.retransmission && !tcp.analysis.spurious_retransmission",
+ANALYSIS = {  # tshark's retransmission field is on fast and spurious ones too
+    "[TCP Retransmission]": "tcp.analysis.retransmission && !tcp.analysis.spurious_retransmission"
+    " && !tcp.analysis.fast_retransmission",
+    "[TCP Fast Retransmission]": "tcp.analysis.fast_retransmission",
     "[TCP Spurious Retransmission]": "tcp.analysis.spurious_retransmission",
+    "[TCP Out-Of-Order]": "tcp.analysis.out_of_order",
     "[TCP Dup ACK ": "tcp.analysis.duplicate_ack",
     "[TCP Previous segment not captured]": "tcp.analysis.lost_segment",
     "[TCP Keep-Alive]": "tcp.analysis.keep_alive",
@@ -201,7 +205,9 @@ def test_the_packet_list_marks_what_tsharks_tcp_analysis_marks(tmp_path, link, s
         ("--loss", "25%") if link == "lossy" else ("--lab", str(shuffling_lab(tmp_path / "lab")))
     )
     done = webtrip("sim", *condition, "--seed", seed, "--no-render", "--pcap", str(pcap))
-    assert done.returncode == 0, done.stderr
+    # A quarter of the packets lost can keep the photo from arriving in the page's time
+    # (exit code 14): the list and the capture are compared all the same.
+    assert done.returncode in (0, 14), done.stderr
     rows = done.stdout.split("Packets at browser (10.0.0.1)")[1].strip().splitlines()[1:]
     numbered = {int(r.split()[0]): r for r in rows if r.split()[0].isdigit()}
     marked_any = False
@@ -230,8 +236,8 @@ def test_the_packet_list_marks_what_tsharks_tcp_analysis_marks(tmp_path, link, s
     ).stdout.split("\n")  # fmt: skip
     for line in filter(None, windows):
         number, window = line.split("\t")
-        if "HTTP/1.1" not in numbered[int(number)] and "GET /" not in numbered[int(number)]:
-            assert f" Win={window} " in numbered[int(number)]
+        if numbered[int(number)].split()[4] == "TCP" and "HTTP/1.1" not in numbered[int(number)]:
+            assert f" Win={window} " in numbered[int(number)]  # a TCP row shows its header
 
 
 def test_the_narration_counts_retries_on_both_sides():

@@ -223,6 +223,8 @@ class TcpAnalysis:
         last = self.last_ack.get(flow)
         repeats = last is not None and (last[0], last[1]) == (segment.ack, segment.window)
         bare = segment.flags & (Flags.ACK | Flags.RST) == Flags.ACK
+        if not repeats:  # (a keep-alive too: a later duplicate ACK points at it)
+            self.last_ack[flow] = (segment.ack, segment.window, number, 0)
         if (
             before is not None
             and length <= 1
@@ -239,8 +241,6 @@ class TcpAnalysis:
                 return Mark.KEEP_ALIVE_ACK, 0, 0
             self.last_ack[flow] = (segment.ack, segment.window, last[2], last[3] + 1)
             return Mark.DUP_ACK, last[2], last[3] + 1
-        if not repeats:
-            self.last_ack[flow] = (segment.ack, segment.window, number, 0)
         if before is not None and seq > before:
             return Mark.PREVIOUS_SEGMENT_NOT_CAPTURED, 0, 0
         # Not advanced: it starts below what was sent (but more than one byte just below

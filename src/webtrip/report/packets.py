@@ -5,14 +5,13 @@ decoded again from its bytes, the way a capture tool would, and summarised —
 DNS questions and answers, TCP segments with relative sequence numbers,
 HTTP request and status lines.
 
-An HTTP message cut into several segments is put back together as
-Wireshark does (its *desegmentation*, here with h11 reading the message's
-framing): the segments before the last are ``[TCP segment of a reassembled
-PDU]``, and the segment that completes the message carries its HTTP line,
-``HTTP/1.1 200 OK (text/html)``. A segment sent again, or out of order, is
-not part of it: it stays a TCP row with its mark, as in Wireshark. After a
-hole (a segment the capture does not hold) the rest of a message is
-``Continuation``, as Wireshark calls HTTP data whose beginning it has not seen.
+A row keeps apart two things Wireshark writes in the Info column: TCP's
+*mark* (its expert analysis: ``[TCP Retransmission]``, ``[TCP Dup ACK 7#1]``,
+see :mod:`webtrip.packets.tcp_analysis`) and the *label* of a segment that
+carries part of a longer HTTP message, ``[TCP segment of a reassembled PDU]``
+— not a fault, only a piece (see :mod:`webtrip.report.reassembly`). The
+segment that completes the message carries its HTTP line,
+``HTTP/1.1 200 OK (text/html)``.
 """
 
 from __future__ import annotations
@@ -24,15 +23,19 @@ from dataclasses import dataclass
 import dns.message
 import dns.rcode
 import dns.rdatatype
-import h11
 from rich.table import Table
 
 from webtrip.packets.dissect import dissect
-from webtrip.packets.tcp_analysis import RETRANSMISSIONS, Mark, SegmentAnalysis, TcpAnalysis
+from webtrip.packets.tcp_analysis import SegmentAnalysis, TcpAnalysis
 from webtrip.packets.tcp_segment import Flags
+from webtrip.report.reassembly import (
+    CONTINUATION,
+    SEGMENT_OF_A_MESSAGE,
+    HttpPiece,
+    HttpReassembly,
+)
 
 _SHOWN_FLAGS = (Flags.SYN, Flags.FIN, Flags.RST, Flags.PSH, Flags.ACK)
-_HTTP_METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,8 @@ class PacketRow:
     info: str
     dropped: bool = False
     drop_note: str = ""
+    mark: str = ""  # TCP's analysis of it, as the Info column begins: "[TCP Retransmission]"
+    of_a_message: bool = False  # labelled "[TCP segment of a reassembled PDU]": a piece
 
 
 def packet_rows(
@@ -74,7 +79,7 @@ def packet_rows(
             rows.append(PacketRow(number, time, "?", "?", "?", len(data), info, dropped, note))
             continue
         ip = packet.ip
-        protocol, info = packet.protocol.upper(), ""
+        protocol, info, mark, piece = packet.protocol.upper(), "", "", HttpPiece()
         if packet.udp is not None:
             udp = packet.udp
             info = f"{udp.source_port} → {udp.destination_port} Len={len(udp.payload)}"
@@ -83,10 +88,10 @@ def packet_rows(
         elif packet.tcp is not None:
             link = where[0] if where else ""
             analysis = flows.segment(ip.source, ip.destination, ip.payload, number, time, link)
-            message = None
             if not dropped:
-                message = messages.segment(link, ip.source, ip.destination, analysis)
-            protocol, info = _tcp_info(analysis, message)
+                piece = messages.segment(link, ip.source, ip.destination, analysis)
+            protocol, info = _tcp_info(analysis, piece)
+            mark = analysis.label.strip()
         elif packet.icmp is not None:
             info = _icmp_info(packet.icmp.type, packet.icmp.code)
         rows.append(
@@ -100,102 +105,31 @@ def packet_rows(
                 info,
                 dropped,
                 note or "",
+                mark,
+                piece.of_a_message,
             )
         )
     return rows
 
 
-SEGMENT_OF_A_MESSAGE = "[TCP segment of a reassembled PDU]"
-"""Wireshark's words for a segment that carries part of an HTTP message, not its end."""
-
-
-CONTINUATION = "Continuation"
-"""Wireshark's words for HTTP data whose message's beginning it has not seen."""
-
-
-@dataclass(slots=True)
-class _Message:
-    """An HTTP message being read: h11's parser, fed its bytes, and its first line."""
-
-    parser: h11.Connection
-    line: str
-    media: str = ""  # its Content-Type's media type, once the headers are in
-
-
-class HttpReassembly:
-    """HTTP messages put back together from their segments, per direction of each
-    connection (and link), in capture order. Only new data in sequence is taken: a
-    retransmission or a segment out of order is left out, and a hole (a segment not
-    captured) abandons the message being read, as Wireshark's reassembly cannot
-    finish it either."""
-
-    def __init__(self) -> None:
-        self.next_seq: dict[tuple[str, str, int, int], int] = {}
-        self.reading: dict[tuple[str, str, int, int], _Message] = {}
-        self.http: set[tuple[str, frozenset[tuple[str, int]]]] = set()  # connections seen
-
-    def segment(
-        self, link: str, source: str, destination: str, analysis: SegmentAnalysis
-    ) -> str | None:
-        """What ``analysis``'s segment is to HTTP: None (no HTTP message in it),
-        :data:`SEGMENT_OF_A_MESSAGE`, :data:`CONTINUATION`, or the line of the message
-        it completes."""
-        segment, body = analysis.segment, analysis.segment.payload
-        flow = (link, source, segment.src_port, segment.dst_port)
-        if not body or analysis.mark in RETRANSMISSIONS or analysis.mark is Mark.OUT_OF_ORDER:
-            return None
-        expected = self.next_seq.get(flow)
-        self.next_seq[flow] = analysis.relative_seq + len(body)
-        if expected is not None and analysis.relative_seq != expected:
-            self.reading.pop(flow, None)  # a hole: this message cannot be put together
-        ends = frozenset({(source, segment.src_port), (destination, segment.dst_port)})
-        connection = (link, ends)
-        message = self.reading.get(flow) or self._start(body)
-        if message is None:
-            return CONTINUATION if connection in self.http else None
-        self.http.add(connection)
-        self.reading[flow] = message
-        message.parser.receive_data(body)
-        try:
-            while (event := message.parser.next_event()) is not h11.NEED_DATA:
-                if isinstance(event, h11.Response):
-                    media = dict(event.headers).get(b"content-type", b"")
-                    message.media = media.split(b";")[0].strip().decode("latin-1")
-                elif isinstance(event, h11.EndOfMessage | h11.ConnectionClosed):
-                    del self.reading[flow]
-                    return f"{message.line} ({message.media})" if message.media else message.line
-        except h11.RemoteProtocolError:
-            del self.reading[flow]  # not HTTP after all: its first line, as it is
-            return message.line
-        return SEGMENT_OF_A_MESSAGE
-
-    @staticmethod
-    def _start(body: bytes) -> _Message | None:
-        """A new message if ``body`` begins one (a request line or a status line)."""
-        if body.startswith(_HTTP_METHODS):
-            parser = h11.Connection(h11.SERVER)
-        elif body.startswith(b"HTTP/1."):
-            parser = h11.Connection(h11.CLIENT)  # it reads the answer to a request sent
-            parser.send(h11.Request(method="GET", target="/", headers=[("Host", "-")]))
-            parser.send(h11.EndOfMessage())
-        else:
-            return None
-        return _Message(parser, body.split(b"\r\n", 1)[0].decode("latin-1"))
-
-
-def _tcp_info(analysis: SegmentAnalysis, message: str | None) -> tuple[str, str]:
+def _tcp_info(analysis: SegmentAnalysis, piece: HttpPiece) -> tuple[str, str]:
     """The Protocol and Info columns of a TCP segment: the HTTP message it completes,
-    or the TCP header (and whether it carries part of a message)."""
+    HTTP data it continues, or the TCP header (with its label if it carries part of a
+    message; a message's first piece shows its first line instead, as Wireshark's)."""
     segment = analysis.segment
     mark, body = analysis.label, segment.payload
-    if message is not None and message != SEGMENT_OF_A_MESSAGE:
-        return "HTTP", mark + message
+    if piece.completes:
+        return "HTTP", mark + piece.completes
+    if piece.continuation:
+        return "HTTP", mark + CONTINUATION
+    if piece.of_a_message and piece.begins:
+        return "TCP", f"{mark}{piece.begins} {SEGMENT_OF_A_MESSAGE}"
     flags = ", ".join(flag.name or "" for flag in _SHOWN_FLAGS if segment.flags & flag)
     ack = "" if analysis.relative_ack is None else f" Ack={analysis.relative_ack}"
     options = f" MSS={segment.mss}" if segment.mss else ""
     if segment.window_scale is not None:
         options += f" WS={2**segment.window_scale}"
-    part = f" {SEGMENT_OF_A_MESSAGE}" if message == SEGMENT_OF_A_MESSAGE else ""
+    part = f" {SEGMENT_OF_A_MESSAGE}" if piece.of_a_message else ""
     return "TCP", (
         f"{mark}{segment.src_port} → {segment.dst_port} [{flags}] "
         f"Seq={analysis.relative_seq}{ack} Win={analysis.window} Len={len(body)}{options}{part}"
