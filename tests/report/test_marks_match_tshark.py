@@ -40,6 +40,7 @@ Marks = dict[int, Row]  # frame number → its row
 def row_of(protocol: str, info: str) -> Row:
     return protocol, MARK.findall(info), LABEL in info
 
+
 pytestmark = pytest.mark.peer("tshark")
 
 
