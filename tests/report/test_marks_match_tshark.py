@@ -103,6 +103,12 @@ SCENARIOS = {
     "mtu 576": ("--mtu", "576"),
     "reordering": ("--mtu", "576", "--seed", "2", "--lab", "{reordering}"),
     "reordering, seed 6": ("--mtu", "576", "--seed", "6", "--lab", "{reordering}"),
+    # The photo's 37 segments: holes in it, spurious and fast retransmissions...
+    "loss 10%, seed 3": ("--loss", "10%", "--seed", "3"),
+    # ... its first segment out of order: what follows is HTTP Continuation
+    "loss 5%, seed 8": ("--loss", "5%", "--seed", "8"),
+    # ... and a keep-alive that a later duplicate ACK points at
+    "reordering full packets, seed 14": ("--seed", "14", "--lab", "{reordering}"),
 }
 
 
