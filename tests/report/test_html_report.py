@@ -33,6 +33,7 @@ from support import run_webtrip as webtrip
 from webtrip import lab
 from webtrip.lab import sim as simulated
 from webtrip.report.html import html_report
+from webtrip.report.reassembly import SEGMENT_OF_A_MESSAGE as LABEL
 from webtrip.trace import HttpRequestQueued, PacketCaptured, PageLoadStarted, Trace
 
 RUN_TIMEOUT = 45.0  # seconds for one Chromium run
@@ -95,12 +96,15 @@ def test_the_page_is_self_contained_and_its_data_parses(sim_trace, language):
 def test_each_node_has_its_own_list_and_a_clean_run_marks_nothing(sim_trace):
     """The list is one node's capture at a time, the browser's first: a copy of a
     segment seen by another node (or by the router on another link) is not a
-    retransmission, so a run without loss shows no "[TCP ..." mark in any list."""
+    retransmission, so a run without loss shows no "[TCP ..." mark in any list (a piece
+    of a longer HTTP message is labelled as such, which is no mark)."""
     data = embedded(html_report(sim_trace))
     nodes = [view["node"] for view in data["views"]]
     assert nodes[0] == "browser" and {"router", "web", "resolver"} <= set(nodes)
     for view in data["views"]:
-        assert [r["info"] for r in view["rows"] if "[TCP " in r["info"]] == [], view["node"]
+        assert [r["info"] for r in view["rows"] if r["mark"]] == [], view["node"]
+        unlabelled = [r["info"].replace(LABEL, "") for r in view["rows"]]
+        assert not [info for info in unlabelled if "[TCP " in info], view["node"]
         captured = [
             e for e in sim_trace.events if isinstance(e, PacketCaptured) and e.actor == view["node"]
         ]
@@ -120,8 +124,12 @@ def test_a_lost_synack_is_one_retransmission_in_the_browsers_list():
     marked five handshake rows)."""
     trace = simulated.run(lab.demo_lab(), 1, faults=[lab.parse_fault("drop", "synack")]).world.trace
     browser = embedded(html_report(trace))["views"][0]
-    marked = [r["info"] for r in browser["rows"] if "[TCP " in r["info"]]
+    marked = [r["info"] for r in browser["rows"] if r["mark"]]
     assert len(marked) == 1 and marked[0].startswith("[TCP Retransmission] ")
+    assert [r["mark"] for r in browser["rows"] if r["mark"]] == ["[TCP Retransmission]"]
+    assert [r for r in browser["rows"] if "[TCP " in r["info"].replace(LABEL, "")] == [
+        r for r in browser["rows"] if r["mark"]
+    ]
     assert "[SYN]" in marked[0]
 
 
@@ -234,6 +242,7 @@ def test_chromium_steps_through_every_event_without_errors_or_requests(
     for view in data["views"]:
         assert lists[view["node"]]["rows"] == len(view["rows"])
         assert lists[view["node"]]["marked"] == 0, "a run without loss marks nothing"
+        assert lists[view["node"]]["shownMarks"] == 0
     assert lists["router"]["columns"] == 8, "the router's list says on which interface"
     assert lists["browser"]["columns"] == 7
 

@@ -199,6 +199,8 @@ def packet_views(
                     "protocol": row.protocol,
                     "length": row.length,
                     "info": row.info,
+                    "mark": row.mark,
+                    "piece": row.of_a_message,
                     "dropped": row.dropped,
                     "drop_note": row.drop_note,
                     "where": where,

@@ -113,6 +113,7 @@ function buildPackets() {
     const tr = el("tr");
     tr.id = "pk-" + index;
     if (p.dropped) tr.className = "lost";
+    if (p.mark) tr.classList.add("marked");  // TCP's analysis found something (not a label)
     const cell = el("td");
     const button = el("button", p.number ?? "–");
     button.type = "button";
@@ -259,7 +260,8 @@ if (/[?&]selftest\b/.test(location.search)) {
       const rows = Array.from(document.querySelectorAll("#packets tbody tr"));
       const cells = document.querySelectorAll("#packets thead th").length;
       lists.push({node: v.node, rows: rows.length, columns: cells,
-                  marked: rows.filter((tr) => tr.textContent.includes("[TCP ")).length});
+                  marked: v.rows.filter((p) => p.mark).length,
+                  shownMarks: rows.filter((tr) => tr.classList.contains("marked")).length});
     });
     if (DATA.views.length) chooseView(0);
   } catch (err) {
