@@ -9,6 +9,8 @@ let timer = null;
 let chosenPacket = null;  // the row's index in the chosen view
 let view = 0;  // whose packets the list shows: an index into DATA.views (the browser's first)
 const visited = [];
+let nowRow = null;  // the events' row shown as now
+let onTrack = null;  // the waterfall's bar of the request the event is about
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
@@ -156,11 +158,27 @@ function choosePacket(index) {
   detail.append(box, el("h4", L.bytes), el("pre", p.hex));
 }
 
+// Scrolling a row into the middle of its box needs the page's layout: asking for it at
+// every step (a table of hundreds of rows laid out again each time) made a step take
+// tens of milliseconds. A step only notes which row to centre; the scrolling happens
+// once, just before the browser next paints, whatever the number of steps in between.
+const toCentre = new Map();  // scrolling box → the row to show in its middle
+let centring = null;
+
 function centre(box, row) {
   // Scroll only inside the table's own box, never the page.
   if (!box) return;
-  const delta = row.getBoundingClientRect().top - box.getBoundingClientRect().top;
-  box.scrollTop = Math.max(0, box.scrollTop + delta - box.clientHeight / 2);
+  toCentre.set(box, row);
+  if (centring === null) centring = requestAnimationFrame(centreNow);
+}
+
+function centreNow() {
+  centring = null;
+  for (const [box, row] of toCentre) {
+    const delta = row.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    box.scrollTop = Math.max(0, box.scrollTop + delta - box.clientHeight / 2);
+  }
+  toCentre.clear();
 }
 
 function show(k) {
@@ -168,18 +186,20 @@ function show(k) {
   position = Math.max(0, Math.min(N - 1, k));
   visited.push(position);
   const ev = DATA.events[position];
-  document.querySelectorAll("#lanes tr.now").forEach((tr) => tr.classList.remove("now"));
+  if (nowRow) nowRow.classList.remove("now");
   const row = document.getElementById("ev-" + position);
   row.classList.add("now");
+  nowRow = row;
   centre(document.getElementById("lanes-box"), row);
   document.getElementById("position").textContent =
     L.position.replace("{k}", position + 1).replace("{n}", N);
   document.getElementById("current").textContent =
     ev.t.toFixed(6) + " s · " + ev.actor + " · " + ev.type + (ev.text ? " · " + ev.text : "");
-  document.querySelectorAll(".wf .on").forEach((node) => node.classList.remove("on"));
+  if (onTrack) onTrack.classList.remove("on");
+  onTrack = null;
   if (ev.request !== undefined) {
-    const track = document.getElementById("req-" + ev.request);
-    if (track) track.classList.add("on");
+    onTrack = document.getElementById("req-" + ev.request);
+    if (onTrack) onTrack.classList.add("on");
   }
   // A packet of the node shown: its row. Another node's packets stay in its own list.
   if (ev.packet !== undefined && ev.packet[0] === view) choosePacket(ev.packet[1]);
@@ -234,8 +254,10 @@ try {
 
 if (/[?&]selftest\b/.test(location.search)) {
   let backEnd = -1;
+  let stepping = -1;  // ms to step through every event and back
   const keys = [];
   const lists = [];
+  const started = performance.now();
   try {
     visited.length = 0;
     show(0);
@@ -243,6 +265,7 @@ if (/[?&]selftest\b/.test(location.search)) {
     step(1);
     for (let k = 1; k < N; k += 1) step(-1);
     backEnd = position;
+    stepping = performance.now() - started;
     const key = (name) => document.dispatchEvent(new KeyboardEvent("keydown", {key: name}));
     key("ArrowRight");
     keys.push(position);
@@ -272,6 +295,7 @@ if (/[?&]selftest\b/.test(location.search)) {
     events: N,
     forward: forward,
     backEnd: backEnd,
+    steppingMs: Math.round(stepping),
     keysAndButtons: keys,
     lists: lists,
     errors: errors,
