@@ -166,6 +166,32 @@ def test_at_router_lists_each_packet_in_and_out_and_no_false_retransmissions():
     assert not marked  # copies on two links are not resends (a piece of a message is no mark)
 
 
+@pytest.mark.parametrize(
+    ("lang", "header", "directions"),
+    [("en", "Interface", ("in", "out")), ("es", "Interfaz", ("entrada", "salida"))],
+)
+def test_at_router_each_packet_says_on_which_interface_and_which_way(lang, header, directions):
+    """The router's list numbers its frames across its links, as the replay's: like the
+    replay, it says on which interface each was captured and whether it came in or went
+    out — a SYN in on eth0 and out on another link is one SYN, forwarded."""
+    done = webtrip("sim", "--at", "router", "--no-render", "--lang", lang)
+    assert done.returncode == 0, done.stderr
+    heading, *rows = (
+        done.stdout.split("Packets at router" if lang == "en" else "Paquetes en router")[1]
+        .strip()
+        .splitlines()
+    )
+    assert heading.split()[2] == header
+    places = [tuple(r.split()[2:4]) for r in rows if r.split() and r.split()[0].isdigit()]
+    assert places and {way for _, way in places} == set(directions)
+    assert {link for link, _ in places} >= {"eth0", "eth1"}
+    assert all(re.fullmatch(r"eth\d+", link) for link, _ in places)
+    browser = webtrip("sim", "--no-render", "--lang", lang).stdout
+    number = "No." if lang == "en" else "N.º"
+    columns = next(line for line in browser.splitlines() if line.startswith(number))
+    assert header not in columns  # the browser has one link: no such column
+
+
 ANALYSIS = {  # tshark's retransmission field is on fast and spurious ones too
     "[TCP Retransmission]": "tcp.analysis.retransmission && !tcp.analysis.spurious_retransmission"
     " && !tcp.analysis.fast_retransmission",

@@ -26,7 +26,7 @@ from webtrip.report.mermaid import mermaid_flowchart, mermaid_from_trace
 from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note, packet_rows, packet_table
 from webtrip.report.page import render_page
-from webtrip.report.pcap import captured_packets
+from webtrip.report.pcap import captured_packets, where_captured
 from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import request_timings
 from webtrip.report.waterfall import legend, waterfall
@@ -94,15 +94,18 @@ def show_loads(
             console.print(text + "\n")
 
 
-def show_packets(console: Console, trace: Trace, node: str, title: str) -> None:
+def show_packets(
+    console: Console, trace: Trace, node: str, title: str, language: str = "en"
+) -> None:
     """The Wireshark-style list of the packets ``node`` captured, and those of its
-    conversations dropped on the way (struck through, with where and why)."""
+    conversations dropped on the way (struck through, with where and why); a router's
+    says on which interface each packet was, coming in or going out."""
     captured = captured_packets(trace, node, drops=True)
     rows = packet_rows(
         (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None, p.interface)
         for p in captured
     )
-    table = packet_table(rows, title=title)
+    table = packet_table(rows, title, where_captured(captured, language), language)
     if not console.is_terminal:  # into a pipe or a file a row is one line, as tshark
         wide = console.options.update(width=10_000)  # prints them: `| grep SYN` finds rows
         console.width = max(console.width, Measurement.get(console, wide, table).maximum)

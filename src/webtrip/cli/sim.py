@@ -330,7 +330,7 @@ def sim(
         where = f"{name} ({chosen.address_of(node)})" if node in chosen.hosts else name
         title = _("Packets at {where}").format(where=where)
         console.print()
-        show_packets(console, trace, node, title)
+        show_packets(console, trace, node, title, language)
     sys.exit(load_exit_code(run.loads))
 
 

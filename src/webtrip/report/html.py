@@ -31,7 +31,7 @@ from webtrip.i18n import LANGUAGES, translation
 from webtrip.packets.dissect import header_fields
 from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note, packet_rows
-from webtrip.report.pcap import captured_packets
+from webtrip.report.pcap import captured_packets, where_captured
 from webtrip.report.timings import request_timings
 from webtrip.trace import Trace
 from webtrip.trace.events import DROP, LOOPBACK, Event, PacketCaptured
@@ -163,7 +163,6 @@ def packet_views(
     fields and bytes, once per datagram however many nodes saw it), which rows point
     at; and where each packet event's row is: ``id(event)`` → (view, row), in its own
     node's view when it has one."""
-    words = labels(language)["directions"]
     views: list[dict[str, Any]] = []
     frames: list[dict[str, Any]] = []
     frame_of: dict[bytes, int] = {}  # the same bytes (sent, then received) shown once
@@ -180,16 +179,14 @@ def packet_views(
         sent_from = sorted({row.source for row, p in zip(rows, captured, strict=True)
                             if p.direction == "out" and p.interface != LOOPBACK})  # fmt: skip
         title = f"{node} ({sent_from[0]})" if len(sent_from) == 1 else node
+        places = where_captured(captured, language)
         listed = []
-        for index, (row, event) in enumerate(zip(rows, captured, strict=True)):
+        for index, (row, event, where) in enumerate(zip(rows, captured, places, strict=True)):
             if event.data not in frame_of:
                 frame_of[event.data] = len(frames)
                 frames.append({"fields": header_fields(event.data), "hex": _hex(event.data)})
             if event.actor == node or id(event) not in row_of:
                 row_of[id(event)] = (len(views), index)
-            where = ""
-            if event.direction != DROP and len(interfaces) > 1:
-                where = f"{event.interface} {words.get(event.direction, event.direction)}"
             listed.append(
                 {
                     "number": row.number,

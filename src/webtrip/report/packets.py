@@ -25,6 +25,7 @@ import dns.rcode
 import dns.rdatatype
 from rich.table import Table
 
+from webtrip.i18n import translation
 from webtrip.packets.dissect import dissect
 from webtrip.packets.tcp_analysis import SegmentAnalysis, TcpAnalysis
 from webtrip.packets.tcp_segment import Flags
@@ -179,16 +180,26 @@ def _icmp_info(kind: int, code: int) -> str:
     return f"{name} ({detail})" if detail else f"{name} (code {code})"
 
 
-def packet_table(rows: list[PacketRow], title: str = "") -> Table:
-    """A rich table with Wireshark's columns; dropped packets are struck through."""
+def packet_table(
+    rows: list[PacketRow], title: str = "", places: list[str] | None = None, language: str = "en"
+) -> Table:
+    """A rich table with Wireshark's columns (their names in ``language``); dropped
+    packets are struck through. With ``places`` (:func:`~webtrip.report.pcap.where_captured`
+    of a node with several links), an Interface column after Time: ``eth0 in``."""
+    _ = translation(language).gettext
+    places = places if places and any(places) else None  # one link: nothing to say
     table = Table(title=title or None, box=None, pad_edge=False, show_edge=False)
-    for column, justify in (("No.", "right"), ("Time", "right"), ("Source", "left"),
-                            ("Destination", "left"), ("Protocol", "left"), ("Length", "right"),
-                            ("Info", "left")):  # fmt: skip
-        table.add_column(column, justify=justify, no_wrap=column != "Info")  # type: ignore[arg-type]
-    for row in rows:
+    columns = [(_("No."), "right"), (_("Time"), "right"), (_("Source"), "left"),
+               (_("Destination"), "left"), (_("Protocol"), "left"), (_("Length"), "right"),
+               (_("Info"), "left")]  # fmt: skip
+    if places:
+        columns.insert(2, (_("Interface"), "left"))
+    for index, (column, justify) in enumerate(columns):
+        last = index == len(columns) - 1  # Info: the one that wraps
+        table.add_column(column, justify=justify, no_wrap=not last)  # type: ignore[arg-type]
+    for index, row in enumerate(rows):
         style = "strike dim" if row.dropped else {"DNS": "cyan", "HTTP": "green"}.get(row.protocol)
-        table.add_row(
+        cells = [
             "" if row.number is None else str(row.number),
             f"{row.time:.6f}",
             row.source,
@@ -196,6 +207,8 @@ def packet_table(rows: list[PacketRow], title: str = "") -> Table:
             row.protocol,
             str(row.length),
             row.info + (f" (dropped: {row.drop_note})" if row.dropped else ""),
-            style=style,
-        )
+        ]
+        if places:
+            cells.insert(2, places[index])
+        table.add_row(*cells, style=style)
     return table

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
+from webtrip.i18n import translation
 from webtrip.packets.ipv4 import addresses
 from webtrip.packets.pcap import (
     PCAPNG_INBOUND,
@@ -67,6 +68,22 @@ def captured_packets(
         elif event.actor == node:
             chosen.append(event)
     return chosen
+
+
+def where_captured(captured: list[PacketCaptured], language: str = "en") -> list[str]:
+    """For a node with several links (a router), where it captured each packet: its
+    interface and direction, ``eth0 in`` (``eth0 entrada``); for a node with one link,
+    or a dropped packet, ``""``. A packet list numbers a router's frames across its
+    links: this says on which one each was, and whether it came in or went out."""
+    pgettext = translation(language).pgettext
+    words = {IN: pgettext("direction", "in"), OUT: pgettext("direction", "out")}
+    links = {p.interface for p in captured if p.direction != DROP and p.interface != LOOPBACK}
+    if len(links) < 2:
+        return [""] * len(captured)
+    return [
+        "" if p.direction == DROP else f"{p.interface} {words.get(p.direction, p.direction)}"
+        for p in captured
+    ]
 
 
 def pcap_from_trace(trace: Trace, node: str | None = None) -> bytes:
