@@ -34,7 +34,8 @@ CLIENT_IP = "10.0.0.1"
 SERVER_IP = "10.0.0.2"
 BROWSER_IP, DNS_IP, WEB_IP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 SITE = demo_path("site")
-DEMO_FILES = ["/", "/style.css", "/script.js", "/img/four-steps.svg", "/img/icon.svg"]
+DEMO_FILES = ["/", "/style.css", "/script.js", "/img/four-steps.svg", "/img/icon.svg",
+              "/img/astronaut.jpg"]  # fmt: skip
 
 
 # --- a raw stream against our web server ----------------------------------------------
