@@ -18,6 +18,7 @@ from gettext import GNUTranslations, NullTranslations
 from webtrip.i18n import milliseconds, number, seconds, translation
 from webtrip.net import format_address
 from webtrip.outcomes import failure
+from webtrip.packets.dissect import dissect
 from webtrip.report.facts import (
     Lookup,
     PageLoadFacts,
@@ -637,11 +638,12 @@ def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
         return []
     sizes = [row[3] for row in arrived]
     seen: set[int] = set()
+    resent = _lost_sequences(facts, timing.connection)  # they come late, sent again
     highest, twice, out_of_order = -1, 0, 0
     for _t, _direction, sequence, size, _flags in arrived:
         if sequence in seen:
             twice += 1
-        elif sequence < highest:
+        elif sequence < highest and sequence not in resent:
             out_of_order += 1
         seen.add(sequence)
         highest = max(highest, sequence + size)
@@ -691,6 +693,22 @@ def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
             _("TCP put them back in order by their sequence numbers before the browser used them.")
         )
     return sentences
+
+
+def _lost_sequences(facts: PageLoadFacts, connection: int) -> set[int]:
+    """The sequence numbers of the data segments to the browser's ``connection`` that
+    were lost on its link (their copies sent again arrive late, but not reordered)."""
+    opened = facts.connections[connection].opened
+    if opened is None:
+        return set()
+    lost = set()
+    for event in facts.drops:
+        if packet_kind(event.data) != "data":
+            continue
+        packet = dissect(event.data)
+        if packet.tcp is not None and packet.destination_port == opened.local[1]:
+            lost.add(packet.tcp.sequence)
+    return lost
 
 
 def _rate(bits: float, words: _Words) -> str:
