@@ -24,3 +24,17 @@ def test_demo_json_is_a_loadable_trace():
     trace = Trace.from_json(done.stdout)
     (finished,) = trace.of_type(PageLoadFinished)
     assert finished.failed is None and finished.status == 200
+
+
+def test_demo_reload_tells_each_load_and_what_the_caches_saved():
+    done = webtrip("demo", "--reload", "--no-render")
+    assert done.returncode == 0, done.stderr
+    first, _, again = done.stdout.partition("Load 2: the same page again")
+    assert "Step 1 — DNS" in first and "Step 1 — DNS" in again
+    assert "304 Not Modified" in again and "304 Not Modified" not in first
+    assert "What the caches saved" in again and "Requests sent: 1 instead of 5" in again
+
+
+def test_reload_help_says_it_is_the_same_browser():
+    done = webtrip("demo", "--help")
+    assert "in the same browser" in " ".join(done.stdout.split())  # however the help wraps

@@ -117,7 +117,7 @@ def test_each_lookup_of_a_reloaded_page_is_told_from_its_own_questions_and_answe
     """A trace of two loads, told whole (as the HTML report does): the second lookup is a
     cache hit with no retries, not a second walk, and nothing of the first load's DNS."""
     run = simulated.run(lab_spec.demo_lab(), 1, loads=2)
-    story = narrate(run.world.trace)[0].text
+    story = " ".join(paragraph.text for paragraph in narrate(run.world.trace))
     assert story.count("walking down the DNS tree") == 1
     assert story.count("answered from its cache at once") == 1
     assert "more time" not in story

@@ -27,6 +27,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from webtrip import __version__
+from webtrip.browser.cache import CacheDecision, HttpCache, StoredResponse
 from webtrip.browser.css import stylesheet_urls
 from webtrip.browser.errors import (
     ConnectionFailed,
@@ -46,6 +47,8 @@ from webtrip.browser.urls import Origin, split_url
 from webtrip.net import Network, format_address
 from webtrip.trace import (
     NULL_TRACE,
+    HttpCacheLookup,
+    HttpCacheStored,
     HttpRequestFailed,
     HttpRequestQueued,
     HttpRequestRetried,
@@ -101,6 +104,9 @@ class Fetched:
     initiator: str | None
     response: Response | None = None
     error: LoadError | None = None
+    cache: str | None = None
+    """"fresh": the response came from the HTTP cache, no request sent; "revalidated": the
+    server answered 304 Not Modified and ``response`` is the stored one; None: the network's."""
 
 
 @dataclass
@@ -131,6 +137,7 @@ class Browser:
         options: BrowserOptions | None = None,
         tls_context: ssl.SSLContext | None = None,
         actor: str = "browser",
+        cache: HttpCache | None = None,
     ) -> None:
         self.network = network
         self.resolver = resolver
@@ -138,6 +145,8 @@ class Browser:
         self.options = options or BrowserOptions()
         self.tls_context = tls_context
         self.actor = actor
+        self.cache = cache if cache is not None else HttpCache()
+        self._reload = False
         # A browser recording into a trace where one of its name already did (a reload)
         # numbers on from there: every request and connection is one number in the trace.
         mine = [e for e in trace.events if e.actor == actor]
@@ -148,9 +157,15 @@ class Browser:
         self._names: dict[str, asyncio.Future[ResolvedName]] = {}
         self._pool = ConnectionPool(self.options.connections_per_origin, self._connect)
 
-    async def load(self, url: str) -> PageLoad:
-        """Load ``url`` and its sub-resources. Never raises for network trouble: see ``error``."""
+    async def load(self, url: str, *, reload: bool = False) -> PageLoad:
+        """Load ``url`` and its sub-resources. Never raises for network trouble: see ``error``.
+
+        With ``reload`` the page is loaded again as Chromium's reload button does: the
+        page itself is asked about even if its stored copy is fresh (a conditional
+        request), while the files it needs are looked up in the HTTP cache as on any load.
+        """
         trace = self.trace
+        self._reload = reload
         self._names.clear()  # the DNS cache lives for one page load
         trace.record(PageLoadStarted(trace.now(), self.actor, url))
         fetched: list[Fetched] = []
@@ -330,11 +345,17 @@ class Browser:
         method = "GET"
         try:
             origin, target, host_header = split_url(url)
+            headers = self._headers(host_header, kind)
+            decision = self._look_up(request, url, kind, headers)
+            if decision.outcome == "fresh" and decision.stored is not None:
+                item.response, item.cache = _from_store(decision.stored), "fresh"
+                return item
+            headers.extend(decision.conditions)
+            asked = self.network.wall_time()
             fresh = False
             while True:
                 connection = await self._pool.acquire(origin, request, fresh=fresh)
                 reused = connection.requests > 0
-                headers = self._headers(host_header, kind)
                 try:
                     item.response = await connection.fetch(request, method, target, headers)
                 except NoResponse as exc:
@@ -363,10 +384,90 @@ class Browser:
                     raise
                 await self._pool.release(origin, connection, reusable=connection.reusable)
                 break
+            self._keep(item, decision, headers, asked)
         except LoadError as exc:
             item.error = exc
             trace.record(HttpRequestFailed(trace.now(), self.actor, request, exc.kind, str(exc)))
         return item
+
+    # --- the HTTP cache: before a request, and after its answer (RFC 9111) -------------------
+
+    def _look_up(
+        self, request: int, url: str, kind: str, headers: list[tuple[str, str]]
+    ) -> CacheDecision:
+        """Ask the HTTP cache about ``url`` and record what it said."""
+        validate = self._reload and kind == "document"
+        now = self.network.wall_time()
+        decision = self.cache.lookup(url, tuple(headers), now, validate=validate)
+        stored = decision.stored
+        trace = self.trace
+        trace.record(
+            HttpCacheLookup(
+                trace.now(),
+                self.actor,
+                request,
+                url,
+                decision.outcome,
+                round(decision.age, 3),
+                round(decision.lifetime, 3),
+                decision.freshness,
+                stored.status if stored else 0,
+                stored.wire_size if stored else 0,
+                decision.conditions,
+            )
+        )
+        return decision
+
+    def _keep(
+        self,
+        item: Fetched,
+        decision: CacheDecision,
+        headers: list[tuple[str, str]],
+        asked: float,
+    ) -> None:
+        """After the answer: a 304 freshens the stored response (which becomes the answer);
+        anything else is stored if it may be. Either way it is recorded."""
+        response = item.response
+        assert response is not None
+        now = self.network.wall_time()
+        answer = tuple(response.headers)
+        trace = self.trace
+        if response.status == 304 and decision.stored is not None:
+            stored = self.cache.freshen(item.url, answer, asked, now)
+            if stored is not None:
+                item.response, item.cache = _from_store(stored), "revalidated"
+                lifetime, source = stored.lifetime()
+                updated = HttpCacheStored(
+                    trace.now(), self.actor, item.request, item.url, "updated", "",
+                    round(lifetime, 3), source,
+                )  # fmt: skip
+                trace.record(updated)
+                return
+        kept = StoredResponse(
+            item.url,
+            response.status,
+            response.reason,
+            answer,
+            response.body,
+            response.wire_size,
+            response.encoding,
+            asked,
+            now,
+        )
+        reason = self.cache.store(item.url, tuple(headers), kept)
+        lifetime, source = kept.lifetime() if reason is None else (0.0, "none")
+        trace.record(
+            HttpCacheStored(
+                trace.now(),
+                self.actor,
+                item.request,
+                item.url,
+                "stored" if reason is None else "not-stored",
+                reason or "",
+                round(lifetime, 3),
+                source,
+            )
+        )
 
     def _headers(self, host: str, kind: str) -> list[tuple[str, str]]:
         language = "es-ES,es;q=0.9,en;q=0.8" if self.options.language == "es" else "en-US,en;q=0.9"
@@ -428,6 +529,19 @@ class Browser:
         while tasks:
             done, _ = await asyncio.wait(tasks)
             tasks.difference_update(done)
+
+
+def _from_store(stored: StoredResponse) -> Response:
+    """A stored response as the page sees it: its status, headers and body, no bytes read."""
+    return Response(
+        stored.status,
+        stored.reason,
+        "1.1",
+        list(stored.headers),
+        stored.body,
+        stored.wire_size,
+        stored.encoding,
+    )
 
 
 def _document_status(fetched: list[Fetched]) -> int | None:

@@ -66,7 +66,7 @@ def demo(
     Examples:
       webtrip demo
       webtrip demo --lang es
-      webtrip demo --reload            # twice: the second time DNS is a cache hit
+      webtrip demo --reload            # reloaded: the caches answer, 304 Not Modified
       webtrip demo --json > demo-trace.json
       webtrip demo --har demo.har --mermaid demo.mmd --report demo.html
     """

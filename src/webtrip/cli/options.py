@@ -41,8 +41,10 @@ RELOAD_OPTION = click.option(
     "--reload",
     "reload",
     is_flag=True,
-    help="Load the page a second time with a new browser, and tell that load too: "
-    "see what the resolver's cache saves.",
+    help="Then reload the page, as the reload button does, in the same browser (same "
+    "HTTP cache, no connection kept open), and tell that load too: the page asked about "
+    "again (304 Not Modified), files still fresh used without asking, and what the "
+    "resolver's DNS cache and the browser's HTTP cache saved.",
 )
 HAR_OPTION = click.option(
     "--har",

@@ -27,9 +27,10 @@ from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note, packet_rows, packet_table
 from webtrip.report.page import render_page
 from webtrip.report.pcap import captured_packets
+from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import request_timings
 from webtrip.report.waterfall import legend, waterfall
-from webtrip.trace import PageLoadFinished, Trace
+from webtrip.trace import Trace
 from webtrip.trace.events import DROP
 
 __all__ = [
@@ -58,7 +59,7 @@ def show_load(
         bar_width = max(12, min(48, console.width - 64))
         title = _("Timeline of every request")
         console.print(waterfall(timings, bar_width, title=title, language=language))
-        console.print(legend(language))
+        console.print(legend(language, cache=any(t.cache == "fresh" for t in timings)))
     if render and load.document is not None:
         console.print()
         console.print(render_page(load.document, language))
@@ -77,21 +78,20 @@ def show_loads(
         show_load(console, trace, loads[0], language, render=render)
         return
     _ = translation(language).gettext
-    for number, (part, load) in enumerate(zip(load_parts(trace), loads, strict=False), 1):
+    parts = load_parts(trace)
+    for number, (part, load) in enumerate(zip(parts, loads, strict=False), 1):
         if number > 1:
-            console.rule(_("Load {number}: the same page again, the caches warm").format(
-                number=number))  # fmt: skip
+            console.rule(
+                _("Load {number}: the same page again, reloaded in the same browser").format(
+                    number=number
+                )
+            )
             console.print()
         show_load(console, part, load, language, render=render and number == 1)
-
-
-def load_parts(trace: Trace) -> list[Trace]:
-    """The trace cut after each page load the browser finished: one part per load."""
-    cuts = [index + 1 for index, event in enumerate(trace.events)
-            if isinstance(event, PageLoadFinished) and event.actor == "browser"]  # fmt: skip
-    starts = [0, *cuts[:-1]]
-    stops: list[int | None] = [*cuts[:-1], None]  # what follows the last load belongs to it
-    return [trace.part(start, stop) for start, stop in zip(starts, stops, strict=True)]
+        if number > 1:
+            heading, text = reload_comparison(parts[0], part, language)
+            console.print(Text(heading, style="bold"))
+            console.print(text + "\n")
 
 
 def show_packets(console: Console, trace: Trace, node: str, title: str) -> None:

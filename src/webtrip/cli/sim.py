@@ -184,7 +184,7 @@ def sim(
       webtrip sim --drop synack        # the browser sends its SYN again after 1 s
       webtrip sim --delay synack=300ms --drop dns-response#1
       webtrip sim --dns-silent         # no answer: the resolver gives up
-      webtrip sim --reload             # twice: the second time DNS is a cache hit
+      webtrip sim --reload             # reloaded: the caches answer, 304 Not Modified
       webtrip sim --at resolver        # the resolver's packets: root, .test, webtrip.test
       webtrip sim --json > run.json    # the trace, every packet in it
       webtrip sim --har lab.har --mermaid lab.mmd --report lab.html

@@ -30,7 +30,7 @@ from webtrip.dns.zones import ZoneSet
 from webtrip.lab.spec import DNS_PORT, WEB_PORT, Lab, root_hints
 from webtrip.net import Address, Network
 from webtrip.trace import DnsMessageDropped, DnsMessageReceived, Trace
-from webtrip.web.server import WebServer
+from webtrip.web.server import WebServer, WebServerOptions
 
 __all__ = ["LabServers", "Placement", "load_pages", "run_lab", "start_servers"]
 
@@ -57,6 +57,8 @@ class Placement:
     dns_port: int = DNS_PORT
     web_port: int = WEB_PORT
     resolver_clients: Sequence[IPv4Network | IPv6Network] | None = None
+    files_modified: float | None = None
+    """When the sites' files were last modified, in this world (None: their mtimes)."""
 
     def address(self, host: str) -> str:
         """The address at which the others reach ``host``."""
@@ -109,7 +111,8 @@ async def start_servers(
         servers: list[DnsServer | WebServer] = []
         try:
             nameserver = await _start_dns(lab, placement, trace, servers, dns_silent)
-            web = WebServer(placement.networks(lab.web_host), lab.sites, trace)
+            options = WebServerOptions(files_modified=placement.files_modified)
+            web = WebServer(placement.networks(lab.web_host), lab.sites, trace, options=options)
             await web.start([(a, placement.web_port) for a in placement.addresses[lab.web_host]])
             servers.append(web)
             return LabServers(nameserver, web, servers)
@@ -191,24 +194,26 @@ async def load_pages(
     loads: int = 1,
     dns_attempts: int | None = None,
 ) -> list[PageLoad]:
-    """Load ``url`` ``loads`` times, one after the other, each with a fresh browser.
+    """Load ``url`` ``loads`` times, one after the other, in the same browser.
 
-    The browser asks ``nameserver`` (never /etc/hosts), as many times and as
-    patiently as the lab says (``dns_attempts`` replaces the lab's tries).
+    Every load after the first is a reload, as a person pressing the reload
+    button makes: the same browser, so the same HTTP cache (the page is asked
+    about again with a conditional request, fresh files are used as kept),
+    but no connection left open — each load closes its own. The browser asks
+    ``nameserver`` (never /etc/hosts), as many times and as patiently as the
+    lab says (``dns_attempts`` replaces the lab's tries); it keeps no DNS
+    answer from one load to the next, so a reload asks again.
     """
-    done: list[PageLoad] = []
-    for _ in range(loads):
-        resolver = StubResolver(
-            network,
-            trace,
-            nameserver=nameserver,
-            hosts={},
-            attempts=dns_attempts or lab.dns_attempts,
-            timeout=lab.dns_timeout,
-        )
-        browser = Browser(network, resolver, trace, options=options)
-        done.append(await browser.load(url))
-    return done
+    resolver = StubResolver(
+        network,
+        trace,
+        nameserver=nameserver,
+        hosts={},
+        attempts=dns_attempts or lab.dns_attempts,
+        timeout=lab.dns_timeout,
+    )
+    browser = Browser(network, resolver, trace, options=options)
+    return [await browser.load(url, reload=number > 0) for number in range(loads)]
 
 
 async def run_lab(

@@ -33,6 +33,9 @@ from webtrip.trace import FaultOutcome, LinkConditionsSet
 __all__ = ["CLOSING_LIMIT", "LinkConditions", "SimLab", "build", "run"]
 
 CLOSING_LIMIT = 10.0  # virtual seconds the closing handshakes may take after the last load
+FILES_AGE = 30 * 86400.0
+"""How long before the world's epoch the sites' files were last modified (Last-Modified,
+ETag): one fixed instant, so that runs are the same on every machine and every checkout."""
 
 
 @dataclass(frozen=True)
@@ -170,8 +173,8 @@ def run(
     the browser asks takes questions on port 53 and never answers.
     ``dns_attempts`` replaces the lab's number of tries the browser's
     resolver makes. ``loads`` > 1 loads the page again, one load after the
-    other, with a fresh browser each time (the servers and the resolver's
-    cache stay): :attr:`SimLab.loads` has them all.
+    other, in the same browser — a reload: its HTTP cache stays, as do the servers
+    and the resolver's cache —: :attr:`SimLab.loads` has them all.
     """
     world = SimWorld(seed=seed)
     nodes, browser_link = build(world, lab, conditions)
@@ -199,6 +202,7 @@ def run(
         addresses={name: (lab.address_of(name),) for name in lab.hosts},
         zones=[server.zones for server in lab.name_servers],
         resolver_clients=sorted({IPv4Interface(a).network for a in lab.hosts.values()}),
+        files_modified=world.epoch - FILES_AGE,
     )
     done = world.run(
         run_lab(

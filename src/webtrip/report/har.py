@@ -6,7 +6,12 @@ one: a page per page load, an entry per request, with the timing phases of
 :mod:`webtrip.report.timings` (``connect`` includes ``ssl``, as HAR 1.2 says;
 -1 for a phase that did not happen). Requests that failed are kept, with
 status 0 and the reason in ``_error`` (HAR allows custom fields that start
-with ``_``).
+with ``_``). The browser's HTTP cache shows as Chromium's HAR shows it: a file
+used fresh from the cache, with no request, is an entry with the stored
+status, ``_fromCache: "disk"`` (Chromium's name for its HTTP cache, as
+opposed to a page's own memory cache) and no timings; a file the server said
+had not changed is a 304 entry whose ``cache.beforeRequest`` holds the
+validator the request carried (HAR 1.2's ``eTag``).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 from webtrip import __version__
 from webtrip.report.timings import RequestTiming, request_timings
 from webtrip.trace import (
+    HttpCacheLookup,
     HttpRequestQueued,
     HttpRequestSent,
     HttpResponseStarted,
@@ -99,10 +105,13 @@ def har_from_trace(trace: Trace, actor: str = "browser") -> dict[str, Any]:
     heads: dict[int, HttpResponseStarted] = {}
     peers: dict[int, str] = {}
     methods: dict[int, str] = {}
+    lookups: dict[int, HttpCacheLookup] = {}
     for event in trace.events:
         if event.actor != actor:
             continue
-        if isinstance(event, HttpRequestQueued):
+        if isinstance(event, HttpCacheLookup):
+            lookups[event.request] = event
+        elif isinstance(event, HttpRequestQueued):
             methods[event.request] = event.method
         elif isinstance(event, HttpRequestSent):
             sent[event.request] = event
@@ -143,7 +152,12 @@ def har_from_trace(trace: Trace, actor: str = "browser") -> dict[str, Any]:
         method = methods.get(timing.request, "GET")
         entry["request"] = _request(timing, method, sent.get(timing.request))
         entry["response"] = _response(timing, heads.get(timing.request))
-        entry["cache"] = {}
+        entry["cache"] = _cache(trace, lookups.get(timing.request))
+        if timing.cache == "fresh":
+            entry["response"]["status"] = timing.status or 0
+            entry["response"]["bodySize"] = 0
+            entry["response"]["content"]["size"] = timing.cached_size
+            entry["_fromCache"] = "disk"
         entry["timings"] = timings
         if timing.connection is not None:
             if timing.connection in peers:
@@ -162,6 +176,19 @@ def har_from_trace(trace: Trace, actor: str = "browser") -> dict[str, Any]:
             "entries": entries,
         }
     }
+
+
+def _cache(trace: Trace, lookup: HttpCacheLookup | None) -> dict[str, Any]:
+    """HAR 1.2's ``cache``: the stored response the browser had before the request."""
+    if lookup is None or lookup.outcome == "miss":
+        return {}
+    etag = next((value for name, value in lookup.conditions if name == "If-None-Match"), "")
+    before = {
+        "lastAccess": iso_time(trace.wall_start, lookup.t),
+        "eTag": etag,
+        "hitCount": 1,
+    }
+    return {"beforeRequest": before}
 
 
 def _request(timing: RequestTiming, method: str, sent: HttpRequestSent | None) -> dict[str, Any]:

@@ -221,7 +221,8 @@ def html_report(trace: Trace, language: str = "en") -> str:
     language, words = data["language"], data["labels"]
     e = _text
     story = "\n".join(
-        f"<h3>{e(p.heading)}</h3>\n<p>{e(p.text)}</p>" for p in narrate(trace, language)
+        f"<h3>{e(p.heading)}</h3>" + (f"\n<p>{e(p.text)}</p>" if p.text else "")
+        for p in narrate(trace, language)
     )
     legend = "".join(
         f'<li><span class="sw" style="background:{colour}"></span>{e(words["phases"][name])}</li>'

@@ -26,6 +26,7 @@ from webtrip.report.facts import (
     packet_kind,
     page_load_facts,
 )
+from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import RequestTiming
 from webtrip.trace import FaultOutcome, PageLoadFinished, ResolverStep, Trace
 
@@ -63,7 +64,30 @@ class _Words:
 
 
 def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[Paragraph]:
-    """The story of the page load in ``trace``, in ``language``: a paragraph per step."""
+    """The story of the page load in ``trace``, in ``language``: a paragraph per step.
+
+    A trace of several loads (``--reload``) tells each on its own, under its own
+    heading, and after each later load what the caches saved compared with the first.
+    """
+    parts = load_parts(trace, actor)
+    if len(parts) == 1:
+        return narrate_load(trace, language, actor)
+    _ = _Words(language)._
+    paragraphs: list[Paragraph] = []
+    for index, part in enumerate(parts, 1):
+        if index == 1:
+            heading = _("Load 1: the page, the first time")
+        else:
+            heading = _("Load {number}: the same page again, reloaded in the same browser")
+        paragraphs.append(Paragraph(heading.format(number=index), ""))
+        paragraphs.extend(narrate_load(part, language, actor))
+        if index > 1:
+            paragraphs.append(Paragraph(*reload_comparison(parts[0], part, language)))
+    return paragraphs
+
+
+def narrate_load(trace: Trace, language: str = "en", actor: str = "browser") -> list[Paragraph]:
+    """The story of the one page load in ``trace``: a paragraph per step."""
     facts = page_load_facts(trace, actor)
     words = _Words(language)
     if facts.first is None:
@@ -509,9 +533,16 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 status=hop.status, url=following.url
             )
         )
-    pieces = _pieces(facts, words)
-    sentences.extend(pieces)
-    if done is not None and not pieces:
+    if first.cache == "revalidated":
+        sentences.append(
+            _(
+                "The page had not changed since the browser kept it: the answer was headers "
+                "only, and the browser used the copy in its HTTP cache."
+            )
+        )
+    elif pieces := _pieces(facts, words):
+        sentences.extend(pieces)
+    elif done is not None:
         reads = facts.reads(first.connection, done.t)
         sentences.append(
             ngettext(
@@ -616,7 +647,7 @@ def _why_resent(facts: PageLoadFacts, words: _Words) -> list[str]:
 
 def _largest(facts: PageLoadFacts) -> RequestTiming | None:
     """The page's largest file that arrived (the first one, if several are as large)."""
-    arrived = [t for t in facts.timings if facts.done(t.request) is not None]
+    arrived = [t for t in facts.timings if t.cache is None and facts.done(t.request) is not None]
     return max(arrived, key=lambda t: t.wire_size, default=None)
 
 
@@ -860,6 +891,7 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
         sentences.append(_("The browser put the pieces back together."))
     if sub := [t for t in timings if t.kind != "document"]:
         names = ", ".join(_short(t.url) for t in sub)
+        kept = [t for t in sub if t.cache == "fresh"]
         connections = {t.connection for t in timings if t.connection is not None}
         reused = sum(1 for t in timings if t.reused)
         sentences.append(
@@ -869,18 +901,21 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                 len(sub),
             ).format(count=len(sub), names=names)
         )
-        sentences.append(
-            ngettext(
-                "It fetched them over {connections} connection",
-                "It fetched them over {connections} connections at once",
-                len(connections),
-            ).format(connections=len(connections))
-            + ngettext(
-                " ({reused} request reused a connection already open).",
-                " ({reused} requests reused a connection already open).",
-                reused,
-            ).format(reused=reused)
-        )
+        if kept:
+            sentences.append(_cache_hits(kept, len(sub), words))
+        if len(kept) < len(sub):
+            sentences.append(
+                ngettext(
+                    "It fetched them over {connections} connection",
+                    "It fetched them over {connections} connections at once",
+                    len(connections),
+                ).format(connections=len(connections))
+                + ngettext(
+                    " ({reused} request reused a connection already open).",
+                    " ({reused} requests reused a connection already open).",
+                    reused,
+                ).format(reused=reused)
+            )
         if failures := [t for t in sub if t.error or (t.status or 0) >= 400]:
             sentences.append(
                 ngettext(
@@ -899,7 +934,7 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
             ).format(
                 title=finished.title,
                 files=len(timings),
-                bytes=sum(t.wire_size for t in timings),
+                bytes=sum(t.cached_size if t.cache else t.wire_size for t in timings),
                 ms=words.ms(_span(timings)),
             )
         )
@@ -919,7 +954,8 @@ def _round_trips(facts: PageLoadFacts, words: _Words) -> list[str]:
     if facts.done(page.request) is None:
         return []
     chain = [page]
-    last = max(timings[1:], key=lambda t: t.started + max(t.total, 0) / 1000, default=None)
+    asked = [t for t in timings[1:] if t.cache != "fresh"]  # a fresh copy crossed nothing
+    last = max(asked, key=lambda t: t.started + max(t.total, 0) / 1000, default=None)
     if last is not None and facts.done(last.request) is not None:
         chain.append(last)
     # Each lookup, handshake and request-and-answer crossed the link and back at least once.
@@ -939,6 +975,23 @@ def _round_trips(facts: PageLoadFacts, words: _Words) -> list[str]:
     )
     return [text.format(count=words.n(count), rtt=words.duration(rtt),
                         total=words.duration(count * rtt))]  # fmt: skip
+
+
+def _cache_hits(kept: list[RequestTiming], needed: int, words: _Words) -> str:
+    """The files the browser's HTTP cache held fresh: used without a request."""
+    if len(kept) == needed:
+        return words.ngettext(
+            "It had it in its HTTP cache, still fresh, so it did not ask for it again.",
+            "It had all of them in its HTTP cache, still fresh, so it did not ask for them again.",
+            needed,
+        )
+    return words.ngettext(
+        "{count} of them was in its HTTP cache, still fresh, so it did not ask for it "
+        "again: {names}.",
+        "{count} of them were in its HTTP cache, still fresh, so it did not ask for them "
+        "again: {names}.",
+        len(kept),
+    ).format(count=len(kept), names=", ".join(_short(t.url) for t in kept))
 
 
 def _resolver_story(walk: ResolverWalk | None, words: _Words) -> list[str]:

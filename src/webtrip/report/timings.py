@@ -15,6 +15,9 @@ receive  response head → last body byte                               time_tot
 ======== ============================================================ ============
 
 All values are milliseconds; -1 means the phase did not happen (HAR's rule).
+A file the browser's HTTP cache held fresh needs no request: its ``cache`` is
+"fresh", its status the stored one, and every phase -1. One the server said
+had not changed (304 Not Modified) is ``cache`` "revalidated".
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from webtrip.trace import (
+    HttpCacheLookup,
+    HttpCacheStored,
     HttpRequestFailed,
     HttpRequestQueued,
     HttpRequestSent,
@@ -59,6 +64,8 @@ class RequestTiming:
     receive: float
     total: float
     error: str | None
+    cache: str | None = None  # "fresh" (no request: from the HTTP cache), "revalidated" (304)
+    cached_size: int = 0  # the stored response's body bytes as once sent (0: none stored)
 
     @property
     def phases(self) -> list[tuple[str, float]]:
@@ -90,6 +97,8 @@ def request_timings(trace: Trace, actor: str = "browser") -> list[RequestTiming]
     connect_start: dict[int, float] = {}
     opened: dict[int, float] = {}
     tls: dict[int, float] = {}
+    looked_up: dict[int, HttpCacheLookup] = {}
+    freshened: set[int] = set()
     for event in trace.events:
         if event.actor != actor:
             continue
@@ -113,6 +122,10 @@ def request_timings(trace: Trace, actor: str = "browser") -> list[RequestTiming]
             opened[event.connection] = event.t
         elif isinstance(event, TlsHandshakeCompleted):
             tls[event.connection] = event.t
+        elif isinstance(event, HttpCacheLookup):
+            looked_up[event.request] = event
+        elif isinstance(event, HttpCacheStored) and event.outcome == "updated":
+            freshened.add(event.request)
 
     timings = []
     for request, q in sorted(queued.items()):
@@ -132,6 +145,12 @@ def request_timings(trace: Trace, actor: str = "browser") -> list[RequestTiming]
             if s.connection in tls:
                 ssl = _ms(opened.get(s.connection), tls[s.connection])
         end = d.t if d else (failed[request].t if request in failed else None)
+        lookup = looked_up.get(request)
+        cache = None
+        if lookup is not None and lookup.outcome == "fresh":
+            cache, end = "fresh", lookup.t
+        elif request in freshened:
+            cache = "revalidated"
         timings.append(
             RequestTiming(
                 request=request,
@@ -141,7 +160,7 @@ def request_timings(trace: Trace, actor: str = "browser") -> list[RequestTiming]
                 started=q.t,
                 connection=connection,
                 reused=reused,
-                status=h.status if h else None,
+                status=h.status if h else (lookup.status if cache == "fresh" and lookup else None),
                 size=d.size if d else 0,
                 wire_size=d.wire_size if d else 0,
                 content_type=d.content_type if d else "",
@@ -154,6 +173,8 @@ def request_timings(trace: Trace, actor: str = "browser") -> list[RequestTiming]
                 receive=_ms(h.t, d.t) if h and d else -1.0,
                 total=_ms(q.t, end),
                 error=failed[request].message if request in failed else None,
+                cache=cache,
+                cached_size=lookup.wire_size if lookup else 0,
             )
         )
     return timings

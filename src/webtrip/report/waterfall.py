@@ -4,6 +4,9 @@ Like the Network panel of a browser's developer tools: where each request
 waited (blocked), looked up a name (dns), connected (connect, ssl), sent,
 waited for the first byte (wait) and received. The connection column shows
 reuse: a request marked ``↺`` went over a connection that was already open.
+A file the browser's HTTP cache held fresh has no bar: its size reads
+"(cache)", as "(disk cache)" in Chromium's panel; a 304 row is a file the
+server said had not changed — a few bytes of headers instead of the file.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def waterfall(
             str(timing.request),
             _short(timing.url),
             status,
-            _size(timing.wire_size),
+            _("(cache)") if timing.cache == "fresh" else _size(timing.wire_size),
             connection,
             bar,
             f"{timing.total:.1f} ms" if timing.total >= 0 else "–",
@@ -74,9 +77,10 @@ def waterfall(
     return table
 
 
-def legend(language: str = "en") -> Text:
+def legend(language: str = "en", *, cache: bool = False) -> Text:
     """What each symbol means: the phase names are HAR's (as in a browser's devtools);
-    in other languages each is followed by its meaning in that language."""
+    in other languages each is followed by its meaning in that language. With ``cache``,
+    what "(cache)" in the size column means too."""
     _ = translation(language).gettext
     meanings = {
         "blocked": _("queued"),
@@ -92,6 +96,8 @@ def legend(language: str = "en") -> Text:
         text.append(f"{symbol} ", style=style)
         text.append(f"{name}   " if language == "en" else f"{name} ({meanings[name]})   ")
     text.append("↺ " + _("reused connection"))
+    if cache:
+        text.append("   " + _("(cache)") + " " + _("kept by the browser: not asked for again"))
     return text
 
 

@@ -319,6 +319,54 @@ class HttpRequestRetried(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class HttpCacheLookup(Event):
+    """The browser looked for ``url`` in its HTTP cache before asking the network (RFC 9111).
+
+    ``outcome`` is what it decided: "miss" (nothing stored: a plain request),
+    "fresh" (a stored response still fresh: used at once, no request sent),
+    "stale" (stored but no longer fresh: a conditional request asks whether it
+    changed), or "validate" (fresh, but the page is being reloaded: Chromium's
+    reload asks about the page itself all the same). ``age`` and ``lifetime``
+    are the stored response's age and freshness lifetime in seconds, and
+    ``freshness`` where the lifetime came from ("max-age", "expires",
+    "heuristic" — a tenth of the time since Last-Modified — or "none").
+    ``status`` and ``wire_size`` are those of the stored response (the bytes its
+    body took on the network when it was fetched), ``conditions`` the
+    If-None-Match / If-Modified-Since headers the request carries.
+    """
+
+    request: int
+    url: str
+    outcome: str
+    age: float = 0.0
+    lifetime: float = 0.0
+    freshness: str = "none"
+    status: int = 0
+    wire_size: int = 0
+    conditions: Headers = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCacheStored(Event):
+    """What the browser's HTTP cache did with the response to ``request``.
+
+    ``outcome``: "stored" (kept for next time), "updated" (a 304 Not Modified:
+    the stored response is fresh again, with the new headers), or "not-stored"
+    with ``reason``: "no-store" (Cache-Control said so), "vary" (Vary: *),
+    "status" (a status that may not be kept without explicit freshness),
+    "partial" (206), "method" (not a GET). ``lifetime`` and ``freshness`` as in
+    :class:`HttpCacheLookup`.
+    """
+
+    request: int
+    url: str
+    outcome: str
+    reason: str = ""
+    lifetime: float = 0.0
+    freshness: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
 class TcpInfoRead(Event):
     """The kernel's counters for ``connection`` (Linux TCP_INFO), read before closing."""
 

@@ -66,6 +66,9 @@ class WebServerOptions:
     max_connections: int = 512
     list_folders: bool = False
     server_name: str = f"webtrip/{__version__}"
+    # When every file was last modified, for Last-Modified and ETag (None: each file's
+    # mtime). A simulated world sets one, so its validators are the same on any machine.
+    files_modified: float | None = None
 
 
 @dataclass
@@ -281,7 +284,8 @@ class WebServer:
             body = listing_page(found.path, found.url_path, self.options.server_name)
             return _Reply(200, [("Content-Type", "text/html; charset=utf-8")], body)
         assert isinstance(found, Found)
-        return self._file_reply(request, Representation.of(found.path, found.stat))
+        modified = self.options.files_modified
+        return self._file_reply(request, Representation.of(found.path, found.stat, modified))
 
     def _file_reply(self, request: Request, rep: Representation) -> _Reply:
         gzipped = None
