@@ -593,6 +593,7 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 ).format(count=retransmissions)
             )
         elif again:
+            sentences.append(_("The browser did not have to send any segment again."))
             sentences.append(
                 ngettext(
                     "The server had to send {count} segment again.",
