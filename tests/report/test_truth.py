@@ -4,6 +4,8 @@ with the run's own values, in English and Spanish, and claims nothing the trace 
 from __future__ import annotations
 
 import asyncio
+import random
+from pathlib import Path
 
 import pytest
 
@@ -226,3 +228,96 @@ def test_random_losses_are_told_by_what_was_lost_and_what_it_cost():
         english
     )
     assert "1 de sus preguntas se ha perdido en el enlace del navegador." in story(trace, "es")
+
+
+NARROW_PATH = """\
+[browser]
+host = "pc"
+url = "http://www.school.test/"
+
+[dns]
+host = "ns"
+zones = ["zones/school.test.zone"]
+
+[web]
+host = "www"
+sites = { "www.school.test" = "site" }
+
+[[hosts]]
+name = "pc"
+address = "192.168.1.10/24"
+
+[[hosts]]
+name = "ns"
+address = "192.168.2.53/24"
+
+[[hosts]]
+name = "www"
+address = "192.168.2.80/24"
+
+[[routers]]
+name = "home"
+
+[[routers]]
+name = "isp"
+
+[[links]]
+between = ["pc", "home"]
+latency = "5ms"
+
+[[links]]
+between = ["home", "isp"]
+latency = "10ms"
+mtu = {mtu}
+
+[[links]]
+between = ["isp", "ns"]
+latency = "1ms"
+
+[[links]]
+between = ["isp", "www"]
+latency = "1ms"
+"""
+
+SCHOOL_ZONE = """\
+$ORIGIN school.test.
+$TTL 60
+@    IN SOA ns.school.test. admin.school.test. 1 3600 600 86400 60
+     IN NS  ns.school.test.
+ns   IN A   192.168.2.53
+www  IN A   192.168.2.80
+"""
+
+
+def narrow_path(folder: Path, mtu: int) -> Trace:
+    """A page of 2,335 bytes (gzip cannot shrink hex much) behind two routers whose link
+    between them carries ``mtu`` bytes, less than the 1,500 of the links at both ends."""
+    (folder / "zones").mkdir()
+    (folder / "zones" / "school.test.zone").write_text(SCHOOL_ZONE)
+    (folder / "site").mkdir()
+    body = random.Random(1).randbytes(2000).hex()[:4000].encode()
+    (folder / "site" / "index.html").write_bytes(b"<title>School</title><p>" + body)
+    (folder / "lab.toml").write_text(NARROW_PATH.replace("{mtu}", str(mtu)))
+    return simulated.run(lab_spec.load_lab(folder / "lab.toml"), 1).world.trace
+
+
+def test_fragmentation_needed_is_told_as_path_mtu_discovery(tmp_path):
+    trace = narrow_path(tmp_path, 576)
+    errors = page_load_facts(trace).path_mtu_errors
+    assert [(e.router, e.to, e.mtu) for e in errors] == [("192.168.2.253", "192.168.2.80", 576)] * 2
+    english, spanish = story(trace), story(trace, "es")
+    assert "came in 5 TCP segments of up to 536 bytes." in english
+    assert "On the way, the router at 192.168.2.253 could not pass on 2 packets of the server's " \
+        "(up to 1,500 bytes, marked “don't fragment”): its next link carries at most 576 " \
+        "bytes. It told the server with ICMP “fragmentation needed” (type 3, code 4) for each, " \
+        "and the server sent the data again in segments of 536 bytes (path MTU discovery)." in (
+        english
+    )  # fmt: skip
+    assert "el router de 192.168.2.253 no ha podido dejar pasar 2 paquetes del servidor (de " \
+        "hasta 1500 bytes" in spanish  # fmt: skip
+
+
+def test_no_fragmentation_needed_is_claimed_when_every_link_carries_the_packets(tmp_path):
+    trace = narrow_path(tmp_path, 1500)
+    assert not page_load_facts(trace).path_mtu_errors
+    assert "fragmentation needed" not in story(trace)

@@ -62,6 +62,7 @@ __all__ = [
     "Connection",
     "Lookup",
     "PageLoadFacts",
+    "PathMtuError",
     "ResolverWalk",
     "SegmentLoss",
     "packet_kind",
@@ -188,6 +189,19 @@ class SegmentLoss:
     def cost(self) -> float:
         """Seconds between the first sending and the second (-1 if never resent)."""
         return self.resent - self.sent if self.resent is not None else -1.0
+
+
+@dataclass(frozen=True)
+class PathMtuError:
+    """An ICMP "fragmentation needed" (type 3, code 4) a router sent: ``router`` could not
+    pass on a packet of ``size`` bytes marked "don't fragment" to ``to``, since its next
+    link carries at most ``mtu`` (path MTU discovery, RFC 1191)."""
+
+    t: float
+    router: str
+    to: str
+    size: int
+    mtu: int
 
 
 DUPLICATE_ACKS = 3
@@ -357,6 +371,32 @@ class PageLoadFacts:
                                       len(drops)))  # fmt: skip
         return losses
 
+    @cached_property
+    def path_mtu_errors(self) -> list[PathMtuError]:
+        """The "fragmentation needed" errors routers sent during the load, each once (a
+        simulated run's; empty otherwise)."""
+        end = self.finished.t if self.finished is not None else float("inf")
+        errors: dict[tuple[str, str, bytes], PathMtuError] = {}
+        for event in self.trace.of_type(PacketCaptured):
+            if event.direction != OUT or event.t > end or len(event.data) < 24:
+                continue
+            if event.data[9] != ICMP_PROTOCOL or event.data[20:22] != FRAGMENTATION_NEEDED:
+                continue
+            try:
+                packet = dissect(event.data)
+            except ValueError:
+                continue
+            icmp = packet.icmp
+            if icmp is None or len(icmp.body) < 4:
+                continue
+            key = (packet.ip.source, packet.ip.destination, icmp.body)
+            size = int.from_bytes(icmp.body[2:4], "big")  # the quoted packet's total length
+            error = PathMtuError(
+                event.t, packet.ip.source, packet.ip.destination, size, icmp.next_hop_mtu
+            )
+            errors.setdefault(key, error)
+        return sorted(errors.values(), key=lambda e: e.t)
+
     def dropped(self, kind: str) -> list[PacketCaptured]:
         """The dropped packets of one ``kind`` (see :func:`packet_kind`)."""
         return [e for e in self.drops if packet_kind(e.data) == kind]
@@ -375,6 +415,11 @@ def _flow(packet: Packet) -> tuple[str, int, str, int]:
     """A TCP packet's ends: source address and port, destination address and port."""
     return (packet.ip.source, packet.source_port or 0, packet.ip.destination,
             packet.destination_port or 0)  # fmt: skip
+
+
+ICMP_PROTOCOL = 1
+FRAGMENTATION_NEEDED = bytes((3, 4))
+"""ICMP's type and code for "fragmentation needed" (destination unreachable)."""
 
 
 LINK_DROPS = ("lost on the link", "targeted fault")

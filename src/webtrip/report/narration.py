@@ -542,6 +542,7 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
         )
     elif pieces := _pieces(facts, words):
         sentences.extend(pieces)
+        sentences.extend(_path_mtu(facts, words))
     elif done is not None:
         reads = facts.reads(first.connection, done.t)
         sentences.append(
@@ -724,6 +725,54 @@ def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
         sentences.append(
             _("TCP put them back in order by their sequence numbers before the browser used them.")
         )
+    return sentences
+
+
+def _path_mtu(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """Path MTU discovery, when a router's ICMP "fragmentation needed" is in the trace:
+    which packets it could not pass on, why, and what their sender did."""
+    browser = {c.opened.local[0] for c in facts.connections.values() if c.opened is not None}
+    sentences = []
+    for (router, to_browser, mtu), errors in itertools.groupby(
+        facts.path_mtu_errors, key=lambda e: (e.router, e.to in browser, e.mtu)
+    ):
+        told = list(errors)
+        values = {
+            "router": router,
+            "count": words.n(len(told)),
+            "size": words.n(max(e.size for e in told)),
+            "mtu": words.n(mtu),
+            "mss": words.n(mtu - 40),
+        }
+        if to_browser:
+            text = words.ngettext(
+                "On the way, the router at {router} could not pass on {count} packet of the "
+                "browser's ({size} bytes, marked “don't fragment”): its next link carries at "
+                "most {mtu} bytes. It told the browser with ICMP “fragmentation needed” (type "
+                "3, code 4), and the browser sent the data again in segments of {mss} bytes "
+                "(path MTU discovery).",
+                "On the way, the router at {router} could not pass on {count} packets of the "
+                "browser's (up to {size} bytes, marked “don't fragment”): its next link "
+                "carries at most {mtu} bytes. It told the browser with ICMP “fragmentation "
+                "needed” (type 3, code 4) for each, and the browser sent the data again in "
+                "segments of {mss} bytes (path MTU discovery).",
+                len(told),
+            )
+        else:
+            text = words.ngettext(
+                "On the way, the router at {router} could not pass on {count} packet of the "
+                "server's ({size} bytes, marked “don't fragment”): its next link carries at "
+                "most {mtu} bytes. It told the server with ICMP “fragmentation needed” (type "
+                "3, code 4), and the server sent the data again in segments of {mss} bytes "
+                "(path MTU discovery).",
+                "On the way, the router at {router} could not pass on {count} packets of the "
+                "server's (up to {size} bytes, marked “don't fragment”): its next link "
+                "carries at most {mtu} bytes. It told the server with ICMP “fragmentation "
+                "needed” (type 3, code 4) for each, and the server sent the data again in "
+                "segments of {mss} bytes (path MTU discovery).",
+                len(told),
+            )
+        sentences.append(text.format(**values))
     return sentences
 
 
