@@ -109,7 +109,7 @@ def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
     """Step 1: each name the browser looked up — where it asked, what came back, and what
     the recursive resolver behind it did."""
     _ = words._
-    sentences: list[str] = [*_link_story(facts, words), *_faults_that_did_nothing(facts, words)]
+    sentences: list[str] = [*_link_story(facts, words), *_fault_notes(facts, words)]
     ended = sorted((lookup for lookup in facts.lookups if lookup.outcome is not None),
                    key=lambda lookup: lookup.outcome.t if lookup.outcome else 0)  # fmt: skip
     resolved = [lookup for lookup in ended if lookup.resolved is not None]
@@ -266,7 +266,7 @@ def _link_story(facts: PageLoadFacts, words: _Words) -> list[str]:
     return sentences
 
 
-def _faults_that_did_nothing(facts: PageLoadFacts, words: _Words) -> list[str]:
+def _fault_notes(facts: PageLoadFacts, words: _Words) -> list[str]:
     notes = [fault_note(o, words.language) for o in facts.fault_outcomes if not o.fired]
     return notes + [_delay_note(o, words) for o in facts.fault_outcomes
                     if o.fired and o.action == "delay"]  # fmt: skip
