@@ -4,6 +4,8 @@ with the run's own values, in English and Spanish, and claims nothing the trace 
 from __future__ import annotations
 
 import asyncio
+import random
+from pathlib import Path
 
 import pytest
 
@@ -74,7 +76,13 @@ def test_a_lost_syn_ack_is_told_with_the_timeout_it_cost():
     assert "The server's SYN-ACK was lost on the browser's link" in english
     assert "waited its retransmission timeout (1 s) and sent its SYN again; so the handshake " \
         "took 1,042 ms instead of 42 ms." in english  # fmt: skip
+    assert english.count("1,042 ms") == 1  # said once
     assert "ha tardado 1042 ms en lugar de 42 ms" in spanish
+    # Both resends in one sentence, with the loss that caused them.
+    assert "TCP sent 2 segments again: 1 from the browser and 1 from the server. What was " \
+        "lost on the browser's link: 1 SYN-ACK." in english  # fmt: skip
+    assert "The server had to send" not in english and "The browser had to send" not in english
+    assert "TCP ha reenviado 2 segmentos: 1 del navegador y 1 del servidor." in spanish
 
 
 def test_the_link_conditions_are_told_with_the_round_trip_they_make():
@@ -84,12 +92,96 @@ def test_the_link_conditions_are_told_with_the_round_trip_they_make():
     assert "It loses 2 % of the packets at random." in english
 
 
-def test_a_small_mtu_cuts_the_answer_into_segments_of_the_mss_it_allows():
+def test_a_small_mtu_cuts_the_largest_file_into_segments_of_the_mss_it_allows():
     trace = simulate(mtu=576)
-    english = story(trace)
-    assert "TCP segments, of at most 536 bytes each" in english
-    assert "at most 576 bytes (its MTU)" in english and "536 bytes of data" in english
-    assert "536 bytes" in story(trace, "es")
+    english, spanish = story(trace), story(trace, "es")
+    assert "The largest file, / (995 bytes and its headers), came in 3 TCP segments of up to " \
+        "536 bytes (the MSS: the link's MTU of 576 bytes less 40 bytes of IPv4 and TCP " \
+        "headers)." in english  # fmt: skip
+    assert "TCP put them back in order by their sequence numbers" in english
+    assert "ha llegado en 3 segmentos TCP de hasta 536 bytes" in spanish
+    assert "la MTU del enlace, 576 bytes" in spanish
+    # Nothing was lost, duplicated or reordered: nothing of the kind is claimed.
+    for claim in ("twice", "arrived after", "lost", "sent again", "sent it again"):
+        assert claim not in english, claim
+
+
+def test_a_slow_link_puts_the_files_time_on_the_wire_in_its_receive_phase():
+    trace = simulate(bandwidth=64_000, mtu=576)
+    facts = page_load_facts(trace)
+    page = facts.timings[0]
+    english, spanish = story(trace), story(trace, "es")
+    # 3 packets: 576 + 576 + 245 bytes (payload + 40 of headers) at 64 kbit/s.
+    assert "It carries 64 kbit/s: a full packet of 576 bytes takes 72 ms" in english
+    assert "At 64 kbit/s, its 1,397 bytes of packets took about 175 ms to cross the link " \
+        "(bytes × 8 ÷ speed)." in english  # fmt: skip
+    assert "the rest, about 103 ms, is the receive time (█) in the timeline" in english
+    assert abs(page.receive - 103) < 0.25 * 103  # what the waterfall draws as █
+    assert "A 64 kbit/s, sus 1397 bytes de paquetes han tardado unos 175 ms" in spanish
+    assert "0.1 Mbit/s" not in english
+
+
+def test_a_file_that_fits_one_packet_spends_its_wire_time_in_the_wait():
+    english = story(simulate(bandwidth=256_000))
+    assert "It carries 256 kbit/s" in english
+    assert "took about 41 ms to cross the link (bytes × 8 ÷ speed); they came in one go, so " \
+        "that time is part of the wait for the first byte (░)." in english  # fmt: skip
+
+
+def test_latency_is_told_as_the_round_trips_the_page_had_to_wait_for():
+    trace = simulate(latency=0.2)
+    english, spanish = story(trace), story(trace, "es")
+    # The page: its lookup, handshake and request; the last file: its handshake and request.
+    assert "The page needed 5 round trips over the browser's link that could not overlap" in (
+        english
+    )
+    assert "at 400 ms each, 2 s of that time went on the link's delay alone." in english
+    assert "La página ha necesitado 5 viajes de ida y vuelta" in spanish
+    assert "a 400 ms cada uno, 2 s de ese tiempo" in spanish
+    # The claim never exceeds the load: 5 × 400 ms fit in the page's own time.
+    timings = page_load_facts(trace).timings
+    end = max(t.started + t.total / 1000 for t in timings)
+    assert 2.0 <= end - min(t.started for t in timings) < 2.2
+
+
+def test_real_runs_claim_no_round_trips_of_a_link_they_do_not_know(demo):
+    english = story(demo)
+    assert "round trips over the browser's link" not in english
+    assert "kbit/s" not in english and "Mbit/s" not in english
+
+
+def test_lost_data_segments_are_told_with_the_timeout_that_resent_them():
+    trace = simulated.run(lab_spec.demo_lab(), 7, simulated.LinkConditions(loss=0.1, mtu=576)
+                          ).world.trace  # fmt: skip
+    losses = [loss for loss in page_load_facts(trace).segment_losses if loss.resent is not None]
+    assert sorted((loss.times, round(loss.cost, 3), loss.fast) for loss in losses) == [
+        (1, 1.0, False), (2, 3.0, False)
+    ]  # fmt: skip
+    english, spanish = story(trace), story(trace, "es")
+    assert "What was lost on the browser's link: 4 data segments." in english
+    assert "1 data segment from the server was lost; too few duplicate ACKs came back to tell, " \
+        "so the server waited for its retransmission timeout and sent it again 1 s later." in (
+        english
+    )  # fmt: skip
+    assert "A data segment from the server was lost 2 times in a row; each time the server " \
+        "waited for its retransmission timeout, twice as long as the time before, and it got " \
+        "through 3 s after it was first sent." in english  # fmt: skip
+    assert "se ha perdido 2 veces seguidas" in spanish
+    assert "fast retransmit" not in english
+
+
+def test_a_delay_that_fired_says_what_it_held_and_for_how_long():
+    faults = [lab_spec.parse_fault("delay", "synack=300ms")]
+    trace = simulated.run(lab_spec.demo_lab(), 1, faults=faults).world.trace
+    english, spanish = story(trace), story(trace, "es")
+    assert "--delay synack=300ms held back the server's SYN-ACK (the first that matched) for " \
+        "300 ms on the browser's link." in english  # fmt: skip
+    assert "the three-way handshake (SYN, SYN-ACK, ACK) took 342 ms. 300 ms of it was the " \
+        "--delay holding a packet of the handshake back." in english  # fmt: skip
+    assert "ha retenido el SYN-ACK del servidor (el primero que encajaba) durante 300 ms" in (
+        spanish
+    )
+    assert "lost" not in english
 
 
 def test_a_clean_run_claims_no_loss_retransmission_failure_or_redirect():
@@ -138,3 +230,96 @@ def test_random_losses_are_told_by_what_was_lost_and_what_it_cost():
         english
     )
     assert "1 de sus preguntas se ha perdido en el enlace del navegador." in story(trace, "es")
+
+
+NARROW_PATH = """\
+[browser]
+host = "pc"
+url = "http://www.school.test/"
+
+[dns]
+host = "ns"
+zones = ["zones/school.test.zone"]
+
+[web]
+host = "www"
+sites = { "www.school.test" = "site" }
+
+[[hosts]]
+name = "pc"
+address = "192.168.1.10/24"
+
+[[hosts]]
+name = "ns"
+address = "192.168.2.53/24"
+
+[[hosts]]
+name = "www"
+address = "192.168.2.80/24"
+
+[[routers]]
+name = "home"
+
+[[routers]]
+name = "isp"
+
+[[links]]
+between = ["pc", "home"]
+latency = "5ms"
+
+[[links]]
+between = ["home", "isp"]
+latency = "10ms"
+mtu = {mtu}
+
+[[links]]
+between = ["isp", "ns"]
+latency = "1ms"
+
+[[links]]
+between = ["isp", "www"]
+latency = "1ms"
+"""
+
+SCHOOL_ZONE = """\
+$ORIGIN school.test.
+$TTL 60
+@    IN SOA ns.school.test. admin.school.test. 1 3600 600 86400 60
+     IN NS  ns.school.test.
+ns   IN A   192.168.2.53
+www  IN A   192.168.2.80
+"""
+
+
+def narrow_path(folder: Path, mtu: int) -> Trace:
+    """A page of 2,335 bytes (gzip cannot shrink hex much) behind two routers whose link
+    between them carries ``mtu`` bytes, less than the 1,500 of the links at both ends."""
+    (folder / "zones").mkdir()
+    (folder / "zones" / "school.test.zone").write_text(SCHOOL_ZONE)
+    (folder / "site").mkdir()
+    body = random.Random(1).randbytes(2000).hex()[:4000].encode()
+    (folder / "site" / "index.html").write_bytes(b"<title>School</title><p>" + body)
+    (folder / "lab.toml").write_text(NARROW_PATH.replace("{mtu}", str(mtu)))
+    return simulated.run(lab_spec.load_lab(folder / "lab.toml"), 1).world.trace
+
+
+def test_fragmentation_needed_is_told_as_path_mtu_discovery(tmp_path):
+    trace = narrow_path(tmp_path, 576)
+    errors = page_load_facts(trace).path_mtu_errors
+    assert [(e.router, e.to, e.mtu) for e in errors] == [("192.168.2.253", "192.168.2.80", 576)] * 2
+    english, spanish = story(trace), story(trace, "es")
+    assert "came in 5 TCP segments of up to 536 bytes." in english
+    assert "On the way, the router at 192.168.2.253 could not pass on 2 packets of the server's " \
+        "(up to 1,500 bytes, marked “don't fragment”): its next link carries at most 576 " \
+        "bytes. It told the server with ICMP “fragmentation needed” (type 3, code 4) for each, " \
+        "and the server sent the data again in segments of 536 bytes (path MTU discovery)." in (
+        english
+    )  # fmt: skip
+    assert "el router de 192.168.2.253 no ha podido dejar pasar 2 paquetes del servidor (de " \
+        "hasta 1500 bytes" in spanish  # fmt: skip
+
+
+def test_no_fragmentation_needed_is_claimed_when_every_link_carries_the_packets(tmp_path):
+    trace = narrow_path(tmp_path, 1500)
+    assert not page_load_facts(trace).path_mtu_errors
+    assert "fragmentation needed" not in story(trace)
