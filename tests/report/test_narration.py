@@ -41,7 +41,8 @@ def test_the_demo_loads_the_page_and_every_file(lab):
     assert load.error is None
     assert [f.response.status for f in load.fetched] == [200] * len(load.fetched)
     kinds = sorted(f.kind for f in load.fetched)
-    assert kinds == ["document", "icon", "image", "script", "stylesheet"]
+    # The page, its stylesheet, script and icon, and two pictures: the diagram and the photo.
+    assert kinds == ["document", "icon", "image", "image", "script", "stylesheet"]
 
 
 def test_first_request_has_dns_and_connect_and_reused_ones_do_not(lab):
