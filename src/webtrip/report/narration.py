@@ -30,6 +30,9 @@ from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import RequestTiming
 from webtrip.trace import FaultOutcome, PageLoadFinished, ResolverStep, Trace
 
+_Row = tuple[float, str, int, int, tuple[str, ...]]
+"""A TCP packet at the browser: time, "in"/"out", sequence number, payload size, flags."""
+
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
@@ -551,8 +554,9 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 "The page's {size} bytes arrived in {reads} pieces: the browser read them "
                 "as they came.",
                 reads,
-            ).format(size=done.wire_size, reads=reads)
+            ).format(size=words.n(done.wire_size), reads=words.n(reads))
         )
+        sentences.extend(_real_pieces(facts, words))
     if infos := facts.tcp_infos:
         retransmissions = sum(i.retransmissions for i in infos)
         sentences.append(
@@ -653,22 +657,73 @@ def _largest(facts: PageLoadFacts) -> RequestTiming | None:
     return max(arrived, key=lambda t: t.wire_size, default=None)
 
 
-def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
-    """How the largest file travelled on a simulated run: the segments it came in, their
-    size and why (the MSS from the MTU), the time they took on the wire, arrivals out of
-    order or twice, and the lost ones TCP sent again."""
-    link = facts.conditions
-    timing = _largest(facts)
-    if link is None or timing is None or timing.connection is None:
+def _arrivals(facts: PageLoadFacts, timing: RequestTiming) -> list[_Row]:
+    """The data segments of ``timing``'s answer as they reached the browser's node, copies
+    included (a simulated run; empty on real sockets)."""
+    if timing.connection is None:
         return []
     sent, done = facts.sent(timing.request), facts.done(timing.request)
     if sent is None or done is None:
         return []
-    _, ngettext = words._, words.ngettext
-    arrived = [row for row in facts.browser_packets(timing.connection)
-               if row[1] == "in" and row[3] > 0 and sent.t <= row[0] <= done.t]  # fmt: skip
+    return [row for row in facts.browser_packets(timing.connection)
+            if row[1] == "in" and row[3] > 0 and sent.t <= row[0] <= done.t]  # fmt: skip
+
+
+def _flights(facts: PageLoadFacts, timing: RequestTiming) -> list[int]:
+    """How many segments of ``timing``'s answer came in each burst, when they came in
+    bursts a round trip apart — the server waiting for the browser's ACKs before sending
+    more (slow start) — and nothing was lost, copied or reordered; else empty."""
+    link = facts.conditions
+    arrived = _arrivals(facts, timing)
+    if link is None or len(arrived) < 2 or timing.connection is None:
+        return []
+    if _lost_sequences(facts, timing.connection):
+        return []
+    sequences = [row[2] for row in arrived]
+    if len(set(sequences)) < len(sequences) or sequences != sorted(sequences):
+        return []
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(arrived)]
+    spacing = sorted(gaps)[len(gaps) // 2]  # a packet's time on the wire
+    flights = [1]
+    for gap in gaps:
+        if gap > link.latency and gap > 3 * spacing:  # a wait for ACKs, not the wire
+            flights.append(1)
+        else:
+            flights[-1] += 1
+    return flights if len(flights) > 1 else []
+
+
+def _page_pieces(facts: PageLoadFacts, first: RequestTiming, largest: RequestTiming | None,
+                 words: _Words) -> list[str]:  # fmt: skip
+    """How the page itself came, when step 3 goes on to tell a larger file's pieces."""
+    if largest is None or largest.request == first.request:
+        return []
+    arrived = _arrivals(facts, first)
     if not arrived:
         return []
+    count = len({row[2] for row in arrived})
+    return [
+        words.ngettext(
+            "The page itself, / ({size} bytes and its headers), came in {count} TCP segment.",
+            "The page itself, / ({size} bytes and its headers), came in {count} TCP segments.",
+            count,
+        ).format(size=words.n(first.wire_size), count=words.n(count))
+    ]
+
+
+def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """How the page and its largest file travelled on a simulated run: the segments
+    they came in, their size and why (the MSS from the MTU), the bursts slow start made,
+    the time they took on the wire, arrivals out of order or twice, and the lost ones
+    TCP sent again."""
+    link = facts.conditions
+    timing = _largest(facts)
+    if link is None or timing is None or timing.connection is None or facts.first is None:
+        return []
+    arrived = _arrivals(facts, timing)
+    if not arrived:
+        return []
+    _, ngettext = words._, words.ngettext
     sizes = [row[3] for row in arrived]
     seen: set[int] = set()
     resent = _lost_sequences(facts, timing.connection)  # they come late, sent again
@@ -680,31 +735,54 @@ def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
             out_of_order += 1
         seen.add(sequence)
         highest = max(highest, sequence + size)
-    name, count, largest = _short(timing.url), words.n(len(arrived)), words.n(max(sizes))
+    pieces = len(seen)
+    name, count, largest = _short(timing.url), words.n(pieces), words.n(max(sizes))
     mss = link.mtu - 40
-    if len(arrived) == 1:
-        sentences = [
+    sentences = _page_pieces(facts, facts.first, timing, words)
+    if pieces == 1:
+        sentences.append(
             _(
                 "The largest file, {name} ({size} bytes and its headers), came in 1 TCP segment "
                 "of {largest} bytes."
             ).format(name=name, size=words.n(timing.wire_size), largest=largest)
-        ]
+        )
     elif max(sizes) == mss:
         text = _(
             "The largest file, {name} ({size} bytes and its headers), came in {count} TCP "
             "segments of up to {largest} bytes (the MSS: the link's MTU of {mtu} bytes less "
             "40 bytes of IPv4 and TCP headers)."
         )
-        sentences = [text.format(name=name, size=words.n(timing.wire_size), count=count,
-                                 largest=largest, mtu=words.n(link.mtu))]  # fmt: skip
+        sentences.append(text.format(name=name, size=words.n(timing.wire_size), count=count,
+                                     largest=largest, mtu=words.n(link.mtu)))  # fmt: skip
     else:
         text = _(
             "The largest file, {name} ({size} bytes and its headers), came in {count} TCP "
             "segments of up to {largest} bytes."
         )
-        sentences = [text.format(name=name, size=words.n(timing.wire_size), count=count,
-                                 largest=largest)]  # fmt: skip
+        sentences.append(text.format(name=name, size=words.n(timing.wire_size), count=count,
+                                     largest=largest))  # fmt: skip
+    if flights := _flights(facts, timing):
+        sentences.append(
+            _(
+                "They came in {count} bursts, one round trip apart ({sizes} segments): the "
+                "server sends a few segments, then waits for the browser's ACKs before it "
+                "sends more, and more each time (TCP's slow start)."
+            ).format(
+                count=words.n(len(flights)),
+                sizes=_listed([words.n(flight) for flight in flights], words),
+            )
+        )
     sentences.extend(_wire_time(facts, timing, [size + 40 for size in sizes], words))
+    if lost := resent & seen:
+        sentences.append(
+            ngettext(
+                "{count} of them was lost on the way: it came only when the server sent it "
+                "again.",
+                "{count} of them were lost on the way: they came only when the server sent "
+                "them again.",
+                len(lost),
+            ).format(count=words.n(len(lost)))
+        )
     if out_of_order:
         sentences.append(
             ngettext(
@@ -721,11 +799,44 @@ def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
                 twice,
             ).format(count=words.n(twice))
         )
-    if len(arrived) > 1:
+    if pieces > 1:
         sentences.append(
             _("TCP put them back in order by their sequence numbers before the browser used them.")
         )
     return sentences
+
+
+def _listed(items: list[str], words: _Words) -> str:
+    """Items as a sentence lists them: "10, 20 and 7"."""
+    if len(items) < 2:
+        return "".join(items)
+    return words._("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+def _real_pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """A real run: the largest file's pieces as the kernel counted them (TCP_INFO), when
+    its connection carried that file alone — no packet capture tells more."""
+    timing = _largest(facts)
+    if timing is None or timing.connection is None or facts.conditions is not None:
+        return []
+    if sum(1 for t in facts.timings if t.connection == timing.connection) != 1:
+        return []
+    info = next((i for i in facts.tcp_infos if i.connection == timing.connection), None)
+    if info is None or info.data_segments_in < 2 or info.mss_in <= 0:
+        return []
+    return [
+        words._(
+            "The largest file, {name} ({size} bytes and its headers), had a connection of "
+            "its own: the kernel counted {count} segments with data coming in on it, of "
+            "about {mss} bytes each (the segment size it measured). TCP handed them to the "
+            "browser in order, as one stream of bytes."
+        ).format(
+            name=_short(timing.url),
+            size=words.n(timing.wire_size),
+            count=words.n(info.data_segments_in),
+            mss=words.n(info.mss_in),
+        )
+    ]
 
 
 def _path_mtu(facts: PageLoadFacts, words: _Words) -> list[str]:
@@ -935,7 +1046,7 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
             _(
                 "The browser put the pieces back together and undid the {encoding} "
                 "compression: {wire} bytes became {size}."
-            ).format(encoding=done.encoding, wire=done.wire_size, size=done.size)
+            ).format(encoding=done.encoding, wire=words.n(done.wire_size), size=words.n(done.size))
         )
     else:
         sentences.append(_("The browser put the pieces back together."))
@@ -949,7 +1060,7 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                 "It parsed the HTML and found {count} more file it needs: {names}.",
                 "It parsed the HTML and found {count} more files it needs: {names}.",
                 len(sub),
-            ).format(count=len(sub), names=names)
+            ).format(count=words.n(len(sub)), names=names)
         )
         if kept:
             sentences.append(_cache_hits(kept, len(sub), words))
@@ -959,12 +1070,12 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                     "It fetched them over {connections} connection",
                     "It fetched them over {connections} connections at once",
                     len(connections),
-                ).format(connections=len(connections))
+                ).format(connections=words.n(len(connections)))
                 + ngettext(
                     " ({reused} request reused a connection already open).",
                     " ({reused} requests reused a connection already open).",
                     reused,
-                ).format(reused=reused)
+                ).format(reused=words.n(reused))
             )
         if failures := [t for t in sub if t.error or (t.status or 0) >= 400]:
             sentences.append(
@@ -972,7 +1083,9 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                     "{count} file could not be loaded: {names}.",
                     "{count} files could not be loaded: {names}.",
                     len(failures),
-                ).format(count=len(failures), names=", ".join(_short(t.url) for t in failures))
+                ).format(
+                    count=words.n(len(failures)), names=", ".join(_short(t.url) for t in failures)
+                )
             )
     finished = facts.finished
     if finished is not None and finished.title:
@@ -983,8 +1096,8 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                 len(timings),
             ).format(
                 title=finished.title,
-                files=len(timings),
-                bytes=sum(t.cached_size if t.cache else t.wire_size for t in timings),
+                files=words.n(len(timings)),
+                bytes=words.n(sum(t.cached_size if t.cache else t.wire_size for t in timings)),
                 ms=words.ms(_span(timings)),
             )
         )
@@ -1010,10 +1123,28 @@ def _round_trips(facts: PageLoadFacts, words: _Words) -> list[str]:
         chain.append(last)
     # Each lookup, handshake and request-and-answer crossed the link and back at least once.
     count = sum((t.dns > 0) + (t.connect > 0) + 1 for t in chain)
+    # A large answer's later bursts each waited a round trip for the ACKs of the one before.
+    bursts = len(_flights(facts, chain[-1])) - 1 if len(chain) > 1 else 0
+    count += max(bursts, 0)
     rtt = link.latency * 2 * 1000
     span = _span(timings)
     if count * rtt > span:
         return []
+    if bursts > 0:
+        text = words.ngettext(
+            "The page needed {count} round trip over the browser's link that could not "
+            "overlap (the lookup, each handshake, each request and each burst of {name} "
+            "waits for the one before): at {rtt} each, {total} of that time went on the "
+            "link's delay alone.",
+            "The page needed {count} round trips over the browser's link that could not "
+            "overlap (the lookup, each handshake, each request and each burst of {name} "
+            "waits for the one before): at {rtt} each, {total} of that time went on the "
+            "link's delay alone.",
+            count,
+        )
+        total = words.duration(count * rtt)
+        return [text.format(count=words.n(count), rtt=words.duration(rtt), total=total,
+                            name=_short(chain[-1].url))]  # fmt: skip
     text = words.ngettext(
         "The page needed {count} round trip over the browser's link that could not overlap "
         "(the lookup, each handshake and each request waits for the answer before it): at "
