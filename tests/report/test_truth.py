@@ -178,11 +178,12 @@ def test_lost_data_segments_are_told_with_the_timeout_that_resent_them():
                           ).world.trace  # fmt: skip
     facts = page_load_facts(trace)
     losses = [loss for loss in facts.segment_losses if loss.resent is not None]
-    # The retransmission timeout is at least 1 s: those resends waited for it.
-    timeouts = [loss for loss in losses if loss.to_browser and not loss.fast
-                and loss.cost >= 1 and seconds(loss.cost, "en") == "1 s"
-                and loss.times == 1]  # fmt: skip
+    # A resend no ACK set off was the timer's: the retransmission timeout, 1 s here.
+    timeouts = [loss for loss in losses if loss.to_browser and loss.timeout and loss.times == 1]
     assert len(timeouts) > 1
+    assert {seconds(loss.cost, "en") for loss in timeouts} == {"1 s"}
+    # Every other resend left at the moment an ACK reached the server.
+    assert all(loss.by_ack for loss in losses if not loss.timeout)
     english, spanish = story(trace), story(trace, "es")
     lost = len(facts.dropped("data"))
     assert f"What was lost on the browser's link: {lost} data segments." in english
@@ -403,3 +404,31 @@ def test_on_loopback_the_photos_pieces_are_told_from_the_kernels_counters(demo):
     # No capture on loopback: nothing said of bursts, losses or the link's MTU.
     for claim in ("bursts", "lost", "the link's MTU", "round trips over"):
         assert claim not in english, claim
+
+
+def test_a_segment_lost_mid_flight_is_a_fast_retransmit_and_the_last_one_a_timeout():
+    """One of the photo's segments lost with others behind it: their duplicate ACKs make
+    the server send it again within a round trip or so. The page's last segment lost:
+    nothing comes behind it, so only the timer can."""
+    middle = simulated.run(
+        lab_spec.demo_lab(), 1, faults=[lab_spec.parse_fault("drop", "http-response#20")]
+    ).world.trace
+    (loss,) = page_load_facts(middle).segment_losses
+    assert loss.fast and loss.duplicate_acks >= 3 and loss.cost < 0.2
+    cost = milliseconds(loss.cost * 1000, "en")
+    assert (
+        "1 data segment from the server was lost; the browser's duplicate ACKs told the "
+        f"server, which sent it again {cost} later (a fast retransmit)."
+    ) in story(middle)
+    assert "retransmission timeout" not in story(middle)
+    assert "(una retransmisión rápida)" in story(middle, "es")
+
+    last = simulated.run(
+        lab_spec.demo_lab(), 1, faults=[lab_spec.parse_fault("drop", "http-response#2")]
+    ).world.trace
+    (loss,) = page_load_facts(last).segment_losses  # the page's second and last segment
+    assert loss.timeout and loss.duplicate_acks < 3 and loss.cost >= 1
+    assert (
+        "1 data segment from the server was lost; too few duplicate ACKs came back to "
+        "tell, so the server waited for its retransmission timeout"
+    ) in story(last)

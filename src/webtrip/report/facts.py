@@ -169,9 +169,12 @@ class SegmentLoss:
 
     ``sent``: when its sender first sent it; ``resent``: when it sent it again
     (None: never, within the trace); ``duplicate_acks``: the duplicate ACKs
-    asking for it that reached the sender in between — three or more make the
-    resend a *fast retransmit* (RFC 5681 §3.2), fewer a *retransmission
-    timeout*; ``to_browser``: the server sent it (else the browser did).
+    asking for it that reached the sender in between; ``by_ack``: the resend
+    left at the very moment an ACK reached the sender, so that ACK caused it —
+    after three duplicate ACKs a *fast retransmit* (RFC 5681 §3.2), after fewer
+    a partial ACK of *fast recovery* (RFC 6582) — and otherwise the sender's
+    *retransmission timeout* fired (RFC 6298); ``to_browser``: the server sent
+    it (else the browser did).
     """
 
     sent: float
@@ -180,10 +183,22 @@ class SegmentLoss:
     size: int
     to_browser: bool
     times: int = 1  # how many times it was lost
+    by_ack: bool = False
 
     @property
     def fast(self) -> bool:
-        return self.resent is not None and self.duplicate_acks >= DUPLICATE_ACKS
+        """Sent again by a fast retransmit: three duplicate ACKs, then the resend."""
+        return self.by_ack and self.duplicate_acks >= DUPLICATE_ACKS
+
+    @property
+    def recovery(self) -> bool:
+        """Sent again during fast recovery: an ACK showed it still missing."""
+        return self.by_ack and self.duplicate_acks < DUPLICATE_ACKS
+
+    @property
+    def timeout(self) -> bool:
+        """Sent again when the sender's retransmission timeout fired."""
+        return self.resent is not None and not self.by_ack
 
     @property
     def cost(self) -> float:
@@ -367,8 +382,15 @@ class PageLoadFacts:
                 and p.tcp.acknowledgment == sequence and _flow(p) == back
                 and first < e.t < (resent if resent is not None else float("inf"))
             )  # fmt: skip
+            # In the simulated world a segment goes out in the same instant as the ACK that
+            # made its sender send it: a resend with no ACK arriving then was the timer's.
+            by_ack = resent is not None and any(
+                e.actor == sender and e.direction == IN and abs(e.t - resent) < 1e-9
+                and p.tcp is not None and "ACK" in p.tcp.flags and _flow(p) == back
+                for e, p in captured
+            )  # fmt: skip
             losses.append(SegmentLoss(first, resent, duplicates, size, sender != browser,
-                                      len(drops)))  # fmt: skip
+                                      len(drops), by_ack))  # fmt: skip
         return losses
 
     @cached_property

@@ -776,8 +776,7 @@ def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
     if lost := resent & seen:
         sentences.append(
             ngettext(
-                "{count} of them was lost on the way: it came only when the server sent it "
-                "again.",
+                "{count} of them was lost on the way: it came only when the server sent it again.",
                 "{count} of them were lost on the way: they came only when the server sent "
                 "them again.",
                 len(lost),
@@ -941,79 +940,119 @@ def _wire_time(
 
 
 def _segment_losses(facts: PageLoadFacts, words: _Words) -> list[str]:
-    """The data segments lost on the browser's link: who sent them again, after a fast
-    retransmit or a timeout, and how long that took (alike ones told together)."""
-    ngettext = words.ngettext
-    groups: dict[tuple[bool, bool, int, str], int] = {}
+    """The data segments lost on the browser's link: who sent them again, what made it
+    (duplicate ACKs, an ACK during recovery, or the timer) and how long that took — alike
+    ones told together, with the range of their delays."""
+    groups: dict[tuple[bool, str], list[float]] = {}
     for loss in facts.segment_losses:
         if loss.resent is None:
             continue
-        cost = words.ms(loss.cost * 1000) if loss.cost < 1 else words.s(loss.cost)
-        key = (loss.to_browser, loss.fast, loss.times, cost)
-        groups[key] = groups.get(key, 0) + 1
-    sentences = []
-    for (to_browser, fast, times, cost), count in groups.items():
-        if fast:
-            text = (
-                ngettext(
-                    "{count} data segment from the server was lost; the browser's duplicate "
-                    "ACKs told the server, which sent it again {cost} later (a fast "
-                    "retransmit).",
-                    "{count} data segments from the server were lost; the browser's duplicate "
-                    "ACKs told the server, which sent each again {cost} later (a fast "
-                    "retransmit).",
-                    count,
-                )
-                if to_browser
-                else ngettext(
-                    "{count} data segment from the browser was lost; the server's duplicate "
-                    "ACKs told the browser, which sent it again {cost} later (a fast "
-                    "retransmit).",
-                    "{count} data segments from the browser were lost; the server's duplicate "
-                    "ACKs told the browser, which sent each again {cost} later (a fast "
-                    "retransmit).",
-                    count,
-                )
-            )
-        elif times == 1:
-            text = (
-                ngettext(
-                    "{count} data segment from the server was lost; too few duplicate ACKs "
-                    "came back to tell, so the server waited for its retransmission timeout "
-                    "and sent it again {cost} later.",
-                    "{count} data segments from the server were lost; too few duplicate ACKs "
-                    "came back to tell, so the server waited for its retransmission timeout "
-                    "and sent each again {cost} later.",
-                    count,
-                )
-                if to_browser
-                else ngettext(
-                    "{count} data segment from the browser was lost; too few duplicate ACKs "
-                    "came back to tell, so the browser waited for its retransmission timeout "
-                    "and sent it again {cost} later.",
-                    "{count} data segments from the browser were lost; too few duplicate ACKs "
-                    "came back to tell, so the browser waited for its retransmission timeout "
-                    "and sent each again {cost} later.",
-                    count,
-                )
-            )
+        if loss.times > 1:
+            kind = "repeated"
+        elif loss.fast:
+            kind = "fast"
+        elif loss.recovery:
+            kind = "recovery"
         else:
-            text = (
-                words._(
-                    "A data segment from the server was lost {times} times in a row; each "
-                    "time the server waited for its retransmission timeout, twice as long as "
-                    "the time before, and it got through {cost} after it was first sent."
-                )
-                if to_browser
-                else words._(
-                    "A data segment from the browser was lost {times} times in a row; each "
-                    "time the browser waited for its retransmission timeout, twice as long as "
-                    "the time before, and it got through {cost} after it was first sent."
-                )
-            )
-            text = " ".join([text] * count) if count > 1 else text
-        sentences.append(text.format(count=words.n(count), cost=cost, times=words.n(times)))
+            kind = "timeout"
+        groups.setdefault((loss.to_browser, kind), []).append(loss.cost)
+    sentences = []
+    for (to_browser, kind), costs in groups.items():
+        count = len(costs)
+        sentence = _loss_sentence(kind, to_browser, count, words)
+        sentences.append(sentence.format(count=words.n(count), cost=_delays(costs, words)))
     return sentences
+
+
+def _delays(costs: list[float], words: _Words) -> str:
+    """ "1 s", or "between 45 ms and 89 ms" when alike losses took different times."""
+
+    def one(cost: float) -> str:
+        return words.ms(cost * 1000) if cost < 1 else words.s(cost)
+
+    low, high = one(min(costs)), one(max(costs))
+    if low == high:
+        return low
+    return words._("between {low} and {high}").format(low=low, high=high)
+
+
+def _loss_sentence(kind: str, to_browser: bool, count: int, words: _Words) -> str:
+    """How ``count`` alike lost segments were sent again, for the server's segments
+    (``to_browser``) or the browser's; {count} and {cost} are left to fill."""
+    ngettext = words.ngettext
+    if kind == "fast" and to_browser:
+        return ngettext(
+            "{count} data segment from the server was lost; the browser's duplicate ACKs "
+            "told the server, which sent it again {cost} later (a fast retransmit).",
+            "{count} data segments from the server were lost; the browser's duplicate ACKs "
+            "told the server, which sent each again {cost} later (a fast retransmit).",
+            count,
+        )
+    elif kind == "fast":
+        return ngettext(
+            "{count} data segment from the browser was lost; the server's duplicate ACKs "
+            "told the browser, which sent it again {cost} later (a fast retransmit).",
+            "{count} data segments from the browser were lost; the server's duplicate ACKs "
+            "told the browser, which sent each again {cost} later (a fast retransmit).",
+            count,
+        )
+    elif kind == "recovery" and to_browser:
+        return ngettext(
+            "{count} data segment from the server was lost while TCP was already recovering "
+            "from an earlier loss; the browser's next ACK showed it was still missing, so the "
+            "server sent it again {cost} later.",
+            "{count} data segments from the server were lost while TCP was already recovering "
+            "from an earlier loss; the browser's next ACKs showed them still missing, so the "
+            "server sent each again {cost} later.",
+            count,
+        )
+    elif kind == "recovery":
+        return ngettext(
+            "{count} data segment from the browser was lost while TCP was already recovering "
+            "from an earlier loss; the server's next ACK showed it was still missing, so the "
+            "browser sent it again {cost} later.",
+            "{count} data segments from the browser were lost while TCP was already "
+            "recovering from an earlier loss; the server's next ACKs showed them still "
+            "missing, so the browser sent each again {cost} later.",
+            count,
+        )
+    elif kind == "timeout" and to_browser:
+        return ngettext(
+            "{count} data segment from the server was lost; too few duplicate ACKs came back "
+            "to tell, so the server waited for its retransmission timeout and sent it again "
+            "{cost} later.",
+            "{count} data segments from the server were lost; too few duplicate ACKs came "
+            "back to tell, so the server waited for its retransmission timeout and sent each "
+            "again {cost} later.",
+            count,
+        )
+    elif kind == "timeout":
+        return ngettext(
+            "{count} data segment from the browser was lost; too few duplicate ACKs came back "
+            "to tell, so the browser waited for its retransmission timeout and sent it again "
+            "{cost} later.",
+            "{count} data segments from the browser were lost; too few duplicate ACKs came "
+            "back to tell, so the browser waited for its retransmission timeout and sent each "
+            "again {cost} later.",
+            count,
+        )
+    elif kind == "repeated" and to_browser:
+        return ngettext(
+            "{count} data segment from the server was lost more than once in a row; it got "
+            "through {cost} after it was first sent.",
+            "{count} data segments from the server were lost more than once in a row; each "
+            "got through {cost} after it was first sent.",
+            count,
+        )
+    elif kind == "repeated":
+        return ngettext(
+            "{count} data segment from the browser was lost more than once in a row; it got "
+            "through {cost} after it was first sent.",
+            "{count} data segments from the browser were lost more than once in a row; each "
+            "got through {cost} after it was first sent.",
+            count,
+        )
+    raise ValueError(kind)
 
 
 def _loopback_story(facts: PageLoadFacts, words: _Words) -> str:
