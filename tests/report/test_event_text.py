@@ -48,9 +48,17 @@ def traces() -> dict[str, Trace]:
 BY_HAND: list[Event] = [
     TcpConnectFailed(1.0, "browser", 2, ("10.0.0.3", 80), "refused", "refused the connection"),
     TcpConnectFailed(1.0, "browser", 3, ("10.0.0.3", 80), "error", "something odd"),
-    TlsHandshakeCompleted(1.0, "browser", 1, "www.webtrip.test", "TLSv1.3",
-                          "TLS_AES_128_GCM_SHA256", "CN=www.webtrip.test", "CN=webtrip CA",
-                          "2030-01-01"),  # fmt: skip
+    TlsHandshakeCompleted(
+        1.0,
+        "browser",
+        1,
+        "www.webtrip.test",
+        "TLSv1.3",
+        "TLS_AES_128_GCM_SHA256",
+        "CN=www.webtrip.test",
+        "CN=webtrip CA",
+        "2030-01-01",
+    ),
     HttpRequestRetried(1.0, "browser", 4, 2, "connection reset by peer"),
     HttpRequestFailed(1.0, "browser", 4, "timeout", "no answer in 30 s"),
     NameLookupFailed(1.0, "browser", "nowhere.webtrip.test", "nxdomain", "no such name", 1),
@@ -118,8 +126,8 @@ def test_a_lost_synack_is_a_loss_on_the_link_and_nothing_more(traces):
     assert len(drops) == 1
     assert describe(drops[0], "es") == (
         "Un segmento TCP [SYN, ACK] de 10.0.0.3 a 10.0.0.1, enviado por el router por eth0, "
-        "se ha perdido en el enlace: se lo ha llevado el fallo provocado a propósito (era el paquete "
-        "número 1 que cumplía el filtro)."
+        "se ha perdido en el enlace: se lo ha llevado el fallo provocado a propósito (era el "
+        "paquete número 1 que cumplía el filtro)."
     )
     told = [describe(e, "en") for e in trace.events if not isinstance(e, TcpInfoRead)]
     assert not [t for t in told if "retransmi" in t.lower()]

@@ -106,7 +106,7 @@ function buildPackets() {
     const th = el("th", name);
     th.scope = "col";
     head.append(th);
-  });
+  }
   const body = table.querySelector("tbody");
   body.replaceChildren();
   shown.rows.forEach((p, index) => {
