@@ -19,6 +19,7 @@ from webtrip.report.timings import request_timings
 from webtrip.report.waterfall import legend, waterfall
 from webtrip.trace import HttpCacheLookup, HttpCacheStored, HttpRequestSent, HttpResponseStarted
 
+
 @pytest.fixture(scope="module")
 def run() -> simulated.SimLab:
     return simulated.run(lab_spec.demo_lab(), 1, loads=2)
