@@ -229,9 +229,10 @@ def test_the_sim_help_lists_every_network_profile_with_its_values(language):
 
     done = run("sim", "--help", "--lang", language)
     _ = translation(language).gettext
-    assert _("Network profiles (--network NAME; round trip, download speed):") in done.output
+    heading = _("Network profiles (--network NAME; round trip, download speed):")
+    assert heading in done.output
+    listed = done.output.partition(heading)[2].splitlines()
     for profile in PROFILES.values():
-        line = next(line for line in done.output.splitlines()
-                    if line.split()[:1] == [profile.name])  # fmt: skip
+        line = next(line for line in listed if line.split()[:1] == [profile.name])
         assert line.split(maxsplit=1)[1].startswith(milliseconds(profile.rtt * 1000, language))
         assert f"({_(profile.source)})" in line
