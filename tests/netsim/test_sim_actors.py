@@ -6,6 +6,7 @@ import asyncio
 import errno
 import json
 import random
+import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -34,7 +35,9 @@ CLIENT_IP = "10.0.0.1"
 SERVER_IP = "10.0.0.2"
 BROWSER_IP, DNS_IP, WEB_IP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 SITE = demo_path("site")
-DEMO_FILES = ["/", "/style.css", "/script.js", "/img/four-steps.svg", "/img/icon.svg"]
+# The demo page and what it needs: its stylesheet, scripts and images (not the pages it links).
+DEMO_FILES = ["/", *re.findall(r'<(?:link|script|img)\b[^>]*\b(?:href|src)="(/[^"]+)"',
+                               (SITE / "index.html").read_text())]  # fmt: skip
 
 
 # --- a raw stream against our web server ----------------------------------------------
