@@ -6,7 +6,6 @@ import asyncio
 import errno
 import json
 import random
-import re
 import subprocess
 import time
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import require_program
+from support import demo_page_files, require_program
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.dns.authority import Authority
@@ -35,9 +34,7 @@ CLIENT_IP = "10.0.0.1"
 SERVER_IP = "10.0.0.2"
 BROWSER_IP, DNS_IP, WEB_IP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 SITE = demo_path("site")
-# The demo page and what it needs: its stylesheet, scripts and images (not the pages it links).
-DEMO_FILES = ["/", *re.findall(r'<(?:link|script|img)\b[^>]*\b(?:href|src)="(/[^"]+)"',
-                               (SITE / "index.html").read_text())]  # fmt: skip
+DEMO_FILES = demo_page_files()
 
 
 # --- a raw stream against our web server ----------------------------------------------
