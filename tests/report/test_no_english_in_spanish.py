@@ -52,6 +52,7 @@ REMOVED = [
     re.compile(r"'[^']*'"),  # what the user typed, as click quotes it
     re.compile(r"\((?:blocked|dns|connect|ssl|send|wait|receive)\)"),  # HAR's phase names
     re.compile(r"\b[1-5]\d\d(?: [A-Z][\w-]*)+"),  # a status and its reason: 404 Not Found
+    re.compile(r"\b[A-Z][a-z]*(?:-[A-Z][a-z]*)+\b"),  # header names: If-None-Match, Accept-Language
     re.compile(r"--?[\w-]+"),  # option names
     re.compile(r"\S*[./:@=_#]\S*"),  # host names, file names, addresses, paths, examples
     re.compile(r"\b[A-Z0-9][A-Z0-9-]+\b"),  # protocol words, record types, metavars
@@ -94,9 +95,11 @@ def test_the_detector_finds_english_and_lets_spanish_and_protocol_words_through(
     assert english_in("The browser asked the DNS server") != []
     spanish = (
         "El navegador ha preguntado al servidor DNS 10.0.0.53:53 por www.webtrip.test: "
-        "ha respondido 404 Not Found al cabo de 43 ms (GET /, SYN, ACK) «How the web works»"
+        "ha respondido 404 Not Found al cabo de 43 ms (GET /, SYN, ACK) «How the web works», "
+        "con las cabeceras If-None-Match e If-Modified-Since"
     )
     assert english_in(spanish) == []
+    assert "if: it asked if it had changed" in english_in("it asked if it had changed")
 
 
 COMMANDS = [
@@ -230,3 +233,19 @@ def test_the_demo_on_loopback_is_narrated_in_spanish():
     assert done.exit_code == 0, done.output
     assert "Paso 1 — DNS" in done.output
     assert english_in(done.output) == []
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_sim_help_lists_every_network_profile_with_its_values(language):
+    from webtrip.i18n import milliseconds, translation
+    from webtrip.lab.profiles import PROFILES
+
+    done = run("sim", "--help", "--lang", language)
+    _ = translation(language).gettext
+    heading = _("Network profiles (--network NAME; round trip, download speed):")
+    assert heading in done.output
+    listed = done.output.partition(heading)[2].splitlines()
+    for profile in PROFILES.values():
+        line = next(line for line in listed if line.split()[:1] == [profile.name])
+        assert line.split(maxsplit=1)[1].startswith(milliseconds(profile.rtt * 1000, language))
+        assert f"({_(profile.source)})" in line
