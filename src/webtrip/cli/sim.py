@@ -142,6 +142,8 @@ FILTER_HELP = (
     + ", ".join(lab.FILTERS)
     + ", tcp:PORT, udp:PORT; add #N for the Nth such packet on the browser's link (default: 1st)."
 )
+
+
 def profiles_help(language: str) -> str:
     """The help's list of network profiles, in ``language``: a paragraph kept as written,
     made at render time from the catalog's words and the profiles' own values."""
