@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from gettext import GNUTranslations, NullTranslations
 
+from webtrip.browser import failure_sentence
 from webtrip.i18n import milliseconds, number, seconds, translation
 from webtrip.net import format_address
 from webtrip.outcomes import failure
@@ -27,7 +28,7 @@ from webtrip.report.facts import (
 )
 from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import RequestTiming
-from webtrip.trace import FaultOutcome, PageLoadFinished, ResolverStep, Trace
+from webtrip.trace import FaultOutcome, NameLookupFailed, PageLoadFinished, ResolverStep, Trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +191,9 @@ def _failed_lookup(lookup: Lookup, words: _Words) -> list[str]:
     found = walk is not None and not walk.refused and walk.first_walked.rcode == "NOERROR"
     if failed.kind != "dns-failure" or not tries or lookup.answers or lookup.started is None:
         kind = failed.kind
-        why = failed.message if words.language == "en" else _lookup_failure(kind, _)
+        why = _failure_message(failed, words) or (
+            failed.message if words.language == "en" else _lookup_failure(kind, _)
+        )
         return [_("The lookup failed: {message}.").format(message=why),
                 *_resolver_story(walk, words)]  # fmt: skip
     waited = failed.t - lookup.started
@@ -354,7 +357,13 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
         failure = attempt.failed
         if failure is not None and failure.t <= (first_sent.t if first_sent else failure.t):
             kind = failure.kind
-            message = failure.message if words.language == "en" else _connect_failure(kind, _)
+            message = (
+                _system_reason(failure.reason, words)
+                if failure.reason
+                else failure.message
+                if words.language == "en"
+                else _connect_failure(kind, _)
+            )
             text = _("First it tried {address}: {message}.")
             sentences.append(text.format(address=format_address(failure.peer), message=message))
     if first_sent is not None and first.connection is not None:
@@ -851,7 +860,8 @@ def _ending(finished: PageLoadFinished | None, words: _Words) -> Paragraph:
         return Paragraph(_("What went wrong"), "")
     row = failure(finished.failed)
     text = _(row.explanation) if row is not None else _("The page could not be loaded.")
-    return Paragraph(_("What went wrong"), f"{text} ({finished.message})")
+    details = _failure_message(finished, words) or finished.message
+    return Paragraph(_("What went wrong"), f"{text} ({details})")
 
 
 def _lookup_failure(kind: str, _: Callable[[str], str]) -> str:
@@ -861,6 +871,20 @@ def _lookup_failure(kind: str, _: Callable[[str], str]) -> str:
         "no-address": _("the name has no address"),
         "dns-failure": _("the DNS server did not answer, or could not"),
     }.get(kind, _("the DNS could not be asked"))
+
+
+def _failure_message(event: PageLoadFinished | NameLookupFailed, words: _Words) -> str:
+    """A failure's sentence in the narration's language, with the run's values ("" for a
+    trace older than its ``message_id``)."""
+    if not event.message_id:
+        return ""
+    return failure_sentence(event.message_id, event.message_values, words._, words.s, words.n)
+
+
+def _system_reason(reason: str, words: _Words) -> str:
+    """Why a connect failed as the system said it (an errno name), in the narration's
+    language."""
+    return failure_sentence("{reason}", (("reason", reason),), words._, words.s, words.n)
 
 
 def _connect_failure(kind: str, _: Callable[[str], str]) -> str:
