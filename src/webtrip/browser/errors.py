@@ -51,7 +51,7 @@ REASONS: dict[str, str] = {
 SECONDS = frozenset({"timeout", "total"})
 """Values that are durations in seconds."""
 
-COUNTS = frozenset({"port", "tries", "limit", "hops", "redirects"})
+COUNTS = frozenset({"tries", "hops", "redirects"})
 """Values that are whole numbers."""
 
 

@@ -38,7 +38,6 @@ from webtrip.browser.errors import (
     TlsFailure,
     TooManyRedirects,
     Unreachable,
-    failure_sentence,
     system_reason,
 )
 from webtrip.browser.http1 import HttpConnection, Limits, NoResponse, Response
@@ -285,7 +284,8 @@ class Browser:
                 async with asyncio.timeout_at(deadline):
                     stream = await self.network.open_tcp_stream(address, port)
             except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors
-                kind, reason = _connect_failure(exc)
+                kind, message = _connect_failure(exc)
+                reason = system_reason(exc)
                 trace.record(
                     TcpConnectFailed(
                         trace.now(),
@@ -293,7 +293,7 @@ class Browser:
                         connection_id,
                         peer,
                         kind,
-                        failure_sentence("{reason}", (("reason", reason),)),
+                        message,
                         reason,
                     )
                 )
@@ -597,15 +597,14 @@ def _document_status(fetched: list[Fetched]) -> int | None:
 
 def _connect_failure(error: OSError) -> tuple[str, str]:
     """The kind ("timeout", "refused", "unreachable", "error") of a failed connect, and
-    why: the errno name the views put in words, or the system's own words
-    (:func:`~webtrip.browser.errors.system_reason`)."""
+    why in a few English words (the event that records it names the address)."""
     if isinstance(error, TimeoutError):
-        return "timeout", "ETIMEDOUT"
+        return "timeout", "no answer"
     if isinstance(error, ConnectionRefusedError):
-        return "refused", "ECONNREFUSED"
+        return "refused", "refused the connection"
     if error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-        return "unreachable", system_reason(error)
-    return "error", system_reason(error)
+        return "unreachable", str(error.strerror or error)
+    return "error", str(error.strerror or error)
 
 
 def _decode(response: Response) -> str:

@@ -357,13 +357,7 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
         failure = attempt.failed
         if failure is not None and failure.t <= (first_sent.t if first_sent else failure.t):
             kind = failure.kind
-            message = (
-                _system_reason(failure.reason, words)
-                if failure.reason
-                else failure.message
-                if words.language == "en"
-                else _connect_failure(kind, _)
-            )
+            message = failure.message if words.language == "en" else _connect_failure(kind, _)
             text = _("First it tried {address}: {message}.")
             sentences.append(text.format(address=format_address(failure.peer), message=message))
     if first_sent is not None and first.connection is not None:
@@ -879,12 +873,6 @@ def _failure_message(event: PageLoadFinished | NameLookupFailed, words: _Words) 
     if not event.message_id:
         return ""
     return failure_sentence(event.message_id, event.message_values, words._, words.s, words.n)
-
-
-def _system_reason(reason: str, words: _Words) -> str:
-    """Why a connect failed as the system said it (an errno name), in the narration's
-    language."""
-    return failure_sentence("{reason}", (("reason", reason),), words._, words.s, words.n)
 
 
 def _connect_failure(kind: str, _: Callable[[str], str]) -> str:
