@@ -368,7 +368,7 @@ def _checked_url(chosen: lab.Lab, url: str | None) -> str:
     try:
         url = normalize_url(url or chosen.url)
     except BadUrl as exc:
-        raise UserError(str(exc), EXIT_USAGE) from None
+        raise UserError(exc.sentence(_), EXIT_USAGE) from None
     parts = urllib.parse.urlsplit(url)
     hostname = (parts.hostname or "").rstrip(".").lower()
     origins = chosen.zone_origins()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from gettext import GNUTranslations, NullTranslations
 
+from webtrip.browser import failure_sentence
 from webtrip.i18n import milliseconds, number, seconds, translation
 from webtrip.net import format_address
 from webtrip.outcomes import failure
@@ -28,7 +29,7 @@ from webtrip.report.facts import (
 )
 from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import RequestTiming
-from webtrip.trace import FaultOutcome, PageLoadFinished, ResolverStep, Trace
+from webtrip.trace import FaultOutcome, NameLookupFailed, PageLoadFinished, ResolverStep, Trace
 
 _Row = tuple[float, str, int, int, tuple[str, ...]]
 """A TCP packet at the browser: time, "in"/"out", sequence number, payload size, flags."""
@@ -198,7 +199,9 @@ def _failed_lookup(lookup: Lookup, words: _Words) -> list[str]:
     found = walk is not None and not walk.refused and walk.first_walked.rcode == "NOERROR"
     if failed.kind != "dns-failure" or not tries or lookup.answers or lookup.started is None:
         kind = failed.kind
-        why = failed.message if words.language == "en" else _lookup_failure(kind, _)
+        why = _failure_message(failed, words) or (
+            failed.message if words.language == "en" else _lookup_failure(kind, _)
+        )
         return [_("The lookup failed: {message}.").format(message=why),
                 *_resolver_story(walk, words)]  # fmt: skip
     waited = failed.t - lookup.started
@@ -1344,7 +1347,8 @@ def _ending(finished: PageLoadFinished | None, words: _Words) -> Paragraph:
         return Paragraph(_("What went wrong"), "")
     row = failure(finished.failed)
     text = _(row.explanation) if row is not None else _("The page could not be loaded.")
-    return Paragraph(_("What went wrong"), f"{text} ({finished.message})")
+    details = _failure_message(finished, words) or finished.message
+    return Paragraph(_("What went wrong"), f"{text} ({details})")
 
 
 def _lookup_failure(kind: str, _: Callable[[str], str]) -> str:
@@ -1354,6 +1358,14 @@ def _lookup_failure(kind: str, _: Callable[[str], str]) -> str:
         "no-address": _("the name has no address"),
         "dns-failure": _("the DNS server did not answer, or could not"),
     }.get(kind, _("the DNS could not be asked"))
+
+
+def _failure_message(event: PageLoadFinished | NameLookupFailed, words: _Words) -> str:
+    """A failure's sentence in the narration's language, with the run's values ("" for a
+    trace older than its ``message_id``)."""
+    if not event.message_id:
+        return ""
+    return failure_sentence(event.message_id, event.message_values, words._, words.s, words.n)
 
 
 def _connect_failure(kind: str, _: Callable[[str], str]) -> str:
