@@ -117,12 +117,12 @@ def reload_comparison(first: Trace, again: Trace, language: str = "en") -> tuple
     if after.revalidated:
         sentences.append(
             ngettext(
-                "For {count} file ({names}) it asked the server whether it had changed "
-                "(If-None-Match, If-Modified-Since), and the server answered 304 Not "
-                "Modified: headers only, no file.",
-                "For {count} files ({names}) it asked the server whether they had changed "
-                "(If-None-Match, If-Modified-Since), and the server answered 304 Not "
-                "Modified: headers only, no files.",
+                "For {count} file ({names}) it asked the server whether it had changed, "
+                "with the headers If-None-Match and If-Modified-Since, and the server "
+                "answered 304 Not Modified: headers only, no file.",
+                "For {count} files ({names}) it asked the server whether they had changed, "
+                "with the headers If-None-Match and If-Modified-Since, and the server "
+                "answered 304 Not Modified: headers only, no files.",
                 len(after.revalidated),
             ).format(
                 count=number(len(after.revalidated), language), names=_names(after.revalidated)
