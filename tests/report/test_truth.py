@@ -17,7 +17,14 @@ from webtrip.packets.dissect import dissect
 from webtrip.report.facts import packet_kind, page_load_facts
 from webtrip.report.narration import narrate
 from webtrip.report.timings import RequestTiming
-from webtrip.trace import FaultOutcome, PacketCaptured, TcpConnectionClosed, Trace
+from webtrip.trace import (
+    FaultOutcome,
+    HttpRequestFailed,
+    PacketCaptured,
+    PageLoadFinished,
+    TcpConnectionClosed,
+    Trace,
+)
 from webtrip.trace.events import DROP
 
 
@@ -432,3 +439,19 @@ def test_a_segment_lost_mid_flight_is_a_fast_retransmit_and_the_last_one_a_timeo
         "1 data segment from the server was lost; too few duplicate ACKs came back to "
         "tell, so the server waited for its retransmission timeout"
     ) in story(last)
+
+
+def test_when_the_pages_time_runs_out_the_browser_gave_up_not_the_server():
+    """A file still arriving when the page's time runs out is told as the browser giving
+    up on it — never as the server breaking HTTP when the browser closes the connection."""
+    trace = simulated.run(
+        lab_spec.demo_lab(), 1, simulated.LinkConditions(bandwidth=200_000), page_timeout=1.0
+    ).world.trace
+    failures = list(trace.of_type(HttpRequestFailed))
+    finished = next(iter(trace.of_type(PageLoadFinished)))
+    assert failures and all(f.kind == "timeout" and f.t <= finished.t for f in failures)
+    assert finished.failed == "timeout"
+    english = story(trace)
+    assert "broke HTTP" not in english and "broke HTTP" not in trace.to_json()
+    assert "1 file could not be loaded: /img/astronaut.jpg." in english
+    assert "the browser gave up on it" in failures[0].message

@@ -417,19 +417,30 @@ class Browser:
                 break
             self._keep(item, decision, headers, asked)
         except LoadError as exc:
-            item.error = exc
-            trace.record(
-                HttpRequestFailed(
-                    trace.now(),
-                    self.actor,
-                    request,
-                    exc.kind,
-                    str(exc),
-                    exc.template,
-                    exc.values,
-                )
-            )
+            self._failed(item, exc)
+        except asyncio.CancelledError:
+            # The page's time ran out while this request waited: the browser gave up on it
+            # (it then closes its connections), which is no fault of the server's.
+            total = self.options.total_timeout or 0.0
+            template = N_("the browser gave up on it: the page had not loaded within {total}")
+            self._failed(item, Timeout(template, total=total))
+            raise
         return item
+
+    def _failed(self, item: Fetched, error: LoadError) -> None:
+        item.error = error
+        trace = self.trace
+        trace.record(
+            HttpRequestFailed(
+                trace.now(),
+                self.actor,
+                item.request,
+                error.kind,
+                str(error),
+                error.template,
+                error.values,
+            )
+        )
 
     # --- the HTTP cache: before a request, and after its answer (RFC 9111) -------------------
 
@@ -571,9 +582,17 @@ class Browser:
 
         for resource in document.resources:
             start(resource, base)
-        while tasks:
-            done, _ = await asyncio.wait(tasks)
-            tasks.difference_update(done)
+        try:
+            while tasks:
+                done, _ = await asyncio.wait(tasks)
+                tasks.difference_update(done)
+        except asyncio.CancelledError:
+            # The page's time ran out: stop every request still waiting, each telling why,
+            # before the browser closes its connections under them.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
 
 def _from_store(stored: StoredResponse) -> Response:
