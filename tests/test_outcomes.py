@@ -28,7 +28,7 @@ def test_every_error_of_the_browser_takes_its_kind_and_code_from_the_table():
 
 @pytest.mark.parametrize(("status", "code"), [(404, 17), (503, 18)])
 def test_a_4xx_and_a_5xx_page_have_codes_of_their_own(status, code):
-    assert errors.HttpStatusError("no", status).exit_code == code
+    assert errors.HttpStatusError("no", status=status).exit_code == code
     assert any(row.exit_code == code and row.kind == "http-error" for row in FAILURES)
 
 

@@ -36,7 +36,7 @@ from peers.nginx import (
     nginx_server,
 )
 from peers.nsd import RunningPeer, nsd_server
-from support import DATA, require_program
+from support import DATA, demo_page_files, require_program
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.labs import demo_path
@@ -65,7 +65,7 @@ static  IN CNAME www.lab.test.
 WWW = "www.lab.test"
 STATIC = "static.lab.test"
 DEMO_SITE = demo_path("site")
-DEMO_PATHS = ("/", "/style.css", "/img/icon.svg", "/script.js", "/img/four-steps.svg")
+DEMO_PATHS = demo_page_files()
 LOGO = DATA / "sites" / "www" / "img" / "logo.png"
 
 # A page of ours whose parts come from the alias (CNAME) host as well as from www,
@@ -242,7 +242,7 @@ def test_demo_page_from_nginx_with_names_from_nsd(lab: Lab) -> None:
     # Steps 2-3: connection reuse, as the trace tells it and as nginx logged it.
     sent = trace.of_type(HttpRequestSent)
     opened = trace.of_type(TcpConnectionOpened)
-    assert len(sent) == 5
+    assert len(sent) == len(DEMO_PATHS)
     assert {e.peer for e in opened} == {("127.0.0.1", lab.nginx.port)}
     assert {e.connection for e in sent} == {e.connection for e in opened}
     reused = [e for e in sent if e.reused]
@@ -250,7 +250,7 @@ def test_demo_page_from_nginx_with_names_from_nsd(lab: Lab) -> None:
     assert len(opened) == len(sent) - len(reused) < len(sent)
 
     lines = nginx_lines_of(lab, trace, before)
-    assert len(lines) == 5
+    assert len(lines) == len(DEMO_PATHS)
     assert {line.status for line in lines} == {200}
     assert {line.http_host for line in lines} == {f"{WWW}:{lab.nginx.port}"}
     assert len({line.connection for line in lines}) == len(opened)
@@ -265,12 +265,13 @@ def test_one_connection_carries_the_whole_page(lab: Lab) -> None:
     assert_all_fetched_exactly(lab, page, {lab.url(WWW, path) for path in DEMO_PATHS})
     (opened,) = trace.of_type(TcpConnectionOpened)
     sent = trace.of_type(HttpRequestSent)
-    assert [e.reused for e in sent] == [False, True, True, True, True]
+    assert [e.reused for e in sent] == [False] + [True] * (len(DEMO_PATHS) - 1)
     assert {e.connection for e in sent} == {opened.connection}
 
     lines = nginx_lines_of(lab, trace, before)
     assert len({line.connection for line in lines}) == 1
-    assert sorted(line.connection_requests for line in lines) == [1, 2, 3, 4, 5]
+    # nginx's $connection_requests: the 1st, 2nd... request on that one connection
+    assert sorted(line.connection_requests for line in lines) == list(range(1, len(DEMO_PATHS) + 1))
     assert lines[0].path == "/"
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from support import run_webtrip as webtrip
 
 
@@ -32,7 +34,9 @@ def test_demo_reload_tells_each_load_and_what_the_caches_saved():
     first, _, again = done.stdout.partition("Load 2: the same page again")
     assert "Step 1 — DNS" in first and "Step 1 — DNS" in again
     assert "304 Not Modified" in again and "304 Not Modified" not in first
-    assert "What the caches saved" in again and "Requests sent: 1 instead of 5" in again
+    # Only the page was asked for again; the first time, every file was: a row each in Step 2.
+    files = len(re.findall(r"^ *\d+ +/\S* +200 ", first, re.M))
+    assert "What the caches saved" in again and f"Requests sent: 1 instead of {files}" in again
 
 
 def test_reload_help_says_it_is_the_same_browser():

@@ -372,7 +372,11 @@ def test_reload_keeps_both_loads_in_the_har_and_the_diagram(tmp_path):
             "de www.webtrip.test, y cada vez ha esperado 2 s una respuesta; no ha llegado "
             "ninguna, así que al cabo de 10 s su resolutor local (stub resolver) se ha rendido.",
         ),
-        (("http://nope.webtrip.test/",), "La consulta ha fallado: el nombre no existe (NXDOMAIN)."),
+        (
+            ("http://nope.webtrip.test/",),
+            "La consulta ha fallado: el DNS ha respondido que «nope.webtrip.test» no existe "
+            "(NXDOMAIN).",
+        ),
         (
             ("http://www.webtrip.test:81/",),
             "Primero ha probado con 10.0.0.3:81: se ha rechazado la conexión: ningún programa "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import require_program
+from support import demo_page_files, require_program
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.dns.authority import Authority
@@ -34,8 +34,7 @@ CLIENT_IP = "10.0.0.1"
 SERVER_IP = "10.0.0.2"
 BROWSER_IP, DNS_IP, WEB_IP = "10.0.0.1", "10.0.0.2", "10.0.0.3"
 SITE = demo_path("site")
-DEMO_FILES = ["/", "/style.css", "/script.js", "/img/four-steps.svg", "/img/icon.svg",
-              "/img/astronaut.jpg"]  # fmt: skip
+DEMO_FILES = demo_page_files()
 
 
 # --- a raw stream against our web server ----------------------------------------------

@@ -425,3 +425,22 @@ def test_connections_from_the_same_port_pair_are_independent_after_close():
     second.connect()
     world.run()
     assert [bytes(app_of(c).received) for c in accepted] == [b"one", b"two"]
+
+
+def test_a_backed_off_rto_is_kept_for_the_next_loss_until_a_new_round_trip_is_measured():
+    # RFC 6298 §5.5 and the note after §5.7, from Karn's algorithm: after a timeout the
+    # doubled RTO stays, although the resent segment is acknowledged, until an RTT sample
+    # — which only a segment sent once can give. So a second loss waits 2 s, not 1 s.
+    # A→B: 0 SYN, 1 ACK, 2 the first data (lost), 3 it again, 4 the second data (lost).
+    world = World(a_to_b=Conditions(drop=[2, 4]))
+    client, _ = world.connect(client=Sender(pattern(MSS), close_when_sent=False))
+    world.run(until=2)
+    assert client.snd_una == client.snd_max  # the first segment is acknowledged...
+    assert client.rtt.rto == 2.0  # ...and the RTO it was resent with is kept
+    client.send(pattern(MSS, seed=1))
+    world.run(until=7)
+    client.send(pattern(MSS, seed=2))  # sent once, acknowledged: a round trip measured
+    world.run(until=9)
+    times = [round(t, 6) for t, _ in data_sent(world)]
+    assert times == [0.1, 1.1, 2.0, 4.0, 7.0]  # 1 s, then the kept 2 s
+    assert client.rtt.rto == 1.0  # collapsed back to srtt + 4·rttvar, at least min_rto

@@ -90,7 +90,8 @@ def test_the_page_is_self_contained_and_its_data_parses(sim_trace, language):
     first = data["frames"][data["views"][0]["rows"][0]["frame"]]
     assert first["fields"] and first["hex"].startswith("0000  45")
     started = next(e for e in data["events"] if e["type"] == "PageLoadStarted")
-    assert started["text"].endswith("http://www.webtrip.test/")  # "\/" in the file
+    assert started["fields"].endswith("http://www.webtrip.test/")  # "\/" in the file
+    assert started["text"].endswith("http://www.webtrip.test/.")  # a sentence
 
 
 def test_each_node_has_its_own_list_and_a_clean_run_marks_nothing(sim_trace):

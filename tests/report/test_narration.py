@@ -41,7 +41,8 @@ def test_the_demo_loads_the_page_and_every_file(lab):
     assert load.error is None
     assert [f.response.status for f in load.fetched] == [200] * len(load.fetched)
     kinds = sorted(f.kind for f in load.fetched)
-    assert kinds == ["document", "icon", "image", "script", "stylesheet"]
+    # The page, its stylesheet, script and icon, and two pictures: the diagram and the photo.
+    assert kinds == ["document", "icon", "image", "image", "script", "stylesheet"]
 
 
 def test_first_request_has_dns_and_connect_and_reused_ones_do_not(lab):
@@ -145,3 +146,13 @@ def test_a_fast_retransmission_by_the_server_is_told_as_a_segment_sent_again(tmp
     assert fast == 1
     story = narrate(run.world.trace)[2].text
     assert "The server had to send 1 segment again." in story
+    # Why, and how: the lost segment, the duplicate ACKs, and what the resend cost.
+    assert "What was lost on the browser's link: 1 data segment." in story
+    assert "1 data segment from the server was lost; the browser's duplicate ACKs told the " \
+        "server, which sent it again 49 ms later (a fast retransmit)." in story  # fmt: skip
+    assert "came in 55 TCP segments of up to 1,460 bytes (the MSS: the link's MTU of 1,500 " \
+        "bytes less 40 bytes of IPv4 and TCP headers)" in story  # fmt: skip
+    # The resent copy comes late, but the link reordered nothing.
+    assert "arrived after" not in story
+    spanish = narrate(run.world.trace, "es")[2].text
+    assert "que lo ha reenviado 49 ms después (una retransmisión rápida)" in spanish

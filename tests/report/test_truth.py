@@ -4,15 +4,27 @@ with the run's own values, in English and Spanish, and claims nothing the trace 
 from __future__ import annotations
 
 import asyncio
+import random
+from pathlib import Path
 
 import pytest
 
 from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
+from webtrip.i18n import milliseconds, seconds
 from webtrip.lab import sim as simulated
+from webtrip.packets.dissect import dissect
 from webtrip.report.facts import packet_kind, page_load_facts
 from webtrip.report.narration import narrate
-from webtrip.trace import FaultOutcome, PacketCaptured, TcpConnectionClosed, Trace
+from webtrip.report.timings import RequestTiming
+from webtrip.trace import (
+    FaultOutcome,
+    HttpRequestFailed,
+    PacketCaptured,
+    PageLoadFinished,
+    TcpConnectionClosed,
+    Trace,
+)
 from webtrip.trace.events import DROP
 
 
@@ -61,8 +73,10 @@ def test_connections_the_demo_servers_close_at_shutdown_are_not_called_server_er
 def test_a_fault_that_matched_nothing_is_told_in_the_narration_with_the_runs_count():
     trace = simulate("synack#9")
     (outcome,) = trace.of_type(FaultOutcome)
-    assert (outcome.matched, outcome.fired) == (4, False)
-    assert "--drop synack#9 matched no packet: the run had 4 SYN-ACKs, so nothing was " \
+    # One SYN-ACK per connection the browser opened (the page's files took 5).
+    synacks = len(page_load_facts(trace).connections)
+    assert (outcome.matched, outcome.fired) == (synacks, False) and synacks < 9
+    assert f"--drop synack#9 matched no packet: the run had {synacks} SYN-ACKs, so nothing was " \
         "dropped." in story(trace)  # fmt: skip
     assert "no se ha descartado nada" in story(trace, "es")
     assert not [e for e in trace.of_type(PacketCaptured) if e.direction == DROP]
@@ -74,7 +88,13 @@ def test_a_lost_syn_ack_is_told_with_the_timeout_it_cost():
     assert "The server's SYN-ACK was lost on the browser's link" in english
     assert "waited its retransmission timeout (1 s) and sent its SYN again; so the handshake " \
         "took 1,042 ms instead of 42 ms." in english  # fmt: skip
+    assert english.count("1,042 ms") == 1  # said once
     assert "ha tardado 1042 ms en lugar de 42 ms" in spanish
+    # Both resends in one sentence, with the loss that caused them.
+    assert "TCP sent 2 segments again: 1 from the browser and 1 from the server. What was " \
+        "lost on the browser's link: 1 SYN-ACK." in english  # fmt: skip
+    assert "The server had to send" not in english and "The browser had to send" not in english
+    assert "TCP ha reenviado 2 segmentos: 1 del navegador y 1 del servidor." in spanish
 
 
 def test_the_link_conditions_are_told_with_the_round_trip_they_make():
@@ -84,12 +104,139 @@ def test_the_link_conditions_are_told_with_the_round_trip_they_make():
     assert "It loses 2 % of the packets at random." in english
 
 
-def test_a_small_mtu_cuts_the_answer_into_segments_of_the_mss_it_allows():
+def test_a_small_mtu_cuts_the_largest_file_into_segments_of_the_mss_it_allows():
     trace = simulate(mtu=576)
+    english, spanish = story(trace), story(trace, "es")
+    photo = largest_file(trace)
+    sizes = arrived_sizes(trace, photo)
+    assert max(sizes) == 536 and len(sizes) == -(-sum(sizes) // 536)  # all full but the last
+    assert f"The largest file, /img/astronaut.jpg ({photo.wire_size:,} bytes and its headers), " \
+        f"came in {len(sizes)} TCP segments of up to 536 bytes (the MSS: the link's MTU of 576 " \
+        "bytes less 40 bytes of IPv4 and TCP headers)." in english  # fmt: skip
+    assert "TCP put them back in order by their sequence numbers" in english
+    assert f"ha llegado en {len(sizes)} segmentos TCP de hasta 536 bytes" in spanish
+    assert "la MTU del enlace, 576 bytes" in spanish
+    # Nothing was lost, duplicated or reordered: nothing of the kind is claimed.
+    for claim in ("twice", "arrived after", "lost", "sent again", "sent it again"):
+        assert claim not in english, claim
+
+
+def test_a_slow_link_puts_the_files_time_on_the_wire_in_its_receive_phase():
+    trace = simulate(bandwidth=256_000, mtu=576)
+    photo = largest_file(trace)
+    english, spanish = story(trace), story(trace, "es")
+    # The photo's packets (payload + 40 bytes of headers each) at 256 kbit/s.
+    packets = [size + 40 for size in arrived_sizes(trace, photo)]
+    wire, rest = sum(packets) * 8 / 256, sum(packets[1:]) * 8 / 256
+    assert "It carries 256 kbit/s: a full packet of 576 bytes takes 18 ms" in english
+    assert f"At 256 kbit/s, its {sum(packets):,} bytes of packets took about {wire:,.0f} ms to " \
+        "cross the link (bytes × 8 ÷ speed)." in english  # fmt: skip
+    assert f"the rest, about {rest:,.0f} ms, is the receive time (█) in the timeline" in english
+    assert abs(photo.receive - rest) < 0.25 * rest  # what the waterfall draws as █
+    spanish_bytes = f"{sum(packets):,}".replace(",", ".")
+    assert f"A 256 kbit/s, sus {spanish_bytes} bytes de paquetes han tardado unos" in spanish
+    assert "0.3 Mbit/s" not in english
+
+
+def test_a_file_that_fits_one_packet_spends_its_wire_time_in_the_wait():
+    link = simulated.LinkConditions(bandwidth=256_000)
+    url = "http://www.webtrip.test/script.js"  # a page of one small file
+    trace = simulated.run(lab_spec.demo_lab(), 1, link, url=url).world.trace
+    (size,) = arrived_sizes(trace, largest_file(trace))
     english = story(trace)
-    assert "TCP segments, of at most 536 bytes each" in english
-    assert "at most 576 bytes (its MTU)" in english and "536 bytes of data" in english
-    assert "536 bytes" in story(trace, "es")
+    assert "It carries 256 kbit/s" in english
+    wire = milliseconds((size + 40) * 8 / 256, "en")
+    assert f"took about {wire} to cross the link (bytes × 8 ÷ speed); they came in one go, so " \
+        "that time is part of the wait for the first byte (░)." in english  # fmt: skip
+
+
+def test_latency_is_told_as_the_round_trips_the_page_had_to_wait_for():
+    trace = simulate(latency=0.2)
+    english, spanish = story(trace), story(trace, "es")
+    # The page: its lookup, handshake and request; the photo (the last file): its handshake
+    # and request, then a round trip per later burst of slow start — 10 segments first
+    # (RFC 6928), twice as many each round trip, until its segments are all sent.
+    segments, window, bursts = len(arrived_sizes(trace, largest_file(trace))), 10, 1
+    while window * (2**bursts - 1) < segments:
+        bursts += 1
+    count = 3 + 2 + bursts - 1
+    assert f"The page needed {count} round trips over the browser's link that could not " \
+        "overlap" in english  # fmt: skip
+    assert f"They came in {bursts} bursts, one round trip apart (10, 20 and" in english
+    total = f"{count * 0.4:.1f}".rstrip("0").rstrip(".")
+    assert f"at 400 ms each, {total} s of that time went on the link's delay alone." in english
+    assert f"La página ha necesitado {count} viajes de ida y vuelta" in spanish
+    assert f"a 400 ms cada uno, {total.replace('.', ',')} s de ese tiempo" in spanish
+    assert "Han llegado en 3 ráfagas" in spanish
+    # The claim explains the load: the round trips fit in it, and one more would not.
+    timings = page_load_facts(trace).timings
+    span = max(t.started + t.total / 1000 for t in timings) - min(t.started for t in timings)
+    assert count * 0.4 <= span < (count + 1) * 0.4
+
+
+def test_real_runs_claim_no_round_trips_of_a_link_they_do_not_know(demo):
+    english = story(demo)
+    assert "round trips over the browser's link" not in english
+    assert "kbit/s" not in english and "Mbit/s" not in english
+
+
+def test_lost_data_segments_are_told_with_the_timeout_that_resent_them():
+    trace = simulated.run(lab_spec.demo_lab(), 7, simulated.LinkConditions(loss=0.1, mtu=576)
+                          ).world.trace  # fmt: skip
+    facts = page_load_facts(trace)
+    losses = [loss for loss in facts.segment_losses if loss.resent is not None]
+    # A resend no ACK set off was the timer's: the retransmission timeout, 1 s here.
+    timeouts = [loss for loss in losses if loss.to_browser and loss.timeout and loss.times == 1]
+    assert len(timeouts) > 1
+    assert {seconds(loss.cost, "en") for loss in timeouts} == {"1 s"}
+    # Every other resend left at the moment an ACK reached the server.
+    assert all(loss.by_ack for loss in losses if not loss.timeout)
+    english, spanish = story(trace), story(trace, "es")
+    lost = len(facts.dropped("data"))
+    assert f"What was lost on the browser's link: {lost} data segments." in english
+    assert f"{len(timeouts)} data segments from the server were lost; too few duplicate ACKs " \
+        "came back to tell, so the server waited for its retransmission timeout and sent " \
+        "each again 1 s later." in english  # fmt: skip
+    # The photo's share of them: lost on the way, so they came late.
+    photo = largest_file(trace)
+    assert photo.connection is not None
+    sequences = {row[2] for row in facts.browser_packets(photo.connection) if row[3]}
+    mine = {e for e in facts.dropped("data") if dissect(e.data).tcp.sequence in sequences}
+    assert f"{len(mine)} of them were lost on the way: they came only when the server sent " \
+        "them again." in english  # fmt: skip
+    assert f"{len(mine)} de ellos se han perdido por el camino" in spanish
+
+
+def largest_file(trace: Trace) -> RequestTiming:
+    """The page's largest file (the demo's: its photo)."""
+    return max(page_load_facts(trace).timings, key=lambda t: t.wire_size)
+
+
+def arrived_sizes(trace: Trace, timing: RequestTiming) -> list[int]:
+    """The payload sizes of ``timing``'s answer's segments as they reached the browser
+    (each sequence number once), from the browser's own capture."""
+    facts = page_load_facts(trace)
+    sent, done = facts.sent(timing.request), facts.done(timing.request)
+    assert timing.connection is not None and sent is not None and done is not None
+    sizes: dict[int, int] = {}
+    for t, direction, sequence, size, _flags in facts.browser_packets(timing.connection):
+        if direction == "in" and size and sent.t <= t <= done.t:
+            sizes.setdefault(sequence, size)
+    return list(sizes.values())
+
+
+def test_a_delay_that_fired_says_what_it_held_and_for_how_long():
+    faults = [lab_spec.parse_fault("delay", "synack=300ms")]
+    trace = simulated.run(lab_spec.demo_lab(), 1, faults=faults).world.trace
+    english, spanish = story(trace), story(trace, "es")
+    assert "--delay synack=300ms held back the server's SYN-ACK (the first that matched) for " \
+        "300 ms on the browser's link." in english  # fmt: skip
+    assert "the three-way handshake (SYN, SYN-ACK, ACK) took 342 ms. 300 ms of it was the " \
+        "--delay holding a packet of the handshake back." in english  # fmt: skip
+    assert "ha retenido el SYN-ACK del servidor (el primero que encajaba) durante 300 ms" in (
+        spanish
+    )
+    assert "lost" not in english
 
 
 def test_a_clean_run_claims_no_loss_retransmission_failure_or_redirect():
@@ -130,7 +277,7 @@ def test_random_losses_are_told_by_what_was_lost_and_what_it_cost():
     trace = simulate(loss=0.1)
     kinds = sorted(packet_kind(e.data) for e in page_load_facts(trace).drops)
     assert kinds.count("dns-query") == 1 and kinds.count("dns-response") == 1
-    assert kinds.count("syn") == 1
+    assert kinds.count("syn") + kinds.count("synack") == 1  # one handshake's
     english = story(trace)
     assert "1 of its questions was lost on the browser's link." in english
     assert "1 answer was lost on the browser's link on its way back." in english
@@ -138,3 +285,173 @@ def test_random_losses_are_told_by_what_was_lost_and_what_it_cost():
         english
     )
     assert "1 de sus preguntas se ha perdido en el enlace del navegador." in story(trace, "es")
+
+
+NARROW_PATH = """\
+[browser]
+host = "pc"
+url = "http://www.school.test/"
+
+[dns]
+host = "ns"
+zones = ["zones/school.test.zone"]
+
+[web]
+host = "www"
+sites = { "www.school.test" = "site" }
+
+[[hosts]]
+name = "pc"
+address = "192.168.1.10/24"
+
+[[hosts]]
+name = "ns"
+address = "192.168.2.53/24"
+
+[[hosts]]
+name = "www"
+address = "192.168.2.80/24"
+
+[[routers]]
+name = "home"
+
+[[routers]]
+name = "isp"
+
+[[links]]
+between = ["pc", "home"]
+latency = "5ms"
+
+[[links]]
+between = ["home", "isp"]
+latency = "10ms"
+mtu = {mtu}
+
+[[links]]
+between = ["isp", "ns"]
+latency = "1ms"
+
+[[links]]
+between = ["isp", "www"]
+latency = "1ms"
+"""
+
+SCHOOL_ZONE = """\
+$ORIGIN school.test.
+$TTL 60
+@    IN SOA ns.school.test. admin.school.test. 1 3600 600 86400 60
+     IN NS  ns.school.test.
+ns   IN A   192.168.2.53
+www  IN A   192.168.2.80
+"""
+
+
+def narrow_path(folder: Path, mtu: int) -> Trace:
+    """A page of 2,335 bytes (gzip cannot shrink hex much) behind two routers whose link
+    between them carries ``mtu`` bytes, less than the 1,500 of the links at both ends."""
+    (folder / "zones").mkdir()
+    (folder / "zones" / "school.test.zone").write_text(SCHOOL_ZONE)
+    (folder / "site").mkdir()
+    body = random.Random(1).randbytes(2000).hex()[:4000].encode()
+    (folder / "site" / "index.html").write_bytes(b"<title>School</title><p>" + body)
+    (folder / "lab.toml").write_text(NARROW_PATH.replace("{mtu}", str(mtu)))
+    return simulated.run(lab_spec.load_lab(folder / "lab.toml"), 1).world.trace
+
+
+def test_fragmentation_needed_is_told_as_path_mtu_discovery(tmp_path):
+    trace = narrow_path(tmp_path, 576)
+    errors = page_load_facts(trace).path_mtu_errors
+    assert [(e.router, e.to, e.mtu) for e in errors] == [("192.168.2.253", "192.168.2.80", 576)] * 2
+    english, spanish = story(trace), story(trace, "es")
+    assert "came in 5 TCP segments of up to 536 bytes." in english
+    assert "On the way, the router at 192.168.2.253 could not pass on 2 packets of the server's " \
+        "(up to 1,500 bytes, marked “don't fragment”): its next link carries at most 576 " \
+        "bytes. It told the server with ICMP “fragmentation needed” (type 3, code 4) for each, " \
+        "and the server sent the data again in segments of 536 bytes (path MTU discovery)." in (
+        english
+    )  # fmt: skip
+    assert "el router de 192.168.2.253 no ha podido dejar pasar 2 paquetes del servidor (de " \
+        "hasta 1500 bytes" in spanish  # fmt: skip
+
+
+def test_no_fragmentation_needed_is_claimed_when_every_link_carries_the_packets(tmp_path):
+    trace = narrow_path(tmp_path, 1500)
+    assert not page_load_facts(trace).path_mtu_errors
+    assert "fragmentation needed" not in story(trace)
+
+
+def test_the_page_and_its_photo_are_told_as_the_segments_they_came_in():
+    trace = simulate()
+    facts = page_load_facts(trace)
+    page, photo = facts.timings[0], largest_file(trace)
+    pieces = len(arrived_sizes(trace, page))
+    english, spanish = story(trace), story(trace, "es")
+    assert f"The page itself, / ({page.wire_size:,} bytes and its headers), came in {pieces} " \
+        "TCP segments." in english  # fmt: skip
+    assert f"La propia página, / ({page.wire_size} bytes más sus cabeceras), ha llegado en " \
+        f"{pieces} segmentos TCP." in spanish  # fmt: skip
+    assert f"/img/astronaut.jpg ({photo.wire_size:,} bytes and its headers), came in " \
+        f"{len(arrived_sizes(trace, photo))} TCP segments" in english  # fmt: skip
+    # A clean run: no loss, copy or reordering is claimed for the photo.
+    for claim in ("lost on the way", "arrived twice", "arrived after"):
+        assert claim not in english, claim
+
+
+def test_on_loopback_the_photos_pieces_are_told_from_the_kernels_counters(demo):
+    facts = page_load_facts(demo)
+    photo = largest_file(demo)
+    info = next(i for i in facts.tcp_infos if i.connection == photo.connection)
+    assert info.data_segments_in > 1 and info.mss_in > 0
+    english, spanish = story(demo), story(demo, "es")
+    assert f"the kernel counted {info.data_segments_in} segments with data coming in on it, of " \
+        f"about {info.mss_in:,} bytes each" in english  # fmt: skip
+    assert f"el núcleo del sistema ha contado {info.data_segments_in} segmentos con datos" in (
+        spanish
+    )
+    # No capture on loopback: nothing said of bursts, losses or the link's MTU.
+    for claim in ("bursts", "lost", "the link's MTU", "round trips over"):
+        assert claim not in english, claim
+
+
+def test_a_segment_lost_mid_flight_is_a_fast_retransmit_and_the_last_one_a_timeout():
+    """One of the photo's segments lost with others behind it: their duplicate ACKs make
+    the server send it again within a round trip or so. The page's last segment lost:
+    nothing comes behind it, so only the timer can."""
+    middle = simulated.run(
+        lab_spec.demo_lab(), 1, faults=[lab_spec.parse_fault("drop", "http-response#20")]
+    ).world.trace
+    (loss,) = page_load_facts(middle).segment_losses
+    assert loss.fast and loss.duplicate_acks >= 3 and loss.cost < 0.2
+    cost = milliseconds(loss.cost * 1000, "en")
+    assert (
+        "1 data segment from the server was lost; the browser's duplicate ACKs told the "
+        f"server, which sent it again {cost} later (a fast retransmit)."
+    ) in story(middle)
+    assert "retransmission timeout" not in story(middle)
+    assert "(una retransmisión rápida)" in story(middle, "es")
+
+    last = simulated.run(
+        lab_spec.demo_lab(), 1, faults=[lab_spec.parse_fault("drop", "http-response#2")]
+    ).world.trace
+    (loss,) = page_load_facts(last).segment_losses  # the page's second and last segment
+    assert loss.timeout and loss.duplicate_acks < 3 and loss.cost >= 1
+    assert (
+        "1 data segment from the server was lost; too few duplicate ACKs came back to "
+        "tell, so the server waited for its retransmission timeout"
+    ) in story(last)
+
+
+def test_when_the_pages_time_runs_out_the_browser_gave_up_not_the_server():
+    """A file still arriving when the page's time runs out is told as the browser giving
+    up on it — never as the server breaking HTTP when the browser closes the connection."""
+    trace = simulated.run(
+        lab_spec.demo_lab(), 1, simulated.LinkConditions(bandwidth=200_000), page_timeout=1.0
+    ).world.trace
+    failures = list(trace.of_type(HttpRequestFailed))
+    finished = next(iter(trace.of_type(PageLoadFinished)))
+    assert failures and all(f.kind == "timeout" and f.t <= finished.t for f in failures)
+    assert finished.failed == "timeout"
+    english = story(trace)
+    assert "broke HTTP" not in english and "broke HTTP" not in trace.to_json()
+    assert "1 file could not be loaded: /img/astronaut.jpg." in english
+    assert "the browser gave up on it" in failures[0].message

@@ -39,6 +39,15 @@ SRC = Path(webtrip.__file__).resolve().parents[1]  # this checkout's code, not a
 ZONES = DATA / "zones"
 
 
+def demo_page_files() -> list[str]:
+    """The demo page's path and the files it needs (stylesheet, scripts, images: not the
+    pages it links), in the page's order, read from the demo site's own HTML."""
+    from webtrip.labs import demo_path
+
+    html = (demo_path("site") / "index.html").read_text()
+    return ["/", *re.findall(r'<(?:link|script|img)\b[^>]*\b(?:href|src)="(/[^"]+)"', html)]
+
+
 def cli_env(columns: int = 120) -> dict[str, str]:
     """The environment the tests run ``python -m webtrip`` in: this checkout's code,
     plain text (NO_COLOR), English (no LANG from the developer's shell), a fixed width."""

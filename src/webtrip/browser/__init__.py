@@ -14,11 +14,20 @@
 - :mod:`~webtrip.browser.loader` — the page loader that runs the four steps
   for the page and every file it needs;
 - :mod:`~webtrip.browser.errors` — why a load failed: a type and an exit code
-  per kind.
+  per kind, and its sentence in any language (:func:`failure_sentence`).
 """
 
+from webtrip.browser.errors import failure_sentence
 from webtrip.browser.loader import Browser, BrowserOptions, Fetched, PageLoad
 from webtrip.browser.page import Document
 from webtrip.browser.stub_resolver import StubResolver
 
-__all__ = ["Browser", "BrowserOptions", "Document", "Fetched", "PageLoad", "StubResolver"]
+__all__ = [
+    "Browser",
+    "BrowserOptions",
+    "Document",
+    "Fetched",
+    "PageLoad",
+    "StubResolver",
+    "failure_sentence",
+]

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 
 import h11
 
-from webtrip.browser.errors import ProtocolFailure, Timeout
+from webtrip.browser.errors import ProtocolFailure, Timeout, failure_sentence, system_reason
 from webtrip.net import Stream
+from webtrip.outcomes import N_
 from webtrip.trace import (
     NULL_TRACE,
     HttpRequestSent,
@@ -37,7 +38,16 @@ from webtrip.trace import (
 
 
 class NoResponse(ConnectionError):
-    """The connection closed or was reset before any byte of the response arrived."""
+    """The connection closed or was reset before any byte of the response arrived.
+
+    Like a :class:`~webtrip.browser.errors.LoadError` it keeps its sentence's English
+    ``template`` and ``values``, for the failure the loader makes of it.
+    """
+
+    def __init__(self, template: str, /, **values: object) -> None:
+        self.template = template
+        self.values = tuple((name, str(value)) for name, value in values.items())
+        super().__init__(failure_sentence(template, self.values))
 
 
 @dataclass
@@ -113,7 +123,10 @@ class HttpConnection:
         try:
             await self.stream.send_all(data)
         except ConnectionError as exc:
-            raise NoResponse(f"the connection was lost while sending the request ({exc})") from None
+            raise NoResponse(
+                N_("the connection was lost while sending the request ({reason})"),
+                reason=system_reason(exc),
+            ) from None
         trace.record(
             HttpRequestSent(
                 trace.now(), actor, request_id, self.id, reused, started, len(data), tuple(headers)
@@ -129,19 +142,23 @@ class HttpConnection:
             try:
                 event = self._h11.next_event()
             except h11.RemoteProtocolError as exc:
-                raise ProtocolFailure(f"the server broke HTTP/1.1: {exc}") from None
+                raise ProtocolFailure(
+                    N_('the server broke HTTP/1.1 ("{detail}")'), detail=exc
+                ) from None
             if event is h11.NEED_DATA:
                 try:
                     async with asyncio.timeout(self.limits.read_timeout):
                         chunk = await self.stream.receive_some(65536)
                 except TimeoutError:
                     raise Timeout(
-                        f"the server sent nothing for {self.limits.read_timeout:g} s"
+                        N_("the server sent nothing for {timeout}"),
+                        timeout=float(self.limits.read_timeout),
                     ) from None
                 except ConnectionError as exc:
                     if received == 0:
                         raise NoResponse(
-                            f"the connection was reset before the server answered ({exc})"
+                            N_("the connection was lost before the server answered ({reason})"),
+                            reason=system_reason(exc),
                         ) from None
                     raise
                 reads += 1
@@ -149,7 +166,7 @@ class HttpConnection:
                 if not chunk and received == 0:
                     # A close before the answer's first byte is not a broken answer: there
                     # is none (h11 would call it a protocol error in state SEND_RESPONSE).
-                    raise NoResponse("the server closed the connection before answering")
+                    raise NoResponse(N_("the server closed the connection before answering"))
                 received += len(chunk)
                 self._h11.receive_data(chunk)
                 continue
@@ -178,7 +195,9 @@ class HttpConnection:
                 wire_size += len(event.data)
                 if wire_size > self.limits.max_body_bytes:
                     limit = self.limits.max_body_bytes
-                    raise ProtocolFailure(f"the response is larger than the limit of {limit} bytes")
+                    raise ProtocolFailure(
+                        N_("the response is larger than the limit of {limit} bytes"), limit=limit
+                    )
                 body += decoder.feed(bytes(event.data))
                 continue
             if isinstance(event, h11.EndOfMessage):
@@ -186,7 +205,9 @@ class HttpConnection:
                 body += decoder.finish()
                 break
             if isinstance(event, h11.ConnectionClosed):  # h11 raises first, in fact
-                raise ProtocolFailure("the server closed the connection in the middle of an answer")
+                raise ProtocolFailure(
+                    N_("the server closed the connection in the middle of an answer")
+                )
         headers_list = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in head.headers]
         response = Response(
             head.status_code,
@@ -258,7 +279,8 @@ class _Decoder:
             self._zlib = None  # zlib or raw deflate: decided by the first bytes
         elif encoding is not None:
             raise ProtocolFailure(
-                f"the server used a content coding we did not ask for: {encoding}"
+                N_("the server used a content coding the browser did not ask for: {coding}"),
+                coding=encoding,
             )
         self._first = True
 
@@ -273,10 +295,12 @@ class _Decoder:
         try:
             out = self._zlib.decompress(data, self.limit - self.produced + 1)
         except zlib.error as exc:
-            raise ProtocolFailure(f"the {self.encoding} body is corrupt: {exc}") from None
+            raise ProtocolFailure(
+                N_('the {coding} body is corrupt ("{detail}")'), coding=self.encoding, detail=exc
+            ) from None
         if self._zlib.unconsumed_tail:
             raise ProtocolFailure(
-                f"the decoded body is larger than the limit of {self.limit} bytes"
+                N_("the decoded body is larger than the limit of {limit} bytes"), limit=self.limit
             )
         return self._count(out)
 
@@ -286,13 +310,15 @@ class _Decoder:
         try:
             out = self._zlib.flush()
         except zlib.error as exc:
-            raise ProtocolFailure(f"the {self.encoding} body is corrupt: {exc}") from None
+            raise ProtocolFailure(
+                N_('the {coding} body is corrupt ("{detail}")'), coding=self.encoding, detail=exc
+            ) from None
         return self._count(out)
 
     def _count(self, data: bytes) -> bytes:
         self.produced += len(data)
         if self.produced > self.limit:
             raise ProtocolFailure(
-                f"the decoded body is larger than the limit of {self.limit} bytes"
+                N_("the decoded body is larger than the limit of {limit} bytes"), limit=self.limit
             )
         return data

@@ -38,6 +38,7 @@ from webtrip.browser.errors import (
     TlsFailure,
     TooManyRedirects,
     Unreachable,
+    system_reason,
 )
 from webtrip.browser.http1 import HttpConnection, Limits, NoResponse, Response
 from webtrip.browser.page import Document, SubResource, parse_html
@@ -45,6 +46,7 @@ from webtrip.browser.pool import ConnectionPool
 from webtrip.browser.stub_resolver import ResolvedName, StubResolver
 from webtrip.browser.urls import Origin, split_url
 from webtrip.net import Network, format_address
+from webtrip.outcomes import N_
 from webtrip.trace import (
     NULL_TRACE,
     HttpCacheLookup,
@@ -184,14 +186,16 @@ class Browser:
                         await self._load_subresources(document, final_url, fetched)
                 if response.status >= 400:
                     error = HttpStatusError(
-                        f"the server answered {response.status} {response.reason} for {final_url}",
-                        response.status,
+                        N_("the server answered {status} {reason_phrase} for {url}"),
+                        status=response.status,
+                        reason_phrase=response.reason,
+                        url=final_url,
                     )
         except LoadError as exc:
             error = exc
         except TimeoutError:
             total = self.options.total_timeout or 0.0  # only a set limit raises TimeoutError here
-            error = Timeout(f"the page did not load within {total:g} s in all")
+            error = Timeout(N_("the page did not load within {total} in all"), total=total)
         finally:
             await self.close()
         trace.record(
@@ -204,6 +208,8 @@ class Browser:
                 document.title if document else "",
                 error.kind if error else None,
                 str(error) if error else "",
+                error.template if error else "",
+                error.values if error else (),
             )
         )
         return PageLoad(url, final_url, document, fetched, error)
@@ -226,7 +232,16 @@ class Browser:
                 resolution = await self.resolver.resolve(host)
             except LoadError as exc:
                 trace.record(
-                    NameLookupFailed(trace.now(), self.actor, host, exc.kind, str(exc), request)
+                    NameLookupFailed(
+                        trace.now(),
+                        self.actor,
+                        host,
+                        exc.kind,
+                        str(exc),
+                        request,
+                        exc.template,
+                        exc.values,
+                    )
                 )
                 future.set_exception(exc)
                 future.exception()  # retrieved: other waiters re-raise it themselves
@@ -269,12 +284,21 @@ class Browser:
                 async with asyncio.timeout_at(deadline):
                     stream = await self.network.open_tcp_stream(address, port)
             except OSError as exc:  # TimeoutError and ConnectionRefusedError are OSErrors
-                kind, reason = _connect_failure(exc)
+                kind, message = _connect_failure(exc)
+                reason = system_reason(exc)
                 trace.record(
-                    TcpConnectFailed(trace.now(), self.actor, connection_id, peer, kind, reason)
+                    TcpConnectFailed(
+                        trace.now(),
+                        self.actor,
+                        connection_id,
+                        peer,
+                        kind,
+                        message,
+                        reason,
+                    )
                 )
                 kinds.append(kind)
-                errors.append(f"{format_address(peer)}: {reason}")
+                errors.append(f"{format_address(peer)}={reason}")
                 continue
             trace.record(
                 TcpConnectionOpened(
@@ -292,16 +316,16 @@ class Browser:
             if scheme == "https":
                 await self._start_tls(connection, host)
             return connection
-        tried = "; ".join(errors)
+        tried = ";".join(errors)
         if kinds and all(kind == "refused" for kind in kinds):
-            raise ConnectionRefused(
-                f"nothing accepts connections on port {port} of {host} ({tried})"
-            )
+            template = N_("nothing accepts connections on port {port} of {host} ({tried})")
+            raise ConnectionRefused(template, port=port, host=host, tried=tried)
         if kinds and all(kind == "timeout" for kind in kinds):
-            raise Timeout(f"{host} did not answer the connection request ({tried})")
+            template = N_("{host} did not answer the connection request ({tried})")
+            raise Timeout(template, host=host, tried=tried)
         if kinds and all(kind == "unreachable" for kind in kinds):
-            raise Unreachable(f"{host} cannot be reached ({tried})")
-        raise ConnectionFailed(f"could not connect to {host} ({tried})")
+            raise Unreachable(N_("{host} cannot be reached ({tried})"), host=host, tried=tried)
+        raise ConnectionFailed(N_("could not connect to {host} ({tried})"), host=host, tried=tried)
 
     async def _start_tls(self, connection: HttpConnection, host: str) -> None:
         context = self.tls_context or ssl.create_default_context()
@@ -311,13 +335,17 @@ class Browser:
         except ssl.SSLCertVerificationError as exc:
             await connection.stream.aclose()
             raise TlsFailure(
-                f"the certificate of {host} could not be verified: {exc.verify_message}"
+                N_('the certificate of {host} could not be verified ("{detail}")'),
+                host=host,
+                detail=exc.verify_message,
             ) from None
         except (ssl.SSLError, ConnectionError, TimeoutError) as exc:
             await connection.stream.aclose()
-            raise TlsFailure(f"the TLS handshake with {host} failed: {exc}") from None
+            raise TlsFailure(
+                N_('the TLS handshake with {host} failed ("{detail}")'), host=host, detail=exc
+            ) from None
         except NotImplementedError:
-            raise TlsFailure("this network has no TLS") from None
+            raise TlsFailure(N_("this network has no TLS")) from None
         trace = self.trace
         trace.record(
             TlsHandshakeCompleted(
@@ -375,10 +403,13 @@ class Browser:
                         )
                         fresh = True
                         continue
-                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
+                    raise ConnectionFailed(exc.template, **dict(exc.values)) from None
                 except ConnectionError as exc:
                     await self._pool.release(origin, connection, reusable=False)
-                    raise ConnectionFailed(f"the connection to {origin[1]} failed: {exc}") from None
+                    template = N_("the connection to {host} failed ({reason})")
+                    raise ConnectionFailed(
+                        template, host=origin[1], reason=system_reason(exc)
+                    ) from None
                 except LoadError:
                     await self._pool.release(origin, connection, reusable=False)
                     raise
@@ -386,9 +417,30 @@ class Browser:
                 break
             self._keep(item, decision, headers, asked)
         except LoadError as exc:
-            item.error = exc
-            trace.record(HttpRequestFailed(trace.now(), self.actor, request, exc.kind, str(exc)))
+            self._failed(item, exc)
+        except asyncio.CancelledError:
+            # The page's time ran out while this request waited: the browser gave up on it
+            # (it then closes its connections), which is no fault of the server's.
+            total = self.options.total_timeout or 0.0
+            template = N_("the browser gave up on it: the page had not loaded within {total}")
+            self._failed(item, Timeout(template, total=total))
+            raise
         return item
+
+    def _failed(self, item: Fetched, error: LoadError) -> None:
+        item.error = error
+        trace = self.trace
+        trace.record(
+            HttpRequestFailed(
+                trace.now(),
+                self.actor,
+                item.request,
+                error.kind,
+                str(error),
+                error.template,
+                error.values,
+            )
+        )
 
     # --- the HTTP cache: before a request, and after its answer (RFC 9111) -------------------
 
@@ -496,7 +548,11 @@ class Browser:
                 initiator, url = url, urllib.parse.urljoin(url, location.strip())
                 continue
             return item, url
-        raise TooManyRedirects(f"more than {MAX_REDIRECTS} redirects, the last to {url}")
+        raise TooManyRedirects(
+            N_("more than {redirects} redirects, the last to {url}"),
+            redirects=MAX_REDIRECTS,
+            url=url,
+        )
 
     async def _load_subresources(
         self, document: Document, base: str, fetched: list[Fetched]
@@ -526,9 +582,17 @@ class Browser:
 
         for resource in document.resources:
             start(resource, base)
-        while tasks:
-            done, _ = await asyncio.wait(tasks)
-            tasks.difference_update(done)
+        try:
+            while tasks:
+                done, _ = await asyncio.wait(tasks)
+                tasks.difference_update(done)
+        except asyncio.CancelledError:
+            # The page's time ran out: stop every request still waiting, each telling why,
+            # before the browser closes its connections under them.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
 
 def _from_store(stored: StoredResponse) -> Response:
@@ -552,7 +616,7 @@ def _document_status(fetched: list[Fetched]) -> int | None:
 
 def _connect_failure(error: OSError) -> tuple[str, str]:
     """The kind ("timeout", "refused", "unreachable", "error") of a failed connect, and
-    why in a few words (the event that records it names the address)."""
+    why in a few English words (the event that records it names the address)."""
     if isinstance(error, TimeoutError):
         return "timeout", "no answer"
     if isinstance(error, ConnectionRefusedError):

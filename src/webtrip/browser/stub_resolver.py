@@ -23,8 +23,16 @@ import dns.rdatatype
 import dns.resolver
 
 from webtrip.browser.errors import DnsFailure, NameNotFound, NoAddress
-from webtrip.dns.client import DnsQueryError, DnsTimeout, QueryResult, make_query, query
+from webtrip.dns.client import (
+    DnsConnectionRefused,
+    DnsQueryError,
+    DnsTimeout,
+    QueryResult,
+    make_query,
+    query,
+)
 from webtrip.net import Address, Network, format_address
+from webtrip.outcomes import N_
 from webtrip.trace import NULL_TRACE, Trace
 
 MAX_CNAME_HOPS = 8
@@ -117,11 +125,13 @@ class StubResolver:
     async def _ask_dns(self, name: str) -> ResolvedName:
         server = self.nameserver or system_nameserver()
         if server is None:
-            raise DnsFailure("there is no DNS server to ask: /etc/resolv.conf names none")
+            raise DnsFailure(N_("there is no DNS server to ask: /etc/resolv.conf names none"))
         try:
             qname = dns.name.from_text(name)
         except dns.exception.DNSException as exc:
-            raise NameNotFound(f"'{name}' is not a valid host name ({exc})") from None
+            raise NameNotFound(
+                N_("'{name}' is not a valid host name (\"{detail}\")"), name=name, detail=exc
+            ) from None
         chain: list[str] = []
         current = qname
         for _ in range(MAX_CNAME_HOPS):
@@ -162,9 +172,15 @@ class StubResolver:
             if failure is not None:
                 raise failure
             if target == current:
-                raise NoAddress(f"the DNS knows '{name}' but it has no IPv4 or IPv6 address")
+                raise NoAddress(
+                    N_("the DNS knows '{name}' but it has no IPv4 or IPv6 address"), name=name
+                )
             current = target  # the server stopped at an alias it does not hold: ask for it
-        raise DnsFailure(f"'{name}' leads through more than {MAX_CNAME_HOPS} aliases (CNAME)")
+        raise DnsFailure(
+            N_("'{name}' leads through more than {hops} aliases (CNAME)"),
+            name=name,
+            hops=MAX_CNAME_HOPS,
+        )
 
     async def _ask(
         self, server: Address, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType
@@ -192,8 +208,10 @@ class StubResolver:
                 pending = [task for task in tries if not task.done()]
                 if not pending:
                     raise DnsFailure(
-                        f"the DNS server {format_address(server)} did not answer "
-                        f"({self.attempts} tries of {self.timeout:g} s)"
+                        N_("the DNS server {server} did not answer ({tries} tries of {timeout})"),
+                        server=format_address(server),
+                        tries=self.attempts,
+                        timeout=float(self.timeout),
                     )
                 wait = self.timeout if started < self.attempts else None
                 await asyncio.wait(pending, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
@@ -205,7 +223,7 @@ class StubResolver:
                     if isinstance(error, DnsTimeout):
                         continue
                     if isinstance(error, DnsQueryError):
-                        raise DnsFailure(str(error)) from None
+                        raise _query_failure(server, error) from None
                     raise error
         finally:
             for task in tries:
@@ -214,11 +232,15 @@ class StubResolver:
         response = result.response
         rcode = response.rcode()
         if rcode == dns.rcode.NXDOMAIN:
-            raise NameNotFound(f"the DNS says '{qname.to_text(True)}' does not exist (NXDOMAIN)")
+            raise NameNotFound(
+                N_("the DNS says '{name}' does not exist (NXDOMAIN)"), name=qname.to_text(True)
+            )
         if rcode != dns.rcode.NOERROR:
             raise DnsFailure(
-                f"the DNS server {format_address(server)} answered "
-                f"{dns.rcode.to_text(rcode)} for '{qname.to_text(True)}'"
+                N_("the DNS server {server} answered {rcode} for '{name}'"),
+                server=format_address(server),
+                rcode=dns.rcode.to_text(rcode),
+                name=qname.to_text(True),
             )
         return response
 
@@ -253,3 +275,12 @@ def _addresses_in(
             ttls.append(rrset.ttl)
             addresses += [rdata.address for rdata in rrset]
     return addresses, current, chain, ttls
+
+
+def _query_failure(server: Address, error: DnsQueryError) -> DnsFailure:
+    """A question to ``server`` that got no usable answer, said as a DnsFailure."""
+    if isinstance(error, DnsConnectionRefused):
+        template = N_("the DNS server {server} refused the connection")
+        return DnsFailure(template, server=format_address(server))
+    template = N_('the DNS server {server} gave no usable answer ("{detail}")')
+    return DnsFailure(template, server=format_address(server), detail=error)

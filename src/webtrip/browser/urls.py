@@ -16,6 +16,7 @@ import re
 import urllib.parse
 
 from webtrip.browser.errors import BadUrl
+from webtrip.outcomes import N_
 
 __all__ = ["Origin", "normalize_url", "split_url"]
 
@@ -33,13 +34,13 @@ def split_url(url: str) -> tuple[Origin, str, str]:
         parts = urllib.parse.urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise BadUrl(f"'{url}' is not a valid URL ({exc})") from None
+        raise BadUrl(N_("'{url}' is not a valid URL (\"{detail}\")"), url=url, detail=exc) from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise BadUrl(f"'{url}' is not an http:// or https:// address")
+        raise BadUrl(N_("'{url}' is not an http:// or https:// address"), url=url)
     host = parts.hostname
     if not host:
-        raise BadUrl(f"'{url}' has no host name")
+        raise BadUrl(N_("'{url}' has no host name"), url=url)
     default = 443 if scheme == "https" else 80
     port = port or default
     target = parts.path or "/"
@@ -57,24 +58,26 @@ def normalize_url(text: str) -> str:
     """
     text = text.strip()
     if not text:
-        raise BadUrl("the address is empty")
+        raise BadUrl(N_("the address is empty"))
     if "://" not in text:
         text = "http://" + text
     try:
         parts = urllib.parse.urlsplit(text)
         parts.port  # noqa: B018 - validates the port
     except ValueError as exc:
-        raise BadUrl(f"'{text}' is not a valid URL ({exc})") from None
+        raise BadUrl(
+            N_("'{url}' is not a valid URL (\"{detail}\")"), url=text, detail=exc
+        ) from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise BadUrl(f"'{text}' is not an http:// or https:// address")
+        raise BadUrl(N_("'{url}' is not an http:// or https:// address"), url=text)
     host = parts.hostname or ""
     if not host:
-        raise BadUrl(f"'{text}' has no host name")
+        raise BadUrl(N_("'{url}' has no host name"), url=text)
     try:
         ipaddress.ip_address(host)
     except ValueError:
         if not _HOST_NAME.fullmatch(host) or len(host) > 253:
-            raise BadUrl(f"'{host}' is not a valid host name") from None
+            raise BadUrl(N_("'{host}' is not a valid host name"), host=host) from None
     if not parts.path:
         text = urllib.parse.urlunsplit((parts.scheme, parts.netloc, "/", parts.query, ""))
     return text

@@ -13,7 +13,7 @@ from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import Command, UserError, out_console
+from webtrip.cli.common import Command, UserError, _, out_console
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -110,7 +110,7 @@ def browse(
     try:
         url = normalize_url(url)
     except LoadError as exc:
-        raise UserError(str(exc), exit_code=exc.exit_code) from None
+        raise UserError(exc.sentence(_), exit_code=exc.exit_code) from None
     nameserver = None
     if dns_server:
         try:

@@ -29,7 +29,7 @@ from webtrip.cli.options import (
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
-from webtrip.i18n import actor_name, choose_language, number, translation
+from webtrip.i18n import actor_name, choose_language, milliseconds, number, translation
 from webtrip.lab import sim as simulated
 from webtrip.lab.profiles import PROFILES, NetworkProfile
 from webtrip.outcomes import EXIT_USAGE
@@ -142,15 +142,36 @@ FILTER_HELP = (
     + ", ".join(lab.FILTERS)
     + ", tcp:PORT, udp:PORT; add #N for the Nth such packet on the browser's link (default: 1st)."
 )
-PROFILES_HELP = "\b\nNetwork profiles (--network NAME; round trip, download speed):\n" + "\n".join(
-    f"  {p.name:<10} {p.rtt * 1000:g} ms, "
-    + (f"{p.bandwidth / 1e6:g} Mbit/s" if p.bandwidth else "the lab's speed")
-    + f"  ({p.source})"
-    for p in PROFILES.values()
-)
 
 
-@click.command(cls=Command, epilog=FILTER_HELP + "\n\n" + PROFILES_HELP)
+def profiles_help(language: str) -> str:
+    """The help's list of network profiles, in ``language``: a paragraph kept as written,
+    made at render time from the catalog's words and the profiles' own values."""
+    _ = translation(language).gettext
+    lines = [_("Network profiles (--network NAME; round trip, download speed):")]
+    for profile in PROFILES.values():
+        if profile.bandwidth is None:
+            speed = _("the lab's speed")
+        else:
+            mbits = profile.bandwidth / 1e6
+            speed = number(mbits, language, 0 if mbits == int(mbits) else 1) + " Mbit/s"
+        rtt = milliseconds(profile.rtt * 1000, language)
+        lines.append(f"  {profile.name:<10} {rtt}, {speed}  ({_(profile.source)})")
+    return "\b\n" + "\n".join(lines)
+
+
+class SimCommand(Command):
+    """``webtrip sim``: its help ends with the network profiles, in the help's language."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        formatter.write_paragraph()
+        with formatter.indentation():
+            # Already in the help's language: written as it is, not looked up again.
+            click.HelpFormatter.write_text(formatter, profiles_help(choose_language()))
+
+
+@click.command(cls=SimCommand, epilog=FILTER_HELP)
 @click.argument("url", required=False)
 @click.option(
     "--lab",
@@ -347,7 +368,7 @@ def _checked_url(chosen: lab.Lab, url: str | None) -> str:
     try:
         url = normalize_url(url or chosen.url)
     except BadUrl as exc:
-        raise UserError(str(exc), EXIT_USAGE) from None
+        raise UserError(exc.sentence(_), EXIT_USAGE) from None
     parts = urllib.parse.urlsplit(url)
     hostname = (parts.hostname or "").rstrip(".").lower()
     origins = chosen.zone_origins()

@@ -35,7 +35,7 @@ class NetworkProfile:
     rtt: float  # seconds, browser ⇄ the lab's router and back
     bandwidth: float | None  # bits per second; None: the lab's own
     loss: float  # a share, 0–1
-    source: str
+    source: str  # English, marked for the catalog: translated where shown
 
     @property
     def latency(self) -> float:
@@ -48,24 +48,24 @@ PROFILES: dict[str, NetworkProfile] = {
     for profile in (
         NetworkProfile(
             "fast-4g", N_("Fast 4G: a good mobile connection"), 0.060, 9e6, 0.0,
-            "Chrome DevTools, Fast4GConditions (NetworkManager.ts)",
+            N_("Chrome DevTools, Fast4GConditions (NetworkManager.ts)"),
         ),
         NetworkProfile(
             "slow-4g", N_("Slow 4G: a weak mobile connection (DevTools' old \"Fast 3G\")"),
             0.150, 1.6e6, 0.0,
-            "Chrome DevTools, Slow4GConditions; Lighthouse, mobileSlow4G (its default)",
+            N_("Chrome DevTools, Slow4GConditions; Lighthouse, mobileSlow4G (its default)"),
         ),
         NetworkProfile(
             "3g", N_("3G: an old mobile network (DevTools' old \"Slow 3G\")"), 0.400, 500e3, 0.0,
-            "Chrome DevTools, Slow3GConditions (NetworkManager.ts)",
+            N_("Chrome DevTools, Slow3GConditions (NetworkManager.ts)"),
         ),
         NetworkProfile(
             "broadband", N_("Broadband: a home connection by cable or fibre"), 0.040, 10e6, 0.0,
-            "Lighthouse, desktopDense4G (its desktop preset)",
+            N_("Lighthouse, desktopDense4G (its desktop preset)"),
         ),
         NetworkProfile(
             "satellite", N_("Satellite: a geostationary satellite, 35,786 km up"), 0.600, None,
-            0.0, "GEO round trip ~600 ms: 4 × 35,786 km at the speed of light, plus processing",
+            0.0, N_("GEO round trip ~600 ms: 4 × 35,786 km at the speed of light, plus processing"),
         ),
     )
 }  # fmt: skip

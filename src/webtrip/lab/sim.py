@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Interface
 
+from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import BrowserOptions, PageLoad
 from webtrip.lab.actors import Placement, run_lab
 from webtrip.lab.faults import FROM_BROWSER, TO_BROWSER, FaultSpec
@@ -172,6 +173,8 @@ def run(
     dns_silent: bool = False,
     dns_attempts: int | None = None,
     loads: int = 1,
+    page_timeout: float = 300.0,
+    silence_timeout: float = 300.0,
 ) -> SimLab:
     """Build ``lab``, start its servers, load ``url`` (the lab's), stop; all in virtual time.
 
@@ -180,7 +183,9 @@ def run(
     ``dns_attempts`` replaces the lab's number of tries the browser's
     resolver makes. ``loads`` > 1 loads the page again, one load after the
     other, in the same browser — a reload: its HTTP cache stays, as do the servers
-    and the resolver's cache —: :attr:`SimLab.loads` has them all.
+    and the resolver's cache —: :attr:`SimLab.loads` has them all. The browser gives
+    up on a load after ``page_timeout`` virtual seconds, and on a response after
+    ``silence_timeout`` seconds without a byte of it (Firefox's 300 s).
     """
     world = SimWorld(seed=seed)
     nodes, browser_link = build(world, lab, conditions)
@@ -215,7 +220,11 @@ def run(
             lab,
             placement,
             world.trace,
-            BrowserOptions(total_timeout=300, language=language),
+            BrowserOptions(
+                total_timeout=page_timeout,
+                language=language,
+                limits=Limits(read_timeout=silence_timeout),
+            ),
             url=url,
             loads=loads,
             dns_silent=dns_silent,

@@ -25,7 +25,7 @@ from functools import cached_property
 from typing import TypeVar
 
 from webtrip.net import Address
-from webtrip.packets.dissect import dissect
+from webtrip.packets.dissect import Packet, dissect
 from webtrip.packets.ipv4 import addresses
 from webtrip.packets.tcp_analysis import TcpAnalysis
 from webtrip.report.pcap import captured_packets
@@ -62,7 +62,9 @@ __all__ = [
     "Connection",
     "Lookup",
     "PageLoadFacts",
+    "PathMtuError",
     "ResolverWalk",
+    "SegmentLoss",
     "packet_kind",
     "packets_by_peer",
     "page_load_facts",
@@ -159,6 +161,66 @@ class Connection:
     opened: TcpConnectionOpened | None = None
     failed: TcpConnectFailed | None = None
     tls: TlsHandshakeCompleted | None = None
+
+
+@dataclass(frozen=True)
+class SegmentLoss:
+    """A data segment lost on the browser's link and how TCP got it through after all.
+
+    ``sent``: when its sender first sent it; ``resent``: when it sent it again
+    (None: never, within the trace); ``duplicate_acks``: the duplicate ACKs
+    asking for it that reached the sender in between; ``by_ack``: the resend
+    left at the very moment an ACK reached the sender, so that ACK caused it —
+    after three duplicate ACKs a *fast retransmit* (RFC 5681 §3.2), after fewer
+    a partial ACK of *fast recovery* (RFC 6582) — and otherwise the sender's
+    *retransmission timeout* fired (RFC 6298); ``to_browser``: the server sent
+    it (else the browser did).
+    """
+
+    sent: float
+    resent: float | None
+    duplicate_acks: int
+    size: int
+    to_browser: bool
+    times: int = 1  # how many times it was lost
+    by_ack: bool = False
+
+    @property
+    def fast(self) -> bool:
+        """Sent again by a fast retransmit: three duplicate ACKs, then the resend."""
+        return self.by_ack and self.duplicate_acks >= DUPLICATE_ACKS
+
+    @property
+    def recovery(self) -> bool:
+        """Sent again during fast recovery: an ACK showed it still missing."""
+        return self.by_ack and self.duplicate_acks < DUPLICATE_ACKS
+
+    @property
+    def timeout(self) -> bool:
+        """Sent again when the sender's retransmission timeout fired."""
+        return self.resent is not None and not self.by_ack
+
+    @property
+    def cost(self) -> float:
+        """Seconds between the first sending and the second (-1 if never resent)."""
+        return self.resent - self.sent if self.resent is not None else -1.0
+
+
+@dataclass(frozen=True)
+class PathMtuError:
+    """An ICMP "fragmentation needed" (type 3, code 4) a router sent: ``router`` could not
+    pass on a packet of ``size`` bytes marked "don't fragment" to ``to``, since its next
+    link carries at most ``mtu`` (path MTU discovery, RFC 1191)."""
+
+    t: float
+    router: str
+    to: str
+    size: int
+    mtu: int
+
+
+DUPLICATE_ACKS = 3
+"""RFC 5681 §3.2 (and netsim.congestion): the third duplicate ACK triggers a resend."""
 
 
 _TcpRow = tuple[float, str, int, int, tuple[str, ...]]
@@ -284,9 +346,102 @@ class PageLoadFacts:
                 rows.append((event.t, event.direction, tcp.sequence, tcp.payload_size, tcp.flags))
         return rows
 
+    @cached_property
+    def segment_losses(self) -> list[SegmentLoss]:
+        """The data segments lost on the browser's link, each with how it was resent
+        (a simulated run's; empty otherwise), one per segment, lost once or more."""
+        lost = [e for e in self.drops if packet_kind(e.data) == "data"]
+        if not lost:
+            return []
+        browser = self.conditions.ends[0] if self.conditions is not None else ""
+        captured = [(e, p) for e in self.trace.of_type(PacketCaptured)
+                    if e.direction in (IN, OUT) and (p := _tcp(e.data)) is not None]  # fmt: skip
+        end = self.finished.t if self.finished is not None else float("inf")
+        by_segment: dict[tuple[tuple[str, int, str, int], int], list[PacketCaptured]] = {}
+        for drop in lost:
+            packet = dissect(drop.data)
+            if packet.tcp is not None and drop.t <= end:
+                by_segment.setdefault((_flow(packet), packet.tcp.sequence), []).append(drop)
+        losses = []
+        for (flow, sequence), drops in by_segment.items():
+            sends = [
+                (e.t, e.actor, p.tcp.payload_size) for e, p in captured
+                if e.direction == OUT and p.tcp is not None and p.tcp.sequence == sequence
+                and p.tcp.payload_size and _flow(p) == flow
+            ]  # fmt: skip
+            if not sends:
+                continue
+            first, sender, size = min(sends)
+            resent = next((t for t, actor, _size in sends if actor == sender and t > drops[-1].t),
+                          None)  # fmt: skip
+            back = (flow[2], flow[3], flow[0], flow[1])
+            duplicates = sum(
+                1 for e, p in captured
+                if e.actor == sender and e.direction == IN and p.tcp is not None
+                and not p.tcp.payload_size and p.tcp.flags == ("ACK",)
+                and p.tcp.acknowledgment == sequence and _flow(p) == back
+                and first < e.t < (resent if resent is not None else float("inf"))
+            )  # fmt: skip
+            # In the simulated world a segment goes out in the same instant as the ACK that
+            # made its sender send it: a resend with no ACK arriving then was the timer's.
+            by_ack = resent is not None and any(
+                e.actor == sender and e.direction == IN and abs(e.t - resent) < 1e-9
+                and p.tcp is not None and "ACK" in p.tcp.flags and _flow(p) == back
+                for e, p in captured
+            )  # fmt: skip
+            losses.append(SegmentLoss(first, resent, duplicates, size, sender != browser,
+                                      len(drops), by_ack))  # fmt: skip
+        return losses
+
+    @cached_property
+    def path_mtu_errors(self) -> list[PathMtuError]:
+        """The "fragmentation needed" errors routers sent during the load, each once (a
+        simulated run's; empty otherwise)."""
+        end = self.finished.t if self.finished is not None else float("inf")
+        errors: dict[tuple[str, str, bytes], PathMtuError] = {}
+        for event in self.trace.of_type(PacketCaptured):
+            if event.direction != OUT or event.t > end or len(event.data) < 24:
+                continue
+            if event.data[9] != ICMP_PROTOCOL or event.data[20:22] != FRAGMENTATION_NEEDED:
+                continue
+            try:
+                packet = dissect(event.data)
+            except ValueError:
+                continue
+            icmp = packet.icmp
+            if icmp is None or len(icmp.body) < 4:
+                continue
+            key = (packet.ip.source, packet.ip.destination, icmp.body)
+            size = int.from_bytes(icmp.body[2:4], "big")  # the quoted packet's total length
+            error = PathMtuError(
+                event.t, packet.ip.source, packet.ip.destination, size, icmp.next_hop_mtu
+            )
+            errors.setdefault(key, error)
+        return sorted(errors.values(), key=lambda e: e.t)
+
     def dropped(self, kind: str) -> list[PacketCaptured]:
         """The dropped packets of one ``kind`` (see :func:`packet_kind`)."""
         return [e for e in self.drops if packet_kind(e.data) == kind]
+
+
+def _tcp(data: bytes) -> Packet | None:
+    """``data`` dissected, if it is a well-formed TCP segment."""
+    try:
+        packet = dissect(data)
+    except ValueError:
+        return None
+    return packet if packet.tcp is not None else None
+
+
+def _flow(packet: Packet) -> tuple[str, int, str, int]:
+    """A TCP packet's ends: source address and port, destination address and port."""
+    return (packet.ip.source, packet.source_port or 0, packet.ip.destination,
+            packet.destination_port or 0)  # fmt: skip
+
+
+ICMP_PROTOCOL = 1
+FRAGMENTATION_NEEDED = bytes((3, 4))
+"""ICMP's type and code for "fragmentation needed" (destination unreachable)."""
 
 
 LINK_DROPS = ("lost on the link", "targeted fault")

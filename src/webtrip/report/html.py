@@ -27,8 +27,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from webtrip.i18n import LANGUAGES, translation
+from webtrip.i18n import LANGUAGES, actor_name, translation
 from webtrip.packets.dissect import header_fields
+from webtrip.report.event_text import describe
 from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note, packet_rows
 from webtrip.report.pcap import captured_packets, where_captured
@@ -224,7 +225,8 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
             "t": round(event.t, 6),
             "actor": event.actor,
             "type": type(event).__name__,
-            "text": _summary(event),
+            "text": describe(event, language),  # the event as a learner reads it
+            "fields": _summary(event),  # its fields, for developers
         }
         request = getattr(event, "request", None)
         if isinstance(request, int):
@@ -233,7 +235,7 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
             view, row = row_of[id(event)]
             item["packet"] = [view, row]
             info = views[view]["rows"][row]["info"]
-            item["text"] = f"{event.interface} {event.direction}: {info}"
+            item["fields"] = f"{event.interface} {event.direction}: {info}"
         events.append(item)
     timings = [
         {
@@ -252,6 +254,7 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
         "labels": labels(language),
         "colours": PHASE_COLOURS,
         "actors": actors,
+        "actor_names": [actor_name(actor, language) for actor in actors],
         "events": events,
         "timings": timings,
         "views": views,

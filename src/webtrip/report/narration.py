@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from gettext import GNUTranslations, NullTranslations
 
+from webtrip.browser import failure_sentence
 from webtrip.i18n import milliseconds, number, seconds, translation
 from webtrip.net import format_address
 from webtrip.outcomes import failure
+from webtrip.packets.dissect import dissect
 from webtrip.report.facts import (
     Lookup,
     PageLoadFacts,
@@ -27,7 +29,10 @@ from webtrip.report.facts import (
 )
 from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import RequestTiming
-from webtrip.trace import FaultOutcome, PageLoadFinished, ResolverStep, Trace
+from webtrip.trace import FaultOutcome, NameLookupFailed, PageLoadFinished, ResolverStep, Trace
+
+_Row = tuple[float, str, int, int, tuple[str, ...]]
+"""A TCP packet at the browser: time, "in"/"out", sequence number, payload size, flags."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,10 @@ class _Words:
     def ms(self, value: float) -> str:
         """A duration in milliseconds, as the language writes it ("–" if unknown)."""
         return milliseconds(value, self.language)
+
+    def duration(self, ms: float) -> str:
+        """Milliseconds below a second, seconds from one on ("420 ms", "2 s")."""
+        return self.ms(ms) if ms < 1000 else self.s(ms / 1000)
 
     def s(self, value: float) -> str:
         return seconds(value, self.language)
@@ -104,7 +113,7 @@ def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
     """Step 1: each name the browser looked up — where it asked, what came back, and what
     the recursive resolver behind it did."""
     _ = words._
-    sentences: list[str] = [*_link_story(facts, words), *_faults_that_did_nothing(facts, words)]
+    sentences: list[str] = [*_link_story(facts, words), *_fault_notes(facts, words)]
     ended = sorted((lookup for lookup in facts.lookups if lookup.outcome is not None),
                    key=lambda lookup: lookup.outcome.t if lookup.outcome else 0)  # fmt: skip
     resolved = [lookup for lookup in ended if lookup.resolved is not None]
@@ -190,7 +199,9 @@ def _failed_lookup(lookup: Lookup, words: _Words) -> list[str]:
     found = walk is not None and not walk.refused and walk.first_walked.rcode == "NOERROR"
     if failed.kind != "dns-failure" or not tries or lookup.answers or lookup.started is None:
         kind = failed.kind
-        why = failed.message if words.language == "en" else _lookup_failure(kind, _)
+        why = _failure_message(failed, words) or (
+            failed.message if words.language == "en" else _lookup_failure(kind, _)
+        )
         return [_("The lookup failed: {message}.").format(message=why),
                 *_resolver_story(walk, words)]  # fmt: skip
     waited = failed.t - lookup.started
@@ -245,10 +256,9 @@ def _link_story(facts: PageLoadFacts, words: _Words) -> list[str]:
     if link.bandwidth is not None:
         sentences.append(
             _(
-                "It carries {rate} Mbit/s: a full packet of {mtu} bytes takes {wire} to put "
-                "on the wire."
+                "It carries {rate}: a full packet of {mtu} bytes takes {wire} to put on the wire."
             ).format(
-                rate=words.n(link.bandwidth / 1e6, 1 if link.bandwidth % 1e6 else 0),
+                rate=_rate(link.bandwidth, words),
                 mtu=words.n(link.mtu),
                 wire=words.ms(link.mtu * 8 / link.bandwidth * 1000),
             )
@@ -262,8 +272,38 @@ def _link_story(facts: PageLoadFacts, words: _Words) -> list[str]:
     return sentences
 
 
-def _faults_that_did_nothing(facts: PageLoadFacts, words: _Words) -> list[str]:
-    return [fault_note(o, words.language) for o in facts.fault_outcomes if not o.fired]
+def _fault_notes(facts: PageLoadFacts, words: _Words) -> list[str]:
+    notes = [fault_note(o, words.language) for o in facts.fault_outcomes if not o.fired]
+    return notes + [_delay_note(o, words) for o in facts.fault_outcomes
+                    if o.fired and o.action == "delay"]  # fmt: skip
+
+
+def _delay_note(outcome: FaultOutcome, words: _Words) -> str:
+    """A ``--delay`` that held a packet back: which one, and for how long."""
+    _ = words._
+    name = outcome.text.split("#")[0].split("=")[0].strip().lower()
+    nouns = {
+        "syn": _("the browser's SYN"),
+        "synack": _("the server's SYN-ACK"),
+        "fin": _("a FIN"),
+        "rst": _("an RST"),
+        "dns": _("a DNS message"),
+        "dns-query": _("a DNS question"),
+        "dns-response": _("a DNS answer"),
+        "udp": _("a UDP datagram"),
+    }
+    noun = nouns.get(name, _("a matching packet"))
+    if outcome.nth > 1:
+        text = _("--{action} {option} held back {packet} (number {nth} of the {count} that "
+                 "matched) for {time} on the browser's link.")  # fmt: skip
+    else:
+        text = _(
+            "--{action} {option} held back {packet} (the first that matched) for {time} "
+            "on the browser's link."
+        )
+    return text.format(action=outcome.action, option=outcome.text, packet=noun,
+                       nth=words.n(outcome.nth), count=words.n(outcome.matched),
+                       time=words.duration(outcome.extra * 1000))  # fmt: skip
 
 
 def fault_note(outcome: FaultOutcome, language: str) -> str:
@@ -360,18 +400,30 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
     if first_sent is not None and first.connection is not None:
         connection = facts.connections.get(first.connection)
         opened = connection.opened if connection is not None else None
-        sentences.append(
-            _(
-                "The browser opened a TCP connection to {address} — the three-way "
-                "handshake (SYN, SYN-ACK, ACK) took {ms}."
-            ).format(
-                address=format_address(opened.peer) if opened else "?",
-                ms=words.ms(first.connect - max(first.ssl, 0) if first.connect >= 0 else -1),
+        address = format_address(opened.peer) if opened else "?"
+        losses = _handshake_losses(facts, first.connection, words)
+        if losses:  # they say how long it took, and why
+            text = _("The browser opened a TCP connection to {address} with the three-way "
+                     "handshake (SYN, SYN-ACK, ACK).")  # fmt: skip
+            sentences.append(text.format(address=address))
+        else:
+            sentences.append(
+                _(
+                    "The browser opened a TCP connection to {address} — the three-way "
+                    "handshake (SYN, SYN-ACK, ACK) took {ms}."
+                ).format(
+                    address=address,
+                    ms=words.ms(first.connect - max(first.ssl, 0) if first.connect >= 0 else -1),
+                )
             )
-        )
         sentences.extend(_address_choice(facts, first.request, opened.peer[0] if opened else "",
                                          words))  # fmt: skip
-        sentences.extend(_handshake_losses(facts, first.connection, words))
+        sentences.extend(losses)
+        held = [o for o in facts.fault_outcomes if o.fired and o.action == "delay" and o.nth == 1
+                and o.text.split("=")[0].strip().lower() in ("syn", "synack")]  # fmt: skip
+        if held and not losses and facts.connections and min(facts.connections) == first.connection:
+            text = _("{time} of it was the --delay holding a packet of the handshake back.")
+            sentences.append(text.format(time=words.duration(held[0].extra * 1000)))
         sentences.extend(_other_handshakes(facts, first.connection, words))
         handshake = connection.tls if connection is not None else None
         if handshake is not None:
@@ -494,8 +546,9 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 "only, and the browser used the copy in its HTTP cache."
             )
         )
-    elif pieces := _pieces(facts, first.connection, done.t if done is not None else None, words):
+    elif pieces := _pieces(facts, words):
         sentences.extend(pieces)
+        sentences.extend(_path_mtu(facts, words))
     elif done is not None:
         reads = facts.reads(first.connection, done.t)
         sentences.append(
@@ -504,8 +557,9 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 "The page's {size} bytes arrived in {reads} pieces: the browser read them "
                 "as they came.",
                 reads,
-            ).format(size=done.wire_size, reads=reads)
+            ).format(size=words.n(done.wire_size), reads=words.n(reads))
         )
+        sentences.extend(_real_pieces(facts, words))
     if infos := facts.tcp_infos:
         retransmissions = sum(i.retransmissions for i in infos)
         sentences.append(
@@ -523,7 +577,22 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 rtt=words.ms(min((i.rtt for i in infos if i.rtt > 0), default=-0.001) * 1000),
             )
         )
-        if retransmissions:
+        again = facts.server_resends
+        if retransmissions and again:
+            sentences.append(
+                ngettext(
+                    "TCP sent {count} segment again: {browser} from the browser and {server} "
+                    "from the server.",
+                    "TCP sent {count} segments again: {browser} from the browser and {server} "
+                    "from the server.",
+                    retransmissions + again,
+                ).format(
+                    count=words.n(retransmissions + again),
+                    browser=words.n(retransmissions),
+                    server=words.n(again),
+                )
+            )
+        elif retransmissions:
             sentences.append(
                 ngettext(
                     "The browser had to send {count} segment again.",
@@ -531,11 +600,8 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                     retransmissions,
                 ).format(count=retransmissions)
             )
-        else:
+        elif again:
             sentences.append(_("The browser did not have to send any segment again."))
-        if facts.conditions is None and (loopback := _loopback_story(facts, words)):
-            sentences.append(loopback)
-        if again := facts.server_resends:
             sentences.append(
                 ngettext(
                     "The server had to send {count} segment again.",
@@ -543,6 +609,13 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                     again,
                 ).format(count=again)
             )
+        else:
+            sentences.append(_("The browser did not have to send any segment again."))
+        if retransmissions or again:
+            sentences.extend(_why_resent(facts, words))
+            sentences.extend(_segment_losses(facts, words))
+        if facts.conditions is None and (loopback := _loopback_story(facts, words)):
+            sentences.append(loopback)
     else:
         sentences.append(_("The kernel's packet counters (TCP_INFO) are not available here."))
     if retried := facts.retried:
@@ -558,64 +631,431 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
     return Paragraph(_("Step 3 — Packets: the answer arrives in pieces"), " ".join(sentences))
 
 
-def _pieces(
-    facts: PageLoadFacts, connection: int | None, until: float | None, words: _Words
-) -> list[str]:
-    """How the answer travelled on a simulated run: the segments it came in, their size
-    and why (the MSS from the MTU), arrivals out of order, and what was sent again."""
-    link = facts.conditions
-    if link is None or connection is None or until is None:
+def _why_resent(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """What was lost on the browser's link that TCP had to send again (a simulated run)."""
+    end = facts.finished.t if facts.finished is not None else float("inf")
+    kinds = [packet_kind(e.data) for e in facts.drops if e.t <= end]
+    ngettext = words.ngettext
+    what = []
+    if count := kinds.count("syn"):
+        what.append(ngettext("{count} SYN", "{count} SYNs", count).format(count=words.n(count)))
+    if count := kinds.count("synack"):
+        what.append(
+            ngettext("{count} SYN-ACK", "{count} SYN-ACKs", count).format(count=words.n(count))
+        )
+    if count := kinds.count("data"):
+        what.append(
+            ngettext("{count} data segment", "{count} data segments", count).format(
+                count=words.n(count)
+            )
+        )
+    if not what:
         return []
-    _, ngettext = words._, words.ngettext
-    arrived = [row for row in facts.browser_packets(connection)
-               if row[1] == "in" and row[3] > 0 and row[0] <= until]  # fmt: skip
+    return [words._("What was lost on the browser's link: {what}.").format(what=", ".join(what))]
+
+
+def _largest(facts: PageLoadFacts) -> RequestTiming | None:
+    """The page's largest file that arrived (the first one, if several are as large)."""
+    arrived = [t for t in facts.timings if t.cache is None and facts.done(t.request) is not None]
+    return max(arrived, key=lambda t: t.wire_size, default=None)
+
+
+def _arrivals(facts: PageLoadFacts, timing: RequestTiming) -> list[_Row]:
+    """The data segments of ``timing``'s answer as they reached the browser's node, copies
+    included (a simulated run; empty on real sockets)."""
+    if timing.connection is None:
+        return []
+    sent, done = facts.sent(timing.request), facts.done(timing.request)
+    if sent is None or done is None:
+        return []
+    return [row for row in facts.browser_packets(timing.connection)
+            if row[1] == "in" and row[3] > 0 and sent.t <= row[0] <= done.t]  # fmt: skip
+
+
+def _flights(facts: PageLoadFacts, timing: RequestTiming) -> list[int]:
+    """How many segments of ``timing``'s answer came in each burst, when they came in
+    bursts a round trip apart — the server waiting for the browser's ACKs before sending
+    more (slow start) — and nothing was lost, copied or reordered; else empty."""
+    link = facts.conditions
+    arrived = _arrivals(facts, timing)
+    if link is None or len(arrived) < 2 or timing.connection is None:
+        return []
+    if _lost_sequences(facts, timing.connection):
+        return []
+    sequences = [row[2] for row in arrived]
+    if len(set(sequences)) < len(sequences) or sequences != sorted(sequences):
+        return []
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(arrived)]
+    spacing = sorted(gaps)[len(gaps) // 2]  # a packet's time on the wire
+    flights = [1]
+    for gap in gaps:
+        if gap > link.latency and gap > 3 * spacing:  # a wait for ACKs, not the wire
+            flights.append(1)
+        else:
+            flights[-1] += 1
+    return flights if len(flights) > 1 else []
+
+
+def _page_pieces(facts: PageLoadFacts, first: RequestTiming, largest: RequestTiming | None,
+                 words: _Words) -> list[str]:  # fmt: skip
+    """How the page itself came, when step 3 goes on to tell a larger file's pieces."""
+    if largest is None or largest.request == first.request:
+        return []
+    arrived = _arrivals(facts, first)
     if not arrived:
         return []
+    count = len({row[2] for row in arrived})
+    return [
+        words.ngettext(
+            "The page itself, / ({size} bytes and its headers), came in {count} TCP segment.",
+            "The page itself, / ({size} bytes and its headers), came in {count} TCP segments.",
+            count,
+        ).format(size=words.n(first.wire_size), count=words.n(count))
+    ]
+
+
+def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """How the page and its largest file travelled on a simulated run: the segments
+    they came in, their size and why (the MSS from the MTU), the bursts slow start made,
+    the time they took on the wire, arrivals out of order or twice, and the lost ones
+    TCP sent again."""
+    link = facts.conditions
+    timing = _largest(facts)
+    if link is None or timing is None or timing.connection is None or facts.first is None:
+        return []
+    arrived = _arrivals(facts, timing)
+    if not arrived:
+        return []
+    _, ngettext = words._, words.ngettext
     sizes = [row[3] for row in arrived]
     seen: set[int] = set()
-    highest, again, out_of_order = -1, 0, 0
+    resent = _lost_sequences(facts, timing.connection)  # they come late, sent again
+    highest, twice, out_of_order = -1, 0, 0
     for _t, _direction, sequence, size, _flags in arrived:
         if sequence in seen:
-            again += 1
-        elif sequence < highest:
+            twice += 1
+        elif sequence < highest and sequence not in resent:
             out_of_order += 1
         seen.add(sequence)
         highest = max(highest, sequence + size)
-    sentences = [
-        ngettext(
-            "The answer came in {count} TCP segment of {size} bytes.",
-            "The answer came in {count} TCP segments, of at most {size} bytes each.",
-            len(arrived),
-        ).format(count=words.n(len(arrived)), size=words.n(max(sizes)))
-    ]
+    pieces = len(seen)
+    name, count, largest = _short(timing.url), words.n(pieces), words.n(max(sizes))
     mss = link.mtu - 40
-    if len(arrived) > 1:
+    sentences = _page_pieces(facts, facts.first, timing, words)
+    if pieces == 1:
         sentences.append(
             _(
-                "Why that size: a packet on this link carries at most {mtu} bytes (its MTU); "
-                "take away 20 bytes of IPv4 header and 20 of TCP header and {mss} bytes of "
-                "data are left (the MSS)."
-            ).format(mtu=words.n(link.mtu), mss=words.n(mss))
+                "The largest file, {name} ({size} bytes and its headers), came in 1 TCP segment "
+                "of {largest} bytes."
+            ).format(name=name, size=words.n(timing.wire_size), largest=largest)
+        )
+    elif max(sizes) == mss:
+        text = _(
+            "The largest file, {name} ({size} bytes and its headers), came in {count} TCP "
+            "segments of up to {largest} bytes (the MSS: the link's MTU of {mtu} bytes less "
+            "40 bytes of IPv4 and TCP headers)."
+        )
+        sentences.append(text.format(name=name, size=words.n(timing.wire_size), count=count,
+                                     largest=largest, mtu=words.n(link.mtu)))  # fmt: skip
+    else:
+        text = _(
+            "The largest file, {name} ({size} bytes and its headers), came in {count} TCP "
+            "segments of up to {largest} bytes."
+        )
+        sentences.append(text.format(name=name, size=words.n(timing.wire_size), count=count,
+                                     largest=largest))  # fmt: skip
+    if flights := _flights(facts, timing):
+        sentences.append(
+            _(
+                "They came in {count} bursts, one round trip apart ({sizes} segments): the "
+                "server sends a few segments, then waits for the browser's ACKs before it "
+                "sends more, and more each time (TCP's slow start)."
+            ).format(
+                count=words.n(len(flights)),
+                sizes=_listed([words.n(flight) for flight in flights], words),
+            )
+        )
+    sentences.extend(_wire_time(facts, timing, [size + 40 for size in sizes], words))
+    if lost := resent & seen:
+        sentences.append(
+            ngettext(
+                "{count} of them was lost on the way: it came only when the server sent it again.",
+                "{count} of them were lost on the way: they came only when the server sent "
+                "them again.",
+                len(lost),
+            ).format(count=words.n(len(lost)))
         )
     if out_of_order:
         sentences.append(
             ngettext(
-                "{count} segment arrived after one that came later in the answer; TCP put "
-                "it back in its place by its sequence number.",
-                "{count} segments arrived after ones that came later in the answer; TCP put "
-                "them back in their places by their sequence numbers.",
+                "{count} segment arrived after one that came later in the file.",
+                "{count} segments arrived after ones that came later in the file.",
                 out_of_order,
             ).format(count=words.n(out_of_order))
         )
-    if again:
+    if twice:
         sentences.append(
             ngettext(
-                "{count} segment had gone missing and arrived when the server sent it again.",
-                "{count} segments had gone missing and arrived when the server sent them again.",
-                again,
-            ).format(count=words.n(again))
+                "{count} segment arrived twice; TCP kept one copy.",
+                "{count} segments arrived twice; TCP kept one copy of each.",
+                twice,
+            ).format(count=words.n(twice))
+        )
+    if pieces > 1:
+        sentences.append(
+            _("TCP put them back in order by their sequence numbers before the browser used them.")
         )
     return sentences
+
+
+def _listed(items: list[str], words: _Words) -> str:
+    """Items as a sentence lists them: "10, 20 and 7"."""
+    if len(items) < 2:
+        return "".join(items)
+    return words._("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+def _real_pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """A real run: the largest file's pieces as the kernel counted them (TCP_INFO), when
+    its connection carried that file alone — no packet capture tells more."""
+    timing = _largest(facts)
+    if timing is None or timing.connection is None or facts.conditions is not None:
+        return []
+    if sum(1 for t in facts.timings if t.connection == timing.connection) != 1:
+        return []
+    info = next((i for i in facts.tcp_infos if i.connection == timing.connection), None)
+    if info is None or info.data_segments_in < 2 or info.mss_in <= 0:
+        return []
+    return [
+        words._(
+            "The largest file, {name} ({size} bytes and its headers), had a connection of "
+            "its own: the kernel counted {count} segments with data coming in on it, of "
+            "about {mss} bytes each (the segment size it measured). TCP handed them to the "
+            "browser in order, as one stream of bytes."
+        ).format(
+            name=_short(timing.url),
+            size=words.n(timing.wire_size),
+            count=words.n(info.data_segments_in),
+            mss=words.n(info.mss_in),
+        )
+    ]
+
+
+def _path_mtu(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """Path MTU discovery, when a router's ICMP "fragmentation needed" is in the trace:
+    which packets it could not pass on, why, and what their sender did."""
+    browser = {c.opened.local[0] for c in facts.connections.values() if c.opened is not None}
+    sentences = []
+    for (router, to_browser, mtu), errors in itertools.groupby(
+        facts.path_mtu_errors, key=lambda e: (e.router, e.to in browser, e.mtu)
+    ):
+        told = list(errors)
+        values = {
+            "router": router,
+            "count": words.n(len(told)),
+            "size": words.n(max(e.size for e in told)),
+            "mtu": words.n(mtu),
+            "mss": words.n(mtu - 40),
+        }
+        if to_browser:
+            text = words.ngettext(
+                "On the way, the router at {router} could not pass on {count} packet of the "
+                "browser's ({size} bytes, marked “don't fragment”): its next link carries at "
+                "most {mtu} bytes. It told the browser with ICMP “fragmentation needed” (type "
+                "3, code 4), and the browser sent the data again in segments of {mss} bytes "
+                "(path MTU discovery).",
+                "On the way, the router at {router} could not pass on {count} packets of the "
+                "browser's (up to {size} bytes, marked “don't fragment”): its next link "
+                "carries at most {mtu} bytes. It told the browser with ICMP “fragmentation "
+                "needed” (type 3, code 4) for each, and the browser sent the data again in "
+                "segments of {mss} bytes (path MTU discovery).",
+                len(told),
+            )
+        else:
+            text = words.ngettext(
+                "On the way, the router at {router} could not pass on {count} packet of the "
+                "server's ({size} bytes, marked “don't fragment”): its next link carries at "
+                "most {mtu} bytes. It told the server with ICMP “fragmentation needed” (type "
+                "3, code 4), and the server sent the data again in segments of {mss} bytes "
+                "(path MTU discovery).",
+                "On the way, the router at {router} could not pass on {count} packets of the "
+                "server's (up to {size} bytes, marked “don't fragment”): its next link "
+                "carries at most {mtu} bytes. It told the server with ICMP “fragmentation "
+                "needed” (type 3, code 4) for each, and the server sent the data again in "
+                "segments of {mss} bytes (path MTU discovery).",
+                len(told),
+            )
+        sentences.append(text.format(**values))
+    return sentences
+
+
+def _lost_sequences(facts: PageLoadFacts, connection: int) -> set[int]:
+    """The sequence numbers of the data segments to the browser's ``connection`` that
+    were lost on its link (their copies sent again arrive late, but not reordered)."""
+    opened = facts.connections[connection].opened
+    if opened is None:
+        return set()
+    lost = set()
+    for event in facts.drops:
+        if packet_kind(event.data) != "data":
+            continue
+        packet = dissect(event.data)
+        if packet.tcp is not None and packet.destination_port == opened.local[1]:
+            lost.add(packet.tcp.sequence)
+    return lost
+
+
+def _rate(bits: float, words: _Words) -> str:
+    """A link speed as people write it: "256 kbit/s", "10 Mbit/s"."""
+    if bits < 1e6:
+        return words.n(bits / 1e3, 0 if (bits / 1e3).is_integer() else 1) + " kbit/s"
+    return words.n(bits / 1e6, 0 if (bits / 1e6).is_integer() else 1) + " Mbit/s"
+
+
+def _wire_time(
+    facts: PageLoadFacts, timing: RequestTiming, packets: list[int], words: _Words
+) -> list[str]:
+    """A slow link: how long the file's packets (``packets``: their sizes) took to cross
+    it, and where the timeline shows that time — the first one's inside the wait for the
+    first byte, the others' as the receive time."""
+    link = facts.conditions
+    if link is None or link.bandwidth is None:
+        return []
+    wire = sum(packets) * 8 / link.bandwidth * 1000
+    rest = sum(packets[1:]) * 8 / link.bandwidth * 1000
+    if wire < 10:  # too short to see next to the link's delay
+        return []
+    _ = words._
+    if rest >= 10 and abs(rest - timing.receive) <= max(0.25 * rest, 5):
+        text = _("At {rate}, its {size} bytes of packets took about {wire} to cross the link "
+                 "(bytes × 8 ÷ speed). The first packet's part is in the wait for the first "
+                 "byte (░); the rest, about {rest}, is the receive time (█) in the timeline, "
+                 "not time the server spent.")  # fmt: skip
+    elif rest < 10:
+        text = _("At {rate}, its {size} bytes of packets took about {wire} to cross the link "
+                 "(bytes × 8 ÷ speed); they came in one go, so that time is part of the wait "
+                 "for the first byte (░).")  # fmt: skip
+    else:
+        text = _("At {rate}, its {size} bytes of packets took about {wire} to cross the link "
+                 "(bytes × 8 ÷ speed).")  # fmt: skip
+    return [text.format(rate=_rate(link.bandwidth, words), size=words.n(sum(packets)),
+                        wire=words.ms(wire), rest=words.ms(rest))]  # fmt: skip
+
+
+def _segment_losses(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """The data segments lost on the browser's link: who sent them again, what made it
+    (duplicate ACKs, an ACK during recovery, or the timer) and how long that took — alike
+    ones told together, with the range of their delays."""
+    groups: dict[tuple[bool, str], list[float]] = {}
+    for loss in facts.segment_losses:
+        if loss.resent is None:
+            continue
+        if loss.times > 1:
+            kind = "repeated"
+        elif loss.fast:
+            kind = "fast"
+        elif loss.recovery:
+            kind = "recovery"
+        else:
+            kind = "timeout"
+        groups.setdefault((loss.to_browser, kind), []).append(loss.cost)
+    sentences = []
+    for (to_browser, kind), costs in groups.items():
+        count = len(costs)
+        sentence = _loss_sentence(kind, to_browser, count, words)
+        sentences.append(sentence.format(count=words.n(count), cost=_delays(costs, words)))
+    return sentences
+
+
+def _delays(costs: list[float], words: _Words) -> str:
+    """ "1 s", or "between 45 ms and 89 ms" when alike losses took different times."""
+
+    def one(cost: float) -> str:
+        return words.ms(cost * 1000) if cost < 1 else words.s(cost)
+
+    low, high = one(min(costs)), one(max(costs))
+    if low == high:
+        return low
+    return words._("between {low} and {high}").format(low=low, high=high)
+
+
+def _loss_sentence(kind: str, to_browser: bool, count: int, words: _Words) -> str:
+    """How ``count`` alike lost segments were sent again, for the server's segments
+    (``to_browser``) or the browser's; {count} and {cost} are left to fill."""
+    ngettext = words.ngettext
+    if kind == "fast" and to_browser:
+        return ngettext(
+            "{count} data segment from the server was lost; the browser's duplicate ACKs "
+            "told the server, which sent it again {cost} later (a fast retransmit).",
+            "{count} data segments from the server were lost; the browser's duplicate ACKs "
+            "told the server, which sent each again {cost} later (a fast retransmit).",
+            count,
+        )
+    elif kind == "fast":
+        return ngettext(
+            "{count} data segment from the browser was lost; the server's duplicate ACKs "
+            "told the browser, which sent it again {cost} later (a fast retransmit).",
+            "{count} data segments from the browser were lost; the server's duplicate ACKs "
+            "told the browser, which sent each again {cost} later (a fast retransmit).",
+            count,
+        )
+    elif kind == "recovery" and to_browser:
+        return ngettext(
+            "{count} data segment from the server was lost while TCP was already recovering "
+            "from an earlier loss; the browser's next ACK showed it was still missing, so the "
+            "server sent it again {cost} later.",
+            "{count} data segments from the server were lost while TCP was already recovering "
+            "from an earlier loss; the browser's next ACKs showed them still missing, so the "
+            "server sent each again {cost} later.",
+            count,
+        )
+    elif kind == "recovery":
+        return ngettext(
+            "{count} data segment from the browser was lost while TCP was already recovering "
+            "from an earlier loss; the server's next ACK showed it was still missing, so the "
+            "browser sent it again {cost} later.",
+            "{count} data segments from the browser were lost while TCP was already "
+            "recovering from an earlier loss; the server's next ACKs showed them still "
+            "missing, so the browser sent each again {cost} later.",
+            count,
+        )
+    elif kind == "timeout" and to_browser:
+        return ngettext(
+            "{count} data segment from the server was lost; too few duplicate ACKs came back "
+            "to tell, so the server waited for its retransmission timeout and sent it again "
+            "{cost} later.",
+            "{count} data segments from the server were lost; too few duplicate ACKs came "
+            "back to tell, so the server waited for its retransmission timeout and sent each "
+            "again {cost} later.",
+            count,
+        )
+    elif kind == "timeout":
+        return ngettext(
+            "{count} data segment from the browser was lost; too few duplicate ACKs came back "
+            "to tell, so the browser waited for its retransmission timeout and sent it again "
+            "{cost} later.",
+            "{count} data segments from the browser were lost; too few duplicate ACKs came "
+            "back to tell, so the browser waited for its retransmission timeout and sent each "
+            "again {cost} later.",
+            count,
+        )
+    elif kind == "repeated" and to_browser:
+        return ngettext(
+            "{count} data segment from the server was lost more than once in a row; it got "
+            "through {cost} after it was first sent.",
+            "{count} data segments from the server were lost more than once in a row; each "
+            "got through {cost} after it was first sent.",
+            count,
+        )
+    elif kind == "repeated":
+        return ngettext(
+            "{count} data segment from the browser was lost more than once in a row; it got "
+            "through {cost} after it was first sent.",
+            "{count} data segments from the browser were lost more than once in a row; each "
+            "got through {cost} after it was first sent.",
+            count,
+        )
+    raise ValueError(kind)
 
 
 def _loopback_story(facts: PageLoadFacts, words: _Words) -> str:
@@ -648,7 +1088,7 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
             _(
                 "The browser put the pieces back together and undid the {encoding} "
                 "compression: {wire} bytes became {size}."
-            ).format(encoding=done.encoding, wire=done.wire_size, size=done.size)
+            ).format(encoding=done.encoding, wire=words.n(done.wire_size), size=words.n(done.size))
         )
     else:
         sentences.append(_("The browser put the pieces back together."))
@@ -662,7 +1102,7 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                 "It parsed the HTML and found {count} more file it needs: {names}.",
                 "It parsed the HTML and found {count} more files it needs: {names}.",
                 len(sub),
-            ).format(count=len(sub), names=names)
+            ).format(count=words.n(len(sub)), names=names)
         )
         if kept:
             sentences.append(_cache_hits(kept, len(sub), words))
@@ -672,12 +1112,12 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                     "It fetched them over {connections} connection",
                     "It fetched them over {connections} connections at once",
                     len(connections),
-                ).format(connections=len(connections))
+                ).format(connections=words.n(len(connections)))
                 + ngettext(
                     " ({reused} request reused a connection already open).",
                     " ({reused} requests reused a connection already open).",
                     reused,
-                ).format(reused=reused)
+                ).format(reused=words.n(reused))
             )
         if failures := [t for t in sub if t.error or (t.status or 0) >= 400]:
             sentences.append(
@@ -685,7 +1125,9 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                     "{count} file could not be loaded: {names}.",
                     "{count} files could not be loaded: {names}.",
                     len(failures),
-                ).format(count=len(failures), names=", ".join(_short(t.url) for t in failures))
+                ).format(
+                    count=words.n(len(failures)), names=", ".join(_short(t.url) for t in failures)
+                )
             )
     finished = facts.finished
     if finished is not None and finished.title:
@@ -696,12 +1138,66 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
                 len(timings),
             ).format(
                 title=finished.title,
-                files=len(timings),
-                bytes=sum(t.cached_size if t.cache else t.wire_size for t in timings),
+                files=words.n(len(timings)),
+                bytes=words.n(sum(t.cached_size if t.cache else t.wire_size for t in timings)),
                 ms=words.ms(_span(timings)),
             )
         )
+    sentences.extend(_round_trips(facts, words))
     return Paragraph(_("Step 4 — The page: reassembled, parsed and shown"), " ".join(sentences))
+
+
+def _round_trips(facts: PageLoadFacts, words: _Words) -> list[str]:
+    """A simulated run: the round trips over the browser's link that had to wait for
+    each other — the page's lookup, handshake and request, then the last file's — and
+    the share of the load's time the link's delay alone made."""
+    link = facts.conditions
+    timings = facts.timings
+    if link is None or not timings or link.latency <= 0:
+        return []
+    page = timings[0]
+    if facts.done(page.request) is None:
+        return []
+    chain = [page]
+    asked = [t for t in timings[1:] if t.cache != "fresh"]  # a fresh copy crossed nothing
+    last = max(asked, key=lambda t: t.started + max(t.total, 0) / 1000, default=None)
+    if last is not None and facts.done(last.request) is not None:
+        chain.append(last)
+    # Each lookup, handshake and request-and-answer crossed the link and back at least once.
+    count = sum((t.dns > 0) + (t.connect > 0) + 1 for t in chain)
+    # A large answer's later bursts each waited a round trip for the ACKs of the one before.
+    bursts = len(_flights(facts, chain[-1])) - 1 if len(chain) > 1 else 0
+    count += max(bursts, 0)
+    rtt = link.latency * 2 * 1000
+    span = _span(timings)
+    if count * rtt > span:
+        return []
+    if bursts > 0:
+        text = words.ngettext(
+            "The page needed {count} round trip over the browser's link that could not "
+            "overlap (the lookup, each handshake, each request and each burst of {name} "
+            "waits for the one before): at {rtt} each, {total} of that time went on the "
+            "link's delay alone.",
+            "The page needed {count} round trips over the browser's link that could not "
+            "overlap (the lookup, each handshake, each request and each burst of {name} "
+            "waits for the one before): at {rtt} each, {total} of that time went on the "
+            "link's delay alone.",
+            count,
+        )
+        total = words.duration(count * rtt)
+        return [text.format(count=words.n(count), rtt=words.duration(rtt), total=total,
+                            name=_short(chain[-1].url))]  # fmt: skip
+    text = words.ngettext(
+        "The page needed {count} round trip over the browser's link that could not overlap "
+        "(the lookup, each handshake and each request waits for the answer before it): at "
+        "{rtt} each, {total} of that time went on the link's delay alone.",
+        "The page needed {count} round trips over the browser's link that could not overlap "
+        "(the lookup, each handshake and each request waits for the answer before it): at "
+        "{rtt} each, {total} of that time went on the link's delay alone.",
+        count,
+    )
+    return [text.format(count=words.n(count), rtt=words.duration(rtt),
+                        total=words.duration(count * rtt))]  # fmt: skip
 
 
 def _cache_hits(kept: list[RequestTiming], needed: int, words: _Words) -> str:
@@ -851,7 +1347,8 @@ def _ending(finished: PageLoadFinished | None, words: _Words) -> Paragraph:
         return Paragraph(_("What went wrong"), "")
     row = failure(finished.failed)
     text = _(row.explanation) if row is not None else _("The page could not be loaded.")
-    return Paragraph(_("What went wrong"), f"{text} ({finished.message})")
+    details = _failure_message(finished, words) or finished.message
+    return Paragraph(_("What went wrong"), f"{text} ({details})")
 
 
 def _lookup_failure(kind: str, _: Callable[[str], str]) -> str:
@@ -861,6 +1358,14 @@ def _lookup_failure(kind: str, _: Callable[[str], str]) -> str:
         "no-address": _("the name has no address"),
         "dns-failure": _("the DNS server did not answer, or could not"),
     }.get(kind, _("the DNS could not be asked"))
+
+
+def _failure_message(event: PageLoadFinished | NameLookupFailed, words: _Words) -> str:
+    """A failure's sentence in the narration's language, with the run's values ("" for a
+    trace older than its ``message_id``)."""
+    if not event.message_id:
+        return ""
+    return failure_sentence(event.message_id, event.message_values, words._, words.s, words.n)
 
 
 def _connect_failure(kind: str, _: Callable[[str], str]) -> str:

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from gettext import NullTranslations
 
 from webtrip.i18n import milliseconds, number, translation
 from webtrip.report.facts import page_load_facts
 from webtrip.report.timings import RequestTiming
-from webtrip.trace import PageLoadFinished, PageLoadStarted, Trace
+from webtrip.trace import HttpCacheLookup, PageLoadFinished, PageLoadStarted, Trace
 
 __all__ = ["LoadSummary", "load_parts", "load_summary", "reload_comparison"]
 
@@ -47,6 +48,7 @@ class LoadSummary:
     requests: int  # requests that went out on the network
     fresh: list[RequestTiming]  # files used from the HTTP cache without a request
     revalidated: list[RequestTiming]  # files the server said had not changed (304)
+    conditions: list[str]  # the conditional headers those requests carried (If-None-Match…)
     received: int  # body bytes that came over the network
     segments: int | None  # TCP segments in and out (TCP_INFO), None where unknown
     connections: int
@@ -62,12 +64,22 @@ def load_summary(part: Trace, actor: str = "browser") -> LoadSummary:
     queries = sum(a.queries for walk in walks for a in walk.answers) if walks else None
     infos = facts.tcp_infos
     timings = facts.timings
+    revalidated = [t for t in timings if t.cache == "revalidated"]
+    asked = {t.request for t in revalidated}
+    headers = {
+        name
+        for e in part.of_type(HttpCacheLookup)
+        if e.actor == actor and e.request in asked
+        for name, _value in e.conditions
+    }
     return LoadSummary(
         duration=(ended - started) * 1000,
         resolver_queries=queries,
         requests=sum(1 for t in timings if t.cache != "fresh" and facts.sent(t.request)),
         fresh=[t for t in timings if t.cache == "fresh"],
-        revalidated=[t for t in timings if t.cache == "revalidated"],
+        revalidated=revalidated,
+        # If-None-Match first, as browsers send them.
+        conditions=sorted(headers, key=lambda name: name.lower() != "if-none-match"),
         received=sum(t.wire_size for t in timings),
         segments=sum(i.segments_in + i.segments_out for i in infos) if infos else None,
         connections=len({t.connection for t in timings if t.connection is not None}),
@@ -117,15 +129,17 @@ def reload_comparison(first: Trace, again: Trace, language: str = "en") -> tuple
     if after.revalidated:
         sentences.append(
             ngettext(
-                "For {count} file ({names}) it asked the server whether it had changed "
-                "(If-None-Match, If-Modified-Since), and the server answered 304 Not "
-                "Modified: headers only, no file.",
-                "For {count} files ({names}) it asked the server whether they had changed "
-                "(If-None-Match, If-Modified-Since), and the server answered 304 Not "
-                "Modified: headers only, no files.",
+                "For {count} file ({names}) it asked the server whether it had changed, "
+                "with {headers} in its request, and the server answered 304 Not Modified: "
+                "headers only, no file.",
+                "For {count} files ({names}) it asked the server whether they had changed, "
+                "with {headers} in its requests, and the server answered 304 Not Modified: "
+                "headers only, no files.",
                 len(after.revalidated),
             ).format(
-                count=number(len(after.revalidated), language), names=_names(after.revalidated)
+                count=number(len(after.revalidated), language),
+                names=_names(after.revalidated),
+                headers=_both(after.conditions, catalog),
             )
         )
     if after.fresh or after.revalidated:
@@ -165,3 +179,17 @@ def _names(timings: list[RequestTiming]) -> str:
 def _path(url: str) -> str:
     parts = url.split("/", 3)
     return "/" + parts[3] if len(parts) > 3 else url
+
+
+def _both(names: list[str], catalog: NullTranslations) -> str:
+    """ "If-None-Match", or "If-None-Match and If-Modified-Since" (in Spanish "e" before
+    the sound i, as in "If-…")."""
+    _, pgettext = catalog.gettext, catalog.pgettext
+    if len(names) < 2:
+        return names[0] if names else _("a conditional header")
+    first, second = ", ".join(names[:-1]), names[-1]
+    if second[:1].lower() == "i" or second[:2].lower() == "hi":
+        text = pgettext("before the sound i", "{first} and {second}")
+    else:
+        text = _("{first} and {second}")
+    return text.format(first=first, second=second)

@@ -206,10 +206,15 @@ class NameResolved(Event):
 
 @dataclass(frozen=True, slots=True)
 class NameLookupFailed(Event):
+    """Looking ``name`` up failed: ``kind`` and ``message`` as :class:`PageLoadFinished`
+    has them, with the sentence's ``message_id`` and ``message_values``."""
+
     name: str
     kind: str
     message: str
     request: int
+    message_id: str = ""
+    message_values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +229,14 @@ class TcpConnectStarted(Event):
 @dataclass(frozen=True, slots=True)
 class TcpConnectFailed(Event):
     """Connecting to ``peer`` failed: ``kind`` (timeout, refused, unreachable, error) and
-    ``message``, why in a few words."""
+    ``message``, why in a few English words; ``reason`` is why as the system said it,
+    its errno name ("ECONNREFUSED") or its own words (older traces: "")."""
 
     connection: int
     peer: Address
     kind: str
     message: str
+    reason: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,9 +310,14 @@ class HttpResponseCompleted(Event):
 
 @dataclass(frozen=True, slots=True)
 class HttpRequestFailed(Event):
+    """``request`` failed: ``kind`` and ``message`` as :class:`PageLoadFinished` has them,
+    with the sentence's ``message_id`` and ``message_values``."""
+
     request: int
     kind: str
     message: str
+    message_id: str = ""
+    message_values: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +399,13 @@ class PageLoadStarted(Event):
 
 @dataclass(frozen=True, slots=True)
 class PageLoadFinished(Event):
-    """The page and its sub-resources are done (``failed`` names the failure kind, if any)."""
+    """The page and its sub-resources are done (``failed`` names the failure kind, if any).
+
+    ``message`` is why, one English sentence; ``message_id`` is that sentence's
+    template in the catalog (English, with ``{named}`` places) and ``message_values``
+    the run's values for them, so that a view says it in its reader's language
+    (``webtrip.browser.failure_sentence``). Traces older than these two have "" and ().
+    """
 
     url: str
     final_url: str
@@ -395,6 +413,8 @@ class PageLoadFinished(Event):
     title: str
     failed: str | None
     message: str
+    message_id: str = ""
+    message_values: tuple[tuple[str, str], ...] = ()
 
 
 # --- the conditions and faults a learner set ------------------------------------------

@@ -23,11 +23,11 @@ function buildLanes() {
   const table = document.getElementById("lanes");
   const head = table.querySelector("thead tr");
   head.append(el("th", "t (s)"));
-  for (const actor of DATA.actors) {
-    const th = el("th", actor);
+  DATA.actors.forEach((actor, index) => {
+    const th = el("th", DATA.actor_names[index]);
     th.scope = "col";
     head.append(th);
-  }
+  });
   head.append(el("th", "event"));
   const body = table.querySelector("tbody");
   DATA.events.forEach((ev) => {
@@ -193,8 +193,9 @@ function show(k) {
   centre(document.getElementById("lanes-box"), row);
   document.getElementById("position").textContent =
     L.position.replace("{k}", position + 1).replace("{n}", N);
-  document.getElementById("current").textContent =
-    ev.t.toFixed(6) + " s · " + ev.actor + " · " + ev.type + (ev.text ? " · " + ev.text : "");
+  const current = document.getElementById("current");
+  current.textContent = ev.t.toFixed(6) + " s · " + ev.text;
+  current.title = ev.type + (ev.fields ? " · " + ev.fields : "");
   if (onTrack) onTrack.classList.remove("on");
   onTrack = null;
   if (ev.request !== undefined) {
