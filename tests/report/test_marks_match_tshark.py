@@ -151,7 +151,9 @@ def test_the_scenarios_show_what_they_are_for(tmp_path):
             assert any(mark in marks for _, marks, _ in rows), scenario
 
 
-@pytest.mark.parametrize("args", [(), ("--loss", "5%", "--seed", "5")])
+@pytest.mark.parametrize(
+    "args", [(), ("--loss", "5%", "--seed", "5"), ("--loss", "10%", "--seed", "3")]
+)
 def test_a_routers_capture_is_one_file_per_link_that_tshark_marks_as_the_replay(tmp_path, args):
     """The router's capture is one pcapng file per link, naming its interface and each
     packet's direction: tshark marks no forwarded copy as a retransmission, and the
