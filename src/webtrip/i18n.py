@@ -127,25 +127,39 @@ def mark_in_context(context: str, message: str) -> str:
 
 
 # The actors' names in a trace are the lab's host names or an actor's own word
-# ("browser", "web-server"): English words, which a learner reads in the views.
-# The names used by the bundled lab and by the actors have their translation;
-# any other name is the user's own and is shown as written.
-ACTOR_NAMES = (
-    mark_in_context("actor", "browser"),
-    mark_in_context("actor", "client"),
-    mark_in_context("actor", "resolver"),
-    mark_in_context("actor", "root"),
-    mark_in_context("actor", "tld"),
-    mark_in_context("actor", "dns"),
-    mark_in_context("actor", "dns-server"),
-    mark_in_context("actor", "web"),
-    mark_in_context("actor", "web-server"),
-    mark_in_context("actor", "router"),
-)
+# ("browser", "web-server", "dns-server@root": the DNS server program on host root):
+# short English ids, which a learner reads in the views as words — a server program
+# by its host's name, as people call a server. The names used by the
+# bundled lab and by the actors have their words in each language; any other name is
+# the user's own and is shown as written.
+ACTOR_NAMES = {
+    "browser": mark_in_context("actor", "browser"),
+    "client": mark_in_context("actor", "client"),
+    "resolver": mark_in_context("actor", "resolver"),
+    "root": mark_in_context("actor", "root server"),
+    "tld": mark_in_context("actor", "TLD server"),
+    "dns": mark_in_context("actor", "DNS server"),
+    "dns-server": mark_in_context("actor", "DNS server"),
+    "web": mark_in_context("actor", "web server"),
+    "web-server": mark_in_context("actor", "web server"),
+    "router": mark_in_context("actor", "router"),
+    "network": mark_in_context("actor", "network"),
+}
+
+
+def known_actor(name: str) -> bool:
+    """Whether ``name`` is one of webtrip's own actors or hosts (it has words of its own)."""
+    program, _, host = name.partition("@")
+    return name in ACTOR_NAMES or (program == "dns-server" and host in ACTOR_NAMES)
 
 
 def actor_name(name: str, language: str) -> str:
-    """An actor's or a host's name as ``language`` calls it ("browser" → "navegador")."""
+    """An actor's or a host's name as ``language`` calls it ("browser" → "navegador",
+    "dns-server@root" → "servidor raíz")."""
+    catalog = translation(language)
+    program, _, host = name.partition("@")
+    if program == "dns-server" and host in ACTOR_NAMES:
+        return catalog.pgettext("actor", ACTOR_NAMES[host])
     if name not in ACTOR_NAMES:
         return name
-    return translation(language).pgettext("actor", name)
+    return catalog.pgettext("actor", ACTOR_NAMES[name])

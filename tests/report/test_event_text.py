@@ -114,7 +114,7 @@ def test_the_sentences_say_the_events_values():
                             "10.0.0.3 por eth0") for t in told)  # fmt: skip
     assert "El servidor web ha respondido a GET / con 200 (1358 bytes de cuerpo)." in told
     english = {describe(event, "en") for event in trace.events}
-    assert "The web-server answered GET / with 200 (1,358 bytes of body)." in english
+    assert "The web server answered GET / with 200 (1,358 bytes of body)." in english
 
 
 def test_a_lost_synack_is_a_loss_on_the_link_and_nothing_more(traces):

@@ -251,28 +251,53 @@ def test_chromium_steps_through_every_event_without_errors_or_requests(
     assert lists["browser"]["columns"] == 7
 
 
+@pytest.fixture(scope="module")
+def spanish_page_file(sim_trace, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("pagina") / "ejecucion.html"
+    path.write_text(html_report(sim_trace, "es"), encoding="utf-8")
+    return path
+
+
 @pytest.mark.peer("chromium")
 @pytest.mark.parametrize(
     ("size", "keep"),
     [
-        ((1280, 900), "/tmp/webtrip-report-desktop.png"),
-        ((390, 844), "/tmp/webtrip-report-phone.png"),
+        ((1280, 900), "/tmp/webtrip-report-desktop-es.png"),
+        ((390, 844), "/tmp/webtrip-report-phone-es.png"),
     ],
 )
-def test_chromium_screenshots(page_file, tmp_path, size, keep):
+def test_chromium_screenshots_of_the_spanish_replay(spanish_page_file, tmp_path, size, keep):
+    """The Spanish replay as a learner sees it, on a desktop and on a phone: drawn (not
+    blank), in Spanish, with no error and nothing wider than the screen."""
     shot = tmp_path / "shot.png"
     width, height = size
     chromium(
         tmp_path,
-        page_file.as_uri(),
+        spanish_page_file.as_uri(),
         f"--window-size={width},{height}",
         f"--screenshot={shot}",
     )
     data = shot.read_bytes()
-    assert len(data) > 1000
     assert png_size(data) == size
+    # A blank or nearly empty page compresses to a few kilobytes; this one has text.
+    assert len(data) > 20_000, f"the screenshot looks empty ({len(data)} bytes)"
     with contextlib.suppress(OSError):
         shutil.copyfile(shot, keep)
+    dom = chromium(
+        tmp_path,
+        spanish_page_file.as_uri() + "?selftest",
+        f"--window-size={width},{height}",
+        "--dump-dom",
+    )
+    assert '<html lang="es"' in dom
+    for words in ("Paso 1 — DNS", "Un paso adelante", "Paquetes capturados en"):
+        assert words in dom, words
+    match = re.search(r'<pre id="selftest">(.*?)</pre>', dom, re.S)
+    assert match and match.group(1), dom[-2000:]
+    result = json.loads(html.unescape(match.group(1)))
+    assert result["errors"] == []
+    assert result["resources"] == [], "the page made no network request"
+    assert result["overflow"] <= 0, "the page does not scroll sideways"
 
 
 @pytest.mark.peer("chromium")

@@ -24,7 +24,7 @@ from typing import Any
 import dns.rcode
 import dns.rdatatype
 
-from webtrip.i18n import ACTOR_NAMES, LANGUAGES, actor_name, milliseconds, number, seconds
+from webtrip.i18n import LANGUAGES, actor_name, known_actor, milliseconds, number, seconds
 from webtrip.i18n import translation as _catalog
 from webtrip.net import format_address
 from webtrip.outcomes import N_, failure
@@ -102,7 +102,7 @@ class _W:
     def name(self, actor: str) -> str:
         """An actor or node as the object of a sentence: "the browser", "el navegador";
         a name of the user's own as written."""
-        if actor in ACTOR_NAMES:
+        if known_actor(actor):
             return self.pgettext("actor article", "the {actor}").format(
                 actor=actor_name(actor, self.language)
             )
@@ -111,7 +111,7 @@ class _W:
     def who(self, actor: str) -> str:
         """An actor as a sentence's subject: "The browser", "El navegador"."""
         text = self.name(actor)
-        return text[:1].upper() + text[1:] if actor in ACTOR_NAMES else text
+        return text[:1].upper() + text[1:] if known_actor(actor) else text
 
     def bytes(self, size: int) -> str:
         return self.ngettext("{count} byte", "{count} bytes", size).format(count=self.n(size))
