@@ -30,7 +30,7 @@ from webtrip.report.pcap import captured_packets, where_captured
 from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import request_timings
 from webtrip.report.waterfall import legend, waterfall
-from webtrip.trace import Trace
+from webtrip.trace import PacketCaptured, Trace
 from webtrip.trace.events import DROP
 
 __all__ = [
@@ -102,7 +102,12 @@ def show_packets(
     says on which interface each packet was, coming in or going out."""
     captured = captured_packets(trace, node, drops=True)
     rows = packet_rows(
-        (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None, p.interface)
+        (
+            p.t,
+            p.data,
+            drop_note(p.actor, p.reason, language) if p.direction == DROP else None,
+            p.interface,
+        )
         for p in captured
     )
     table = packet_table(rows, title, where_captured(captured, language), language)
@@ -164,3 +169,8 @@ def write_views(
             reason = exc.strerror or exc
             message = _("cannot write {file}: {reason}").format(file=path, reason=reason)
             raise UserError(message) from None
+
+
+def _note(packet: PacketCaptured, language: str) -> str | None:
+    """Where and why a dropped packet was dropped (None for a captured one)."""
+    return drop_note(packet.actor, packet.reason, language) if packet.direction == DROP else None

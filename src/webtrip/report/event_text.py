@@ -633,6 +633,12 @@ def _drop_reason(reason: str, w: _W) -> str:
     return ""
 
 
+def drop_reason(reason: str, language: str) -> str:
+    """Why a node or a link dropped a packet, in ``language`` ("" for a reason it
+    does not know: the netsim's own English words are never shown in another language)."""
+    return _drop_reason(reason, _W(language))
+
+
 def _what(packet: Packet | None, w: _W) -> str:
     """ "a TCP segment [SYN, ACK]", "a UDP datagram (DNS)", "an ICMP message"."""
     if packet is None:

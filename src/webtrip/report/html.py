@@ -171,7 +171,7 @@ def packet_views(
     for node in _capture_nodes(trace, first):
         captured = captured_packets(trace, node, drops=True)
         rows = packet_rows(
-            (p.t, p.data, drop_note(p.actor, p.reason) if p.direction == DROP else None,
+            (p.t, p.data, drop_note(p.actor, p.reason, language) if p.direction == DROP else None,
              p.interface)
             for p in captured
         )  # fmt: skip

@@ -25,10 +25,11 @@ import dns.rcode
 import dns.rdatatype
 from rich.table import Table
 
-from webtrip.i18n import translation
+from webtrip.i18n import actor_name, translation
 from webtrip.packets.dissect import dissect
 from webtrip.packets.tcp_analysis import SegmentAnalysis, TcpAnalysis
 from webtrip.packets.tcp_segment import Flags
+from webtrip.report.event_text import drop_reason
 from webtrip.report.reassembly import (
     CONTINUATION,
     SEGMENT_OF_A_MESSAGE,
@@ -137,9 +138,15 @@ def _tcp_info(analysis: SegmentAnalysis, piece: HttpPiece) -> tuple[str, str]:
     )
 
 
-def drop_note(node: str, reason: str) -> str:
-    """Where and why a packet was dropped, for the packet list: ``queue full, at router``."""
-    return f"{reason}, at {node}"
+def drop_note(node: str, reason: str, language: str = "en") -> str:
+    """Where and why a packet was dropped, for the packet list: ``queue full, at router``
+    (in another language, the reason and the node in its words)."""
+    if language == "en":
+        return f"{reason}, at {node}"
+    why = drop_reason(reason, language) or reason
+    place = actor_name(node, language)
+    _ = translation(language).gettext
+    return _("{why}, at {node}").format(why=why, node=place)
 
 
 def _dns_info(payload: bytes) -> str:
@@ -206,7 +213,8 @@ def packet_table(
             row.destination,
             row.protocol,
             str(row.length),
-            row.info + (f" (dropped: {row.drop_note})" if row.dropped else ""),
+            row.info
+            + (" " + _("(dropped: {note})").format(note=row.drop_note) if row.dropped else ""),
         ]
         if places:
             cells.insert(2, places[index])
