@@ -495,7 +495,7 @@ def test_network_list_names_every_profile_with_its_numbers():
         assert name in done.stdout
     assert "round trip 400 ms, 0.5 Mbit/s" in done.stdout
     spanish = webtrip("sim", "--network", "list", "--lang", "es")
-    assert "ida y vuelta 400 ms" in spanish.stdout
+    assert "ida y vuelta 400 ms, 0,5 Mbit/s" in spanish.stdout  # a decimal comma
 
 
 def test_a_network_profile_sets_the_link_and_an_explicit_flag_wins():

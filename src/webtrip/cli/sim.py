@@ -115,10 +115,16 @@ def profiles_table(language: str) -> str:
     _ = translation(language).gettext
     lines = [_("Network profiles for the browser's link (webtrip sim --network NAME):")]
     for profile in PROFILES.values():
-        speed = (f"{profile.bandwidth / 1e6:g} Mbit/s" if profile.bandwidth is not None
-                 else _("the lab's speed"))  # fmt: skip
+        if profile.bandwidth is not None:
+            mbits = profile.bandwidth / 1e6
+            speed = number(mbits, language, 0 if mbits == int(mbits) else 1) + " Mbit/s"
+        else:
+            speed = _("the lab's speed")
+        loss = profile.loss * 100
         numbers = _("round trip {rtt} ms, {speed}, loss {loss}%").format(
-            rtt=f"{profile.rtt * 1000:g}", speed=speed, loss=f"{profile.loss * 100:g}"
+            rtt=number(profile.rtt * 1000, language),
+            speed=speed,
+            loss=number(loss, language, 0 if loss == int(loss) else 1),
         )
         lines.append(f"  {profile.name:<10} {_(profile.title)}")
         lines.append(f"  {'':<10} {numbers}")
