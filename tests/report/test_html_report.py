@@ -14,6 +14,7 @@ for a person to look at).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import html
 import json
@@ -88,7 +89,7 @@ def test_the_page_is_self_contained_and_its_data_parses(sim_trace, language):
     assert len(data["timings"]) == 6  # the page and its five files
     assert data["views"][0]["rows"], "a simulated run shows its packets"
     first = data["frames"][data["views"][0]["rows"][0]["frame"]]
-    assert first["fields"] and first["hex"].startswith("0000  45")
+    assert first["fields"] and base64.b64decode(first["bytes"])[0] == 0x45  # IPv4, 20 bytes
     started = next(e for e in data["events"] if e["type"] == "PageLoadStarted")
     assert started["fields"].endswith("http://www.webtrip.test/")  # "\/" in the file
     assert started["text"].endswith("http://www.webtrip.test/.")  # a sentence
@@ -239,6 +240,8 @@ def test_chromium_steps_through_every_event_without_errors_or_requests(
     assert result["errors"] == []
     assert result["resources"] == [], "the page made no network request"
     assert result["overflow"] <= 0, "the page does not scroll sideways"
+    # The first packet opened: its bytes drawn as Wireshark's hex pane, from the page's data.
+    assert result["firstBytes"].startswith("0000  45 00 00 "), result["firstBytes"][:80]
     data = embedded(page_file.read_text(encoding="utf-8"))
     lists = {entry["node"]: entry for entry in result["lists"]}
     assert list(lists) == [view["node"] for view in data["views"]]

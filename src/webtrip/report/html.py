@@ -20,6 +20,7 @@ into ``#selftest``.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import html
 import json
@@ -131,14 +132,10 @@ def _summary(event: Event) -> str:
     return " ".join(parts)
 
 
-def _hex(data: bytes) -> str:
-    lines = []
-    for offset in range(0, len(data), 16):
-        chunk = data[offset : offset + 16]
-        hexes = " ".join(f"{b:02x}" for b in chunk)
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{offset:04x}  {hexes:<47}  {text}")
-    return "\n".join(lines)
+def _base64(data: bytes) -> str:
+    """A packet's bytes for the page, which draws their hex dump when one is opened
+    (base64 takes a third of what a dump would: a photo's packets stay light)."""
+    return base64.b64encode(data).decode("ascii")
 
 
 def _capture_nodes(trace: Trace, first: str) -> list[str]:
@@ -185,7 +182,7 @@ def packet_views(
         for index, (row, event, where) in enumerate(zip(rows, captured, places, strict=True)):
             if event.data not in frame_of:
                 frame_of[event.data] = len(frames)
-                frames.append({"fields": header_fields(event.data), "hex": _hex(event.data)})
+                frames.append({"fields": header_fields(event.data), "bytes": _base64(event.data)})
             if event.actor == node or id(event) not in row_of:
                 row_of[id(event)] = (len(views), index)
             listed.append(

@@ -155,7 +155,24 @@ function choosePacket(index) {
     table.append(tr);
   }
   box.append(table);
-  detail.append(box, el("h4", L.bytes), el("pre", p.hex));
+  detail.append(box, el("h4", L.bytes), el("pre", hexDump(p.bytes)));
+}
+
+// Wireshark's bytes pane: offset, 16 bytes in hex, the printable ones as text.
+function hexDump(b64) {
+  const raw = atob(b64);
+  const lines = [];
+  for (let offset = 0; offset < raw.length; offset += 16) {
+    const hexes = [];
+    let text = "";
+    for (const ch of raw.slice(offset, offset + 16)) {
+      const b = ch.charCodeAt(0);
+      hexes.push(b.toString(16).padStart(2, "0"));
+      text += b >= 32 && b < 127 ? ch : ".";
+    }
+    lines.push(offset.toString(16).padStart(4, "0") + "  " + hexes.join(" ").padEnd(47) + "  " + text);
+  }
+  return lines.join("\n");
 }
 
 // Scrolling a row into the middle of its box needs the page's layout: asking for it at
@@ -287,7 +304,10 @@ if (/[?&]selftest\b/.test(location.search)) {
                   marked: v.rows.filter((p) => p.mark).length,
                   shownMarks: rows.filter((tr) => tr.classList.contains("marked")).length});
     });
-    if (DATA.views.length) chooseView(0);
+    if (DATA.views.length) {
+      chooseView(0);
+      if (DATA.views[0].rows.length) choosePacket(0);
+    }
   } catch (err) {
     errors.push(String(err && err.stack || err));
   }
@@ -297,6 +317,7 @@ if (/[?&]selftest\b/.test(location.search)) {
     forward: forward,
     backEnd: backEnd,
     steppingMs: Math.round(stepping),
+    firstBytes: (document.querySelector("#packet-detail pre") || {}).textContent || "",
     keysAndButtons: keys,
     lists: lists,
     errors: errors,
