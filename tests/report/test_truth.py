@@ -455,3 +455,37 @@ def test_when_the_pages_time_runs_out_the_browser_gave_up_not_the_server():
     assert "broke HTTP" not in english and "broke HTTP" not in trace.to_json()
     assert "1 file could not be loaded: /img/astronaut.jpg." in english
     assert "the browser gave up on it" in failures[0].message
+
+
+def test_resends_of_segments_that_had_arrived_are_told_as_such():
+    """After a gap, the browser's cumulative ACKs cannot say what came after it: when the
+    server's timer fires it sends that again too. The narration counts those resends
+    apart from the losses, and each of them really had reached the browser before."""
+    trace = simulated.run(lab_spec.demo_lab(), 2, simulated.LinkConditions(loss=0.05)).world.trace
+    sent: dict[tuple[int, int], list[float]] = {}
+    arrived: dict[tuple[int, int], list[float]] = {}
+    for event in trace.of_type(PacketCaptured):
+        packet = dissect(event.data)
+        if packet.tcp is None or not packet.tcp.payload_size or packet.tcp.source_port != 80:
+            continue
+        key = (packet.tcp.destination_port, packet.tcp.sequence)
+        if event.actor == "web" and event.direction == "out":
+            sent.setdefault(key, []).append(event.t)
+        elif event.actor == "browser" and event.direction == "in":
+            arrived.setdefault(key, []).append(event.t)
+    had_arrived = sum(
+        1
+        for key, times in sent.items()
+        for t in times[1:]
+        if any(a < t for a in arrived.get(key, []))
+    )
+    assert had_arrived == 3
+    assert (
+        "3 of the server's resends were of segments that had not been lost: the browser's ACKs "
+        "only say how far everything has arrived in order"
+    ) in story(trace)
+    assert "3 de los reenvíos del servidor han sido de segmentos que no se habían perdido" in (
+        story(trace, "es")
+    )
+    clean = simulated.run(lab_spec.demo_lab(), 1, faults=[lab_spec.parse_fault("drop", "synack")])
+    assert "resends were of segments that had not been lost" not in story(clean.world.trace)

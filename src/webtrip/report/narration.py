@@ -614,6 +614,7 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
         if retransmissions or again:
             sentences.extend(_why_resent(facts, words))
             sentences.extend(_segment_losses(facts, words))
+            sentences.extend(_resent_not_lost(facts, again, words))
         if facts.conditions is None and (loopback := _loopback_story(facts, words)):
             sentences.append(loopback)
     else:
@@ -629,6 +630,38 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
             ).format(count=len(retried))
         )
     return Paragraph(_("Step 3 — Packets: the answer arrives in pieces"), " ".join(sentences))
+
+
+def _resent_not_lost(facts: PageLoadFacts, again: int, words: _Words) -> list[str]:
+    """When the server sent again more segments than the link lost on their way to the
+    browser: the others had arrived, or were still on the way (a simulated run)."""
+    if facts.conditions is None:
+        return []
+    end = facts.finished.t if facts.finished is not None else float("inf")
+    servers = {c.opened.peer[0] for c in facts.connections.values() if c.opened is not None}
+    lost = 0  # the servers' segments lost on their way to the browser, each time
+    for drop in facts.drops:
+        if drop.t <= end and packet_kind(drop.data) in ("data", "synack"):
+            lost += dissect(drop.data).ip.source in servers
+    extra = again - lost
+    # Said only when the server's timer fired: that is when TCP sends again everything
+    # not yet acknowledged (otherwise, e.g. reordering, a resend has other causes).
+    timer = any(loss.to_browser and not loss.by_ack for loss in facts.segment_losses)
+    if extra <= 0 or not timer:
+        return []
+    return [
+        words.ngettext(
+            "{count} of the server's resends was of a segment that had not been lost: the "
+            "browser's ACKs only say how far everything has arrived in order, so after a gap "
+            "the server cannot tell what came after it, and when its timer fired it sent all "
+            "of that again.",
+            "{count} of the server's resends were of segments that had not been lost: the "
+            "browser's ACKs only say how far everything has arrived in order, so after a gap "
+            "the server cannot tell what came after it, and when its timer fired it sent all "
+            "of that again.",
+            extra,
+        ).format(count=words.n(extra))
+    ]
 
 
 def _why_resent(facts: PageLoadFacts, words: _Words) -> list[str]:
