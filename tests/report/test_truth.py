@@ -489,3 +489,24 @@ def test_resends_of_segments_that_had_arrived_are_told_as_such():
     )
     clean = simulated.run(lab_spec.demo_lab(), 1, faults=[lab_spec.parse_fault("drop", "synack")])
     assert "resends were of segments that had not been lost" not in story(clean.world.trace)
+
+
+def test_reordering_alone_is_told_as_resends_of_nothing_lost():
+    """Reordering loses nothing, yet duplicate ACKs make the server send segments again:
+    every resend is counted (at the server's own host) and told as not lost."""
+    trace = simulated.run(lab_spec.demo_lab(), 3, simulated.LinkConditions(reorder=0.2)).world.trace
+    resent = 0
+    seen: set[tuple[int, int]] = set()
+    for event in trace.of_type(PacketCaptured):
+        packet = dissect(event.data)
+        if event.actor != "web" or event.direction != "out" or packet.tcp is None:
+            continue
+        if packet.tcp.payload_size:
+            key = (packet.tcp.destination_port, packet.tcp.sequence)
+            resent += key in seen
+            seen.add(key)
+    assert resent > 2 and not [e for e in trace.of_type(PacketCaptured) if e.direction == DROP]
+    english = story(trace)
+    assert f"The server had to send {resent} segments again. None of them had been lost" in english
+    assert "(spurious retransmissions)" in english
+    assert "Ninguno se había perdido" in story(trace, "es")

@@ -27,7 +27,6 @@ from typing import TypeVar
 from webtrip.net import Address
 from webtrip.packets.dissect import Packet, dissect
 from webtrip.packets.ipv4 import addresses
-from webtrip.packets.tcp_analysis import TcpAnalysis
 from webtrip.report.pcap import captured_packets
 from webtrip.report.timings import RequestTiming, request_timings
 from webtrip.trace import (
@@ -555,10 +554,12 @@ def _connections(events: list[Event]) -> dict[int, Connection]:
 def sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -> int:
     """How many segments the servers sent the browser again between ``start`` and ``end``.
 
-    What Wireshark marks a retransmission — plain, fast or spurious — in a capture
-    at each server's own host, of the segments it sent to the browser on the
-    connections in ``events``. Only a simulated run's trace has the packets: 0
-    without them.
+    Counted where the truth is, at each server's own host: a segment going out with
+    a sequence number it had already sent (data, a SYN-ACK or a FIN) is sent again,
+    whatever made it — a timer, duplicate ACKs, or reordering taken for a loss.
+    (Wireshark's marks cannot count them all: a resend within a round trip of the
+    highest segment is "Out-Of-Order" to it.) Only a simulated run's trace has the
+    packets: 0 without them.
     """
     captures = trace.of_type(PacketCaptured)
     opened = [e for e in events if isinstance(e, TcpConnectionOpened)]
@@ -578,24 +579,23 @@ def sent_again_to(trace: Trace, events: list[Event], start: float, end: float) -
                 forwarding.add(event.actor)
     count = 0
     for node in sorted(sending - forwarding):
-        analysis = TcpAnalysis()
-        for number, captured in enumerate(captured_packets(trace, node), 1):
+        sent: set[tuple[str, str, int, int, int]] = set()
+        for captured in captured_packets(trace, node):
+            if captured.direction != OUT:
+                continue
             try:
                 packet = dissect(captured.data)
             except ValueError:
-                continue  # malformed: a capture tool cannot analyse it either
-            ip = packet.ip
-            if packet.tcp is None:
                 continue
-            seen = analysis.segment(ip.source, ip.destination, ip.payload, number, captured.t)
-            if (
-                start <= captured.t <= end
-                and captured.direction == OUT
-                and ip.source in servers
-                and ip.destination in browser
-                and seen.is_retransmission
-            ):
+            ip, tcp = packet.ip, packet.tcp
+            if tcp is None or ip.source not in servers or ip.destination not in browser:
+                continue
+            if not (tcp.payload_size or "SYN" in tcp.flags or "FIN" in tcp.flags):
+                continue  # a bare ACK takes no sequence number: it is never "sent again"
+            key = (ip.source, ip.destination, tcp.source_port, tcp.destination_port, tcp.sequence)
+            if key in sent and start <= captured.t <= end:
                 count += 1
+            sent.add(key)
     return count
 
 

@@ -644,10 +644,26 @@ def _resent_not_lost(facts: PageLoadFacts, again: int, words: _Words) -> list[st
         if drop.t <= end and packet_kind(drop.data) in ("data", "synack"):
             lost += dissect(drop.data).ip.source in servers
     extra = again - lost
+    if extra <= 0:
+        return []
+    delayed = any(o.action == "delay" and o.fired for o in facts.fault_outcomes)
+    if not facts.drops and not delayed:
+        # Nothing was lost or held back: only duplicate ACKs can have set these off.
+        return [
+            words.ngettext(
+                "None of them had been lost: segments that arrived out of order or twice made "
+                "the browser send duplicate ACKs, and the server took them for a loss (a "
+                "spurious retransmission).",
+                "None of them had been lost: segments that arrived out of order or twice made "
+                "the browser send duplicate ACKs, and the server took them for losses "
+                "(spurious retransmissions).",
+                extra,
+            )
+        ]
     # Said only when the server's timer fired: that is when TCP sends again everything
-    # not yet acknowledged (otherwise, e.g. reordering, a resend has other causes).
+    # not yet acknowledged (otherwise a resend has other causes).
     timer = any(loss.to_browser and not loss.by_ack for loss in facts.segment_losses)
-    if extra <= 0 or not timer:
+    if not timer:
         return []
     return [
         words.ngettext(
