@@ -19,12 +19,13 @@ import webtrip
 
 SOURCE = Path(webtrip.__file__).parent
 
-BASE = {"webtrip", "outcomes"}
+BASE = {"webtrip", "outcomes", "files"}
 """What every layer may use: the version (the package itself) and the table of outcomes."""
 
 MAY_IMPORT: dict[str, set[str]] = {
     "webtrip": set(),
     "outcomes": set(),
+    "files": set(),
     "i18n": set(),
     "labs": set(),
     "trace": BASE,

@@ -23,12 +23,12 @@ def server():
 
 def test_a_bad_zone_file_names_file_and_line_and_the_server_does_not_start():
     done = webtrip("dns", "serve", "--zone", str(ZONES / "bad" / "bad-address.zone"))
-    line = assert_one_clear_sentence(done, 1)
+    line = assert_one_clear_sentence(done, 2)
     assert "bad-address.zone:6:" in line and "300.1.2.3" in line
 
 
 def test_a_missing_zone_file_is_one_sentence():
-    line = assert_one_clear_sentence(webtrip("dns", "serve", "--zone", "/nonexistent.zone"), 1)
+    line = assert_one_clear_sentence(webtrip("dns", "serve", "--zone", "/nonexistent.zone"), 2)
     assert "no such zone file" in line
 
 

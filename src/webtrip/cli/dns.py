@@ -63,8 +63,8 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
             origin, path = spec.split("=", 1)
         try:
             zones.add(load_zone(path, origin))
-        except ZoneError as exc:
-            raise UserError(str(exc)) from None
+        except ZoneError as exc:  # a file given on the command line: a mistake in the command
+            raise UserError(str(exc), EXIT_USAGE) from None
     return zones
 
 
@@ -75,7 +75,8 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
     multiple=True,
     required=True,
     metavar="[NAME=]FILE",
-    help="An RFC 1035 zone file (the zone's name from its $ORIGIN, or NAME=). Repeatable.",
+    help="An RFC 1035 zone file (the zone's name from its $ORIGIN, or NAME=). Repeatable. "
+    "Read up to 64 MB; set WEBTRIP_MAX_FILE_MB to raise that.",
 )
 @listen_option(DEFAULT_LISTEN, "UDP and TCP")
 @click.option("--log", is_flag=True, help="Print one line per query: client, name, type, rcode.")

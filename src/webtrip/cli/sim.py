@@ -183,7 +183,8 @@ class SimCommand(Command):
     "--lab",
     "lab_file",
     type=click.Path(dir_okay=False),
-    help="A lab file (TOML): hosts, routers, links, zones, sites (default: the demo lab).",
+    help="A lab file (TOML): hosts, routers, links, zones, sites (default: the demo lab). "
+    "It and its zone files are read up to 64 MB each; set WEBTRIP_MAX_FILE_MB to raise that.",
 )
 @click.option("--latency", help="One-way delay of the browser's link (demo lab: 20ms).")
 @click.option("--bandwidth", help="The browser's link speed (demo lab: 10mbit).")

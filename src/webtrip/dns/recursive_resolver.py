@@ -67,6 +67,7 @@ import dns.rrset
 
 from webtrip.dns.client import DnsQueryError, QueryResult, make_query, query, randomize_case
 from webtrip.dns.protocol import EDNS_PAYLOAD
+from webtrip.files import InputFileError, read_input
 from webtrip.net import Address, Network
 from webtrip.trace import NULL_TRACE, ResolverStep, Trace
 
@@ -92,9 +93,10 @@ def load_root_hints(path: str) -> list[tuple[dns.name.Name, str]]:
     import dns.zone
 
     try:
-        with open(path, encoding="utf-8") as file:
-            text = file.read()
+        text = read_input(path).decode("utf-8")
         zone = dns.zone.from_text(text, origin=dns.name.root, relativize=False, check_origin=False)
+    except InputFileError as exc:
+        raise ValueError(f"{path}: the root hints file {exc}") from None
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the root hints ({exc.strerror or exc})") from None
     except (dns.exception.DNSException, UnicodeDecodeError) as exc:

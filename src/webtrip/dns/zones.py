@@ -25,6 +25,8 @@ import dns.tokenizer
 import dns.zone
 import dns.zonefile
 
+from webtrip.files import InputFileError, read_input
+
 
 def rrset_of(owner: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> dns.rrset.RRset:
     """The records of ``rdataset`` as an RRset owned by ``owner`` (what a message section holds)."""
@@ -52,7 +54,8 @@ class Zone:
     @classmethod
     def from_dnspython(cls, data: dns.zone.Zone, source: str) -> Zone:
         origin = data.origin
-        assert origin is not None
+        if origin is None:  # a file with no records and no $ORIGIN
+            raise ZoneError(f"{source} has no records: a zone needs at least its SOA")
         soa_rdataset = data.get_rdataset(origin, dns.rdatatype.SOA)
         if soa_rdataset is None:
             raise ZoneError(f"{source}: the zone {origin} has no SOA record at its apex")
@@ -103,13 +106,17 @@ def load_zone(path: str | os.PathLike[str], origin: str | None = None) -> Zone:
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_input(path).decode("utf-8")
     except FileNotFoundError:
         raise ZoneError(f"{path}: no such zone file") from None
+    except InputFileError as exc:
+        raise ZoneError(f"{path}: the zone file {exc}") from None
     except UnicodeDecodeError as exc:
         raise ZoneError(f"{path}: not a text file ({exc.reason})") from None
     except OSError as exc:
         raise ZoneError(f"{path}: cannot be read ({exc.strerror})") from None
+    if all(not line.strip() or line.lstrip().startswith(";") for line in text.splitlines()):
+        raise ZoneError(f"{path} has no records: a zone needs at least its SOA")
     try:
         data = _parse(text, path, origin)
     except ZoneError:
@@ -120,6 +127,8 @@ def load_zone(path: str | os.PathLike[str], origin: str | None = None) -> Zone:
             raise ZoneError(f"{path}: {_describe(exc)}") from None
         content = text.splitlines()[line - 1].strip()
         raise ZoneError(f"{path}:{line}: {_describe(exc)} (in {content!r})") from None
+    if not data.nodes:
+        raise ZoneError(f"{path} has no records: a zone needs at least its SOA")
     _refuse_out_of_zone_data(text, path, origin, data)
     return Zone.from_dnspython(data, str(path))
 

@@ -68,6 +68,7 @@ import dns.rdatatype
 import dns.zone
 
 from webtrip.dns.zones import Zone, ZoneError, ZoneSet, load_zone
+from webtrip.files import InputFileError, read_input
 from webtrip.labs import demo_path
 from webtrip.web.sites import Site, SiteError, SiteMap
 
@@ -209,9 +210,13 @@ def load_lab(path: str | Path) -> Lab:
     """Read and check the lab file at ``path``; raise LabError (one sentence) if it is wrong."""
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(read_input(path).decode("utf-8"))
     except FileNotFoundError:
         raise LabError(f"{path}: no such lab file") from None
+    except InputFileError as exc:
+        raise LabError(f"{path}: the lab file {exc}") from None
+    except RecursionError:
+        raise LabError(f"{path}: the lab file nests tables or lists too deeply") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LabError(f"{path}: the lab file cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
