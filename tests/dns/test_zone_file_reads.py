@@ -14,7 +14,9 @@ from support import assert_one_clear_sentence, run_webtrip
 from webtrip.dns.zones import ZoneError, load_zone
 from webtrip.files import LIMIT_VARIABLE
 
-SOA_ONLY = "$ORIGIN small.test.\n$TTL 60\n@ IN SOA ns admin 1 2 3 4 5\n  IN NS ns\nns IN A 192.0.2.1\n"
+SOA_ONLY = (
+    "$ORIGIN small.test.\n$TTL 60\n@ IN SOA ns admin 1 2 3 4 5\n  IN NS ns\nns IN A 192.0.2.1\n"
+)
 
 
 @pytest.mark.parametrize("text", ["", "; only a comment\n\n   \n", "$TTL 60\n"])

@@ -104,6 +104,19 @@ _LINK_KEYS = ("between", "addresses", "latency", "bandwidth", "loss", "duplicate
               "mtu", "queue")  # fmt: skip
 
 
+_NOT_FOR_HOSTS = (
+    ("a loopback address (127.0.0.0/8), which never leaves its own machine",
+     ipaddress.IPv4Network("127.0.0.0/8")),
+    ("a multicast address (224.0.0.0/4), which names a group of receivers, not one host",
+     ipaddress.IPv4Network("224.0.0.0/4")),
+    ("an address of \"this network\" (0.0.0.0/8), which no host can have",
+     ipaddress.IPv4Network("0.0.0.0/8")),
+    ("a reserved address (240.0.0.0/4), which hosts do not use",
+     ipaddress.IPv4Network("240.0.0.0/4")),
+)  # fmt: skip
+"""Addresses no host or router interface of a lab can have, and why."""
+
+
 class LabError(ValueError):
     """A lab file that cannot be used; the message is one sentence saying why."""
 
@@ -254,6 +267,8 @@ class _Reader:
     def lab(self, doc: dict[str, Any]) -> Lab:
         self.known_keys(doc, "the lab", ("name", "hosts", "routers", "links", "dns", "web",
                                          "browser", "resolver"))  # fmt: skip
+        if "name" in doc and (not isinstance(doc["name"], str) or not doc["name"].strip()):
+            raise self.fail(f"the lab's 'name' must be a text, not {doc['name']!r}")
         hosts = self.hosts(doc.get("hosts", []))
         routers = self.routers(doc.get("routers", []), hosts)
         links = self.links(doc.get("links", []), hosts, routers)
@@ -278,9 +293,13 @@ class _Reader:
         if not re.match(r"https?://", url):
             raise self.fail(f"[browser] url '{url}' is not an http:// URL")
         attempts = browser.get("dns_attempts", 5)
-        if not isinstance(attempts, int) or attempts < 1:
-            raise self.fail(f"[browser] dns_attempts must be 1 or more, not {attempts!r}")
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or not 1 <= attempts <= 100:
+            raise self.fail(f"[browser] dns_attempts must be a whole number from 1 to 100, "
+                            f"not {attempts!r}")  # fmt: skip
         timeout = self.quantity(browser.get("dns_timeout", 2.0), "time", "[browser] dns_timeout")
+        if timeout <= 0:
+            raise self.fail("[browser] dns_timeout must be more than 0 s: the browser would "
+                            "give up on each question before any answer could come")  # fmt: skip
         lab = Lab(
             source=str(self.path),
             hosts=hosts,
@@ -340,6 +359,7 @@ class _Reader:
 
     def hosts(self, value: Any) -> dict[str, str]:
         hosts: dict[str, str] = {}
+        owners: dict[ipaddress.IPv4Address, str] = {}  # each address's host, to find twins at once
         for number, entry in enumerate(self.entries(value, "hosts"), 1):
             where = f"host {number}"
             self.known_keys(entry, where, ("name", "address", "loopback"))
@@ -351,9 +371,7 @@ class _Reader:
             hosts[name] = self.address(self.text(entry, "address", f"host '{name}'"),
                                        f"host '{name}'")  # fmt: skip
             ip = ipaddress.IPv4Interface(hosts[name]).ip
-            ip_of = {o: ipaddress.IPv4Interface(a).ip for o, a in hosts.items() if o != name}
-            same = (other for other, address in ip_of.items() if address == ip)
-            if (twin := next(same, None)) is not None:
+            if (twin := owners.setdefault(ip, name)) != name:
                 raise self.fail(f"hosts '{twin}' and '{name}' have the same address, {ip}")
         if not hosts:
             raise self.fail("the lab has no hosts ([[hosts]] with a name and an address)")
@@ -387,6 +405,10 @@ class _Reader:
         if interface.ip in (interface.network.network_address,
                             interface.network.broadcast_address):  # fmt: skip
             raise self.fail(f"{where} has '{text}', which names its network, not an address in it")
+        ip = interface.ip
+        kind = next((kind for kind, range_ in _NOT_FOR_HOSTS if ip in range_), None)
+        if kind is not None:
+            raise self.fail(f"{where} has '{text}', {kind}; give it one like 192.168.1.10/24")
         return str(interface)
 
     def routers(self, value: Any, hosts: dict[str, str]) -> list[str]:
