@@ -22,7 +22,17 @@ LIMIT_VARIABLE = "WEBTRIP_MAX_FILE_MB"
 
 
 class InputFileError(Exception):
-    """An input file that cannot be read; the message is one sentence (without the path)."""
+    """An input file that cannot be read; the message is one sentence (without the path).
+
+    ``reason`` says which problem it is, for a caller that words it in the
+    user's language: ``"kind"`` (not a regular file), ``"size"`` (over the
+    limit, ``limit_mb``) or ``"limit"`` (``WEBTRIP_MAX_FILE_MB`` is not a number).
+    """
+
+    def __init__(self, message: str, reason: str, limit_mb: int = 0) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.limit_mb = limit_mb
 
 
 def size_limit() -> int:
@@ -37,7 +47,8 @@ def size_limit() -> int:
     if not 1 <= megabytes <= 1024 * 1024:
         raise InputFileError(
             f"cannot be read: {LIMIT_VARIABLE}={value!r} is not a whole number "
-            "of megabytes from 1 to 1048576"
+            "of megabytes from 1 to 1048576",
+            "limit",
         )
     return megabytes * 1024 * 1024
 
@@ -71,13 +82,15 @@ def read_input(path: str | os.PathLike[str], limit: int | None = None) -> bytes:
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise InputFileError(f"is {_kind(mode)}, not a regular file")
+        raise InputFileError(f"is {_kind(mode)}, not a regular file", "kind")
     os.set_blocking(fd, True)
     with os.fdopen(fd, "rb") as file:
         data = file.read(limit + 1)
     if len(data) > limit:
         raise InputFileError(
             f"is larger than {limit // (1024 * 1024)} MB; "
-            f"set {LIMIT_VARIABLE} to a bigger number of megabytes to read it"
+            f"set {LIMIT_VARIABLE} to a bigger number of megabytes to read it",
+            "size",
+            limit // (1024 * 1024),
         )
     return data

@@ -12,6 +12,7 @@ import click
 from webtrip.cli.common import Command, UserError, _
 from webtrip.cli.options import REPORT_OPTION, view_options
 from webtrip.cli.output import write_views
+from webtrip.files import LIMIT_VARIABLE, InputFileError, read_input
 from webtrip.i18n import LANGUAGES, choose_language
 from webtrip.outcomes import EXIT_USAGE
 from webtrip.trace import Trace
@@ -66,8 +67,9 @@ def report(
             EXIT_USAGE,
         )
     try:
-        with open(trace_file, encoding="utf-8") as file:
-            text = file.read()
+        text = read_input(trace_file).decode("utf-8")
+    except InputFileError as exc:
+        raise UserError(_unreadable_trace(trace_file, exc), EXIT_USAGE) from None
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         message = _("cannot read {file}: {reason}").format(file=trace_file, reason=reason)
@@ -84,4 +86,18 @@ def report(
         report_file,
         choose_language(lang),
         mermaid_style=mermaid_style,
+    )
+
+
+def _unreadable_trace(trace_file: str, error: InputFileError) -> str:
+    """The sentence for a trace file that is not a regular file or is too big."""
+    if error.reason == "kind":
+        return _("{file} is not a regular file: give the file a run was saved to "
+                 "(webtrip sim --json > run.json)").format(file=trace_file)  # fmt: skip
+    if error.reason == "size":
+        return _("{file} is larger than {size} MB: set {variable} to a bigger number of "
+                 "megabytes to read it").format(file=trace_file, size=error.limit_mb,
+                                                variable=LIMIT_VARIABLE)  # fmt: skip
+    return _("{variable} must be a whole number of megabytes from 1 to 1048576").format(
+        variable=LIMIT_VARIABLE
     )
