@@ -20,3 +20,13 @@ def test_a_fifo_or_a_device_as_the_trace_is_one_sentence_not_a_hang(tmp_path):
         else:
             assert line.startswith(f"webtrip: {path} no es un archivo normal: ")
     assert not (tmp_path / "run.har").exists()
+
+
+def test_cacert_that_is_not_pem_or_not_a_file_is_one_sentence(tmp_path):
+    not_pem = tmp_path / "ca.pem"
+    not_pem.write_text("hello\n")
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)
+    for path, words in ((not_pem, "holds no PEM certificate"), (fifo, "is not a regular file")):
+        done = run_webtrip("browse", "http://127.0.0.1:9/", "--cacert", str(path), timeout=20)
+        assert f"--cacert {path} {words}" in assert_one_clear_sentence(done, 2)

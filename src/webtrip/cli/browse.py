@@ -22,6 +22,7 @@ from webtrip.cli.options import (
     view_options,
 )
 from webtrip.cli.output import exit_code, show_load, write_views
+from webtrip.files import LIMIT_VARIABLE, InputFileError, read_input
 from webtrip.i18n import choose_language
 from webtrip.net import RealNetwork, parse_address
 from webtrip.outcomes import EXIT_USAGE, exit_codes_help
@@ -119,7 +120,7 @@ def browse(
             raise UserError(f"--dns: {exc}", exit_code=EXIT_USAGE) from None
     context = None
     if cacert:
-        context = ssl.create_default_context(cafile=cacert)
+        context = _trusting(cacert)
     limit = max_size * 1024 * 1024
     options = BrowserOptions(
         total_timeout=timeout,
@@ -141,3 +142,29 @@ def browse(
     else:
         show_load(out_console(), trace, load, language, render=not no_render)
     sys.exit(exit_code(load))
+
+
+def _trusting(cacert: str) -> ssl.SSLContext:
+    """A TLS context that also trusts the PEM certificates of ``cacert``; UserError if it cannot."""
+    try:
+        pem = read_input(cacert).decode("ascii")
+        return ssl.create_default_context(cadata=pem)
+    except InputFileError as exc:
+        if exc.reason == "size":
+            message = _("--cacert {file} is larger than {size} MB: set {variable} to a bigger "
+                        "number of megabytes to read it").format(
+                file=cacert, size=exc.limit_mb, variable=LIMIT_VARIABLE)  # fmt: skip
+        elif exc.reason == "kind":
+            message = _("--cacert {file} is not a regular file").format(file=cacert)
+        else:
+            message = _("{variable} must be a whole number of megabytes from 1 to 1048576").format(
+                variable=LIMIT_VARIABLE
+            )
+    except (ssl.SSLError, UnicodeDecodeError, ValueError):
+        message = _(
+            "--cacert {file} holds no PEM certificate "
+            "(a block that starts -----BEGIN CERTIFICATE-----)"
+        ).format(file=cacert)
+    except OSError as exc:
+        message = _("cannot read {file}: {reason}").format(file=cacert, reason=exc.strerror or exc)
+    raise UserError(message, EXIT_USAGE)
