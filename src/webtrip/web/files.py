@@ -26,6 +26,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from webtrip.web.http1 import Request
 
@@ -242,27 +243,27 @@ class FileCache:
             _, (_, dropped) = self._entries.popitem(last=False)
             self._bytes -= len(dropped)
 
-    def content(self, rep: Representation) -> bytes | None:
-        """The file's bytes if it is small (cached), else None (stream it)."""
+    def content(self, rep: Representation, file: BinaryIO) -> bytes | None:
+        """The bytes of ``file`` (open, as ``rep`` describes it) if it is small, else None."""
         if rep.size > SMALL_FILE:
             return None
         key, stamp = (str(rep.path), False), (rep.size, rep.mtime)
         data = self._get(key, stamp)
         if data is None:
-            data = _read(rep.path, rep.size)
+            data = _read(file, rep.size)
             if data is None:
                 return None
             self._put(key, stamp, data)
         return data
 
-    def gzipped(self, rep: Representation) -> bytes | None:
-        """The gzip form of a compressible file, or None if not worth it."""
+    def gzipped(self, rep: Representation, file: BinaryIO) -> bytes | None:
+        """The gzip form of a compressible ``file`` (open), or None if not worth it."""
         if not rep.compressible or not COMPRESS_MIN <= rep.size <= COMPRESS_MAX:
             return None
         key, stamp = (str(rep.path), True), (rep.size, rep.mtime)
         data = self._get(key, stamp)
         if data is None:
-            raw = _read(rep.path, rep.size)
+            raw = _read(file, rep.size)
             if raw is None:
                 return None
             # mtime=0: the same file always compresses to the same bytes.
@@ -273,10 +274,10 @@ class FileCache:
         return data or None
 
 
-def _read(path: Path, size: int) -> bytes | None:
+def _read(file: BinaryIO, size: int) -> bytes | None:
     try:
-        with open(path, "rb") as file:
-            data = file.read(size + 1)
+        file.seek(0)
+        data = file.read(size + 1)
     except OSError:
         return None
     return data if len(data) == size else None  # changed while reading: stream it instead
