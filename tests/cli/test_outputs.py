@@ -115,3 +115,12 @@ def test_a_closed_pipe_ends_the_run_quietly(tmp_path, args):
         os.close(writing)
     assert done.returncode == 1
     assert done.stderr == ""
+
+
+def test_a_trace_cut_short_by_a_full_disk_is_an_error_not_exit_0(tmp_path):
+    # The disk takes the first 100 KiB of the trace's one large write (some 650 KiB);
+    # Python's text layer would drop the rest without a word (a truncated run.json, exit 0).
+    with open(tmp_path / "run.json", "w") as saved:
+        done = webtrip("sim", "--json", cwd=tmp_path, limit=100 * 1024, stdout=saved)
+    line = assert_one_clear_sentence(done, 1)
+    assert line == "webtrip: cannot write the output: File too large"

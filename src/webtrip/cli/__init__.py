@@ -21,7 +21,7 @@ import click
 
 from webtrip import __version__
 from webtrip.cli.browse import browse
-from webtrip.cli.common import Group, run_writing_to_stdout
+from webtrip.cli.common import Group
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
 from webtrip.cli.report import report
@@ -59,4 +59,4 @@ cli.add_command(report)
 
 def main() -> None:
     """Entry point of the ``webtrip`` command."""
-    run_writing_to_stdout(lambda: cli(prog_name="webtrip"))
+    cli(prog_name="webtrip")

@@ -21,6 +21,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Callable, Coroutine, Iterable, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import click
@@ -149,8 +150,8 @@ class Group(click.Group):
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
         arguments = list(sys.argv[1:] if args is None else args)
-        with speaking(language_in(arguments)):
-            return super().main(arguments, *rest, **options)
+        with speaking(language_in(arguments)):  # the output's failure is told in it too
+            return run_writing_to_stdout(partial(super().main, arguments, *rest, **options))
 
 
 class UserError(click.ClickException):
@@ -217,8 +218,9 @@ OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO}
 """The errors of a standard output that cannot take what is written to it (``> /dev/full``)."""
 
 
-def run_writing_to_stdout(command: Callable[[], object]) -> None:
-    """Run ``command`` (the whole command line), whose standard output may fail.
+def run_writing_to_stdout(command: Callable[[], T]) -> T:
+    """Run ``command`` (the whole command line, see :meth:`Group.main`), whose standard
+    output may fail.
 
     A closed pipe (``| head -1``) ends the run quietly, as other command-line tools
     do; a standard output that cannot be written (a full disk) ends it with one
@@ -226,7 +228,7 @@ def run_writing_to_stdout(command: Callable[[], object]) -> None:
     """
     try:
         try:
-            command()
+            return command()
         finally:
             sys.stdout.flush()  # what is still buffered fails here, not at the exit
     except BrokenPipeError:
@@ -239,6 +241,31 @@ def run_writing_to_stdout(command: Callable[[], object]) -> None:
         reason = exc.strerror or exc
         UserError(_("cannot write the output: {reason}").format(reason=reason)).show()
         sys.exit(EXIT_ERROR)
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output all of it, or fail.
+
+    A file that fills up takes only part of a large write, and Python's text layer
+    does not try the rest: ``webtrip sim --json > run.json`` on a full disk would end
+    with a truncated trace and exit code 0. Written here until all of it is, the next
+    write after a short one fails (ENOSPC), as :func:`run_writing_to_stdout` tells.
+    """
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(text)
+        return
+    stream.flush()
+    data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+    while data:
+        written = buffer.write(data)
+        if written is None:  # a stream that takes everything says nothing
+            break
+        if written <= 0:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        data = data[written:]
+    buffer.flush()
 
 
 def _discard_stdout() -> None:
