@@ -13,7 +13,7 @@ from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import Command, UserError, _, out_console
+from webtrip.cli.common import Command, UserError, _, out_console, write_stdout
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -137,7 +137,7 @@ def browse(
     trace, load = asyncio.run(main())
     write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
-        sys.stdout.write(trace.to_json() + "\n")
+        write_stdout(trace.to_json() + "\n")
     else:
         show_load(out_console(), trace, load, language, render=not no_render)
     sys.exit(exit_code(load))
