@@ -19,6 +19,8 @@ from webtrip.cli.options import (
     LANGUAGE_OPTION,
     NO_RENDER_OPTION,
     REPORT_OPTION,
+    Seconds,
+    count,
     view_options,
 )
 from webtrip.cli.output import exit_code, show_load, write_views
@@ -76,14 +78,14 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
     "--timeout",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1),
     help="Seconds the whole page load may take.",
 )
 @click.option(
     "--max-size",
     default=50,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=count(1, 4096),
     help="Largest response accepted, in megabytes (as sent and decoded).",
 )
 @click.option(

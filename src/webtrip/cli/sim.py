@@ -34,6 +34,7 @@ from webtrip.cli.options import (
     NO_RENDER_OPTION,
     RELOAD_OPTION,
     REPORT_OPTION,
+    count,
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
@@ -220,7 +221,7 @@ class SimCommand(Command):
     "--seed",
     default=1,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=count(0, 2**63 - 1),
     help="Same seed, same packets (0 or more).",
 )
 @click.option(

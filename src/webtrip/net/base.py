@@ -237,6 +237,8 @@ def parse_address(text: str, default_port: int) -> Address:
     except ValueError:
         raise ValueError(f"'{host}' is not an IP address") from None
     port = default_port
+    if text.endswith(":") and (text.startswith("[") or text.count(":") == 1):
+        raise ValueError(f"'{text}' ends with ':' but gives no port: add it or leave out ':'")
     if port_text:
         if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
             raise ValueError(f"'{port_text}' is not a port number (0 to 65535)")

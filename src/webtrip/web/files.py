@@ -36,7 +36,7 @@ SMALL_FILE = 256 * 1024  # files up to this size are kept in memory
 _COMPRESSIBLE = re.compile(
     r"^(text/|application/(javascript|json|xml|xhtml\+xml|manifest\+json|wasm)|image/svg\+xml)"
 )
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$", re.ASCII)
 
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("text/javascript", ".mjs")
@@ -118,9 +118,12 @@ def _http_date(value: str | None) -> float | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None  # also a year or a zone offset too big for a date
+    try:
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
         return None
-    return parsed.timestamp()
 
 
 def precondition(request: Request, etag: str, mtime: float) -> int | None:
@@ -168,6 +171,8 @@ def byte_range(
     first_text, last_text = match.groups()
     if not first_text and not last_text:
         return None
+    if not all(_fits(text) for text in (first_text, last_text) if text):
+        return "unsatisfiable"  # as nginx: a position past 2**63 - 1 fits no file
     if not first_text:  # the last N bytes
         suffix = int(last_text)
         if suffix == 0 or size == 0:
@@ -180,6 +185,17 @@ def byte_range(
     if first >= size:
         return "unsatisfiable"
     return first, min(last, size - 1)
+
+
+MAX_POSITION = 2**63 - 1
+"""The largest byte position a Range may name (nginx's off_t): a larger one is
+refused with 416 before ``int()`` is asked to read it (it refuses 4,300 digits)."""
+
+
+def _fits(digits: str) -> bool:
+    """True if the ASCII decimal ``digits`` name a byte position up to MAX_POSITION."""
+    digits = digits.lstrip("0") or "0"
+    return len(digits) <= len(str(MAX_POSITION)) and int(digits) <= MAX_POSITION
 
 
 def accepts_gzip(request: Request) -> bool:
