@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import os
+from pathlib import Path
 
 import pytest
 
@@ -127,15 +128,25 @@ def test_gzip_negotiation(header, expected):
     assert accepts_gzip(request(accept_encoding=header)) is expected
 
 
+def content(cache: FileCache, path: Path) -> bytes | None:
+    with path.open("rb") as file:
+        return cache.content(Representation.of(path, os.fstat(file.fileno())), file)
+
+
+def gzipped(cache: FileCache, path: Path) -> bytes | None:
+    with path.open("rb") as file:
+        return cache.gzipped(Representation.of(path, os.fstat(file.fileno())), file)
+
+
 def test_gzip_form_is_cached_and_refreshed_when_the_file_changes(tmp_path):
     path = tmp_path / "page.html"
     path.write_text("<p>hello</p>\n" * 100)
     cache = FileCache()
-    first = cache.gzipped(Representation.of(path, os.stat(path)))
+    first = gzipped(cache, path)
     assert first is not None and len(first) < 1300
     path.write_text("<p>changed</p>\n" * 100)
     os.utime(path, (MTIME, MTIME))
-    second = cache.gzipped(Representation.of(path, os.stat(path)))
+    second = gzipped(cache, path)
     assert second != first
 
 
@@ -145,8 +156,8 @@ def test_tiny_and_binary_files_are_not_gzipped(tmp_path):
     png = tmp_path / "x.png"
     png.write_bytes(b"\x89PNG" + bytes(1000))
     cache = FileCache()
-    assert cache.gzipped(Representation.of(tiny, os.stat(tiny))) is None
-    assert cache.gzipped(Representation.of(png, os.stat(png))) is None
+    assert gzipped(cache, tiny) is None
+    assert gzipped(cache, png) is None
 
 
 def test_small_files_are_kept_in_memory_and_large_ones_streamed(tmp_path):
@@ -155,8 +166,8 @@ def test_small_files_are_kept_in_memory_and_large_ones_streamed(tmp_path):
     large = tmp_path / "large.bin"
     large.write_bytes(b"y" * (300 * 1024))
     cache = FileCache()
-    assert cache.content(Representation.of(small, os.stat(small))) == b"x" * 100
-    assert cache.content(Representation.of(large, os.stat(large))) is None
+    assert content(cache, small) == b"x" * 100
+    assert content(cache, large) is None
 
 
 def test_the_cache_stays_within_its_byte_budget(tmp_path):
@@ -164,5 +175,5 @@ def test_the_cache_stays_within_its_byte_budget(tmp_path):
     for i in range(10):
         path = tmp_path / f"f{i}.txt"
         path.write_bytes(bytes([65 + i]) * 300)
-        cache.content(Representation.of(path, os.stat(path)))
+        content(cache, path)
     assert cache._bytes <= 1000

@@ -390,3 +390,57 @@ def test_live_server_never_follows_a_symlink_repointed_outside(
         assert raw_request(server, b"/repointed.txt").status == 404
     finally:
         link.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param("/etc/passwd", id="file-swapped-for-symlink-to-etc-passwd"),
+        pytest.param("outside", id="file-swapped-for-symlink-to-outside-file"),
+    ],
+)
+def test_live_server_refuses_a_file_swapped_for_a_symlink_within_the_cache_second(
+    server: RunningWebServer, sites: Sites, target: str
+) -> None:
+    """A real file, served (so its resolution is cached for a second), then replaced
+    by a symlink leading outside: the very next request gets a refusal, not the
+    outside file (the check is made on the file opened, not on the cached path)."""
+    name = "swapped-outside.txt" if target == "outside" else "swapped-passwd.txt"
+    victim = sites.www / name
+    victim.write_bytes(b"an honest file\n")
+    swap = sites.www / (name + ".new")
+    try:
+        assert raw_request(server, f"/{name}".encode()).body == b"an honest file\n"
+        swap.symlink_to(sites.outside / "secret.txt" if target == "outside" else target)
+        os.replace(swap, victim)  # atomic: the name is never missing
+        started = time.monotonic()
+        response = raw_request(server, f"/{name}".encode())
+        assert time.monotonic() - started < 1.0  # within the resolver's memory
+        for secret in SECRETS:
+            assert secret not in response.raw
+        assert response.status in (403, 404)
+    finally:
+        victim.unlink(missing_ok=True)
+        swap.unlink(missing_ok=True)
+
+
+def test_live_server_refuses_a_folder_swapped_for_a_symlink_within_the_cache_second(
+    server: RunningWebServer, sites: Sites
+) -> None:
+    """The same with a folder on the path: replaced by a symlink to a folder outside
+    that holds a file of the same name."""
+    folder = sites.www / "swapped-folder"
+    folder.mkdir()
+    (folder / "secret.txt").write_bytes(b"an honest file\n")
+    try:
+        assert raw_request(server, b"/swapped-folder/secret.txt").body == b"an honest file\n"
+        shutil.rmtree(folder)
+        folder.symlink_to(sites.outside, target_is_directory=True)
+        response = raw_request(server, b"/swapped-folder/secret.txt")
+        assert OUTSIDE_SECRET not in response.raw
+        assert response.status in (403, 404)
+    finally:
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.exists():
+            shutil.rmtree(folder)

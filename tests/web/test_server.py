@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import socket
 
 import pytest
 
@@ -222,3 +224,48 @@ def test_folders_without_slash_redirect_within_the_site(target, location):
 
     status, headers, _ = run(scenario)
     assert status == 301 and headers["location"] == location
+
+
+def test_a_file_that_shrinks_while_sent_ends_the_connection_after_the_bytes_it_had(tmp_path):
+    """A big file truncated while a slow client reads it, with a second request
+    pipelined behind: the server sends what the file still has, then closes. The
+    second response never starts inside the first's declared body (which the
+    client would take for file bytes), and the trace says why it closed."""
+    size, kept = 24 * 1024 * 1024, 6 * 1024 * 1024
+    site = tmp_path / "site"
+    site.mkdir()
+    big = site / "big.bin"
+    pattern = bytes(range(256)) * 4096  # 1 MiB with no "HTTP/1.1" in it
+    big.write_bytes(pattern * (size // len(pattern)))
+
+    async def scenario():
+        network = RealNetwork()
+        trace = Trace(network.now)
+        server = WebServer(network, SiteMap([Site.from_folder("", site)]), trace)
+        await server.start([("127.0.0.1", 0)])
+        try:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)  # a slow reader
+            sock.connect(server.addresses[0])
+            sock.setblocking(False)
+            reader, writer = await asyncio.open_connection(sock=sock)
+            writer.write(get("/big.bin") + get("/big.bin"))
+            head = await reader.readuntil(b"\r\n\r\n")
+            first = await reader.readexactly(256 * 1024)
+            # Far less than 'kept' is in flight yet: the server is still sending.
+            os.truncate(big, kept)
+            rest = await reader.read()  # everything until the server closes
+            writer.close()
+            return head, first + rest, trace
+        finally:
+            await server.aclose()
+
+    head, body, trace = run(scenario)
+    assert f"Content-Length: {size}\r\n".encode() in head
+    assert len(body) == kept  # exactly the bytes the file still had, then the end
+    assert body == (pattern * (kept // len(pattern)))
+    assert b"HTTP/1.1" not in body  # no second response inside the first's body
+    [closed] = trace.of_type(TcpConnectionClosed)
+    assert closed.reason == "file shrank"
+    assert [e.size for e in trace.of_type(HttpBodySent)] == [kept]
+    assert [e.body_size for e in trace.of_type(HttpExchangeCompleted)] == [kept]

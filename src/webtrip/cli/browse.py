@@ -13,12 +13,14 @@ from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import Command, UserError, _, out_console
+from webtrip.cli.common import Command, UserError, _, out_console, write_stdout
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
     NO_RENDER_OPTION,
     REPORT_OPTION,
+    Seconds,
+    count,
     view_options,
 )
 from webtrip.cli.output import exit_code, show_load, write_views
@@ -77,14 +79,14 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
     "--timeout",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1),
     help="Seconds the whole page load may take.",
 )
 @click.option(
     "--max-size",
     default=50,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=count(1, 4096),
     help="Largest response accepted, in megabytes (as sent and decoded).",
 )
 @click.option(
@@ -138,7 +140,7 @@ def browse(
     trace, load = asyncio.run(main())
     write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
-        sys.stdout.write(trace.to_json() + "\n")
+        write_stdout(trace.to_json() + "\n")
     else:
         show_load(out_console(), trace, load, language, render=not no_render)
     sys.exit(exit_code(load))

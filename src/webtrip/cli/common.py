@@ -12,11 +12,16 @@ that click's own words ("Usage:", "Error:") follow it too.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import gettext
 import inspect
+import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine, Iterable, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import click
@@ -145,8 +150,8 @@ class Group(click.Group):
 
     def main(self, args: Sequence[str] | None = None, *rest: Any, **options: Any) -> Any:
         arguments = list(sys.argv[1:] if args is None else args)
-        with speaking(language_in(arguments)):
-            return super().main(arguments, *rest, **options)
+        with speaking(language_in(arguments)):  # the output's failure is told in it too
+            return run_writing_to_stdout(partial(super().main, arguments, *rest, **options))
 
 
 class UserError(click.ClickException):
@@ -159,6 +164,117 @@ class UserError(click.ClickException):
     def show(self, file: Any = None) -> None:
         message = Text.assemble(("webtrip:", "bold red"), " ", self.format_message())
         err_console().print(message)
+
+
+def write_whole(path: str, data: str | bytes) -> None:
+    """Write ``data`` (text as UTF-8) to the file ``path`` whole or not at all; a failure
+    (a full disk, a folder it cannot write to) is a UserError.
+
+    The bytes go to a temporary file beside ``path``, renamed over it once all are
+    written (:func:`os.replace`): a full disk leaves no truncated file, and an older file
+    of that name as it was. A name that is not a regular file (``/dev/stdout``, a named
+    pipe) is written as it is: there is nothing to swap.
+    """
+    content = data.encode("utf-8") if isinstance(data, str) else data
+    temporary: str | None = None
+    try:
+        if os.path.exists(path) and not os.path.isfile(path):
+            with open(path, "wb") as stream:
+                stream.write(content)
+            return
+        target = os.path.realpath(path)  # a symbolic link's file is the one replaced
+        mode = _mode_for(target)
+        folder, name = os.path.split(target)
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())  # some filesystems say they are full only here
+            os.fchmod(file.fileno(), mode)
+        os.replace(temporary, target)
+        temporary = None
+    except OSError as exc:
+        reason = exc.strerror or exc
+        message = _("cannot write {file}: {reason}").format(file=path, reason=reason)
+        raise UserError(message) from None
+    finally:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+
+
+def _mode_for(target: str) -> int:
+    """The permissions of the file replacing ``target``: its own if it exists, else those
+    :func:`open` would give a new file (read and write for all, less the umask)."""
+    try:
+        return os.stat(target).st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+OUTPUT_FAILURES = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
+"""The errors of a standard output that cannot take what is written to it (``> /dev/full``)."""
+
+
+def run_writing_to_stdout(command: Callable[[], T]) -> T:
+    """Run ``command`` (the whole command line, see :meth:`Group.main`), whose standard
+    output may fail.
+
+    A closed pipe (``| head -1``) ends the run quietly, as other command-line tools
+    do; a standard output that cannot be written (a full disk) ends it with one
+    sentence on standard error; both with exit code 1, never a traceback.
+    """
+    try:
+        try:
+            return command()
+        finally:
+            sys.stdout.flush()  # what is still buffered fails here, not at the exit
+    except BrokenPipeError:
+        _discard_stdout()
+        sys.exit(EXIT_ERROR)
+    except OSError as exc:
+        if exc.errno not in OUTPUT_FAILURES:
+            raise
+        _discard_stdout()
+        reason = exc.strerror or exc
+        UserError(_("cannot write the output: {reason}").format(reason=reason)).show()
+        sys.exit(EXIT_ERROR)
+
+
+def write_stdout(text: str) -> None:
+    """Write ``text`` to standard output all of it, or fail.
+
+    A file that fills up takes only part of a large write, and Python's text layer
+    does not try the rest: ``webtrip sim --json > run.json`` on a full disk would end
+    with a truncated trace and exit code 0. Written here until all of it is, the next
+    write after a short one fails (ENOSPC), as :func:`run_writing_to_stdout` tells.
+    """
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        stream.write(text)
+        return
+    stream.flush()
+    data = memoryview(text.encode(stream.encoding or "utf-8", stream.errors or "strict"))
+    while data:
+        written = buffer.write(data)
+        if written is None:  # a stream that takes everything says nothing
+            break
+        if written <= 0:
+            raise OSError(errno.EIO, os.strerror(errno.EIO))
+        data = data[written:]
+    buffer.flush()
+
+
+def _discard_stdout() -> None:
+    """Point standard output at /dev/null, so that what is left in its buffer does not
+    fail again when Python exits."""
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def parse_listen(values: tuple[str, ...], default_port: int) -> list[Address]:

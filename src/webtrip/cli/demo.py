@@ -21,7 +21,7 @@ import sys
 import click
 
 from webtrip.browser.loader import BrowserOptions, PageLoad
-from webtrip.cli.common import Command, UserError, out_console
+from webtrip.cli.common import Command, UserError, out_console, write_stdout
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -77,7 +77,7 @@ def demo(
         raise UserError(f"the demo lab could not start: {exc.strerror or exc}") from None
     write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
-        sys.stdout.write(trace.to_json() + "\n")
+        write_stdout(trace.to_json() + "\n")
     else:
         show_loads(out_console(), trace, loads, language, render=not no_render)
     sys.exit(load_exit_code(loads))

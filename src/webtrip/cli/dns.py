@@ -26,6 +26,7 @@ from webtrip.cli.common import (
     parse_listen,
     serve_until_stopped,
 )
+from webtrip.cli.options import Seconds, count
 from webtrip.dns.authority import Authority
 from webtrip.dns.client import DnsQueryError, DnsTimeout, QueryResult, make_query, query
 from webtrip.dns.recursive_resolver import Forwarder, RecursiveResolver, Resolution, load_root_hints
@@ -84,14 +85,14 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
     "--tcp-idle-timeout",
     default=10.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1),
     help="Seconds an idle TCP connection is kept open.",
 )
 @click.option(
     "--max-tcp-connections",
     default=128,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=count(1, 65_535),
     help="TCP connections served at once; more are closed at once.",
 )
 def serve(
@@ -199,14 +200,14 @@ def read_root_hints(path: str | None) -> list[tuple[dns.name.Name, str]]:
     "--cache-size",
     default=10000,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=count(1, 10_000_000),
     help="Records (and whole answers) kept at most.",
 )
 @click.option(
     "--timeout",
     default=2.0,
     show_default=True,
-    type=click.FloatRange(min=0.01),
+    type=Seconds(0.01),
     help="Seconds to wait for each server's answer.",
 )
 @click.option("--log", is_flag=True, help="Print one line per answer: client, question, rcode.")
@@ -304,7 +305,7 @@ def _resolver_log_printer(trace: Trace) -> Callable[[Event], None]:
     "--timeout",
     default=3.0,
     show_default=True,
-    type=click.FloatRange(min=0.01),
+    type=Seconds(0.01),
     help="Seconds to wait for the answer.",
 )
 @click.option("--no-recurse", is_flag=True, help="Clear the RD bit (like dig +norec).")

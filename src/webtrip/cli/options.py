@@ -8,20 +8,26 @@ a page (``browse``, ``demo``, ``sim``), and the files a run can be saved as:
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from webtrip.i18n import LANGUAGES
+from webtrip.cli.common import _
+from webtrip.i18n import LANGUAGES, number
 from webtrip.report.mermaid import STYLES
 
 __all__ = [
+    "DAY",
     "JSON_OPTION",
     "LANGUAGE_OPTION",
     "NO_RENDER_OPTION",
     "RELOAD_OPTION",
     "REPORT_OPTION",
+    "Seconds",
+    "count",
     "view_options",
 ]
 
@@ -81,3 +87,59 @@ REPORT_OPTION = click.option(
 def view_options(function: F) -> F:
     """``--har``, ``--mermaid`` and ``--mermaid-style``."""
     return HAR_OPTION(MERMAID_OPTION(MERMAID_STYLE_OPTION(function)))
+
+
+DAY = 86_400.0
+"""The longest duration an option takes, in seconds: a timeout beyond a day is a typo."""
+
+
+class Seconds(click.ParamType):  # type: ignore[type-arg]
+    """A duration in seconds, from ``minimum`` to ``maximum``: every timeout option's type.
+
+    click's FloatRange lets ``nan`` through (no comparison with it is true) and
+    ``inf`` when there is no maximum; a timeout of ``nan`` never fires, or fires
+    at once, so a value that is not a finite number is refused here.
+    """
+
+    name = "seconds"
+
+    def __init__(self, minimum: float, maximum: float = DAY) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float) and math.isfinite(value):
+            seconds = value
+        else:
+            try:
+                seconds = float(value)
+            except (TypeError, ValueError):
+                seconds = math.nan
+        if not math.isfinite(seconds) or not self.minimum <= seconds <= self.maximum:
+            language = os.environ.get("LANGUAGE", "en")  # the run's, see i18n.speaking
+            if language not in LANGUAGES:
+                language = "en"
+            self.fail(
+                _("{value} is not a number of seconds from {low} to {high}.").format(
+                    value=value,
+                    low=_decimal(self.minimum, language),
+                    high=_decimal(self.maximum, language),
+                ),
+                param,
+                ctx,
+            )
+        return seconds
+
+
+def _decimal(value: float, language: str) -> str:
+    """``value`` as ``language`` writes it, with the decimals it has (0.01, 86,400)."""
+    decimals = f"{value:g}".partition(".")[2]
+    return number(value, language, len(decimals))
+
+
+def count(minimum: int, maximum: int) -> click.IntRange:
+    """A whole-number option's type, bounded on both sides (an unbounded one can
+    overflow what it sets: ``--max-size 99999999999999`` did, with OverflowError)."""
+    return click.IntRange(minimum, maximum)

@@ -17,7 +17,7 @@ from rich.measure import Measurement
 from rich.text import Text
 
 from webtrip.browser.loader import PageLoad
-from webtrip.cli.common import UserError, _
+from webtrip.cli.common import write_whole
 from webtrip.i18n import translation
 from webtrip.outcomes import EXIT_INCOMPLETE, EXIT_LOADED
 from webtrip.report.har import har_from_trace
@@ -148,7 +148,8 @@ def write_views(
     mermaid_style: str = "sequence",
 ) -> None:
     """Write the asked-for views of ``trace``, in ``language``; a file that cannot be
-    written is a UserError. ``mermaid_style``: the sequence diagram or the flowchart."""
+    written is a UserError, and is left as it was (see :func:`~webtrip.cli.common.write_whole`).
+    ``mermaid_style``: the sequence diagram or the flowchart."""
 
     def page(trace: Trace) -> str:
         return html_report(trace, language)
@@ -160,15 +161,8 @@ def write_views(
 
     views = ((har_file, har_text), (mermaid_file, diagram), (report_file, page))
     for path, make in views:
-        if not path:
-            continue
-        try:
-            with open(path, "w", encoding="utf-8", newline="\n") as file:
-                file.write(make(trace))
-        except OSError as exc:
-            reason = exc.strerror or exc
-            message = _("cannot write {file}: {reason}").format(file=path, reason=reason)
-            raise UserError(message) from None
+        if path:
+            write_whole(path, make(trace))
 
 
 def _note(packet: PacketCaptured, language: str) -> str | None:

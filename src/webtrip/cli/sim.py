@@ -19,13 +19,22 @@ import click
 from webtrip import lab
 from webtrip.browser.errors import BadUrl
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import Command, UserError, _, err_console, out_console
+from webtrip.cli.common import (
+    Command,
+    UserError,
+    _,
+    err_console,
+    out_console,
+    write_stdout,
+    write_whole,
+)
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
     NO_RENDER_OPTION,
     RELOAD_OPTION,
     REPORT_OPTION,
+    count,
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
@@ -213,7 +222,7 @@ class SimCommand(Command):
     "--seed",
     default=1,
     show_default=True,
-    type=click.IntRange(min=0),
+    type=count(0, 2**63 - 1),
     help="Same seed, same packets (0 or more).",
 )
 @click.option(
@@ -348,7 +357,7 @@ def sim(
         _write_captures(capture_files(trace, node, pcap), node, language)
     write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
     if as_json:
-        sys.stdout.write(trace.to_json() + "\n")
+        write_stdout(trace.to_json() + "\n")
         sys.exit(load_exit_code(run.loads))
     console = out_console()
     show_loads(console, trace, run.loads, language, render=not no_render)
@@ -394,13 +403,7 @@ def _checked_url(chosen: lab.Lab, url: str | None) -> str:
 def _write_captures(files: dict[str, bytes], node: str, language: str) -> None:
     """Write the capture files; a node on several links gets one per link, and is told."""
     for name, data in files.items():
-        try:
-            with open(name, "wb") as file:
-                file.write(data)
-        except OSError as exc:
-            reason = exc.strerror or exc
-            message = _("cannot write {file}: {reason}").format(file=name, reason=reason)
-            raise UserError(message) from None
+        write_whole(name, data)
     if len(files) > 1:
         err_console().print(
             _(

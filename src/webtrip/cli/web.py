@@ -9,6 +9,7 @@ from typing import TextIO
 import click
 
 from webtrip.cli.common import Group, UserError, listen_option, parse_listen, serve_until_stopped
+from webtrip.cli.options import Seconds, count
 from webtrip.net import RealNetwork
 from webtrip.outcomes import EXIT_USAGE
 from webtrip.report.http import common_log_line
@@ -65,28 +66,28 @@ def build_sites(root: str | None, site_specs: tuple[str, ...]) -> SiteMap:
     "--keepalive-timeout",
     default=15.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1),
     help="Seconds an idle connection is kept open between requests.",
 )
 @click.option(
     "--first-request-timeout",
     default=60.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1),
     help="Seconds a new connection may wait for its first request (nginx's default).",
 )
 @click.option(
     "--header-timeout",
     default=10.0,
     show_default=True,
-    type=click.FloatRange(min=0.1),
+    type=Seconds(0.1),
     help="Seconds a client has to send a whole request head.",
 )
 @click.option(
     "--max-connections",
     default=512,
     show_default=True,
-    type=click.IntRange(min=1),
+    type=count(1, 65_535),
     help="Connections served at once; more get 503.",
 )
 def serve(

@@ -46,13 +46,17 @@ class Stream(abc.ABC):
         """
 
     async def send_file(self, file: BinaryIO, offset: int, count: int) -> None:
-        """Send ``count`` bytes of ``file`` from ``offset``; worlds may do it faster."""
+        """Send ``count`` bytes of ``file`` from ``offset``; worlds may do it faster.
+
+        Raise :class:`FileEnded` if the file ends first (it shrank meanwhile),
+        once every byte it still had has been sent.
+        """
         file.seek(offset)
         remaining = count
         while remaining > 0:
             chunk = file.read(min(remaining, 256 * 1024))
             if not chunk:
-                raise ConnectionError("file ended before the expected length")
+                raise FileEnded(count - remaining, count)
             await self.send_all(chunk)
             remaining -= len(chunk)
 
@@ -75,6 +79,19 @@ class Stream(abc.ABC):
     @abc.abstractmethod
     def abort(self) -> None:
         """Close the connection at once, dropping unsent data (RST)."""
+
+
+class FileEnded(Exception):
+    """A file ended before the bytes promised from it were sent: it shrank meanwhile.
+
+    The connection is still sound, but the other end expects ``count - sent`` more
+    bytes that will never come: the only honest end is to close it.
+    """
+
+    def __init__(self, sent: int, count: int) -> None:
+        super().__init__(f"the file ended after {sent} of {count} bytes")
+        self.sent = sent
+        self.count = count
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +237,8 @@ def parse_address(text: str, default_port: int) -> Address:
     except ValueError:
         raise ValueError(f"'{host}' is not an IP address") from None
     port = default_port
+    if text.endswith(":") and (text.startswith("[") or text.count(":") == 1):
+        raise ValueError(f"'{text}' ends with ':' but gives no port: add it or leave out ':'")
     if port_text:
         if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
             raise ValueError(f"'{port_text}' is not a port number (0 to 65535)")

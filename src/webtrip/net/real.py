@@ -22,6 +22,7 @@ from webtrip.net.base import (
     Address,
     DatagramEndpoint,
     DatagramHandler,
+    FileEnded,
     Network,
     Stream,
     StreamHandler,
@@ -165,11 +166,16 @@ class RealStream(Stream):
         await self._protocol.drain()
         loop = asyncio.get_running_loop()
         try:
-            await loop.sendfile(self._transport, file, offset, count)  # zero-copy when possible
+            # Zero-copy when possible. At the file's end it stops early and says so
+            # only in the count it returns.
+            sent = await loop.sendfile(self._transport, file, offset, count)
         except NotImplementedError:  # an event loop without sendfile
             await super().send_file(file, offset, count)
+            return
         except (ConnectionError, OSError) as exc:
             raise ConnectionError(str(exc)) from exc
+        if sent < count:
+            raise FileEnded(sent, count)
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> TlsInfo:
         loop = asyncio.get_running_loop()

@@ -311,6 +311,9 @@ _CLOSE_REASONS = {
     "send timeout": N_("sending took too long"),
     "server error": N_("the server had an error"),
     "connection reset": N_("it was reset (RST)"),
+    "file shrank": N_(
+        "the file got shorter while it was being sent, so its answer could not be completed"
+    ),
     "server stopped": N_("the server stopped"),
     "connection limit": N_("the server had too many connections open"),
 }

@@ -26,6 +26,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from webtrip.web.http1 import Request
 
@@ -35,7 +36,7 @@ SMALL_FILE = 256 * 1024  # files up to this size are kept in memory
 _COMPRESSIBLE = re.compile(
     r"^(text/|application/(javascript|json|xml|xhtml\+xml|manifest\+json|wasm)|image/svg\+xml)"
 )
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"^bytes=([0-9]*)-([0-9]*)$", re.ASCII)
 
 mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("text/javascript", ".mjs")
@@ -117,9 +118,12 @@ def _http_date(value: str | None) -> float | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None  # also a year or a zone offset too big for a date
+    try:
+        return parsed.timestamp()
+    except (ValueError, OverflowError):
         return None
-    return parsed.timestamp()
 
 
 def precondition(request: Request, etag: str, mtime: float) -> int | None:
@@ -167,6 +171,8 @@ def byte_range(
     first_text, last_text = match.groups()
     if not first_text and not last_text:
         return None
+    if not all(_fits(text) for text in (first_text, last_text) if text):
+        return "unsatisfiable"  # as nginx: a position past 2**63 - 1 fits no file
     if not first_text:  # the last N bytes
         suffix = int(last_text)
         if suffix == 0 or size == 0:
@@ -179,6 +185,17 @@ def byte_range(
     if first >= size:
         return "unsatisfiable"
     return first, min(last, size - 1)
+
+
+MAX_POSITION = 2**63 - 1
+"""The largest byte position a Range may name (nginx's off_t): a larger one is
+refused with 416 before ``int()`` is asked to read it (it refuses 4,300 digits)."""
+
+
+def _fits(digits: str) -> bool:
+    """True if the ASCII decimal ``digits`` name a byte position up to MAX_POSITION."""
+    digits = digits.lstrip("0") or "0"
+    return len(digits) <= len(str(MAX_POSITION)) and int(digits) <= MAX_POSITION
 
 
 def accepts_gzip(request: Request) -> bool:
@@ -242,27 +259,27 @@ class FileCache:
             _, (_, dropped) = self._entries.popitem(last=False)
             self._bytes -= len(dropped)
 
-    def content(self, rep: Representation) -> bytes | None:
-        """The file's bytes if it is small (cached), else None (stream it)."""
+    def content(self, rep: Representation, file: BinaryIO) -> bytes | None:
+        """The bytes of ``file`` (open, as ``rep`` describes it) if it is small, else None."""
         if rep.size > SMALL_FILE:
             return None
         key, stamp = (str(rep.path), False), (rep.size, rep.mtime)
         data = self._get(key, stamp)
         if data is None:
-            data = _read(rep.path, rep.size)
+            data = _read(file, rep.size)
             if data is None:
                 return None
             self._put(key, stamp, data)
         return data
 
-    def gzipped(self, rep: Representation) -> bytes | None:
-        """The gzip form of a compressible file, or None if not worth it."""
+    def gzipped(self, rep: Representation, file: BinaryIO) -> bytes | None:
+        """The gzip form of a compressible ``file`` (open), or None if not worth it."""
         if not rep.compressible or not COMPRESS_MIN <= rep.size <= COMPRESS_MAX:
             return None
         key, stamp = (str(rep.path), True), (rep.size, rep.mtime)
         data = self._get(key, stamp)
         if data is None:
-            raw = _read(rep.path, rep.size)
+            raw = _read(file, rep.size)
             if raw is None:
                 return None
             # mtime=0: the same file always compresses to the same bytes.
@@ -273,10 +290,10 @@ class FileCache:
         return data or None
 
 
-def _read(path: Path, size: int) -> bytes | None:
+def _read(file: BinaryIO, size: int) -> bytes | None:
     try:
-        with open(path, "rb") as file:
-            data = file.read(size + 1)
+        file.seek(0)
+        data = file.read(size + 1)
     except OSError:
         return None
     return data if len(data) == size else None  # changed while reading: stream it instead

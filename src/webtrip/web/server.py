@@ -21,9 +21,10 @@ import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from webtrip import __version__
-from webtrip.net import Address, Network, Stream, TcpListener
+from webtrip.net import Address, FileEnded, Network, Stream, TcpListener
 from webtrip.net.deadline import Deadline
 from webtrip.trace import (
     NULL_TRACE,
@@ -48,6 +49,7 @@ from webtrip.web.sites import (
     Refused,
     Site,
     SiteMap,
+    open_inside,
     split_target,
 )
 
@@ -94,9 +96,14 @@ class _Reply:
     headers: list[tuple[str, str]]
     body: bytes = b""
     file: Representation | None = None
+    handle: BinaryIO | None = None  # the file, open, when the body is sent from it
     offset: int = 0
     count: int = 0
     close: bool = False
+
+
+class _Truncated(Exception):
+    """A response's body ended early (its file shrank): the connection must close."""
 
 
 class WebServer:
@@ -170,6 +177,11 @@ class WebServer:
         reason = "server error"
         try:
             reason = await self._requests(stream, connection)
+        except _Truncated:
+            # Fewer bytes than Content-Length said: whatever came next would be
+            # read as the rest of this body. Close after the bytes sent (nginx
+            # logs it as "truncated" and closes too).
+            reason = "file shrank"
         except ConnectionError:
             reason = "connection reset"
         except asyncio.CancelledError:
@@ -303,10 +315,22 @@ class WebServer:
             body = listing_page(found.path, found.url_path, self.options.server_name)
             return _Reply(200, [("Content-Type", "text/html; charset=utf-8")], body)
         assert isinstance(found, Found)
-        modified = self.options.files_modified
-        return self._file_reply(
-            request, Representation.of(found.path, found.stat, modified), language
-        )
+        # The resolution may be a second old: what is sent is the file opened now,
+        # checked to be inside the site (a file swapped for a symlink is refused).
+        opened = open_inside(site.root, found.path)
+        if isinstance(opened, Refused):
+            return self._error(opened.status, opened.reason)
+        handle, info = opened
+        kept = False
+        try:
+            modified = self.options.files_modified
+            rep = Representation.of(found.path, info, modified)
+            answer = self._file_reply(request, rep, handle, language)
+            kept = answer.handle is handle  # then closed once sent
+        finally:
+            if not kept:
+                handle.close()
+        return answer
 
     # --- language negotiation (web/languages.py) -------------------------------------
 
@@ -364,11 +388,16 @@ class WebServer:
         return languages
 
     def _file_reply(
-        self, request: Request, rep: Representation, language: _Language | None = None
+        self,
+        request: Request,
+        rep: Representation,
+        handle: BinaryIO,
+        language: _Language | None = None,
     ) -> _Reply:
+        """The reply for a file open as ``handle``; the reply keeps it if it sends from it."""
         gzipped = None
         if rep.compressible and request.header("range") is None and files.accepts_gzip(request):
-            gzipped = self.cache.gzipped(rep)
+            gzipped = self.cache.gzipped(rep, handle)
         etag = rep.etag
         if language is not None and language.negotiated:
             # Each language of one URL is its own representation: its own ETag.
@@ -408,10 +437,12 @@ class WebServer:
             first, last, status = wanted[0], wanted[1], 206
             headers.append(("Content-Range", f"bytes {first}-{last}/{rep.size}"))
         count = last - first + 1
-        content = self.cache.content(rep)
+        if request.method == "HEAD":
+            return _Reply(status, headers, file=rep, offset=first, count=count)
+        content = self.cache.content(rep, handle)
         if content is not None:
             return _Reply(status, headers, content[first : last + 1])
-        return _Reply(status, headers, file=rep, offset=first, count=count)
+        return _Reply(status, headers, file=rep, handle=handle, offset=first, count=count)
 
     def _error(self, status: int, message: str, *, close: bool = False) -> _Reply:
         body = error_page(status, message, self.options.server_name)
@@ -435,7 +466,25 @@ class WebServer:
         reply: _Reply,
         received: float = 0.0,
     ) -> None:
-        """Send ``reply``: head, then the body unless HEAD or 1xx/204/304."""
+        """Send ``reply``: head, then the body unless HEAD or 1xx/204/304.
+
+        Raise :class:`_Truncated` if the body's file shrank, once what it had is
+        sent and recorded.
+        """
+        try:
+            await self._send_reply(stream, connection, request, reply, received)
+        finally:
+            if reply.handle is not None:
+                reply.handle.close()
+
+    async def _send_reply(
+        self,
+        stream: Stream,
+        connection: int,
+        request: Request | None,
+        reply: _Reply,
+        received: float,
+    ) -> None:
         head_only = request is not None and request.method == "HEAD"
         no_body = reply.status in (204, 304) or reply.status < 200
         length = reply.count if reply.file is not None else len(reply.body)
@@ -452,20 +501,21 @@ class WebServer:
 
         trace = self.trace
         body_sent = 0
-        if reply.file is None or not send_body:
+        truncated = None
+        if reply.handle is None or not send_body:
             payload = head + reply.body if send_body and reply.body else head
             await stream.send_all(payload)
             body_sent = len(reply.body) if send_body else 0
         else:
             await stream.send_all(head)
             try:
-                with open(reply.file.path, "rb") as file:
-                    await stream.send_file(file, reply.offset, reply.count)
-            except OSError as exc:
-                # The file vanished or shrank mid-response: the length is
-                # promised, so the only honest end is to close the connection.
-                raise ConnectionError(f"could not send {reply.file.path}: {exc}") from exc
-            body_sent = reply.count
+                await stream.send_file(reply.handle, reply.offset, reply.count)
+                body_sent = reply.count
+            except FileEnded as exc:
+                # The file shrank since its size was promised in Content-Length.
+                body_sent, truncated = exc.sent, exc
+            except OSError as exc:  # the file could no longer be read: nothing more to send
+                raise ConnectionError(f"could not send {reply.file}: {exc}") from exc
         if trace.enabled:
             now = trace.now()
             trace.record(
@@ -488,3 +538,5 @@ class WebServer:
                         received,
                     )
                 )
+        if truncated is not None:
+            raise _Truncated(str(truncated)) from truncated

@@ -20,6 +20,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 
 class SiteError(Exception):
@@ -182,6 +183,60 @@ def resolve(site: Site, url_path: str, query: str = "", *, index: str = "index.h
     return Found(Path(real), info)
 
 
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    # A FIFO swapped in must not block the server in open(); on a regular file
+    # O_NONBLOCK changes nothing.
+    | getattr(os, "O_NONBLOCK", 0)
+)
+
+
+def open_inside(root: Path, path: Path) -> tuple[BinaryIO, os.stat_result] | Refused:
+    """Open ``path`` if the file opened is a regular file inside ``root``.
+
+    A path found a moment ago may have been replaced since by a symlink to a
+    file outside (a cached resolution, or a race with :func:`resolve`), so the
+    check is made on the open file itself: where the kernel says that file is
+    (``/proc/self/fd/N``), and what it is (``fstat``). The caller closes the file.
+    """
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG, errno.ELOOP):
+            return Refused(404, "not found")
+        return Refused(403, "this file cannot be read")
+    try:
+        info = os.fstat(fd)
+        real = _where_open(fd, path, info)
+        inside = real is not None and (real == root or real.is_relative_to(root))
+        if not inside or not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return Refused(404, "not found")  # swapped for a way out, or for a non-file
+        return os.fdopen(fd, "rb"), info
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _where_open(fd: int, path: Path, info: os.stat_result) -> Path | None:
+    """The real path of the file open as ``fd``, or None if it cannot be told."""
+    try:
+        link = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        link = None
+    if link is not None and link.startswith("/"):
+        return Path(link.removesuffix(" (deleted)"))
+    # No /proc (not Linux): the path's real path, if it still names the same file.
+    real = os.path.realpath(path)
+    try:
+        now = os.stat(real)
+    except OSError:
+        return None
+    return Path(real) if (now.st_dev, now.st_ino) == (info.st_dev, info.st_ino) else None
+
+
 class CachedResolver:
     """:func:`resolve` with a short memory, for busy servers.
 
@@ -189,8 +244,11 @@ class CachedResolver:
     follow symlinks) costs more than the rest of a small request. Results are
     kept for ``ttl`` seconds of the given clock — a symlink changed in the
     meantime is seen after at most that long, like nginx's open_file_cache.
-    A found file is still ``stat``-ed on every use, so its size, time and
-    existence are always current.
+    A found file is still ``stat``-ed on every use, so its existence is
+    always current. A cached answer is never trusted for what is sent: the
+    server opens the file with :func:`open_inside`, which checks the file
+    actually opened (a file replaced by a symlink leading outside is refused
+    at once, not a second later).
     """
 
     def __init__(self, clock: Callable[[], float], ttl: float = 1.0, size: int = 4096) -> None:
