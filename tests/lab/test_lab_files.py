@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from support import run_webtrip
+from support.school_lab import TWO_ROUTERS, write_lab
 from webtrip import lab
 from webtrip.lab import sim as simulated
 from webtrip.packets.dissect import dissect
@@ -18,77 +18,6 @@ from webtrip.trace import NameResolved, ResolverStep
 
 def webtrip(*args: str) -> subprocess.CompletedProcess[str]:
     return run_webtrip(*args, columns=140)
-
-
-ZONE = """\
-$ORIGIN school.test.
-$TTL 60
-@    IN SOA ns.school.test. admin.school.test. 1 3600 600 86400 60
-     IN NS  ns.school.test.
-ns   IN A   192.168.2.53
-www  IN A   192.168.2.80
-"""
-
-TWO_ROUTERS = """\
-[browser]
-host = "pc"
-url = "http://www.school.test/"
-
-[dns]
-host = "ns"
-zones = ["zones/school.test.zone"]
-
-[web]
-host = "www"
-sites = { "www.school.test" = "site" }
-
-[[hosts]]
-name = "pc"
-address = "192.168.1.10/24"
-
-[[hosts]]
-name = "ns"
-address = "192.168.2.53/24"
-
-[[hosts]]
-name = "www"
-address = "192.168.2.80/24"
-
-[[routers]]
-name = "home"
-
-[[routers]]
-name = "isp"
-
-[[links]]
-between = ["pc", "home"]
-latency = "5ms"
-bandwidth = "50mbit"
-
-[[links]]
-between = ["home", "isp"]
-latency = "30ms"
-bandwidth = "100mbit"
-
-[[links]]
-between = ["isp", "ns"]
-latency = "1ms"
-
-[[links]]
-between = ["isp", "www"]
-latency = 0.001
-bandwidth = 1e9
-"""
-
-
-def write_lab(folder: Path, text: str = TWO_ROUTERS) -> Path:
-    (folder / "zones").mkdir()
-    (folder / "zones" / "school.test.zone").write_text(ZONE)
-    (folder / "site").mkdir()
-    (folder / "site" / "index.html").write_text("<title>School</title><p>Hello</p>")
-    path = folder / "lab.toml"
-    path.write_text(text)
-    return path
 
 
 def test_the_demo_lab_is_a_lab_file():

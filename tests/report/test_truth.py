@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from support.school_lab import TWO_ROUTERS, write_lab
 from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
 from webtrip.i18n import milliseconds, seconds
@@ -287,74 +288,20 @@ def test_random_losses_are_told_by_what_was_lost_and_what_it_cost():
     assert "1 de sus preguntas se ha perdido en el enlace del navegador." in story(trace, "es")
 
 
-NARROW_PATH = """\
-[browser]
-host = "pc"
-url = "http://www.school.test/"
-
-[dns]
-host = "ns"
-zones = ["zones/school.test.zone"]
-
-[web]
-host = "www"
-sites = { "www.school.test" = "site" }
-
-[[hosts]]
-name = "pc"
-address = "192.168.1.10/24"
-
-[[hosts]]
-name = "ns"
-address = "192.168.2.53/24"
-
-[[hosts]]
-name = "www"
-address = "192.168.2.80/24"
-
-[[routers]]
-name = "home"
-
-[[routers]]
-name = "isp"
-
-[[links]]
-between = ["pc", "home"]
-latency = "5ms"
-
-[[links]]
-between = ["home", "isp"]
-latency = "10ms"
-mtu = {mtu}
-
-[[links]]
-between = ["isp", "ns"]
-latency = "1ms"
-
-[[links]]
-between = ["isp", "www"]
-latency = "1ms"
-"""
-
-SCHOOL_ZONE = """\
-$ORIGIN school.test.
-$TTL 60
-@    IN SOA ns.school.test. admin.school.test. 1 3600 600 86400 60
-     IN NS  ns.school.test.
-ns   IN A   192.168.2.53
-www  IN A   192.168.2.80
-"""
+# The school lab with a narrower link between its two routers.
+NARROW_PATH = TWO_ROUTERS.replace(
+    'between = ["home", "isp"]\nlatency = "30ms"\nbandwidth = "100mbit"',
+    'between = ["home", "isp"]\nlatency = "10ms"\nmtu = {mtu}',
+)
+assert "mtu = {mtu}" in NARROW_PATH
 
 
 def narrow_path(folder: Path, mtu: int) -> Trace:
     """A page of 2,335 bytes (gzip cannot shrink hex much) behind two routers whose link
     between them carries ``mtu`` bytes, less than the 1,500 of the links at both ends."""
-    (folder / "zones").mkdir()
-    (folder / "zones" / "school.test.zone").write_text(SCHOOL_ZONE)
-    (folder / "site").mkdir()
     body = random.Random(1).randbytes(2000).hex()[:4000].encode()
-    (folder / "site" / "index.html").write_bytes(b"<title>School</title><p>" + body)
-    (folder / "lab.toml").write_text(NARROW_PATH.replace("{mtu}", str(mtu)))
+    page = b"<title>School</title><p>" + body
+    write_lab(folder, NARROW_PATH.replace("{mtu}", str(mtu)), page)
     return simulated.run(lab_spec.load_lab(folder / "lab.toml"), 1).world.trace
 
 
