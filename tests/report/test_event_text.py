@@ -150,4 +150,4 @@ def test_numbers_are_written_as_each_language_writes_them():
         "Se ha preparado el enlace entre el navegador y el router: 9,50 ms en cada sentido, "
         "sin límite de ancho de banda, un 2,5 % de paquetes perdidos al azar, MTU de 1400 bytes."
     )
-    assert "9.50 ms each way" in describe(link, "en") and "2.5 %" in describe(link, "en")
+    assert "9.50 ms each way" in describe(link, "en") and "2.5%" in describe(link, "en")

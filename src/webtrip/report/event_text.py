@@ -578,13 +578,13 @@ def _link(event: LinkConditionsSet, w: _W) -> str:
     if event.bandwidth is None:
         text = w._(
             "The run set up the link between {a} and {b}: {latency} each way, no "
-            "bandwidth limit, {loss} % of packets lost at random, MTU of {mtu}."
+            "bandwidth limit, {loss}% of packets lost at random, MTU of {mtu}."
         )
     else:
         values["bandwidth"] = w.n(event.bandwidth / 1e6, 0 if event.bandwidth % 1e6 == 0 else 2)
         text = w._(
             "The run set up the link between {a} and {b}: {latency} each way, "
-            "{bandwidth} Mbit/s, {loss} % of packets lost at random, MTU of {mtu}."
+            "{bandwidth} Mbit/s, {loss}% of packets lost at random, MTU of {mtu}."
         )
     return text.format(**values)
 
