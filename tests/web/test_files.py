@@ -12,9 +12,9 @@ from webtrip.web.files import (
     FileCache,
     Representation,
     accepts_gzip,
-    gzip_applies,
     byte_range,
     content_type,
+    gzip_applies,
     precondition,
 )
 from webtrip.web.http1 import Request
