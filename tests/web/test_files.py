@@ -14,6 +14,7 @@ from webtrip.web.files import (
     accepts_gzip,
     byte_range,
     content_type,
+    gzip_applies,
     precondition,
 )
 from webtrip.web.http1 import Request
@@ -134,8 +135,15 @@ def content(cache: FileCache, path: Path) -> bytes | None:
 
 
 def gzipped(cache: FileCache, path: Path) -> bytes | None:
+    """The gzip form the server would send (made once, then taken from the cache)."""
     with path.open("rb") as file:
-        return cache.gzipped(Representation.of(path, os.fstat(file.fileno())), file)
+        rep = Representation.of(path, os.fstat(file.fileno()))
+        made = cache.gzipped(rep)
+        if made is None:
+            made = cache.compress(rep, file.fileno())
+            if made is not None:
+                cache.keep_gzipped(rep, made)
+        return made
 
 
 def test_gzip_form_is_cached_and_refreshed_when_the_file_changes(tmp_path):
@@ -155,9 +163,18 @@ def test_tiny_and_binary_files_are_not_gzipped(tmp_path):
     tiny.write_text("a{}")
     png = tmp_path / "x.png"
     png.write_bytes(b"\x89PNG" + bytes(1000))
+    asked = request(accept_encoding="gzip")
+    for path in (tiny, png):
+        assert not gzip_applies(Representation.of(path, path.stat()), asked)
+
+
+def test_a_gzip_form_is_made_once_per_file_version(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text("<p>hello</p>\n" * 100)
     cache = FileCache()
-    assert gzipped(cache, tiny) is None
-    assert gzipped(cache, png) is None
+    first = gzipped(cache, path)
+    assert gzipped(cache, path) is first
+    assert cache.compressions == 1
 
 
 def test_small_files_are_kept_in_memory_and_large_ones_streamed(tmp_path):

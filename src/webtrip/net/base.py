@@ -11,11 +11,14 @@ the world's clock.
 from __future__ import annotations
 
 import abc
+import asyncio
 import ipaddress
 import ssl
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol, TypeVar
+
+T = TypeVar("T")
 
 Address = tuple[str, int]
 """A transport address: (IP address as text, port)."""
@@ -180,6 +183,16 @@ class Network(abc.ABC):
         Actors never read the host's clock directly: in the simulated world
         calendar time is virtual too, so runs stay reproducible.
         """
+
+    async def run_blocking(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (CPU-heavy, such as compressing a big file) and return its result.
+
+        The real world runs it in a worker thread, so the event loop keeps serving
+        other connections meanwhile. A simulated world runs it at once: its clock
+        is virtual, so no simulated time passes while it runs either way, and a
+        thread's timing would make runs differ.
+        """
+        return await asyncio.to_thread(work)
 
     @abc.abstractmethod
     async def open_tcp_stream(

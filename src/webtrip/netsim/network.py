@@ -19,11 +19,14 @@ TCP streams are :class:`~webtrip.netsim.stream.SimStream`: the host's TCP
 from __future__ import annotations
 
 import random
-from typing import Protocol
+from collections.abc import Callable
+from typing import Protocol, TypeVar
 
 from webtrip.net import DatagramEndpoint, DatagramHandler, Network, Stream, StreamHandler
 from webtrip.net.base import TcpListener
 from webtrip.netsim.stream import SimStream
+
+T = TypeVar("T")
 
 
 class WorldClock(Protocol):
@@ -62,6 +65,10 @@ class SimNetwork(Network):
 
     def wall_time(self) -> float:
         return self.world.wall_time()
+
+    async def run_blocking(self, work: Callable[[], T]) -> T:
+        """Run ``work`` at once: no virtual time passes while it runs, and no thread is used."""
+        return work()
 
     async def open_udp_endpoint(
         self,

@@ -10,10 +10,15 @@
 - **Ranges** (RFC 9110 §14): one byte range → ``206 Partial Content`` with
   ``Content-Range``; a range past the end → ``416``; several ranges are
   answered with the whole file (allowed, and simpler for everyone).
-- **gzip**: text types, when the client accepts it and the file is worth it;
-  the compressed form is a different representation, so it has its own ETag
-  and every answer for a compressible type says ``Vary: Accept-Encoding``.
-  Compressed forms and small files are kept in bounded memory caches.
+- **gzip**: text types from 256 bytes to 8 MiB, when the client accepts it
+  (nginx's ``gzip_types``: the choice never depends on how well a file
+  compresses, so it is made without compressing — a ``HEAD`` gets the same
+  answer as a ``GET`` and never costs a compression). The compressed form is a
+  different representation, so it has its own ETag, and every answer for a
+  compressible type says ``Vary: Accept-Encoding``. A file is compressed once
+  per version (size and mtime) and the result kept in a bounded LRU cache
+  shared by every connection; larger text files are sent as they are, with
+  ``sendfile`` (as a static site without ``gzip_static`` for them would).
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ from typing import BinaryIO
 from webtrip.web.http1 import Request
 
 COMPRESS_MIN = 256  # smaller files gain nothing from gzip
-COMPRESS_MAX = 8 * 1024 * 1024  # larger files are sent as they are
+COMPRESS_MAX = 8 * 1024 * 1024  # larger files are sent as they are (compressing 8 MiB: ~0.25 s)
+COMPRESS_INLINE = 64 * 1024  # compressing up to this takes about a millisecond: no thread
 SMALL_FILE = 256 * 1024  # files up to this size are kept in memory
 _COMPRESSIBLE = re.compile(
     r"^(text/|application/(javascript|json|xml|xhtml\+xml|manifest\+json|wasm)|image/svg\+xml)"
@@ -241,6 +247,7 @@ class FileCache:
             collections.OrderedDict()
         )
         self._bytes = 0
+        self.compressions = 0  # gzip forms made and kept: a HEAD never adds one
 
     def _get(self, key: tuple[str, bool], stamp: _Stamp) -> bytes | None:
         entry = self._entries.get(key)
@@ -272,22 +279,46 @@ class FileCache:
             self._put(key, stamp, data)
         return data
 
-    def gzipped(self, rep: Representation, file: BinaryIO) -> bytes | None:
-        """The gzip form of a compressible ``file`` (open), or None if not worth it."""
-        if not rep.compressible or not COMPRESS_MIN <= rep.size <= COMPRESS_MAX:
+    def gzipped(self, rep: Representation) -> bytes | None:
+        """The gzip form of ``rep`` if it is already compressed, else None (never compresses)."""
+        return self._get((str(rep.path), True), (rep.size, rep.mtime))
+
+    def compress(self, rep: Representation, fd: int) -> bytes | None:
+        """Read the file open as ``fd`` (as ``rep`` describes it), gzip it and keep the result.
+
+        Returns None if the file changed while being read (it is then sent as it is).
+        This is the slow part (about 25 ms a megabyte): a server runs it off its
+        event loop. It reads with ``pread``, so it shares no file position with
+        anyone, and it may run in another thread: the cache is only touched
+        at the end, in one step.
+        """
+        try:
+            raw = os.pread(fd, rep.size + 1, 0)
+        except OSError:
             return None
-        key, stamp = (str(rep.path), True), (rep.size, rep.mtime)
-        data = self._get(key, stamp)
-        if data is None:
-            raw = _read(file, rep.size)
-            if raw is None:
-                return None
-            # mtime=0: the same file always compresses to the same bytes.
-            data = gzip.compress(raw, compresslevel=6, mtime=0)
-            if len(data) >= rep.size:
-                data = b""  # remembered as "not worth it"
-            self._put(key, stamp, data)
-        return data or None
+        if len(raw) != rep.size:
+            return None
+        # mtime=0: the same file always compresses to the same bytes.
+        return gzip.compress(raw, compresslevel=6, mtime=0)
+
+    def keep_gzipped(self, rep: Representation, data: bytes) -> None:
+        """Remember ``data`` as the gzip form of ``rep`` (called on the event loop)."""
+        self._put((str(rep.path), True), (rep.size, rep.mtime), data)
+        self.compressions += 1
+
+
+def gzip_applies(rep: Representation, request: Request) -> bool:
+    """True if the answer to ``request`` is ``rep``'s gzip form (decided without compressing).
+
+    A compressible type of COMPRESS_MIN to COMPRESS_MAX bytes, asked for whole
+    (a range is of the file as it is) by a client that accepts gzip.
+    """
+    return (
+        rep.compressible
+        and COMPRESS_MIN <= rep.size <= COMPRESS_MAX
+        and request.header("range") is None
+        and accepts_gzip(request)
+    )
 
 
 def _read(file: BinaryIO, size: int) -> bytes | None:

@@ -44,8 +44,11 @@ def listing_page(folder: Path, url_path: str, server: str) -> bytes:
         if name.startswith("."):
             continue
         is_dir = (folder / name).is_dir()
-        shown = name + ("/" if is_dir else "")
-        href = urllib.parse.quote(name) + ("/" if is_dir else "")
+        # A name that is not UTF-8 is shown with its odd bytes escaped (caf\xe9.txt)
+        # and linked by its very bytes, percent-encoded (caf%E9.txt), as nginx does.
+        raw = os.fsencode(name)
+        shown = raw.decode("utf-8", "backslashreplace") + ("/" if is_dir else "")
+        href = urllib.parse.quote(raw) + ("/" if is_dir else "")
         items.append(f'<li><a href="{html.escape(href)}">{html.escape(shown)}</a></li>')
     title = f"Index of {url_path}"
     body = f"<h1>{html.escape(title)}</h1><ul>{''.join(items)}</ul>"

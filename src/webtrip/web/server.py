@@ -54,6 +54,7 @@ from webtrip.web.sites import (
 )
 
 ALLOWED = "GET, HEAD, OPTIONS"
+SEND_SLICE = 64 * 1024  # a body held in memory is sent this much at a time
 
 
 @dataclass
@@ -100,6 +101,11 @@ class _Reply:
     offset: int = 0
     count: int = 0
     close: bool = False
+    # The body is this file's gzip form, made (or taken from the cache) when it is sent.
+    gzip: Representation | None = None
+    # A HEAD for a gzip form not made yet: its length is known only by making it, so
+    # Content-Length is left out (RFC 9110 §9.3.2 allows it) rather than compress for HEAD.
+    length_unknown: bool = False
 
 
 class _Truncated(Exception):
@@ -124,6 +130,10 @@ class WebServer:
         self.actor = actor
         self.options = options or WebServerOptions()
         self.cache = FileCache()
+        # Big files being compressed (off the event loop): every request for the same
+        # file version waits for the one compression, and at most two run at once.
+        self._compressing: dict[tuple[str, int, float], asyncio.Task[bytes | None]] = {}
+        self._compressors = asyncio.Semaphore(2)
         self.resolver = CachedResolver(network.now)
         self._languages: dict[Site, tuple[float, tuple[str, ...]]] = {}
         self.listeners: list[TcpListener] = []
@@ -394,15 +404,19 @@ class WebServer:
         handle: BinaryIO,
         language: _Language | None = None,
     ) -> _Reply:
-        """The reply for a file open as ``handle``; the reply keeps it if it sends from it."""
-        gzipped = None
-        if rep.compressible and request.header("range") is None and files.accepts_gzip(request):
-            gzipped = self.cache.gzipped(rep, handle)
+        """The reply for a file open as ``handle``; the reply keeps it if it sends from it.
+
+        Whether the answer is the gzip form is decided without compressing
+        (:func:`files.gzip_applies`); the compression itself, if the form is not
+        cached yet, happens when a GET's body is about to be sent — never for HEAD
+        or for a 304.
+        """
+        gzipped = files.gzip_applies(rep, request)
         etag = rep.etag
         if language is not None and language.negotiated:
             # Each language of one URL is its own representation: its own ETag.
             etag = etag[:-1] + f'-{language.language}"'
-        if gzipped is not None:
+        if gzipped:
             etag = etag[:-1] + '-gzip"'
         headers = [
             ("Content-Type", rep.content_type),
@@ -424,9 +438,14 @@ class WebServer:
             return _Reply(304, headers)
         if status == 412:
             return self._error(412, "the file has changed since the client last saw it")
-        if gzipped is not None:
+        if gzipped:
             headers.append(("Content-Encoding", "gzip"))
-            return _Reply(200, headers, gzipped)
+            made = self.cache.gzipped(rep)
+            if made is not None:
+                return _Reply(200, headers, made)
+            if request.method == "HEAD":
+                return _Reply(200, headers, length_unknown=True)
+            return _Reply(200, headers, gzip=rep, handle=handle)
         wanted = files.byte_range(request, rep.size, etag, rep.last_modified)
         if wanted == "unsatisfiable":
             reply = self._error(416, "the requested range is beyond the end of the file")
@@ -472,10 +491,67 @@ class WebServer:
         sent and recorded.
         """
         try:
+            if reply.gzip is not None and reply.handle is not None:
+                await self._make_gzip_body(reply, reply.gzip, reply.handle)
             await self._send_reply(stream, connection, request, reply, received)
         finally:
             if reply.handle is not None:
                 reply.handle.close()
+
+    async def _make_gzip_body(self, reply: _Reply, rep: Representation, handle: BinaryIO) -> None:
+        """Make ``reply``'s body the gzip form of ``rep`` (compressing it once, if not cached).
+
+        If the file changed while it was read, the reply becomes the file as it is
+        (its own ETag, no Content-Encoding), sent from ``handle``.
+        """
+        made = self.cache.gzipped(rep)
+        if made is None:
+            if rep.size <= files.COMPRESS_INLINE:
+                made = self.cache.compress(rep, handle.fileno())
+                if made is not None:
+                    self.cache.keep_gzipped(rep, made)
+            else:
+                key = (str(rep.path), rep.size, rep.mtime)
+                task = self._compressing.get(key)
+                if task is None:
+                    # The task owns its own descriptor: this connection's may be
+                    # closed (a timeout, a reset) before the compression ends.
+                    task = asyncio.ensure_future(self._compress(rep, os.dup(handle.fileno())))
+                    self._compressing[key] = task
+                    task.add_done_callback(lambda _: self._compressing.pop(key, None))
+                made = await asyncio.shield(task)
+        if made is not None:
+            reply.body = made
+            return
+        reply.headers = [
+            (name, value.replace('-gzip"', '"') if name == "ETag" else value)
+            for name, value in reply.headers
+            if name != "Content-Encoding"
+        ]
+        reply.file, reply.offset, reply.count = rep, 0, rep.size
+
+    async def _compress(self, rep: Representation, fd: int) -> bytes | None:
+        """Compress the file open as ``fd`` in the world's worker (a thread), then keep it."""
+
+        started = False
+
+        def work() -> bytes | None:
+            nonlocal started
+            started = True
+            try:
+                return self.cache.compress(rep, fd)
+            finally:
+                os.close(fd)
+
+        try:
+            async with self._compressors:
+                made = await self.network.run_blocking(work)
+        finally:
+            if not started:  # stopped before the work began (the server shut down)
+                os.close(fd)
+        if made is not None:
+            self.cache.keep_gzipped(rep, made)
+        return made
 
     async def _send_reply(
         self,
@@ -490,7 +566,7 @@ class WebServer:
         length = reply.count if reply.file is not None else len(reply.body)
         headers = [("Server", self.options.server_name), ("Date", self._date_header())]
         headers += reply.headers
-        if reply.status not in (204, 304):
+        if reply.status not in (204, 304) and not reply.length_unknown:
             headers.append(("Content-Length", str(length)))
         if reply.close:
             headers.append(("Connection", "close"))
@@ -502,10 +578,14 @@ class WebServer:
         trace = self.trace
         body_sent = 0
         truncated = None
-        if reply.handle is None or not send_body:
-            payload = head + reply.body if send_body and reply.body else head
-            await stream.send_all(payload)
-            body_sent = len(reply.body) if send_body else 0
+        if reply.file is None or reply.handle is None or not send_body:
+            body = reply.body if send_body else b""
+            # A big body (a cached gzip form, shared by every connection) goes out in
+            # slices: a client that does not read holds one slice, never a copy of it.
+            await stream.send_all(head + body[:SEND_SLICE])
+            for start in range(SEND_SLICE, len(body), SEND_SLICE):
+                await stream.send_all(body[start : start + SEND_SLICE])
+            body_sent = len(body)
         else:
             await stream.send_all(head)
             try:

@@ -5,7 +5,8 @@ folder, and one may be the default for any other name. Turning a URL path
 into a file is where static servers are most often broken, so it is done in
 one place, with one rule: **the answer is a file inside the site's folder, or
 no file at all**. The path is percent-decoded once; encoded slashes and
-backslashes, NUL, and ``..`` segments are refused; hidden names (a leading
+backslashes, NUL, and ``..`` segments are refused (any other bytes,
+UTF-8 or not, name the same bytes on disk); hidden names (a leading
 dot, except ``/.well-known/``) are not served; and the real path, after
 following every symlink, must still be inside the folder — compared as paths
 (``is_relative_to``), never as string prefixes (the CVE-2023-29159 mistake).
@@ -136,10 +137,9 @@ def resolve(site: Site, url_path: str, query: str = "", *, index: str = "index.h
         lowered = raw.lower()
         if "%2f" in lowered or "%5c" in lowered or "%00" in lowered:
             return Refused(400, "encoded slashes, backslashes and NUL are not allowed in a path")
-        try:
-            segment = urllib.parse.unquote(raw, errors="strict")
-        except UnicodeDecodeError:
-            return Refused(400, "the path is not valid UTF-8 once decoded")
+        # Percent-encoded bytes name the bytes on disk, UTF-8 or not (as nginx):
+        # b"caf\xe9.txt" is /caf%E9.txt, held as the str os.fsdecode gives it.
+        segment = os.fsdecode(urllib.parse.unquote_to_bytes(raw))
         if "\\" in segment or "\x00" in segment:
             return Refused(400, "backslashes and NUL are not allowed in a path")
         if segment == "..":
@@ -162,7 +162,7 @@ def resolve(site: Site, url_path: str, query: str = "", *, index: str = "index.h
         return Refused(403, "this file cannot be read")
 
     if stat.S_ISDIR(info.st_mode):
-        clean = "/" + "/".join(urllib.parse.quote(s) for s in segments)
+        clean = "/" + "/".join(urllib.parse.quote(os.fsencode(s)) for s in segments)
         if not url_path.endswith("/"):
             # Built from the clean segments: never "//host/...", so never an
             # open redirect to another site (CVE-2021-28861).
