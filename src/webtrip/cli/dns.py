@@ -25,6 +25,8 @@ from webtrip.cli.common import (
     out_console,
     parse_listen,
     serve_until_stopped,
+    sized_connection_cap,
+    told_when_out_of_descriptors,
 )
 from webtrip.cli.options import Seconds, count
 from webtrip.dns.authority import Authority
@@ -35,7 +37,7 @@ from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneError, ZoneSet, load_zone
 from webtrip.labs import internet_root_hints
 from webtrip.net import Address, RealNetwork, format_address, parse_address
-from webtrip.outcomes import EXIT_NO_REPLY, EXIT_USAGE
+from webtrip.outcomes import EXIT_NO_REPLY, EXIT_USAGE, N_
 from webtrip.report.dns import (
     dig_text,
     message_json,
@@ -117,8 +119,9 @@ def serve(
     """
     zones = load_zones(zone_specs)
     addresses = parse_listen(listen, 53)
+    max_tcp_connections = sized_connection_cap(max_tcp_connections, N_("TCP connections"))
 
-    network = RealNetwork()
+    network = RealNetwork(on_exhausted=told_when_out_of_descriptors)
     trace = Trace(time.monotonic, keep=False, enabled=log)
     if log:
         trace.subscribe(_log_printer(trace))
