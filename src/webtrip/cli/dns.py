@@ -91,17 +91,27 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
     help="Seconds an idle TCP connection is kept open.",
 )
 @click.option(
+    "--tcp-send-timeout",
+    default=5.0,
+    show_default=True,
+    type=Seconds(0.1),
+    help="Seconds a TCP client may leave its answers unread before the connection is reset.",
+)
+@click.option(
     "--max-tcp-connections",
     default=128,
     show_default=True,
     type=count(1, 65_535),
-    help="TCP connections served at once; more are closed at once.",
+    help="TCP connections served at once. When all are open, the one idle longest "
+    "(or whose answers wait longest unread) is closed to make room; if all are busy, "
+    "the new one is closed.",
 )
 def serve(
     zone_specs: tuple[str, ...],
     listen: tuple[str, ...],
     log: bool,
     tcp_idle_timeout: float,
+    tcp_send_timeout: float,
     max_tcp_connections: int,
 ) -> None:
     """Serve zones as an authoritative DNS server (UDP and TCP) until Ctrl-C.
@@ -130,6 +140,7 @@ def serve(
         Authority(zones),
         trace,
         tcp_idle_timeout=tcp_idle_timeout,
+        tcp_send_timeout=tcp_send_timeout,
         max_tcp_connections=max_tcp_connections,
     )
     names = ", ".join(str(zone.origin) for zone in zones)
