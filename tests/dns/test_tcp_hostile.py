@@ -81,6 +81,9 @@ def test_non_reading_pipeliners_get_bounded_memory_and_are_closed_after_the_send
                 time.sleep(0.05)
         time.sleep(0.5)
         grown = _rss_mb(pid) - before
+        # Nobody reads for a while longer, so every send timeout (1 s) fires: reading
+        # now, before it had, would drain the answers and let the server go on.
+        time.sleep(2.5)
         closed = sum(_closed_by_server(sock, 6) for sock, _ in socks)
         for sock, _ in socks:
             sock.close()
