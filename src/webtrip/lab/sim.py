@@ -227,10 +227,10 @@ def run(
     browser_end = next(end for end in browser_link.ends if end.node_name == lab.browser_host)
     other_end = browser_link.peer_of(browser_end)
     trace = world.trace
-    trace.record(describe_network(lab, world.links))
     trace.record(LinkConditionsSet(
         0.0, "network", (browser_end.node_name, other_end.node_name), browser_link.latency,
         browser_link.bandwidth, browser_link.loss, browser_link.mtu))  # fmt: skip
+    trace.record(describe_network(lab, world.links))
     for fault in faults:
         sender = {FROM_BROWSER: browser_end, TO_BROWSER: other_end}.get(fault.sender or "")
         if fault.action == "drop":

@@ -59,6 +59,11 @@ stream"; the rest is counted, not kept (``truncated``)."""
 _METHODS = (b"GET ", b"HEAD ", b"POST ", b"PUT ", b"DELETE ", b"OPTIONS ", b"PATCH ")
 
 
+def N_(text: str) -> str:
+    """Marks ``text`` for the catalog; it is translated where it is used."""
+    return text
+
+
 def both(say: Callable[[str], str]) -> Text:
     """``say(language)`` in every language the app switches between."""
     return {language: say(language) for language in LANGUAGES}
@@ -132,8 +137,8 @@ def packet_label(packet: Packet, message_kind: str) -> Text:
         return both(lambda _language: text)
     if message_kind.startswith("dns") and packet.udp is not None:
         asked = _dns_words(packet.udp.payload)
-        words = {"dns-query": "DNS query {question}", "dns-answer": "DNS answer {question}",
-                 "dns-referral": "DNS referral {question}"}[message_kind]  # fmt: skip
+        words = {"dns-query": N_("DNS query {question}"), "dns-answer": N_("DNS answer {question}"),
+                 "dns-referral": N_("DNS referral {question}")}[message_kind]  # fmt: skip
         return both(lambda language: translation(language).gettext(words).format(question=asked))
     if message_kind in ("request", "response"):
         payload = packet.ip.payload[len(packet.ip.payload) - packet.payload_size :]
@@ -153,7 +158,7 @@ def packet_label(packet: Packet, message_kind: str) -> Text:
     if packet.icmp is not None:
         kind, code = packet.icmp.type, packet.icmp.code
         return both(lambda _language: f"ICMP {kind}/{code}")
-    return both(lambda language: translation(language).gettext("a packet of {size} bytes")
+    return both(lambda language: translation(language).gettext(N_("a packet of {size} bytes"))
                 .format(size=number(packet.size, language)))  # fmt: skip
 
 
@@ -352,8 +357,8 @@ def _logical_messages(trace: Trace, index_of: dict[int, int]) -> list[dict[str, 
                 counts = int.from_bytes(wire[6:8]), int.from_bytes(wire[8:10])
                 kind = "dns-referral" if counts[0] == 0 and counts[1] and not wire[2] & 0x04 \
                     else "dns-answer"  # fmt: skip
-            words = {"dns-query": "DNS query {question}", "dns-answer": "DNS answer {question}",
-                     "dns-referral": "DNS referral {question}"}[kind]  # fmt: skip
+            words = {"dns-query": N_("DNS query {question}"), "dns-answer": N_("DNS answer {question}"),
+                     "dns-referral": N_("DNS referral {question}")}[kind]  # fmt: skip
             asked = _dns_words(wire)
             messages.append(_message(event.actor, owner.get(peer, event.peer[0]), event.t, kind,
                 {language: translation(language).gettext(words).format(question=asked)
@@ -364,7 +369,7 @@ def _logical_messages(trace: Trace, index_of: dict[int, int]) -> list[dict[str, 
             done = opened.get(event.connection)
             message = _message(event.actor, peers[event.connection], event.t, "connect",
                 both(lambda language: translation(language).gettext(
-                    "TCP connection (three-way handshake)")), [i])  # fmt: skip
+                    N_("TCP connection (three-way handshake)"))), [i])  # fmt: skip
             if done is not None:
                 message["t_end"] = _t(done.t)
                 message["events"].append(index_of[id(done)])
@@ -374,7 +379,7 @@ def _logical_messages(trace: Trace, index_of: dict[int, int]) -> list[dict[str, 
             messages.append(_message(event.actor, to, event.t, "request",
                                      both(lambda _l: "HTTP request"), [i]))  # fmt: skip
             messages[-1]["label"] = {
-                language: translation(language).gettext("HTTP request {number}")
+                language: translation(language).gettext(N_("HTTP request {number}"))
                 .format(number=event.request) for language in LANGUAGES}  # fmt: skip
         elif isinstance(event, HttpResponseStarted):
             source = peers.get(event.connection, "web")
