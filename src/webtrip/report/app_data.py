@@ -81,16 +81,11 @@ def app_data(trace: Trace) -> dict[str, Any]:
     index_of = {id(event): i for i, event in enumerate(trace.events)}
     views, frames, row_of = packet_views(trace, "en")
     views = _views_in_both(trace, views)
-    frame_of: dict[bytes, int] = {}
-    for event in trace.of_type(PacketCaptured):
-        if event.direction != "drop" and event.data not in frame_of:
-            frame_of[event.data] = len(frame_of)
+    frame_of = {base64.b64decode(frame["bytes"]): n for n, frame in enumerate(frames)}
     flights, messages = flights_and_messages(trace, index_of)
-    captures = trace.of_type(PacketCaptured)
     for flight in flights:
         data = captures_by_index(trace, flight["sent_event"])
         flight["frame"] = frame_of.get(data) if data is not None else None
-    del captures
     steps = _steps(trace, index_of)
     events = _events(trace, steps, row_of, views, flights, messages)
     for frame in frames:

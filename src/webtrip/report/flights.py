@@ -357,7 +357,8 @@ def _logical_messages(trace: Trace, index_of: dict[int, int]) -> list[dict[str, 
                 counts = int.from_bytes(wire[6:8]), int.from_bytes(wire[8:10])
                 kind = "dns-referral" if counts[0] == 0 and counts[1] and not wire[2] & 0x04 \
                     else "dns-answer"  # fmt: skip
-            words = {"dns-query": N_("DNS query {question}"), "dns-answer": N_("DNS answer {question}"),
+            words = {"dns-query": N_("DNS query {question}"),
+                     "dns-answer": N_("DNS answer {question}"),
                      "dns-referral": N_("DNS referral {question}")}[kind]  # fmt: skip
             asked = _dns_words(wire)
             messages.append(_message(event.actor, owner.get(peer, event.peer[0]), event.t, kind,
