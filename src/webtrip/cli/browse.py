@@ -91,7 +91,7 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
     default=50,
     show_default=True,
     type=count(1, 4096),
-    help="Largest response accepted, in megabytes (as sent and decoded).",
+    help="Largest response accepted, in megabytes (as sent; HTML and CSS once decoded too).",
 )
 @click.option(
     "--max-page-size",
