@@ -46,7 +46,6 @@ import harness
 HOST = harness.HOST
 ORIGIN = "example.test"
 ZONE = harness.ROOT / "tests" / "data" / "zones" / "example.test.zone"
-AFTER_WAIT_S = 3.0  # seconds between the attackers leaving and the "RSS after" reading
 Row = dict[str, Any]
 
 
@@ -65,10 +64,11 @@ class Scale:
     flood_pps: int  # 6. junk packets per second
     images: int  # 7. gzip-bomb images on the page
     zone_records: int  # 8. records in the big zone
+    after_wait: float  # seconds between the attackers leaving and the "RSS after" reading
 
 
-FULL = Scale(10.0, 128, 4 << 20, 300, 8, 2500, 3000, 1500, 15000, 10, 300_000)
-QUICK = Scale(2.0, 16, 1 << 20, 30, 2, 200, 200, 1100, 15000, 2, 20_000)
+FULL = Scale(10.0, 128, 4 << 20, 300, 8, 2500, 3000, 1500, 15000, 10, 300_000, 3.0)
+QUICK = Scale(2.0, 16, 1 << 20, 30, 2, 200, 200, 1100, 15000, 2, 10_000, 1.0)
 
 
 # ---------------------------------------------------------------------------------------
@@ -224,11 +224,12 @@ class Lab:
                 for _ in range(5000)
             ]
             chunks, size = [], 0
-            while size < megabytes << 20:
+            while size < megabytes * 1_000_000:
                 line = " ".join(rng.choices(words, k=12)) + "\n"
                 chunks.append(line)
                 size += len(line)
-            (self.site / "big.txt").write_text("".join(chunks))
+            data = "".join(chunks)[: megabytes * 1_000_000]  # 8 MB ≤ webtrip's gzip limit
+            (self.site / "big.txt").write_text(data)
             self._big = megabytes
         return "/big.txt"
 
@@ -367,7 +368,9 @@ def web_honest(port: int, path: str, seconds: float) -> dict[str, Any]:
         f"http://{HOST}:{port}{path}",
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
-    counts = parse_wrk(done.stdout + done.stderr)
+    counts: dict[str, Any] = parse_wrk(done.stdout + done.stderr)
+    if not counts["requests"]:  # nothing answered: keep what wrk said
+        counts["output"] = (done.stdout + done.stderr)[-600:]
     ok = counts["requests"] - counts["non2xx"]
     failed = counts["non2xx"] + counts["connect"] + counts["timeout"] + counts["read"]
     return {
@@ -489,13 +492,13 @@ def background(target: Callable[[threading.Event], Any]) -> Iterator[dict[str, A
         thread.join(timeout=30)
 
 
-def measured(server: Server, attack: Callable[[], dict[str, Any]]) -> Row:
+def measured(server: Server, attack: Callable[[], dict[str, Any]], wait: float) -> Row:
     """``attack()`` (attackers + honest figures), then memory: base, peak, after."""
     base = memory_mb(server.pgid, "VmRSS")
     row: Row = {"server": server.name, "rss_before_mb": base}
     row |= attack()
     row["peak_mb"] = memory_mb(server.pgid, "VmHWM")
-    time.sleep(AFTER_WAIT_S)
+    time.sleep(wait)
     row["rss_after_mb"] = memory_mb(server.pgid, "VmRSS")
     row["alive"] = server.proc.poll() is None
     return row
@@ -521,14 +524,14 @@ def attack_dns_pipeline(lab: Lab, s: Scale) -> Iterator[Row]:
 
     for name in ("webtrip-dns", *lab.peers("nsd")):
         with lab.server(name) as server:
-            yield measured(server, attack(server))
+            yield measured(server, attack(server), s.after_wait)
     with (
         lab.server("nsd" if lab.has("nsd") else "webtrip-dns") as upstream,
         lab.server("webtrip-resolver", upstream=upstream.port) as server,
     ):
         query = dns.message.make_query(f"big.{ORIGIN}", "TXT")
         dns.query.tcp(query, HOST, port=server.port, timeout=5)  # cached first
-        yield measured(server, attack(server))
+        yield measured(server, attack(server), s.after_wait)
 
 
 def attack_gzip_noread(lab: Lab, s: Scale) -> Iterator[Row]:
@@ -545,7 +548,7 @@ def attack_gzip_noread(lab: Lab, s: Scale) -> Iterator[Row]:
                 close_all(conns)
                 return {"attackers": len(conns)} | honest
 
-            yield measured(server, run)
+            yield measured(server, run, s.after_wait)
 
 
 def fetch_all(port: int, request: bytes, stop: threading.Event, limit: int) -> int:
@@ -589,7 +592,7 @@ def attack_gzip_loop(lab: Lab, s: Scale) -> Iterator[Row]:
                     "attack_fetches": [b.get("result") for b in loops],
                 }
 
-            yield measured(server, run)
+            yield measured(server, run, s.after_wait)
 
 
 def attack_idle(lab: Lab, s: Scale) -> Iterator[Row]:
@@ -606,7 +609,7 @@ def attack_idle(lab: Lab, s: Scale) -> Iterator[Row]:
                 close_all(conns)
                 return {"attackers": len(conns)} | honest
 
-            yield measured(server, run) | {"attack": "idle-web"}
+            yield measured(server, run, s.after_wait) | {"attack": "idle-web"}
     for name in ("webtrip-dns", *lab.peers("nsd")):
         with lab.server(name) as server:
 
@@ -616,7 +619,7 @@ def attack_idle(lab: Lab, s: Scale) -> Iterator[Row]:
                 close_all(conns)
                 return {"attackers": len(conns)} | honest
 
-            yield measured(server, run_dns) | {"attack": "idle-dns"}
+            yield measured(server, run_dns, s.after_wait) | {"attack": "idle-dns"}
 
 
 def attack_fds(lab: Lab, s: Scale) -> Iterator[Row]:
@@ -648,7 +651,7 @@ def attack_fds(lab: Lab, s: Scale) -> Iterator[Row]:
                     }
                 )
 
-            yield measured(server, run)
+            yield measured(server, run, s.after_wait)
 
 
 def random_case(name: str, rng: random.Random) -> str:
@@ -694,7 +697,9 @@ def attack_dns_costly(lab: Lab, s: Scale) -> Iterator[Row]:
         with lab.server(name) as server:
             lower = dnsperf_qps(server.port, files["lower"], s.duration)
             row = measured(
-                server, lambda server=server: dnsperf_qps(server.port, files["0x20"], s.duration)
+                server,
+                lambda server=server: dnsperf_qps(server.port, files["0x20"], s.duration),
+                s.after_wait,
             )
             yield row | {"attack": "0x20-chain", "lowercase_per_s": lower["honest_per_s"]}
         with lab.server(name) as server:
@@ -707,18 +712,18 @@ def attack_dns_costly(lab: Lab, s: Scale) -> Iterator[Row]:
                 return honest | (b.get("result") or {})
 
             quiet = dnsperf_qps(server.port, files["www"], min(2.0, s.duration))
-            yield measured(server, run) | {
+            yield measured(server, run, s.after_wait) | {
                 "attack": "junk-flood",
                 "honest_alone_per_s": quiet["honest_per_s"],
             }
 
 
 def bomb(decoded: int, rng: random.Random) -> bytes:
-    """A gzip body of ``decoded`` bytes that compresses ~100× (a random byte in each 100)."""
-    block = bytearray(100)
+    """A gzip body of ``decoded`` bytes that compresses ~100× (a random byte in each 400)."""
+    block = bytearray(400)
     out = bytearray()
     while len(out) < decoded:
-        block[rng.randrange(100)] = rng.randrange(256)
+        block[rng.randrange(400)] = rng.randrange(256)
         out += block
     return gzip.compress(bytes(out[:decoded]), compresslevel=9, mtime=0)
 
@@ -828,16 +833,29 @@ def attack_zone_load(lab: Lab, s: Scale) -> Iterator[Row]:
     """8. A big zone: webtrip's time to its first answer and RSS, vs nsd-checkzone."""
     zone = lab.work / "big.zone"
     big_zone(zone, s.zone_records)
+    port, limit = free_port(), 300.0
+    argv = [*lab.webtrip_python(), "dns", "serve", "--zone", str(zone), "--listen",
+            f"{HOST}:{port}"]  # fmt: skip
+    ready = dns_ready(port, f"h1.{ORIGIN}")
     start = time.monotonic()
-    with lab.server("webtrip-dns", zone=zone, probe=f"h1.{ORIGIN}") as server:
+    with (lab.work / "zone-load.log").open("wb") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=lab.env,
+                                stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+    try:
+        while not (answered := ready()) and proc.poll() is None:
+            if time.monotonic() - start > limit:
+                break
+            time.sleep(0.2)
         loaded = time.monotonic() - start
-        yield {
-            "server": "webtrip",
-            "records": s.zone_records,
-            "load_s": round(loaded, 2),
-            "peak_mb": memory_mb(server.pgid, "VmHWM"),
-            "rss_after_mb": memory_mb(server.pgid, "VmRSS"),
-        }
+        yield {"server": "webtrip", "records": s.zone_records,
+               "load_s": round(loaded, 2) if answered else None,
+               "error": None if answered else f"no answer after {loaded:.0f} s",
+               "peak_mb": memory_mb(proc.pid, "VmHWM"),
+               "rss_after_mb": memory_mb(proc.pid, "VmRSS")}  # fmt: skip
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+        proc.wait(timeout=10)
     if lab.has("nsd-checkzone"):
         checkzone = harness.find_program("nsd-checkzone")
         assert checkzone
@@ -979,7 +997,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     scale = QUICK if args.quick else FULL
     nofile = raise_nofile()
-    needed = max(scale.idle_dns, scale.idle_web, scale.gzip_clients, scale.fd_flood) + 200
+    sockets = {"dns-pipeline": scale.pipeliners, "gzip-noread": scale.gzip_clients,
+               "idle": max(scale.idle_web, scale.idle_dns), "fds": scale.fd_flood}  # fmt: skip
+    needed = max(sockets.get(name, 0) for name in args.attacks) + 200
     if nofile < needed:
         raise harness.BenchError(f"RLIMIT_NOFILE is {nofile}; this run needs {needed}")
     programs = ("nginx", "nsd", "wrk", "dnsperf")
