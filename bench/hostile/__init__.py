@@ -367,7 +367,11 @@ def web_honest(port: int, path: str, seconds: float) -> dict[str, Any]:
         "2s",
         f"http://{HOST}:{port}{path}",
     ]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30)
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 15)
+    except subprocess.TimeoutExpired:  # its connections hung: nothing was answered
+        return {"honest_ok": 0, "honest_failed": 4, "honest_per_s": 0.0, "honest_pct": 0.0,
+                "wrk": {"hung": f"still running {seconds + 15:g} s later, killed"}}  # fmt: skip
     counts: dict[str, Any] = parse_wrk(done.stdout + done.stderr)
     if not counts["requests"]:  # nothing answered: keep what wrk said
         counts["output"] = (done.stdout + done.stderr)[-600:]
@@ -1034,8 +1038,9 @@ def main(argv: list[str] | None = None) -> int:
                         row = {"attack": name} | row
                         print(f"#   {json.dumps(row)[:300]}", file=sys.stderr)
                         rows.append(row)
-                except harness.BenchError as exc:
-                    rows.append({"attack": name, "server": "?", "error": str(exc)[:500]})
+                except (harness.BenchError, OSError, subprocess.SubprocessError) as exc:
+                    error = f"{type(exc).__name__}: {exc}"[:500]
+                    rows.append({"attack": name, "server": "?", "error": error})
                     status = 1
                 rounds.append(rows)
             report["rounds"].append({"attack": name, "runs": rounds})
