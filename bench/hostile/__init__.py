@@ -504,6 +504,9 @@ def measured(server: Server, attack: Callable[[], dict[str, Any]], wait: float) 
     row["peak_mb"] = memory_mb(server.pgid, "VmHWM")
     time.sleep(wait)
     row["rss_after_mb"] = memory_mb(server.pgid, "VmRSS")
+    # A server may go on growing after the attackers left (answers to queries it had read):
+    # the peak is the high-water mark read last.
+    row["peak_mb"] = max(row["peak_mb"], memory_mb(server.pgid, "VmHWM"))
     row["alive"] = server.proc.poll() is None
     return row
 
