@@ -92,7 +92,7 @@ def shown(value: Any, limit: int = 40) -> str:
     """``value`` as short JSON: what a learner sees of a wrong value (NaN stays NaN)."""
     if isinstance(value, str) and len(value) > limit:
         value = value[:limit]
-        return json.dumps(value)[:-1] + "…\""
+        return json.dumps(value)[:-1] + '…"'
     if isinstance(value, list) and len(value) > 3:
         return "[" + ", ".join(shown(v, 10) for v in value[:3]) + ", …]"
     if isinstance(value, dict) and len(value) > 3:
