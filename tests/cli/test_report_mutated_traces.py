@@ -125,7 +125,7 @@ def test_the_mutations_are_the_same_every_time(base):
     ("mutate", "words"),
     [
         (lambda doc: doc["events"][12].update(t=math.nan),
-         "events[12].t: expected a finite number from 0 to 100,000,000, got NaN"),
+         "events[12].t: expected a finite number from 0 to 10,000,000,000, got NaN"),
         (lambda doc: doc.update(events=None),
          "events: expected a list of at most 10,000,000 items, got null"),
         (lambda doc: doc["events"][0].update(bandwidth=1e308),
@@ -154,7 +154,7 @@ def test_the_problem_is_told_in_spanish(base, tmp_path):
     done = webtrip("--lang", "es", "report", "bad.json", "--har", "x.har", cwd=tmp_path)
     assert assert_one_clear_sentence(done, 2) == (
         "webtrip: bad.json no es una traza de webtrip: events[12].t: se esperaba un número "
-        "finito entre 0 y 100.000.000, pero hay NaN"
+        "finito entre 0 y 10.000.000.000, pero hay NaN"
     )
 
 

@@ -31,10 +31,11 @@ from webtrip.trace.events import Bounds, Event, event_types
 FORMAT_VERSION = 1
 """The trace format this code writes and reads (``"webtrip_trace": 1``)."""
 
-MAX_SECONDS = 1e8
-"""The longest time a trace holds (about three years): times are seconds from the start."""
+MAX_SECONDS = 1e10
+"""The longest time a trace holds (about 317 years): times from the start, and cache
+lifetimes (a max-age of 2**31 seconds, a tenth of the time since a 1990 Last-Modified)."""
 MAX_WALL_START = 4e9
-"""The latest start (Unix seconds, in 2096): start plus any time still fits a pcap's clock."""
+"""The latest start (Unix seconds, in 2096: a pcap's 32-bit clock ends in 2106)."""
 MAX_INTEGER = 2**53
 """The largest whole number (the largest every JSON reader keeps exactly)."""
 MAX_TEXT = 1 << 20
