@@ -18,7 +18,11 @@ SCHEMA_FILE = Path(__file__).parents[2] / "docs" / "trace.schema.json"
 
 
 def test_the_schema_file_is_made_from_the_rules():
-    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == json_schema()
+    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == json_schema(), (
+        "docs/trace.schema.json is out of date; remake it with: python -c 'import json; "
+        "from webtrip.trace.schema import json_schema; print(json.dumps(json_schema(), "
+        "indent=1, ensure_ascii=False))' > docs/trace.schema.json"
+    )
 
 
 def test_every_field_of_every_event_type_is_in_the_schema():
