@@ -1,0 +1,150 @@
+"""The DNS server's costly paths (issue 14, item 6): 0x20 questions, junk, and floods.
+
+Resolvers vary the letter case of their questions (DNS 0x20) to make spoofing
+harder; such a question must still be answered from the packet cache or the
+fast path, with the case echoed exactly. Malformed packets are refused before
+any parsing; response-rate limiting (RRL) bounds what one source can get.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+from peers.nsd import nsd_server
+from support import ZONES, require_program
+from webtrip.dns.authority import Authority
+from webtrip.dns.zones import ZoneSet, load_zone
+
+ZONE = ZONES / "example.test.zone"
+NAMES = ("chain1.example.test.", "www.example.test.", "alias.example.test.", "x.wild.example.test.")
+
+
+def zero_x20(name: str, rng: random.Random) -> str:
+    """``name`` with each letter in a random case, as a 0x20-aware resolver sends it."""
+    return "".join(c.upper() if rng.random() < 0.5 else c.lower() for c in name)
+
+
+def authority() -> Authority:
+    return Authority(ZoneSet([load_zone(ZONE)]))
+
+
+def test_a_case_varied_cname_chain_is_answered_from_the_cache_with_its_case_echoed():
+    server = authority()
+    rng = random.Random(14)
+    server.respond(dns.message.make_query("chain1.example.test", "A").to_wire())
+    assert server.stats.general == 1
+    for _ in range(50):
+        name = zero_x20("chain1.example.test.", rng)
+        query = dns.message.make_query(name, "A")
+        wire = server.respond(query.to_wire())
+        assert wire is not None
+        response = dns.message.from_wire(wire)
+        assert response.id == query.id
+        assert response.question[0].name.to_text() == name  # the exact case, not folded
+        assert [rrset.name.to_text().lower() for rrset in response.answer] == [
+            "chain1.example.test.", "chain2.example.test.", "chain3.example.test.",
+            "www.example.test.",
+        ]  # fmt: skip
+        # The answer's owner is a pointer into the question: it carries its case too.
+        assert response.answer[0].name.to_text() == name
+    assert server.stats.general == 1  # every variant came from the packet cache
+    assert server.stats.cached == 50
+
+
+def test_a_case_varied_answer_is_the_same_bytes_as_the_lower_case_one_but_the_question():
+    rng = random.Random(6)
+    for name in NAMES:
+        for rdtype in ("A", "AAAA", "TXT"):
+            varied = zero_x20(name, rng)
+            lower = dns.message.make_query(name, rdtype, use_edns=0).to_wire()
+            upper = dns.message.make_query(varied, rdtype, use_edns=0).to_wire()
+            upper = lower[:2] + upper[2:]  # the same ID
+            warm, cold = authority(), authority()
+            warm.respond(lower)
+            from_cache = warm.respond(upper)
+            computed = cold.respond(upper)  # no cache: the fast or general path
+            assert from_cache == computed, (name, rdtype)
+            assert warm.stats.cached == 1
+
+
+def test_the_cache_does_not_replay_a_dname_synthesis_for_another_case(tmp_path):
+    zone = tmp_path / "d.test.zone"
+    zone.write_text(
+        "$ORIGIN d.test.\n$TTL 60\n@ SOA ns hostmaster 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\n"
+        "old DNAME new.d.test.\nx.new A 192.0.2.2\n"
+    )
+    server = Authority(ZoneSet([load_zone(zone)]))
+    server.respond(dns.message.make_query("x.old.d.test", "A").to_wire())
+    wire = server.respond(dns.message.make_query("X.old.d.test", "A").to_wire())
+    assert wire is not None
+    cname = [r for r in dns.message.from_wire(wire).answer if r.rdtype == dns.rdatatype.CNAME]
+    # The synthesised CNAME repeats the query's own letters (RFC 6672 §3.2).
+    assert cname[0].name.labels[0] == b"X"
+    assert cname[0][0].target.labels[0] == b"X"
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01",  # pointer
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x03www",  # cut inside the name
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"\x3fa" + b"x" * 62,
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + b"\x3f" + b"x" * 63 * 5,
+        b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00",  # no type and class
+    ],
+)
+def test_a_malformed_question_gets_formerr_without_being_parsed(junk):
+    server = authority()
+    wire = server.respond(junk)
+    assert wire is not None
+    assert dns.message.from_wire(wire).rcode() == dns.rcode.FORMERR
+    assert wire[:2] == junk[:2]
+    assert (server.stats.malformed, server.stats.general, server.stats.fast) == (1, 0, 0)
+
+
+def test_short_packets_and_responses_are_dropped_at_the_header():
+    server = authority()
+    response = server.respond(dns.message.make_query("www.example.test", "A").to_wire())
+    assert response is not None
+    assert server.respond(b"\x00" * 11) is None
+    assert server.respond(response) is None
+    assert server.stats.dropped == 2
+
+
+@pytest.mark.peer("nsd")
+def test_a_case_varied_answer_is_byte_for_byte_nsds_but_the_id():
+    rng = random.Random(20)
+    server = authority()
+    with nsd_server([ZONE], extra_server_options=["minimal-responses: yes"]) as nsd:
+        for name in ("chain1.example.test.", "www.example.test."):
+            for _ in range(3):
+                query = dns.message.make_query(zero_x20(name, rng), "A", use_edns=False)
+                ours = server.respond(query.to_wire())
+                theirs = dns.query.udp(query, nsd.host, port=nsd.port, timeout=2).to_wire()
+                assert ours is not None
+                assert ours[2:] == theirs[2:], name
+
+
+@pytest.mark.peer("dig")
+def test_dig_accepts_a_case_varied_cached_answer(tmp_path):
+    from support import webtrip_dns_server
+
+    dig = require_program("dig")
+    with webtrip_dns_server([ZONE]) as running:
+        for name in ("chain1.example.test", "cHaIn1.ExAmPlE.tEsT", "CHAIN1.EXAMPLE.TEST"):
+            out = subprocess.run(
+                [dig, "@" + running.host, "-p", str(running.port), name, "A", "+norec",
+                 "+tries=1", "+time=2"],
+                capture_output=True, text=True, timeout=10, check=True,
+            ).stdout  # fmt: skip
+            assert "status: NOERROR" in out
+            assert f";{name}.\t" in out  # the question as sent
+            assert "192.0.2.10" in out
+            assert "WARNING" not in out
