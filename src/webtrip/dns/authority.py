@@ -48,7 +48,7 @@ import dns.rdatatype
 import dns.rrset
 
 from webtrip.dns.fast_path import FastIndex
-from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, UDP, header_only, render
+from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, UDP, header_only, question_end, render
 from webtrip.dns.zones import Zone, ZoneSet, rrset_of
 
 # A CNAME chain longer than this is cut short (loops are stopped earlier).
@@ -101,24 +101,6 @@ class AuthorityStats:
     dropped: int = 0  # no header, or a response: not answered
 
 
-def _qname_end(wire: bytes) -> int:
-    """The offset of the question name's final zero byte, or -1 if the name is malformed.
-
-    RFC 1035 §4.1.2/§3.1: labels of at most 63 bytes, a name of at most 255,
-    and no compression pointer — the first name of a message has nothing
-    before it to point to.
-    """
-    pos, size = 12, len(wire)
-    while pos < size:
-        length = wire[pos]
-        if not length:
-            return pos if pos - 12 < 255 and pos + 5 <= size else -1
-        if length > 63:
-            return -1
-        pos += length + 1
-    return -1
-
-
 def _malformed(wire: bytes) -> bytes:
     """FORMERR for a query whose question cannot be read (or NOTIMP for another opcode)."""
     query_id, flags = struct.unpack_from("!HH", wire)
@@ -168,7 +150,7 @@ class Authority:
         if size < _HEADER.size or wire[2] & 0x80:
             stats.dropped += 1
             return None  # no header, or a response: never answered
-        name_end = _qname_end(wire)
+        name_end = question_end(wire) - 5  # the question name's final zero byte
         if name_end < 0:
             stats.malformed += 1
             return _malformed(wire)
