@@ -8,8 +8,11 @@ any parsing; response-rate limiting (RRL) bounds what one source can get.
 
 from __future__ import annotations
 
+import asyncio
 import random
+import socket
 import subprocess
+import time
 
 import dns.flags
 import dns.message
@@ -20,7 +23,10 @@ import pytest
 from peers.nsd import nsd_server
 from support import ZONES, require_program
 from webtrip.dns.authority import Authority
+from webtrip.dns.rrl import RateLimiter
+from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet, load_zone
+from webtrip.net import RealNetwork
 
 ZONE = ZONES / "example.test.zone"
 NAMES = ("chain1.example.test.", "www.example.test.", "alias.example.test.", "x.wild.example.test.")
@@ -148,3 +154,122 @@ def test_dig_accepts_a_case_varied_cached_answer(tmp_path):
             assert f";{name}.\t" in out  # the question as sent
             assert "192.0.2.10" in out
             assert "WARNING" not in out
+
+
+# --------------------------------------------------------------------------- RRL
+
+
+def a_query(name: str = "www.example.test") -> bytes:
+    return dns.message.make_query(name, "A").to_wire()
+
+
+def test_a_token_bucket_refills_at_its_rate_and_slips_every_nth():
+    limiter = RateLimiter(10, slip=3)
+    response = authority().respond(a_query())
+    assert response is not None
+    sent = [limiter.check(response, "192.0.2.7", 0.0) for _ in range(16)]
+    assert sent[:10] == [response] * 10  # a second's burst
+    held = sent[10:]
+    assert [r is None for r in held] == [True, True, False, True, True, False]
+    slip = dns.message.from_wire(held[2])
+    assert slip.flags & dns.flags.TC and not slip.answer
+    assert slip.question == dns.message.from_wire(response).question
+    # A tenth of a second later, one token has come back.
+    assert limiter.check(response, "192.0.2.7", 0.1) == response
+    assert limiter.check(response, "192.0.2.7", 0.1) is None
+
+
+def test_buckets_are_per_prefix_and_per_answer_kind():
+    server = authority()
+    limiter = RateLimiter(2, slip=0)
+    answer = server.respond(a_query())
+    nxdomain = server.respond(a_query("nope.example.test"))
+    assert answer is not None and nxdomain is not None
+    for _ in range(2):
+        assert limiter.check(nxdomain, "192.0.2.7", 0.0) is not None
+    assert limiter.check(nxdomain, "192.0.2.200", 0.0) is None  # the same /24
+    assert limiter.check(answer, "192.0.2.7", 0.0) == answer  # another kind
+    assert limiter.check(nxdomain, "198.51.100.7", 0.0) == nxdomain  # another /24
+    assert limiter.check(nxdomain, "2001:db8:0:ff::1", 0.0) == nxdomain
+    assert limiter.check(nxdomain, "2001:db8:0:ff::2", 0.0) == nxdomain
+    assert limiter.check(nxdomain, "2001:db8:0:1::3", 0.0) is None  # the same /56
+
+
+def test_the_bucket_table_is_bounded():
+    limiter = RateLimiter(1, max_buckets=100)
+    response = authority().respond(a_query())
+    assert response is not None
+    for i in range(1000):
+        limiter.check(response, f"10.{i >> 8}.{i & 255}.1", 0.0)
+    assert len(limiter._buckets) == 100
+
+
+def test_loopback_listeners_are_not_limited_unless_asked():
+    network = RealNetwork()
+    limiter = RateLimiter(5)
+    by_default = DnsServer(network, authority(), rate_limiter=limiter)
+    assert by_default._limiter_for("127.0.0.1") is None
+    assert by_default._limiter_for("::1") is None
+    assert by_default._limiter_for("192.0.2.53") is limiter
+    asked = DnsServer(network, authority(), rate_limiter=limiter, limit_loopback=True)
+    assert asked._limiter_for("127.0.0.1") is limiter
+
+
+def _socket_from(host: str) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.setblocking(False)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    return sock
+
+
+def _drain(sock: socket.socket) -> list[bytes]:
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(4096))
+        except BlockingIOError:
+            return out
+
+
+def test_a_flood_from_one_source_is_limited_while_another_source_is_answered():
+    rate, flood = 50, 600
+
+    async def scenario() -> tuple[list[bytes], list[bytes], int]:
+        server = DnsServer(
+            RealNetwork(), authority(), rate_limiter=RateLimiter(rate, ipv4_prefix=32),
+            limit_loopback=True,
+        )  # fmt: skip
+        await server.start([("127.0.0.1", 0)])
+        address = server.addresses[0]
+        flooder, honest = _socket_from("127.0.0.2"), _socket_from("127.0.0.3")
+        honest_answers: list[bytes] = []
+        flood_answers: list[bytes] = []
+        try:
+            started = time.monotonic()
+            for i in range(flood):  # bounded: 600 datagrams, in bursts of 50
+                flooder.sendto(a_query(f"n{i}.example.test"), address)
+                if i % 50 == 49:
+                    await asyncio.sleep(0.005)
+                    flood_answers += _drain(flooder)
+                    honest.sendto(a_query(), address)
+                    await asyncio.sleep(0.005)
+                    honest_answers += _drain(honest)
+            await asyncio.sleep(0.2)
+            flood_answers += _drain(flooder)
+            honest_answers += _drain(honest)
+            elapsed = time.monotonic() - started
+        finally:
+            flooder.close()
+            honest.close()
+            await server.aclose()
+        return flood_answers, honest_answers, int(elapsed) + 1
+
+    flood_answers, honest_answers, seconds = asyncio.run(scenario())
+    whole = [w for w in flood_answers if not dns.message.from_wire(w).flags & dns.flags.TC]
+    slips = [w for w in flood_answers if dns.message.from_wire(w).flags & dns.flags.TC]
+    assert len(whole) <= rate * (1 + seconds)  # the burst, plus what refilled meanwhile
+    assert slips  # every 2nd held-back answer tells a real client to retry over TCP
+    assert len(whole) + len(slips) < flood * 0.75
+    assert len(honest_answers) == flood // 50  # every honest question answered
+    assert all(dns.message.from_wire(w).answer for w in honest_answers)
