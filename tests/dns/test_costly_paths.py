@@ -273,3 +273,29 @@ def test_a_flood_from_one_source_is_limited_while_another_source_is_answered():
     assert len(whole) + len(slips) < flood * 0.75
     assert len(honest_answers) == flood // 50  # every honest question answered
     assert all(dns.message.from_wire(w).answer for w in honest_answers)
+
+
+@pytest.mark.peer("unbound")
+def test_unbound_with_0x20_accepts_our_answers():
+    """Unbound (use-caps-for-id: yes) varies the case of what it asks us and
+    checks the echo; it must accept every answer, cached ones included."""
+    from peers.unbound import unbound_server
+    from support import webtrip_dns_server
+
+    with webtrip_dns_server([ZONE], extra=["--log"]) as ours:
+        with unbound_server(
+            forward=[(ours.host, ours.port)],
+            extra_server_options=["use-caps-for-id: yes", "cache-max-ttl: 0"],
+        ) as unbound:
+            for _ in range(3):  # asked again: our packet cache answers the new case
+                for name in ("chain1.example.test.", "www.example.test."):
+                    query = dns.message.make_query(name, "A")
+                    got = dns.query.udp(query, unbound.host, port=unbound.port, timeout=5)
+                    assert got.rcode() == dns.rcode.NOERROR, unbound.log()
+                    assert "192.0.2.10" in got.to_text(), unbound.log()
+        ours.process.terminate()
+        log, _ = ours.process.communicate(timeout=10)
+    asked = [line.split()[3] for line in log.splitlines() if " udp " in line]
+    assert any(name != name.lower() for name in asked), log  # 0x20 was on
+    # Each case-varied question was asked once: Unbound took every echo as genuine.
+    assert len(asked) == len({name.lower() for name in asked}), log
