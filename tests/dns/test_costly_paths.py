@@ -297,3 +297,18 @@ def test_unbound_with_0x20_accepts_our_answers():
         log, _ = ours.process.communicate(timeout=10)
     asked = [line.split()[3] for line in log.splitlines() if " udp " in line]
     assert any(name != name.lower() for name in asked), log  # 0x20 was on
+
+
+def test_dns_serve_documents_rrl_and_refuses_a_bad_rate():
+    from click.testing import CliRunner
+
+    from webtrip.cli import cli
+
+    runner = CliRunner()
+    shown = runner.invoke(cli, ["dns", "serve", "--help"])
+    assert shown.exit_code == 0
+    text = " ".join(shown.output.split())
+    assert "--rrl N" in text and "off on loopback" in text and "--rrl-slip N" in text
+    bad = runner.invoke(cli, ["dns", "serve", "--zone", str(ZONE), "--rrl", "-5"])
+    assert bad.exit_code == 2
+    assert "Traceback" not in bad.output
