@@ -42,12 +42,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import inspect
+import ipaddress
 import itertools
 import struct
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from webtrip.dns.protocol import TCP, UDP
+from webtrip.dns.rrl import RateLimiter
 from webtrip.net import Address, DatagramEndpoint, Network, Stream, TcpListener
 from webtrip.trace import (
     NULL_TRACE,
@@ -92,6 +94,8 @@ class DnsServer:
         tcp_message_timeout: float = 5.0,
         tcp_send_timeout: float = 5.0,
         max_tcp_connections: int = 128,
+        rate_limiter: RateLimiter | None = None,
+        limit_loopback: bool = False,
     ) -> None:
         self.network = network
         self.responder = responder
@@ -101,6 +105,10 @@ class DnsServer:
         self.tcp_message_timeout = tcp_message_timeout
         self.tcp_send_timeout = tcp_send_timeout
         self.max_tcp_connections = max_tcp_connections
+        # Response-rate limiting of UDP answers (see webtrip.dns.rrl): on
+        # listeners other than loopback, and on loopback too if asked.
+        self.rate_limiter = rate_limiter
+        self.limit_loopback = limit_loopback
         self.udp_endpoints: list[DatagramEndpoint] = []
         self.tcp_listeners: list[TcpListener] = []
         self._tcp_connections: dict[int, _Later] = {}  # the open ones, by number
@@ -162,18 +170,38 @@ class DnsServer:
 
     # --- UDP ----------------------------------------------------------------------
 
+    def _limiter_for(self, host: str) -> RateLimiter | None:
+        """The rate limiter of a UDP listener on ``host``, if its answers are limited.
+
+        Loopback is left alone unless asked: every local client shares
+        127.0.0.0/24, so one busy tool would starve the others, and no forged
+        source address can reach a loopback listener from outside the machine.
+        """
+        if self.rate_limiter is None or self.limit_loopback:
+            return self.rate_limiter
+        try:
+            loopback = ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        return None if loopback else self.rate_limiter
+
     async def _open_udp(self, host: str, port: int) -> DatagramEndpoint:
         endpoint: DatagramEndpoint | None = None
-        respond, trace = self.responder.respond, self.trace
+        respond, trace, now = self.responder.respond, self.trace, self.network.now
+        limiter = self._limiter_for(host)
 
         def on_datagram(data: bytes, peer: Address) -> None:
             assert endpoint is not None
             if not trace.enabled:
                 response = respond(data, UDP, peer)
                 if type(response) is bytes:
+                    if limiter is not None:
+                        response = limiter.check(response, peer[0], now())
+                        if response is None:
+                            return
                     endpoint.send(response, peer)
                 elif response is not None:
-                    self._later(response, endpoint, data, peer, 0.0)  # type: ignore[arg-type]
+                    self._later(response, endpoint, data, peer, 0.0, limiter)  # type: ignore[arg-type]
                 return
             received = trace.now()
             trace.record(
@@ -181,9 +209,9 @@ class DnsServer:
             )
             response = respond(data, UDP, peer)
             if response is None or type(response) is bytes:
-                self._send_udp(endpoint, data, peer, response, received)
+                self._send_udp(endpoint, data, peer, response, received, limiter)
             else:
-                self._later(response, endpoint, data, peer, received)  # type: ignore[arg-type]
+                self._later(response, endpoint, data, peer, received, limiter)  # type: ignore[arg-type]
 
         endpoint = await self.network.open_udp_endpoint(host, port, on_datagram=on_datagram)
         self.udp_endpoints.append(endpoint)
@@ -196,10 +224,16 @@ class DnsServer:
         peer: Address,
         response: bytes | None,
         received: float,
+        limiter: RateLimiter | None = None,
     ) -> None:
         trace, local = self.trace, endpoint.local_address
+        reason = ""
         if response is None:
             reason = _drop_reason(query)
+        elif limiter is not None:
+            response = limiter.check(response, peer[0], self.network.now())
+            reason = "rate limited" if response is None else ""
+        if response is None:
             dropped = DnsMessageDropped(trace.now(), self.actor, UDP, local, peer, query, reason)
             trace.record(dropped)
             return
@@ -213,13 +247,14 @@ class DnsServer:
         query: bytes,
         peer: Address,
         received: float,
+        limiter: RateLimiter | None = None,
     ) -> None:
         """Send the answer to a UDP query when the responder has found it."""
 
         async def finish() -> None:
             response = await pending
             if endpoint in self.udp_endpoints:  # still serving
-                self._send_udp(endpoint, query, peer, response, received)
+                self._send_udp(endpoint, query, peer, response, received, limiter)
 
         task = asyncio.ensure_future(finish())
         self._pending.add(task)
