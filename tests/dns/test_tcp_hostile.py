@@ -23,6 +23,7 @@ from webtrip.dns.authority import Authority
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet, load_zone
 from webtrip.net import RealNetwork
+from webtrip.report.event_text import describe
 from webtrip.trace import TcpConnectionClosed, TcpConnectionOpened, Trace
 
 ZONE = ZONES / "example.test.zone"
@@ -130,7 +131,7 @@ def test_with_the_cap_filled_by_idle_connections_an_honest_dig_tcp_is_answered()
     answers, trace = asyncio.run(scenario())
     assert answers == ["192.0.2.10"] * 3
     reasons = [event.reason for event in trace.of_type(TcpConnectionClosed)]
-    assert "reclaimed" in reasons and "connection limit" not in reasons
+    assert "reclaimed: idle" in reasons and "connection limit" not in reasons
 
 
 def test_a_connection_waiting_for_an_answer_is_not_reclaimed_and_the_next_one_waits_its_turn():
@@ -216,3 +217,42 @@ def test_with_the_cap_filled_by_non_reading_pipeliners_an_honest_dig_tcp_is_answ
             sock.close()
     assert answers == ["192.0.2.10"] * 3, answers
     assert max(took) < 3, took
+
+
+def test_a_reclaimed_connection_is_told_why_in_english_and_spanish():
+    """At a cap of 1: a non-reader gives its place (its answers unread), then an idle one."""
+
+    async def scenario() -> Trace:
+        server, trace = _start(max_tcp_connections=1, tcp_send_timeout=30, tcp_idle_timeout=30)
+        await server.start([("127.0.0.1", 0)])
+        loop = asyncio.get_running_loop()
+        try:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
+            sock.setblocking(False)
+            await loop.sock_connect(sock, server.addresses[0])
+            _r1, w1 = await asyncio.open_connection(sock=sock)
+            w1.write(_big_queries(2_000))  # never read: the server's sending stalls
+            await asyncio.sleep(0.5)
+            _r2, w2 = await asyncio.open_connection(*server.addresses[0])  # takes its place
+            await asyncio.sleep(0.3)
+            _r3, w3 = await asyncio.open_connection(*server.addresses[0])  # takes the idle one's
+            await asyncio.sleep(0.3)
+            for writer in (w1, w2, w3):
+                writer.transport.abort()
+        finally:
+            await server.aclose()
+        return trace
+
+    trace = asyncio.run(scenario())
+    closed = {event.reason: event for event in trace.of_type(TcpConnectionClosed)}
+    unread, idle = closed["reclaimed: unread"], closed["reclaimed: idle"]
+    assert describe(unread, "en").endswith(
+        "as it was the one whose answers had waited longest for the client to read them."
+    )
+    assert describe(unread, "es").endswith(
+        "porque era la que tenía respuestas esperando desde hacía más tiempo a que el cliente "
+        "las leyera."
+    )
+    assert describe(idle, "en").endswith("as it was the one left unused the longest.")
+    assert describe(idle, "es").endswith("porque era la que llevaba más tiempo sin usarse.")

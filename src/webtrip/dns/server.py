@@ -313,10 +313,12 @@ class DnsServer:
                     idle = (later.last_active, number)
             elif later.sending and (stalled is None or later.last_active < stalled[0]):
                 stalled = (later.last_active, number)
-        chosen = idle or stalled
-        if chosen is None:
+        if idle is not None:
+            self._tcp_connections.pop(idle[1]).end("reclaimed: idle")
+        elif stalled is not None:
+            self._tcp_connections.pop(stalled[1]).end("reclaimed: unread")
+        else:
             return False
-        self._tcp_connections.pop(chosen[1]).end("reclaimed")
         return True
 
     async def _tcp_messages(self, stream: Stream, later: _Later) -> str:
