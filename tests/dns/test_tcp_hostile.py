@@ -256,3 +256,48 @@ def test_a_reclaimed_connection_is_told_why_in_english_and_spanish():
     )
     assert describe(idle, "en").endswith("as it was the one left unused the longest.")
     assert describe(idle, "es").endswith("porque era la que llevaba más tiempo sin usarse.")
+
+
+@pytest.mark.peer("dig")
+def test_an_idle_tcp_flood_far_beyond_the_cap_leaves_honest_dig_tcp_answered():
+    """Issue 14 item 4, scaled down: 1,000 idle connections (cap 64), then 20 dig +tcp.
+
+    Before reclaiming, nearly every honest query failed (85 of 87 at 3,000
+    idle connections); each arriving one now takes the place of the idle longest.
+    """
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    dig = require_program("dig")
+    idle_count, honest = 1_000, 20
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = idle_count + 200
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} file descriptors (ulimit -Hn is {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    try:
+        with webtrip_dns_server([ZONE], extra=["--max-tcp-connections", "64"]) as server:
+            idle = []
+            for _ in range(idle_count):
+                sock = socket.socket()
+                sock.setblocking(False)
+                sock.connect_ex((server.host, server.port))
+                idle.append(sock)
+            time.sleep(0.5)
+
+            def ask(_: int) -> str:
+                done = subprocess.run(
+                    [dig, "+tcp", "+time=3", "+tries=1", "+short", "-p", str(server.port),
+                     f"@{server.host}", "www.example.test", "A"],
+                    capture_output=True, text=True, timeout=10,
+                )  # fmt: skip
+                return done.stdout.strip()
+
+            with ThreadPoolExecutor(4) as pool:
+                answers = list(pool.map(ask, range(honest)))
+            for sock in idle:
+                sock.close()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert answers == ["192.0.2.10"] * honest
