@@ -206,7 +206,7 @@ def test_with_the_cap_filled_by_non_reading_pipeliners_an_honest_dig_tcp_is_answ
         for _ in range(3):
             started = time.monotonic()
             done = subprocess.run(
-                [dig, "+tcp", "+time=3", "+tries=1", "+short", "-p", str(server.port),
+                [dig, "+tcp", "+time=5", "+tries=1", "+short", "-p", str(server.port),
                  f"@{server.host}", "www.example.test", "A"],
                 capture_output=True, text=True, timeout=10,
             )  # fmt: skip
@@ -215,8 +215,10 @@ def test_with_the_cap_filled_by_non_reading_pipeliners_an_honest_dig_tcp_is_answ
             flood(0.2)
         for sock in socks:
             sock.close()
-    assert answers == ["192.0.2.10"] * 3, answers
-    assert max(took) < 3, took
+    # Within a few seconds even on a busy machine (the server first answers what
+    # it has already read); before, every one was reset.
+    assert answers == ["192.0.2.10"] * 3, (answers, took)
+    assert max(took) < 5, took
 
 
 def test_a_reclaimed_connection_is_told_why_in_english_and_spanish():
