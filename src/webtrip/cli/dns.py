@@ -34,7 +34,7 @@ from webtrip.dns.client import DnsQueryError, DnsTimeout, QueryResult, make_quer
 from webtrip.dns.recursive_resolver import Forwarder, RecursiveResolver, Resolution, load_root_hints
 from webtrip.dns.resolver_service import LOOPBACK, ResolverService
 from webtrip.dns.rrl import DEFAULT_RATE, DEFAULT_SLIP, RateLimiter
-from webtrip.dns.server import DnsServer
+from webtrip.dns.server import MAX_TCP_PENDING, DnsServer
 from webtrip.dns.zones import ZoneError, ZoneSet, load_zone
 from webtrip.labs import internet_root_hints
 from webtrip.net import Address, RealNetwork, format_address, parse_address
@@ -72,6 +72,40 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
     return zones
 
 
+def tcp_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The TCP limits ``dns serve`` and ``dns resolver`` share."""
+    for option in reversed(
+        [
+            click.option(
+                "--tcp-idle-timeout",
+                default=10.0,
+                show_default=True,
+                type=Seconds(0.1),
+                help="Seconds an idle TCP connection is kept open.",
+            ),
+            click.option(
+                "--tcp-send-timeout",
+                default=5.0,
+                show_default=True,
+                type=Seconds(0.1),
+                help="Seconds a TCP client may leave its answers unread before the connection "
+                "is reset.",
+            ),
+            click.option(
+                "--max-tcp-connections",
+                default=128,
+                show_default=True,
+                type=count(1, 65_535),
+                help="TCP connections served at once. When all are open, the one idle longest "
+                "(or whose answers wait longest unread) is closed to make room; if all are "
+                "busy, new clients wait until one ends.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @dns_group.command("serve")
 @click.option(
     "--zone",
@@ -84,29 +118,7 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
 )
 @listen_option(DEFAULT_LISTEN, "UDP and TCP")
 @click.option("--log", is_flag=True, help="Print one line per query: client, name, type, rcode.")
-@click.option(
-    "--tcp-idle-timeout",
-    default=10.0,
-    show_default=True,
-    type=Seconds(0.1),
-    help="Seconds an idle TCP connection is kept open.",
-)
-@click.option(
-    "--tcp-send-timeout",
-    default=5.0,
-    show_default=True,
-    type=Seconds(0.1),
-    help="Seconds a TCP client may leave its answers unread before the connection is reset.",
-)
-@click.option(
-    "--max-tcp-connections",
-    default=128,
-    show_default=True,
-    type=count(1, 65_535),
-    help="TCP connections served at once. When all are open, the one idle longest "
-    "(or whose answers wait longest unread) is closed to make room; if all are busy, "
-    "the new one is closed.",
-)
+@tcp_options
 @click.option(
     "--rrl",
     "rrl",
@@ -278,6 +290,7 @@ def read_root_hints(path: str | None) -> list[tuple[dns.name.Name, str]]:
     help="Seconds to wait for each server's answer.",
 )
 @click.option("--log", is_flag=True, help="Print one line per answer: client, question, rcode.")
+@tcp_options
 def resolver_command(
     listen: tuple[str, ...],
     root_hints: str | None,
@@ -288,6 +301,9 @@ def resolver_command(
     cache_size: int,
     timeout: float,
     log: bool,
+    tcp_idle_timeout: float,
+    tcp_send_timeout: float,
+    max_tcp_connections: int,
 ) -> None:
     """Run a recursive resolver (UDP and TCP) until Ctrl-C.
 
@@ -309,7 +325,12 @@ def resolver_command(
         raise UserError("give --root-hints or --forward, not both", exit_code=EXIT_USAGE)
     addresses = parse_listen(listen, 53)
     networks = _networks(allowed) if allowed else LOOPBACK
-    network = RealNetwork()
+    # A connection holds its socket and, while its answers are being found,
+    # one socket towards a name server for each of them.
+    max_tcp_connections = sized_connection_cap(
+        max_tcp_connections, N_("TCP connections"), per_connection=1 + MAX_TCP_PENDING
+    )
+    network = RealNetwork(on_exhausted=told_when_out_of_descriptors)
     trace = Trace(time.monotonic, keep=False, enabled=log)
     options = dict(
         trace=trace,
@@ -329,7 +350,15 @@ def resolver_command(
     if log:
         trace.subscribe(_resolver_log_printer(trace))
     service = ResolverService(engine, trace, allow=networks, cache_size=cache_size)
-    server = DnsServer(network, service, trace, actor="resolver")
+    server = DnsServer(
+        network,
+        service,
+        trace,
+        actor="resolver",
+        tcp_idle_timeout=tcp_idle_timeout,
+        tcp_send_timeout=tcp_send_timeout,
+        max_tcp_connections=max_tcp_connections,
+    )
     clients = ", ".join(str(n) for n in networks)
     serve_until_stopped(
         server,

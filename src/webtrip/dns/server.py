@@ -28,10 +28,17 @@ server's memory or its connection slots:
   time is reset, its unsent answers dropped;
 - an idle timeout (10 s by default; RFC 7766 §6.2.3 asks for seconds, not
   minutes) and a deadline for a message once started;
+- a small kernel send buffer (:data:`TCP_SEND_BUFFER`) on each accepted
+  connection, so that a client that does not read stalls the server's
+  sending within a batch or two — and becomes reclaimable — instead of after
+  the megabytes a loopback socket would otherwise take;
 - a cap on connections; when it is reached, the connection that has been idle
-  longest (nothing half-received, nothing being found or sent) is closed to
-  make room — reclaimed, as NSD and nginx do under load — and a new
-  connection is refused only when every open one is busy.
+  longest (nothing half-received, nothing being found or sent) — failing
+  that, the one whose answers have waited longest unread — is closed to make
+  room: reclaimed, as NSD and nginx do under load. When every open one is
+  busy, new clients wait in the kernel's listen queue (as with NSD) until
+  room is made; a listener that cannot leave them waiting (the simulated
+  world's) has the new connection closed instead ("connection limit").
 
 Everything the server does is recorded in the trace; the server itself
 prints nothing.
@@ -65,6 +72,7 @@ _LENGTH = struct.Struct("!H")
 MAX_TCP_PENDING = 16  # answers being found at once for one TCP connection
 TCP_BATCH_BYTES = 16 * 1024  # answers gathered before they are handed to the socket...
 TCP_BATCH_MESSAGES = 64  # ...or this many, before other connections get their turn
+TCP_SEND_BUFFER = 64 * 1024  # SO_SNDBUF asked for each accepted connection (Linux doubles it)
 
 Reply = bytes | None
 
@@ -114,6 +122,7 @@ class DnsServer:
         self._tcp_connections: dict[int, _Later] = {}  # the open ones, by number
         self._connection_ids = itertools.count(1)
         self._pending: set[asyncio.Task[None]] = set()  # answers still being found
+        self._gated = False  # new clients wait in the listen queue when there is no room
 
     @property
     def addresses(self) -> list[Address]:
@@ -148,6 +157,8 @@ class DnsServer:
                 if port or exc.errno != errno.EADDRINUSE:
                     raise
                 continue  # that UDP port's TCP twin is taken: try another
+            listener.limit_send_buffer(TCP_SEND_BUFFER)
+            self._gated = listener.gate(self._admit)
             self.tcp_listeners.append(listener)
             return
         raise OSError(errno.EADDRINUSE, "no port was free for both UDP and TCP")
@@ -294,11 +305,30 @@ class DnsServer:
             await later.cancel()
             if connections.get(connection) is later:
                 del connections[connection]
+                if self._gated:
+                    self._room_made()
             if reason in ("connection reset", "send timeout") or later.sending:
                 stream.abort()  # what was not sent is dropped
             else:
                 await stream.aclose()
             trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
+
+    def _admit(self, arriving: int) -> bool:
+        """Room for one more connection besides the ``arriving`` ones, reclaiming if need be."""
+        short = len(self._tcp_connections) + arriving + 1 - self.max_tcp_connections
+        if short <= 0:
+            return True
+        reclaimable = 0
+        for later in self._tcp_connections.values():
+            if later.idle or (later.sending and not later.ended):
+                reclaimable += 1
+                if reclaimable >= short:
+                    return True
+        return False
+
+    def _room_made(self) -> None:
+        for listener in self.tcp_listeners:
+            listener.resume()
 
     def _reclaim_idlest(self) -> bool:
         """Make room for a new connection; False if every open one is busy.
@@ -318,10 +348,12 @@ class DnsServer:
                     idle = (later.last_active, number)
             elif later.sending and (stalled is None or later.last_active < stalled[0]):
                 stalled = (later.last_active, number)
-        chosen = idle or stalled
-        if chosen is None:
+        if idle is not None:
+            self._tcp_connections.pop(idle[1]).end("reclaimed: idle")
+        elif stalled is not None:
+            self._tcp_connections.pop(stalled[1]).end("reclaimed: unread")
+        else:
             return False
-        self._tcp_connections.pop(chosen[1]).end("reclaimed")
         return True
 
     async def _tcp_messages(self, stream: Stream, later: _Later) -> str:
