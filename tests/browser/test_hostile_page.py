@@ -262,4 +262,3 @@ def test_the_loader_tries_at_most_the_first_four_addresses(many_addresses):
     attempts = [e for e in trace.events if isinstance(e, TcpConnectStarted)]
     assert MAX_ADDRESSES == 4
     assert [e.peer[0] for e in attempts] == [f"127.0.1.{n}" for n in range(1, 5)]
-
