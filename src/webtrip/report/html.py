@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import importlib
 import json
 from functools import cache
 from importlib import resources
@@ -38,7 +39,7 @@ from webtrip.report.timings import request_timings
 from webtrip.trace import Trace
 from webtrip.trace.events import DROP, LOOPBACK, Event, PacketCaptured
 
-__all__ = ["PHASE_COLOURS", "html_report", "labels", "report_data"]
+__all__ = ["PHASE_COLOURS", "app_data_of", "app_page", "app_script", "html_report", "labels", "report_data"]
 
 PHASE_COLOURS = {
     "blocked": "#9aa0a6",
@@ -103,8 +104,8 @@ def labels(language: str) -> dict[str, Any]:
 
 @cache
 def _asset(name: str) -> str:
-    """One of the page's files (``page.html``, ``replay.css``, ``replay.js``): package data."""
-    return resources.files("webtrip.report").joinpath("replay", name).read_text("utf-8")
+    """One of the app's files (``page.html``, ``app.css``, the scripts): package data."""
+    return resources.files("webtrip.report").joinpath("app", name).read_text("utf-8")
 
 
 def _value(value: Any) -> str:
@@ -275,47 +276,90 @@ def _text(value: str) -> str:
     return html.escape(value).replace("://", "&#58;//")
 
 
-def html_report(trace: Trace, language: str = "en") -> str:
-    """The run in ``trace`` as one self-contained HTML page, in ``language``."""
-    data = report_data(trace, language)
-    language, words = data["language"], data["labels"]
-    e = _text
-    story = "\n".join(
-        f"<h3>{e(p.heading)}</h3>" + (f"\n<p>{e(p.text)}</p>" if p.text else "")
-        for p in narrate(trace, language)
-    )
-    legend = "".join(
-        f'<li><span class="sw" style="background:{colour}"></span>{e(words["phases"][name])}</li>'
-        for name, colour in PHASE_COLOURS.items()
-    )
-    head_cells = "".join(f"<th scope=col>{e(c)}</th>" for c in words["columns"])
-    packets_section = ""
-    if data["views"]:
-        packets_section = f"""
-<section id="packets-section" aria-labelledby="h-packets">
-<h2 id="h-packets">{e(words["packets"])}</h2>
-<p class="host"><label for="packet-host">{e(words["capture_at"])}</label>
-<select id="packet-host"></select></p>
-<div class="scroll"><table id="packets"><thead><tr>{head_cells}</tr></thead>
-<tbody></tbody></table></div>
-<h3>{e(words["packet"])}</h3>
-<div id="packet-detail"><p>{e(words["no_packet"])}</p></div>
-</section>"""
+APP_SCRIPTS = (
+    "util.js",
+    "timeline.js",
+    "network.js",
+    "sequence.js",
+    "packets.js",
+    "files.js",
+    "story.js",
+    "main.js",
+)
+
+
+def app_script() -> str:
+    """The app's script: its files (package data, ``report/app/``) in their fixed order."""
+    return "\n".join(_asset(name) for name in APP_SCRIPTS)
+
+
+def app_page(data: dict[str, Any] | None, language: str = "en") -> str:
+    """The replay app as one page: its template, CSS and script inlined, ``data`` (the JSON
+    of :func:`webtrip.report.app_data.app_data`) inside, opened in ``language``. Without
+    data the page waits for ``window.webtrip.load(data)`` (as ``webtrip ui`` does)."""
+    language = language if language in LANGUAGES else "en"
+    words = (data or {}).get("words", {}).get(language, {}) if data else {}
+    title_text = str(words.get("title") or labels(language)["title"])
     return _asset("page.html").format(
-        lang=e(data["language"]),
-        title=e(words["title"]),
-        h_story=e(words["story"]),
-        story=story,
-        h_actors=e(words["actors"]),
-        h_waterfall=e(words["waterfall"]),
-        h_legend=e(words["legend"]),
-        legend=legend,
-        back=e(words["back"]),
-        forward=e(words["forward"]),
-        play=e(words["play"]),
-        keys=e(words["keys"]),
-        packets_section=packets_section,
-        data=_script_json(data),
-        css=_asset("replay.css"),
-        js=_asset("replay.js"),
+        lang=_text(language),
+        title=_text(title_text),
+        data=_script_json(data) if data is not None else "",
+        css=_asset("app.css"),
+        js=app_script(),
     )
+
+
+def _fallback_data(trace: Trace) -> dict[str, Any]:
+    """The app's data from :func:`report_data` alone, for a tree without
+    :mod:`webtrip.report.app_data`: events, packets, files and the story, in both languages."""
+    english, spanish = report_data(trace, "en"), report_data(trace, "es")
+    both = lambda a, b: {"en": a, "es": b}  # noqa: E731
+    events = [
+        {**e, "text": both(e["text"], s["text"]), "step": None}
+        for e, s in zip(english["events"], spanish["events"], strict=True)
+    ]
+    views = english["views"]
+    for view, other in zip(views, spanish["views"], strict=True):
+        for row, row_es in zip(view["rows"], other["rows"], strict=True):
+            row["where"] = both(row["where"], row_es["where"])
+            row["drop_note"] = both(row["drop_note"], row_es["drop_note"])
+    story = []
+    for paragraph, parrafo in zip(narrate(trace, "en"), narrate(trace, "es"), strict=True):
+        story.append(
+            {
+                "step": None,
+                "heading": both(paragraph.heading, parrafo.heading),
+                "sentences": [{"text": both(paragraph.text, parrafo.text), "t": None}]
+                if paragraph.text
+                else [],
+            }
+        )
+    ended = max((e.t for e in trace.events), default=0.0)
+    return {
+        "version": 1,
+        "run": {"started": 0.0, "ended": round(ended, 6)},
+        "words": {"en": english["labels"], "es": spanish["labels"]},
+        "colours": PHASE_COLOURS,
+        "events": events,
+        "views": views,
+        "frames": english["frames"],
+        "files": english["timings"],
+        "story": story,
+        "steps": [],
+    }
+
+
+def app_data_of(trace: Trace) -> dict[str, Any]:
+    """The app's data for ``trace``: :func:`webtrip.report.app_data.app_data` (imported
+    when asked: that module builds on this one)."""
+    try:
+        module = importlib.import_module("webtrip.report.app_data")
+    except ModuleNotFoundError:
+        return _fallback_data(trace)
+    data: dict[str, Any] = module.app_data(trace)
+    return data
+
+
+def html_report(trace: Trace, language: str = "en") -> str:
+    """The run in ``trace`` as one self-contained HTML page (the replay app), in ``language``."""
+    return app_page(app_data_of(trace), language)
