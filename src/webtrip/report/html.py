@@ -1,21 +1,20 @@
-"""A trace as one self-contained HTML page that replays the run, event by event.
+"""A trace as one self-contained HTML page: the visual replay app with the run inside.
 
-A pure function of a trace: the narration, a lane view of the actors with the
-current event highlighted, the waterfall of the requests and, for simulated
-runs, the packet list with the chosen packet's header fields and bytes. The
-list is one node's own capture at a time — the browser's first, any other
-chosen above it (a router's rows say on which interface, in or out) — with
-the marks :mod:`webtrip.report.packets` works out on that capture alone, as
-Wireshark would on that node's pcap: a copy of a packet seen by another node
-is never taken for a retransmission. The
-page's template, CSS and script are package data (``report/replay/``: page.html,
-replay.css, replay.js), inlined into the page with its data as JSON, so it
-opens offline and asks the network for nothing; its words go through gettext
-like the narration's. Step with ← and →, play or pause
-with the space bar; ``#e=K`` in the address opens it at the K-th event.
-Opened with ``?selftest``, the page steps through every event with the same
-functions the buttons use and writes what it visited (and any script error)
-into ``#selftest``.
+The app (package data in ``report/app/``: page.html, app.css and its scripts, one per
+view, concatenated in :data:`APP_SCRIPTS`' order) draws the network with its packets in
+flight, the conversation as a sequence diagram, each node's own packet list (the
+browser's first; the marks :mod:`webtrip.report.packets` works out on that capture
+alone, as Wireshark would on that node's pcap) with the chosen packet's layers and
+bytes, the waterfall filling up and the page as received (sandboxed), and the story in
+four steps — all on one timeline. It reads only the JSON of
+:func:`webtrip.report.app_data.app_data`, inlined into the page (so it opens offline from
+a file and asks the network for nothing); both languages are inside, switched without
+reloading. ← and → step by event (with Shift by packet), space plays or pauses, 1–4 jump
+to a step, + and − change the speed; ``#e=K`` opens it at the K-th event, ``#t=S`` at S
+seconds. Opened with ``?selftest``, the page steps through every event with the same
+functions the buttons use and writes what it visited (and any script error) into
+``#selftest``. :func:`app_page` without data is the empty app ``webtrip ui`` loads runs
+into (``window.webtrip.load(data)``).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-import importlib
 import json
 from functools import cache
 from importlib import resources
@@ -32,14 +30,21 @@ from typing import Any
 from webtrip.i18n import LANGUAGES, actor_name, translation
 from webtrip.packets.dissect import header_fields
 from webtrip.report.event_text import describe
-from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note, packet_rows
 from webtrip.report.pcap import captured_packets, where_captured
 from webtrip.report.timings import request_timings
 from webtrip.trace import Trace
 from webtrip.trace.events import DROP, LOOPBACK, Event, PacketCaptured
 
-__all__ = ["PHASE_COLOURS", "app_data_of", "app_page", "app_script", "html_report", "labels", "report_data"]
+__all__ = [
+    "PHASE_COLOURS",
+    "app_data_of",
+    "app_page",
+    "app_script",
+    "html_report",
+    "labels",
+    "report_data",
+]
 
 PHASE_COLOURS = {
     "blocked": "#9aa0a6",
@@ -263,10 +268,19 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
 def _script_json(data: Any) -> str:
     """JSON that is safe inside a <script> element (no "</script>", no "<!--").
 
-    "/" is written "\\/" too, so no "http://" appears in the file's bytes.
+    "/" is written "\\/" too, so no "http://" appears in the file's bytes; "=" and "("
+    are escaped as well, so the received page inside (its ``href="…"``, a stylesheet's
+    ``url(…)``) reads as no reference of the report's own.
     """
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("/", "\\/")):
+    for raw, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("/", "\\/"),
+        ("=", "\\u003d"),
+        ("(", "\\u0028"),
+    ):
         text = text.replace(raw, escaped)
     return text
 
@@ -309,55 +323,12 @@ def app_page(data: dict[str, Any] | None, language: str = "en") -> str:
     )
 
 
-def _fallback_data(trace: Trace) -> dict[str, Any]:
-    """The app's data from :func:`report_data` alone, for a tree without
-    :mod:`webtrip.report.app_data`: events, packets, files and the story, in both languages."""
-    english, spanish = report_data(trace, "en"), report_data(trace, "es")
-    both = lambda a, b: {"en": a, "es": b}  # noqa: E731
-    events = [
-        {**e, "text": both(e["text"], s["text"]), "step": None}
-        for e, s in zip(english["events"], spanish["events"], strict=True)
-    ]
-    views = english["views"]
-    for view, other in zip(views, spanish["views"], strict=True):
-        for row, row_es in zip(view["rows"], other["rows"], strict=True):
-            row["where"] = both(row["where"], row_es["where"])
-            row["drop_note"] = both(row["drop_note"], row_es["drop_note"])
-    story = []
-    for paragraph, parrafo in zip(narrate(trace, "en"), narrate(trace, "es"), strict=True):
-        story.append(
-            {
-                "step": None,
-                "heading": both(paragraph.heading, parrafo.heading),
-                "sentences": [{"text": both(paragraph.text, parrafo.text), "t": None}]
-                if paragraph.text
-                else [],
-            }
-        )
-    ended = max((e.t for e in trace.events), default=0.0)
-    return {
-        "version": 1,
-        "run": {"started": 0.0, "ended": round(ended, 6)},
-        "words": {"en": english["labels"], "es": spanish["labels"]},
-        "colours": PHASE_COLOURS,
-        "events": events,
-        "views": views,
-        "frames": english["frames"],
-        "files": english["timings"],
-        "story": story,
-        "steps": [],
-    }
-
-
 def app_data_of(trace: Trace) -> dict[str, Any]:
-    """The app's data for ``trace``: :func:`webtrip.report.app_data.app_data` (imported
-    when asked: that module builds on this one)."""
-    try:
-        module = importlib.import_module("webtrip.report.app_data")
-    except ModuleNotFoundError:
-        return _fallback_data(trace)
-    data: dict[str, Any] = module.app_data(trace)
-    return data
+    """The app's data for ``trace`` (imported when asked: :mod:`webtrip.report.app_data`
+    builds on this module's packet lists and words)."""
+    from webtrip.report.app_data import app_data
+
+    return app_data(trace)
 
 
 def html_report(trace: Trace, language: str = "en") -> str:

@@ -89,7 +89,7 @@ function safePage(page) {
       }
     }
   }
-  for (const style of doc.querySelectorAll("style")) style.textContent = style.textContent.replace(/url\s*\([^)]*\)|@import[^;]*;/gi, "none");
+  for (const style of doc.querySelectorAll("style")) style.textContent = style.textContent.replace(/url\s*\([^)]*\)|@[iI]mport[^;]*;/gi, "none");
   const policy = doc.createElement("meta");
   policy.setAttribute("http-equiv", "Content-Security-Policy");
   policy.setAttribute("content", "default-src 'none'; img-src data:; style-src 'unsafe-inline'");

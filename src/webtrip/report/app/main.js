@@ -79,12 +79,12 @@ function onKey(e) {
     1: () => goStep(1), 2: () => goStep(2), 3: () => goStep(3), 4: () => goStep(4),
     Home: () => goEvent(0), End: () => goEvent(S.times.length - 1),
   };
-  const action = keys[e.key];
-  if (!action) return;
+  const handler = keys[e.key];
+  if (!handler) return;
   if (tag === "BUTTON" && e.key === " ") return;
   e.preventDefault();
   if (e.key !== " " && S.playing) pause();
-  action();
+  handler();
 }
 
 function selftest() {

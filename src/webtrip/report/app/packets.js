@@ -1,6 +1,6 @@
 /* 3. The packets: one node's capture at a time, virtualised; the PDU window and the stream. */
 
-const PK = { view: 0, shown: [], filters: { dns: true, tcp: true, http: true }, height: 26,
+const PK = { top: 0, viewHeight: 320, view: 0, shown: [], filters: { dns: true, tcp: true, http: true }, height: 26,
   selected: null, highlighted: null, frame: -1 };
 
 function packetColumns(view) {
@@ -40,7 +40,8 @@ function buildPackets() {
   }
   const table = document.getElementById("packets");
   table.replaceChildren(el("div", { cls: "phead", role: "row" }),
-    el("div", { cls: "pscroll", tabindex: "0", onscroll: drawRows }, el("div", { cls: "pspace" })));
+    el("div", { cls: "pscroll", tabindex: "0", "aria-label": word("views.packets"),
+      onscroll: (e) => { PK.top = e.target.scrollTop; PK.viewHeight = e.target.clientHeight || PK.viewHeight; drawRows(); } }, el("div", { cls: "pspace" })));
   table.hidden = !views.length;
   if (views.length) showHost(Math.min(PK.view, views.length - 1));
 }
@@ -60,6 +61,11 @@ function showHost(k) {
   head.replaceChildren(...columns.map((c) => el("span", { role: "columnheader", text: c })));
   head.className = "phead cols-" + columns.length;
   document.querySelector("#packets .pspace").style.height = PK.shown.length * PK.height + "px";
+  PK.top = 0;
+  later("packets", () => {
+    const scroll = document.querySelector("#packets .pscroll");
+    if (scroll) { scroll.scrollTop = PK.top; PK.viewHeight = scroll.clientHeight || PK.viewHeight; }
+  });
   drawRows();
 }
 
@@ -67,8 +73,8 @@ function drawRows() {
   const view = S.data.views[PK.view];
   const scroll = document.querySelector("#packets .pscroll"), space = document.querySelector("#packets .pspace");
   if (!view || !scroll) return;
-  const first = Math.max(0, Math.floor(scroll.scrollTop / PK.height) - 5);
-  const last = Math.min(PK.shown.length, first + Math.ceil((scroll.clientHeight || 300) / PK.height) + 10);
+  const first = Math.max(0, Math.floor(PK.top / PK.height) - 5);
+  const last = Math.min(PK.shown.length, first + Math.ceil(PK.viewHeight / PK.height) + 10);
   const columns = packetColumns(view).length;
   const nodes = [];
   for (let k = first; k < last; k++) {
@@ -87,13 +93,14 @@ function selectPacket(v, r, fromUser) {
   if (!view || !view.rows[r]) return;
   if (v !== PK.view) showHost(v);
   PK.selected = [v, r];
-  const at = PK.shown.indexOf(r);
-  const scroll = document.querySelector("#packets .pscroll");
-  if (at >= 0 && scroll) {
-    const y = at * PK.height;
-    if (y < scroll.scrollTop || y > scroll.scrollTop + scroll.clientHeight - PK.height) {
-      scroll.scrollTop = Math.max(0, y - scroll.clientHeight / 2);
-    }
+  const at = upper(PK.shown, r) - 1;
+  const y = at * PK.height;
+  if (at >= 0 && PK.shown[at] === r && (y < PK.top || y > PK.top + PK.viewHeight - PK.height)) {
+    PK.top = Math.max(0, y - PK.viewHeight / 2);
+    later("packets", () => {
+      const scroll = document.querySelector("#packets .pscroll");
+      if (scroll) scroll.scrollTop = PK.top;
+    });
   }
   drawRows();
   openPdu(view.rows[r].frame, view.rows[r]);
@@ -223,5 +230,6 @@ function renderPackets() {
   const event = S.data.events[S.i];
   if (!event || !event.packet || S.playing || S.i === lastPacketEvent) return;
   lastPacketEvent = S.i;
-  selectPacket(event.packet[0], event.packet[1], false);
+  const [v, r] = event.packet;
+  later("pdu", () => selectPacket(v, r, false));  /* the PDU window follows at the next frame */
 }

@@ -61,8 +61,10 @@ function renderSequence() {
   SEQ.current = k;
   if (k < 0) return;
   SEQ.rows[k].classList.add("current");
-  const box = document.getElementById("sequence"), y = TOP + k * ROW;
-  if (y < box.scrollTop + 20 || y > box.scrollTop + box.clientHeight - 20) {
-    box.scrollTop = Math.max(0, y - box.clientHeight / 2);
-  }
+  later("sequence", () => {
+    const box = document.getElementById("sequence"), y = TOP + k * ROW;
+    if (y < box.scrollTop + 20 || y > box.scrollTop + box.clientHeight - 20) {
+      box.scrollTop = Math.max(0, y - box.clientHeight / 2);
+    }
+  });
 }

@@ -34,9 +34,11 @@ function renderStory() {
   for (const b of ST.current) { b.classList.remove("now"); b.removeAttribute("aria-current"); }
   for (const b of now) { b.classList.add("now"); b.setAttribute("aria-current", "true"); }
   ST.current = now;
-  const box = document.getElementById("story");
-  if (now.length && box.scrollHeight > box.clientHeight) {
+  if (!now.length) return;
+  later("story", () => {
+    const box = document.getElementById("story");
+    if (box.scrollHeight <= box.clientHeight) return;
     const top = now[now.length - 1].offsetTop - box.offsetTop;
     if (top < box.scrollTop || top > box.scrollTop + box.clientHeight - 30) box.scrollTop = Math.max(0, top - 40);
-  }
+  });
 }

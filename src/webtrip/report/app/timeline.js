@@ -139,17 +139,23 @@ function updatePlayButton() {
   b.setAttribute("aria-pressed", S.playing ? "true" : "false");
 }
 
+const SCRUB = { range: null, position: null, steps: [], step: undefined };
+
 function renderScrubber() {
-  const range = document.getElementById("timeline");
-  if (range && Number(range.value) !== S.t) range.value = String(S.t);
-  const position = document.getElementById("position");
-  if (position) {
+  if (!SCRUB.range || !SCRUB.range.isConnected) {
+    SCRUB.range = document.getElementById("timeline");
+    SCRUB.position = document.getElementById("position");
+    SCRUB.steps = Array.from(document.querySelectorAll("#scrubber .step"));
+    SCRUB.step = undefined;
+  }
+  if (SCRUB.range) SCRUB.range.value = String(S.t);
+  if (SCRUB.position) {
     const n = S.times.length;
     const text = fill(word("position", "{k}/{n}"), { k: num(S.i + 1), n: num(n) });
-    position.textContent = n ? text + " · " + ms(S.t) : word("no_events");
+    SCRUB.position.textContent = n ? text + " · " + ms(S.t) : word("no_events");
   }
   const step = S.data.events[S.i] ? S.data.events[S.i].step : null;
-  for (const b of document.querySelectorAll("#scrubber .step")) {
-    b.classList.toggle("current", Number(b.dataset.step) === step);
-  }
+  if (step === SCRUB.step) return;
+  SCRUB.step = step;
+  for (const b of SCRUB.steps) b.classList.toggle("current", Number(b.dataset.step) === step);
 }

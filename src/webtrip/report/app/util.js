@@ -37,11 +37,18 @@ function fill(template, values) {
   return String(template).replace(/\{(\w+)\}/g, (m, k) => (k in values ? values[k] : m));
 }
 
+const FORMATS = new Map();
 function num(value, decimals) {
-  return Number(value).toLocaleString(S.lang === "es" ? "es-ES" : "en-GB", {
-    minimumFractionDigits: decimals || 0, maximumFractionDigits: decimals || 0,
-    useGrouping: S.lang === "es" ? Math.abs(value) >= 10000 : true,
-  });
+  const key = S.lang + (decimals || 0) + (S.lang === "es" && Math.abs(value) >= 10000 ? "g" : "");
+  let format = FORMATS.get(key);
+  if (!format) {
+    format = new Intl.NumberFormat(S.lang === "es" ? "es-ES" : "en-GB", {
+      minimumFractionDigits: decimals || 0, maximumFractionDigits: decimals || 0,
+      useGrouping: S.lang === "es" ? Math.abs(value) >= 10000 : true,
+    });
+    FORMATS.set(key, format);
+  }
+  return format.format(value);
 }
 
 function ms(seconds) { return num(seconds * 1000, seconds * 1000 < 10 ? 2 : 1) + " ms"; }
@@ -100,3 +107,19 @@ function kindOf(protocol) {
 }
 
 const KIND_COLOURS = { dns: "#0b7a75", tcp: "#b35900", http: "#1a5fb4", icmp: "#6b4fa0", other: "#555" };
+
+/* Work that reads the layout (scrolling a row into view) waits for the next frame, once
+ * per key: a step never forces the browser to lay the page out again. */
+const LATER = new Map();
+let laterFrame = 0;
+function later(key, fn) {
+  LATER.set(key, fn);
+  if (!laterFrame) {
+    laterFrame = requestAnimationFrame(() => {
+      laterFrame = 0;
+      const jobs = Array.from(LATER.values());
+      LATER.clear();
+      for (const job of jobs) job();
+    });
+  }
+}
