@@ -98,6 +98,7 @@ function renderNetwork() {
   for (let k = first; k < last && used < 300; k++) {
     const f = NET.flights[k];
     if (t > f.stop + 1e-9 && f.k !== current) continue;
+    if (typeof f.sent_event === "number" && S.i < f.sent_event) continue;  /* not sent yet */
     const a = NET.pos[f.from], b = NET.pos[f.to];
     if (!a || !b) continue;
     const lost = f.lost !== null && f.lost !== undefined;
