@@ -79,8 +79,8 @@ def test_step_to_the_lost_synack_and_see_it(dropped, tmp_path, language, size):
         assert words["lost_here"] in dropped_glyph.text_content()
         current = page.evaluate("S.i")
         assert current == lost[0]["sent_event"], "stopped at the packet that was lost"
-        assert page.locator("#position").text_content().startswith(
-            words["position"].split("{k}")[0]
+        assert (
+            page.locator("#position").text_content().startswith(words["position"].split("{k}")[0])
         )
         # The conversation marks the lost message (dashed, with a cross) as the current one.
         show(page, "conversation")

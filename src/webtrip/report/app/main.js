@@ -132,7 +132,7 @@ window.webtrip = {
   document.getElementById("language").addEventListener("change", (e) => setLanguage(e.target.value));
   window.addEventListener("hashchange", () => { if (!S.playing) readHash(); });
   showView("network");
-  S.lang = document.documentElement.dataset.language === "es" ? "es" : "en";
+  S.lang = document.documentElement.lang === "es" ? "es" : "en";
   const source = document.getElementById("trace-data");
   const text = source ? source.textContent.trim() : "";
   if (text) load(JSON.parse(text));
