@@ -88,7 +88,7 @@ def test_step_to_the_lost_synack_and_see_it(dropped, tmp_path, language, size):
         assert message.count() == 1 and "lost" in message.get_attribute("class")
         # Its layers: the TCP flags field, whose bytes light up in the hex dump.
         show(page, "packets")
-        page.wait_for_selector("#pdu:not([hidden])")
+        page.wait_for_selector(f'#pdu[data-frame="{lost[0]["frame"]}"]:not([hidden])')
         flags = page.locator('#pdu .field[data-key="tcp.flags"]')
         assert flags.count() == 1
         start, end = int(flags.get_attribute("data-start")), int(flags.get_attribute("data-end"))

@@ -10,7 +10,7 @@ function render() {
   renderPackets();
   renderFiles();
   renderStory();
-  if (!S.playing) writeHash();
+  if (!S.playing) idle("hash", writeHash, 250);
   emit("change", { t: S.t, i: S.i });
 }
 

@@ -190,6 +190,7 @@ function openPdu(f, row) {
   pdu.replaceChildren(el("div", { cls: "pdu-head" }, el("h3", { text: word("layers_title") + " — " + title }), close),
     el("div", { cls: "pdu-body" }, layers, el("div", {}, el("h4", { text: word("hex", word("bytes")) }), hex)),
     follow, streamBox);
+  pdu.dataset.frame = String(f);
   pdu.hidden = false;
 }
 
@@ -231,5 +232,5 @@ function renderPackets() {
   if (!event || !event.packet || S.playing || S.i === lastPacketEvent) return;
   lastPacketEvent = S.i;
   const [v, r] = event.packet;
-  later("pdu", () => selectPacket(v, r, false));  /* the PDU window follows at the next frame */
+  idle("pdu", () => selectPacket(v, r, false), 120);  /* once the timeline stands still */
 }

@@ -64,11 +64,12 @@ function play() {
 }
 
 function pause() {
+  if (!S.playing) return;
   S.playing = false;
   cancelAnimationFrame(frameRequest);
   clearInterval(eventTimer);
   updatePlayButton();
-  writeHash();
+  idle("hash", writeHash, 250);
 }
 
 function frame(now) {

@@ -108,6 +108,13 @@ function kindOf(protocol) {
 
 const KIND_COLOURS = { dns: "#0b7a75", tcp: "#b35900", http: "#1a5fb4", icmp: "#6b4fa0", other: "#555" };
 
+/* Work that can wait until the timeline stands still (the PDU window, the address). */
+const IDLE = new Map();
+function idle(key, fn, delay) {
+  clearTimeout(IDLE.get(key));
+  IDLE.set(key, setTimeout(() => { IDLE.delete(key); fn(); }, delay));
+}
+
 /* Work that reads the layout (scrolling a row into view) waits for the next frame, once
  * per key: a step never forces the browser to lay the page out again. */
 const LATER = new Map();
