@@ -151,16 +151,20 @@ def test_slow_partial_message_is_cut_off():
     assert trace.of_type(TcpConnectionClosed)[0].reason == "message timeout"
 
 
-def test_connections_beyond_the_cap_are_closed_while_others_are_served():
+def test_connections_beyond_the_cap_are_closed_while_busy_others_are_served():
+    # Busy (a query half-received), so none can be reclaimed for the new one.
     async def scenario():
         server, trace = await start_server(max_tcp_connections=2)
         try:
             held = [await asyncio.open_connection(*server.addresses[0]) for _ in range(2)]
+            query = framed(make_query("www.example.test"))
+            for _reader, held_writer in held:
+                held_writer.write(query[:3])
             await asyncio.sleep(0.05)
             extra_reader, _ = await asyncio.open_connection(*server.addresses[0])
             extra = await asyncio.wait_for(extra_reader.read(), 5)
             reader, writer = held[0]
-            writer.write(framed(make_query("www.example.test")))
+            writer.write(query[3:])
             answered = await read_framed(reader)
             return extra, answered, trace
         finally:

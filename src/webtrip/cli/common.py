@@ -28,8 +28,9 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from webtrip.i18n import DOMAIN, LANGUAGES, language_in, speaking
+from webtrip.i18n import DOMAIN, LANGUAGES, language_in, number, speaking
 from webtrip.net import Address, format_address, parse_address
+from webtrip.net.limits import size_connection_cap
 from webtrip.outcomes import EXIT_ERROR, EXIT_USAGE, N_
 
 T = TypeVar("T")
@@ -39,6 +40,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _(message: str) -> str:
     """``message`` in the command line's language (see :func:`webtrip.i18n.speaking`)."""
     return gettext.dgettext(DOMAIN, message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    """``singular`` or ``plural`` for ``count``, in the command line's language."""
+    return gettext.dngettext(DOMAIN, singular, plural, count)
 
 
 KEEP = "\b\n"
@@ -319,6 +325,44 @@ def listen_option(default: str, what: str) -> Callable[[F], F]:
         show_default=True,
         metavar="ADDR[:PORT]",
         help=f"Address to serve on, {what}; [::1] for IPv6. Repeatable.",
+    )
+
+
+def _run_language() -> str:
+    language = os.environ.get("LANGUAGE", "en")  # the run's, see i18n.speaking
+    return language if language in LANGUAGES else "en"
+
+
+def sized_connection_cap(wanted: int, what: str, *, per_connection: int = 1) -> int:
+    """``wanted`` lowered to what the descriptor limit allows, said in one line on stderr.
+
+    ``what``: the kind of connection, for the sentence ("connections", "TCP connections").
+    """
+    cap = size_connection_cap(wanted, per_connection=per_connection)
+    language = _run_language()
+    if cap.lowered:
+        err_console().print(
+            _(
+                "Only {limit} file descriptors are allowed (ulimit -n): serving at most "
+                "{chosen} {what} at once, not {wanted}."
+            ).format(
+                limit=number(cap.limit, language),
+                chosen=number(cap.chosen, language),
+                wanted=number(cap.wanted, language),
+                what=_(what),
+            )
+        )
+    return cap.chosen
+
+
+def told_when_out_of_descriptors(failures: int) -> None:
+    """One line, at most every few seconds, when accept() finds no descriptor left."""
+    err_console().print(
+        ngettext(
+            "Out of file descriptors: {count} new connection had to wait (ulimit -n).",
+            "Out of file descriptors: {count} new connections had to wait (ulimit -n).",
+            failures,
+        ).format(count=number(failures, _run_language()))
     )
 
 

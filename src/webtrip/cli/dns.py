@@ -25,17 +25,20 @@ from webtrip.cli.common import (
     out_console,
     parse_listen,
     serve_until_stopped,
+    sized_connection_cap,
+    told_when_out_of_descriptors,
 )
 from webtrip.cli.options import Seconds, count
 from webtrip.dns.authority import Authority
 from webtrip.dns.client import DnsQueryError, DnsTimeout, QueryResult, make_query, query
 from webtrip.dns.recursive_resolver import Forwarder, RecursiveResolver, Resolution, load_root_hints
 from webtrip.dns.resolver_service import LOOPBACK, ResolverService
+from webtrip.dns.rrl import DEFAULT_RATE, DEFAULT_SLIP, RateLimiter
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneError, ZoneSet, load_zone
 from webtrip.labs import internet_root_hints
 from webtrip.net import Address, RealNetwork, format_address, parse_address
-from webtrip.outcomes import EXIT_NO_REPLY, EXIT_USAGE
+from webtrip.outcomes import EXIT_NO_REPLY, EXIT_USAGE, N_
 from webtrip.report.dns import (
     dig_text,
     message_json,
@@ -89,18 +92,69 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
     help="Seconds an idle TCP connection is kept open.",
 )
 @click.option(
+    "--tcp-send-timeout",
+    default=5.0,
+    show_default=True,
+    type=Seconds(0.1),
+    help="Seconds a TCP client may leave its answers unread before the connection is reset.",
+)
+@click.option(
     "--max-tcp-connections",
     default=128,
     show_default=True,
     type=count(1, 65_535),
-    help="TCP connections served at once; more are closed at once.",
+    help="TCP connections served at once. When all are open, the one idle longest "
+    "(or whose answers wait longest unread) is closed to make room; if all are busy, "
+    "the new one is closed.",
+)
+@click.option(
+    "--rrl",
+    "rrl",
+    default=None,
+    type=count(0, 1_000_000),
+    metavar="N",
+    help="Response-rate limiting: at most N UDP answers a second of one kind (answer, "
+    f"NODATA, NXDOMAIN, referral, error) to one /24 (IPv4) or /56 (IPv6). Default: "
+    f"{DEFAULT_RATE} on listeners other than loopback, off on loopback (local clients all "
+    "share 127.0.0.0/24, and no forged source can reach it from outside). N applies to "
+    "every listener, loopback included; 0 turns it off.",
+)
+@click.option(
+    "--rrl-slip",
+    default=DEFAULT_SLIP,
+    show_default=True,
+    type=count(0, 100),
+    metavar="N",
+    help="Of the answers held back by --rrl, every N-th is sent truncated (TC=1) so that "
+    "a real client retries over TCP; 0 sends none.",
+)
+@click.option(
+    "--rrl-ipv4-prefix",
+    default=24,
+    show_default=True,
+    type=count(8, 32),
+    metavar="BITS",
+    help="The IPv4 prefix whose clients share a --rrl budget.",
+)
+@click.option(
+    "--rrl-ipv6-prefix",
+    default=56,
+    show_default=True,
+    type=count(16, 128),
+    metavar="BITS",
+    help="The IPv6 prefix whose clients share a --rrl budget.",
 )
 def serve(
     zone_specs: tuple[str, ...],
     listen: tuple[str, ...],
     log: bool,
     tcp_idle_timeout: float,
+    tcp_send_timeout: float,
     max_tcp_connections: int,
+    rrl: int | None,
+    rrl_slip: int,
+    rrl_ipv4_prefix: int,
+    rrl_ipv6_prefix: int,
 ) -> None:
     """Serve zones as an authoritative DNS server (UDP and TCP) until Ctrl-C.
 
@@ -113,21 +167,34 @@ def serve(
       webtrip dns serve --zone example.test.zone
       webtrip dns serve --zone example.test=db.example --listen 127.0.0.1:53 --listen [::1]:53
       webtrip dns serve --zone example.test.zone --log
+      webtrip dns serve --zone example.test.zone --listen 192.0.2.53 --rrl 50
       dig @127.0.0.1 -p 5353 www.example.test
     """
     zones = load_zones(zone_specs)
     addresses = parse_listen(listen, 53)
+    max_tcp_connections = sized_connection_cap(max_tcp_connections, N_("TCP connections"))
 
-    network = RealNetwork()
+    network = RealNetwork(on_exhausted=told_when_out_of_descriptors)
     trace = Trace(time.monotonic, keep=False, enabled=log)
     if log:
         trace.subscribe(_log_printer(trace))
+    limiter = None
+    if rrl != 0:
+        limiter = RateLimiter(
+            rrl or DEFAULT_RATE,
+            slip=rrl_slip,
+            ipv4_prefix=rrl_ipv4_prefix,
+            ipv6_prefix=rrl_ipv6_prefix,
+        )
     server = DnsServer(
         network,
         Authority(zones),
         trace,
         tcp_idle_timeout=tcp_idle_timeout,
+        tcp_send_timeout=tcp_send_timeout,
         max_tcp_connections=max_tcp_connections,
+        rate_limiter=limiter,
+        limit_loopback=rrl is not None,
     )
     names = ", ".join(str(zone.origin) for zone in zones)
     serve_until_stopped(

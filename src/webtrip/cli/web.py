@@ -8,10 +8,18 @@ from typing import TextIO
 
 import click
 
-from webtrip.cli.common import Group, UserError, listen_option, parse_listen, serve_until_stopped
+from webtrip.cli.common import (
+    Group,
+    UserError,
+    listen_option,
+    parse_listen,
+    serve_until_stopped,
+    sized_connection_cap,
+    told_when_out_of_descriptors,
+)
 from webtrip.cli.options import Seconds, count
 from webtrip.net import RealNetwork
-from webtrip.outcomes import EXIT_USAGE
+from webtrip.outcomes import EXIT_USAGE, N_
 from webtrip.report.http import common_log_line
 from webtrip.trace import Event, HttpExchangeCompleted, Trace
 from webtrip.web.server import WebServer, WebServerOptions
@@ -88,7 +96,8 @@ def build_sites(root: str | None, site_specs: tuple[str, ...]) -> SiteMap:
     default=512,
     show_default=True,
     type=count(1, 65_535),
-    help="Connections served at once; more get 503.",
+    help="Connections served at once (lowered to what ulimit -n allows); when full, an idle "
+    "or slow one makes room, else a new one gets 503.",
 )
 def serve(
     root: str | None,
@@ -116,6 +125,8 @@ def serve(
     """
     sites = build_sites(root, site_specs)
     addresses = parse_listen(listen, 80)
+    # A connection sending a file holds two descriptors: its socket and the file.
+    max_connections = sized_connection_cap(max_connections, N_("connections"), per_connection=2)
     options = WebServerOptions(
         keepalive_timeout=keepalive_timeout,
         first_request_timeout=first_request_timeout,
@@ -124,7 +135,7 @@ def serve(
         list_folders=list_folders,
     )
 
-    network = RealNetwork()
+    network = RealNetwork(on_exhausted=told_when_out_of_descriptors)
     trace = Trace(time.monotonic, keep=False, enabled=access_log is not None)
     if access_log is not None:
         trace.subscribe(_access_logger(trace, access_log))

@@ -13,9 +13,25 @@ must be awaited is sent by a task when it is ready.
 
 TCP (RFC 7766): each message is preceded by its two-byte length; a client may
 send several queries on one connection, even before the first answer arrives
-(pipelining), and gets the answers in order. A connection that stays idle, or
-that takes too long to deliver a message it started, is closed; so is any
-connection beyond the cap, so that no client can hold the server's memory.
+(pipelining), and gets the answers in order. No client can hold the
+server's memory or its connection slots:
+
+- back-pressure: answers go to the socket in batches of at most
+  :data:`TCP_BATCH_BYTES`, and each batch waits until the kernel has taken the
+  previous one (asyncio's write buffer stays under its 64 KB high-water mark);
+  while a connection's answers wait, its further queries are not read, so a
+  client that pipelines queries and never reads costs a bounded amount
+  (about 64 KB of unsent answers, 256 KB of unread queries, and at most
+  :data:`MAX_TCP_PENDING` answers still being found);
+- a send timeout (``tcp_send_timeout``, 5 s by default, like NSD's and
+  Unbound's TCP timeouts): a connection whose answers do not drain in that
+  time is reset, its unsent answers dropped;
+- an idle timeout (10 s by default; RFC 7766 §6.2.3 asks for seconds, not
+  minutes) and a deadline for a message once started;
+- a cap on connections; when it is reached, the connection that has been idle
+  longest (nothing half-received, nothing being found or sent) is closed to
+  make room — reclaimed, as NSD and nginx do under load — and a new
+  connection is refused only when every open one is busy.
 
 Everything the server does is recorded in the trace; the server itself
 prints nothing.
@@ -26,12 +42,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import inspect
+import ipaddress
 import itertools
 import struct
-from collections.abc import Awaitable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from webtrip.dns.protocol import TCP, UDP
+from webtrip.dns.rrl import RateLimiter
 from webtrip.net import Address, DatagramEndpoint, Network, Stream, TcpListener
 from webtrip.trace import (
     NULL_TRACE,
@@ -45,6 +63,8 @@ from webtrip.trace import (
 
 _LENGTH = struct.Struct("!H")
 MAX_TCP_PENDING = 16  # answers being found at once for one TCP connection
+TCP_BATCH_BYTES = 16 * 1024  # answers gathered before they are handed to the socket...
+TCP_BATCH_MESSAGES = 64  # ...or this many, before other connections get their turn
 
 Reply = bytes | None
 
@@ -72,7 +92,10 @@ class DnsServer:
         actor: str = "dns-server",
         tcp_idle_timeout: float = 10.0,
         tcp_message_timeout: float = 5.0,
+        tcp_send_timeout: float = 5.0,
         max_tcp_connections: int = 128,
+        rate_limiter: RateLimiter | None = None,
+        limit_loopback: bool = False,
     ) -> None:
         self.network = network
         self.responder = responder
@@ -80,10 +103,15 @@ class DnsServer:
         self.actor = actor
         self.tcp_idle_timeout = tcp_idle_timeout
         self.tcp_message_timeout = tcp_message_timeout
+        self.tcp_send_timeout = tcp_send_timeout
         self.max_tcp_connections = max_tcp_connections
+        # Response-rate limiting of UDP answers (see webtrip.dns.rrl): on
+        # listeners other than loopback, and on loopback too if asked.
+        self.rate_limiter = rate_limiter
+        self.limit_loopback = limit_loopback
         self.udp_endpoints: list[DatagramEndpoint] = []
         self.tcp_listeners: list[TcpListener] = []
-        self._tcp_open = 0
+        self._tcp_connections: dict[int, _Later] = {}  # the open ones, by number
         self._connection_ids = itertools.count(1)
         self._pending: set[asyncio.Task[None]] = set()  # answers still being found
 
@@ -142,18 +170,38 @@ class DnsServer:
 
     # --- UDP ----------------------------------------------------------------------
 
+    def _limiter_for(self, host: str) -> RateLimiter | None:
+        """The rate limiter of a UDP listener on ``host``, if its answers are limited.
+
+        Loopback is left alone unless asked: every local client shares
+        127.0.0.0/24, so one busy tool would starve the others, and no forged
+        source address can reach a loopback listener from outside the machine.
+        """
+        if self.rate_limiter is None or self.limit_loopback:
+            return self.rate_limiter
+        try:
+            loopback = ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        return None if loopback else self.rate_limiter
+
     async def _open_udp(self, host: str, port: int) -> DatagramEndpoint:
         endpoint: DatagramEndpoint | None = None
-        respond, trace = self.responder.respond, self.trace
+        respond, trace, now = self.responder.respond, self.trace, self.network.now
+        limiter = self._limiter_for(host)
 
         def on_datagram(data: bytes, peer: Address) -> None:
             assert endpoint is not None
             if not trace.enabled:
                 response = respond(data, UDP, peer)
                 if type(response) is bytes:
+                    if limiter is not None:
+                        response = limiter.check(response, peer[0], now())
+                        if response is None:
+                            return
                     endpoint.send(response, peer)
                 elif response is not None:
-                    self._later(response, endpoint, data, peer, 0.0)  # type: ignore[arg-type]
+                    self._later(response, endpoint, data, peer, 0.0, limiter)  # type: ignore[arg-type]
                 return
             received = trace.now()
             trace.record(
@@ -161,9 +209,9 @@ class DnsServer:
             )
             response = respond(data, UDP, peer)
             if response is None or type(response) is bytes:
-                self._send_udp(endpoint, data, peer, response, received)
+                self._send_udp(endpoint, data, peer, response, received, limiter)
             else:
-                self._later(response, endpoint, data, peer, received)  # type: ignore[arg-type]
+                self._later(response, endpoint, data, peer, received, limiter)  # type: ignore[arg-type]
 
         endpoint = await self.network.open_udp_endpoint(host, port, on_datagram=on_datagram)
         self.udp_endpoints.append(endpoint)
@@ -176,10 +224,16 @@ class DnsServer:
         peer: Address,
         response: bytes | None,
         received: float,
+        limiter: RateLimiter | None = None,
     ) -> None:
         trace, local = self.trace, endpoint.local_address
+        reason = ""
         if response is None:
             reason = _drop_reason(query)
+        elif limiter is not None:
+            response = limiter.check(response, peer[0], self.network.now())
+            reason = "rate limited" if response is None else ""
+        if response is None:
             dropped = DnsMessageDropped(trace.now(), self.actor, UDP, local, peer, query, reason)
             trace.record(dropped)
             return
@@ -193,13 +247,14 @@ class DnsServer:
         query: bytes,
         peer: Address,
         received: float,
+        limiter: RateLimiter | None = None,
     ) -> None:
         """Send the answer to a UDP query when the responder has found it."""
 
         async def finish() -> None:
             response = await pending
             if endpoint in self.udp_endpoints:  # still serving
-                self._send_udp(endpoint, query, peer, response, received)
+                self._send_udp(endpoint, query, peer, response, received, limiter)
 
         task = asyncio.ensure_future(finish())
         self._pending.add(task)
@@ -211,21 +266,23 @@ class DnsServer:
         trace, actor = self.trace, self.actor
         local, peer = stream.local_address, stream.peer_address
         connection = next(self._connection_ids)
-        if self._tcp_open >= self.max_tcp_connections:
+        connections = self._tcp_connections
+        if len(connections) >= self.max_tcp_connections and not self._reclaim_idlest():
             trace.record(TcpConnectionOpened(trace.now(), actor, local, peer, connection))
             await stream.aclose()
             trace.record(
                 TcpConnectionClosed(trace.now(), actor, local, peer, connection, "connection limit")
             )
             return
-        self._tcp_open += 1
+        later = _Later(stream, self.tcp_send_timeout, self.network.now)
+        connections[connection] = later
         trace.record(TcpConnectionOpened(trace.now(), actor, local, peer, connection))
         reason = "server error"
-        later = _Later(stream)
         try:
             reason = await self._tcp_messages(stream, later)
+            reason = later.ended or reason  # closed by the server itself (send timeout, reclaimed)
         except ConnectionError:
-            reason = "connection reset"
+            reason = later.ended or "connection reset"
         except asyncio.CancelledError:
             reason = "server stopped"  # shut down while the connection was still open
             raise
@@ -235,12 +292,37 @@ class DnsServer:
             if later.tasks and reason in ("client closed", "idle timeout"):
                 await asyncio.wait(later.tasks, timeout=self.tcp_idle_timeout)
             await later.cancel()
-            self._tcp_open -= 1
-            if reason == "connection reset":
-                stream.abort()
+            if connections.get(connection) is later:
+                del connections[connection]
+            if reason in ("connection reset", "send timeout") or later.sending:
+                stream.abort()  # what was not sent is dropped
             else:
                 await stream.aclose()
             trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
+
+    def _reclaim_idlest(self) -> bool:
+        """Make room for a new connection; False if every open one is busy.
+
+        The victim is the connection idle longest; failing that, the one whose
+        answers have waited longest for the client to read them (a client that
+        does not read). One that is receiving a query or finding an answer is
+        never taken.
+        """
+        idle: tuple[float, int] | None = None
+        stalled: tuple[float, int] | None = None
+        for number, later in self._tcp_connections.items():
+            if later.ended:
+                continue
+            if later.idle:
+                if idle is None or later.last_active < idle[0]:
+                    idle = (later.last_active, number)
+            elif later.sending and (stalled is None or later.last_active < stalled[0]):
+                stalled = (later.last_active, number)
+        chosen = idle or stalled
+        if chosen is None:
+            return False
+        self._tcp_connections.pop(chosen[1]).end("reclaimed")
+        return True
 
     async def _tcp_messages(self, stream: Stream, later: _Later) -> str:
         """Answer length-prefixed queries until the connection should end; say why it ended."""
@@ -266,6 +348,7 @@ class DnsServer:
                         if not data:
                             return "client closed" if not buffer else "client closed mid-message"
                         buffer += data
+                        later.receiving = True
                         if not started:
                             started = True
                             deadline.reschedule(loop.time() + self.tcp_message_timeout)
@@ -278,13 +361,14 @@ class DnsServer:
             # that must be found (a resolver's) is sent by a task when ready —
             # out of order, as RFC 7766 §6.2.1.1 allows, so that a slow question
             # does not hold back the rest.
-            replies = bytearray()
+            replies, batch = bytearray(), 0
             while len(buffer) >= 2:
                 (length,) = _LENGTH.unpack_from(buffer)
                 if length == 0 or len(buffer) < 2 + length:
                     break
                 message = bytes(buffer[2 : 2 + length])
                 del buffer[: 2 + length]
+                later.last_active = later.clock()
                 received = trace.now()
                 trace.record(DnsMessageReceived(received, actor, TCP, local, peer, message))
                 response = self.responder.respond(message, TCP, peer)
@@ -307,6 +391,16 @@ class DnsServer:
                 trace.record(
                     DnsMessageSent(trace.now(), actor, TCP, local, peer, response, received)
                 )
+                batch += 1
+                if len(replies) >= TCP_BATCH_BYTES or batch >= TCP_BATCH_MESSAGES:
+                    # Back-pressure: this waits while the client is not reading,
+                    # and meanwhile no more of its queries are read. Then the
+                    # other connections get their turn (fairness).
+                    await later.send(bytes(replies))
+                    replies.clear()
+                    batch = 0
+                    await asyncio.sleep(0)
+            later.receiving = bool(buffer)
             await later.send(bytes(replies))
 
     async def _tcp_later(
@@ -328,12 +422,24 @@ class DnsServer:
 
 
 class _Later:
-    """A TCP connection's answers still being found, and the lock that keeps writes whole."""
+    """A TCP connection's state: answers still being found, writes kept whole and timed."""
 
-    def __init__(self, stream: Stream) -> None:
+    def __init__(self, stream: Stream, send_timeout: float, clock: Callable[[], float]) -> None:
         self.stream = stream
+        self.send_timeout = send_timeout
+        self.clock = clock
         self.tasks: set[asyncio.Task[None]] = set()
+        self.last_active = clock()  # when a query last arrived or an answer left
+        self.receiving = False  # part of a message has arrived
+        self.sending = 0  # writes under way or waiting for their turn
+        self.ended: str | None = None  # why the server ended it from outside its loop
+        self._closing: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing half-received, being found or being sent: closing it loses nothing."""
+        return not (self.tasks or self.receiving or self.sending or self.ended)
 
     def start(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -341,9 +447,33 @@ class _Later:
         task.add_done_callback(self.tasks.discard)
 
     async def send(self, data: bytes) -> None:
-        if data:
+        """Hand ``data`` to the socket; ConnectionError if it does not drain in time."""
+        if not data:
+            return
+        self.sending += 1
+        try:
             async with self._lock:
-                await self.stream.send_all(data)
+                if self.ended:
+                    raise ConnectionError(self.ended)
+                try:
+                    async with asyncio.timeout(self.send_timeout):
+                        await self.stream.send_all(data)
+                except TimeoutError:
+                    self.end("send timeout")
+                    raise ConnectionError("send timeout") from None
+        finally:
+            self.sending -= 1
+        self.last_active = self.clock()
+
+    def end(self, reason: str) -> None:
+        """End the connection from outside its loop, which then sees it closed."""
+        if self.ended:
+            return
+        self.ended = reason
+        if self.sending:  # answers the client does not read: dropped
+            self.stream.abort()
+        else:
+            self._closing = asyncio.ensure_future(self.stream.aclose())
 
     async def cancel(self) -> None:
         tasks = list(self.tasks)

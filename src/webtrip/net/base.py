@@ -75,6 +75,13 @@ class Stream(abc.ABC):
         """The kernel's (or the simulator's) counters for this connection, if known."""
         return None
 
+    async def close_write(self) -> None:
+        """Send FIN once queued data is sent, and keep receiving (a half-close).
+
+        Worlds that cannot half-close do nothing: the connection stays open both ways.
+        """
+        return None
+
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Close the connection gracefully (FIN) once queued data is sent."""

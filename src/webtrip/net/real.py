@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import os
 import secrets
 import socket
 import ssl
 import struct
 import time
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from webtrip.net.base import (
@@ -34,6 +36,11 @@ from webtrip.net.base import (
 # Stop reading from the socket when this much received data waits for the
 # actor; the peer's TCP then sees a closing window (back-pressure).
 _RECEIVE_HIGH_WATER = 256 * 1024
+# accept() errors that mean "no descriptor (or memory) left", not a bad peer.
+_OUT_OF_RESOURCES = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+_ACCEPT_BATCH = 32  # connections accepted per wake-up, at most (within limits.RESERVE)
+_ACCEPT_RETRY = 0.1  # seconds to wait before accepting again when out of descriptors
+_EXHAUSTED_REPORT_EVERY = 10.0  # seconds between two reports of it
 # At most this many datagrams wait for receive(); more are dropped, as a
 # kernel socket buffer would.
 _DATAGRAM_QUEUE = 1024
@@ -204,6 +211,11 @@ class RealStream(Stream):
         sock = self._raw_socket or self.socket
         return read_tcp_info(sock) if sock is not None else None
 
+    async def close_write(self) -> None:
+        transport = self._transport
+        if not transport.is_closing() and transport.can_write_eof():
+            transport.write_eof()
+
     async def aclose(self) -> None:
         if not self._transport.is_closing():
             self._transport.close()
@@ -253,12 +265,80 @@ def read_tcp_info(sock: socket.socket) -> TcpInfo | None:
 
 
 class _RealTcpListener(TcpListener):
-    def __init__(self, server: asyncio.Server) -> None:
-        self._server = server
-        self.addresses = [_address(s.getsockname()) for s in server.sockets]
+    """Listening sockets, accepted from by hand rather than by ``loop.create_server``.
+
+    asyncio's accept loop, when ``accept()`` fails for want of descriptors
+    (EMFILE, ENFILE), logs a traceback and schedules a retry for each of the
+    up to ``backlog`` attempts of one wake-up (Python 3.11): a server at its
+    descriptor limit then prints tens of thousands of tracebacks a second.
+    Here such a failure stops accepting for a moment, is counted, and is told
+    at most once every few seconds through ``on_exhausted`` (one line, no
+    traceback); the waiting clients stay in the kernel's accept queue.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sockets: list[socket.socket],
+        on_stream: Callable[[socket.socket], None],
+        on_exhausted: Callable[[int], None] | None,
+    ) -> None:
+        self._loop = loop
+        self._sockets = sockets
+        self._on_stream = on_stream
+        self._on_exhausted = on_exhausted
+        self._failures = 0
+        self._told = -_EXHAUSTED_REPORT_EVERY
+        self._retry: asyncio.TimerHandle | None = None
+        self._closed = False
+        self.addresses = [_address(s.getsockname()) for s in sockets]
+        self._watch()
+
+    def _watch(self) -> None:
+        self._retry = None
+        if self._closed:
+            return
+        for sock in self._sockets:
+            self._loop.add_reader(sock.fileno(), self._accept, sock)
+
+    def _accept(self, sock: socket.socket) -> None:
+        for _ in range(_ACCEPT_BATCH):
+            try:
+                conn, _peer = sock.accept()
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno not in _OUT_OF_RESOURCES:
+                    return  # the peer's trouble (ECONNABORTED, EPROTO...): the next one
+                self._exhausted()
+                return
+            conn.setblocking(False)
+            self._on_stream(conn)
+
+    def _exhausted(self) -> None:
+        # Out of descriptors (or kernel memory): stop looking at the sockets for
+        # a moment (Linux keeps reporting them readable), then try again.
+        self._failures += 1
+        for sock in self._sockets:
+            self._loop.remove_reader(sock.fileno())
+        if self._retry is None:
+            self._retry = self._loop.call_later(_ACCEPT_RETRY, self._watch)
+        now = self._loop.time()
+        if self._on_exhausted is not None and now - self._told >= _EXHAUSTED_REPORT_EVERY:
+            self._told = now
+            failures, self._failures = self._failures, 0
+            self._on_exhausted(failures)
 
     async def aclose(self) -> None:
-        self._server.close()
+        if self._closed:
+            return
+        self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        for sock in self._sockets:
+            self._loop.remove_reader(sock.fileno())
+            sock.close()
 
 
 class RealDatagramEndpoint(DatagramEndpoint):
@@ -377,8 +457,13 @@ class RealNetwork(Network):
     # operating system's entropy (os.urandom) — unpredictable to a spoofer.
     random = secrets.SystemRandom()
 
-    def __init__(self, *, mtu: int | None = None) -> None:
+    def __init__(
+        self, *, mtu: int | None = None, on_exhausted: Callable[[int], None] | None = None
+    ) -> None:
         self.mtu = mtu
+        # Told (at most every few seconds) how many accept() calls failed for
+        # want of descriptors since it was last told; None: nobody is told.
+        self.on_exhausted = on_exhausted
 
     def now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -400,30 +485,53 @@ class RealNetwork(Network):
     ) -> TcpListener:
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
+        sockets = await self._listening_sockets(host, port, backlog)
 
-        def on_connection() -> _StreamProtocol:
-            protocol = _StreamProtocol()
-            original = protocol.connection_made
+        async def serve(conn: socket.socket) -> None:
+            try:
+                transport, protocol = await loop.connect_accepted_socket(_StreamProtocol, conn)
+            except OSError:  # gone before it could be set up (reset at once)
+                conn.close()
+                return
+            await handler(RealStream(transport, protocol))
 
-            def connection_made(transport: asyncio.BaseTransport) -> None:
-                original(transport)
-                stream = RealStream(transport, protocol)  # type: ignore[arg-type]
-                task = loop.create_task(handler(stream))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+        def on_stream(conn: socket.socket) -> None:
+            task = loop.create_task(serve(conn))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
-            protocol.connection_made = connection_made  # type: ignore[method-assign]
-            return protocol
+        return _RealTcpListener(loop, sockets, on_stream, self.on_exhausted)
 
-        server = await loop.create_server(
-            on_connection, host, port, backlog=backlog, reuse_address=True
+    async def _listening_sockets(self, host: str, port: int, backlog: int) -> list[socket.socket]:
+        """One listening socket per address ``host`` stands for, like ``loop.create_server``."""
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
-        maxseg = getattr(socket, "TCP_MAXSEG", None)
-        if self.mtu is not None and maxseg is not None:
-            for sock in server.sockets:
-                headers = 60 if sock.family == socket.AF_INET6 else 40  # IP + TCP headers
-                sock.setsockopt(socket.IPPROTO_TCP, maxseg, self.mtu - headers)
-        return _RealTcpListener(server)
+        sockets: list[socket.socket] = []
+        seen = set()
+        try:
+            for family, kind, proto, _name, sockaddr in infos:
+                if (family, sockaddr) in seen:
+                    continue
+                seen.add((family, sockaddr))
+                sock = socket.socket(family, kind, proto)
+                sockets.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6 and hasattr(socket, "IPPROTO_IPV6"):
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(sockaddr)
+                maxseg = getattr(socket, "TCP_MAXSEG", None)
+                if self.mtu is not None and maxseg is not None:
+                    headers = 60 if family == socket.AF_INET6 else 40  # IP + TCP headers
+                    sock.setsockopt(socket.IPPROTO_TCP, maxseg, self.mtu - headers)
+                sock.listen(backlog)
+                sock.setblocking(False)
+        except BaseException:
+            for sock in sockets:
+                sock.close()
+            raise
+        return sockets
 
     async def open_udp_endpoint(
         self,

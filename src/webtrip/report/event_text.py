@@ -317,6 +317,14 @@ _CLOSE_REASONS = {
     ),
     "server stopped": N_("the server stopped"),
     "connection limit": N_("the server had too many connections open"),
+    "reclaimed: idle": N_(
+        "the server was full and gave its place to a new connection, as it was the one "
+        "left unused the longest"
+    ),
+    "reclaimed: slow": N_(
+        "the server was full and gave its place to a new connection, as it was the one "
+        "sending a request's headers the longest"
+    ),
 }
 
 

@@ -9,11 +9,27 @@ packet capture would show, malformed or not — and decode it on demand.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
 import dns.exception
 import dns.message
 
 Address = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The range of a number field that is not seconds (``Annotated[float, Bounds(0, 1)]``):
+    what a saved trace may hold there (:mod:`webtrip.trace.schema`)."""
+
+    low: float
+    high: float
+
+
+Share = Annotated[float, Bounds(0.0, 1.0)]
+"""A share of something, from 0 (none) to 1 (all)."""
+BitsPerSecond = Annotated[float, Bounds(1.0, 1e12)]
+"""A rate in bits per second (up to a terabit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,8 +444,8 @@ class LinkConditionsSet(Event):
 
     ends: tuple[str, str]  # the two nodes it joins, the browser's first
     latency: float
-    bandwidth: float | None
-    loss: float
+    bandwidth: BitsPerSecond | None
+    loss: Share
     mtu: int
 
 
@@ -526,6 +542,8 @@ __all__ = [
     "LOOPBACK",
     "OUT",
     "Address",
+    "BitsPerSecond",
+    "Bounds",
     "DnsMessageDropped",
     "DnsMessageReceived",
     "DnsMessageSent",
@@ -554,6 +572,7 @@ __all__ = [
     "PageLoadStarted",
     "ResolverAnswered",
     "ResolverStep",
+    "Share",
     "StreamRead",
     "TcpConnectFailed",
     "TcpConnectStarted",

@@ -5,8 +5,17 @@ repeat while the connection is persistent. Requests that arrive together
 (pipelining) are answered in order. Two timers protect the server from clients
 that hold a connection without using it (slowloris): an idle timer between
 requests and a header timer from a request's first byte to the end of its
-head. A cap on open connections bounds the rest; beyond it, a connection
-gets ``503`` and is closed.
+head (a total deadline, like nginx's client_header_timeout). A cap on open
+connections bounds the rest. When the cap is reached, a new connection takes
+the place of one that is using nothing — the connection idle the longest
+between requests (or waiting for its first), else the one that has been
+sending a request head the longest (slowloris) — and only when every
+connection is busy sending an answer does the new one get ``503``.
+
+A refusal (413, 431...) is followed by a lingering close, as nginx does: the
+reply is sent, the server's side is shut for writing, and what the client
+still sends is read and dropped for a moment, so the client reads the error
+page instead of a reset.
 
 Every request and response is recorded in the trace; the server prints
 nothing. With tracing off the trace costs nothing.
@@ -108,6 +117,22 @@ class _Reply:
     length_unknown: bool = False
 
 
+@dataclass(eq=False)
+class _Connection:
+    """An open connection, as the cap sees it: what it is doing, and whether it was reclaimed."""
+
+    number: int
+    stream: Stream
+    task: asyncio.Task[None] | None
+    reclaimed: str | None = None  # why, once its place was given to a new connection
+
+
+# Lingering close after a refusal (nginx: lingering_time 30 s, lingering_timeout 5 s):
+# long enough for a client's in-flight bytes, bounded in time and bytes.
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 64 * 1024
+
+
 class _Truncated(Exception):
     """A response's body ended early (its file shrank): the connection must close."""
 
@@ -138,6 +163,10 @@ class WebServer:
         self._languages: dict[Site, tuple[float, tuple[str, ...]]] = {}
         self.listeners: list[TcpListener] = []
         self._open = 0
+        # Connections that could give their place to a new one, oldest first
+        # (a dict keeps the order in which they were put in).
+        self._idle: dict[int, _Connection] = {}
+        self._in_header: dict[int, _Connection] = {}
         self._ids = itertools.count(1)
         self._date_second = -1
         self._date = ""
@@ -174,7 +203,7 @@ class WebServer:
         connection = next(self._ids)
         local, peer = stream.local_address, stream.peer_address
         trace.record(TcpConnectionOpened(trace.now(), actor, local, peer, connection))
-        if self._open >= self.options.max_connections:
+        if self._open >= self.options.max_connections and not self._reclaim():
             reason = "connection limit"
             reply = self._error(503, "the server is busy; try again shortly", close=True)
             reply.headers.append(("Retry-After", "1"))
@@ -184,9 +213,12 @@ class WebServer:
             trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
             return
         self._open += 1
+        conn = _Connection(connection, stream, asyncio.current_task())
         reason = "server error"
         try:
-            reason = await self._requests(stream, connection)
+            reason = await self._requests(stream, conn)
+            if reason.startswith("refused"):
+                await self._linger(stream)
         except _Truncated:
             # Fewer bytes than Content-Length said: whatever came next would be
             # read as the rest of this body. Close after the bytes sent (nginx
@@ -201,19 +233,48 @@ class WebServer:
             reason = f"server error: {type(exc).__name__}: {exc}"
             stream.abort()
         finally:
-            self._open -= 1
+            self._idle.pop(connection, None)
+            self._in_header.pop(connection, None)
+            if conn.reclaimed is None:  # a reclaimed one was counted out already
+                self._open -= 1
             if reason == "connection reset":
                 stream.abort()
             else:
                 await stream.aclose()
             trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
 
-    async def _requests(self, stream: Stream, connection: int) -> str:
+    def _reclaim(self) -> bool:
+        """Close the connection that is using its place least; False if every one is busy."""
+        for waiting, why in ((self._idle, "reclaimed: idle"), (self._in_header, "reclaimed: slow")):
+            if waiting:
+                victim = waiting.pop(next(iter(waiting)))
+                victim.reclaimed = why
+                self._open -= 1
+                if victim.task is not None:
+                    victim.task.cancel()  # its _requests returns ``why``; _serve closes it
+                return True
+        return False
+
+    async def _linger(self, stream: Stream) -> None:
+        """After a refusal: shut writing, read and drop what still comes, for a moment."""
+        dropped = 0
+        with contextlib.suppress(ConnectionError, TimeoutError):
+            await stream.close_write()
+            async with asyncio.timeout(LINGER_SECONDS):
+                while dropped < LINGER_BYTES:
+                    data = await stream.receive_some(LINGER_BYTES - dropped)
+                    if not data:
+                        break
+                    dropped += len(data)
+
+    async def _requests(self, stream: Stream, conn: _Connection) -> str:
         """Answer requests until the connection should end; return why it ended."""
         options = self.options
+        connection = conn.number
         parser = RequestParser(options.limits)
         deadline = Deadline(options.first_request_timeout)
         state = "idle"
+        self._idle[connection] = conn
         try:
             while True:
                 while not parser.requests:
@@ -249,7 +310,11 @@ class WebServer:
                         # its head must arrive within the header timeout.
                         state = "header"
                         deadline.extend(options.header_timeout)
+                        self._idle.pop(connection, None)
+                        self._in_header[connection] = conn
                 state = "sending"
+                self._idle.pop(connection, None)
+                self._in_header.pop(connection, None)
                 request = parser.requests.popleft()
                 received = self._record_request(stream, connection, request)
                 reply = self._respond(request)
@@ -261,7 +326,11 @@ class WebServer:
                     return "closed after response"
                 state = "idle"
                 deadline.extend(options.keepalive_timeout)
+                self._idle[connection] = conn
         except asyncio.CancelledError:
+            if conn.reclaimed is not None and conn.task is not None:
+                conn.task.uncancel()
+                return conn.reclaimed
             if not deadline.expired():
                 raise
             if state == "header":
