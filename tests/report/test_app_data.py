@@ -22,7 +22,7 @@ from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
 from webtrip.lab import sim as simulated
 from webtrip.report.app_data import app_data, app_data_json, schema
-from webtrip.trace import PacketCaptured, Trace
+from webtrip.trace import NetworkDescribed, PacketCaptured, Trace
 from webtrip.trace.events import DROP, LOOPBACK, OUT
 
 
@@ -236,3 +236,11 @@ def test_the_demo_document_is_built_in_about_a_second(runs):
     started = time.perf_counter()
     app_data(trace)
     assert time.perf_counter() - started < 3.0  # ~1 s alone here; a shared machine gets slack
+
+
+def test_the_seed_a_sim_ran_with_is_in_its_trace_and_a_real_run_has_none(runs, documents):
+    assert simulate(seed=7).of_type(NetworkDescribed)[0].seed == 7
+    assert documents["clean"]["run"]["seed"] == 1
+    again = Trace.from_json(runs["loss"].to_json())  # a trace saved with --json keeps it
+    assert app_data(again)["run"]["seed"] == 1
+    assert documents["real"]["run"]["seed"] is None

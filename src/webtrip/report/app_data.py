@@ -134,11 +134,12 @@ def captures_by_index(trace: Trace, index: int) -> bytes | None:
 def _run(trace: Trace) -> dict[str, Any]:
     started = next(iter(trace.of_type(PageLoadStarted)), None)
     finished = next(iter(trace.of_type(PageLoadFinished)), None)
-    simulated = bool(trace.of_type(NetworkDescribed) or trace.of_type(PacketCaptured))
+    described = trace.of_type(NetworkDescribed)
+    simulated = bool(described or trace.of_type(PacketCaptured))
     return {
         "kind": "sim" if simulated else "real",
         "url": started.url if started else None,
-        "seed": None,  # not in the trace: the caller that made the run knows it
+        "seed": described[0].seed if described else None,
         "started": _t(trace.events[0].t) if trace.events else 0.0,
         "ended": _t(max((e.t for e in trace.events), default=0.0)),
         "status": finished.status if finished else None,
