@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 from collections import Counter
 from typing import Any
 
@@ -22,6 +23,7 @@ from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
 from webtrip.lab import sim as simulated
 from webtrip.report.app_data import app_data, app_data_json, schema
+from webtrip.report.narration import narrate
 from webtrip.trace import NetworkDescribed, PacketCaptured, Trace
 from webtrip.trace.events import DROP, LOOPBACK, OUT
 
@@ -140,10 +142,9 @@ def test_a_real_run_is_drawn_logically_without_flights(documents):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_story_sentences_move_forward_within_each_step_and_the_run(documents, name):
+def test_story_sentences_are_anchored_within_the_run_and_jump_to_an_event(documents, name):
     document = documents[name]
     times = [s["t"] for p in document["story"] for s in p["sentences"]]
-    assert times == sorted(times)
     assert all(document["run"]["started"] <= t <= document["run"]["ended"] for t in times)
     for paragraph in document["story"]:
         for sentence in paragraph["sentences"]:
@@ -244,3 +245,47 @@ def test_the_seed_a_sim_ran_with_is_in_its_trace_and_a_real_run_has_none(runs, d
     again = Trace.from_json(runs["loss"].to_json())  # a trace saved with --json keeps it
     assert app_data(again)["run"]["seed"] == 1
     assert documents["real"]["run"]["seed"] is None
+
+
+LOSS = re.compile(r"\b(was|were) lost\b")
+
+
+@pytest.mark.parametrize("name", ["loss", "drop-synack"])
+def test_each_sentence_tells_a_moment_of_its_own_step_and_a_loss_is_told_when_it_happened(
+    runs, documents, name
+):
+    document = documents[name]
+    steps = {step["step"]: step for step in document["steps"]}
+    lost = [f["lost"] for f in document["flights"] if f["lost"] is not None]
+    told_losses = 0
+    for paragraph in document["story"]:
+        if paragraph["step"] is None:
+            continue
+        step = steps[paragraph["step"]]
+        for sentence in paragraph["sentences"]:
+            text = sentence["text"]["en"]
+            assert step["t"] - 1e-6 <= sentence["t"] <= step["end"] + 1e-6, (step, text)
+            if LOSS.search(text) and not text.startswith("What was lost"):  # not a summary
+                told_losses += 1
+                assert any(abs(sentence["t"] - t) <= 1e-6 for t in lost), text
+    assert told_losses == {"loss": 3, "drop-synack": 1}[name]  # DNS, the pieces, TCP's resends
+    # Spanish tells the same sentences at the same moments, from its own narration.
+    for language in ("en", "es"):
+        told = narrate(runs[name], language)
+        anchors = [t for p in told for _s, t in p.sentences]
+        assert anchors == pytest.approx(
+            [s["t"] for p in document["story"] for s in p["sentences"]], abs=1e-6
+        )
+
+
+def test_a_lost_syn_ack_and_the_syn_sent_again_are_told_when_they_happened(documents):
+    document = documents["drop-synack"]
+    (lost,) = [f for f in document["flights"] if f["lost"] is not None]
+    resent = next(m for m in document["messages"] if m["kind"] == "syn" and m["again"])
+    sentences = {s["text"]["en"].split(":")[0]: s["t"] for p in document["story"]
+                 for s in p["sentences"]}  # fmt: skip
+    assert sentences["The server's SYN-ACK was lost on the browser's link"] == lost["lost"]
+    waited = next(t for text, t in sentences.items() if text.startswith("The browser waited"))
+    assert waited == resent["t"]
+    built = next(t for text, t in sentences.items() if text.startswith("Then it built"))
+    assert built == document["steps"][-1]["end"]

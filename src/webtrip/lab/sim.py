@@ -140,9 +140,7 @@ def _role(lab: Lab, name: str) -> str:
     return "other"
 
 
-def describe_network(
-    lab: Lab, links: Sequence[Link], seed: int | None = None
-) -> NetworkDescribed:
+def describe_network(lab: Lab, links: Sequence[Link], seed: int | None = None) -> NetworkDescribed:
     """The event that records the network built for ``lab``: its nodes (routers first,
     then hosts, as the lab names them), their roles and addresses, its links, and the
     run's ``seed``."""

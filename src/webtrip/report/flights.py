@@ -254,8 +254,9 @@ class SegmentNames:
         urls = {t.request: t.url for t in request_timings(trace)}
         paths: dict[_Flow, list[str]] = defaultdict(list)
         for sent in trace.of_type(HttpRequestSent):
-            if (event := opened.get(sent.connection)) is not None:
-                flow = (event.peer[0], event.peer[1], event.local[0], event.local[1])
+            if (connection := opened.get(sent.connection)) is not None:
+                flow = (connection.peer[0], connection.peer[1], connection.local[0],
+                        connection.local[1])  # fmt: skip
                 paths[flow].append(_path(urls.get(sent.request, "")))
         first: dict[_Flow, int] = {}
         pieces: dict[_Flow, dict[int, bytes]] = defaultdict(dict)
