@@ -13,17 +13,21 @@ import asyncio
 import base64
 import json
 import re
+import subprocess
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from support import require_program
 from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
 from webtrip.lab import sim as simulated
 from webtrip.report.app_data import app_data, app_data_json, schema
 from webtrip.report.narration import narrate
+from webtrip.report.pcap import pcap_from_trace
 from webtrip.trace import NetworkDescribed, PacketCaptured, Trace
 from webtrip.trace.events import DROP, LOOPBACK, OUT
 
@@ -289,3 +293,96 @@ def test_a_lost_syn_ack_and_the_syn_sent_again_are_told_when_they_happened(docum
     assert waited == resent["t"]
     built = next(t for text, t in sentences.items() if text.startswith("Then it built"))
     assert built == document["steps"][-1]["end"]
+
+
+def tshark_counts(pcap: bytes, tmp_path: Path, name: str, address: str) -> Counter[str]:
+    """What tshark's dissection of one host's capture counts: SYNs, SYN-ACKs, DNS
+    questions and answers, HTTP requests and responses, and the segments the host
+    itself sent again (a retransmission by Wireshark's TCP analysis)."""
+    tshark = require_program("tshark")
+    path = tmp_path / f"{name}.pcap"
+    path.write_bytes(pcap)
+    fields = ["ip.src", "tcp.flags.syn", "tcp.flags.ack", "dns.flags.response",
+              "http.request", "http.response", "tcp.analysis.retransmission",
+              "tcp.analysis.fast_retransmission",
+              "tcp.analysis.spurious_retransmission"]  # fmt: skip
+    out = subprocess.run(
+        [tshark, "-r", str(path), "-T", "fields", "-E", "occurrence=f",
+         *(arg for field in fields for arg in ("-e", field))],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    counts: Counter[str] = Counter()
+    for line in out.splitlines():
+        source, syn, ack, response, request, answer, *again = line.split("\t")
+        truthy = {"1", "True", "true"}
+        if syn in truthy:
+            counts["syn-ack" if ack in truthy else "syn"] += 1
+        if response:
+            counts["dns-answer" if response in truthy else "dns-query"] += 1
+        counts["request"] += bool(request)
+        counts["response"] += bool(answer)
+        counts["again"] += source == address and any(again)
+    return +counts
+
+
+def app_counts(document: dict[str, Any], host: str) -> Counter[str]:
+    """The same counts from the app's messages: those ``host`` sent, and those that
+    reached it."""
+    counts: Counter[str] = Counter()
+    for message in document["messages"]:
+        sent = message["from"] == host
+        received = message["to"] == host and not message["lost"] and len(message["events"]) > 1
+        if not (sent or received):
+            continue
+        kind = {"dns-referral": "dns-answer"}.get(message["kind"], message["kind"])
+        handshake_or_dns = kind in ("syn", "syn-ack", "dns-query", "dns-answer")
+        if handshake_or_dns or (kind in ("request", "response") and not message["again"]):
+            counts[kind] += 1
+        counts["again"] += sent and message["again"]
+    return +counts
+
+
+@pytest.mark.peer("tshark")
+@pytest.mark.parametrize("name", ["clean", "drop-synack", "loss"])
+def test_each_hosts_messages_by_kind_are_what_tshark_dissects_in_its_capture(
+    runs, documents, name, tmp_path
+):
+    trace, document = runs[name], documents[name]
+    checked = 0
+    for node in document["topology"]["nodes"]:
+        if node["role"] == "router":
+            continue
+        pcap = pcap_from_trace(trace, node["id"])
+        counts = tshark_counts(pcap, tmp_path, node["id"], node["addresses"][0])
+        assert app_counts(document, node["id"]) == counts, node["id"]
+        checked += 1
+    assert checked == 6
+
+
+SEGMENT = re.compile(r"^segment (\d+) of (\d+) of (\S+)( again)?$")
+
+
+def test_data_segments_are_named_by_file_and_place_as_their_sender_sent_them(documents):
+    document = documents["loss"]
+    named: dict[str, list[tuple[int, int, bool, bool]]] = {}
+    for message in document["messages"]:
+        found = SEGMENT.match(message["label"]["en"])
+        if message["kind"] != "data" or message["from"] != "web":
+            continue
+        assert found, message["label"]
+        k, total, path, again = found.groups()
+        named.setdefault(path, []).append((int(k), int(total), bool(again), message["lost"]))
+        assert bool(again) == message["again"]
+        spanish = f"segmento {k} de {total} de {path}" + (", otra vez" if again else "")
+        assert message["label"]["es"] == spanish
+        for f in message["flights"]:  # every hop is called what its sender called it
+            assert document["flights"][f]["label"] == message["label"]
+    image = named["/img/astronaut.jpg"]
+    assert {total for _k, total, _again, _lost in image} == {37}
+    # Segment 1 is the one that begins "HTTP/1.1 200 OK"; 2 to 37 each sent once, and
+    # each lost one sent again under its own number.
+    assert sorted(k for k, _total, again, _lost in image if not again) == list(range(2, 38))
+    lost = sorted(k for k, _total, _again, was_lost in image if was_lost)
+    assert lost and sorted(k for k, _total, again, _lost in image if again) == lost
+    labels = {m["label"]["en"] for m in document["messages"]}
+    assert {"DNS query A www.webtrip.test", "HTTP GET /", "HTTP/1.1 200 OK"} <= labels
