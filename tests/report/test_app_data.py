@@ -12,17 +12,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
+import subprocess
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from support import require_program
 from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
 from webtrip.lab import sim as simulated
 from webtrip.report.app_data import app_data, app_data_json, schema
-from webtrip.trace import PacketCaptured, Trace
+from webtrip.report.narration import narrate
+from webtrip.report.pcap import pcap_from_trace
+from webtrip.trace import NetworkDescribed, PacketCaptured, Trace
 from webtrip.trace.events import DROP, LOOPBACK, OUT
 
 
@@ -140,10 +146,9 @@ def test_a_real_run_is_drawn_logically_without_flights(documents):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_story_sentences_move_forward_within_each_step_and_the_run(documents, name):
+def test_story_sentences_are_anchored_within_the_run_and_jump_to_an_event(documents, name):
     document = documents[name]
     times = [s["t"] for p in document["story"] for s in p["sentences"]]
-    assert times == sorted(times)
     assert all(document["run"]["started"] <= t <= document["run"]["ended"] for t in times)
     for paragraph in document["story"]:
         for sentence in paragraph["sentences"]:
@@ -236,3 +241,148 @@ def test_the_demo_document_is_built_in_about_a_second(runs):
     started = time.perf_counter()
     app_data(trace)
     assert time.perf_counter() - started < 3.0  # ~1 s alone here; a shared machine gets slack
+
+
+def test_the_seed_a_sim_ran_with_is_in_its_trace_and_a_real_run_has_none(runs, documents):
+    assert simulate(seed=7).of_type(NetworkDescribed)[0].seed == 7
+    assert documents["clean"]["run"]["seed"] == 1
+    again = Trace.from_json(runs["loss"].to_json())  # a trace saved with --json keeps it
+    assert app_data(again)["run"]["seed"] == 1
+    assert documents["real"]["run"]["seed"] is None
+
+
+LOSS = re.compile(r"\b(was|were) lost\b")
+
+
+@pytest.mark.parametrize("name", ["loss", "drop-synack"])
+def test_each_sentence_tells_a_moment_of_its_own_step_and_a_loss_is_told_when_it_happened(
+    runs, documents, name
+):
+    document = documents[name]
+    steps = {step["step"]: step for step in document["steps"]}
+    lost = [f["lost"] for f in document["flights"] if f["lost"] is not None]
+    told_losses = 0
+    for paragraph in document["story"]:
+        if paragraph["step"] is None:
+            continue
+        step = steps[paragraph["step"]]
+        for sentence in paragraph["sentences"]:
+            text = sentence["text"]["en"]
+            assert step["t"] - 1e-6 <= sentence["t"] <= step["end"] + 1e-6, (step, text)
+            if LOSS.search(text) and not text.startswith("What was lost"):  # not a summary
+                told_losses += 1
+                assert any(abs(sentence["t"] - t) <= 1e-6 for t in lost), text
+    assert told_losses == {"loss": 3, "drop-synack": 1}[name]  # DNS, the pieces, TCP's resends
+    # Spanish tells the same sentences at the same moments, from its own narration.
+    for language in ("en", "es"):
+        told = narrate(runs[name], language)
+        anchors = [t for p in told for _s, t in p.sentences]
+        assert anchors == pytest.approx(
+            [s["t"] for p in document["story"] for s in p["sentences"]], abs=1e-6
+        )
+
+
+def test_a_lost_syn_ack_and_the_syn_sent_again_are_told_when_they_happened(documents):
+    document = documents["drop-synack"]
+    (lost,) = [f for f in document["flights"] if f["lost"] is not None]
+    resent = next(m for m in document["messages"] if m["kind"] == "syn" and m["again"])
+    sentences = {s["text"]["en"].split(":")[0]: s["t"] for p in document["story"]
+                 for s in p["sentences"]}  # fmt: skip
+    assert sentences["The server's SYN-ACK was lost on the browser's link"] == lost["lost"]
+    waited = next(t for text, t in sentences.items() if text.startswith("The browser waited"))
+    assert waited == resent["t"]
+    built = next(t for text, t in sentences.items() if text.startswith("Then it built"))
+    assert built == document["steps"][-1]["end"]
+
+
+def tshark_counts(pcap: bytes, tmp_path: Path, name: str, address: str) -> Counter[str]:
+    """What tshark's dissection of one host's capture counts: SYNs, SYN-ACKs, DNS
+    questions and answers, HTTP requests and responses, and the segments the host
+    itself sent again (a retransmission by Wireshark's TCP analysis)."""
+    tshark = require_program("tshark")
+    path = tmp_path / f"{name}.pcap"
+    path.write_bytes(pcap)
+    fields = ["ip.src", "tcp.flags.syn", "tcp.flags.ack", "dns.flags.response",
+              "http.request", "http.response", "tcp.analysis.retransmission",
+              "tcp.analysis.fast_retransmission",
+              "tcp.analysis.spurious_retransmission"]  # fmt: skip
+    out = subprocess.run(
+        [tshark, "-r", str(path), "-T", "fields", "-E", "occurrence=f",
+         *(arg for field in fields for arg in ("-e", field))],
+        capture_output=True, text=True, timeout=60, check=True,
+    ).stdout  # fmt: skip
+    counts: Counter[str] = Counter()
+    for line in out.splitlines():
+        source, syn, ack, response, request, answer, *again = line.split("\t")
+        truthy = {"1", "True", "true"}
+        if syn in truthy:
+            counts["syn-ack" if ack in truthy else "syn"] += 1
+        if response:
+            counts["dns-answer" if response in truthy else "dns-query"] += 1
+        counts["request"] += bool(request)
+        counts["response"] += bool(answer)
+        counts["again"] += source == address and any(again)
+    return +counts
+
+
+def app_counts(document: dict[str, Any], host: str) -> Counter[str]:
+    """The same counts from the app's messages: those ``host`` sent, and those that
+    reached it."""
+    counts: Counter[str] = Counter()
+    for message in document["messages"]:
+        sent = message["from"] == host
+        received = message["to"] == host and not message["lost"] and len(message["events"]) > 1
+        if not (sent or received):
+            continue
+        kind = {"dns-referral": "dns-answer"}.get(message["kind"], message["kind"])
+        handshake_or_dns = kind in ("syn", "syn-ack", "dns-query", "dns-answer")
+        if handshake_or_dns or (kind in ("request", "response") and not message["again"]):
+            counts[kind] += 1
+        counts["again"] += sent and message["again"]
+    return +counts
+
+
+@pytest.mark.peer("tshark")
+@pytest.mark.parametrize("name", ["clean", "drop-synack", "loss"])
+def test_each_hosts_messages_by_kind_are_what_tshark_dissects_in_its_capture(
+    runs, documents, name, tmp_path
+):
+    trace, document = runs[name], documents[name]
+    checked = 0
+    for node in document["topology"]["nodes"]:
+        if node["role"] == "router":
+            continue
+        pcap = pcap_from_trace(trace, node["id"])
+        counts = tshark_counts(pcap, tmp_path, node["id"], node["addresses"][0])
+        assert app_counts(document, node["id"]) == counts, node["id"]
+        checked += 1
+    assert checked == 6
+
+
+SEGMENT = re.compile(r"^segment (\d+) of (\d+) of (\S+)( again)?$")
+
+
+def test_data_segments_are_named_by_file_and_place_as_their_sender_sent_them(documents):
+    document = documents["loss"]
+    named: dict[str, list[tuple[int, int, bool, bool]]] = {}
+    for message in document["messages"]:
+        found = SEGMENT.match(message["label"]["en"])
+        if message["kind"] != "data" or message["from"] != "web":
+            continue
+        assert found, message["label"]
+        k, total, path, again = found.groups()
+        named.setdefault(path, []).append((int(k), int(total), bool(again), message["lost"]))
+        assert bool(again) == message["again"]
+        spanish = f"segmento {k} de {total} de {path}" + (", otra vez" if again else "")
+        assert message["label"]["es"] == spanish
+        for f in message["flights"]:  # every hop is called what its sender called it
+            assert document["flights"][f]["label"] == message["label"]
+    image = named["/img/astronaut.jpg"]
+    assert {total for _k, total, _again, _lost in image} == {37}
+    # Segment 1 is the one that begins "HTTP/1.1 200 OK"; 2 to 37 each sent once, and
+    # each lost one sent again under its own number.
+    assert sorted(k for k, _total, again, _lost in image if not again) == list(range(2, 38))
+    lost = sorted(k for k, _total, _again, was_lost in image if was_lost)
+    assert lost and sorted(k for k, _total, again, _lost in image if again) == lost
+    labels = {m["label"]["en"] for m in document["messages"]}
+    assert {"DNS query A www.webtrip.test", "HTTP GET /", "HTTP/1.1 200 OK"} <= labels

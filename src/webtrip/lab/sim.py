@@ -140,9 +140,10 @@ def _role(lab: Lab, name: str) -> str:
     return "other"
 
 
-def describe_network(lab: Lab, links: Sequence[Link]) -> NetworkDescribed:
+def describe_network(lab: Lab, links: Sequence[Link], seed: int | None = None) -> NetworkDescribed:
     """The event that records the network built for ``lab``: its nodes (routers first,
-    then hosts, as the lab names them), their roles and addresses, and its links."""
+    then hosts, as the lab names them), their roles and addresses, its links, and the
+    run's ``seed``."""
     addresses: dict[str, list[str]] = {name: [] for name in [*lab.routers, *lab.hosts]}
     described = []
     for number, link in enumerate(links, 1):
@@ -153,7 +154,7 @@ def describe_network(lab: Lab, links: Sequence[Link]) -> NetworkDescribed:
         described.append((f"link{number}", a.node_name, b.node_name, link.latency,
                           link.bandwidth, link.loss, link.mtu))  # fmt: skip
     nodes = tuple((name, _role(lab, name), tuple(found)) for name, found in addresses.items())
-    return NetworkDescribed(0.0, "network", nodes, tuple(described))
+    return NetworkDescribed(0.0, "network", nodes, tuple(described), seed)
 
 
 def _free_address(
@@ -230,7 +231,7 @@ def run(
     trace.record(LinkConditionsSet(
         0.0, "network", (browser_end.node_name, other_end.node_name), browser_link.latency,
         browser_link.bandwidth, browser_link.loss, browser_link.mtu))  # fmt: skip
-    trace.record(describe_network(lab, world.links))
+    trace.record(describe_network(lab, world.links, seed))
     for fault in faults:
         sender = {FROM_BROWSER: browser_end, TO_BROWSER: other_end}.get(fault.sender or "")
         if fault.action == "drop":

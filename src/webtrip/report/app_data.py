@@ -134,11 +134,12 @@ def captures_by_index(trace: Trace, index: int) -> bytes | None:
 def _run(trace: Trace) -> dict[str, Any]:
     started = next(iter(trace.of_type(PageLoadStarted)), None)
     finished = next(iter(trace.of_type(PageLoadFinished)), None)
-    simulated = bool(trace.of_type(NetworkDescribed) or trace.of_type(PacketCaptured))
+    described = trace.of_type(NetworkDescribed)
+    simulated = bool(described or trace.of_type(PacketCaptured))
     return {
         "kind": "sim" if simulated else "real",
         "url": started.url if started else None,
-        "seed": None,  # not in the trace: the caller that made the run knows it
+        "seed": described[0].seed if described else None,
         "started": _t(trace.events[0].t) if trace.events else 0.0,
         "ended": _t(max((e.t for e in trace.events), default=0.0)),
         "status": finished.status if finished else None,
@@ -318,8 +319,10 @@ _STEP_OF_EVENT = (
 def _steps(trace: Trace, index_of: dict[int, int]) -> list[dict[str, Any]]:
     """Where each of the four steps begins and ends in the (first) page load: step 1 at the
     first name lookup, step 2 at the first connection attempt, step 3 when the first
-    answer begins to arrive, step 4 when the page's document has arrived whole; the last
-    ends when the load finishes. A step the load never reached is left out."""
+    answer begins to arrive, step 4 when the page's document has arrived whole; each ends
+    where the next begins, but step 3 goes on until the load's last answer has arrived
+    whole (the page's other files arrive while step 4 puts the page together), and the
+    last ends when the load finishes. A step the load never reached is left out."""
     starts: list[tuple[int, Any]] = []
     for kind, step in _STEP_OF_EVENT:
         first = next(iter(trace.of_type(kind)), None)
@@ -330,9 +333,13 @@ def _steps(trace: Trace, index_of: dict[int, int]) -> list[dict[str, Any]]:
         starts.append((4, document))
     finished = next(iter(trace.of_type(PageLoadFinished)), None)
     end = finished.t if finished else max((e.t for e in trace.events), default=0.0)
+    answered = max((e.t for e in trace.of_type(HttpResponseCompleted) if e.t <= end),
+                   default=0.0)  # fmt: skip
     steps = []
     for position, (step, event) in enumerate(starts):
         following = starts[position + 1][1].t if position + 1 < len(starts) else end
+        if step == 3 and position + 1 < len(starts):  # the page's files go on arriving
+            following = max(following, answered)
         steps.append({"step": step, "t": _t(event.t), "end": _t(max(following, event.t)),
                       "event": index_of[id(event)]})  # fmt: skip
     return steps

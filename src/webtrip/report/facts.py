@@ -183,6 +183,7 @@ class SegmentLoss:
     to_browser: bool
     times: int = 1  # how many times it was lost
     by_ack: bool = False
+    lost: float = -1.0  # when it was first dropped
 
     @property
     def fast(self) -> bool:
@@ -389,7 +390,7 @@ class PageLoadFacts:
                 for e, p in captured
             )  # fmt: skip
             losses.append(SegmentLoss(first, resent, duplicates, size, sender != browser,
-                                      len(drops), by_ack))  # fmt: skip
+                                      len(drops), by_ack, drops[0].t))  # fmt: skip
         return losses
 
     @cached_property

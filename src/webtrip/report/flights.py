@@ -25,15 +25,18 @@ trace (``logical``), and it has no flights.
 from __future__ import annotations
 
 import base64
+import bisect
 import functools
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from webtrip.i18n import LANGUAGES, number, translation
 from webtrip.packets.dissect import Packet, dissect
 from webtrip.report.mermaid import forwarders, sent_again
+from webtrip.report.timings import request_timings
 from webtrip.trace import (
     DnsMessageSent,
     HttpRequestSent,
@@ -181,6 +184,144 @@ def loss_reason(event: PacketCaptured) -> Text:
     return both(say)
 
 
+# --- which file a data segment carries ---------------------------------------------------
+
+
+_Flow = tuple[str, int, str, int]
+"""A TCP direction: source address and port, destination address and port."""
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _response_starts(data: bytes) -> list[int]:
+    """Where each HTTP/1.1 response begins in one direction's bytes (head and body
+    measured by Content-Length or chunked coding; a response of unknown length runs to
+    the end)."""
+    starts: list[int] = []
+    offset = 0
+    while offset < len(data) and data.startswith(b"HTTP/", offset):
+        starts.append(offset)
+        end = data.find(b"\r\n\r\n", offset)
+        if end < 0:
+            break
+        head = data[offset:end].decode("latin-1").split("\r\n")
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        status = head[0].split(" ")[1:2]
+        offset = end + 4
+        if status and status[0] in ("100", "204", "304"):
+            continue
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            while True:
+                line_end = data.find(b"\r\n", offset)
+                if line_end < 0:
+                    return starts
+                try:
+                    length = int(data[offset:line_end].split(b";")[0] or b"0", 16)
+                except ValueError:
+                    return starts
+                offset = line_end + 2
+                if length == 0:
+                    trailer = data.find(b"\r\n\r\n", offset - 2)
+                    offset = offset + 2 if data[offset : offset + 2] == b"\r\n" else (
+                        trailer + 4 if trailer >= 0 else len(data))  # fmt: skip
+                    break
+                offset += length + 2
+        elif "content-length" in headers:
+            try:
+                offset += int(headers["content-length"])
+            except ValueError:
+                break
+        else:
+            break
+    return starts
+
+
+class SegmentNames:
+    """Names the data segments of each answer to the browser as their sender sent them:
+    "segment 3 of 37 of /img/astronaut.jpg" — the k-th segment (in sequence order) of the
+    N its sender sent for that answer, counted once each however often it was sent —,
+    and "... again" for a copy sent again."""
+
+    def __init__(self, trace: Trace, captures: list[PacketCaptured], routers: set[str]) -> None:
+        opened = {e.connection: e for e in trace.of_type(TcpConnectionOpened)
+                  if e.actor == "browser"}  # fmt: skip
+        urls = {t.request: t.url for t in request_timings(trace)}
+        paths: dict[_Flow, list[str]] = defaultdict(list)
+        for sent in trace.of_type(HttpRequestSent):
+            if (connection := opened.get(sent.connection)) is not None:
+                flow = (connection.peer[0], connection.peer[1], connection.local[0],
+                        connection.local[1])  # fmt: skip
+                paths[flow].append(_path(urls.get(sent.request, "")))
+        first: dict[_Flow, int] = {}
+        pieces: dict[_Flow, dict[int, bytes]] = defaultdict(dict)
+        for event in captures:
+            if event.direction != OUT or event.actor in routers or event.interface == LOOPBACK:
+                continue
+            try:
+                packet = dissect(event.data)
+            except ValueError:
+                continue
+            tcp = packet.tcp
+            if tcp is None:
+                continue
+            flow = (packet.ip.source, tcp.source_port, packet.ip.destination,
+                    tcp.destination_port)  # fmt: skip
+            if flow not in paths:
+                continue
+            if "SYN" in tcp.flags:
+                first[flow] = tcp.sequence + 1
+            if tcp.payload_size:
+                payload = packet.ip.payload[len(packet.ip.payload) - tcp.payload_size :]
+                pieces[flow].setdefault(tcp.sequence, payload)
+        self._named: dict[tuple[_Flow, int], tuple[int, int, str]] = {}
+        for flow, sent_pieces in pieces.items():
+            isn = first.get(flow, min(sent_pieces))
+            ordered = sorted(sent_pieces, key=lambda seq: (seq - isn) % 2**32)
+            data = bytearray()
+            for seq in ordered:
+                offset = (seq - isn) % 2**32
+                if offset + len(sent_pieces[seq]) > len(data):
+                    data += bytes(max(0, offset - len(data)))
+                    data[offset:] = sent_pieces[seq]
+            starts = _response_starts(bytes(data))
+            answer_of = {seq: bisect.bisect_right(starts, (seq - isn) % 2**32) - 1
+                         for seq in ordered}  # fmt: skip
+            counts: dict[int, int] = defaultdict(int)
+            position: dict[int, int] = {}
+            for seq in ordered:
+                counts[answer_of[seq]] += 1
+                position[seq] = counts[answer_of[seq]]
+            for seq in ordered:
+                answer = answer_of[seq]
+                if 0 <= answer < len(paths[flow]):
+                    self._named[(flow, seq)] = (position[seq], counts[answer], paths[flow][answer])
+
+    def label(self, packet: Packet, again: bool) -> Text | None:
+        """The segment's name, or None if it is not a data segment of a known answer."""
+        tcp = packet.tcp
+        if tcp is None or not tcp.payload_size:
+            return None
+        flow = (packet.ip.source, tcp.source_port, packet.ip.destination, tcp.destination_port)
+        named = self._named.get((flow, tcp.sequence))
+        if named is None:
+            return None
+        k, total, path = named
+
+        def say(language: str) -> str:
+            _ = translation(language).gettext
+            text = _("segment {k} of {total} of {path} again") if again else _(
+                "segment {k} of {total} of {path}")  # fmt: skip
+            return text.format(k=number(k, language), total=number(total, language), path=path)
+
+        return both(say)
+
+
 # --- the network's links ------------------------------------------------------------------
 
 
@@ -238,6 +379,7 @@ def flights_and_messages(
     links = _Links.of_trace(trace)
     routers = set(forwarders(trace))
     again = sent_again(trace)
+    names = SegmentNames(trace, captures, routers)
     flights: list[dict[str, Any]] = []
     messages: list[dict[str, Any]] = []
     in_air: dict[tuple[str, str, bytes], deque[int]] = defaultdict(deque)  # on a link
@@ -251,8 +393,13 @@ def flights_and_messages(
         except ValueError:
             continue
         kind, message_kind = packet_kind(packet)
-        label = packet_label(packet, message_kind)
         key = _key(event.data)
+        label = packet_label(packet, message_kind)
+        if message_kind == "data":
+            if event.actor not in routers:
+                label = names.label(packet, id(event) in again) or label
+            elif open_messages.get(key):  # a hop of a message: the sender's name for it
+                label = messages[open_messages[key][-1]]["label"]
         where = links.of.get((event.actor, event.interface))
         link = where[0] if where else event.actor + " " + event.interface
         if event.direction == OUT:

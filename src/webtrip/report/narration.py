@@ -29,7 +29,14 @@ from webtrip.report.facts import (
 )
 from webtrip.report.reload import load_parts, reload_comparison
 from webtrip.report.timings import RequestTiming
-from webtrip.trace import FaultOutcome, NameLookupFailed, PageLoadFinished, ResolverStep, Trace
+from webtrip.trace import (
+    FaultOutcome,
+    HttpResponseCompleted,
+    NameLookupFailed,
+    PageLoadFinished,
+    ResolverStep,
+    Trace,
+)
 
 _Row = tuple[float, str, int, int, tuple[str, ...]]
 """A TCP packet at the browser: time, "in"/"out", sequence number, payload size, flags."""
@@ -41,9 +48,13 @@ class Paragraph:
 
     ``text`` is the sentences joined; ``sentences`` the same sentences one by one, each
     with the moment of the run it tells (seconds from the trace's start): the time of
-    the fact it is about, never before the sentence before it, so that a replay can
-    highlight the sentence of the moment and jump to the moment of a sentence. Every
-    language anchors the same sentences to the same moments.
+    the fact it is about — a lookup's question and answer, a loss, a resend, a file's
+    first byte and last segment, the page built —, or, for a sentence without a moment
+    of its own, the moment of the sentence before it; a summary (TCP's counters, what
+    was sent again) tells the moment the last answer had arrived. So a replay can
+    highlight the sentence of the moment (sorting them by time: a loss told after a
+    file's size happened earlier) and jump to the moment of a sentence. Every language
+    anchors the same sentences to the same moments.
     """
 
     heading: str
@@ -67,19 +78,21 @@ def _at(t: float | None, sentence: str) -> str:
 
 
 def _paragraph(heading: str, sentences: list[str], start: float) -> Paragraph:
-    """A paragraph of ``sentences``, each anchored where :func:`_at` put it, or at the
-    moment of the one before it (the first: ``start``); never earlier than that."""
+    """A paragraph of ``sentences``, each anchored where :func:`_at` put it — the moment
+    of the fact it tells —, or, without one, at the moment of the sentence before it (the
+    first: ``start``). A sentence about a loss may tell an earlier moment than the one
+    before it: a replay orders them by time."""
     anchored = []
     last = start
     for sentence in sentences:
-        last = max(last, getattr(sentence, "t", last))
+        last = getattr(sentence, "t", last)
         anchored.append((str(sentence), last))
     return Paragraph(heading, " ".join(str(s) for s in sentences), tuple(anchored))
 
 
 def _anchored(paragraphs: list[Paragraph], start: float) -> list[Paragraph]:
-    """``paragraphs`` with every sentence anchored, in order through the run: a paragraph
-    without anchors (a heading's, a comparison's) is one sentence at the last moment."""
+    """``paragraphs`` with every sentence anchored: a paragraph without anchors (a
+    heading's, a comparison's) is one sentence at the latest moment told before it."""
     done = []
     last = start
     for paragraph in paragraphs:
@@ -87,9 +100,8 @@ def _anchored(paragraphs: list[Paragraph], start: float) -> list[Paragraph]:
             sentences = ((paragraph.text, last),) if paragraph.text else ()
             done.append(Paragraph(paragraph.heading, paragraph.text, sentences))
             continue
-        moved = tuple((text, max(t, last)) for text, t in paragraph.sentences)
-        last = moved[-1][1]
-        done.append(Paragraph(paragraph.heading, paragraph.text, moved))
+        last = max(last, *(t for _text, t in paragraph.sentences))
+        done.append(paragraph)
     return done
 
 
@@ -172,7 +184,9 @@ def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
     failed = [lookup for lookup in ended if lookup.failed is not None]
     for lookup in resolved:
         told = _resolved(facts, lookup, words)
-        sentences.extend([_at(lookup.ended, told[0]), *told[1:]] if told else [])
+        if told and not hasattr(told[0], "t"):
+            told[0] = _at(lookup.ended, told[0])
+        sentences.extend(told)
     for lookup in failed:
         assert lookup.failed is not None
         # The error's own words are English; in another language, what kind of failure.
@@ -208,8 +222,9 @@ def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
         return [text.format(name=name.name, addresses=addresses)]
     server = format_address(name.server) if name.server else "?"
     questions = lookup.questions
+    asked = min((e.t for e in lookup.queries), default=lookup.started)
     sentences = [
-        ngettext(
+        _at(asked, ngettext(
             "The browser asked the DNS server at {server} for the address of {name}: "
             "{count} question (a UDP datagram of {size} bytes).",
             "The browser asked the DNS server at {server} for the address of {name}: "
@@ -222,26 +237,28 @@ def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
             name=name.name,
             count=len(questions),
             size="/".join(str(s) for s in sorted({e.size for e in lookup.queries})),
-        )
-    ]
+        ))
+    ]  # fmt: skip
     if lookup.started is not None and lookup.ended is not None:
         sentences.extend(_dns_losses(facts, lookup.started, lookup.ended, words))
     if again := lookup.retries:
-        sentences.append(
+        queries = sorted(e.t for e in lookup.queries)
+        retried = queries[len(questions)] if len(queries) > len(questions) else None
+        sentences.append(_at(retried,  # the first question sent again: a timer had run out
             ngettext(
                 "It had to ask {count} more time: an answer had not come back in time.",
                 "It had to ask {count} more times: answers had not come back in time.",
                 again,
             ).format(count=again)
-        )
+        ))  # fmt: skip
     timing = next((t for t in facts.timings if t.request == name.request and t.dns >= 0), None)
-    sentences.append(
+    sentences.append(_at(lookup.ended,
         _("The answers ({size} bytes) came back in {ms}: {addresses}.").format(
             size="/".join(str(s) for s in sorted({e.size for e in lookup.answers})),
             ms=words.ms(timing.dns if timing else -1),
             addresses=addresses,
         )
-    )
+    ))  # fmt: skip
     sentences.extend(_resolver_story(lookup.resolver, words))
     if name.chain:
         text = _("{name} is an alias (CNAME) of {canonical}.")
@@ -403,25 +420,26 @@ def _dns_losses(facts: PageLoadFacts, start: float, end: float, words: _Words) -
     """The browser's DNS questions and answers lost on its link during a lookup."""
     ngettext = words.ngettext
     window = [e for e in facts.drops if start <= e.t <= end]
-    questions = sum(1 for e in window if packet_kind(e.data) == "dns-query")
-    answers = sum(1 for e in window if packet_kind(e.data) == "dns-response")
+    lost_questions = [e.t for e in window if packet_kind(e.data) == "dns-query"]
+    lost_answers = [e.t for e in window if packet_kind(e.data) == "dns-response"]
+    questions, answers = len(lost_questions), len(lost_answers)
     sentences = []
     if questions:
-        sentences.append(
+        sentences.append(_at(lost_questions[0],
             ngettext(
                 "{count} of its questions was lost on the browser's link.",
                 "{count} of its questions were lost on the browser's link.",
                 questions,
             ).format(count=words.n(questions))
-        )
+        ))  # fmt: skip
     if answers:
-        sentences.append(
+        sentences.append(_at(lost_answers[0],
             ngettext(
                 "{count} answer was lost on the browser's link on its way back.",
                 "{count} answers were lost on the browser's link on their way back.",
                 answers,
             ).format(count=words.n(answers))
-        )
+        ))  # fmt: skip
     return sentences
 
 
@@ -429,6 +447,7 @@ def _other_handshakes(facts: PageLoadFacts, first: int | None, words: _Words) ->
     """The page's other connections whose handshake lost a SYN or SYN-ACK, and the wait."""
     ngettext = words.ngettext
     waits = []
+    lost: list[float] = []
     for connection in facts.connections:
         if connection == first:
             continue
@@ -436,18 +455,20 @@ def _other_handshakes(facts: PageLoadFacts, first: int | None, words: _Words) ->
         syns = [r[0] for r in rows if r[1] == "out" and r[4] == ("SYN",)]
         if len(syns) > 1:
             waits.append(syns[-1] - syns[0])
+            lost.extend(e.t for e in facts.drops if syns[0] <= e.t < syns[-1]
+                        and packet_kind(e.data) in ("syn", "synack"))  # fmt: skip
     if not waits:
         return []
     return [
-        ngettext(
+        _at(min(lost, default=None), ngettext(
             "On {count} other connection a SYN or its SYN-ACK was lost: the browser waited "
             "{wait} before sending its SYN again, and that file came that much later.",
             "On {count} other connections a SYN or its SYN-ACK was lost: each waited its "
             "retransmission timeout ({wait} the longest) before sending its SYN again, and "
             "those files came that much later.",
             len(waits),
-        ).format(count=words.n(len(waits)), wait=words.s(max(waits)))
-    ]
+        ).format(count=words.n(len(waits)), wait=words.s(max(waits))))
+    ]  # fmt: skip
 
 
 def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words) -> Paragraph:
@@ -568,16 +589,19 @@ def _handshake_losses(facts: PageLoadFacts, connection: int | None, words: _Word
     syns = [row[0] for row in packets if row[1] == "out" and row[4] == ("SYN",)]
     if len(syns) < 2:
         return []
-    lost = {packet_kind(e.data) for e in facts.drops if syns[0] <= e.t < syns[-1]}
+    dropped = [(e.t, packet_kind(e.data)) for e in facts.drops if syns[0] <= e.t < syns[-1]]
+    lost = {kind for _t, kind in dropped}
     synack = next((row[0] for row in packets if row[1] == "in" and "SYN" in row[4]), syns[-1])
     sentences = []
     if "synack" in lost:
-        sentences.append(_("The server's SYN-ACK was lost on the browser's link: the browser "
-                           "heard nothing back."))  # fmt: skip
+        when = next(t for t, kind in dropped if kind == "synack")
+        sentences.append(_at(when, _("The server's SYN-ACK was lost on the browser's link: "
+                                     "the browser heard nothing back.")))  # fmt: skip
     elif "syn" in lost:
-        sentences.append(_("The browser's SYN was lost on its link: the server never heard "
-                           "it."))  # fmt: skip
-    sentences.append(
+        when = next(t for t, kind in dropped if kind == "syn")
+        sentences.append(_at(when, _("The browser's SYN was lost on its link: the server "
+                                     "never heard it.")))  # fmt: skip
+    sentences.append(_at(syns[1],  # the timer ran out: the SYN went again
         ngettext(
             "The browser waited its retransmission timeout ({rto}) and sent its SYN again; "
             "so the handshake took {took} instead of {rtt}.",
@@ -591,7 +615,7 @@ def _handshake_losses(facts: PageLoadFacts, connection: int | None, words: _Word
             took=words.ms((synack - syns[0]) * 1000),
             rtt=words.ms((synack - syns[-1]) * 1000),
         )
-    )
+    ))  # fmt: skip
     return sentences
 
 
@@ -628,18 +652,23 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
         sentences.extend(_path_mtu(facts, words))
     elif done is not None:
         reads = facts.reads(first.connection, done.t)
-        sentences.append(
+        sentences.append(_at(done.t,
             ngettext(
                 "The page's {size} bytes arrived in {reads} piece.",
                 "The page's {size} bytes arrived in {reads} pieces: the browser read them "
                 "as they came.",
                 reads,
             ).format(size=words.n(done.wire_size), reads=words.n(reads))
-        )
+        ))  # fmt: skip
         sentences.extend(_real_pieces(facts, words))
+    # What sums up the load (TCP's counters, what was sent again) tells the moment the
+    # last answer had arrived whole; a loss it goes on to tell, the moment of that loss.
+    answered = [e.t for e in facts.events if isinstance(e, HttpResponseCompleted)
+                and (facts.finished is None or e.t <= facts.finished.t)]  # fmt: skip
+    summed = max(answered, default=done.t if done is not None else None)
     if infos := facts.tcp_infos:
         retransmissions = sum(i.retransmissions for i in infos)
-        sentences.append(
+        sentences.append(_at(summed,
             ngettext(
                 "TCP's own counters show {segments_in} segments in and {segments_out} out on "
                 "{connections} connection, and a round-trip time of {rtt}.",
@@ -653,7 +682,7 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 # The shortest round trip measured (a connection without a sample says 0).
                 rtt=words.ms(min((i.rtt for i in infos if i.rtt > 0), default=-0.001) * 1000),
             )
-        )
+        ))  # fmt: skip
         again = facts.server_resends
         if retransmissions and again:
             sentences.append(
@@ -689,9 +718,9 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
         else:
             sentences.append(_("The browser did not have to send any segment again."))
         if retransmissions or again:
-            sentences.extend(_why_resent(facts, words))
+            sentences.extend(_at(summed, said) for said in _why_resent(facts, words))
             sentences.extend(_segment_losses(facts, words))
-            sentences.extend(_resent_not_lost(facts, again, words))
+            sentences.extend(_at(summed, said) for said in _resent_not_lost(facts, again, words))
         if facts.conditions is None and (loopback := _loopback_story(facts, words)):
             sentences.append(loopback)
     else:
@@ -706,8 +735,6 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 len(retried),
             ).format(count=len(retried))
         )
-    if done is not None and len(sentences) > 1:  # the pieces, TCP's counters: all in by then
-        sentences[1] = _at(done.t, sentences[1])
     return _paragraph(_("Step 3 — Packets: the answer arrives in pieces"), sentences,
                       head.t if head is not None else first.started)  # fmt: skip
 
@@ -835,12 +862,12 @@ def _page_pieces(facts: PageLoadFacts, first: RequestTiming, largest: RequestTim
         return []
     count = len({row[2] for row in arrived})
     return [
-        words.ngettext(
+        _at(arrived[-1][0], words.ngettext(
             "The page itself, / ({size} bytes and its headers), came in {count} TCP segment.",
             "The page itself, / ({size} bytes and its headers), came in {count} TCP segments.",
             count,
-        ).format(size=words.n(first.wire_size), count=words.n(count))
-    ]
+        ).format(size=words.n(first.wire_size), count=words.n(count)))
+    ]  # fmt: skip
 
 
 def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
@@ -870,29 +897,30 @@ def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
     pieces = len(seen)
     name, count, largest = _short(timing.url), words.n(pieces), words.n(max(sizes))
     mss = link.mtu - 40
+    last = arrived[-1][0]  # the file's last segment in
     sentences = _page_pieces(facts, facts.first, timing, words)
     if pieces == 1:
-        sentences.append(
+        sentences.append(_at(last,
             _(
                 "The largest file, {name} ({size} bytes and its headers), came in 1 TCP segment "
                 "of {largest} bytes."
             ).format(name=name, size=words.n(timing.wire_size), largest=largest)
-        )
+        ))  # fmt: skip
     elif max(sizes) == mss:
         text = _(
             "The largest file, {name} ({size} bytes and its headers), came in {count} TCP "
             "segments of up to {largest} bytes (the MSS: the link's MTU of {mtu} bytes less "
             "40 bytes of IPv4 and TCP headers)."
         )
-        sentences.append(text.format(name=name, size=words.n(timing.wire_size), count=count,
-                                     largest=largest, mtu=words.n(link.mtu)))  # fmt: skip
+        sentences.append(_at(last, text.format(name=name, size=words.n(timing.wire_size),
+                             count=count, largest=largest, mtu=words.n(link.mtu))))  # fmt: skip
     else:
         text = _(
             "The largest file, {name} ({size} bytes and its headers), came in {count} TCP "
             "segments of up to {largest} bytes."
         )
-        sentences.append(text.format(name=name, size=words.n(timing.wire_size), count=count,
-                                     largest=largest))  # fmt: skip
+        sentences.append(_at(last, text.format(name=name, size=words.n(timing.wire_size),
+                                               count=count, largest=largest)))  # fmt: skip
     if flights := _flights(facts, timing):
         sentences.append(
             _(
@@ -906,34 +934,34 @@ def _pieces(facts: PageLoadFacts, words: _Words) -> list[str]:
         )
     sentences.extend(_wire_time(facts, timing, [size + 40 for size in sizes], words))
     if lost := resent & seen:
-        sentences.append(
+        when = _lost_times(facts, timing.connection)
+        sentences.append(_at(min(when[sequence] for sequence in lost),  # the first of them
             ngettext(
                 "{count} of them was lost on the way: it came only when the server sent it again.",
                 "{count} of them were lost on the way: they came only when the server sent "
                 "them again.",
                 len(lost),
             ).format(count=words.n(len(lost)))
-        )
+        ))  # fmt: skip
     if out_of_order:
-        sentences.append(
+        sentences.append(_at(last,
             ngettext(
                 "{count} segment arrived after one that came later in the file.",
                 "{count} segments arrived after ones that came later in the file.",
                 out_of_order,
             ).format(count=words.n(out_of_order))
-        )
+        ))  # fmt: skip
     if twice:
-        sentences.append(
+        sentences.append(_at(last,
             ngettext(
                 "{count} segment arrived twice; TCP kept one copy.",
                 "{count} segments arrived twice; TCP kept one copy of each.",
                 twice,
             ).format(count=words.n(twice))
-        )
+        ))  # fmt: skip
     if pieces > 1:
-        sentences.append(
-            _("TCP put them back in order by their sequence numbers before the browser used them.")
-        )
+        sentences.append(_at(last, _("TCP put them back in order by their sequence numbers "
+                                     "before the browser used them.")))  # fmt: skip
     return sentences
 
 
@@ -1014,8 +1042,22 @@ def _path_mtu(facts: PageLoadFacts, words: _Words) -> list[str]:
                 "segments of {mss} bytes (path MTU discovery).",
                 len(told),
             )
-        sentences.append(text.format(**values))
+        sentences.append(_at(min(e.t for e in told), text.format(**values)))
     return sentences
+
+
+def _lost_times(facts: PageLoadFacts, connection: int) -> dict[int, float]:
+    """When each data segment to the browser's ``connection`` lost on its link was first
+    dropped, by sequence number."""
+    opened = facts.connections[connection].opened
+    found: dict[int, float] = {}
+    for event in facts.drops:
+        if opened is None or packet_kind(event.data) != "data":
+            continue
+        packet = dissect(event.data)
+        if packet.tcp is not None and packet.destination_port == opened.local[1]:
+            found.setdefault(packet.tcp.sequence, event.t)
+    return found
 
 
 def _lost_sequences(facts: PageLoadFacts, connection: int) -> set[int]:
@@ -1076,6 +1118,7 @@ def _segment_losses(facts: PageLoadFacts, words: _Words) -> list[str]:
     (duplicate ACKs, an ACK during recovery, or the timer) and how long that took — alike
     ones told together, with the range of their delays."""
     groups: dict[tuple[bool, str], list[float]] = {}
+    first_lost: dict[tuple[bool, str], float] = {}
     for loss in facts.segment_losses:
         if loss.resent is None:
             continue
@@ -1088,11 +1131,14 @@ def _segment_losses(facts: PageLoadFacts, words: _Words) -> list[str]:
         else:
             kind = "timeout"
         groups.setdefault((loss.to_browser, kind), []).append(loss.cost)
+        group = first_lost.get((loss.to_browser, kind), loss.lost)
+        first_lost[(loss.to_browser, kind)] = min(group, loss.lost)
     sentences = []
     for (to_browser, kind), costs in groups.items():
         count = len(costs)
         sentence = _loss_sentence(kind, to_browser, count, words)
-        sentences.append(sentence.format(count=words.n(count), cost=_delays(costs, words)))
+        told = sentence.format(count=words.n(count), cost=_delays(costs, words))
+        sentences.append(_at(first_lost[(to_browser, kind)], told))  # the (first) loss
     return sentences
 
 
@@ -1213,14 +1259,15 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
     sentences = []
     done = facts.done(timings[0].request)
     if done is not None and done.encoding:
-        sentences.append(
+        sentences.append(_at(done.t,
             _(
                 "The browser put the pieces back together and undid the {encoding} "
                 "compression: {wire} bytes became {size}."
             ).format(encoding=done.encoding, wire=words.n(done.wire_size), size=words.n(done.size))
-        )
+        ))  # fmt: skip
     else:
-        sentences.append(_("The browser put the pieces back together."))
+        sentences.append(_at(done.t if done is not None else None,
+                             _("The browser put the pieces back together.")))  # fmt: skip
     if sub := [t for t in timings if t.kind != "document"]:
         names = ", ".join(_short(t.url) for t in sub)
         kept = [t for t in sub if t.cache == "fresh"]

@@ -463,10 +463,13 @@ latency (s), bandwidth (bit/s, None: no limit), loss (share 0–1) and MTU (byte
 class NetworkDescribed(Event):
     """The simulated network a run was built on, recorded once at its start (``actor``:
     the world): every node with its role and addresses, every link with its conditions.
-    What a view draws as the network — never guessed from the packets."""
+    What a view draws as the network — never guessed from the packets. ``seed`` is the
+    seed the run was made with (the same seed and settings give the same packets), None
+    when it is not known (a trace recorded before it was kept)."""
 
     nodes: tuple[NodeDescription, ...]
     links: tuple[LinkDescription, ...]
+    seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
