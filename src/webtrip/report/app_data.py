@@ -14,7 +14,7 @@ Where each part comes from:
 - the network drawn: :class:`~webtrip.trace.events.NetworkDescribed` (a simulated
   run), else the actors found in the trace joined logically;
 - packets moving on links and the conversation: :mod:`webtrip.report.flights`;
-- packet rows and their marks: :func:`webtrip.report.html.packet_views` (one
+- packet rows and their marks: :func:`webtrip.report.views.packet_views` (one
   node's own capture at a time, as Wireshark); each frame's layers with byte
   offsets: :func:`webtrip.packets.dissect.field_layers` and :mod:`.glossary`;
 - files: :func:`~webtrip.report.timings.request_timings` and the browser's reads;
@@ -34,11 +34,11 @@ from webtrip.packets.dissect import dissect, field_layers
 from webtrip.report.event_text import describe
 from webtrip.report.flights import Text, both, flights_and_messages, streams
 from webtrip.report.glossary import glossary
-from webtrip.report.html import PHASE_COLOURS, _summary, labels, packet_views
 from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note
 from webtrip.report.pcap import captured_packets, where_captured
 from webtrip.report.timings import request_timings
+from webtrip.report.views import PHASE_COLOURS, event_summary, labels, packet_views
 from webtrip.trace import (
     DnsMessageReceived,
     DnsMessageSent,
@@ -378,7 +378,7 @@ def _events(
             "type": type(event).__name__,
             "step": _step_at(steps, event.t),
             "text": {language: describe(event, language) for language in LANGUAGES},
-            "fields": _summary(event),
+            "fields": event_summary(event),
         }
         request = getattr(event, "request", None)
         if isinstance(request, int):
