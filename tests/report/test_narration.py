@@ -150,7 +150,7 @@ def test_a_fast_retransmission_by_the_server_is_told_as_a_segment_sent_again(tmp
     assert "What was lost on the browser's link: 1 data segment." in story
     assert "1 data segment from the server was lost; the browser's duplicate ACKs told the " \
         "server, which sent it again 49 ms later (a fast retransmit)." in story  # fmt: skip
-    assert "came in 55 TCP segments of up to 1,460 bytes (the MSS: the link's MTU of 1,500 " \
+    assert "came in 56 TCP segments of up to 1,460 bytes (the MSS: the link's MTU of 1,500 " \
         "bytes less 40 bytes of IPv4 and TCP headers)" in story  # fmt: skip
     # The resent copy comes late, but the link reordered nothing.
     assert "arrived after" not in story
