@@ -116,3 +116,62 @@ def test_serve_log_prints_one_line_per_query_and_stops_cleanly_on_sigterm():
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp)
     assert client.startswith("127.0.0.1:") and transport == "udp"
     assert (rcode, size) == ("NOERROR", "73B") and took.endswith("ms")
+
+
+def _limit_descriptors() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def _non_reader_is_reset(port: int, within: float) -> bool:
+    """Pipeline queries for large answers, never read: True if reset within ``within`` s."""
+    import socket
+    import struct
+    import time
+
+    import dns.message
+
+    wire = dns.message.make_query("big.example.test", "TXT").to_wire()
+    blob = (struct.pack("!H", len(wire)) + wire) * 2_000
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.setblocking(False)
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                sock.send(blob)
+            except BlockingIOError:
+                time.sleep(0.05)
+            except OSError:
+                return True  # reset
+        return False
+
+
+@pytest.mark.parametrize("command", ["serve", "resolver"])
+def test_dns_servers_size_their_tcp_cap_to_ulimit_and_reset_a_client_that_does_not_read(
+    server, command
+):
+    port = free_port()
+    args = [sys.executable, "-m", "webtrip", "dns", command, "--listen", f"127.0.0.1:{port}"]
+    if command == "serve":
+        args += ["--zone", str(ZONES / "example.test.zone")]
+    else:
+        args += ["--forward", f"127.0.0.1:{server.port}"]
+    args += ["--max-tcp-connections", "4000", "--tcp-send-timeout", "1"]
+    process = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        env=dict(cli_env(), COLUMNS="200"), preexec_fn=_limit_descriptors,
+    )  # fmt: skip
+    try:
+        from support import wait_for_dns
+
+        wait_for_dns("127.0.0.1", port, "example.test.")
+        reset = _non_reader_is_reset(port, within=6)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    first = stderr.splitlines()[0]
+    assert first.startswith("Only 256 file descriptors are allowed (ulimit -n): serving at most ")
+    assert first.endswith(" TCP connections at once, not 4,000."), first
+    assert "Traceback" not in stderr
+    assert reset

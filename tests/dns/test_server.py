@@ -12,16 +12,19 @@ import dns.rcode
 import pytest
 
 from support import ZONES
+from support.netsim import SERVER_IP, connect_pair
 from webtrip.dns.authority import Authority
 from webtrip.dns.client import make_query, query
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet, load_zone
-from webtrip.net import RealNetwork
+from webtrip.net import RealNetwork, Stream
+from webtrip.netsim.world import SimWorld
 from webtrip.trace import (
     DnsMessageDropped,
     DnsMessageReceived,
     DnsMessageSent,
     TcpConnectionClosed,
+    TcpConnectionOpened,
     Trace,
 )
 
@@ -151,8 +154,9 @@ def test_slow_partial_message_is_cut_off():
     assert trace.of_type(TcpConnectionClosed)[0].reason == "message timeout"
 
 
-def test_connections_beyond_the_cap_are_closed_while_busy_others_are_served():
-    # Busy (a query half-received), so none can be reclaimed for the new one.
+def test_connections_beyond_the_cap_wait_while_busy_others_are_served():
+    # Busy (a query half-received), so none can be reclaimed for the new one:
+    # the new client waits in the kernel's listen queue, then is served.
     async def scenario():
         server, trace = await start_server(max_tcp_connections=2)
         try:
@@ -161,19 +165,68 @@ def test_connections_beyond_the_cap_are_closed_while_busy_others_are_served():
             for _reader, held_writer in held:
                 held_writer.write(query[:3])
             await asyncio.sleep(0.05)
-            extra_reader, _ = await asyncio.open_connection(*server.addresses[0])
-            extra = await asyncio.wait_for(extra_reader.read(), 5)
+            extra_reader, extra_writer = await asyncio.open_connection(*server.addresses[0])
+            extra_writer.write(query)
+            await asyncio.sleep(0.3)
+            waited = not extra_reader.at_eof() and len(trace.of_type(TcpConnectionOpened)) == 2
             reader, writer = held[0]
             writer.write(query[3:])
             answered = await read_framed(reader)
-            return extra, answered, trace
+            writer.close()
+            extra = await asyncio.wait_for(read_framed(extra_reader), 5)
+            return waited, extra, answered, trace
         finally:
             await server.aclose()
 
-    extra, answered, trace = asyncio.run(scenario())
-    assert extra == b""
+    waited, extra, answered, trace = asyncio.run(scenario())
+    assert waited
+    assert answered.answer and extra.answer
+    assert not any(e.reason == "connection limit" for e in trace.of_type(TcpConnectionClosed))
+
+
+def test_in_the_simulated_world_connections_beyond_the_cap_are_closed_while_others_are_busy():
+    # The simulated listener cannot leave a client waiting: the new one is closed.
+    world = SimWorld(seed=1)
+    client, server_host, _link = connect_pair(world)
+
+    async def scenario():
+        server = DnsServer(
+            world.network(server_host), Authority(ZONESET), world.trace, max_tcp_connections=2
+        )
+        await server.start([(SERVER_IP, 53)])
+        network = world.network(client)
+        try:
+            query = framed(make_query("www.example.test"))
+            held = [await network.open_tcp_stream(SERVER_IP, 53) for _ in range(2)]
+            for stream in held:
+                await stream.send_all(query[:3])
+            await asyncio.sleep(0.05)
+            extra = await network.open_tcp_stream(SERVER_IP, 53)
+            extra_data = await asyncio.wait_for(extra.receive_some(), 5)
+            await held[0].send_all(query[3:])
+            (length,) = struct.unpack("!H", await _receive_exactly(held[0], 2))
+            answered = dns.message.from_wire(await _receive_exactly(held[0], length))
+            for stream in (*held, extra):
+                await stream.aclose()
+            return extra_data, answered
+        finally:
+            await server.aclose()
+
+    extra_data, answered = world.run(scenario())
+    world.close()
+    assert extra_data == b""
     assert answered.answer
-    assert any(e.reason == "connection limit" for e in trace.of_type(TcpConnectionClosed))
+    reasons = [e.reason for e in world.trace.of_type(TcpConnectionClosed)]
+    assert "connection limit" in reasons
+
+
+async def _receive_exactly(stream: Stream, count: int) -> bytes:
+    data = b""
+    while len(data) < count:
+        more = await stream.receive_some(count - len(data))
+        assert more, "the connection closed early"
+        data += more
+    return data
 
 
 def test_zero_length_tcp_message_closes_the_connection():

@@ -9,6 +9,7 @@ still answer an honest ``dig +tcp``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import struct
 import subprocess
@@ -22,7 +23,8 @@ from webtrip.dns.authority import Authority
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet, load_zone
 from webtrip.net import RealNetwork
-from webtrip.trace import TcpConnectionClosed, Trace
+from webtrip.report.event_text import describe
+from webtrip.trace import TcpConnectionClosed, TcpConnectionOpened, Trace
 
 ZONE = ZONES / "example.test.zone"
 
@@ -129,31 +131,175 @@ def test_with_the_cap_filled_by_idle_connections_an_honest_dig_tcp_is_answered()
     answers, trace = asyncio.run(scenario())
     assert answers == ["192.0.2.10"] * 3
     reasons = [event.reason for event in trace.of_type(TcpConnectionClosed)]
-    assert "reclaimed" in reasons and "connection limit" not in reasons
+    assert "reclaimed: idle" in reasons and "connection limit" not in reasons
 
 
-def test_a_connection_waiting_for_an_answer_is_not_reclaimed():
-    async def scenario() -> tuple[bytes, list[str]]:
+def test_a_connection_waiting_for_an_answer_is_not_reclaimed_and_the_next_one_waits_its_turn():
+    """At the cap with every connection busy, a new client waits in the listen queue.
+
+    It is not accepted only to be closed ("connection limit"): it is taken as
+    soon as the busy one has its answer, and answered.
+    """
+
+    async def scenario() -> tuple[bytes, bytes, list[str], int]:
         server, trace = _start(max_tcp_connections=1, tcp_message_timeout=5)
         await server.start([("127.0.0.1", 0)])
+        wire = dns.message.make_query("www.example.test", "A").to_wire()
+        framed = struct.pack("!H", len(wire)) + wire
         try:
             reader, writer = await asyncio.open_connection(*server.addresses[0])
-            wire = dns.message.make_query("www.example.test", "A").to_wire()
-            framed = struct.pack("!H", len(wire)) + wire
             writer.write(framed[:5])  # a query half-received: busy, not idle
             await writer.drain()
             await asyncio.sleep(0.1)
-            _r2, w2 = await asyncio.open_connection(*server.addresses[0])  # refused
-            await asyncio.sleep(0.1)
+            r2, w2 = await asyncio.open_connection(*server.addresses[0])  # in the listen queue
+            w2.write(framed)
+            await asyncio.sleep(0.3)
+            opened_meanwhile = len(trace.of_type(TcpConnectionOpened))
             writer.write(framed[5:])
             (length,) = struct.unpack("!H", await reader.readexactly(2))
             answer = await reader.readexactly(length)
-            writer.close()
+            writer.close()  # room: the waiting client is taken and answered
+            (length,) = struct.unpack("!H", await asyncio.wait_for(r2.readexactly(2), 3))
+            second = await r2.readexactly(length)
             w2.close()
+            await asyncio.sleep(0.1)
         finally:
             await server.aclose()
-        return answer, [event.reason for event in trace.of_type(TcpConnectionClosed)]
+        reasons = [event.reason for event in trace.of_type(TcpConnectionClosed)]
+        return answer, second, reasons, opened_meanwhile
 
-    answer, reasons = asyncio.run(scenario())
+    answer, second, reasons, opened_meanwhile = asyncio.run(scenario())
     assert dns.message.from_wire(answer).answer
-    assert reasons[0] == "connection limit"
+    assert dns.message.from_wire(second).answer
+    assert opened_meanwhile == 1
+    # (Once answered, the first one is idle and may be reclaimed for the waiting one.)
+    assert "connection limit" not in reasons
+
+
+@pytest.mark.peer("dig")
+def test_with_the_cap_filled_by_non_reading_pipeliners_an_honest_dig_tcp_is_answered():
+    """128 clients pipeline queries and never read, at a cap of 128: dig +tcp still gets its answer.
+
+    Each non-reader stalls the server's sending within a batch or two (a small
+    send buffer), which makes it reclaimable; until then the honest client
+    waits in the listen queue instead of being accepted and closed.
+    """
+    dig = require_program("dig")
+    cap = 128
+    blob = _big_queries(2_000)
+    with webtrip_dns_server([ZONE], extra=["--max-tcp-connections", str(cap)]) as server:
+        socks = []
+        for _ in range(cap):
+            sock = socket.create_connection((server.host, server.port), timeout=5)
+            sock.setblocking(False)
+            socks.append(sock)
+
+        def flood(seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                for sock in socks:
+                    with contextlib.suppress(OSError):
+                        sock.send(blob)
+
+        flood(1.0)
+        answers, took = [], []
+        for _ in range(3):
+            started = time.monotonic()
+            done = subprocess.run(
+                [dig, "+tcp", "+time=5", "+tries=1", "+short", "-p", str(server.port),
+                 f"@{server.host}", "www.example.test", "A"],
+                capture_output=True, text=True, timeout=10,
+            )  # fmt: skip
+            took.append(time.monotonic() - started)
+            answers.append(done.stdout.strip())
+            flood(0.2)
+        for sock in socks:
+            sock.close()
+    # Within a few seconds even on a busy machine (the server first answers what
+    # it has already read); before, every one was reset.
+    assert answers == ["192.0.2.10"] * 3, (answers, took)
+    assert max(took) < 5, took
+
+
+def test_a_reclaimed_connection_is_told_why_in_english_and_spanish():
+    """At a cap of 1: a non-reader gives its place (its answers unread), then an idle one."""
+
+    async def scenario() -> Trace:
+        server, trace = _start(max_tcp_connections=1, tcp_send_timeout=30, tcp_idle_timeout=30)
+        await server.start([("127.0.0.1", 0)])
+        loop = asyncio.get_running_loop()
+        try:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # fills at once
+            sock.setblocking(False)
+            await loop.sock_connect(sock, server.addresses[0])
+            _r1, w1 = await asyncio.open_connection(sock=sock)
+            w1.write(_big_queries(2_000))  # never read: the server's sending stalls
+            await asyncio.sleep(0.5)
+            _r2, w2 = await asyncio.open_connection(*server.addresses[0])  # takes its place
+            await asyncio.sleep(0.3)
+            _r3, w3 = await asyncio.open_connection(*server.addresses[0])  # takes the idle one's
+            await asyncio.sleep(0.3)
+            for writer in (w1, w2, w3):
+                writer.transport.abort()
+        finally:
+            await server.aclose()
+        return trace
+
+    trace = asyncio.run(scenario())
+    closed = {event.reason: event for event in trace.of_type(TcpConnectionClosed)}
+    unread, idle = closed["reclaimed: unread"], closed["reclaimed: idle"]
+    assert describe(unread, "en").endswith(
+        "as it was the one whose answers had waited longest for the client to read them."
+    )
+    assert describe(unread, "es").endswith(
+        "porque era la que tenía respuestas esperando desde hacía más tiempo a que el cliente "
+        "las leyera."
+    )
+    assert describe(idle, "en").endswith("as it was the one left unused the longest.")
+    assert describe(idle, "es").endswith("porque era la que llevaba más tiempo sin usarse.")
+
+
+@pytest.mark.peer("dig")
+def test_an_idle_tcp_flood_far_beyond_the_cap_leaves_honest_dig_tcp_answered():
+    """Issue 14 item 4, scaled down: 1,000 idle connections (cap 64), then 20 dig +tcp.
+
+    Before reclaiming, nearly every honest query failed (85 of 87 at 3,000
+    idle connections); each arriving one now takes the place of the idle longest.
+    """
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    dig = require_program("dig")
+    idle_count, honest = 1_000, 20
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = idle_count + 200
+    if soft < wanted:
+        if hard != resource.RLIM_INFINITY and hard < wanted:
+            pytest.skip(f"needs {wanted} file descriptors (ulimit -Hn is {hard})")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    try:
+        with webtrip_dns_server([ZONE], extra=["--max-tcp-connections", "64"]) as server:
+            idle = []
+            for _ in range(idle_count):
+                sock = socket.socket()
+                sock.setblocking(False)
+                sock.connect_ex((server.host, server.port))
+                idle.append(sock)
+            time.sleep(0.5)
+
+            def ask(_: int) -> str:
+                done = subprocess.run(
+                    [dig, "+tcp", "+time=3", "+tries=1", "+short", "-p", str(server.port),
+                     f"@{server.host}", "www.example.test", "A"],
+                    capture_output=True, text=True, timeout=10,
+                )  # fmt: skip
+                return done.stdout.strip()
+
+            with ThreadPoolExecutor(4) as pool:
+                answers = list(pool.map(ask, range(honest)))
+            for sock in idle:
+                sock.close()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert answers == ["192.0.2.10"] * honest

@@ -176,10 +176,10 @@ def test_a_routers_capture_is_one_file_per_link_that_tshark_marks_as_the_replay(
              "-e", "frame.packet_flags_direction"],
             capture_output=True, text=True, timeout=60, check=True,
         ).stdout.split("\n")  # fmt: skip
-        ours = [row for row in rows if str(row["where"]).split(" ")[0] == link]
+        ours = [row for row in rows if str(row["where"]["en"]).split(" ")[0] == link]
         directions = {"0x00000001": "in", "0x00000002": "out"}
         assert [f"{link} {directions[line.split()[1]]}" for line in filter(None, named)] == [
-            row["where"] for row in ours
+            row["where"]["en"] for row in ours
         ]
         # The list numbers the router's frames across its links; a link's file, its own.
         # A duplicate ACK names the frame it repeats: on that link, the same packet.

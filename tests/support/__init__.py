@@ -155,6 +155,7 @@ def webtrip_dns_server(
     try:
         origin = dns.zone.from_file(str(zones[0]), relativize=False).origin
         wait_for_dns(host, port, origin.to_text())
+        wait_for_tcp(host, port)  # UDP answers before the TCP listener is up
         yield RunningServer(host, port, process)
     finally:
         stop_process(process)

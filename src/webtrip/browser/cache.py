@@ -162,6 +162,8 @@ class StoredResponse:
     request_time: float
     response_time: float
     varying: Headers = ()  # the request's values of the headers Vary names
+    decoded_size: int = -1  # the body's size once decoded (-1: len(body))
+    kept: bool = True  # False: the body streamed through, only its size was kept
 
     @property
     def etag(self) -> str | None:

@@ -51,7 +51,7 @@ REASONS: dict[str, str] = {
 SECONDS = frozenset({"timeout", "total"})
 """Values that are durations in seconds."""
 
-COUNTS = frozenset({"tries", "hops", "redirects"})
+COUNTS = frozenset({"tries", "hops", "redirects", "megabytes", "count", "total_count"})
 """Values that are whole numbers."""
 
 

@@ -5,8 +5,16 @@ state machine doing the framing: the request is written as h11 serialises it,
 and the answer is fed to h11 as it arrives, one read at a time — each read is
 recorded, because each is a piece of the page arriving over the network.
 Chunked transfer coding is undone by h11; gzip and deflate content coding
-by zlib, with the decoded size bounded so that a small "zip bomb" cannot
-exhaust memory. A connection whose response ended cleanly, with neither side
+by zlib, a bounded piece at a time, so that a small "zip bomb" cannot make
+the browser allocate more than one piece at once.
+
+Only the files the browser must read keep their bytes: HTML and CSS (capped
+by ``Limits.max_body_bytes``). Any other file — an image, a script, a font —
+streams through: its bytes are counted and hashed (SHA-256) as they are
+decoded, then dropped, as a browser hands them to a decoder it does not keep.
+Every decoded byte of every file counts against the page's budget
+(:class:`PageBudget`, ``Limits.max_page_bytes``): a page whose files pass it
+is stopped (:class:`PageTooLarge`). A connection whose response ended cleanly, with neither side
 asking to close, is kept for the next request (HTTP persistent connections).
 
 A connection that closes, or is reset, before any byte of the answer arrived
@@ -18,7 +26,9 @@ a new connection (RFC 9112 §9.3.1).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import h11
@@ -56,21 +66,64 @@ class Limits:
 
     max_header_bytes: int = 64 * 1024
     max_body_bytes: int = 50 * 1024 * 1024  # as sent and once decoded
+    # All the decoded bytes of a page's files together (Chromium has no such limit of its
+    # own, it runs out of memory; a learner's machine should not): 64 MB by default.
+    max_page_bytes: int = 64 * 1024 * 1024
     # Silence allowed while waiting for the answer: Firefox waits 300 s for a response
     # (network.http.response.timeout); Chromium has no limit of its own, TCP decides.
     read_timeout: float = 300.0
 
 
+PIECE = 256 * 1024
+"""The most a decoder produces at once: a gzip bomb is undone a piece at a time."""
+
+KEPT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/css", ""})
+"""Content types whose bytes the browser keeps, because it parses them (HTML, CSS; a
+document with no type is read as HTML)."""
+
+
+class PageTooLarge(ProtocolFailure):
+    """The page's files, decoded, passed the page's budget: the load is stopped."""
+
+
+class PageBudget:
+    """The decoded bytes a whole page may hold, spent by every response of the load."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.spent = 0
+
+    def spend(self, size: int) -> None:
+        """Count ``size`` more decoded bytes; PageTooLarge once past the limit."""
+        self.spent += size
+        if self.spent > self.limit:
+            raise PageTooLarge(
+                N_("the browser stopped: the page's files passed {megabytes} MB once decoded"),
+                megabytes=self.limit // (1024 * 1024),
+            )
+
+
 @dataclass
 class Response:
+    """An answer as the browser holds it. ``body`` is kept only for what the browser
+    parses (``kept``); every body's decoded size and SHA-256 are kept either way. Bodies
+    are left out of ``repr``: a page's files may be many megabytes."""
+
     status: int
     reason: str
     http_version: str
     headers: list[tuple[str, str]]
-    body: bytes
+    body: bytes = field(repr=False)
     wire_size: int
     encoding: str | None
     reads: int = 0
+    decoded_size: int = -1
+    sha256: str = field(default="", repr=False)
+    kept: bool = True
+
+    def __post_init__(self) -> None:
+        if self.decoded_size < 0:
+            self.decoded_size = len(self.body)
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:
@@ -105,9 +158,15 @@ class HttpConnection:
         return self._h11.our_state is h11.IDLE and self._h11.their_state is h11.IDLE
 
     async def fetch(
-        self, request_id: int, method: str, target: str, headers: list[tuple[str, str]]
+        self,
+        request_id: int,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        budget: PageBudget | None = None,
     ) -> Response:
-        """Send one request and read its whole response.
+        """Send one request and read its whole response (its decoded bytes spent from
+        ``budget``, the page's, when given).
 
         Raises ProtocolFailure (the server broke HTTP or a limit), Timeout,
         NoResponse (the connection closed or was reset before any byte of the
@@ -135,6 +194,9 @@ class HttpConnection:
         head: h11.Response | None = None
         decoder: _Decoder | None = None
         body = bytearray()
+        digest = hashlib.sha256()
+        kept = True
+        decoded = 0
         wire_size = 0
         reads = 0
         received = 0  # bytes of the answer, as they came off the connection
@@ -177,6 +239,7 @@ class HttpConnection:
                 headers_out = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
                 encoding = _content_encoding(headers_out)
                 decoder = _Decoder(encoding, self.limits.max_body_bytes)
+                kept = _content_type(headers_out) in KEPT_TYPES
                 trace.record(
                     HttpResponseStarted(
                         trace.now(),
@@ -198,11 +261,23 @@ class HttpConnection:
                     raise ProtocolFailure(
                         N_("the response is larger than the limit of {limit} bytes"), limit=limit
                     )
-                body += decoder.feed(bytes(event.data))
+                for piece in decoder.feed(bytes(event.data), counted=kept):
+                    decoded += len(piece)
+                    digest.update(piece)
+                    if budget is not None:
+                        budget.spend(len(piece))
+                    if kept:
+                        body += piece
                 continue
             if isinstance(event, h11.EndOfMessage):
                 assert head is not None and decoder is not None
-                body += decoder.finish()
+                for piece in decoder.finish(counted=kept):
+                    decoded += len(piece)
+                    digest.update(piece)
+                    if budget is not None:
+                        budget.spend(len(piece))
+                    if kept:
+                        body += piece
                 break
             if isinstance(event, h11.ConnectionClosed):  # h11 raises first, in fact
                 raise ProtocolFailure(
@@ -218,6 +293,9 @@ class HttpConnection:
             wire_size,
             decoder.encoding,
             reads,
+            decoded,
+            digest.hexdigest(),
+            kept,
         )
         trace.record(
             HttpResponseCompleted(
@@ -227,7 +305,7 @@ class HttpConnection:
                 self.id,
                 response.status,
                 wire_size,
-                len(body),
+                decoded,
                 response.content_type,
                 decoder.encoding,
             )
@@ -257,6 +335,13 @@ class HttpConnection:
         await self.stream.aclose()
 
 
+def _content_type(headers: list[tuple[str, str]]) -> str:
+    for key, value in headers:
+        if key.lower() == "content-type":
+            return value.split(";")[0].strip().lower()
+    return ""
+
+
 def _content_encoding(headers: list[tuple[str, str]]) -> str | None:
     for key, value in headers:
         if key.lower() == "content-encoding":
@@ -266,7 +351,9 @@ def _content_encoding(headers: list[tuple[str, str]]) -> str | None:
 
 
 class _Decoder:
-    """Undo gzip or deflate content coding, never producing more than ``limit`` bytes."""
+    """Undo gzip or deflate content coding, one piece of at most :data:`PIECE` bytes at a
+    time. A kept body (``counted``) may not decode to more than ``limit`` bytes; one that
+    streams through is bounded by the page's budget instead."""
 
     def __init__(self, encoding: str | None, limit: int) -> None:
         self.encoding = encoding
@@ -282,42 +369,44 @@ class _Decoder:
                 N_("the server used a content coding the browser did not ask for: {coding}"),
                 coding=encoding,
             )
-        self._first = True
 
-    def feed(self, data: bytes) -> bytes:
+    def feed(self, data: bytes, *, counted: bool = True) -> Iterator[bytes]:
         if self.encoding is None:
-            return self._count(data)
+            yield self._count(data, counted)
+            return
         if self._zlib is None:  # deflate: RFC 9110 says zlib format; some send raw deflate
             looks_zlib = (
                 len(data) >= 2 and (data[0] & 0x0F) == 8 and (data[0] << 8 | data[1]) % 31 == 0
             )
             self._zlib = zlib.decompressobj(wbits=15 if looks_zlib else -15)
-        try:
-            out = self._zlib.decompress(data, self.limit - self.produced + 1)
-        except zlib.error as exc:
-            raise ProtocolFailure(
-                N_('the {coding} body is corrupt ("{detail}")'), coding=self.encoding, detail=exc
-            ) from None
-        if self._zlib.unconsumed_tail:
-            raise ProtocolFailure(
-                N_("the decoded body is larger than the limit of {limit} bytes"), limit=self.limit
-            )
-        return self._count(out)
+        while data:
+            try:
+                out = self._zlib.decompress(data, PIECE)
+            except zlib.error as exc:
+                raise ProtocolFailure(
+                    N_('the {coding} body is corrupt ("{detail}")'),
+                    coding=self.encoding,
+                    detail=exc,
+                ) from None
+            data = self._zlib.unconsumed_tail
+            if out:
+                yield self._count(out, counted)
 
-    def finish(self) -> bytes:
+    def finish(self, *, counted: bool = True) -> Iterator[bytes]:
         if self._zlib is None:
-            return b""
+            return
         try:
-            out = self._zlib.flush()
+            out = self._zlib.flush(PIECE)
         except zlib.error as exc:
             raise ProtocolFailure(
                 N_('the {coding} body is corrupt ("{detail}")'), coding=self.encoding, detail=exc
             ) from None
-        return self._count(out)
+        if out:
+            yield self._count(out, counted)
 
-    def _count(self, data: bytes) -> bytes:
+    def _count(self, data: bytes, counted: bool) -> bytes:
         self.produced += len(data)
-        if self.produced > self.limit:
+        if counted and self.produced > self.limit:
             raise ProtocolFailure(
                 N_("the decoded body is larger than the limit of {limit} bytes"), limit=self.limit
             )

@@ -40,7 +40,14 @@ from webtrip.browser.errors import (
     Unreachable,
     system_reason,
 )
-from webtrip.browser.http1 import HttpConnection, Limits, NoResponse, Response
+from webtrip.browser.http1 import (
+    HttpConnection,
+    Limits,
+    NoResponse,
+    PageBudget,
+    PageTooLarge,
+    Response,
+)
 from webtrip.browser.page import Document, SubResource, parse_html
 from webtrip.browser.pool import ConnectionPool
 from webtrip.browser.stub_resolver import ResolvedName, StubResolver
@@ -70,6 +77,10 @@ MAX_REDIRECTS = 10
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.2
 SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.1
 MAX_RESOURCES = 200
+MAX_ADDRESSES = 4
+"""Of a name's addresses, the browser tries at most the first four: an answer with
+thousands of records must not become thousands of connection attempts (Chromium
+races two families and moves on after a few; curl splits its time over all)."""
 USER_AGENT = f"Mozilla/5.0 (X11; Linux x86_64) webtrip/{__version__}"
 _ACCEPT = {
     "document": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -158,6 +169,8 @@ class Browser:
         self._connection_ids = itertools.count(max(connections, default=0) + 1)
         self._names: dict[str, asyncio.Future[ResolvedName]] = {}
         self._pool = ConnectionPool(self.options.connections_per_origin, self._connect)
+        self._budget = PageBudget(self.options.limits.max_page_bytes)
+        self._stopped: LoadError | None = None
 
     async def load(self, url: str, *, reload: bool = False) -> PageLoad:
         """Load ``url`` and its sub-resources. Never raises for network trouble: see ``error``.
@@ -169,6 +182,8 @@ class Browser:
         trace = self.trace
         self._reload = reload
         self._names.clear()  # the DNS cache lives for one page load
+        self._budget = PageBudget(self.options.limits.max_page_bytes)
+        self._stopped = None
         trace.record(PageLoadStarted(trace.now(), self.actor, url))
         fetched: list[Fetched] = []
         document: Document | None = None
@@ -197,7 +212,12 @@ class Browser:
             total = self.options.total_timeout or 0.0  # only a set limit raises TimeoutError here
             error = Timeout(N_("the page did not load within {total} in all"), total=total)
         finally:
-            await self.close()
+            # Closing is bounded too: the command's time limit covers it.
+            try:
+                async with asyncio.timeout(5.0):
+                    await self.close()
+            except TimeoutError:
+                pass
         trace.record(
             PageLoadFinished(
                 trace.now(),
@@ -274,7 +294,7 @@ class Browser:
         kinds: list[str] = []
         # One limit for the whole attempt, every address included (Chromium's connect job).
         deadline = asyncio.get_running_loop().time() + self.options.connect_timeout
-        for address in resolution.addresses:
+        for address in resolution.addresses[:MAX_ADDRESSES]:
             if errors and asyncio.get_running_loop().time() >= deadline:
                 break
             connection_id = next(self._connection_ids)
@@ -317,6 +337,9 @@ class Browser:
                 await self._start_tls(connection, host)
             return connection
         tried = ";".join(errors)
+        total = len(resolution.addresses)
+        if total > len(errors) and errors:
+            raise _with_count(kinds, host, port, tried, len(errors), total)
         if kinds and all(kind == "refused" for kind in kinds):
             template = N_("nothing accepts connections on port {port} of {host} ({tried})")
             raise ConnectionRefused(template, port=port, host=host, tried=tried)
@@ -385,7 +408,9 @@ class Browser:
                 connection = await self._pool.acquire(origin, request, fresh=fresh)
                 reused = connection.requests > 0
                 try:
-                    item.response = await connection.fetch(request, method, target, headers)
+                    item.response = await connection.fetch(
+                        request, method, target, headers, self._budget
+                    )
                 except NoResponse as exc:
                     await self._pool.release(origin, connection, reusable=False)
                     # Nothing of the answer came: a kept-alive connection the server had
@@ -416,11 +441,22 @@ class Browser:
                 await self._pool.release(origin, connection, reusable=connection.reusable)
                 break
             self._keep(item, decision, headers, asked)
+        except PageTooLarge as exc:
+            self._failed(item, exc)
+            self._stopped = exc
+            raise  # the whole page stops, not only this file
         except LoadError as exc:
             self._failed(item, exc)
         except asyncio.CancelledError:
-            # The page's time ran out while this request waited: the browser gave up on it
-            # (it then closes its connections), which is no fault of the server's.
+            # The page's time ran out while this request waited, or the page was stopped:
+            # the browser gave up on it (it then closes its connections), which is no fault
+            # of the server's.
+            if isinstance(self._stopped, PageTooLarge):
+                template = N_("the browser gave up on it: the page's files had passed "
+                              "{megabytes} MB once decoded")  # fmt: skip
+                megabytes = self._budget.limit // (1024 * 1024)
+                self._failed(item, PageTooLarge(template, megabytes=megabytes))
+                raise
             total = self.options.total_timeout or 0.0
             template = N_("the browser gave up on it: the page had not loaded within {total}")
             self._failed(item, Timeout(template, total=total))
@@ -505,6 +541,8 @@ class Browser:
             response.encoding,
             asked,
             now,
+            decoded_size=response.decoded_size,
+            kept=response.kept,
         )
         reason = self.cache.store(item.url, tuple(headers), kept)
         lifetime, source = kept.lifetime() if reason is None else (0.0, "none")
@@ -584,9 +622,13 @@ class Browser:
             start(resource, base)
         try:
             while tasks:
-                done, _ = await asyncio.wait(tasks)
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
                 tasks.difference_update(done)
-        except asyncio.CancelledError:
+                # Every finished task's exception is looked at (two may stop the page).
+                stops = [error for task in done if (error := task.exception()) is not None]
+                if stops:
+                    raise stops[0]
+        except (asyncio.CancelledError, PageTooLarge):
             # The page's time ran out: stop every request still waiting, each telling why,
             # before the browser closes its connections under them.
             for task in tasks:
@@ -605,7 +647,27 @@ def _from_store(stored: StoredResponse) -> Response:
         stored.body,
         stored.wire_size,
         stored.encoding,
+        decoded_size=stored.decoded_size,
+        kept=stored.kept,
     )
+
+
+def _with_count(
+    kinds: list[str], host: str, port: int, tried: str, count: int, total: int
+) -> LoadError:
+    """A failed connection to some of a name's many addresses: the usual failure, with
+    how many of them were tried (:data:`MAX_ADDRESSES`) in its sentence."""
+    if kinds and all(kind == "refused" for kind in kinds):
+        error: type[LoadError] = ConnectionRefused
+    elif kinds and all(kind == "timeout" for kind in kinds):
+        error = Timeout
+    elif kinds and all(kind == "unreachable" for kind in kinds):
+        error = Unreachable
+    else:
+        error = ConnectionFailed
+    full = N_("could not connect to {host}: the browser tried {count} of its {total_count} "
+              "addresses ({tried})")  # fmt: skip
+    return error(full, host=host, port=port, tried=tried, count=count, total_count=total)
 
 
 def _document_status(fetched: list[Fetched]) -> int | None:

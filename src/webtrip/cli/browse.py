@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import ssl
 import sys
+import time
+from types import FrameType
 
 import click
 
@@ -25,9 +28,9 @@ from webtrip.cli.options import (
 )
 from webtrip.cli.output import exit_code, show_load, write_views
 from webtrip.files import LIMIT_VARIABLE, InputFileError, read_input
-from webtrip.i18n import choose_language
+from webtrip.i18n import choose_language, seconds
 from webtrip.net import RealNetwork, parse_address
-from webtrip.outcomes import EXIT_USAGE, exit_codes_help
+from webtrip.outcomes import EXIT_USAGE, exit_codes_help, failure
 from webtrip.trace import Trace
 
 
@@ -80,14 +83,22 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
     default=60.0,
     show_default=True,
     type=Seconds(0.1),
-    help="Seconds the whole page load may take.",
+    help="Seconds the whole command may take: the page load is stopped then (what "
+    "arrived is still shown), and the command ends at most one second later.",
 )
 @click.option(
     "--max-size",
     default=50,
     show_default=True,
     type=count(1, 4096),
-    help="Largest response accepted, in megabytes (as sent and decoded).",
+    help="Largest response accepted, in megabytes (as sent; HTML and CSS once decoded too).",
+)
+@click.option(
+    "--max-page-size",
+    default=64,
+    show_default=True,
+    type=count(1, 4096),
+    help="Most megabytes all the page's files may hold once decoded; the load stops past it.",
 )
 @click.option(
     "--cacert",
@@ -106,9 +117,11 @@ def browse(
     no_render: bool,
     timeout: float,
     max_size: int,
+    max_page_size: int,
     cacert: str | None,
 ) -> None:
     """Load a web page like a browser and show the four steps, for real (see BROWSE_HELP)."""
+    started = time.monotonic()
     language = choose_language(lang)
     try:
         url = normalize_url(url)
@@ -126,24 +139,51 @@ def browse(
     limit = max_size * 1024 * 1024
     options = BrowserOptions(
         total_timeout=timeout,
-        limits=Limits(max_body_bytes=limit),
+        limits=Limits(max_body_bytes=limit, max_page_bytes=max_page_size * 1024 * 1024),
         language=language,
     )
+    results: list[tuple[Trace, PageLoad]] = []
 
-    async def main() -> tuple[Trace, PageLoad]:
+    async def main() -> None:
+        # The results are handed back beside the task, not as its result: asyncio.run
+        # may write the task's repr, and with it the result's, when it finishes.
         network = RealNetwork()
         trace = Trace(network.now)
         resolver = StubResolver(network, trace, nameserver=nameserver)
         browser = Browser(network, resolver, trace, options=options, tls_context=context)
-        return trace, await browser.load(url)
+        results.append((trace, await browser.load(url)))
 
-    trace, load = asyncio.run(main())
-    write_views(trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style)
-    if as_json:
-        write_stdout(trace.to_json() + "\n")
-    else:
-        show_load(out_console(), trace, load, language, render=not no_render)
+    _stop_after(started + timeout + 1.0, seconds(timeout, language))
+    try:
+        asyncio.run(main())
+        trace, load = results[0]
+        write_views(
+            trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style
+        )
+        if as_json:
+            write_stdout(trace.to_json() + "\n")
+        else:
+            show_load(out_console(), trace, load, language, render=not no_render)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
     sys.exit(exit_code(load))
+
+
+def _stop_after(deadline: float, timeout: str) -> None:
+    """End the command at ``deadline`` (monotonic seconds) whatever it is doing, with one
+    sentence and the timeout's exit code: --timeout bounds the whole command."""
+    row = failure("timeout")
+    code = row.exit_code if row is not None else 1
+
+    def fire(signum: int, frame: FrameType | None) -> None:
+        message = _("webtrip stopped: the command took longer than --timeout ({seconds})")
+        sys.stderr.write(message.format(seconds=timeout) + "\n")
+        sys.stderr.flush()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        raise SystemExit(code)
+
+    signal.signal(signal.SIGALRM, fire)
+    signal.setitimer(signal.ITIMER_REAL, max(0.01, deadline - time.monotonic()))
 
 
 def _trusting(cacert: str) -> ssl.SSLContext:

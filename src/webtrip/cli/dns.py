@@ -33,7 +33,8 @@ from webtrip.dns.authority import Authority
 from webtrip.dns.client import DnsQueryError, DnsTimeout, QueryResult, make_query, query
 from webtrip.dns.recursive_resolver import Forwarder, RecursiveResolver, Resolution, load_root_hints
 from webtrip.dns.resolver_service import LOOPBACK, ResolverService
-from webtrip.dns.server import DnsServer
+from webtrip.dns.rrl import DEFAULT_RATE, DEFAULT_SLIP, RateLimiter
+from webtrip.dns.server import MAX_TCP_PENDING, DnsServer
 from webtrip.dns.zones import ZoneError, ZoneSet, load_zone
 from webtrip.labs import internet_root_hints
 from webtrip.net import Address, RealNetwork, format_address, parse_address
@@ -71,6 +72,40 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
     return zones
 
 
+def tcp_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The TCP limits ``dns serve`` and ``dns resolver`` share."""
+    for option in reversed(
+        [
+            click.option(
+                "--tcp-idle-timeout",
+                default=10.0,
+                show_default=True,
+                type=Seconds(0.1),
+                help="Seconds an idle TCP connection is kept open.",
+            ),
+            click.option(
+                "--tcp-send-timeout",
+                default=5.0,
+                show_default=True,
+                type=Seconds(0.1),
+                help="Seconds a TCP client may leave its answers unread before the connection "
+                "is reset.",
+            ),
+            click.option(
+                "--max-tcp-connections",
+                default=128,
+                show_default=True,
+                type=count(1, 65_535),
+                help="TCP connections served at once. When all are open, the one idle longest "
+                "(or whose answers wait longest unread) is closed to make room; if all are "
+                "busy, new clients wait until one ends.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 @dns_group.command("serve")
 @click.option(
     "--zone",
@@ -83,28 +118,43 @@ def load_zones(specs: tuple[str, ...]) -> ZoneSet:
 )
 @listen_option(DEFAULT_LISTEN, "UDP and TCP")
 @click.option("--log", is_flag=True, help="Print one line per query: client, name, type, rcode.")
+@tcp_options
 @click.option(
-    "--tcp-idle-timeout",
-    default=10.0,
-    show_default=True,
-    type=Seconds(0.1),
-    help="Seconds an idle TCP connection is kept open.",
+    "--rrl",
+    "rrl",
+    default=None,
+    type=count(0, 1_000_000),
+    metavar="N",
+    help="Response-rate limiting: at most N UDP answers a second of one kind (answer, "
+    f"NODATA, NXDOMAIN, referral, error) to one /24 (IPv4) or /56 (IPv6). Default: "
+    f"{DEFAULT_RATE} on listeners other than loopback, off on loopback (local clients all "
+    "share 127.0.0.0/24, and no forged source can reach it from outside). N applies to "
+    "every listener, loopback included; 0 turns it off.",
 )
 @click.option(
-    "--tcp-send-timeout",
-    default=5.0,
+    "--rrl-slip",
+    default=DEFAULT_SLIP,
     show_default=True,
-    type=Seconds(0.1),
-    help="Seconds a TCP client may leave its answers unread before the connection is reset.",
+    type=count(0, 100),
+    metavar="N",
+    help="Of the answers held back by --rrl, every N-th is sent truncated (TC=1) so that "
+    "a real client retries over TCP; 0 sends none.",
 )
 @click.option(
-    "--max-tcp-connections",
-    default=128,
+    "--rrl-ipv4-prefix",
+    default=24,
     show_default=True,
-    type=count(1, 65_535),
-    help="TCP connections served at once. When all are open, the one idle longest "
-    "(or whose answers wait longest unread) is closed to make room; if all are busy, "
-    "the new one is closed.",
+    type=count(8, 32),
+    metavar="BITS",
+    help="The IPv4 prefix whose clients share a --rrl budget.",
+)
+@click.option(
+    "--rrl-ipv6-prefix",
+    default=56,
+    show_default=True,
+    type=count(16, 128),
+    metavar="BITS",
+    help="The IPv6 prefix whose clients share a --rrl budget.",
 )
 def serve(
     zone_specs: tuple[str, ...],
@@ -113,6 +163,10 @@ def serve(
     tcp_idle_timeout: float,
     tcp_send_timeout: float,
     max_tcp_connections: int,
+    rrl: int | None,
+    rrl_slip: int,
+    rrl_ipv4_prefix: int,
+    rrl_ipv6_prefix: int,
 ) -> None:
     """Serve zones as an authoritative DNS server (UDP and TCP) until Ctrl-C.
 
@@ -125,6 +179,7 @@ def serve(
       webtrip dns serve --zone example.test.zone
       webtrip dns serve --zone example.test=db.example --listen 127.0.0.1:53 --listen [::1]:53
       webtrip dns serve --zone example.test.zone --log
+      webtrip dns serve --zone example.test.zone --listen 192.0.2.53 --rrl 50
       dig @127.0.0.1 -p 5353 www.example.test
     """
     zones = load_zones(zone_specs)
@@ -135,6 +190,14 @@ def serve(
     trace = Trace(time.monotonic, keep=False, enabled=log)
     if log:
         trace.subscribe(_log_printer(trace))
+    limiter = None
+    if rrl != 0:
+        limiter = RateLimiter(
+            rrl or DEFAULT_RATE,
+            slip=rrl_slip,
+            ipv4_prefix=rrl_ipv4_prefix,
+            ipv6_prefix=rrl_ipv6_prefix,
+        )
     server = DnsServer(
         network,
         Authority(zones),
@@ -142,6 +205,8 @@ def serve(
         tcp_idle_timeout=tcp_idle_timeout,
         tcp_send_timeout=tcp_send_timeout,
         max_tcp_connections=max_tcp_connections,
+        rate_limiter=limiter,
+        limit_loopback=rrl is not None,
     )
     names = ", ".join(str(zone.origin) for zone in zones)
     serve_until_stopped(
@@ -225,6 +290,7 @@ def read_root_hints(path: str | None) -> list[tuple[dns.name.Name, str]]:
     help="Seconds to wait for each server's answer.",
 )
 @click.option("--log", is_flag=True, help="Print one line per answer: client, question, rcode.")
+@tcp_options
 def resolver_command(
     listen: tuple[str, ...],
     root_hints: str | None,
@@ -235,6 +301,9 @@ def resolver_command(
     cache_size: int,
     timeout: float,
     log: bool,
+    tcp_idle_timeout: float,
+    tcp_send_timeout: float,
+    max_tcp_connections: int,
 ) -> None:
     """Run a recursive resolver (UDP and TCP) until Ctrl-C.
 
@@ -256,7 +325,12 @@ def resolver_command(
         raise UserError("give --root-hints or --forward, not both", exit_code=EXIT_USAGE)
     addresses = parse_listen(listen, 53)
     networks = _networks(allowed) if allowed else LOOPBACK
-    network = RealNetwork()
+    # A connection holds its socket and, while its answers are being found,
+    # one socket towards a name server for each of them.
+    max_tcp_connections = sized_connection_cap(
+        max_tcp_connections, N_("TCP connections"), per_connection=1 + MAX_TCP_PENDING
+    )
+    network = RealNetwork(on_exhausted=told_when_out_of_descriptors)
     trace = Trace(time.monotonic, keep=False, enabled=log)
     options = dict(
         trace=trace,
@@ -276,7 +350,15 @@ def resolver_command(
     if log:
         trace.subscribe(_resolver_log_printer(trace))
     service = ResolverService(engine, trace, allow=networks, cache_size=cache_size)
-    server = DnsServer(network, service, trace, actor="resolver")
+    server = DnsServer(
+        network,
+        service,
+        trace,
+        actor="resolver",
+        tcp_idle_timeout=tcp_idle_timeout,
+        tcp_send_timeout=tcp_send_timeout,
+        max_tcp_connections=max_tcp_connections,
+    )
     clients = ", ".join(str(n) for n in networks)
     serve_until_stopped(
         server,

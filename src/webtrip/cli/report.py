@@ -13,9 +13,10 @@ from webtrip.cli.common import Command, UserError, _
 from webtrip.cli.options import REPORT_OPTION, view_options
 from webtrip.cli.output import write_views
 from webtrip.files import LIMIT_VARIABLE, InputFileError, read_input
-from webtrip.i18n import LANGUAGES, choose_language
+from webtrip.i18n import LANGUAGES, choose_language, number
 from webtrip.outcomes import EXIT_USAGE
-from webtrip.trace import Trace
+from webtrip.trace import Trace, schema
+from webtrip.trace.schema import TraceProblem
 
 
 @click.command(cls=Command)
@@ -76,6 +77,11 @@ def report(
         raise UserError(message, EXIT_USAGE) from None
     try:
         trace = Trace.from_json(text)
+    except TraceProblem as problem:
+        message = _("{file} is not a webtrip trace: {problem}").format(
+            file=trace_file, problem=_problem_sentence(problem, choose_language(lang))
+        )
+        raise UserError(message, EXIT_USAGE) from None
     except ValueError as exc:
         message = _("{file} is not a webtrip trace: {reason}").format(file=trace_file, reason=exc)
         raise UserError(message, EXIT_USAGE) from None
@@ -100,4 +106,42 @@ def _unreadable_trace(trace_file: str, error: InputFileError) -> str:
                                                 variable=LIMIT_VARIABLE)  # fmt: skip
     return _("{variable} must be a whole number of megabytes from 1 to 1048576").format(
         variable=LIMIT_VARIABLE
+    )
+
+
+def _problem_sentence(problem: TraceProblem, language: str) -> str:
+    """The first problem of a trace that breaks its rules, with its JSON path:
+    ``events[12].t: expected a finite number from 0 to 100,000,000, got NaN``."""
+
+    def shown(value: float) -> str:
+        whole = float(value).is_integer()
+        return number(value, language, decimals=0 if whole else 2)
+
+    low, high = shown(problem.low), shown(problem.high)
+    expected = {
+        schema.NUMBER: _("a finite number from {low} to {high}"),
+        schema.INTEGER: _("a whole number from {low} to {high}"),
+        schema.TEXT: _("text of at most {high} characters"),
+        schema.HEX: _("bytes as hexadecimal digits, two per byte"),
+        schema.BOOLEAN: _("true or false"),
+        schema.LIST: _("a list of at most {high} items"),
+        schema.PAIR: _("a list of exactly {high} items"),
+        schema.OBJECT: _("an object"),
+        schema.EVENT_TYPE: _("the name of an event type"),
+        schema.VERSION: _("format version {high}"),
+    }.get(problem.expected)
+    where = problem.path
+    if problem.expected == schema.NESTING:
+        return _("its JSON is nested too deeply")
+    if problem.expected == schema.JSON:
+        return _("it is not JSON: {reason}").format(reason=problem.got)
+    if problem.expected == schema.FIELD:
+        return _("{path}: missing, and an event of this type needs it").format(path=where)
+    if problem.expected == schema.NO_FIELD:
+        return _("{path}: the trace's format has no such field").format(path=where)
+    assert expected is not None, problem.expected
+    if problem.nullable:
+        expected = _("{expected} or null").format(expected=expected)
+    return _("{path}: expected {expected}, got {value}").format(
+        path=where, expected=expected.format(low=low, high=high), value=problem.got
     )

@@ -48,7 +48,7 @@ import dns.rdatatype
 import dns.rrset
 
 from webtrip.dns.fast_path import FastIndex
-from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, UDP, header_only, render
+from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, UDP, header_only, question_end, render
 from webtrip.dns.zones import Zone, ZoneSet, rrset_of
 
 # A CNAME chain longer than this is cut short (loops are stopped earlier).
@@ -90,6 +90,25 @@ class _NxDomain:
     pass
 
 
+@dataclass(slots=True)
+class AuthorityStats:
+    """How the queries were answered: what shows which path each one took."""
+
+    cached: int = 0  # from the packet cache (any letter case of a question seen before)
+    fast: int = 0  # by the fast path's precomputed tables
+    general: int = 0  # by the general path (dnspython's message objects)
+    malformed: int = 0  # FORMERR from the header checks, before any parsing
+    dropped: int = 0  # no header, or a response: not answered
+
+
+def _malformed(wire: bytes) -> bytes:
+    """FORMERR for a query whose question cannot be read (or NOTIMP for another opcode)."""
+    query_id, flags = struct.unpack_from("!HH", wire)
+    if flags & _OPCODE_MASK:
+        return header_only(query_id, flags, dns.rcode.NOTIMP)
+    return header_only(query_id, flags, dns.rcode.FORMERR)
+
+
 _NODATA = _NoData()
 _NXDOMAIN = _NxDomain()
 _Outcome = _Answer | _Alias | _Referral | _NoData | _NxDomain
@@ -106,6 +125,7 @@ class Authority:
         # the slots of the entries deleted before it.
         self._cache: OrderedDict[tuple[str, bytes], bytes | None] = OrderedDict()
         self._fast: FastIndex | None = None
+        self.stats = AuthorityStats()
 
     # --- bytes in, bytes out ---------------------------------------------------
 
@@ -117,17 +137,40 @@ class Authority:
         Returns None when the message must be dropped: too short to carry a
         header, or itself a response (answering responses invites loops).
         Never raises for any input.
+
+        The packet cache is keyed on the query with its question name in
+        lower case, so that the letter-case variations resolvers add to
+        their questions (DNS 0x20) find the answer given before; the
+        question section, copied from this query, carries the case back —
+        and with it every compression pointer into the question name.
         """
-        key = (transport, wire[2:])
+        stats = self.stats
+        # Cheap checks first: a flood of junk must cost as little as possible.
+        size = len(wire)
+        if size < _HEADER.size or wire[2] & 0x80:
+            stats.dropped += 1
+            return None  # no header, or a response: never answered
+        name_end = question_end(wire) - 5  # the question name's final zero byte
+        if name_end < 0:
+            stats.malformed += 1
+            return _malformed(wire)
+        key = (transport, wire[2:12] + wire[12:name_end].lower() + wire[name_end:])
         cached = self._cache.get(key, b"")
         if cached != b"":
-            return None if cached is None else wire[:2] + cached
+            stats.cached += 1
+            if cached is None:
+                return None
+            return wire[:2] + cached[:10] + wire[12:name_end] + cached[name_end - 2 :]
         response = self.fast_index().respond(wire, transport == TCP)
         if response is not None:
+            stats.fast += 1
             cacheable = True
         else:
+            stats.general += 1
             response, cacheable = self._respond(wire, transport)
-        if cacheable:
+        # Only a response whose question is the query's own may be replayed
+        # with another query's question copied in.
+        if cacheable and (response is None or response[12:name_end] == wire[12:name_end]):
             if len(self._cache) >= PACKET_CACHE_SIZE:
                 self._cache.popitem(last=False)
             self._cache[key] = None if response is None else response[2:]
@@ -160,7 +203,11 @@ class Authority:
             return header_only(query_id, flags, dns.rcode.FORMERR), False
         try:
             response = self.answer(query, transport)
-            return self._render(query, response, transport), True
+            # A name synthesised from a DNAME (RFC 6672) repeats the query's
+            # letters in the answer: such a response is only right for this
+            # very case, so it is not replayed for other case variants.
+            cacheable = not any(rrset.rdtype == dns.rdatatype.DNAME for rrset in response.answer)
+            return self._render(query, response, transport), cacheable
         except Exception:  # a query we cannot answer must never stop the server
             return header_only(query_id, flags, dns.rcode.SERVFAIL), False
 

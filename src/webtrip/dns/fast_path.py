@@ -44,12 +44,15 @@ fast path gives is the one the general path gives.
 
 from __future__ import annotations
 
+import socket
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import dns.name
+import dns.rdata
 import dns.rdataclass
+import dns.rdataset
 import dns.rdatatype
 import dns.rrset
 
@@ -74,6 +77,8 @@ _OPT = dns.rdatatype.OPT
 # Answers these types would need additional-section processing: declined.
 _WITH_ADDITIONAL = {dns.rdatatype.MX, dns.rdatatype.NS, dns.rdatatype.SRV}
 _CNAME = dns.rdatatype.CNAME
+_A = dns.rdatatype.A
+_AAAA = dns.rdatatype.AAAA
 
 
 def _declined_qtype(qtype: int) -> bool:
@@ -81,11 +86,28 @@ def _declined_qtype(qtype: int) -> bool:
     return qtype in (0, _OPT, dns.rdatatype.DS) or 128 <= qtype <= 255
 
 
-def _tails(rrset: dns.rrset.RRset) -> list[bytes]:
+def _rdata_wire(rdata: dns.rdata.Rdata) -> bytes:
+    """``rdata`` in wire form, names uncompressed.
+
+    Addresses are packed by the C library: dnspython's own packing is pure
+    Python, and an A or AAAA record is what most of a large zone is (its
+    text was already checked when the zone was read).
+    """
+    rdtype = rdata.rdtype
+    if rdtype == _A:
+        return socket.inet_pton(socket.AF_INET, rdata.address)  # type: ignore[attr-defined]
+    if rdtype == _AAAA:
+        return socket.inet_pton(socket.AF_INET6, rdata.address)  # type: ignore[attr-defined]
+    wire = rdata.to_wire()
+    assert wire is not None  # without a file, the bytes are returned
+    return wire
+
+
+def _tails(rrset: dns.rdataset.Rdataset) -> list[bytes]:
     """Each record of ``rrset`` encoded without its owner name, names uncompressed."""
     out = []
     for rdata in rrset:
-        rdata_wire = rdata.to_wire()
+        rdata_wire = _rdata_wire(rdata)
         out.append(
             _RECORD.pack(rrset.rdtype, rrset.rdclass, rrset.ttl, len(rdata_wire)) + rdata_wire
         )
@@ -140,7 +162,7 @@ def _node(node: object, rrset_of: Callable[..., dns.rrset.RRset]) -> _Node:
         if rdataset.rdtype in _WITH_ADDITIONAL:
             out[rdataset.rdtype] = None
             continue
-        tails = _tails(rrset_of(dns.name.root, rdataset))
+        tails = _tails(rdataset)  # the same records and TTL as rrset_of would give
         out[rdataset.rdtype] = (len(tails), b"".join(_POINTER_TO_QNAME + t for t in tails))
     return out
 

@@ -20,6 +20,7 @@ __all__ = [
     "TCP",
     "UDP",
     "header_only",
+    "question_end",
     "render",
 ]
 
@@ -73,3 +74,21 @@ def header_only(query_id: int, flags: int, rcode: int) -> bytes:
     """A response with only a header: for queries we cannot or will not parse."""
     response_flags = _QR | (flags & (_OPCODE_MASK | _RD)) | (rcode & 0xF)
     return _HEADER.pack(query_id, response_flags, 0, 0, 0, 0)
+
+
+def question_end(wire: bytes) -> int:
+    """Where the first question of ``wire`` ends, or -1 if it cannot be read.
+
+    RFC 1035 §4.1.2/§3.1: labels of at most 63 bytes, a name of at most 255,
+    no compression pointer (the first name of a message has nothing before it
+    to point to), then the type and class.
+    """
+    pos, size = 12, len(wire)
+    while pos < size:
+        length = wire[pos]
+        if not length:
+            return pos + 5 if pos - 12 < 255 and pos + 5 <= size else -1
+        if length > 63:
+            return -1
+        pos += length + 1
+    return -1

@@ -28,10 +28,17 @@ server's memory or its connection slots:
   time is reset, its unsent answers dropped;
 - an idle timeout (10 s by default; RFC 7766 §6.2.3 asks for seconds, not
   minutes) and a deadline for a message once started;
+- a small kernel send buffer (:data:`TCP_SEND_BUFFER`) on each accepted
+  connection, so that a client that does not read stalls the server's
+  sending within a batch or two — and becomes reclaimable — instead of after
+  the megabytes a loopback socket would otherwise take;
 - a cap on connections; when it is reached, the connection that has been idle
-  longest (nothing half-received, nothing being found or sent) is closed to
-  make room — reclaimed, as NSD and nginx do under load — and a new
-  connection is refused only when every open one is busy.
+  longest (nothing half-received, nothing being found or sent) — failing
+  that, the one whose answers have waited longest unread — is closed to make
+  room: reclaimed, as NSD and nginx do under load. When every open one is
+  busy, new clients wait in the kernel's listen queue (as with NSD) until
+  room is made; a listener that cannot leave them waiting (the simulated
+  world's) has the new connection closed instead ("connection limit").
 
 Everything the server does is recorded in the trace; the server itself
 prints nothing.
@@ -42,12 +49,14 @@ from __future__ import annotations
 import asyncio
 import errno
 import inspect
+import ipaddress
 import itertools
 import struct
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from webtrip.dns.protocol import TCP, UDP
+from webtrip.dns.rrl import RateLimiter
 from webtrip.net import Address, DatagramEndpoint, Network, Stream, TcpListener
 from webtrip.trace import (
     NULL_TRACE,
@@ -63,6 +72,7 @@ _LENGTH = struct.Struct("!H")
 MAX_TCP_PENDING = 16  # answers being found at once for one TCP connection
 TCP_BATCH_BYTES = 16 * 1024  # answers gathered before they are handed to the socket...
 TCP_BATCH_MESSAGES = 64  # ...or this many, before other connections get their turn
+TCP_SEND_BUFFER = 64 * 1024  # SO_SNDBUF asked for each accepted connection (Linux doubles it)
 
 Reply = bytes | None
 
@@ -92,6 +102,8 @@ class DnsServer:
         tcp_message_timeout: float = 5.0,
         tcp_send_timeout: float = 5.0,
         max_tcp_connections: int = 128,
+        rate_limiter: RateLimiter | None = None,
+        limit_loopback: bool = False,
     ) -> None:
         self.network = network
         self.responder = responder
@@ -101,11 +113,16 @@ class DnsServer:
         self.tcp_message_timeout = tcp_message_timeout
         self.tcp_send_timeout = tcp_send_timeout
         self.max_tcp_connections = max_tcp_connections
+        # Response-rate limiting of UDP answers (see webtrip.dns.rrl): on
+        # listeners other than loopback, and on loopback too if asked.
+        self.rate_limiter = rate_limiter
+        self.limit_loopback = limit_loopback
         self.udp_endpoints: list[DatagramEndpoint] = []
         self.tcp_listeners: list[TcpListener] = []
         self._tcp_connections: dict[int, _Later] = {}  # the open ones, by number
         self._connection_ids = itertools.count(1)
         self._pending: set[asyncio.Task[None]] = set()  # answers still being found
+        self._gated = False  # new clients wait in the listen queue when there is no room
 
     @property
     def addresses(self) -> list[Address]:
@@ -140,6 +157,8 @@ class DnsServer:
                 if port or exc.errno != errno.EADDRINUSE:
                     raise
                 continue  # that UDP port's TCP twin is taken: try another
+            listener.limit_send_buffer(TCP_SEND_BUFFER)
+            self._gated = listener.gate(self._admit)
             self.tcp_listeners.append(listener)
             return
         raise OSError(errno.EADDRINUSE, "no port was free for both UDP and TCP")
@@ -162,18 +181,38 @@ class DnsServer:
 
     # --- UDP ----------------------------------------------------------------------
 
+    def _limiter_for(self, host: str) -> RateLimiter | None:
+        """The rate limiter of a UDP listener on ``host``, if its answers are limited.
+
+        Loopback is left alone unless asked: every local client shares
+        127.0.0.0/24, so one busy tool would starve the others, and no forged
+        source address can reach a loopback listener from outside the machine.
+        """
+        if self.rate_limiter is None or self.limit_loopback:
+            return self.rate_limiter
+        try:
+            loopback = ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        return None if loopback else self.rate_limiter
+
     async def _open_udp(self, host: str, port: int) -> DatagramEndpoint:
         endpoint: DatagramEndpoint | None = None
-        respond, trace = self.responder.respond, self.trace
+        respond, trace, now = self.responder.respond, self.trace, self.network.now
+        limiter = self._limiter_for(host)
 
         def on_datagram(data: bytes, peer: Address) -> None:
             assert endpoint is not None
             if not trace.enabled:
                 response = respond(data, UDP, peer)
                 if type(response) is bytes:
+                    if limiter is not None:
+                        response = limiter.check(response, peer[0], now())
+                        if response is None:
+                            return
                     endpoint.send(response, peer)
                 elif response is not None:
-                    self._later(response, endpoint, data, peer, 0.0)  # type: ignore[arg-type]
+                    self._later(response, endpoint, data, peer, 0.0, limiter)  # type: ignore[arg-type]
                 return
             received = trace.now()
             trace.record(
@@ -181,9 +220,9 @@ class DnsServer:
             )
             response = respond(data, UDP, peer)
             if response is None or type(response) is bytes:
-                self._send_udp(endpoint, data, peer, response, received)
+                self._send_udp(endpoint, data, peer, response, received, limiter)
             else:
-                self._later(response, endpoint, data, peer, received)  # type: ignore[arg-type]
+                self._later(response, endpoint, data, peer, received, limiter)  # type: ignore[arg-type]
 
         endpoint = await self.network.open_udp_endpoint(host, port, on_datagram=on_datagram)
         self.udp_endpoints.append(endpoint)
@@ -196,10 +235,16 @@ class DnsServer:
         peer: Address,
         response: bytes | None,
         received: float,
+        limiter: RateLimiter | None = None,
     ) -> None:
         trace, local = self.trace, endpoint.local_address
+        reason = ""
         if response is None:
             reason = _drop_reason(query)
+        elif limiter is not None:
+            response = limiter.check(response, peer[0], self.network.now())
+            reason = "rate limited" if response is None else ""
+        if response is None:
             dropped = DnsMessageDropped(trace.now(), self.actor, UDP, local, peer, query, reason)
             trace.record(dropped)
             return
@@ -213,13 +258,14 @@ class DnsServer:
         query: bytes,
         peer: Address,
         received: float,
+        limiter: RateLimiter | None = None,
     ) -> None:
         """Send the answer to a UDP query when the responder has found it."""
 
         async def finish() -> None:
             response = await pending
             if endpoint in self.udp_endpoints:  # still serving
-                self._send_udp(endpoint, query, peer, response, received)
+                self._send_udp(endpoint, query, peer, response, received, limiter)
 
         task = asyncio.ensure_future(finish())
         self._pending.add(task)
@@ -259,11 +305,30 @@ class DnsServer:
             await later.cancel()
             if connections.get(connection) is later:
                 del connections[connection]
+                if self._gated:
+                    self._room_made()
             if reason in ("connection reset", "send timeout") or later.sending:
                 stream.abort()  # what was not sent is dropped
             else:
                 await stream.aclose()
             trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
+
+    def _admit(self, arriving: int) -> bool:
+        """Room for one more connection besides the ``arriving`` ones, reclaiming if need be."""
+        short = len(self._tcp_connections) + arriving + 1 - self.max_tcp_connections
+        if short <= 0:
+            return True
+        reclaimable = 0
+        for later in self._tcp_connections.values():
+            if later.idle or (later.sending and not later.ended):
+                reclaimable += 1
+                if reclaimable >= short:
+                    return True
+        return False
+
+    def _room_made(self) -> None:
+        for listener in self.tcp_listeners:
+            listener.resume()
 
     def _reclaim_idlest(self) -> bool:
         """Make room for a new connection; False if every open one is busy.
@@ -283,10 +348,12 @@ class DnsServer:
                     idle = (later.last_active, number)
             elif later.sending and (stalled is None or later.last_active < stalled[0]):
                 stalled = (later.last_active, number)
-        chosen = idle or stalled
-        if chosen is None:
+        if idle is not None:
+            self._tcp_connections.pop(idle[1]).end("reclaimed: idle")
+        elif stalled is not None:
+            self._tcp_connections.pop(stalled[1]).end("reclaimed: unread")
+        else:
             return False
-        self._tcp_connections.pop(chosen[1]).end("reclaimed")
         return True
 
     async def _tcp_messages(self, stream: Stream, later: _Later) -> str:

@@ -11,6 +11,7 @@ servers.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,62 +127,125 @@ def load_zone(path: str | os.PathLike[str], origin: str | None = None) -> Zone:
         if line is None:
             raise ZoneError(f"{path}: {_describe(exc)}") from None
         content = text.splitlines()[line - 1].strip()
-        raise ZoneError(f"{path}:{line}: {_describe(exc)} (in {content!r})") from None
+        message = _describe(exc)
+        directive = _TTL_LINE.match(content)
+        if directive is not None and message.startswith("a TTL is out of range"):
+            message = f"TTL {directive.group(1)} is out of range (0 to {MAX_TTL})"
+        raise ZoneError(f"{path}:{line}: {message} (in {content!r})") from None
     if not data.nodes:
         raise ZoneError(f"{path} has no records: a zone needs at least its SOA")
-    _refuse_out_of_zone_data(text, path, origin, data)
+    _refuse_ttls_out_of_range(text, path, origin, data)
     return Zone.from_dnspython(data, str(path))
 
 
-def _refuse_out_of_zone_data(
-    text: str, path: Path, origin: str | None, data: dns.zone.Zone
-) -> None:
-    """Raise ZoneError for records outside the zone, which dnspython skips silently.
+MAX_TTL = 2**31 - 1
+"""The largest TTL (RFC 2181 §8): a TTL is an unsigned 32-bit number whose top bit is 0."""
 
-    The file is read once more with the reader's out-of-zone filter widened
-    to the whole tree, so that such a record reaches the zone and is refused
-    there — the user hears of it rather than losing it without a word.
+
+class _OutsideRecord(Exception):
+    """A record whose name is outside the zone ``apex``, at ``line`` of the file."""
+
+    def __init__(self, line: int, apex: dns.name.Name | None) -> None:
+        super().__init__(line)
+        self.line = line
+        self.apex = apex
+
+
+class _SecondSoa(Exception):
+    """A second, different SOA record at the apex, at ``line`` of the file."""
+
+    def __init__(self, line: int, apex: dns.name.Name) -> None:
+        super().__init__(line)
+        self.line = line
+        self.apex = apex
+
+
+class _Reader(dns.zonefile.Reader):
+    """dnspython's master-file reader, but a record outside the zone stops it.
+
+    dnspython skips such a record without a word (its only two callers of
+    ``_eat_line`` are that check, for records and for ``$GENERATE``); here it
+    is refused, so that the user hears of it rather than losing it — found in
+    the same single pass that reads the zone.
     """
-    zone_origin = data.origin
-    assert zone_origin is not None
 
-    def has_outside_record(count: int | None = None) -> bool:
-        part = text if count is None else "".join(lines[:count])
-        zone = dns.zone.Zone(zone_origin, relativize=False)
-        try:
-            with zone.writer(True) as txn:
-                tokenizer = dns.tokenizer.Tokenizer(part, str(path))
-                reader = dns.zonefile.Reader(
-                    tokenizer, dns.rdataclass.IN, txn, allow_directives=True
-                )
-                reader.zone_origin = dns.name.root
-                reader.read()
-        except KeyError:
-            return True
-        except dns.exception.DNSException:
-            return False  # a prefix cut inside a record: not what we look for
-        return False
+    record_line = 0  # the line the record being read starts on
 
-    lines = text.splitlines(keepends=True)
-    if not has_outside_record():
-        return
-    line = _first_line_where(len(lines), has_outside_record)
-    where = f"{path}:{line}" if line else str(path)
-    content = f" (in {lines[line - 1].strip()!r})" if line else ""
-    raise ZoneError(
-        f"{where}: this record's name is outside the zone {zone_origin}, "
-        f"so it would never be served{content}"
-    )
+    def _rr_line(self) -> None:
+        self.record_line = self.tok.where()[1]
+        super()._rr_line()
+
+    def _generate_line(self) -> None:
+        self.record_line = self.tok.where()[1]
+        super()._generate_line()  # type: ignore[no-untyped-call]
+
+    def _eat_line(self) -> None:
+        raise _OutsideRecord(self.record_line, self.zone_origin)
 
 
 def _parse(text: str, path: Path, origin: str | None) -> dns.zone.Zone:
-    return dns.zone.from_text(
-        text,
-        origin=origin,
-        relativize=False,
-        filename=str(path),
-        check_origin=False,  # checked by Zone.from_dnspython with a clearer message
-    )
+    """The zone in ``text``, read in one pass (a ZoneError for a record outside it)."""
+    zone = dns.zone.Zone(origin, dns.rdataclass.IN, relativize=False)
+    tokenizer = dns.tokenizer.Tokenizer(text, str(path))
+    reader: _Reader | None = None
+
+    def one_soa(txn: object, name: dns.name.Name, rdataset: dns.rdataset.Rdataset) -> None:
+        # A zone has exactly one SOA (RFC 1035 §5.2), and NSD refuses a second
+        # one; dnspython would silently keep the last.
+        if rdataset.rdtype == dns.rdatatype.SOA:
+            existing = txn.get(name, dns.rdatatype.SOA)  # type: ignore[attr-defined]
+            if existing is not None and set(existing) != set(rdataset):
+                assert reader is not None
+                raise _SecondSoa(reader.record_line, name)
+
+    try:
+        with zone.writer(True) as txn:
+            txn.check_put_rdataset(one_soa)
+            reader = _Reader(tokenizer, dns.rdataclass.IN, txn, allow_directives=True)
+            reader.read()
+    except (_OutsideRecord, _SecondSoa) as stop:
+        lines = text.splitlines()
+        content = lines[stop.line - 1].strip() if 0 < stop.line <= len(lines) else ""
+        where = f"{path}:{stop.line}" if content else str(path)
+        content = f" (in {content!r})" if content else ""
+        if isinstance(stop, _SecondSoa):
+            raise ZoneError(
+                f"{where}: a second SOA record for {stop.apex}: a zone has exactly one{content}"
+            ) from None
+        raise ZoneError(
+            f"{where}: this record's name is outside the zone {stop.apex}, "
+            f"so it would never be served{content}"
+        ) from None
+    return zone
+
+
+def _refuse_ttls_out_of_range(
+    text: str, path: Path, origin: str | None, data: dns.zone.Zone
+) -> None:
+    """Raise ZoneError for a TTL above 2147483647, which dnspython accepts up to 2**32 - 1."""
+    if all(rdataset.ttl <= MAX_TTL for _name, rdataset in data.iterate_rdatasets()):
+        return
+    lines = text.splitlines(keepends=True)
+
+    def too_long(count: int) -> bool:
+        try:
+            part = _parse("".join(lines[:count]), path, origin)
+        except (ZoneError, dns.exception.DNSException, ValueError):
+            return False
+        return any(rdataset.ttl > MAX_TTL for _name, rdataset in part.iterate_rdatasets())
+
+    line = _first_line_where(len(lines), too_long)
+    ttl = max(rdataset.ttl for _name, rdataset in data.iterate_rdatasets())
+    where = f"{path}:{line}" if line else str(path)
+    content = f" (in {lines[line - 1].strip()!r})" if line else ""
+    raise ZoneError(f"{where}: TTL {ttl} is out of range (0 to {MAX_TTL}){content}")
+
+
+# dnspython reads a TTL too large for it as a record type, and words a
+# $TTL too large in its own way.
+_TTL_AS_TYPE = re.compile(r"unknown rdatatype '((?:[0-9]+[smhdwSMHDW]?)+)'")
+_TTL_DIRECTIVE = re.compile(r"TTL should be between 0 and 2\*\*32 - 1 \(inclusive\)")
+_TTL_LINE = re.compile(r"\$TTL\s+(\S+)")
 
 
 def _describe(exc: Exception) -> str:
@@ -192,6 +256,11 @@ def _describe(exc: Exception) -> str:
         message = parts[1]
     if isinstance(exc, dns.zonefile.UnknownOrigin) or "origin is unknown" in message:
         message = "the zone's name is unknown: start the file with $ORIGIN NAME. or give NAME=FILE"
+    ttl = _TTL_AS_TYPE.fullmatch(message)
+    if ttl is not None:
+        message = f"TTL {ttl.group(1)} is out of range (0 to {MAX_TTL})"
+    elif _TTL_DIRECTIVE.fullmatch(message):
+        message = f"a TTL is out of range (0 to {MAX_TTL})"
     if isinstance(exc, dns.zonefile.CNAMEAndOtherData):
         message = "a name cannot have a CNAME and other records (RFC 1034 §3.6.2)"
     return message.rstrip(".")
@@ -210,6 +279,8 @@ def _first_failing_line(text: str, path: Path, origin: str | None, error: Except
     def fails_at(count: int) -> bool:
         try:
             _parse("".join(lines[:count]), path, origin)
+        except ZoneError:
+            return False  # a record outside the zone before the error: not this error
         except (dns.exception.DNSException, ValueError) as exc:
             return (type(exc), _describe(exc)) == wanted
         return False

@@ -143,6 +143,30 @@ class TcpListener(abc.ABC):
     async def aclose(self) -> None:
         """Stop accepting connections (connections already open go on)."""
 
+    def limit_send_buffer(self, size: int) -> None:
+        """Give connections accepted from now on a kernel send buffer of about ``size`` bytes.
+
+        A small one makes a peer that does not read stall its sender within
+        a few answers, instead of after the megabytes a loopback socket takes
+        by default. Where there is no kernel buffer (the simulated world), nothing.
+        """
+        return None
+
+    def gate(self, admit: Callable[[int], bool]) -> bool:
+        """Ask ``admit(arriving)`` before taking each waiting connection; False where unsupported.
+
+        ``arriving``: connections taken but not yet given to the handler. When
+        ``admit`` says no, the listener stops taking connections — they wait in
+        the kernel's listen queue — and asks again after :meth:`resume`, or
+        after a short while. A listener that cannot leave connections waiting
+        (the simulated world's) returns False, and its server must refuse.
+        """
+        return False
+
+    def resume(self) -> None:
+        """Room was made: ask ``admit`` again now rather than after a while."""
+        return None
+
 
 class DatagramEndpoint(abc.ABC):
     """A UDP socket bound to a local address."""

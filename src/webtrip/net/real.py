@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import errno
 import os
 import secrets
@@ -287,6 +288,8 @@ class _RealTcpListener(TcpListener):
         self._sockets = sockets
         self._on_stream = on_stream
         self._on_exhausted = on_exhausted
+        self._admit: Callable[[int], bool] | None = None
+        self.arriving = 0  # taken from the kernel, not yet given to the handler
         self._failures = 0
         self._told = -_EXHAUSTED_REPORT_EVERY
         self._retry: asyncio.TimerHandle | None = None
@@ -301,8 +304,35 @@ class _RealTcpListener(TcpListener):
         for sock in self._sockets:
             self._loop.add_reader(sock.fileno(), self._accept, sock)
 
+    def limit_send_buffer(self, size: int) -> None:
+        # Linux gives each accepted socket a copy of the listening socket's buffer sizes.
+        # A kernel that will not keeps its default, larger buffer.
+        for sock in self._sockets:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+    def gate(self, admit: Callable[[int], bool]) -> bool:
+        self._admit = admit
+        return True
+
+    def resume(self) -> None:
+        if self._retry is not None and not self._closed:
+            self._retry.cancel()
+            self._watch()
+
+    def _pause(self) -> None:
+        # No room: leave the waiting clients in the kernel's listen queue (as
+        # NSD does) instead of taking them only to close them; look again soon.
+        for sock in self._sockets:
+            self._loop.remove_reader(sock.fileno())
+        if self._retry is None:
+            self._retry = self._loop.call_later(_ACCEPT_RETRY, self._watch)
+
     def _accept(self, sock: socket.socket) -> None:
         for _ in range(_ACCEPT_BATCH):
+            if self._admit is not None and not self._admit(self.arriving):
+                self._pause()
+                return
             try:
                 conn, _peer = sock.accept()
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -313,16 +343,14 @@ class _RealTcpListener(TcpListener):
                 self._exhausted()
                 return
             conn.setblocking(False)
+            self.arriving += 1
             self._on_stream(conn)
 
     def _exhausted(self) -> None:
         # Out of descriptors (or kernel memory): stop looking at the sockets for
         # a moment (Linux keeps reporting them readable), then try again.
         self._failures += 1
-        for sock in self._sockets:
-            self._loop.remove_reader(sock.fileno())
-        if self._retry is None:
-            self._retry = self._loop.call_later(_ACCEPT_RETRY, self._watch)
+        self._pause()
         now = self._loop.time()
         if self._on_exhausted is not None and now - self._told >= _EXHAUSTED_REPORT_EVERY:
             self._told = now
@@ -486,13 +514,17 @@ class RealNetwork(Network):
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
         sockets = await self._listening_sockets(host, port, backlog)
+        listener: _RealTcpListener | None = None
 
         async def serve(conn: socket.socket) -> None:
+            assert listener is not None
             try:
                 transport, protocol = await loop.connect_accepted_socket(_StreamProtocol, conn)
             except OSError:  # gone before it could be set up (reset at once)
                 conn.close()
                 return
+            finally:
+                listener.arriving -= 1
             await handler(RealStream(transport, protocol))
 
         def on_stream(conn: socket.socket) -> None:
@@ -500,7 +532,8 @@ class RealNetwork(Network):
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 
-        return _RealTcpListener(loop, sockets, on_stream, self.on_exhausted)
+        listener = _RealTcpListener(loop, sockets, on_stream, self.on_exhausted)
+        return listener
 
     async def _listening_sockets(self, host: str, port: int, backlog: int) -> list[socket.socket]:
         """One listening socket per address ``host`` stands for, like ``loop.create_server``."""

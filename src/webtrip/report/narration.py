@@ -199,12 +199,21 @@ def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
     return _paragraph(_("Step 1 — DNS: the name's address"), sentences, begun)
 
 
+SHOWN_ADDRESSES = 8
+"""A name's addresses the narration lists; an answer of thousands says how many more."""
+
+
 def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
     """The sentences of a lookup that found the name's addresses."""
     _, ngettext = words._, words.ngettext
     name = lookup.resolved
     assert name is not None
-    addresses = ", ".join(name.addresses)
+    addresses = ", ".join(name.addresses[:SHOWN_ADDRESSES])
+    more = len(name.addresses) - SHOWN_ADDRESSES
+    if more > 0:
+        addresses = ngettext(
+            "{addresses} and {count} more", "{addresses} and {count} more", more
+        ).format(addresses=addresses, count=words.n(more))
     if name.source == "literal":
         text = _("{name} is already an IP address, so no DNS lookup was needed.")
         return [text.format(name=name.name)]

@@ -10,11 +10,27 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Annotated
 
 import dns.exception
 import dns.message
 
 Address = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Bounds:
+    """The range of a number field that is not seconds (``Annotated[float, Bounds(0, 1)]``):
+    what a saved trace may hold there (:mod:`webtrip.trace.schema`)."""
+
+    low: float
+    high: float
+
+
+Share = Annotated[float, Bounds(0.0, 1.0)]
+"""A share of something, from 0 (none) to 1 (all)."""
+BitsPerSecond = Annotated[float, Bounds(1.0, 1e12)]
+"""A rate in bits per second (up to a terabit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -435,8 +451,8 @@ class LinkConditionsSet(Event):
 
     ends: tuple[str, str]  # the two nodes it joins, the browser's first
     latency: float
-    bandwidth: float | None
-    loss: float
+    bandwidth: BitsPerSecond | None
+    loss: Share
     mtu: int
 
 
@@ -536,6 +552,8 @@ __all__ = [
     "LOOPBACK",
     "OUT",
     "Address",
+    "BitsPerSecond",
+    "Bounds",
     "DnsMessageDropped",
     "DnsMessageReceived",
     "DnsMessageSent",
@@ -564,6 +582,7 @@ __all__ = [
     "PageLoadStarted",
     "ResolverAnswered",
     "ResolverStep",
+    "Share",
     "StreamRead",
     "TcpConnectFailed",
     "TcpConnectStarted",

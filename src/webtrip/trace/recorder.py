@@ -12,16 +12,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
-import typing
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from webtrip.trace.events import Event, event_types
+from webtrip.trace.events import Event
+from webtrip.trace.schema import FORMAT_VERSION, check_document, parse
 
 E = TypeVar("E", bound=Event)
 Listener = Callable[[Event], None]
-
-FORMAT_VERSION = 1
 
 
 class Trace:
@@ -98,22 +96,14 @@ class Trace:
     def from_json(cls, text: str) -> Trace:
         """Load a trace saved by :meth:`to_json`.
 
-        Raises ValueError with a one-sentence reason if the text is not a
-        webtrip trace.
+        The whole document is checked against the events' own types first
+        (:mod:`webtrip.trace.schema`): anything else raises
+        :class:`~webtrip.trace.schema.TraceProblem` (a ValueError) naming the
+        first problem's JSON path, so no view ever reads a wrong value.
         """
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"not JSON: {exc}") from None
-        if not isinstance(doc, dict) or doc.get("webtrip_trace") != FORMAT_VERSION:
-            raise ValueError("not a webtrip trace (missing or unknown 'webtrip_trace' version)")
-        trace = cls(clock=lambda: 0.0, wall_start=float(doc.get("wall_start", 0.0)))
-        types = event_types()
-        for index, item in enumerate(doc.get("events", [])):
-            try:
-                trace.events.append(_event_from_dict(item, types))
-            except (KeyError, TypeError, ValueError) as exc:
-                raise ValueError(f"event {index} is not valid: {exc}") from None
+        wall_start, events = check_document(parse(text))
+        trace = cls(clock=lambda: 0.0, wall_start=wall_start)
+        trace.events = events
         return trace
 
 
@@ -131,22 +121,3 @@ def _event_to_dict(event: Event) -> dict[str, Any]:
             value = list(value)
         out[field.name] = value
     return out
-
-
-def _tuples(value: Any) -> Any:
-    """JSON arrays back to the (nested) tuples the event fields hold."""
-    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
-
-
-def _event_from_dict(item: dict[str, Any], types: dict[str, type[Event]]) -> Event:
-    cls = types[item["type"]]
-    hints = typing.get_type_hints(cls)
-    kwargs: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):
-        if field.name not in item:
-            continue
-        value = item[field.name]
-        # Bytes were saved as hex; no event field is a list: JSON arrays were tuples.
-        value = bytes.fromhex(value) if hints[field.name] is bytes else _tuples(value)
-        kwargs[field.name] = value
-    return cls(**kwargs)

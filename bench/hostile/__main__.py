@@ -1,0 +1,7 @@
+"""``python -m bench.hostile``: see hostile/__init__.py."""
+
+import sys
+
+from . import harness, main
+
+sys.exit(harness.main(main))
