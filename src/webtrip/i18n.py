@@ -50,8 +50,10 @@ _LOCALES = {"en": "en_US", "es": "es_ES"}
 _MINIMUM_GROUPING = {"es": 2}
 
 
+@functools.lru_cache(maxsize=8192)
 def number(value: float, language: str, decimals: int = 0) -> str:
-    """``value`` with ``decimals`` digits after the separator, as ``language`` writes it."""
+    """``value`` with ``decimals`` digits after the separator, as ``language`` writes it
+    (the same value always reads the same: the last 8,192 are kept, babel is slow)."""
     from babel.numbers import format_decimal
 
     pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")

@@ -25,7 +25,7 @@ from support import require_program
 from webtrip import lab as lab_spec
 from webtrip.cli.demo import run_demo
 from webtrip.lab import sim as simulated
-from webtrip.report.app_data import app_data, app_data_json, schema
+from webtrip.report.app_data import app_data, app_data_json, packed, schema
 from webtrip.report.narration import narrate
 from webtrip.report.pcap import pcap_from_trace
 from webtrip.trace import NetworkDescribed, PacketCaptured, Trace
@@ -386,3 +386,13 @@ def test_data_segments_are_named_by_file_and_place_as_their_sender_sent_them(doc
     assert lost and sorted(k for k, _total, again, _lost in image if again) == lost
     labels = {m["label"]["en"] for m in document["messages"]}
     assert {"DNS query A www.webtrip.test", "HTTP GET /", "HTTP/1.1 200 OK"} <= labels
+
+
+def test_the_packed_document_is_the_same_text_in_under_a_third_of_its_size(documents):
+    import gzip
+
+    text = json.dumps(documents["clean"], ensure_ascii=False, separators=(",", ":"))
+    data = packed(text)
+    assert gzip.decompress(base64.b64decode(data)).decode("utf-8") == text
+    assert len(data) < len(text.encode("utf-8")) / 3
+    assert packed(text) == data  # no time stamp inside: the same bytes every time

@@ -19,6 +19,7 @@ view that highlights the bytes of the field chosen. TCP's behaviour lives in
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -123,11 +124,14 @@ class Packet:
         return f"{where} {self.protocol}{detail} {self.size} bytes"
 
 
+@functools.lru_cache(maxsize=16_384)
 def dissect(data: bytes) -> Packet:
     """Decode ``data`` as an IPv4 datagram and its UDP, TCP or ICMP payload.
 
     Raises PacketError (saying which layer is wrong and why) if any layer is
-    malformed or fails its checksum. Other protocols are kept undecoded.
+    malformed or fails its checksum. Other protocols are kept undecoded. The views
+    decode each captured packet many times (rows, marks, flights, the story): the
+    decoded packet is immutable, so the last 16,384 are kept.
     """
     ip = IPv4Packet.decode(data)
     if ip.more_fragments or ip.fragment_offset:

@@ -24,6 +24,7 @@ Where each part comes from:
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import zlib
 from importlib import resources
@@ -57,7 +58,7 @@ from webtrip.trace import (
     Trace,
 )
 
-__all__ = ["PAGE_CAP", "VERSION", "app_data", "app_data_json", "schema"]
+__all__ = ["PAGE_CAP", "VERSION", "app_data", "app_data_json", "packed", "schema"]
 
 VERSION = 1
 PAGE_CAP = 1_048_576
@@ -114,6 +115,13 @@ def app_data(trace: Trace) -> dict[str, Any]:
 def app_data_json(trace: Trace) -> str:
     """:func:`app_data` as compact JSON text (UTF-8, keys in a fixed order)."""
     return json.dumps(app_data(trace), ensure_ascii=False, separators=(",", ":"))
+
+
+def packed(text: str) -> str:
+    """``text`` (:func:`app_data_json`'s) gzip-compressed and base64-encoded, the same
+    bytes for the same text: about a third of its size (the demo's 1.3 MB is 0.4 MB), for
+    a page to embed and open with ``DecompressionStream("gzip")``."""
+    return base64.b64encode(gzip.compress(text.encode("utf-8"), 9, mtime=0)).decode("ascii")
 
 
 def schema() -> dict[str, Any]:

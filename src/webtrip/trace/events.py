@@ -8,6 +8,7 @@ packet capture would show, malformed or not — and decode it on demand.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -54,11 +55,17 @@ class _DnsWire(Event):
 
     @property
     def message(self) -> dns.message.Message | None:
-        """The decoded DNS message, or None if its bytes are not a valid message."""
-        try:
-            return dns.message.from_wire(self.wire)
-        except (dns.exception.DNSException, ValueError):
-            return None
+        """The decoded DNS message, or None if its bytes are not a valid message (decoded
+        once per distinct message: read it, do not change it)."""
+        return _decoded(self.wire)
+
+
+@functools.lru_cache(maxsize=4096)
+def _decoded(wire: bytes) -> dns.message.Message | None:
+    try:
+        return dns.message.from_wire(wire)
+    except (dns.exception.DNSException, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)
