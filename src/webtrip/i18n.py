@@ -10,6 +10,7 @@ it, the usual environment variables do (LANGUAGE, LC_ALL, LC_MESSAGES, LANG).
 from __future__ import annotations
 
 import contextlib
+import functools
 import gettext
 import os
 from collections.abc import Iterator
@@ -32,8 +33,9 @@ def choose_language(option: str | None = None) -> str:
     return "en"
 
 
+@functools.cache
 def translation(language: str) -> gettext.NullTranslations:
-    """The catalog for ``language`` (English: the messages as written)."""
+    """The catalog for ``language`` (English: the messages as written), read once."""
     if language == "en":
         return gettext.NullTranslations()
     return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language])

@@ -29,9 +29,9 @@ from webtrip.netsim.link import Link
 from webtrip.netsim.node import Interface, Node
 from webtrip.netsim.tcp_state import State
 from webtrip.netsim.world import SimWorld
-from webtrip.trace import FaultOutcome, LinkConditionsSet
+from webtrip.trace import FaultOutcome, LinkConditionsSet, NetworkDescribed
 
-__all__ = ["CLOSING_LIMIT", "LinkConditions", "SimLab", "build", "run"]
+__all__ = ["CLOSING_LIMIT", "LinkConditions", "SimLab", "build", "describe_network", "run"]
 
 CLOSING_LIMIT = 10.0  # virtual seconds the closing handshakes may take after the last load
 FILES_AGE = 30 * 86400.0
@@ -121,6 +121,41 @@ def build(
     return nodes, browser_link
 
 
+def _role(lab: Lab, name: str) -> str:
+    """What ``name`` is in ``lab``, for a drawing of the network: browser, router, web,
+    resolver, root (serves "."), tld (serves a top-level domain), authoritative (serves
+    a zone further down), or other."""
+    if name == lab.browser_host:
+        return "browser"
+    if name in lab.routers:
+        return "router"
+    if name == lab.web_host:
+        return "web"
+    if name == lab.resolver_host:
+        return "resolver"
+    for server in lab.name_servers:
+        if server.host == name:
+            depth = min(len(zone.origin.labels) for zone in server.zones)
+            return {1: "root", 2: "tld"}.get(depth, "authoritative")
+    return "other"
+
+
+def describe_network(lab: Lab, links: Sequence[Link]) -> NetworkDescribed:
+    """The event that records the network built for ``lab``: its nodes (routers first,
+    then hosts, as the lab names them), their roles and addresses, and its links."""
+    addresses: dict[str, list[str]] = {name: [] for name in [*lab.routers, *lab.hosts]}
+    described = []
+    for number, link in enumerate(links, 1):
+        a, b = link.ends
+        assert isinstance(a, Interface) and isinstance(b, Interface)
+        for end in (a, b):
+            addresses.setdefault(end.node_name, []).append(f"{end.name} {end.ip}")
+        described.append((f"link{number}", a.node_name, b.node_name, link.latency,
+                          link.bandwidth, link.loss, link.mtu))  # fmt: skip
+    nodes = tuple((name, _role(lab, name), tuple(found)) for name, found in addresses.items())
+    return NetworkDescribed(0.0, "network", nodes, tuple(described))
+
+
 def _free_address(
     spec: LinkSpec, index: int, number: int, taken: set[ipaddress.IPv4Address]
 ) -> str:
@@ -195,6 +230,7 @@ def run(
     trace.record(LinkConditionsSet(
         0.0, "network", (browser_end.node_name, other_end.node_name), browser_link.latency,
         browser_link.bandwidth, browser_link.loss, browser_link.mtu))  # fmt: skip
+    trace.record(describe_network(lab, world.links))
     for fault in faults:
         sender = {FROM_BROWSER: browser_end, TO_BROWSER: other_end}.get(fault.sender or "")
         if fault.action == "drop":

@@ -12,7 +12,9 @@ function from :class:`Packet` to bool works in its place.
 
 Only the TCP header fields a filter needs are read by :func:`dissect`;
 :func:`header_fields` lists every field of every layer, for a view's packet
-details. TCP's behaviour lives in :mod:`webtrip.netsim.tcp`.
+details; :func:`field_layers` the same with each field's byte offsets, for a hex
+view that highlights the bytes of the field chosen. TCP's behaviour lives in
+:mod:`webtrip.netsim.tcp`.
 """
 
 from __future__ import annotations
@@ -35,11 +37,14 @@ from webtrip.packets.udp import UdpDatagram
 
 __all__ = [
     "TCP_FLAG_NAMES",
+    "FieldAt",
+    "LayerAt",
     "Match",
     "Packet",
     "PacketError",
     "PacketFilter",
     "dissect",
+    "field_layers",
     "header_fields",
     "tcp_checksum",
 ]
@@ -243,3 +248,91 @@ def header_fields(data: bytes) -> list[tuple[str, str]]:
     elif packet.icmp is not None:
         fields += [("ICMP type", str(packet.icmp.type)), ("ICMP code", str(packet.icmp.code))]
     return fields
+
+
+@dataclass(frozen=True, slots=True)
+class FieldAt:
+    """One header field with where its bytes are: ``data[start:end]`` (for a field of a
+    few bits, the bytes that hold them). ``key`` is Wireshark's field name (``ip.ttl``)."""
+
+    key: str
+    value: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class LayerAt:
+    """One layer of a packet (``IPv4``, ``UDP``, ``TCP``, ``ICMP``) and its fields."""
+
+    name: str
+    fields: tuple[FieldAt, ...]
+    start: int
+    end: int  # where its header ends: its payload starts there
+
+
+def field_layers(data: bytes) -> list[LayerAt]:
+    """The layers of ``data`` (an IPv4 datagram), each field with its byte offsets, as a
+    packet-details pane highlights them in the hex. What :func:`dissect` cannot decode
+    gives the layers decoded before it (none if the IP header itself is wrong)."""
+    try:
+        packet = dissect(data)
+    except ValueError:
+        return []
+    ip = packet.ip
+    size = ip.header_size
+    frag = struct.unpack_from("!H", data, 6)[0]
+    ip_fields = [
+        FieldAt("ip.version", "4", 0, 1),
+        FieldAt("ip.hdr_len", str(size), 0, 1),
+        FieldAt("ip.dsfield", f"0x{data[1]:02x}", 1, 2),
+        FieldAt("ip.len", str(ip.total_length), 2, 4),
+        FieldAt("ip.id", f"0x{ip.identification:04x}", 4, 6),
+        FieldAt("ip.flags.df", "1" if ip.dont_fragment else "0", 6, 7),
+        FieldAt("ip.flags.mf", "1" if ip.more_fragments else "0", 6, 7),
+        FieldAt("ip.frag_offset", str((frag & 0x1FFF) * 8), 6, 8),
+        FieldAt("ip.ttl", str(ip.ttl), 8, 9),
+        FieldAt("ip.proto", f"{ip.protocol} ({packet.protocol})", 9, 10),
+        FieldAt("ip.checksum", f"0x{struct.unpack_from('!H', data, 10)[0]:04x}", 10, 12),
+        FieldAt("ip.src", ip.source, 12, 16),
+        FieldAt("ip.dst", ip.destination, 16, 20),
+    ]
+    layers = [LayerAt("IPv4", tuple(ip_fields), 0, size)]
+    o = size
+    if packet.udp is not None:
+        udp = packet.udp
+        layers.append(LayerAt("UDP", (
+            FieldAt("udp.srcport", str(udp.source_port), o, o + 2),
+            FieldAt("udp.dstport", str(udp.destination_port), o + 2, o + 4),
+            FieldAt("udp.length", str(8 + len(udp.payload)), o + 4, o + 6),
+            FieldAt("udp.checksum", f"0x{struct.unpack_from('!H', data, o + 6)[0]:04x}", o + 6,
+                    o + 8),
+        ), o, o + 8))  # fmt: skip
+    elif packet.tcp is not None:
+        tcp = packet.tcp
+        header = (data[o + 12] >> 4) * 4
+        window, checksum, urgent = struct.unpack_from("!HHH", data, o + 14)
+        fields = [
+            FieldAt("tcp.srcport", str(tcp.source_port), o, o + 2),
+            FieldAt("tcp.dstport", str(tcp.destination_port), o + 2, o + 4),
+            FieldAt("tcp.seq_raw", str(tcp.sequence), o + 4, o + 8),
+            FieldAt("tcp.ack_raw", str(tcp.acknowledgment), o + 8, o + 12),
+            FieldAt("tcp.hdr_len", str(header), o + 12, o + 13),
+            FieldAt("tcp.flags", ", ".join(tcp.flags) or "-", o + 12, o + 14),
+            FieldAt("tcp.window_size_value", str(window), o + 14, o + 16),
+            FieldAt("tcp.checksum", f"0x{checksum:04x}", o + 16, o + 18),
+            FieldAt("tcp.urgent_pointer", str(urgent), o + 18, o + 20),
+        ]
+        if header > _TCP_MIN_HEADER:
+            fields.append(FieldAt("tcp.options", data[o + 20 : o + header].hex(" "), o + 20,
+                                  o + header))  # fmt: skip
+        fields.append(FieldAt("tcp.len", str(tcp.payload_size), o + header, len(data)))
+        layers.append(LayerAt("TCP", tuple(fields), o, o + header))
+    elif packet.icmp is not None:
+        layers.append(LayerAt("ICMP", (
+            FieldAt("icmp.type", str(packet.icmp.type), o, o + 1),
+            FieldAt("icmp.code", str(packet.icmp.code), o + 1, o + 2),
+            FieldAt("icmp.checksum", f"0x{struct.unpack_from('!H', data, o + 2)[0]:04x}", o + 2,
+                    o + 4),
+        ), o, o + 4))  # fmt: skip
+    return layers

@@ -57,6 +57,7 @@ from webtrip.trace.events import (
     NameLookupFailed,
     NameLookupStarted,
     NameResolved,
+    NetworkDescribed,
     PacketCaptured,
     PageLoadFinished,
     PageLoadStarted,
@@ -597,6 +598,14 @@ def _link(event: LinkConditionsSet, w: _W) -> str:
     return text.format(**values)
 
 
+def _network(event: NetworkDescribed, w: _W) -> str:
+    nodes, links = len(event.nodes), len(event.links)
+    text = w.ngettext("The run built the network: {nodes} nodes joined by {links} link.",
+                      "The run built the network: {nodes} nodes joined by {links} links.",
+                      links)  # fmt: skip
+    return text.format(nodes=w.n(nodes), links=w.n(links))
+
+
 def _fault(event: FaultOutcome, w: _W) -> str:
     if not event.fired:
         return fault_note(event, w.language)
@@ -734,6 +743,7 @@ SENTENCES: dict[type[Any], Callable[[Any, _W], str]] = {
     PageLoadStarted: _load_started,
     PageLoadFinished: _load_finished,
     LinkConditionsSet: _link,
+    NetworkDescribed: _network,
     FaultOutcome: _fault,
     PacketCaptured: _packet,
 }

@@ -124,7 +124,7 @@ class PacketFault:
     first_sent: float | None
 
 
-def _forwarders(trace: Trace) -> list[str]:
+def forwarders(trace: Trace) -> list[str]:
     """The nodes that forward packets (routers): they send on what others sent them."""
     came_in: dict[str, set[bytes]] = defaultdict(set)
     forwarding: set[str] = set()
@@ -146,19 +146,21 @@ def _segment_key(packet: Packet) -> tuple[Any, ...] | None:
             tcp.sequence, tcp.acknowledgment, tcp.flags, tcp.payload_size)  # fmt: skip
 
 
-def packet_faults(trace: Trace, browser: set[str]) -> list[PacketFault]:
-    """The lost packets and the retransmitted segments to or from ``browser``'s addresses.
+def sent_again(trace: Trace) -> dict[int, tuple[Mark, float]]:
+    """The segments their sender had sent before: ``id(event)`` of each such ``out``
+    capture → (Wireshark's mark, when that sequence number first went out).
 
-    Each segment is judged in its sender's own capture, as Wireshark would
-    (:class:`TcpAnalysis`); a drop is matched to the send it ends. Empty for a
-    trace without packets (a real-world run).
+    Each segment is judged in its sender's own capture, as Wireshark would on that
+    node's pcap (:class:`TcpAnalysis`); routers are left out (their captures hold each
+    forwarded segment twice, in and out). The mermaid diagram and the app's messages
+    both read retransmissions from here.
     """
     captures = trace.of_type(PacketCaptured)
-    routers = set(_forwarders(trace))
-    sends: dict[tuple[Any, ...], list[tuple[float, Mark, float, Packet]]] = defaultdict(list)
-    first: dict[tuple[Any, ...], float] = {}
+    routers = set(forwarders(trace))
+    found: dict[int, tuple[Mark, float]] = {}
     for node in sorted({e.actor for e in captures} - routers):
         analysis = TcpAnalysis()
+        first: dict[tuple[Any, ...], float] = {}
         frame = 0
         for event in captures:
             if event.actor != node or event.direction not in (IN, OUT):
@@ -173,11 +175,36 @@ def packet_faults(trace: Trace, browser: set[str]) -> list[PacketFault]:
                 continue
             ip = packet.ip
             seen = analysis.segment(ip.source, ip.destination, ip.payload, frame, event.t)
-            if event.direction == OUT and browser & {ip.source, ip.destination}:
+            if event.direction == OUT:
                 flow_seq = (*key[:5], key[6])
                 first.setdefault(flow_seq, event.t)
-                mark = seen.mark if seen.is_retransmission else Mark.NONE
-                sends[key].append((event.t, mark, first[flow_seq], packet))
+                if seen.is_retransmission:
+                    found[id(event)] = (seen.mark, first[flow_seq])
+    return found
+
+
+def packet_faults(trace: Trace, browser: set[str]) -> list[PacketFault]:
+    """The lost packets and the retransmitted segments to or from ``browser``'s addresses.
+
+    Each segment is judged in its sender's own capture (:func:`sent_again`); a drop
+    is matched to the send it ends. Empty for a trace without packets (a real-world run).
+    """
+    captures = trace.of_type(PacketCaptured)
+    resent = sent_again(trace)
+    routers = set(forwarders(trace))
+    sends: dict[tuple[Any, ...], list[tuple[float, Mark, float, Packet]]] = defaultdict(list)
+    for event in captures:
+        if event.direction != OUT or event.actor in routers:
+            continue
+        try:
+            packet = dissect(event.data)
+        except ValueError:
+            continue
+        key = _segment_key(packet)
+        if key is None or not browser & {packet.ip.source, packet.ip.destination}:
+            continue
+        mark, first_sent = resent.get(id(event), (Mark.NONE, event.t))
+        sends[key].append((event.t, mark, first_sent, packet))
     faults: list[PacketFault] = []
     lost_sends: set[tuple[tuple[Any, ...], float]] = set()
     for event in captures:
@@ -192,7 +219,8 @@ def packet_faults(trace: Trace, browser: set[str]) -> list[PacketFault]:
             continue
         key = _segment_key(packet)
         sent = [s for s in sends.get(key, []) if s[0] <= event.t] if key is not None else []
-        again, since = None, None
+        again: Mark | None = None
+        since: float | None = None
         if key is not None and sent:
             lost_sends.add((key, sent[-1][0]))
             if sent[-1][1] is not Mark.NONE:
@@ -479,7 +507,7 @@ def _routers_of(trace: Trace, browser: set[str]) -> list[str]:
     """The routers that passed on the browser's packets (none in a real-world run)."""
     if not browser:
         return []
-    return [r for r in _forwarders(trace) if _forwarded(trace, [r], browser)]
+    return [r for r in forwarders(trace) if _forwarded(trace, [r], browser)]
 
 
 def _forwarded(trace: Trace, routers: list[str], browser: set[str]) -> int:

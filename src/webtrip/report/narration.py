@@ -37,10 +37,60 @@ _Row = tuple[float, str, int, int, tuple[str, ...]]
 
 @dataclass(frozen=True, slots=True)
 class Paragraph:
-    """One step of the story: a heading and its sentences."""
+    """One step of the story: a heading and its sentences.
+
+    ``text`` is the sentences joined; ``sentences`` the same sentences one by one, each
+    with the moment of the run it tells (seconds from the trace's start): the time of
+    the fact it is about, never before the sentence before it, so that a replay can
+    highlight the sentence of the moment and jump to the moment of a sentence. Every
+    language anchors the same sentences to the same moments.
+    """
 
     heading: str
     text: str
+    sentences: tuple[tuple[str, float], ...] = ()
+
+
+class _Said(str):
+    """A sentence that knows the moment it tells (``t``, seconds from the run's start)."""
+
+    t: float
+
+
+def _at(t: float | None, sentence: str) -> str:
+    """``sentence`` anchored at ``t`` (None: the moment of the sentence before it)."""
+    if t is None:
+        return sentence
+    said = _Said(sentence)
+    said.t = t
+    return said
+
+
+def _paragraph(heading: str, sentences: list[str], start: float) -> Paragraph:
+    """A paragraph of ``sentences``, each anchored where :func:`_at` put it, or at the
+    moment of the one before it (the first: ``start``); never earlier than that."""
+    anchored = []
+    last = start
+    for sentence in sentences:
+        last = max(last, getattr(sentence, "t", last))
+        anchored.append((str(sentence), last))
+    return Paragraph(heading, " ".join(str(s) for s in sentences), tuple(anchored))
+
+
+def _anchored(paragraphs: list[Paragraph], start: float) -> list[Paragraph]:
+    """``paragraphs`` with every sentence anchored, in order through the run: a paragraph
+    without anchors (a heading's, a comparison's) is one sentence at the last moment."""
+    done = []
+    last = start
+    for paragraph in paragraphs:
+        if not paragraph.sentences:
+            sentences = ((paragraph.text, last),) if paragraph.text else ()
+            done.append(Paragraph(paragraph.heading, paragraph.text, sentences))
+            continue
+        moved = tuple((text, max(t, last)) for text, t in paragraph.sentences)
+        last = moved[-1][1]
+        done.append(Paragraph(paragraph.heading, paragraph.text, moved))
+    return done
 
 
 class _Words:
@@ -74,6 +124,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
     heading, and after each later load what the caches saved compared with the first.
     """
     parts = load_parts(trace, actor)
+    start = trace.events[0].t if trace.events else 0.0
     if len(parts) == 1:
         return narrate_load(trace, language, actor)
     _ = _Words(language)._
@@ -87,7 +138,7 @@ def narrate(trace: Trace, language: str = "en", actor: str = "browser") -> list[
         paragraphs.extend(narrate_load(part, language, actor))
         if index > 1:
             paragraphs.append(Paragraph(*reload_comparison(parts[0], part, language)))
-    return paragraphs
+    return _anchored(paragraphs, start)
 
 
 def narrate_load(trace: Trace, language: str = "en", actor: str = "browser") -> list[Paragraph]:
@@ -96,17 +147,18 @@ def narrate_load(trace: Trace, language: str = "en", actor: str = "browser") -> 
     words = _Words(language)
     if facts.first is None:
         return []
+    start = trace.events[0].t if trace.events else 0.0
     paragraphs = [_step1_dns(facts, words)]
     if not any(lookup.resolved for lookup in facts.lookups):
-        return [*paragraphs, _ending(facts.finished, words)]
+        return _anchored([*paragraphs, _ending(facts.finished, words)], start)
     paragraphs.append(_step2_connection(facts, facts.first, words))
     if facts.head(facts.first.request) is None:
-        return [*paragraphs, _ending(facts.finished, words)]
+        return _anchored([*paragraphs, _ending(facts.finished, words)], start)
     paragraphs.append(_step3_packets(facts, facts.first, words))
     paragraphs.append(_step4_page(facts, words))
     if facts.finished is not None and facts.finished.failed:
         paragraphs.append(_ending(facts.finished, words))
-    return paragraphs
+    return _anchored(paragraphs, start)
 
 
 def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
@@ -119,14 +171,18 @@ def _step1_dns(facts: PageLoadFacts, words: _Words) -> Paragraph:
     resolved = [lookup for lookup in ended if lookup.resolved is not None]
     failed = [lookup for lookup in ended if lookup.failed is not None]
     for lookup in resolved:
-        sentences.extend(_resolved(facts, lookup, words))
+        told = _resolved(facts, lookup, words)
+        sentences.extend([_at(lookup.ended, told[0]), *told[1:]] if told else [])
     for lookup in failed:
         assert lookup.failed is not None
         # The error's own words are English; in another language, what kind of failure.
-        sentences.extend(_failed_lookup(lookup, words))
+        told = _failed_lookup(lookup, words)
+        sentences.extend([_at(lookup.ended, told[0]), *told[1:]] if told else [])
     if not resolved and not failed:
         sentences.append(_("The browser was still waiting for the DNS answer when time ran out."))
-    return Paragraph(_("Step 1 — DNS: the name's address"), " ".join(sentences))
+    begun = min((lookup.started for lookup in facts.lookups if lookup.started is not None),
+                default=0.0)  # fmt: skip
+    return _paragraph(_("Step 1 — DNS: the name's address"), sentences, begun)
 
 
 def _resolved(facts: PageLoadFacts, lookup: Lookup, words: _Words) -> list[str]:
@@ -396,7 +452,8 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
             kind = failure.kind
             message = failure.message if words.language == "en" else _connect_failure(kind, _)
             text = _("First it tried {address}: {message}.")
-            sentences.append(text.format(address=format_address(failure.peer), message=message))
+            sentences.append(_at(failure.t, text.format(address=format_address(failure.peer),
+                                                        message=message)))  # fmt: skip
     if first_sent is not None and first.connection is not None:
         connection = facts.connections.get(first.connection)
         opened = connection.opened if connection is not None else None
@@ -405,15 +462,20 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
         if losses:  # they say how long it took, and why
             text = _("The browser opened a TCP connection to {address} with the three-way "
                      "handshake (SYN, SYN-ACK, ACK).")  # fmt: skip
-            sentences.append(text.format(address=address))
+            sentences.append(_at(opened.t if opened else None, text.format(address=address)))
         else:
             sentences.append(
-                _(
-                    "The browser opened a TCP connection to {address} — the three-way "
-                    "handshake (SYN, SYN-ACK, ACK) took {ms}."
-                ).format(
-                    address=address,
-                    ms=words.ms(first.connect - max(first.ssl, 0) if first.connect >= 0 else -1),
+                _at(
+                    opened.t if opened else None,
+                    _(
+                        "The browser opened a TCP connection to {address} — the three-way "
+                        "handshake (SYN, SYN-ACK, ACK) took {ms}."
+                    ).format(
+                        address=address,
+                        ms=words.ms(
+                            first.connect - max(first.ssl, 0) if first.connect >= 0 else -1
+                        ),
+                    ),
                 )
             )
         sentences.extend(_address_choice(facts, first.request, opened.peer[0] if opened else "",
@@ -442,15 +504,18 @@ def _step2_connection(facts: PageLoadFacts, first: RequestTiming, words: _Words)
             )
         path = first.url.split("/", 3)[3] if first.url.count("/") >= 3 else ""
         sentences.append(
-            _("Over it, it sent an HTTP/1.1 request of {size} bytes: GET /{path}").format(
-                size=first_sent.size, path=path
+            _at(
+                first_sent.t,
+                _("Over it, it sent an HTTP/1.1 request of {size} bytes: GET /{path}").format(
+                    size=first_sent.size, path=path
+                )
+                + ".",
             )
-            + "."
         )
     if first_sent is None and not any(c.failed for c in facts.connections.values()):
         sentences.append(_("No connection was made before the load ended."))
-    return Paragraph(
-        _("Step 2 — TCP/IP and HTTP: the connection and the request"), " ".join(sentences)
+    return _paragraph(
+        _("Step 2 — TCP/IP and HTTP: the connection and the request"), sentences, first.started
     )
 
 
@@ -528,8 +593,11 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
     head, done = facts.head(first.request), facts.done(first.request)
     if head is not None:
         sentences.append(
-            _("The server answered {status} {reason} after {ms} (time to first byte).").format(
-                status=head.status, reason=head.reason, ms=words.ms(first.wait)
+            _at(
+                head.t,
+                _("The server answered {status} {reason} after {ms} (time to first byte).").format(
+                    status=head.status, reason=head.reason, ms=words.ms(first.wait)
+                ),
             )
         )
     hops = [t for t in facts.timings if t.kind == "document"]
@@ -629,7 +697,10 @@ def _step3_packets(facts: PageLoadFacts, first: RequestTiming, words: _Words) ->
                 len(retried),
             ).format(count=len(retried))
         )
-    return Paragraph(_("Step 3 — Packets: the answer arrives in pieces"), " ".join(sentences))
+    if done is not None and len(sentences) > 1:  # the pieces, TCP's counters: all in by then
+        sentences[1] = _at(done.t, sentences[1])
+    return _paragraph(_("Step 3 — Packets: the answer arrives in pieces"), sentences,
+                      head.t if head is not None else first.started)  # fmt: skip
 
 
 def _resent_not_lost(facts: PageLoadFacts, again: int, words: _Words) -> list[str]:
@@ -1193,7 +1264,11 @@ def _step4_page(facts: PageLoadFacts, words: _Words) -> Paragraph:
             )
         )
     sentences.extend(_round_trips(facts, words))
-    return Paragraph(_("Step 4 — The page: reassembled, parsed and shown"), " ".join(sentences))
+    if finished is not None and finished.title and len(sentences) > 1:
+        built = next(i for i, s in enumerate(sentences) if finished.title in s)
+        sentences[built] = _at(finished.t, sentences[built])
+    return _paragraph(_("Step 4 — The page: reassembled, parsed and shown"), sentences,
+                      done.t if done is not None else timings[0].started)  # fmt: skip
 
 
 def _round_trips(facts: PageLoadFacts, words: _Words) -> list[str]:
@@ -1393,11 +1468,12 @@ def _ending(finished: PageLoadFinished | None, words: _Words) -> Paragraph:
     the details."""
     _ = words._
     if finished is None or not finished.failed:
-        return Paragraph(_("What went wrong"), "")
+        return Paragraph(_("What went wrong"), "", ())
     row = failure(finished.failed)
     text = _(row.explanation) if row is not None else _("The page could not be loaded.")
     details = _failure_message(finished, words) or finished.message
-    return Paragraph(_("What went wrong"), f"{text} ({details})")
+    return _paragraph(_("What went wrong"), [_at(finished.t, f"{text} ({details})")],
+                      finished.t)  # fmt: skip
 
 
 def _lookup_failure(kind: str, _: Callable[[str], str]) -> str:

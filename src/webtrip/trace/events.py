@@ -433,6 +433,26 @@ class LinkConditionsSet(Event):
     mtu: int
 
 
+NodeDescription = tuple[str, str, tuple[str, ...]]
+"""A node of a simulated network: its name, its role (browser, router, resolver, root,
+tld, authoritative, web, other) and its addresses (with their interfaces' names:
+``eth0 10.0.0.1``)."""
+
+LinkDescription = tuple[str, str, str, float, float | None, float, int]
+"""A link of a simulated network: its name (``link1``...), its two nodes, one-way
+latency (s), bandwidth (bit/s, None: no limit), loss (share 0–1) and MTU (bytes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkDescribed(Event):
+    """The simulated network a run was built on, recorded once at its start (``actor``:
+    the world): every node with its role and addresses, every link with its conditions.
+    What a view draws as the network — never guessed from the packets."""
+
+    nodes: tuple[NodeDescription, ...]
+    links: tuple[LinkDescription, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class FaultOutcome(Event):
     """What a targeted fault (``--drop``/``--delay``) did, recorded when the run ends.
@@ -523,9 +543,12 @@ __all__ = [
     "HttpResponseHeadSent",
     "HttpResponseStarted",
     "LinkConditionsSet",
+    "LinkDescription",
     "NameLookupFailed",
     "NameLookupStarted",
     "NameResolved",
+    "NetworkDescribed",
+    "NodeDescription",
     "PacketCaptured",
     "PageLoadFinished",
     "PageLoadStarted",
