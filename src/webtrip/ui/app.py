@@ -35,6 +35,7 @@ from starlette.routing import Route
 from webtrip.i18n import LANGUAGES, translation
 from webtrip.lab import FILTERS
 from webtrip.lab.profiles import PROFILES
+from webtrip.outcomes import N_
 from webtrip.ui.params import KEYS, LIMITS, BadParameter, LabChoice, check
 from webtrip.ui.runs import QueueFull, RunManager
 from webtrip.ui.security import Guard, language_of
@@ -284,17 +285,18 @@ def _words(language: str) -> dict[str, str]:
         "again": _("Run again with one change"),
         "again.key": _("Change"),
         "again.value": _("to"),
-        "status.queued": _("waiting"),
+        "status.queued": _("waiting its turn"),
         "status.running": _("running…"),
         "status.done": _("done"),
         "status.failed": _("failed"),
-        "open": _("Open"),
         "network_off": _("Off: start webtrip ui with --allow-network to load real pages."),
         "lost_connection": _("The connection to webtrip ui was lost; it will try again."),
     }
 
 
 # --- the page and its files --------------------------------------------------------------------
+
+TITLE = N_("webtrip: watch a page load")
 
 STATIC = ("ui.js", "ui.css", "viewer.js", "viewer.css")
 """Our own files (``ui/static``): the form and list, and a plain viewer used only when the
@@ -343,7 +345,7 @@ def _page(language: str) -> str:
     else:
         template = app[0]
         styles, scripts = ["app.css", "ui.css"], ["app.js", "ui.js"]
-    title = translation(language).gettext("webtrip: watch a page load")
+    title = translation(language).gettext(TITLE)
     links = "".join(f'<link rel="stylesheet" href="/assets/{name}">' for name in styles)
     tags = "".join(f'<script src="/assets/{name}"></script>' for name in scripts)
     text = template.replace("{lang}", language).replace("{title}", title)
