@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 
 def test_a_request_for_another_host_name_is_refused_as_dns_rebinding(ui_server):
     with ui_server.client(Host=f"evil.example:{ui_server.port}") as client:
