@@ -12,7 +12,7 @@ are worked out once, in :mod:`facts`.
 - :mod:`packets` — the Wireshark-style packet list of a capture;
 - :mod:`pcap` — which captured packets a node saw, and its pcap file;
 - :mod:`har`, :mod:`mermaid`, :mod:`html` — files people open: HAR, a sequence
-  diagram, and the self-contained HTML replay (its template, CSS and script in
-  ``replay/``);
+  diagram, and the self-contained HTML replay: the visual replay app (its
+  template, CSS and scripts in ``app/``) with :mod:`app_data`'s JSON inside;
 - :mod:`dns`, :mod:`http` — DNS messages as dig prints them, log lines.
 """

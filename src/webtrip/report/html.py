@@ -1,21 +1,20 @@
-"""A trace as one self-contained HTML page that replays the run, event by event.
+"""A trace as one self-contained HTML page: the visual replay app with the run inside.
 
-A pure function of a trace: the narration, a lane view of the actors with the
-current event highlighted, the waterfall of the requests and, for simulated
-runs, the packet list with the chosen packet's header fields and bytes. The
-list is one node's own capture at a time — the browser's first, any other
-chosen above it (a router's rows say on which interface, in or out) — with
-the marks :mod:`webtrip.report.packets` works out on that capture alone, as
-Wireshark would on that node's pcap: a copy of a packet seen by another node
-is never taken for a retransmission. The
-page's template, CSS and script are package data (``report/replay/``: page.html,
-replay.css, replay.js), inlined into the page with its data as JSON, so it
-opens offline and asks the network for nothing; its words go through gettext
-like the narration's. Step with ← and →, play or pause
-with the space bar; ``#e=K`` in the address opens it at the K-th event.
-Opened with ``?selftest``, the page steps through every event with the same
-functions the buttons use and writes what it visited (and any script error)
-into ``#selftest``.
+The app (package data in ``report/app/``: page.html, app.css and its scripts, one per
+view, concatenated in :data:`APP_SCRIPTS`' order) draws the network with its packets in
+flight, the conversation as a sequence diagram, each node's own packet list (the
+browser's first; the marks :mod:`webtrip.report.packets` works out on that capture
+alone, as Wireshark would on that node's pcap) with the chosen packet's layers and
+bytes, the waterfall filling up and the page as received (sandboxed), and the story in
+four steps — all on one timeline. It reads only the JSON of
+:func:`webtrip.report.app_data.app_data`, inlined into the page (so it opens offline from
+a file and asks the network for nothing); both languages are inside, switched without
+reloading. ← and → step by event (with Shift by packet), space plays or pauses, 1–4 jump
+to a step, + and − change the speed; ``#e=K`` opens it at the K-th event, ``#t=S`` at S
+seconds. Opened with ``?selftest``, the page steps through every event with the same
+functions the buttons use and writes what it visited (and any script error) into
+``#selftest``. :func:`app_page` without data is the empty app ``webtrip ui`` loads runs
+into (``window.webtrip.load(data)``).
 """
 
 from __future__ import annotations
@@ -31,14 +30,21 @@ from typing import Any
 from webtrip.i18n import LANGUAGES, actor_name, translation
 from webtrip.packets.dissect import header_fields
 from webtrip.report.event_text import describe
-from webtrip.report.narration import narrate
 from webtrip.report.packets import drop_note, packet_rows
 from webtrip.report.pcap import captured_packets, where_captured
 from webtrip.report.timings import request_timings
 from webtrip.trace import Trace
 from webtrip.trace.events import DROP, LOOPBACK, Event, PacketCaptured
 
-__all__ = ["PHASE_COLOURS", "html_report", "labels", "report_data"]
+__all__ = [
+    "PHASE_COLOURS",
+    "app_data_of",
+    "app_page",
+    "app_script",
+    "html_report",
+    "labels",
+    "report_data",
+]
 
 PHASE_COLOURS = {
     "blocked": "#9aa0a6",
@@ -103,8 +109,8 @@ def labels(language: str) -> dict[str, Any]:
 
 @cache
 def _asset(name: str) -> str:
-    """One of the page's files (``page.html``, ``replay.css``, ``replay.js``): package data."""
-    return resources.files("webtrip.report").joinpath("replay", name).read_text("utf-8")
+    """One of the app's files (``page.html``, ``app.css``, the scripts): package data."""
+    return resources.files("webtrip.report").joinpath("app", name).read_text("utf-8")
 
 
 def _value(value: Any) -> str:
@@ -262,10 +268,19 @@ def report_data(trace: Trace, language: str = "en") -> dict[str, Any]:
 def _script_json(data: Any) -> str:
     """JSON that is safe inside a <script> element (no "</script>", no "<!--").
 
-    "/" is written "\\/" too, so no "http://" appears in the file's bytes.
+    "/" is written "\\/" too, so no "http://" appears in the file's bytes; "=" and "("
+    are escaped as well, so the received page inside (its ``href="…"``, a stylesheet's
+    ``url(…)``) reads as no reference of the report's own.
     """
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    for raw, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("/", "\\/")):
+    for raw, escaped in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("/", "\\/"),
+        ("=", "\\u003d"),
+        ("(", "\\u0028"),
+    ):
         text = text.replace(raw, escaped)
     return text
 
@@ -275,47 +290,47 @@ def _text(value: str) -> str:
     return html.escape(value).replace("://", "&#58;//")
 
 
-def html_report(trace: Trace, language: str = "en") -> str:
-    """The run in ``trace`` as one self-contained HTML page, in ``language``."""
-    data = report_data(trace, language)
-    language, words = data["language"], data["labels"]
-    e = _text
-    story = "\n".join(
-        f"<h3>{e(p.heading)}</h3>" + (f"\n<p>{e(p.text)}</p>" if p.text else "")
-        for p in narrate(trace, language)
-    )
-    legend = "".join(
-        f'<li><span class="sw" style="background:{colour}"></span>{e(words["phases"][name])}</li>'
-        for name, colour in PHASE_COLOURS.items()
-    )
-    head_cells = "".join(f"<th scope=col>{e(c)}</th>" for c in words["columns"])
-    packets_section = ""
-    if data["views"]:
-        packets_section = f"""
-<section id="packets-section" aria-labelledby="h-packets">
-<h2 id="h-packets">{e(words["packets"])}</h2>
-<p class="host"><label for="packet-host">{e(words["capture_at"])}</label>
-<select id="packet-host"></select></p>
-<div class="scroll"><table id="packets"><thead><tr>{head_cells}</tr></thead>
-<tbody></tbody></table></div>
-<h3>{e(words["packet"])}</h3>
-<div id="packet-detail"><p>{e(words["no_packet"])}</p></div>
-</section>"""
+APP_SCRIPTS = (
+    "util.js",
+    "timeline.js",
+    "network.js",
+    "sequence.js",
+    "packets.js",
+    "files.js",
+    "story.js",
+    "main.js",
+)
+
+
+def app_script() -> str:
+    """The app's script: its files (package data, ``report/app/``) in their fixed order."""
+    return "\n".join(_asset(name) for name in APP_SCRIPTS)
+
+
+def app_page(data: dict[str, Any] | None, language: str = "en") -> str:
+    """The replay app as one page: its template, CSS and script inlined, ``data`` (the JSON
+    of :func:`webtrip.report.app_data.app_data`) inside, opened in ``language``. Without
+    data the page waits for ``window.webtrip.load(data)`` (as ``webtrip ui`` does)."""
+    language = language if language in LANGUAGES else "en"
+    words = (data or {}).get("words", {}).get(language, {}) if data else {}
+    title_text = str(words.get("title") or labels(language)["title"])
     return _asset("page.html").format(
-        lang=e(data["language"]),
-        title=e(words["title"]),
-        h_story=e(words["story"]),
-        story=story,
-        h_actors=e(words["actors"]),
-        h_waterfall=e(words["waterfall"]),
-        h_legend=e(words["legend"]),
-        legend=legend,
-        back=e(words["back"]),
-        forward=e(words["forward"]),
-        play=e(words["play"]),
-        keys=e(words["keys"]),
-        packets_section=packets_section,
-        data=_script_json(data),
-        css=_asset("replay.css"),
-        js=_asset("replay.js"),
+        lang=_text(language),
+        title=_text(title_text),
+        data=_script_json(data) if data is not None else "",
+        css=_asset("app.css"),
+        js=app_script(),
     )
+
+
+def app_data_of(trace: Trace) -> dict[str, Any]:
+    """The app's data for ``trace`` (imported when asked: :mod:`webtrip.report.app_data`
+    builds on this module's packet lists and words)."""
+    from webtrip.report.app_data import app_data
+
+    return app_data(trace)
+
+
+def html_report(trace: Trace, language: str = "en") -> str:
+    """The run in ``trace`` as one self-contained HTML page (the replay app), in ``language``."""
+    return app_page(app_data_of(trace), language)

@@ -1,0 +1,70 @@
+/* 2. The conversation: a sequence diagram of the messages, the current one highlighted. */
+
+const SEQ = { starts: [], rows: [], current: -1, svg: null };
+const ROW = 26, TOP = 44;
+
+function buildSequence() {
+  const box = document.getElementById("sequence");
+  box.replaceChildren();
+  SEQ.rows = []; SEQ.current = -1;
+  const messages = S.data.messages || [];
+  SEQ.starts = messages.map((m) => m.t);
+  if (!messages.length) { box.hidden = true; return; }
+  box.hidden = false;
+  const seen = new Set();
+  for (const m of messages) { seen.add(m.from); seen.add(m.to); }
+  const order = [];
+  for (const node of (S.data.topology || {}).nodes || []) if (seen.has(node.id)) order.push(node);
+  const rank = (n) => (n.role === "browser" ? -1 : ROLE_ORDER.indexOf(n.role));
+  order.sort((a, b) => rank(a) - rank(b));
+  for (const id of seen) if (!order.find((n) => n.id === id)) order.push({ id, name: id, role: "other" });
+  const gap = 120, width = Math.max(order.length * gap, 300), height = TOP + messages.length * ROW + 20;
+  const x = {};
+  order.forEach((n, k) => { x[n.id] = gap / 2 + k * gap; });
+  const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": word("views.conversation") });
+  svg("defs", {}, root).innerHTML =
+    '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>';
+  for (const n of order) {
+    svg("line", { x1: x[n.id], y1: 30, x2: x[n.id], y2: height, class: "lifeline" }, root);
+    const head = svg("text", { x: x[n.id], y: 18, "text-anchor": "middle", class: "actor" }, root);
+    head.textContent = tr(n.name) || n.id;
+  }
+  messages.forEach((m, k) => {
+    const y = TOP + k * ROW, x1 = x[m.from], x2 = x[m.to];
+    const g = svg("g", { class: "message kind-" + m.kind + (m.lost ? " lost" : "") + (m.again ? " again" : ""),
+      tabindex: "-1", "data-m": k }, root);
+    svg("rect", { x: Math.min(x1, x2) - 4, y: y - 15, width: Math.abs(x2 - x1) + 8, height: ROW - 2, class: "hit" }, g);
+    const end = m.lost ? x1 + (x2 - x1) * 0.6 : x2;
+    svg("line", { x1, y1: y + 4, x2: end, y2: y + 4, class: "arrow",
+      "marker-end": m.lost ? "" : "url(#arrow)" }, g);
+    if (m.lost) {
+      const cross = svg("text", { x: end, y: y + 9, "text-anchor": "middle", class: "cross" }, g);
+      cross.textContent = "✕";
+    }
+    const label = svg("text", { x: (x1 + x2) / 2, y: y - 1, "text-anchor": "middle", class: "label" }, g);
+    label.textContent = (m.again ? "↻ " : "") + tr(m.label) + (m.again ? " (" + word("sent_again") + ")" : "") +
+      (m.lost ? " — " + word("lost_here") : "");
+    g.addEventListener("click", () => { pause(); goEvent(m.events && m.events.length ? m.events[0] : eventAt(m.t)); });
+    SEQ.rows.push(g);
+  });
+  SEQ.svg = root;
+  box.append(root);
+}
+
+function renderSequence() {
+  if (!SEQ.rows.length) return;
+  const event = S.data.events[S.i];
+  let k = event && event.message !== undefined && event.message !== null ? event.message : upper(SEQ.starts, S.t) - 1;
+  if (k === SEQ.current) return;
+  if (SEQ.current >= 0 && SEQ.rows[SEQ.current]) SEQ.rows[SEQ.current].classList.remove("current");
+  SEQ.current = k;
+  if (k < 0) return;
+  SEQ.rows[k].classList.add("current");
+  later("sequence", () => {
+    const box = document.getElementById("sequence"), y = TOP + k * ROW;
+    if (y < box.scrollTop + 20 || y > box.scrollTop + box.clientHeight - 20) {
+      box.scrollTop = Math.max(0, y - box.clientHeight / 2);
+    }
+  });
+}
