@@ -82,12 +82,11 @@
     const seed = el("input", { id: "ui-seed", type: "number", min: 0, step: 1, value: 1 });
     const runLang = el("select", { id: "ui-lang" }, [option("en", "English"), option("es", "Español")]);
     runLang.value = lang();
-    const form = el("form", { id: "ui-form", "aria-labelledby": "ui-form-title" }, [
-      el("h2", { id: "ui-form-title", "data-uw": "form", text: w("form") }),
+    const form = el("form", { id: "ui-form", "aria-label": w("form") }, [
       el("div", { class: "ui-row" }, [field("ui-lab", "lab", labSelect), field("ui-url", "url", url)]),
       el("fieldset", { class: "ui-row" }, [
         el("legend", { "data-uw": "network", text: w("network") }),
-        field("ui-profile", "network", profile),
+        field("ui-profile", "profile", profile),
         field("ui-latency", "latency", numberInput("ui-latency", "latency")),
         field("ui-bandwidth", "bandwidth", numberInput("ui-bandwidth", "bandwidth")),
         field("ui-loss", "loss", numberInput("ui-loss", "loss")),
@@ -97,7 +96,7 @@
       ]),
       el("fieldset", { class: "ui-row" }, [
         el("legend", { "data-uw": "faults", text: w("faults") }),
-        field("ui-fault", "faults", action), field("ui-packet", "fault.drop", packet),
+        field("ui-fault", "fault", action), field("ui-packet", "packet", packet),
         field("ui-by", "fault.by", by),
         el("div", { class: "ui-field ui-check" }, [silent, el("label", { for: "ui-silent", "data-uw": "fault.silent", text: w("fault.silent") })]),
       ]),
@@ -108,7 +107,10 @@
     if (!o.allow_network) form.appendChild(el("p", { class: "ui-note", "data-uw": "network_off", text: w("network_off") }));
     form.addEventListener("submit", (e) => { e.preventDefault(); post(formParams()); });
     labSelect.addEventListener("change", showUrlHint);
-    box.appendChild(form);
+    // Folded once a run is shown, so that the run has the screen; a click opens it again.
+    const fold = el("details", { id: "ui-make", open: true }, [
+      el("summary", { id: "ui-form-title", "data-uw": "form", text: w("form") }), form]);
+    box.appendChild(fold);
     showUrlHint();
   }
 
@@ -171,10 +173,11 @@
       button.addEventListener("click", () => openRun(run.id));
       const item = el("li", { "data-status": run.status }, [button]);
       if (run.error) item.appendChild(el("p", { class: "ui-error", text: both(run.error) }));
-      if (run.id === ui.open) item.appendChild(againForm(run));
       list.appendChild(item);
     });
     nav.appendChild(list);
+    const shown = ui.runs.find((run) => run.id === ui.open);
+    if (shown) nav.appendChild(againForm(shown));
   }
 
   const CHANGES = ["loss", "latency", "bandwidth", "reorder", "duplicate", "mtu", "seed", "profile", "drop"];
@@ -206,6 +209,7 @@
       window.webtrip.load(run.data);
       ui.open = id;
       document.body.dataset.run = id;
+      document.getElementById("ui-make").open = false;
       drawRuns();
       say(both(run.summary));
       if (id === ui.waiting) {
@@ -244,6 +248,7 @@
 
   function relabel() {
     document.querySelectorAll("[data-uw]").forEach((node) => { node.textContent = w(node.dataset.uw); });
+    document.getElementById("ui-form").setAttribute("aria-label", w("form"));
     document.getElementById("ui-lang").value = lang();
     drawRuns();
   }
