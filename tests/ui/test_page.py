@@ -30,9 +30,10 @@ def test_a_lossy_run_made_from_the_form_loads_into_the_app(ui_server, language, 
         page.get_by_role("button", name=words["run"], exact=True).click()
         page.wait_for_selector("body[data-drawn]", timeout=60_000)
         run_id = page.evaluate("document.body.dataset.drawn")
-        assert page.locator(f"button.ui-open[data-run='{run_id}']").get_attribute(
-            "aria-current"
-        ) == "true"
+        assert (
+            page.locator(f"button.ui-open[data-run='{run_id}']").get_attribute("aria-current")
+            == "true"
+        )
         summary = page.locator(f"button.ui-open[data-run='{run_id}']").inner_text()
         assert ("seed 3" if language == "en" else "semilla 3") in summary
         # The replay app has the run: its lost SYN-ACK is a flight in its data.
