@@ -44,3 +44,19 @@ def test_a_lossy_run_made_from_the_form_loads_into_the_app(ui_server, language, 
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= size[0], f"sideways scroll: {width} px"
         watched.assert_clean()
+
+
+@pytest.mark.peer("chromium")
+def test_a_run_opened_from_the_list_then_the_language_switched(ui_server):
+    run = ui_server.wait(ui_server.post_run({"seed": 9, "lang": "es"}).json()["id"])
+    with chromium_page(ui_server.origin + "/", size=DESKTOP, language="en") as watched:
+        page = watched.page
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#ui-form-title").inner_text() == "Make a run"
+        page.locator(f"button.ui-open[data-run='{run['id']}']").click()
+        page.wait_for_selector(f"body[data-run='{run['id']}']")
+        page.locator("#language").select_option("es")
+        page.get_by_role("button", name="Ejecutar otra vez con un cambio").wait_for()
+        assert page.locator("#ui-form-title").inner_text() == "Haz una ejecución"
+        assert page.locator("#ui-runs-title").inner_text() == "Ejecuciones"
+        watched.assert_clean()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 
 import jsonschema
 
@@ -120,3 +121,18 @@ def test_ctrl_c_stops_the_app_cleanly_with_one_line():
     assert time.monotonic() - started < 10
     time.sleep(0.2)
     assert [line.strip() for line in server.lines[1:]] == ["webtrip ui: stopped."]
+
+
+def test_a_site_folder_named_at_start_is_served_in_the_demo_lab():
+    site = Path(__file__).resolve().parents[1] / "data" / "sites" / "www"
+    server = start_ui("--site", str(site))
+    try:
+        with server.client() as client:
+            labs = client.get("/api/options").json()["labs"]
+        assert {"name": "www", "kind": "site", "url": "http://www.webtrip.test/"} in labs
+        run = server.wait(server.post_run({"lab": "www", "seed": 1}).json()["id"])
+        assert run["status"] == "done", run
+        assert run["data"]["run"]["status"] == 200
+        assert all(f["url"].startswith("http://www.webtrip.test/") for f in run["data"]["files"])
+    finally:
+        assert server.stop() == 0

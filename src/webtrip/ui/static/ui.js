@@ -19,7 +19,9 @@
   };
   window.webtripUi = ui;
 
-  function lang() { return document.documentElement.dataset.language === "es" ? "es" : "en"; }
+  // The page's language: the app's at start, then whatever its language switch chooses.
+  ui.lang = document.documentElement.dataset.language === "es" ? "es" : "en";
+  function lang() { return ui.lang; }
   function w(key) { return ui.options ? (ui.options.words[lang()][key] || key) : ""; }
   function both(value) { return value && typeof value === "object" ? (value[lang()] || value.en || "") : ""; }
   function el(tag, attrs, children) {
@@ -258,8 +260,9 @@
     buildForm();
     await refresh();
     follow();
-    document.getElementById("language").addEventListener("change", () => setTimeout(relabel, 0));
-    if (window.webtrip && window.webtrip.on) window.webtrip.on("language", () => relabel());
+    const switched = (code) => { if (code !== ui.lang) { ui.lang = code === "es" ? "es" : "en"; relabel(); } };
+    document.getElementById("language").addEventListener("change", (e) => switched(e.target.value));
+    if (window.webtrip && window.webtrip.on) window.webtrip.on("language", switched);
     document.body.dataset.ready = "1";
   }
   start().catch((error) => say(error.message, true));
