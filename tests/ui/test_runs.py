@@ -98,16 +98,14 @@ def test_the_event_stream_tells_the_run_finished(ui_server):
 def test_a_full_queue_refuses_with_429_and_one_sentence():
     server = start_ui()
     try:
-        answers = [server.post_run({"seed": n, "loss": 10}) for n in range(1, 9)]
+        bodies = [{"seed": n, "loss": 10, "lang": "en" if n <= 7 else "es"} for n in range(1, 9)]
+        answers = [server.post_run(body) for body in bodies]
         codes = [a.status_code for a in answers]
-        assert codes.count(202) == 5  # one running and four waiting (or five waiting)
-        assert codes[-1] == 429
-        assert answers[-1].json() == {
-            "error": "Too many runs are waiting: try again when one has finished."
-        }
-        spanish = server.post_run({"seed": 1, "lang": "es"})
-        assert spanish.status_code == 429
-        assert spanish.json()["error"].startswith("Hay demasiadas ejecuciones esperando")
+        # One run taken by the worker's thread and four waiting, then refusals.
+        assert codes[:5] == [202] * 5 and codes[6:] == [429, 429], codes
+        english, spanish = answers[6].json()["error"], answers[7].json()["error"]
+        assert english == "Too many runs are waiting: try again when one has finished."
+        assert spanish.startswith("Hay demasiadas ejecuciones esperando: vuelve a intentarlo")
     finally:
         assert server.stop() == 0
 
