@@ -10,6 +10,7 @@ Mistakes a user can make end in one clear sentence and a non-zero exit code
   loopback, the real network, a lab in the simulated network;
 - :mod:`dns`, :mod:`web` — run or ask the servers on their own;
 - :mod:`report` — the files of a saved trace;
+- :mod:`ui` — the local web app that makes runs and shows them;
 - :mod:`options`, :mod:`output` — the options several commands share, and
   how a run is shown at a terminal and saved;
 - :mod:`common` — consoles, the user-error type, serving until stopped.
@@ -26,6 +27,7 @@ from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
 from webtrip.cli.report import report
 from webtrip.cli.sim import sim
+from webtrip.cli.ui import ui
 from webtrip.cli.web import web_group
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -46,6 +48,7 @@ def cli() -> None:
       webtrip web serve ./public                    a static web server on 127.0.0.1:8080
       webtrip sim --latency 80ms --loss 5%          the lab in a simulated network, every packet
       webtrip report run.json --har run.har         HAR and mermaid files from a saved trace
+      webtrip ui                                    make runs and watch them in your browser
     """
 
 
@@ -55,6 +58,7 @@ cli.add_command(sim)
 cli.add_command(dns_group)
 cli.add_command(web_group)
 cli.add_command(report)
+cli.add_command(ui)
 
 
 def main() -> None:

@@ -1,0 +1,62 @@
+"""The app in headless Chromium: fill the form for a lossy run, press Run, watch it load."""
+
+from __future__ import annotations
+
+import pytest
+
+from peers.playwright_chromium import DESKTOP, PHONE, chromium_page
+
+WORDS = {
+    "en": {"run": "Run", "title": "Make a run", "loss": "Loss (%)"},
+    "es": {"run": "Ejecutar", "title": "Haz una ejecución", "loss": "Pérdida (%)"},
+}
+
+
+@pytest.mark.peer("chromium")
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_a_lossy_run_made_from_the_form_loads_into_the_app(ui_server, language, size):
+    with chromium_page(ui_server.origin + "/", size=size, language=language) as watched:
+        page = watched.page
+        page.wait_for_selector("body[data-ready='1']")
+        words = WORDS[language]
+        page.locator("#ui-lang").select_option(language)
+        assert page.locator("#ui-form-title").inner_text() == words["title"]
+        assert page.get_by_label(words["loss"], exact=True).count() == 1
+        page.get_by_label(words["loss"], exact=True).fill("5")
+        page.locator("#ui-seed").fill("3")
+        page.locator("#ui-fault").select_option("drop")
+        page.locator("#ui-packet").select_option("synack")
+        page.get_by_role("button", name=words["run"], exact=True).click()
+        page.wait_for_selector("body[data-drawn]", timeout=60_000)
+        run_id = page.evaluate("document.body.dataset.drawn")
+        assert (
+            page.locator(f"button.ui-open[data-run='{run_id}']").get_attribute("aria-current")
+            == "true"
+        )
+        summary = page.locator(f"button.ui-open[data-run='{run_id}']").inner_text()
+        assert ("seed 3" if language == "en" else "semilla 3") in summary
+        # The replay app has the run: its lost SYN-ACK is a flight in its data.
+        assert page.evaluate("window.webtripUi.timings.length") == 1
+        # The form folds away so that the run has the screen; the run-again form is there.
+        assert page.locator("#ui-make").get_attribute("open") is None
+        assert page.locator("#ui-again").is_visible()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= size[0], f"sideways scroll: {width} px"
+        watched.assert_clean()
+
+
+@pytest.mark.peer("chromium")
+def test_a_run_opened_from_the_list_then_the_language_switched(ui_server):
+    run = ui_server.wait(ui_server.post_run({"seed": 9, "lang": "es"}).json()["id"])
+    with chromium_page(ui_server.origin + "/", size=DESKTOP, language="en") as watched:
+        page = watched.page
+        page.wait_for_selector("body[data-ready='1']")
+        assert page.locator("#ui-form-title").inner_text() == "Make a run"
+        page.locator(f"button.ui-open[data-run='{run['id']}']").click()
+        page.wait_for_selector(f"body[data-run='{run['id']}']")
+        page.locator("#language").select_option("es")
+        page.get_by_role("button", name="Ejecutar otra vez con un cambio").wait_for()
+        assert page.locator("#ui-form-title").inner_text() == "Haz una ejecución"
+        assert page.locator("#ui-runs-title").inner_text() == "Ejecuciones"
+        watched.assert_clean()
