@@ -60,3 +60,18 @@ def test_a_run_opened_from_the_list_then_the_language_switched(ui_server):
         assert page.locator("#ui-form-title").inner_text() == "Haz una ejecución"
         assert page.locator("#ui-runs-title").inner_text() == "Ejecuciones"
         watched.assert_clean()
+
+
+@pytest.mark.peer("chromium")
+def test_the_empty_app_has_its_words_and_switches_language_before_any_run(ui_server):
+    with chromium_page(ui_server.origin + "/", size=PHONE) as watched:
+        page = watched.page
+        page.wait_for_selector("body[data-ready='1']")
+        english = page.locator("#h-network").inner_text()
+        assert english and page.locator("#tabs [role=tab]").count() == 5
+        page.locator("#language").select_option("es")
+        assert page.evaluate("document.documentElement.lang") == "es"
+        spanish = page.locator("#h-network").inner_text()
+        assert spanish and spanish != english
+        assert page.locator("#ui-form-title").inner_text() == WORDS["es"]["title"]
+        watched.assert_clean()

@@ -58,7 +58,7 @@ from webtrip.trace import (
     Trace,
 )
 
-__all__ = ["PAGE_CAP", "VERSION", "app_data", "app_data_json", "packed", "schema"]
+__all__ = ["PAGE_CAP", "VERSION", "app_data", "app_data_json", "packed", "schema", "words"]
 
 VERSION = 1
 PAGE_CAP = 1_048_576
@@ -94,7 +94,7 @@ def app_data(trace: Trace) -> dict[str, Any]:
     return {
         "version": VERSION,
         "run": _run(trace),
-        "words": _words(),
+        "words": words(),
         "colours": PHASE_COLOURS,
         "topology": _topology(trace),
         "actors": _actors(trace),
@@ -157,7 +157,7 @@ def _run(trace: Trace) -> dict[str, Any]:
     }
 
 
-def _words() -> dict[str, dict[str, Any]]:
+def words() -> dict[str, dict[str, Any]]:
     """Every label the app shows, per language (the old replay's :func:`labels` and more)."""
     found = {}
     for language in LANGUAGES:

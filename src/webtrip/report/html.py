@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from webtrip.i18n import LANGUAGES
-from webtrip.report.app_data import app_data
+from webtrip.report.app_data import app_data, words
 from webtrip.report.views import PHASE_COLOURS, labels
 from webtrip.trace import Trace
 
 __all__ = [
     "APP_SCRIPTS",
+    "CSP",
     "PHASE_COLOURS",
     "app_page",
     "app_script",
@@ -88,19 +90,42 @@ def app_script() -> str:
     return "\n".join(_asset(name) for name in APP_SCRIPTS)
 
 
-def app_page(data: dict[str, Any] | None, language: str = "en") -> str:
-    """The replay app as one page: its template, CSS and script inlined, ``data`` (the JSON
-    of :func:`webtrip.report.app_data.app_data`) inside, opened in ``language``. Without
-    data the page waits for ``window.webtrip.load(data)`` (as ``webtrip ui`` does)."""
+CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
+"""The report file's policy: it may run its own inline script and nothing may be fetched."""
+
+
+def app_page(
+    data: dict[str, Any] | None,
+    language: str = "en",
+    *,
+    title: str | None = None,
+    linked: tuple[Sequence[str], Sequence[str]] | None = None,
+) -> str:
+    """The replay app as one page, opened in ``language``, with ``data`` (the JSON of
+    :func:`webtrip.report.app_data.app_data`) inside. Without data the page waits for
+    ``window.webtrip.load(data)``, its words already there in both languages (as
+    ``webtrip ui`` serves it). By default the CSS and script are inlined under
+    :data:`CSP`; ``linked=(stylesheets, scripts)`` links them by URL instead (a server
+    that sends its own policy, with no inline script)."""
     language = language if language in LANGUAGES else "en"
-    words = (data or {}).get("words", {}).get(language, {}) if data else {}
-    title_text = str(words.get("title") or labels(language)["title"])
+    text = title or str(labels(language)["title"])
+    if linked is None:
+        head = (
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+            f"<style>\n{_asset('app.css')}</style>"
+        )
+        scripts = f"<script>\n{app_script()}</script>"
+    else:
+        styles, sources = linked
+        head = "\n".join(f'<link rel="stylesheet" href="{html.escape(u)}">' for u in styles)
+        scripts = "\n".join(f'<script src="{html.escape(u)}"></script>' for u in sources)
     return _asset("page.html").format(
         lang=_text(language),
-        title=_text(title_text),
+        title=_text(text),
+        head=head,
+        words=_script_json(words()),
         data=_script_json(data) if data is not None else "",
-        css=_asset("app.css"),
-        js=app_script(),
+        scripts=scripts,
     )
 
 

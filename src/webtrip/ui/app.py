@@ -19,11 +19,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
 import socket
 import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from typing import Any
 
@@ -36,6 +36,7 @@ from webtrip.i18n import LANGUAGES, translation
 from webtrip.lab import FILTERS
 from webtrip.lab.profiles import PROFILES
 from webtrip.outcomes import N_
+from webtrip.report.html import app_page, app_script
 from webtrip.ui.params import KEYS, LIMITS, BadParameter, LabChoice, check
 from webtrip.ui.runs import QueueFull, RunManager
 from webtrip.ui.security import Guard, language_of
@@ -301,37 +302,24 @@ def _words(language: str) -> dict[str, str]:
 
 TITLE = N_("webtrip: watch a page load")
 
-STATIC = ("ui.js", "ui.css", "viewer.js", "viewer.css")
-"""Our own files (``ui/static``): the form and list, and a plain viewer used only when the
-replay app is not installed."""
-
-
-def _replay_app() -> tuple[str, str, str] | None:
-    """The replay app's page template, CSS and script, if it is there."""
-    folder = resources.files("webtrip.report").joinpath("app")
-    if not folder.joinpath("page.html").is_file():
-        return None
-    from webtrip.report import html
-
-    script = getattr(html, "app_script", None)
-    if script is None:
-        return None
-    page = folder.joinpath("page.html").read_text("utf-8")
-    css = folder.joinpath("app.css").read_text("utf-8")
-    return page, css, str(script())
+STATIC = ("ui.js", "ui.css")
+"""Our own files (``ui/static``): the run form and the session list."""
 
 
 def _static(name: str) -> str:
     return resources.files("webtrip.ui").joinpath("static", name).read_text("utf-8")
 
 
+@cache
 def _asset(name: str) -> tuple[str, str] | None:
-    """``/assets/NAME``: the app's script and style, and ours."""
-    app = _replay_app()
-    if name == "app.js" and app is not None:
-        return app[2], "text/javascript; charset=utf-8"
-    if name == "app.css" and app is not None:
-        return app[1], "text/css; charset=utf-8"
+    """``/assets/NAME``: the replay app's script and style, and ours."""
+    if name == "app.js":
+        return app_script(), "text/javascript; charset=utf-8"
+    if name == "app.css":
+        return (
+            resources.files("webtrip.report").joinpath("app", "app.css").read_text("utf-8"),
+            "text/css; charset=utf-8",
+        )
     if name in STATIC:
         kind = "text/javascript" if name.endswith(".js") else "text/css"
         return _static(name), kind + "; charset=utf-8"
@@ -339,20 +327,11 @@ def _asset(name: str) -> tuple[str, str] | None:
 
 
 def _page(language: str) -> str:
-    """The app's page with its files linked from our origin (no inline script or style
-    element, so the CSP needs no 'unsafe-inline' for scripts)."""
-    app = _replay_app()
-    if app is None:
-        template = _static("viewer.html")
-        styles, scripts = ["viewer.css", "ui.css"], ["viewer.js", "ui.js"]
-    else:
-        template = app[0]
-        styles, scripts = ["app.css", "ui.css"], ["app.js", "ui.js"]
-    title = translation(language).gettext(TITLE)
-    links = "".join(f'<link rel="stylesheet" href="/assets/{name}">' for name in styles)
-    tags = "".join(f'<script src="/assets/{name}"></script>' for name in scripts)
-    text = template.replace("{lang}", language).replace("{title}", title)
-    text = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>\n?', "", text)
-    text = re.sub(r"<style>\s*\{css\}\s*</style>", lambda _m: links, text)
-    text = text.replace("{data}", "")  # no run inside: ui.js loads them
-    return re.sub(r"<script>\s*\{js\}\s*</script>", lambda _m: tags, text)
+    """The replay app's page with its files linked from our origin (no inline script or
+    style element, so the CSP needs no 'unsafe-inline'), the runs loaded by ui.js."""
+    return app_page(
+        None,
+        language,
+        title=translation(language).gettext(TITLE),
+        linked=(["/assets/app.css", "/assets/ui.css"], ["/assets/app.js", "/assets/ui.js"]),
+    )

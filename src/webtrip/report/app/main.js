@@ -45,6 +45,11 @@ function buildAll() {
 
 function setLanguage(code) {
   S.lang = code === "es" ? "es" : "en";
+  if (!S.data) {  // nothing loaded yet (webtrip ui before its first run): the words only
+    applyWords();
+    emit("language", S.lang);
+    return;
+  }
   const keep = PK.selected;
   buildAll();
   lastPacketEvent = S.i;
@@ -133,6 +138,7 @@ window.webtrip = {
   window.addEventListener("hashchange", () => { if (!S.playing) readHash(); });
   showView("network");
   S.lang = document.documentElement.lang === "es" ? "es" : "en";
+  applyWords();
   const source = document.getElementById("trace-data");
   const text = source ? source.textContent.trim() : "";
   if (text) load(JSON.parse(text));

@@ -23,8 +23,14 @@ function tr(value) {
   return value.en !== undefined ? value.en : "";
 }
 
+let BOOT_WORDS = null;  // the page's own words (#app-words), for before any run is loaded
+
 function word(path, fallback) {
-  const words = (S.data && S.data.words) || {};
+  if (BOOT_WORDS === null) {
+    const block = document.getElementById("app-words");
+    BOOT_WORDS = block && block.textContent.trim() ? JSON.parse(block.textContent) : {};
+  }
+  const words = (S.data && S.data.words) || BOOT_WORDS;
   for (const lang of [S.lang, "en"]) {
     let node = words[lang];
     for (const part of path.split(".")) node = node === undefined || node === null ? undefined : node[part];

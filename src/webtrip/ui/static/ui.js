@@ -20,7 +20,7 @@
   window.webtripUi = ui;
 
   // The page's language: the app's at start, then whatever its language switch chooses.
-  ui.lang = document.documentElement.dataset.language === "es" ? "es" : "en";
+  ui.lang = document.documentElement.lang === "es" ? "es" : "en";
   function lang() { return ui.lang; }
   function w(key) { return ui.options ? (ui.options.words[lang()][key] || key) : ""; }
   function both(value) { return value && typeof value === "object" ? (value[lang()] || value.en || "") : ""; }
