@@ -143,3 +143,19 @@ def test_a_mistake_in_a_lesson_file_is_reported_with_its_line(tmp_path):
         "webtrip: lesson.toml:3: lesson.id: expected an id of lowercase letters, digits and -, "
         "got Bad Id"
     )
+
+
+def test_running_again_keeps_the_answers_the_student_wrote(tmp_path):
+    webtrip_cli("lesson", "run", "walk-from-root", "--student", "eva", "--json", cwd=tmp_path)
+    answers = tmp_path / "walk-from-root-eva.toml"
+    fill(answers, {"referral": '"root"'})
+    before = answers.read_text(encoding="utf-8")
+    done = webtrip_cli("lesson", "run", "walk-from-root", "--student", "eva", cwd=tmp_path)
+    assert done.returncode == 0 and "kept as it is" in done.stdout
+    assert answers.read_text(encoding="utf-8") == before
+
+
+def test_the_lesson_commands_help_speaks_spanish(tmp_path):
+    done = webtrip_cli("lesson", "--help", "--lang", "es", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "Lecciones: preguntas sobre una ejecución" in done.stdout and "Ejemplos:" in done.stdout

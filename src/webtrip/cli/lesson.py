@@ -20,6 +20,7 @@ import click
 from rich.text import Text
 
 from webtrip.cli.common import (
+    Group,
     UserError,
     _,
     err_console,
@@ -47,7 +48,7 @@ from webtrip.lessons.vocabulary import RunFacts
 from webtrip.outcomes import EXIT_USAGE
 
 
-@click.group("lesson")
+@click.group("lesson", cls=Group)
 def lesson_group() -> None:
     """Lessons: questions about a run, answered from each student's own trace.
 
@@ -199,7 +200,9 @@ def run_lesson(
     run = _run(lesson, student, language)
     write_views(run.trace, None, None, report_file, language)
     target = answers_file or f"{lesson.id}-{_file_safe(student)}.toml"
-    write_whole(target, answers_template(run, language) + "\n")
+    kept = Path(target).exists()  # a student's answers are never written over
+    if not kept:
+        write_whole(target, answers_template(run, language) + "\n")
     if as_json:
         facts = RunFacts(run.trace)
         questions = []
@@ -216,7 +219,8 @@ def run_lesson(
                 entry["after"] = question.params["after"]
             questions.append(entry)
         data = {"lesson": lesson.id, "version": lesson.version, "student": student,
-                "seed": run.world.seed, "answers_file": target, "questions": questions,
+                "seed": run.world.seed, "answers_file": target, "answers_file_kept": kept,
+                "questions": questions,
                 "trace": json.loads(run.trace.to_json())}  # fmt: skip
         write_stdout(json.dumps(data, ensure_ascii=False) + "\n")
         return
@@ -226,8 +230,12 @@ def run_lesson(
     show_loads(console, run.trace, run.run.loads, language, render=False)
     _show_questions(console, lesson, run, language)
     console.print()
-    console.print(_("Your answers file: {file} (fill it in, then: webtrip lesson check {file})")
-                  .format(file=target))  # fmt: skip
+    if kept:
+        told = _("Your answers file {file} is already there, kept as it is "
+                 "(when it is filled in: webtrip lesson check {file})")  # fmt: skip
+    else:
+        told = _("Your answers file: {file} (fill it in, then: webtrip lesson check {file})")
+    console.print(told.format(file=target))
 
 
 def _file_safe(text: str) -> str:
