@@ -159,3 +159,35 @@ def test_the_lesson_commands_help_speaks_spanish(tmp_path):
     done = webtrip_cli("lesson", "--help", "--lang", "es", cwd=tmp_path)
     assert done.returncode == 0
     assert "Lecciones: preguntas sobre una ejecución" in done.stdout and "Ejemplos:" in done.stdout
+
+
+def test_with_the_teachers_lesson_an_answers_file_for_another_is_refused(tmp_path):
+    folder = tmp_path / "answers"
+    folder.mkdir()
+    for lesson, student in (("walk-from-root", "ana"), ("lossy-cafe", "bob")):
+        target = str(folder / f"{student}.toml")
+        webtrip_cli("lesson", "run", lesson, "--student", student, "--answers", target,
+                    "--json", cwd=tmp_path)  # fmt: skip
+    done = webtrip_cli("lesson", "grade", str(folder), "--lesson", "walk-from-root", cwd=tmp_path)
+    assert done.returncode == 1
+    assert (
+        done.stderr.strip() == "webtrip: bob.toml: answers for lossy-cafe, not for walk-from-root"
+    )
+    rows = done.stdout.lstrip("\ufeff").splitlines()
+    assert len(rows) == 2 and rows[1].startswith("ana,walk-from-root,")
+
+
+def test_a_lesson_of_ones_own_is_checked_from_its_file(tmp_path):
+    source = SOURCE / "webtrip" / "lessons" / "bundled" / "walk-from-root" / "lesson.toml"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    text = source.read_text(encoding="utf-8").replace('id = "walk-from-root"', 'id = "my-walk"')
+    (mine / "lesson.toml").write_text(text, encoding="utf-8")
+    done = webtrip_cli("lesson", "run", "mine/lesson.toml", "--student", "z", "--json",
+                       cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answers = tmp_path / "my-walk-z.toml"
+    assert 'lesson_file = "mine/lesson.toml"' in answers.read_text(encoding="utf-8")
+    checked = webtrip_cli("lesson", "check", str(answers), cwd=tmp_path)
+    assert checked.returncode == 0, checked.stderr
+    assert "Score: 0 of 5" in checked.stdout

@@ -47,6 +47,14 @@ from webtrip.lessons.engine import (
 from webtrip.lessons.vocabulary import RunFacts
 from webtrip.outcomes import EXIT_USAGE
 
+LESSON_OPTION = click.option(
+    "--lesson",
+    "lesson_name",
+    metavar="LESSON",
+    help="Mark against this lesson (a bundled lesson's id, or your lesson file), not the one "
+    "an answers file names: a file for another lesson is refused.",
+)
+
 
 @click.group("lesson", cls=Group)
 def lesson_group() -> None:
@@ -244,9 +252,10 @@ def _file_safe(text: str) -> str:
 
 @lesson_group.command("check")
 @click.argument("answers_file", metavar="ANSWERS", type=click.Path(dir_okay=False))
+@LESSON_OPTION
 @LANGUAGE_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the marks as JSON.")
-def check(answers_file: str, lang: str | None, as_json: bool) -> None:
+def check(answers_file: str, lesson_name: str | None, lang: str | None, as_json: bool) -> None:
     """Mark a student's answers file: feedback for each question, and the score.
 
     The student's run is made again from their code, so the answers are checked
@@ -259,7 +268,8 @@ def check(answers_file: str, lang: str | None, as_json: bool) -> None:
     """
     language = choose_language(lang)
     try:
-        lesson, student, answers = read_answers(Path(answers_file))
+        chosen = _lesson(lesson_name) if lesson_name else None
+        lesson, student, answers = read_answers(Path(answers_file), chosen)
     except AnswersError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None
     run = _run(lesson, student, language)
@@ -285,6 +295,7 @@ def check(answers_file: str, lang: str | None, as_json: bool) -> None:
 
 @lesson_group.command("grade")
 @click.argument("folder", type=click.Path(file_okay=False))
+@LESSON_OPTION
 @click.option(
     "--out",
     "out_file",
@@ -292,7 +303,7 @@ def check(answers_file: str, lang: str | None, as_json: bool) -> None:
     help="The gradebook (CSV, UTF-8 with a BOM; default: standard output).",
 )
 @LANGUAGE_OPTION
-def grade(folder: str, out_file: str | None, lang: str | None) -> None:
+def grade(folder: str, lesson_name: str | None, out_file: str | None, lang: str | None) -> None:
     """Grade a folder of answers files into a CSV gradebook, one row per student.
 
     Columns: student, lesson, one per question (its points), total, out of. The
@@ -304,17 +315,19 @@ def grade(folder: str, out_file: str | None, lang: str | None) -> None:
     \b
     Examples:
       webtrip lesson grade answers/ --out grades.csv
+      webtrip lesson grade answers/ --lesson my-lesson/lesson.toml --out grades.csv
     """
     language = choose_language(lang)
     root = Path(folder)
     if not root.is_dir():
         raise UserError(_("{folder}: no such folder").format(folder=folder), EXIT_USAGE)
+    chosen = _lesson(lesson_name) if lesson_name else None
     files = sorted(p for p in root.iterdir() if p.suffix.lower() in (".toml", ".json"))
     rows: list[tuple[Lesson, str, list[Mark]]] = []
     problems = 0
     for path in files:
         try:
-            lesson, student, answers = read_answers(path)
+            lesson, student, answers = read_answers(path, chosen)
             run = student_run(lesson, student, language)
         except (AnswersError, LessonError, LabError) as exc:
             err_console().print(f"webtrip: {exc}", highlight=False)

@@ -29,7 +29,7 @@ from typing import Any
 from webtrip.i18n import number, translation
 from webtrip.lab import sim
 from webtrip.lab.profiles import PROFILES
-from webtrip.lessons.format import Lesson, LessonError, Question, find_lesson
+from webtrip.lessons.format import Lesson, LessonError, Question, bundled_lessons, find_lesson
 from webtrip.lessons.vocabulary import FACTS, FactError, RunFacts, Value, moment_index
 from webtrip.trace import Trace
 
@@ -251,7 +251,8 @@ def answers_template(run: StudentRun, language: str) -> str:
         "# " + _("Fill in each answer between the quotes, save, then run:"),
         "#   webtrip lesson check THIS-FILE",
         "",
-        f"lesson = {json.dumps(lesson.id if _is_bundled(lesson) else str(lesson.source))}",
+        f"lesson = {json.dumps(lesson.id)}",
+        *([] if _is_bundled(lesson) else [f"lesson_file = {json.dumps(str(lesson.source))}"]),
         f"version = {lesson.version}",
         f"student = {json.dumps(run.student)}",
         "",
@@ -275,8 +276,11 @@ def _is_bundled(lesson: Lesson) -> bool:
     return lesson.source.parent.parent.name == "bundled"
 
 
-def read_answers(path: Path) -> tuple[Lesson, str, dict[str, Any]]:
-    """The lesson, the student's code and the answers of an answers file (TOML or JSON)."""
+def read_answers(path: Path, lesson: Lesson | None = None) -> tuple[Lesson, str, dict[str, Any]]:
+    """The lesson, the student's code and the answers of an answers file (TOML or JSON).
+
+    With ``lesson`` (the teacher's), the file must be for that lesson, and the
+    lesson is the teacher's copy, never one the file points to."""
     try:
         raw = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
@@ -294,13 +298,10 @@ def read_answers(path: Path) -> tuple[Lesson, str, dict[str, Any]]:
     for key, of_type in wanted:
         if not isinstance(doc.get(key), of_type) or not doc[key]:
             raise AnswersError(f"{path.name}: {key}: missing or empty")
-    name = doc["lesson"]
-    if not Path(name).is_absolute() and ("/" in name or name.endswith(".toml")):
-        name = str(path.parent / name)
-    try:
-        lesson = find_lesson(name)
-    except LessonError as exc:
-        raise AnswersError(f"{path.name}: {exc}") from None
+    if lesson is None:
+        lesson = _lesson_named(path, doc["lesson"], doc.get("lesson_file"))
+    elif doc["lesson"] != lesson.id:
+        raise AnswersError(f"{path.name}: answers for {doc['lesson']}, not for {lesson.id}")
     version = doc.get("version", lesson.version)
     if version != lesson.version:
         raise AnswersError(
@@ -312,3 +313,22 @@ def read_answers(path: Path) -> tuple[Lesson, str, dict[str, Any]]:
     if unknown:
         raise AnswersError(f"{path.name}: answers.{unknown[0]}: no such question in {lesson.id}")
     return lesson, doc["student"], doc["answers"]
+
+
+def _lesson_named(answers: Path, lesson_id: str, lesson_file: Any) -> Lesson:
+    """The lesson an answers file names: a bundled lesson by its id, or else its
+    ``lesson_file`` (relative to the answers file, or else to the current folder)."""
+    if lesson_id in bundled_lessons() or not isinstance(lesson_file, str):
+        name = lesson_id
+    else:
+        beside = answers.parent / lesson_file
+        name = (
+            str(beside) if not Path(lesson_file).is_absolute() and beside.exists() else lesson_file
+        )
+    try:
+        lesson = find_lesson(name)
+    except LessonError as exc:
+        raise AnswersError(f"{answers.name}: {exc}") from None
+    if lesson.id != lesson_id:
+        raise AnswersError(f"{answers.name}: {name} is the lesson {lesson.id}, not {lesson_id}")
+    return lesson
