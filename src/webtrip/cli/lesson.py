@@ -210,7 +210,7 @@ def run_lesson(
     target = answers_file or f"{lesson.id}-{_file_safe(student)}.toml"
     kept = Path(target).exists()  # a student's answers are never written over
     if not kept:
-        write_whole(target, answers_template(run, language) + "\n")
+        write_whole(target, answers_template(run, language, target) + "\n")
     if as_json:
         facts = RunFacts(run.trace)
         questions = []

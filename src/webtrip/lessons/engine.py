@@ -240,7 +240,7 @@ class AnswersError(ValueError):
     """An answers file that cannot be read or checked: one sentence."""
 
 
-def answers_template(run: StudentRun, language: str) -> str:
+def answers_template(run: StudentRun, language: str, file_name: str = "THIS-FILE") -> str:
     """The answers file a student fills in (TOML: it keeps the comments, and a student can
     edit it in any text editor)."""
     _ = translation(language).gettext
@@ -249,7 +249,7 @@ def answers_template(run: StudentRun, language: str) -> str:
     lines = [
         "# " + _("webtrip lesson: {title}").format(title=lesson.text(lesson.title, language)),
         "# " + _("Fill in each answer between the quotes, save, then run:"),
-        "#   webtrip lesson check THIS-FILE",
+        f"#   webtrip lesson check {file_name}",
         "",
         f"lesson = {json.dumps(lesson.id)}",
         *([] if _is_bundled(lesson) else [f"lesson_file = {json.dumps(str(lesson.source))}"]),
