@@ -38,9 +38,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "report": BASE | {"i18n", "net", "trace", "packets", "browser", "dns"},
     "lab": BASE | {"labs", "net", "trace", "packets", "dns", "web", "browser", "netsim"},
     "ui": BASE | {"i18n", "net", "trace", "packets", "dns", "web", "browser", "report", "lab"},
+    "lessons": BASE | {"i18n", "net", "trace", "packets", "report", "lab"},
     "cli": BASE
     | {"i18n", "labs", "net", "trace", "packets", "dns", "web", "browser", "netsim"}
-    | {"report", "lab", "ui"},
+    | {"report", "lab", "ui", "lessons"},
     "__main__": {"cli"},
 }
 """For each layer (a subpackage, or a top-level module), the layers it may import."""

@@ -11,6 +11,7 @@ Mistakes a user can make end in one clear sentence and a non-zero exit code
 - :mod:`dns`, :mod:`web` — run or ask the servers on their own;
 - :mod:`report` — the files of a saved trace;
 - :mod:`ui` — the local web app that makes runs and shows them;
+- :mod:`lesson` — lessons: list, show, run a student's world, check, grade;
 - :mod:`options`, :mod:`output` — the options several commands share, and
   how a run is shown at a terminal and saved;
 - :mod:`common` — consoles, the user-error type, serving until stopped.
@@ -25,6 +26,7 @@ from webtrip.cli.browse import browse
 from webtrip.cli.common import Group
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
+from webtrip.cli.lesson import lesson_group
 from webtrip.cli.report import report
 from webtrip.cli.sim import sim
 from webtrip.cli.ui import ui
@@ -59,6 +61,7 @@ cli.add_command(dns_group)
 cli.add_command(web_group)
 cli.add_command(report)
 cli.add_command(ui)
+cli.add_command(lesson_group)
 
 
 def main() -> None:
