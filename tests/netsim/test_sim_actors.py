@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from support import demo_page_files, require_program
+from support import demo_page_files, require_program, same_body
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.dns.authority import Authority
@@ -271,7 +271,7 @@ def assert_all_files_arrived(load: PageLoad) -> None:
         assert fetched.error is None and fetched.response is not None
         assert fetched.response.status == 200
         name = fetched.url.removeprefix("http://www.webtrip.test/") or "index.html"
-        assert fetched.response.body == (SITE / name).read_bytes(), fetched.url
+        assert same_body(fetched.response, (SITE / name).read_bytes()), fetched.url
 
 
 def test_the_demo_lab_loads_in_the_simulated_world(tmp_path):

@@ -15,6 +15,7 @@ the tests talk to are started by the package ``peers`` beside it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dns.zone
 import pytest
@@ -37,6 +39,17 @@ from loopback import free_port, stop_process, wait_for_dns
 DATA = Path(__file__).parent.parent / "data"
 SRC = Path(webtrip.__file__).resolve().parents[1]  # this checkout's code, not an installed copy
 ZONES = DATA / "zones"
+
+
+def same_body(response: Any, expected: bytes) -> bool:
+    """Whether the browser got ``expected``: the bytes themselves for what it keeps (HTML
+    and CSS it parses), the decoded size and SHA-256 for what it streams through."""
+    if response.kept:
+        return bool(response.body == expected)
+    return bool(
+        response.decoded_size == len(expected)
+        and response.sha256 == hashlib.sha256(expected).hexdigest()
+    )
 
 
 def demo_page_files() -> list[str]:
