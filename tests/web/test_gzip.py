@@ -171,7 +171,12 @@ def test_an_honest_client_is_served_while_big_files_are_compressed(
     big_text_server: RunningWebServer,
 ) -> None:
     """Four 7 MiB text files compressed at once (a quarter of a second each): the small
-    page keeps coming back in a fraction of that (before: it waited for each one)."""
+    page keeps coming back in a fraction of that (before: it waited for each one). The
+    yardstick is one such compression timed here, on the same (maybe busy) machine."""
+    sample = base64.b64encode(random.Random(0).randbytes(7 * MIB))[: 7 * MIB]  # as big0.txt
+    started = time.monotonic()
+    gzip.compress(sample, compresslevel=6, mtime=0)
+    one_compression = time.monotonic() - started
     _get_index(big_text_server)
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         asked = [pool.submit(_ask, big_text_server, f"/big{n}.txt") for n in range(4)]
@@ -181,4 +186,4 @@ def test_an_honest_client_is_served_while_big_files_are_compressed(
             waits.append(_get_index(big_text_server))
         for future in asked:
             future.result().close()
-    assert max(waits) < 0.15
+    assert max(waits) < one_compression / 2, (max(waits), one_compression)
