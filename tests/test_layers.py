@@ -37,9 +37,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "netsim": BASE | {"net", "trace", "packets"},
     "report": BASE | {"i18n", "net", "trace", "packets", "browser", "dns"},
     "lab": BASE | {"labs", "net", "trace", "packets", "dns", "web", "browser", "netsim"},
+    "branching": BASE | {"i18n", "trace", "report", "lab"},
     "cli": BASE
     | {"i18n", "labs", "net", "trace", "packets", "dns", "web", "browser", "netsim"}
-    | {"report", "lab"},
+    | {"report", "lab", "branching"},
     "__main__": {"cli"},
 }
 """For each layer (a subpackage, or a top-level module), the layers it may import."""

@@ -10,6 +10,7 @@ Mistakes a user can make end in one clear sentence and a non-zero exit code
   loopback, the real network, a lab in the simulated network;
 - :mod:`dns`, :mod:`web` — run or ask the servers on their own;
 - :mod:`report` — the files of a saved trace;
+- :mod:`compare` — two saved runs side by side;
 - :mod:`options`, :mod:`output` — the options several commands share, and
   how a run is shown at a terminal and saved;
 - :mod:`common` — consoles, the user-error type, serving until stopped.
@@ -22,6 +23,7 @@ import click
 from webtrip import __version__
 from webtrip.cli.browse import browse
 from webtrip.cli.common import Group
+from webtrip.cli.compare import compare
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
 from webtrip.cli.report import report
@@ -46,6 +48,8 @@ def cli() -> None:
       webtrip web serve ./public                    a static web server on 127.0.0.1:8080
       webtrip sim --latency 80ms --loss 5%          the lab in a simulated network, every packet
       webtrip report run.json --har run.har         HAR and mermaid files from a saved trace
+      webtrip compare a.json b.json                 two runs side by side, and why they differ
+      webtrip sim --what-if "at=40, drop synack"    a run and its branch from event 40
     """
 
 
@@ -55,6 +59,7 @@ cli.add_command(sim)
 cli.add_command(dns_group)
 cli.add_command(web_group)
 cli.add_command(report)
+cli.add_command(compare)
 
 
 def main() -> None:
