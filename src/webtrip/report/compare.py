@@ -75,6 +75,11 @@ __all__ = [
     "story",
 ]
 
+def N_(text: str) -> str:
+    """Mark ``text`` for translation where it is written; it is translated where shown."""
+    return text
+
+
 STEPS = ("dns", "connection", "request", "page")
 """The four steps, as the comparison names them: DNS; connection; request and packets;
 page built."""
@@ -719,7 +724,10 @@ def _first_sentence(comparison: Comparison, first: Difference, language: str) ->
             shift=milliseconds(abs(shift) * 1000, language),
         )
     return _("The first difference: {what} has {field} {a} in run A and {b} in run B.").format(
-        what=_item_words(a, language), field=first.field, a=first.a, b=first.b
+        what=_item_words(a, language),
+        field=_field_name(first.field, language),
+        a=_shown(first.a, language),
+        b=_shown(first.b, language),
     )
 
 
@@ -896,16 +904,49 @@ def _consequences(comparison: Comparison, language: str) -> list[str]:
     return sentences
 
 
+_FIELDS = {
+    "asked_t": N_("asked at"),
+    "transport": N_("over"),
+    "answer": N_("answer"),
+    "answered_t": N_("answered at"),
+    "known_t": N_("known at"),
+    "addresses": N_("addresses"),
+    "source": N_("answered by"),
+    "failed": N_("failure"),
+    "started_t": N_("started at"),
+    "opened_t": N_("open at"),
+    "handshake_ms": N_("handshake"),
+    "syns": N_("SYNs sent"),
+    "queued_t": N_("asked for at"),
+    "done_t": N_("complete at"),
+    "total_ms": N_("total time"),
+    "status": N_("status"),
+    "size": N_("size (bytes)"),
+    "wire_size": N_("bytes received"),
+    "cache": N_("answered from"),
+    "error": N_("error"),
+    "reused": N_("connection reused"),
+    "flow": N_("connection"),
+    "segments_on_connection": N_("segments on its connection"),
+    "t": N_("at"),
+    "fate": N_("what became of it"),
+    "built_t": N_("built at"),
+    "title": N_("title"),
+}
+"""The compared fields, as a learner reads them."""
+
+_VALUES = {
+    "sent": N_("sent"),
+    "arrived": N_("arrived"),
+    "lost": N_("lost"),
+    "yes": N_("yes"),
+    "no": N_("no"),
+}
+
+
 def _field_name(name: str | None, language: str) -> str:
     _ = translation(language).gettext
-    return {
-        "status": _("status"),
-        "cache": _("answered from"),
-        "failed": _("failure"),
-        "addresses": _("addresses"),
-        "error": _("error"),
-        "size": _("size (bytes)"),
-    }.get(name or "", name or "")
+    return _(_FIELDS[name]) if name in _FIELDS else name or ""
 
 
 def _shown(value: Value, language: str) -> str:
@@ -918,6 +959,8 @@ def _shown(value: Value, language: str) -> str:
         return _("the browser's HTTP cache")
     if value == "revalidated":
         return _("the browser's HTTP cache, after asking the server (304)")
+    if isinstance(value, str) and value in _VALUES:
+        return _(_VALUES[value])
     if isinstance(value, float):
         return number(value, language, 3)
     if isinstance(value, int):
@@ -926,27 +969,27 @@ def _shown(value: Value, language: str) -> str:
 
 
 _MEASURES = {
-    "questions": "DNS questions sent",
-    "lookups": "names looked up",
-    "name_known_t": "last name known at",
-    "connections": "connections",
-    "syns": "SYNs the browser sent",
-    "first_open_t": "first connection open at",
-    "requests": "requests",
-    "from_network": "files from the network",
-    "bytes": "bytes received",
-    "packets": "packets at the browser",
-    "lost": "packets lost",
-    "sent_again": "packets sent again",
-    "built_t": "page built at",
-    "status": "status",
-    "failed": "failure",
+    "questions": N_("DNS questions sent"),
+    "lookups": N_("names looked up"),
+    "name_known_t": N_("last name known at"),
+    "connections": N_("connections"),
+    "syns": N_("SYNs the browser sent"),
+    "first_open_t": N_("first connection open at"),
+    "requests": N_("requests"),
+    "from_network": N_("files from the network"),
+    "bytes": N_("bytes received"),
+    "packets": N_("packets at the browser"),
+    "lost": N_("packets lost"),
+    "sent_again": N_("packets sent again"),
+    "built_t": N_("page built at"),
+    "status": N_("status"),
+    "failed": N_("failure"),
 }
 _STEP_TITLES = {
-    "dns": "1 DNS",
-    "connection": "2 Connection",
-    "request": "3 Request and packets",
-    "page": "4 Page built",
+    "dns": N_("1 DNS"),
+    "connection": N_("2 Connection"),
+    "request": N_("3 Request and packets"),
+    "page": N_("4 Page built"),
 }
 
 
@@ -1032,5 +1075,5 @@ def _difference_line(comparison: Comparison, difference: Difference, language: s
     else:
         shown_a, shown_b = _shown(difference.a, language), _shown(difference.b, language)
     return _("{t}  {what}: {field} {a} → {b}").format(
-        t=t, what=what, field=difference.field, a=shown_a, b=shown_b
+        t=t, what=what, field=_field_name(difference.field, language), a=shown_a, b=shown_b
     )
