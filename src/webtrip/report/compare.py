@@ -75,6 +75,7 @@ __all__ = [
     "story",
 ]
 
+
 def N_(text: str) -> str:
     """Mark ``text`` for translation where it is written; it is translated where shown."""
     return text
@@ -1026,23 +1027,63 @@ def show(console: Console, comparison: Comparison, language: str, limit: int = 4
             ),
             highlight=False,
         )
-        for difference in differences[:limit]:
+        kinds = [d for d in differences if d.change != "timing"]
+        for difference in kinds[:limit]:
             console.print(
                 "  " + _difference_line(comparison, difference, language),
                 highlight=False,
                 markup=False,
             )
-        if len(differences) > limit:
+        if len(kinds) > limit:
             console.print(
                 "  "
                 + _("… and {count} more (all of them with --json)").format(
-                    count=number(len(differences) - limit, language)
+                    count=number(len(kinds) - limit, language)
                 ),
                 highlight=False,
             )
+        for line in _timing_lines(differences, language):
+            console.print("  " + line, highlight=False, markup=False)
         console.print()
     for sentence in story(comparison, language):
         console.print(sentence, highlight=False, markup=False)
+
+
+def _timing_lines(differences: list[Difference], language: str) -> list[str]:
+    """The differences in time, summed up: how many moments of each kind moved by how
+    much, and from when (one line per kind and shift; every one is in --json)."""
+    _ = translation(language).gettext
+    groups: dict[tuple[str, int], list[Difference]] = defaultdict(list)
+    for d in differences:
+        timed = d.change == "timing" and d.field is not None and not d.field.endswith("_ms")
+        if timed and isinstance(d.a, float) and isinstance(d.b, float):
+            groups[(d.kind, round((d.b - d.a) * 1000))].append(d)
+    lines = []
+    for (kind, shift), found in sorted(groups.items(), key=lambda g: min(d.t for d in g[1])):
+        text = (
+            _("{t}  from here on, {shift} later: {what} ({count})")
+            if shift > 0
+            else _("{t}  from here on, {shift} sooner: {what} ({count})")
+        )
+        lines.append(
+            text.format(
+                t=_at(min(d.t for d in found), language),
+                count=number(len(found), language),
+                what=_(_KINDS[kind]),
+                shift=milliseconds(abs(shift), language),
+            )
+        )
+    return lines
+
+
+_KINDS = {
+    "question": N_("DNS questions"),
+    "lookup": N_("name lookups"),
+    "connection": N_("connections"),
+    "request": N_("requests"),
+    "packet": N_("packets at the browser"),
+    "page": N_("the page"),
+}
 
 
 def _difference_line(comparison: Comparison, difference: Difference, language: str) -> str:
