@@ -49,6 +49,7 @@ from webtrip.trace import (
     DnsMessageReceived,
     DnsMessageSent,
     FaultOutcome,
+    HttpRequestQueued,
     LinkConditionsSet,
     NameLookupFailed,
     NameResolved,
@@ -313,7 +314,9 @@ class _Flows:
     syns: Counter[str]  # SYNs the browser sent, per flow
 
 
-def _packet_items(trace: Trace, start: float, urls: dict[int, str]) -> _Flows:
+def _packet_items(trace: Trace, start: float) -> _Flows:
+    """The browser's packets: those it sent and received, and those lost on its link
+    either way, keyed by flow, sender, flags and relative sequence numbers."""
     conditions = next(iter(trace.of_type(LinkConditionsSet)), None)
     browser = conditions.ends[0] if conditions is not None else "browser"
     other = conditions.ends[1] if conditions is not None else ""
@@ -479,12 +482,8 @@ def _page_items(trace: Trace, start: float) -> list[Item]:
 def items_of(trace: Trace) -> list[Item]:
     """Everything :func:`compare` aligns in ``trace``, in the order of the four steps."""
     start = _start(trace)
-    urls = {
-        e.request: e.url
-        for e in trace.events
-        if hasattr(e, "url") and hasattr(e, "request") and type(e).__name__ == "HttpRequestQueued"
-    }
-    flows = _packet_items(trace, start, urls)
+    urls = {e.request: e.url for e in trace.of_type(HttpRequestQueued)}
+    flows = _packet_items(trace, start)
     return [
         *_dns_items(trace, start),
         *_lookup_items(trace, start),
