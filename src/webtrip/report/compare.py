@@ -44,11 +44,13 @@ from rich.console import Console
 from rich.table import Table
 
 from webtrip.i18n import actor_name, milliseconds, number, translation
+from webtrip.outcomes import failure
 from webtrip.packets.dissect import PacketError, dissect
 from webtrip.trace import (
     DnsMessageReceived,
     DnsMessageSent,
     FaultOutcome,
+    HttpRequestFailed,
     HttpRequestQueued,
     LinkConditionsSet,
     NameLookupFailed,
@@ -201,7 +203,8 @@ class Comparison:
         }
 
 
-_ORDER = {"question": 0, "lookup": 1, "connection": 2, "packet": 3, "request": 4, "page": 5}
+_ORDER = {"question": 0, "packet": 1, "lookup": 2, "connection": 3, "request": 4, "page": 5}
+"""At one instant, the most concrete difference first: a message or packet on the wire."""
 
 
 # --- turning a trace into items ------------------------------------------------------
@@ -391,41 +394,52 @@ def _packet_items(trace: Trace, start: float) -> _Flows:
     return _Flows(items, by_port, syns)
 
 
+def _connection_flows(trace: Trace) -> dict[int, str]:
+    """Each browser connection's flow name, ``tcp PEER #n``: the n-th connection begun
+    to that peer — the same order in which its packets first appear, since a
+    connection's first SYN leaves when it begins."""
+    per_peer: Counter[str] = Counter()
+    flows = {}
+    for event in trace.of_type(TcpConnectStarted):
+        peer = _addr(event.peer)
+        per_peer[peer] += 1
+        flows[event.connection] = f"tcp {peer} #{per_peer[peer]}"
+    return flows
+
+
 def _connection_items(
-    trace: Trace, start: float, flows: _Flows, urls: dict[int, str]
+    trace: Trace, start: float, flows: _Flows, queued: dict[int, HttpRequestQueued]
 ) -> list[Item]:
     """The browser's connections: peer and the file each was opened for."""
-    begun = [e for e in trace.events if isinstance(e, TcpConnectStarted)]
-    opened = {
-        e.connection: e
-        for e in trace.events
-        if isinstance(e, TcpConnectionOpened) and e.actor == "browser"
-    }
-    failed = {e.connection: e for e in trace.events if isinstance(e, TcpConnectFailed)}
+    begun = trace.of_type(TcpConnectStarted)
+    opened = {e.connection: e for e in trace.of_type(TcpConnectionOpened) if e.actor == "browser"}
+    failed = {e.connection: e for e in trace.of_type(TcpConnectFailed)}
+    names = _connection_flows(trace)
+    urls = {number: event.url for number, event in queued.items()}
     keys = _numbered((_addr(e.peer), urls.get(e.request, "")) for e in begun)
     items = []
     for key, event in zip(keys, begun, strict=True):
         done = opened.get(event.connection)
-        flow = flows.by_port.get(done.local[1], "") if done is not None else ""
         fields: dict[str, Value] = {
             "started_t": event.t - start,
             "opened_t": done.t - start if done is not None else None,
             "handshake_ms": round((done.t - event.t) * 1000, 3) if done is not None else None,
             "failed": failed[event.connection].kind if event.connection in failed else None,
-            "syns": flows.syns.get(flow, 0) if flow else None,
+            "syns": flows.syns.get(names[event.connection], 0),
         }
         items.append(Item("connection", "connection", key, event.t - start, fields))
     return items
 
 
-def _request_items(trace: Trace, start: float, flows: _Flows) -> list[Item]:
-    """The browser's requests and the files they brought: status, sizes, segments, times."""
-    timings = request_timings(trace)
-    ports = {
-        e.connection: e.local[1]
-        for e in trace.events
-        if isinstance(e, TcpConnectionOpened) and e.actor == "browser"
-    }
+def _request_items(
+    trace: Trace, start: float, flows: _Flows, queued: dict[int, HttpRequestQueued]
+) -> list[Item]:
+    """The browser's requests and the files they brought: status, sizes, segments, times.
+
+    Segments are counted per connection (the data segments that reached the browser on
+    it): a connection that carried several files one after the other shares its count.
+    """
+    names = _connection_flows(trace)
     segments: Counter[str] = Counter()
     for item in flows.items:
         if (
@@ -434,11 +448,14 @@ def _request_items(trace: Trace, start: float, flows: _Flows) -> list[Item]:
             and "len=0" not in item.key[2]
         ):
             segments[item.key[0]] += 1
-    keys = _numbered(("GET", t.url) for t in timings)
+    timings = request_timings(trace)
+    failures = {e.request: e.kind for e in trace.of_type(HttpRequestFailed) if e.actor == "browser"}
+    methods = [queued[t.request].method if t.request in queued else "GET" for t in timings]
+    keys = _numbered((method, t.url) for method, t in zip(methods, timings, strict=True))
     items = []
     for key, timing in zip(keys, timings, strict=True):
         started = timing.started - start
-        flow = flows.by_port.get(ports.get(timing.connection or -1, -1), "")
+        flow = names.get(timing.connection) if timing.connection is not None else None
         fields: dict[str, Value] = {
             "queued_t": started,
             "done_t": started + timing.total / 1000 if timing.total >= 0 else None,
@@ -447,22 +464,12 @@ def _request_items(trace: Trace, start: float, flows: _Flows) -> list[Item]:
             "size": timing.size,
             "wire_size": timing.wire_size,
             "cache": timing.cache or "network",
-            "error": timing.error,
+            "error": failures.get(timing.request) if timing.error else None,
             "reused": "yes" if timing.reused else "no",
-            "flow": flow or None,
+            "segments_on_connection": segments.get(flow, 0) if flow is not None else 0,
         }
         items.append(Item("request", "request", key, started, fields))
-    # Segments are counted per connection: shared by the files it carried, one after another.
-    return [
-        Item(
-            i.step,
-            i.kind,
-            i.key,
-            i.t,
-            {**i.fields, "segments_on_connection": segments.get(str(i.fields["flow"]), 0)},
-        )
-        for i in items
-    ]
+    return items
 
 
 def _page_items(trace: Trace, start: float) -> list[Item]:
@@ -482,19 +489,28 @@ def _page_items(trace: Trace, start: float) -> list[Item]:
 def items_of(trace: Trace) -> list[Item]:
     """Everything :func:`compare` aligns in ``trace``, in the order of the four steps."""
     start = _start(trace)
-    urls = {e.request: e.url for e in trace.of_type(HttpRequestQueued)}
+    queued = {e.request: e for e in trace.of_type(HttpRequestQueued) if e.actor == "browser"}
     flows = _packet_items(trace, start)
     return [
         *_dns_items(trace, start),
         *_lookup_items(trace, start),
-        *_connection_items(trace, start, flows, urls),
-        *_request_items(trace, start, flows),
+        *_connection_items(trace, start, flows, queued),
+        *_request_items(trace, start, flows, queued),
         *flows.items,
         *_page_items(trace, start),
     ]
 
 
 # --- comparing ------------------------------------------------------------------------
+
+
+def _end(item: Item) -> float | None:
+    """When an item's outcome was known: a request complete, a connection open."""
+    for name in ("done_t", "opened_t", "answered_t"):
+        value = item.fields.get(name)
+        if isinstance(value, float):
+            return value
+    return None
 
 
 def _same(a: Value, b: Value) -> bool:
@@ -548,10 +564,14 @@ def compare(a: Trace, b: Trace, *, branch: dict[str, Value] | None = None) -> Co
                 continue  # a lost packet's time is its sending, an arrived one's its arrival
             change = "timing" if _is_time(name) else "changed"
             when = min(item.t, other.t)
-            if name.endswith("_t") and isinstance(value, float) and isinstance(theirs, float):
-                when = min(value, theirs)
-            elif name.endswith("_ms") and isinstance(value, float) and isinstance(theirs, float):
-                when = min(item.t, other.t) + min(value, theirs) / 1000  # when the shorter ends
+            if change == "changed":
+                ends = [e for e in (_end(item), _end(other)) if e is not None]
+                when = min(ends, default=when)
+            moments = [v for v in (value, theirs) if isinstance(v, float)]
+            if name.endswith("_t") and moments:
+                when = min(moments)  # a moment one run never reached: the other's
+            elif name.endswith("_ms") and moments:
+                when = min(item.t, other.t) + min(moments) / 1000  # when the shorter one ends
             differences.append(
                 Difference(item.step, item.kind, item.key, change, name, value, theirs, when)
             )
@@ -726,8 +746,8 @@ def _first_sentence(comparison: Comparison, first: Difference, language: str) ->
     return _("The first difference: {what} has {field} {a} in run A and {b} in run B.").format(
         what=_item_words(a, language),
         field=_field_name(first.field, language),
-        a=_shown(first.a, language),
-        b=_shown(first.b, language),
+        a=_value(first.field, first.a, language),
+        b=_value(first.field, first.b, language),
     )
 
 
@@ -890,15 +910,25 @@ def _consequences(comparison: Comparison, language: str) -> list[str]:
     for difference in comparison.differences:
         if difference.change != "changed" or difference.kind not in ("request", "page", "lookup"):
             continue
-        if difference.field in ("status", "cache", "failed", "addresses", "error", "size"):
-            item = comparison.item("a", difference.key, difference.kind)
-            assert item is not None
+        item = comparison.item("a", difference.key, difference.kind)
+        assert item is not None
+        failed = difference.field in ("failed", "error")
+        if failed and (difference.a is None) != (difference.b is None):
+            run, kind = ("B", difference.b) if difference.a is None else ("A", difference.a)
+            sentences.append(
+                _("In run {run}, {what} failed: {why}").format(
+                    run=run,
+                    what=_item_words(item, language),
+                    why=_value(difference.field, kind, language),
+                )
+            )
+        elif difference.field in ("status", "cache", "failed", "addresses", "error", "size"):
             sentences.append(
                 _("{what}: {field} {a} in run A, {b} in run B.").format(
                     what=_item_words(item, language),
                     field=_field_name(difference.field, language),
-                    a=_shown(difference.a, language),
-                    b=_shown(difference.b, language),
+                    a=_value(difference.field, difference.a, language),
+                    b=_value(difference.field, difference.b, language),
                 )
             )
     return sentences
@@ -926,7 +956,6 @@ _FIELDS = {
     "cache": N_("answered from"),
     "error": N_("error"),
     "reused": N_("connection reused"),
-    "flow": N_("connection"),
     "segments_on_connection": N_("segments on its connection"),
     "t": N_("at"),
     "fate": N_("what became of it"),
@@ -947,6 +976,15 @@ _VALUES = {
 def _field_name(name: str | None, language: str) -> str:
     _ = translation(language).gettext
     return _(_FIELDS[name]) if name in _FIELDS else name or ""
+
+
+def _value(field: str | None, value: Value, language: str) -> str:
+    """A compared field's value in words: a failure's kind as the narration tells it."""
+    if field in ("error", "failed") and isinstance(value, str):
+        known = failure(value)
+        if known is not None:
+            return translation(language).gettext(known.explanation)
+    return _shown(value, language)
 
 
 def _shown(value: Value, language: str) -> str:
@@ -1113,7 +1151,8 @@ def _difference_line(comparison: Comparison, difference: Difference, language: s
             for value in (difference.a, difference.b)
         )
     else:
-        shown_a, shown_b = _shown(difference.a, language), _shown(difference.b, language)
+        shown_a = _value(difference.field, difference.a, language)
+        shown_b = _value(difference.field, difference.b, language)
     return _("{t}  {what}: {field} {a} → {b}").format(
         t=t, what=what, field=_field_name(difference.field, language), a=shown_a, b=shown_b
     )
