@@ -119,3 +119,39 @@ def test_the_moment_must_be_inside_the_run():
         branching.branch(lab.demo_lab(), 1, "100000", "drop syn")
     with pytest.raises(lab.LabError, match="is not a host of the lab"):
         branching.branch(lab.demo_lab(), 1, "10", "silent nowhere")
+
+
+def test_a_lost_dns_answer_is_asked_again_and_told_with_the_wait():
+    result = branching.branch(lab.demo_lab(), 1, "2", "drop dns-response")
+    story = result.comparison.to_json("en")["story"]
+    first = result.comparison.first
+    assert first is not None and first.kind == "packet" and first.b == "lost"
+    asked = [s for s in story if "no answer had come, so at" in s]
+    assert len(asked) == 1
+    again = [
+        d for d in result.comparison.differences
+        if d.change == "only_b" and d.kind == "packet" and d.key[1] == "browser"
+    ]  # fmt: skip
+    assert len(again) == 1 and f"at {again[0].t:.3f} s the browser asked again" in asked[0]
+
+
+def test_a_silent_server_sends_nothing_the_browser_receives_after_the_moment():
+    result = branching.branch(lab.demo_lab(), 1, "100", "silent web")
+    web = lab.demo_lab().address_of("web").split("/")[0]
+    late = [
+        e for e in result.trace_b.events
+        if isinstance(e, PacketCaptured) and e.actor == "browser" and e.direction == IN
+        and e.t > result.at_t and e.data[12:16] == bytes(int(x) for x in web.split("."))
+    ]  # fmt: skip
+    assert late == []
+    assert result.comparison.to_json()["summary"][-1]["b"] == "timeout"  # the page failed
+
+
+def test_a_slow_server_sends_every_packet_that_much_later():
+    result = branching.branch(lab.demo_lab(), 1, "100", "slow web=200ms")
+    shifts = {
+        round(float(d.b) - float(d.a), 3)  # type: ignore[arg-type]
+        for d in result.comparison.differences
+        if d.kind == "packet" and d.field == "t" and d.key[1] == "peer"
+    }
+    assert min(shifts) == 0.2  # the first of its packets after the change: 200 ms late

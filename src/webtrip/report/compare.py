@@ -644,9 +644,12 @@ def _packet_words(item: Item, language: str) -> str:
     flags = what.split()[0]
     size = int(what.rsplit("len=", 1)[1]) if "len=" in what else 0
     if flow.startswith("udp"):
+        question = " ".join(flow.split()[2:]) or "?"
         if sender == "browser":
-            return _("the browser's DNS question to {peer}").format(peer=peer)
-        return _("the DNS answer from {peer}").format(peer=peer)
+            return _("the browser's DNS question {question} to {peer}").format(
+                question=question, peer=peer
+            )
+        return _("the DNS answer to {question} from {peer}").format(question=question, peer=peer)
     if flags == "SYN":
         return _("the browser's SYN to {peer}").format(peer=peer)
     if flags == "SYN,ACK":
@@ -671,7 +674,7 @@ def _item_words(item: Item, language: str) -> str:
     if item.kind == "packet":
         return _packet_words(item, language)
     if item.kind == "question":
-        return _("{actor}'s DNS question {name} {type} to {server}").format(
+        return _("the DNS question {name} {type} to {server} (asked by {actor})").format(
             actor=actor_name(item.key[0], language),
             name=item.key[1],
             type=item.key[2],
@@ -775,17 +778,33 @@ def _resends(comparison: Comparison, after: float, language: str) -> list[str]:
                 continue
             wait = milliseconds((item.t - first.t) * 1000, language)
             words = _packet_words(item, language)
+            # Did anything come back on that flow while the sender waited?
+            answered = any(
+                i.kind == "packet" and i.key[0] == item.key[0] and i.key[1] != item.key[1]
+                and i.fields["fate"] == "arrived" and first.t < i.t < item.t
+                for i in items
+            )  # fmt: skip
             if item.key[1] != "browser":  # seen arriving: why its sender sent it is not shown
                 text = _("In run {run}, {packet} arrived again at {t}.")
-            elif round(item.t, 9) in arrivals:
+            elif item.key[0].startswith("udp") and not answered:
+                text = _(
+                    "In run {run}, no answer had come, so at {t} the browser asked again: "
+                    "{packet}, {wait} after the first time."
+                )
+            elif round(item.t, 9) in arrivals or item.key[0].startswith("udp"):
                 text = _(
                     "In run {run}, {packet} was sent again at {t}, {wait} after the first time."
                 )
-            else:
+            elif not answered:
                 text = _(
-                    "In run {run}, nothing had come back, so at {t} {packet} was sent "
-                    "again when its retransmission timer ran out, {wait} after the first "
-                    "time."
+                    "In run {run}, nothing had come back on that connection, so at {t} "
+                    "{packet} was sent again when its retransmission timer ran out, {wait} "
+                    "after the first time."
+                )
+            else:  # nothing arrived at that instant: no ACK made it go (see facts.by_ack)
+                text = _(
+                    "In run {run}, at {t} {packet} was sent again when its retransmission "
+                    "timer ran out, {wait} after the first time."
                 )
             sentences.append(text.format(run=run, packet=words, t=_at(item.t, language), wait=wait))
             if len(sentences) >= 4:
@@ -958,7 +977,7 @@ _FIELDS = {
     "reused": N_("connection reused"),
     "segments_on_connection": N_("segments on its connection"),
     "t": N_("at"),
-    "fate": N_("what became of it"),
+    "fate": N_("outcome"),
     "built_t": N_("built at"),
     "title": N_("title"),
 }
