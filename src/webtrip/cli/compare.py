@@ -35,7 +35,8 @@ from webtrip.report.compare import show
     default=40,
     show_default=True,
     type=click.IntRange(0, 100000),
-    help="How many differences the text lists (--json has them all).",
+    help="How many differences in kind (only in one run, changed) the text lists; the "
+    "moments that only moved are summed up (--json has every difference).",
 )
 @LANGUAGE_OPTION
 def compare(trace_a: str, trace_b: str, as_json: bool, limit: int, lang: str | None) -> None:
