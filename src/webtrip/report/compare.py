@@ -74,6 +74,7 @@ __all__ = [
     "Item",
     "StepSummary",
     "compare",
+    "items_of",
     "show",
     "story",
 ]
@@ -110,10 +111,6 @@ class Item:
     key: tuple[str, ...]
     t: float
     fields: dict[str, Value] = field(default_factory=dict)
-
-    @property
-    def label(self) -> str:
-        return " ".join(part for part in self.key if part)
 
 
 @dataclass(frozen=True)
@@ -689,9 +686,10 @@ def _item_words(item: Item, language: str) -> str:
     return _("the page {url}").format(url=item.key[0])
 
 
-def _at(value: float, language: str) -> str:
-    """A moment of a run, to the millisecond: "1.132 s" ("1,132 s")."""
-    return number(value, language, 3) + " s"
+def _at(value: float, language: str, *, fine: bool = False) -> str:
+    """A moment of a run, to the millisecond: "1.132 s" ("1,132 s"); ``fine``: to the
+    microsecond, for two moments less than a millisecond apart."""
+    return number(value, language, 6 if fine else 3) + " s"
 
 
 def _first_sentence(comparison: Comparison, first: Difference, language: str) -> str:
@@ -742,8 +740,8 @@ def _first_sentence(comparison: Comparison, first: Difference, language: str) ->
         )
         return text.format(
             what=_item_words(a, language),
-            a=_at(first.a, language),
-            b=_at(first.b, language),
+            a=_at(first.a, language, fine=abs(shift) < 0.001),
+            b=_at(first.b, language, fine=abs(shift) < 0.001),
             shift=milliseconds(abs(shift) * 1000, language),
         )
     return _("The first difference: {what} has {field} {a} in run A and {b} in run B.").format(
@@ -860,7 +858,7 @@ def _setting_name(setting: str, language: str) -> str:
     _ = translation(language).gettext
     return {
         "latency": _("the browser's link had a one-way latency of"),
-        "bandwidth": _("the browser's link carried (bit/s)"),
+        "bandwidth": _("the browser's link carried"),
         "loss": _("the browser's link lost at random a share of"),
         "mtu": _("the browser's link had an MTU of"),
         "faults": _("the faults asked were"),
@@ -873,6 +871,9 @@ def _setting_value(setting: str, value: Value, language: str) -> str:
         return _("none") if setting == "faults" else _("no limit")
     if setting == "latency" and isinstance(value, float):
         return milliseconds(value * 1000, language)
+    if setting == "bandwidth" and isinstance(value, float):
+        mbits = value / 1e6
+        return number(mbits, language, 0 if mbits == int(mbits) else 1) + " Mbit/s"
     if setting == "loss" and isinstance(value, float):
         return number(value * 100, language, 1) + " %"
     if isinstance(value, float):
@@ -1105,15 +1106,23 @@ def show(console: Console, comparison: Comparison, language: str, limit: int = 4
         console.print(sentence, highlight=False, markup=False)
 
 
+def _shift(value: float, language: str) -> str:
+    """A shift in milliseconds: as :func:`milliseconds` writes it, to the microsecond
+    below a hundredth of a millisecond (so that a tiny shift is not "0.00 ms")."""
+    if value < 0.01:
+        return number(value, language, 3) + " ms"
+    return milliseconds(value, language)
+
+
 def _timing_lines(differences: list[Difference], language: str) -> list[str]:
     """The differences in time, summed up: how many moments of each kind moved by how
     much, and from when (one line per kind and shift; every one is in --json)."""
     _ = translation(language).gettext
-    groups: dict[tuple[str, int], list[Difference]] = defaultdict(list)
+    groups: dict[tuple[str, float], list[Difference]] = defaultdict(list)
     for d in differences:
         timed = d.change == "timing" and d.field is not None and not d.field.endswith("_ms")
         if timed and isinstance(d.a, float) and isinstance(d.b, float):
-            groups[(d.kind, round((d.b - d.a) * 1000))].append(d)
+            groups[(d.kind, round((d.b - d.a) * 1000, 3))].append(d)
     lines = []
     for (kind, shift), found in sorted(groups.items(), key=lambda g: min(d.t for d in g[1])):
         text = (
@@ -1126,7 +1135,7 @@ def _timing_lines(differences: list[Difference], language: str) -> list[str]:
                 t=_at(min(d.t for d in found), language),
                 count=number(len(found), language),
                 what=_(_KINDS[kind]),
-                shift=milliseconds(abs(shift), language),
+                shift=_shift(abs(shift), language),
             )
         )
     return lines
