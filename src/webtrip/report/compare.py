@@ -339,6 +339,7 @@ def _packet_items(trace: Trace, start: float) -> _Flows:
             elif event.actor == other and event.data[16:20] in mine:
                 rows.append((event, "lost"))
     ordinal: dict[tuple[str, int], int] = {}  # (peer, local port) → n-th flow to that peer
+    before: set[tuple[str, int]] = set()  # connections whose SYN is not in the trace
     per_peer: Counter[str] = Counter()
     isn: dict[tuple[str, bool], int] = {}
     by_port: dict[int, str] = {}
@@ -357,6 +358,9 @@ def _packet_items(trace: Trace, start: float) -> _Flows:
         tcp = packet.tcp
         if tcp is not None and local_port is not None:
             if (peer, local_port) not in ordinal:
+                if "SYN" not in tcp.flags or (peer, local_port) in before:
+                    before.add((peer, local_port))  # begun before this trace: not aligned
+                    continue
                 per_peer[peer] += 1
                 ordinal[(peer, local_port)] = per_peer[peer]
             flow = f"tcp {peer} #{ordinal[(peer, local_port)]}"
@@ -526,8 +530,9 @@ def _settings(a: Trace, b: Trace) -> list[tuple[str, Value, Value]]:
     link_a = next(iter(a.of_type(LinkConditionsSet)), None)
     link_b = next(iter(b.of_type(LinkConditionsSet)), None)
     for name in ("latency", "bandwidth", "loss", "mtu"):
-        value_a = getattr(link_a, name) if link_a is not None else None
-        value_b = getattr(link_b, name) if link_b is not None else None
+        if link_a is None or link_b is None:
+            break  # a trace without its link's record (a part of a run, a real run): unknown
+        value_a, value_b = getattr(link_a, name), getattr(link_b, name)
         if not _same(value_a, value_b):
             found.append((name, value_a, value_b))
     faults_a = sorted(f"{f.action} {f.text}" for f in a.of_type(FaultOutcome))
@@ -559,6 +564,8 @@ def compare(a: Trace, b: Trace, *, branch: dict[str, Value] | None = None) -> Co
             theirs = other.fields.get(name)
             if _same(value, theirs) or (name == "t" and fates_differ):
                 continue  # a lost packet's time is its sending, an arrived one's its arrival
+            if name == "size" and item.fields.get("cache") != other.fields.get("cache"):
+                continue  # a file from the cache has no body in the trace: not comparable
             change = "timing" if _is_time(name) else "changed"
             when = min(item.t, other.t)
             if change == "changed":
