@@ -39,9 +39,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "lab": BASE | {"labs", "net", "trace", "packets", "dns", "web", "browser", "netsim"},
     "ui": BASE | {"i18n", "net", "trace", "packets", "dns", "web", "browser", "report", "lab"},
     "lessons": BASE | {"i18n", "net", "trace", "packets", "report", "lab"},
+    "branching": BASE | {"i18n", "trace", "report", "lab"},
     "cli": BASE
     | {"i18n", "labs", "net", "trace", "packets", "dns", "web", "browser", "netsim"}
-    | {"report", "lab", "ui", "lessons"},
+    | {"report", "lab", "ui", "lessons", "branching"},
     "__main__": {"cli"},
 }
 """For each layer (a subpackage, or a top-level module), the layers it may import."""

@@ -12,6 +12,7 @@ Mistakes a user can make end in one clear sentence and a non-zero exit code
 - :mod:`report` — the files of a saved trace;
 - :mod:`ui` — the local web app that makes runs and shows them;
 - :mod:`lesson` — lessons: list, show, run a student's world, check, grade;
+- :mod:`compare` — two saved runs side by side;
 - :mod:`options`, :mod:`output` — the options several commands share, and
   how a run is shown at a terminal and saved;
 - :mod:`common` — consoles, the user-error type, serving until stopped.
@@ -24,6 +25,7 @@ import click
 from webtrip import __version__
 from webtrip.cli.browse import browse
 from webtrip.cli.common import Group
+from webtrip.cli.compare import compare
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
 from webtrip.cli.lesson import lesson_group
@@ -51,6 +53,8 @@ def cli() -> None:
       webtrip sim --latency 80ms --loss 5%          the lab in a simulated network, every packet
       webtrip report run.json --har run.har         HAR and mermaid files from a saved trace
       webtrip ui                                    make runs and watch them in your browser
+      webtrip compare a.json b.json                 two runs side by side, and why they differ
+      webtrip sim --what-if "at=40, drop synack"    a run and its branch from event 40
     """
 
 
@@ -62,6 +66,7 @@ cli.add_command(web_group)
 cli.add_command(report)
 cli.add_command(ui)
 cli.add_command(lesson_group)
+cli.add_command(compare)
 
 
 def main() -> None:

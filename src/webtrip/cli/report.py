@@ -67,6 +67,20 @@ def report(
             _("say which files to write: --har FILE, --mermaid FILE, --report FILE.html"),
             EXIT_USAGE,
         )
+    trace = load_trace(trace_file, choose_language(lang))
+    write_views(
+        trace,
+        har_file,
+        mermaid_file,
+        report_file,
+        choose_language(lang),
+        mermaid_style=mermaid_style,
+    )
+
+
+def load_trace(trace_file: str, language: str) -> Trace:
+    """The trace saved in ``trace_file``; UserError (one sentence, exit 2) if it cannot
+    be read or breaks the trace's rules."""
     try:
         text = read_input(trace_file).decode("utf-8")
     except InputFileError as exc:
@@ -76,23 +90,15 @@ def report(
         message = _("cannot read {file}: {reason}").format(file=trace_file, reason=reason)
         raise UserError(message, EXIT_USAGE) from None
     try:
-        trace = Trace.from_json(text)
+        return Trace.from_json(text)
     except TraceProblem as problem:
         message = _("{file} is not a webtrip trace: {problem}").format(
-            file=trace_file, problem=_problem_sentence(problem, choose_language(lang))
+            file=trace_file, problem=_problem_sentence(problem, language)
         )
         raise UserError(message, EXIT_USAGE) from None
     except ValueError as exc:
         message = _("{file} is not a webtrip trace: {reason}").format(file=trace_file, reason=exc)
         raise UserError(message, EXIT_USAGE) from None
-    write_views(
-        trace,
-        har_file,
-        mermaid_file,
-        report_file,
-        choose_language(lang),
-        mermaid_style=mermaid_style,
-    )
 
 
 def _unreadable_trace(trace_file: str, error: InputFileError) -> str:

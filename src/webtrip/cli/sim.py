@@ -10,13 +10,14 @@ pcap file are views of the run's trace, which holds every packet.
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import urllib.parse
 
 import click
 
-from webtrip import lab
+from webtrip import branching, lab
 from webtrip.browser.errors import BadUrl
 from webtrip.browser.urls import normalize_url
 from webtrip.cli.common import (
@@ -42,6 +43,7 @@ from webtrip.i18n import actor_name, choose_language, milliseconds, number, tran
 from webtrip.lab import sim as simulated
 from webtrip.lab.profiles import PROFILES, NetworkProfile
 from webtrip.outcomes import EXIT_USAGE
+from webtrip.report.compare import show as show_comparison
 from webtrip.report.narration import fault_note
 from webtrip.report.pcap import capture_files
 from webtrip.trace import FaultOutcome
@@ -254,6 +256,29 @@ class SimCommand(Command):
     help="Whose packets to list and capture: a host or router of the lab, e.g. resolver "
     "to see its walk from the root, router to see it forward (default: the browser's).",
 )
+@click.option(
+    "--what-if",
+    "what_if",
+    metavar='"at=MOMENT, CHANGE"',
+    help="Run the lab twice with the same seed, the second time changed from a moment on, "
+    "and compare the two runs. MOMENT: an event's number (at=40: right after events[40] "
+    "of the --json trace) or a time (at=1.2s). CHANGE: drop FILTER, delay FILTER=TIME "
+    "(the next such packet from then on), silent HOST, slow HOST=TIME (every packet it "
+    "sends, lost or late), latency=TIME, bandwidth=RATE, loss=SHARE (the browser's link). "
+    "--json then prints the comparison; --pcap, --har, --report are the changed run's.",
+)
+@click.option(
+    "--trace-a",
+    metavar="A.json",
+    type=click.Path(dir_okay=False, writable=True),
+    help="With --what-if: write the first run's trace (as --json would) to this file.",
+)
+@click.option(
+    "--trace-b",
+    metavar="B.json",
+    type=click.Path(dir_okay=False, writable=True),
+    help="With --what-if: write the changed run's trace to this file.",
+)
 @RELOAD_OPTION
 @LANGUAGE_OPTION
 @JSON_OPTION
@@ -277,6 +302,9 @@ def sim(
     pcap: str | None,
     no_packets: bool,
     at_host: str | None,
+    what_if: str | None,
+    trace_a: str | None,
+    trace_b: str | None,
     reload: bool,
     lang: str | None,
     as_json: bool,
@@ -316,6 +344,9 @@ def sim(
       webtrip sim --json > run.json    # the trace, every packet in it
       webtrip sim --har lab.har --mermaid lab.mmd --report lab.html
       webtrip sim --lab my-lab/lab.toml
+      webtrip sim --what-if "at=40, drop synack"       # and if that SYN-ACK were lost?
+      webtrip sim --what-if "at=0.1s, latency=80ms" --trace-a a.json --trace-b b.json
+      webtrip sim --what-if "at=100, silent web" --json > branch.json
     """
     if network_profile is not None and network_profile.strip().lower() == "list":
         click.echo(profiles_table(choose_language(lang)))
@@ -335,6 +366,12 @@ def sim(
     conditions = link_conditions(profile, latency, bandwidth, shares, mtu)
     faults = parse_faults(drops, delays)
     language = choose_language(lang)
+    if what_if is not None:
+        _what_if(chosen, seed, conditions, what_if, url, language, faults, reload,
+                 (trace_a, trace_b), as_json, (pcap, at_host or chosen.browser_host),
+                 (har_file, mermaid_file, report_file, mermaid_style))  # fmt: skip
+    if trace_a or trace_b:
+        raise UserError(_("--trace-a and --trace-b go with --what-if"), EXIT_USAGE)
     try:
         run = simulated.run(
             chosen,
@@ -369,6 +406,48 @@ def sim(
         console.print()
         show_packets(console, trace, node, title, language)
     sys.exit(load_exit_code(run.loads))
+
+
+def _what_if(
+    chosen: lab.Lab,
+    seed: int,
+    conditions: simulated.LinkConditions,
+    text: str,
+    url: str,
+    language: str,
+    faults: list[lab.FaultSpec],
+    reload: bool,
+    trace_files: tuple[str | None, str | None],
+    as_json: bool,
+    capture: tuple[str | None, str],
+    views: tuple[str | None, str | None, str | None, str],
+) -> None:
+    """``--what-if``: the run, its branch, their traces and the comparison; exits."""
+    try:
+        what_if = lab.parse_what_if(text)
+    except ValueError as exc:
+        raise UserError(f"--what-if {exc}", EXIT_USAGE) from None
+    try:
+        result = branching.branch_what_if(chosen, seed, what_if, conditions, url=url,
+                                          language=language, faults=tuple(faults),
+                                          loads=2 if reload else 1)  # fmt: skip
+    except lab.LabError as exc:
+        raise UserError(str(exc), EXIT_USAGE) from None
+    for name, trace in zip(trace_files, (result.trace_a, result.trace_b), strict=True):
+        if name:
+            write_whole(name, trace.to_json() + "\n")
+    pcap, node = capture
+    if pcap:
+        _write_captures(capture_files(result.trace_b, node, pcap), node, language)
+    har_file, mermaid_file, report_file, mermaid_style = views
+    write_views(result.trace_b, har_file, mermaid_file, report_file, language,
+                mermaid_style=mermaid_style)  # fmt: skip
+    if as_json:
+        write_stdout(json.dumps(result.comparison.to_json(language), ensure_ascii=False,
+                                indent=1) + "\n")  # fmt: skip
+    else:
+        show_comparison(out_console(), result.comparison, language)
+    sys.exit(load_exit_code(result.runs.b.loads))
 
 
 def _chosen_lab(lab_file: str | None) -> lab.Lab:

@@ -12,10 +12,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from webtrip.lab.spec import DNS_PORT, WEB_PORT, parse_quantity
+from webtrip.lab.spec import DNS_PORT, WEB_PORT, parse_quantity, parse_share
 from webtrip.packets.dissect import Match
 
-__all__ = ["FILTERS", "FROM_BROWSER", "TO_BROWSER", "FaultSpec", "parse_fault"]
+__all__ = [
+    "FILTERS",
+    "FROM_BROWSER",
+    "TO_BROWSER",
+    "WHAT_IF_CHANGES",
+    "FaultSpec",
+    "WhatIf",
+    "parse_fault",
+    "parse_what_if",
+]
 
 FROM_BROWSER = "from the browser"
 TO_BROWSER = "to the browser"
@@ -87,3 +96,93 @@ def parse_fault(action: str, text: str) -> FaultSpec:
             raise ValueError(f"'{text}' is not a packet filter (known: {known})")
         match, sender = Match(protocol=port.group(1), port=int(port.group(2))), None
     return FaultSpec(action, text, match, sender, nth, extra)
+
+
+WHAT_IF_CHANGES = ("drop", "delay", "silent", "slow", "latency", "bandwidth", "loss")
+"""The changes ``--what-if`` can make from a moment of a run (see :func:`parse_what_if`)."""
+
+
+@dataclass(frozen=True)
+class WhatIf:
+    """One change to a run from one moment on: a what-if branch.
+
+    The moment is ``at_event`` (right after the run's event of that index, counted from
+    0 as a trace's ``events[N]``) or ``at_time`` (virtual seconds). ``change`` is one
+    of :data:`WHAT_IF_CHANGES`: ``drop``/``delay`` the next packet a filter names
+    (``fault``, counted from that moment); make ``host`` ``silent`` (every packet it
+    sends is lost) or ``slow`` (every packet it sends leaves ``value`` s later); set the
+    browser's link's ``latency`` (s), ``bandwidth`` (bit/s) or ``loss`` (share) to
+    ``value``.
+    """
+
+    text: str
+    change: str
+    at_event: int | None = None
+    at_time: float | None = None
+    fault: FaultSpec | None = None
+    host: str | None = None
+    value: float = 0.0
+
+
+def parse_what_if(text: str) -> WhatIf:
+    """``"at=42, drop synack"``, ``"at=1.5s, latency=100ms"``...; ValueError says what is wrong.
+
+    ``at=N`` (a whole number) is an event's index, ``at=TIME`` (with a unit: ``1.5s``,
+    ``300ms``) a moment of virtual time. The changes: ``drop FILTER``, ``delay
+    FILTER=TIME``, ``silent HOST``, ``slow HOST=TIME``, ``latency=TIME``,
+    ``bandwidth=RATE``, ``loss=SHARE``. Emptying the resolver's cache is not one of them
+    yet: the run has no handle on the resolver it starts (ValueError says so).
+    """
+    moment, comma, change = text.partition(",")
+    moment, change = moment.strip().lower(), change.strip()
+    if not comma or not moment.startswith("at=") or not change:
+        raise ValueError(f"'{text}' is not a what-if: write at=EVENT or at=TIME, then a "
+                         "comma and the change, like \"at=40, drop synack\"")  # fmt: skip
+    when = moment[3:].strip()
+    at_event = at_time = None
+    if when.isdigit():
+        at_event = int(when)
+    else:
+        try:
+            at_time = parse_quantity("time", when)
+        except ValueError:
+            raise ValueError(f"'{when}' is neither an event's number nor a time like 1.5s or "
+                             "300ms") from None  # fmt: skip
+    verb, _space, rest = change.partition(" ")
+    verb = verb.lower()
+    name, equals, amount = change.partition("=")
+    name = name.strip().lower()
+    try:
+        if verb in ("drop", "delay"):
+            fault = parse_fault(verb, rest)
+            return WhatIf(text, verb, at_event, at_time, fault=fault, value=fault.extra)
+        if verb == "silent" and rest.strip():
+            return WhatIf(text, "silent", at_event, at_time, host=rest.strip())
+        if verb == "slow" and "=" in rest:
+            host, _equals, delay = rest.partition("=")
+            return WhatIf(text, "slow", at_event, at_time, host=host.strip(),
+                          value=parse_quantity("time", _unit(delay, "ms")))  # fmt: skip
+        if equals and name in ("latency", "bandwidth"):
+            kind, unit = ("time", "ms") if name == "latency" else ("rate", "mbit")
+            value = parse_quantity(kind, _unit(amount, unit))
+            if name == "bandwidth" and value <= 0:
+                raise ValueError("a link's speed must be above 0")
+            return WhatIf(text, name, at_event, at_time, value=value)
+        if equals and name == "loss":
+            return WhatIf(text, "loss", at_event, at_time, value=parse_share(amount.strip()))
+    except ValueError as exc:
+        raise ValueError(f"'{change}': {exc}") from None
+    if verb in ("flush-dns", "empty-dns-cache"):
+        raise ValueError("emptying the resolver's cache in the middle of a run is not possible "
+                         "yet: the run has no handle on the resolver it starts (compare a "
+                         "load with its --reload instead: a resolver that knows the answer "
+                         "against one that had to ask)")  # fmt: skip
+    raise ValueError(f"'{change}' is not a change a what-if can make (known: drop FILTER, "
+                     "delay FILTER=TIME, silent HOST, slow HOST=TIME, latency=TIME, "
+                     "bandwidth=RATE, loss=SHARE)")  # fmt: skip
+
+
+def _unit(amount: str, unit: str) -> str:
+    """``amount`` with ``unit`` added when it has none (``100`` → ``100ms``)."""
+    amount = amount.strip()
+    return amount if re.search(r"[a-z]", amount, re.IGNORECASE) else amount + unit

@@ -21,7 +21,7 @@ from ipaddress import IPv4Interface
 from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import BrowserOptions, PageLoad
 from webtrip.lab.actors import Placement, run_lab
-from webtrip.lab.faults import FROM_BROWSER, TO_BROWSER, FaultSpec
+from webtrip.lab.faults import FROM_BROWSER, TO_BROWSER, FaultSpec, WhatIf
 from webtrip.lab.spec import Lab, LabError, LinkSpec
 from webtrip.net import Network
 from webtrip.netsim.host import Host
@@ -29,9 +29,19 @@ from webtrip.netsim.link import Link
 from webtrip.netsim.node import Interface, Node
 from webtrip.netsim.tcp_state import State
 from webtrip.netsim.world import SimWorld
+from webtrip.packets.dissect import Match
 from webtrip.trace import FaultOutcome, LinkConditionsSet, NetworkDescribed
 
-__all__ = ["CLOSING_LIMIT", "LinkConditions", "SimLab", "build", "describe_network", "run"]
+__all__ = [
+    "CLOSING_LIMIT",
+    "Branched",
+    "LinkConditions",
+    "SimLab",
+    "branch_runs",
+    "build",
+    "describe_network",
+    "run",
+]
 
 CLOSING_LIMIT = 10.0  # virtual seconds the closing handshakes may take after the last load
 FILES_AGE = 30 * 86400.0
@@ -68,6 +78,8 @@ class SimLab:
     browser_link: Link
     load: PageLoad  # the first load
     loads: list[PageLoad] = field(default_factory=list)  # every load, in order
+    branched_at: tuple[int, float] | None = None
+    """With a what-if: how many events the trace held when the change was made, and when."""
 
     @property
     def browser(self) -> Host:
@@ -211,6 +223,7 @@ def run(
     loads: int = 1,
     page_timeout: float = 300.0,
     silence_timeout: float = 300.0,
+    what_if: WhatIf | None = None,
 ) -> SimLab:
     """Build ``lab``, start its servers, load ``url`` (the lab's), stop; all in virtual time.
 
@@ -222,6 +235,12 @@ def run(
     and the resolver's cache —: :attr:`SimLab.loads` has them all. The browser gives
     up on a load after ``page_timeout`` virtual seconds, and on a response after
     ``silence_timeout`` seconds without a byte of it (Firefox's 300 s).
+
+    ``what_if`` makes one change from one moment on (:class:`~webtrip.lab.faults.WhatIf`):
+    right after the event of that index is recorded, or at that virtual time. Nothing
+    before that moment changes — the change is made on the loop, between two steps of
+    the run, and draws nothing from the world's random numbers before it — so the trace
+    up to it is the same as without it, byte for byte (:func:`branch_runs`).
     """
     world = SimWorld(seed=seed)
     nodes, browser_link = build(world, lab, conditions)
@@ -239,6 +258,10 @@ def run(
         else:
             browser_link.delay(fault.match, fault.extra, fault.nth, sender=sender)
     hosts = [node for node in nodes.values() if isinstance(node, Host)]
+    branched: list[tuple[int, float]] = []
+    what_if_faults: list[FaultSpec] = []
+    if what_if is not None:
+        _arm(world, lab, nodes, browser_link, what_if, branched, what_if_faults)
 
     def network(name: str) -> Network:
         node = nodes[name]
@@ -269,11 +292,126 @@ def run(
             settle=lambda: _closing_handshakes(hosts, world.links),
         )
     )
-    for spec, acted in zip(faults, browser_link.faults, strict=True):
+    everyone = [*faults, *what_if_faults]
+    for spec, acted in zip(everyone, browser_link.faults[: len(everyone)], strict=True):
         trace.record(FaultOutcome(trace.now(), "network", spec.action, spec.text, spec.nth,
                                   spec.extra, acted.seen, acted.fired))  # fmt: skip
     world.close()
-    return SimLab(lab, world, nodes, browser_link, done[0], done)
+    return SimLab(lab, world, nodes, browser_link, done[0], done,
+                  branched[0] if branched else None)  # fmt: skip
+
+
+def _arm(
+    world: SimWorld,
+    lab: Lab,
+    nodes: dict[str, Node],
+    browser_link: Link,
+    what_if: WhatIf,
+    branched: list[tuple[int, float]],
+    what_if_faults: list[FaultSpec],
+) -> None:
+    """Make ``what_if``'s change at its moment; ``branched`` gets (events so far, time).
+
+    At an event's index the change waits for that event to be recorded, then for the
+    loop's next step (``call_soon``): the event's own work (a packet being sent) is
+    finished as in the run without the change. At a time it is a timer of the loop.
+    A host named by the change must be one of the lab's (LabError otherwise).
+    """
+    if what_if.host is not None and what_if.host not in lab.hosts:
+        raise LabError(f"--what-if: {what_if.host} is not a host of the lab "
+                       f"(it has: {', '.join(lab.hosts)})")  # fmt: skip
+    loop = world.loop
+    trace = world.trace
+
+    def apply() -> None:
+        branched.append((len(trace.events), loop.time()))
+        browser_end = next(e for e in browser_link.ends if e.node_name == lab.browser_host)
+        senders = {FROM_BROWSER: browser_end, TO_BROWSER: browser_link.peer_of(browser_end)}
+        fault = what_if.fault
+        if fault is not None:
+            sender = senders.get(fault.sender or "")
+            if fault.action == "drop":
+                browser_link.drop(fault.match, fault.nth, sender=sender)
+            else:
+                browser_link.delay(fault.match, fault.extra, fault.nth, sender=sender)
+            what_if_faults.append(fault)
+        elif what_if.change in ("silent", "slow"):
+            host = nodes[str(what_if.host)]
+            for link in world.links:
+                end = next((e for e in link.ends if e.node_name == host.name), None)
+                if end is None:
+                    continue
+                if what_if.change == "silent":
+                    link.drop_every(Match(), sender=end)
+                else:
+                    link.delay_every(Match(), what_if.value, sender=end)
+        elif what_if.change == "latency":
+            browser_link.latency = what_if.value
+        elif what_if.change == "bandwidth":
+            browser_link.bandwidth = what_if.value
+        elif what_if.change == "loss":
+            browser_link.loss = what_if.value
+
+    if what_if.at_time is not None:
+        loop.call_at(what_if.at_time, apply)
+        return
+    wanted = what_if.at_event
+    assert wanted is not None
+
+    armed = [True]
+
+    def watch(_event: object) -> None:
+        if armed[0] and len(trace.events) == wanted + 1:
+            armed[0] = False  # once only (a listener stays subscribed: removing it from
+            loop.call_soon(apply)  # the list being walked would skip the next one)
+
+    trace.subscribe(watch)
+
+
+@dataclass
+class Branched:
+    """A run and its what-if branch: run A as asked, run B the same with ``what_if``.
+
+    ``shared_events``: how many events the two traces share, byte for byte, before the
+    change; ``at_t``: when the change was made (virtual seconds).
+    """
+
+    a: SimLab
+    b: SimLab
+    what_if: WhatIf
+    shared_events: int
+    at_t: float
+
+
+def branch_runs(
+    lab: Lab,
+    seed: int,
+    what_if: WhatIf,
+    conditions: LinkConditions = LinkConditions(),
+    *,
+    url: str | None = None,
+    language: str = "en",
+    faults: Sequence[FaultSpec] = (),
+    dns_silent: bool = False,
+    loads: int = 1,
+) -> Branched:
+    """Run ``lab`` twice with the same seed, the second time with ``what_if`` made at its
+    moment; LabError if the moment is past the end of the first run."""
+    first = run(lab, seed, conditions, url=url, language=language, faults=faults,
+                dns_silent=dns_silent, loads=loads)  # fmt: skip
+    events = first.world.trace.events
+    if what_if.at_event is not None and what_if.at_event >= len(events):
+        raise LabError(f"--what-if: at={what_if.at_event}, but the run has events 0 to "
+                       f"{len(events) - 1}")  # fmt: skip
+    if what_if.at_time is not None and events and what_if.at_time > events[-1].t:
+        raise LabError(f"--what-if: at={what_if.at_time:g}s, but the run ends at "
+                       f"{events[-1].t:.3f} s")  # fmt: skip
+    second = run(lab, seed, conditions, url=url, language=language, faults=faults,
+                 dns_silent=dns_silent, loads=loads, what_if=what_if)  # fmt: skip
+    if second.branched_at is None:
+        raise LabError("--what-if: the run ended before the moment of the change")
+    shared, at_t = second.branched_at
+    return Branched(first, second, what_if, shared, at_t)
 
 
 async def _closing_handshakes(

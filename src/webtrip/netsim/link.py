@@ -54,7 +54,8 @@ class LinkEnd(Protocol):
 
 @dataclass(slots=True)
 class Fault:
-    """A targeted fault: act on the ``nth`` packet matching ``match``, once.
+    """A targeted fault: act on the ``nth`` packet matching ``match``, once — or, with
+    ``nth`` 0, on every packet matching it (a server gone silent, or slow).
 
     ``action`` is "drop" or "delay" (by ``extra`` seconds). ``sender`` limits
     it to the packets one end sends (None: either direction). ``seen``
@@ -71,7 +72,7 @@ class Fault:
 
     def applies(self, sender: LinkEnd, data: bytes) -> bool:
         """Count this packet if it matches; True if it is the one to act on."""
-        if self.fired or (self.sender is not None and self.sender is not sender):
+        if (self.fired and self.nth) or (self.sender is not None and self.sender is not sender):
             return False
         try:
             packet = dissect(data)
@@ -80,6 +81,9 @@ class Fault:
         if not self.match(packet):
             return False
         self.seen += 1
+        if self.nth == 0:
+            self.fired = True  # and stays armed: every matching packet
+            return True
         if self.seen == self.nth:
             self.fired = True
             return True
@@ -190,6 +194,20 @@ class Link:
             raise ValueError(f"a delay cannot be negative ({extra})")
         return self._add_fault(Fault(match, nth, "delay", extra=extra, sender=sender))
 
+    def drop_every(self, match: PacketFilter, *, sender: LinkEnd | None = None) -> Fault:
+        """Drop every packet matching ``match`` from now on."""
+        self.faults.append(fault := Fault(match, 0, "drop", sender=sender))
+        return fault
+
+    def delay_every(
+        self, match: PacketFilter, extra: float, *, sender: LinkEnd | None = None
+    ) -> Fault:
+        """Deliver every packet matching ``match`` ``extra`` seconds late, from now on."""
+        if extra < 0:
+            raise ValueError(f"a delay cannot be negative ({extra})")
+        self.faults.append(fault := Fault(match, 0, "delay", extra=extra, sender=sender))
+        return fault
+
     def _add_fault(self, fault: Fault) -> Fault:
         if fault.nth < 1:
             raise ValueError(f"packets are counted from 1, not {fault.nth}")
@@ -234,7 +252,9 @@ class Link:
             for fault in self.faults:
                 if fault.applies(sender, data):
                     if fault.action == "drop":
-                        reason = f"targeted fault: packet #{fault.nth} matching the filter"
+                        reason = (f"targeted fault: packet #{fault.nth} matching the filter"
+                                  if fault.nth else "targeted fault: every packet matching the "
+                                  "filter")  # fmt: skip
                         self._log.record(DROP, sender.node_name, sender.name, data, reason)
                         return
                     extra += fault.extra

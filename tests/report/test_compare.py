@@ -1,0 +1,165 @@
+"""The trace difference engine on constructed pairs: each difference, and only it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from webtrip import lab
+from webtrip.lab import sim
+from webtrip.report.compare import compare, story
+from webtrip.report.reload import load_parts
+from webtrip.trace import HttpResponseCompleted, HttpResponseStarted, Trace
+
+
+def run(seed: int = 1, **options: object) -> Trace:
+    conditions = options.pop("conditions", sim.LinkConditions())
+    assert isinstance(conditions, sim.LinkConditions)
+    faults = [lab.parse_fault(*fault) for fault in options.pop("faults", ())]  # type: ignore[attr-defined]
+    return sim.run(lab.demo_lab(), seed, conditions, faults=faults, **options).world.trace  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def plain() -> Trace:
+    return run()
+
+
+def test_a_run_compared_with_itself_has_no_difference(plain):
+    comparison = compare(plain, run())
+    assert comparison.identical
+    assert comparison.differences == [] and comparison.settings == []
+    assert comparison.first is None
+    assert all(row.same for row in comparison.summary)
+    assert story(comparison) == [
+        "The two runs are the same: every DNS question, connection, request and packet "
+        "matches, at the same times."
+    ]
+
+
+def test_a_lost_syn_ack_has_exactly_its_consequences(plain):
+    lost = run(faults=[("drop", "synack")])
+    comparison = compare(plain, lost)
+    first = comparison.first
+    assert first is not None
+    assert (first.kind, first.field, first.a, first.b) == ("packet", "fate", "arrived", "lost")
+    assert first.key[2].startswith("SYN,ACK")
+    # Only run B has something: the browser's SYN and the server's SYN-ACK, each a 2nd time.
+    assert not [d for d in comparison.differences if d.change == "only_a"]
+    only_b = [d.key for d in comparison.differences if d.change == "only_b"]
+    assert [(key[1], key[2].split()[0], key[3]) for key in only_b] == [
+        ("browser", "SYN", "#2"),
+        ("peer", "SYN,ACK", "#2"),
+    ]
+    # Nothing else changes but times, the SYN count and the lost packet's fate.
+    changed = {(d.kind, d.field) for d in comparison.differences if d.change == "changed"}
+    assert changed == {("packet", "fate"), ("connection", "syns")}
+    # The page, every file, every packet after it: 1 s later (the SYN's 1 s timer).
+    shifts = {
+        round(float(d.b) - float(d.a), 6)  # type: ignore[arg-type]
+        for d in comparison.differences
+        if d.change == "timing" and d.field in ("built_t", "done_t")
+    }
+    assert shifts == {1.0}
+    summary = {(row.step, row.measure): (row.a, row.b) for row in comparison.summary}
+    assert summary[("connection", "syns")] == (5, 6)
+    assert summary[("request", "lost")] == (0, 1)
+    assert summary[("page", "status")] == (200, 200)
+
+
+def test_the_story_of_a_lost_syn_ack_uses_the_runs_own_values(plain):
+    comparison = compare(plain, run(faults=[("drop", "synack")]))
+    built_a = next(r.a for r in comparison.summary if r.measure == "built_t")
+    built_b = next(r.b for r in comparison.summary if r.measure == "built_t")
+    text = " ".join(story(comparison))
+    assert "the SYN-ACK from 10.0.0.3:80 was lost on the browser's link" in text
+    assert "its retransmission timer ran out, 1,000 ms after the first time" in text
+    assert (
+        f"The page was built at {built_b:.3f} s instead of {built_a:.3f} s: 1,000 ms later" in text
+    )
+    spanish = " ".join(story(comparison, "es"))
+    assert "se ha perdido el SYN-ACK de 10.0.0.3:80 en el enlace del navegador" in spanish
+    assert "al vencer su temporizador de retransmisión, 1000 ms después" in spanish
+    assert "La página se ha construido a los" in spanish and "1000 ms más tarde" in spanish
+
+
+def test_a_server_answer_that_only_arrived_again_is_not_given_a_cause(plain):
+    """The browser sees the server's second SYN-ACK arrive; why the server sent it is not
+    in the browser's packets, so the story does not say."""
+    text = " ".join(story(compare(plain, run(faults=[("drop", "synack")]))))
+    assert "In run B, the SYN-ACK from 10.0.0.3:80 arrived again at" in text
+    assert "SYN-ACK from 10.0.0.3:80 was sent again" not in text
+
+
+def test_a_changed_latency_changes_timing_only(plain):
+    slower = run(conditions=sim.LinkConditions(latency=0.040))
+    comparison = compare(plain, slower)
+    assert comparison.settings == [("latency", 0.02, 0.04)]
+    assert comparison.differences
+    assert {d.change for d in comparison.differences} == {"timing"}
+    assert "the browser's link had a one-way latency of 20 ms in run A, 40 ms in run B" in (
+        " ".join(story(comparison))
+    )
+
+
+def _with_status(trace: Trace, url_end: str, status: int) -> Trace:
+    """``trace`` with the browser's response to the request for ``url_end`` given ``status``."""
+    request = next(e.request for e in trace.events
+                   if type(e).__name__ == "HttpRequestQueued" and e.url.endswith(url_end))  # type: ignore[attr-defined]  # fmt: skip
+    events = [
+        dataclasses.replace(e, status=status)
+        if isinstance(e, HttpResponseStarted | HttpResponseCompleted) and e.request == request
+        else e
+        for e in trace.events
+    ]
+    changed = Trace(wall_start=trace.wall_start)
+    changed.events.extend(events)
+    return changed
+
+
+def test_a_404_against_a_200_is_a_status_difference(plain):
+    missing = _with_status(plain, "/style.css", 404)
+    comparison = compare(plain, missing)
+    assert [(d.kind, d.field, d.a, d.b) for d in comparison.differences] == [
+        ("request", "status", 200, 404)
+    ]
+    assert (
+        "the request for http://www.webtrip.test/style.css: status 200 in run A, 404 in run B."
+        in (" ".join(story(comparison)))
+    )
+
+
+def test_a_cache_hit_against_a_network_fetch_says_where_each_file_came_from():
+    first, again = load_parts(run(loads=2))
+    comparison = compare(first, again)
+    cache = {d.key[1]: (d.a, d.b) for d in comparison.differences if d.field == "cache"}
+    assert cache, "the reload answered nothing from the HTTP cache"
+    assert all(a == "network" and b in ("fresh", "revalidated") for a, b in cache.values())
+    # The second part has no record of the link: nothing is claimed about it. A file
+    # from the cache has no body in the trace: its size is not compared.
+    assert comparison.settings == []
+    assert not [d for d in comparison.differences if d.field == "size" and d.key[1] in cache]
+    # The first load's connections, closing during the reload, are not taken for new ones:
+    # every connection the reload's packets are aligned on began in it (its SYN is there).
+    flows = {i.key[0] for i in comparison.b if i.kind == "packet" and i.key[0].startswith("tcp")}
+    syns = {i.key[0] for i in comparison.b if i.kind == "packet" and i.key[2].startswith("SYN ")}
+    assert flows and flows == syns
+
+
+def test_the_json_is_the_documented_shape(plain):
+    document = compare(plain, run(faults=[("drop", "synack")])).to_json("es")
+    assert set(document) == {
+        "webtrip_comparison", "identical", "branch", "settings", "summary",
+        "first_divergence", "differences", "story",
+    }  # fmt: skip
+    assert document["identical"] is False
+    assert document["first_divergence"]["change"] == "changed"
+    assert document["first_divergence"]["field"] == "fate"
+    assert [s["step"] for s in document["summary"]][::3] == [
+        "dns",
+        "connection",
+        "request",
+        "request",
+        "page",
+    ]
+    assert document["story"][0].startswith("Las ejecuciones se han preparado")
