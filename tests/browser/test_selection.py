@@ -132,7 +132,8 @@ def test_the_cascade_picks_one_winner_per_property():
 
 def test_fonts_are_fetched_when_text_uses_them():
     css = (
-        '@font-face { font-family: F; src: url(f.eot) format("embedded-opentype"), url(f.woff2) format("woff2") }'
+        '@font-face { font-family: F; src: url(f.eot) format("embedded-opentype"),'
+        ' url(f.woff2) format("woff2") }'
         "@font-face { font-family: F; font-weight: 700; src: url(f-bold.woff2) }"
         "@font-face { font-family: Unused; src: url(u.woff2) }"
         "@font-face { font-family: F2; src: url(cyr.woff2); unicode-range: U+0400-04FF }"

@@ -20,6 +20,7 @@ from ipaddress import IPv4Interface
 
 from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import BrowserOptions, PageLoad
+from webtrip.browser.media import DEFAULT_SCREEN, Screen
 from webtrip.lab.actors import Placement, run_lab
 from webtrip.lab.faults import FROM_BROWSER, TO_BROWSER, FaultSpec
 from webtrip.lab.spec import Lab, LabError, LinkSpec
@@ -210,6 +211,7 @@ def run(
     loads: int = 1,
     page_timeout: float = 300.0,
     silence_timeout: float = 300.0,
+    screen: Screen = DEFAULT_SCREEN,
 ) -> SimLab:
     """Build ``lab``, start its servers, load ``url`` (the lab's), stop; all in virtual time.
 
@@ -260,6 +262,7 @@ def run(
                 total_timeout=page_timeout,
                 language=language,
                 limits=Limits(read_timeout=silence_timeout),
+                screen=screen,
             ),
             url=url,
             loads=loads,

@@ -11,6 +11,8 @@ server said had not changed — a few bytes of headers instead of the file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.text import Text
 
@@ -36,12 +38,14 @@ def waterfall(
     table = Table(title=title or None, box=None, pad_edge=False, show_edge=False)
     for column, justify in (("#", "right"), (_("file"), "left"), (_("status"), "right"),
                             (_("size"), "right"), (_("conn"), "left"), (_("timeline"), "left"),
-                            (_("time"), "right")):  # fmt: skip
+                            (_("time"), "right"), (_("why"), "left")):  # fmt: skip
         table.add_column(
             column,
             justify=justify,  # type: ignore[arg-type]
             no_wrap=True,
-            min_width=18 if justify == "left" and column != _("conn") else None,
+            min_width=18 if justify == "left" and column not in (_("conn"), _("why")) else None,
+            max_width=44 if column == _("why") else None,
+            overflow="ellipsis",
         )
     if not timings:
         return table
@@ -73,8 +77,18 @@ def waterfall(
             connection,
             bar,
             milliseconds(timing.total, language),
+            Text(_why(timing, _), style="dim"),
         )
     return table
+
+
+def _why(timing: RequestTiming, gettext: Callable[[str], str]) -> str:
+    """What asked for the file and why: "style.css: background-image of div.hero"."""
+    reason = timing.reason(gettext)
+    if timing.initiator and timing.kind != "document":
+        asker = _short(timing.initiator, 20)
+        return f"{asker}: {reason}" if reason else asker
+    return reason
 
 
 def legend(language: str = "en", *, cache: bool = False) -> Text:
