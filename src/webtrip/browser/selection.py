@@ -171,7 +171,7 @@ def choose(
     if chosen.url == src and chosen is candidates[-1] and len(candidates) > 1:
         return Choice(chosen.url, N_("src, the 1x candidate, on a {dpr}x screen"), (("dpr", dpr),))
     if len(candidates) == 1 and chosen.url == src:
-        return Choice(chosen.url, N_("src"))
+        return Choice(chosen.url, N_("the image's src"))
     chosen_density = _short(chosen.density if chosen.density is not None else 1.0)
     return Choice(
         chosen.url,

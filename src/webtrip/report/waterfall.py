@@ -38,13 +38,13 @@ def waterfall(
     table = Table(title=title or None, box=None, pad_edge=False, show_edge=False)
     for column, justify in (("#", "right"), (_("file"), "left"), (_("status"), "right"),
                             (_("size"), "right"), (_("conn"), "left"), (_("timeline"), "left"),
-                            (_("time"), "right"), (_("why"), "left")):  # fmt: skip
+                            (_("time"), "right")):  # fmt: skip
         table.add_column(
             column,
             justify=justify,  # type: ignore[arg-type]
             no_wrap=True,
-            min_width=18 if justify == "left" and column not in (_("conn"), _("why")) else None,
-            max_width=44 if column == _("why") else None,
+            min_width=18 if justify == "left" and column != _("conn") else None,
+            max_width=26 if column == _("file") else None,
             overflow="ellipsis",
         )
     if not timings:
@@ -69,15 +69,18 @@ def waterfall(
         connection = "-" if timing.connection is None else str(timing.connection)
         if timing.reused:
             connection += " ↺"
+        file = Text(_short(timing.url))
+        why = _why(timing, _)
+        if why:
+            file.append("\n↳ " + why, style="dim")
         table.add_row(
             str(timing.request),
-            _short(timing.url),
+            file,
             status,
             _("(cache)") if timing.cache == "fresh" else _size(timing.wire_size, language),
             connection,
             bar,
             milliseconds(timing.total, language),
-            Text(_why(timing, _), style="dim"),
         )
     return table
 
@@ -85,9 +88,8 @@ def waterfall(
 def _why(timing: RequestTiming, gettext: Callable[[str], str]) -> str:
     """What asked for the file and why: "style.css: background-image of div.hero"."""
     reason = timing.reason(gettext)
-    if timing.initiator and timing.kind != "document":
-        asker = _short(timing.initiator, 20)
-        return f"{asker}: {reason}" if reason else asker
+    if timing.kind in ("css-url", "font", "import") and timing.initiator:
+        return f"{_short(timing.initiator, 20)}: {reason}"
     return reason
 
 
