@@ -7,8 +7,10 @@ tells which URLs it asked for; webtrip's browser loads it from the same server.
 The two sets of paths must be equal; a failure lists, per page, what webtrip
 missed and what it fetched that Chromium did not.
 
-Chromium asks for ``/favicon.ico`` on its own (no page names it): it is left out
-of the comparison (webtrip models a page's files, not the browser's tab icon).
+Chromium asks for ``/favicon.ico`` on its own when a page names no icon: it is left
+out of the comparison (webtrip models a page's files, not the browser's tab icon; a
+page's ``<link rel=icon>`` is fetched by both). Every page keeps its files in its own
+folder, so only paths under it count.
 Images with ``loading=lazy`` are fetched by both when they are near the viewport;
 the corpus keeps its lazy images near the top (webtrip does no layout: see
 docs/browser-fidelity.md).
@@ -83,7 +85,9 @@ def chromium_fetches(server: RunningWebServer, page: str, workdir: Path) -> set[
         if again == count:
             break
         count = again
-    return {path for path in found if path != "/favicon.ico"}
+    # Each page's files are in its folder: a late log line of the page before is not this
+    # page's (and /favicon.ico, asked for by Chromium on its own, is left out).
+    return {path for path in found if path.startswith(f"/{page}/")}
 
 
 def webtrip_fetches(server: RunningWebServer, page: str) -> set[str]:
