@@ -77,9 +77,12 @@ class Limits:
 PIECE = 256 * 1024
 """The most a decoder produces at once: a gzip bomb is undone a piece at a time."""
 
-KEPT_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/css", ""})
-"""Content types whose bytes the browser keeps, because it parses them (HTML, CSS; a
-document with no type is read as HTML)."""
+KEPT_TYPES = frozenset({
+    "text/html", "application/xhtml+xml", "text/css", "", "text/javascript",
+    "application/javascript",
+})  # fmt: skip
+"""Content types whose bytes the browser keeps, because it reads them (HTML, CSS, and
+JavaScript for a module's imports; a document with no type is read as HTML)."""
 
 
 class PageTooLarge(ProtocolFailure):

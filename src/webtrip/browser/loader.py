@@ -24,11 +24,12 @@ import errno
 import itertools
 import ssl
 import urllib.parse
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 
 from webtrip import __version__
 from webtrip.browser.cache import CacheDecision, HttpCache, StoredResponse
-from webtrip.browser.css import stylesheet_urls
+from webtrip.browser.css import StyleSheet, parse_sheet
 from webtrip.browser.errors import (
     ConnectionFailed,
     ConnectionRefused,
@@ -48,9 +49,11 @@ from webtrip.browser.http1 import (
     PageTooLarge,
     Response,
 )
-from webtrip.browser.page import Document, SubResource, parse_html
+from webtrip.browser.media import DEFAULT_SCREEN, Screen, matches
+from webtrip.browser.page import Document, SubResource, module_imports, parse_html
 from webtrip.browser.pool import ConnectionPool
 from webtrip.browser.stub_resolver import ResolvedName, StubResolver
+from webtrip.browser.style import apply as apply_style
 from webtrip.browser.urls import Origin, split_url
 from webtrip.net import Network, format_address
 from webtrip.outcomes import N_
@@ -77,6 +80,10 @@ MAX_REDIRECTS = 10
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.2
 SAFE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})  # RFC 9110 §9.2.1
 MAX_RESOURCES = 200
+MAX_FRAME_DEPTH = 3
+"""Frames inside frames are loaded three deep, no deeper (a page framing itself ends)."""
+MAX_IMPORT_DEPTH = 8
+MAX_MODULE_DEPTH = 16
 MAX_ADDRESSES = 4
 """Of a name's addresses, the browser tries at most the first four: an answer with
 thousands of records must not become thousands of connection attempts (Chromium
@@ -88,6 +95,7 @@ _ACCEPT = {
     "import": "text/css,*/*;q=0.1",
     "image": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
     "icon": "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8",
+    "frame": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
 }
 
 
@@ -105,6 +113,9 @@ class BrowserOptions:
     limits: Limits = field(default_factory=Limits)
     language: str = "en"
     fetch_subresources: bool = True
+    screen: Screen = DEFAULT_SCREEN
+    """The viewport and device pixel ratio the page is laid out for (what srcset,
+    sizes, picture and @media choose by)."""
 
 
 @dataclass
@@ -120,6 +131,9 @@ class Fetched:
     cache: str | None = None
     """"fresh": the response came from the HTTP cache, no request sent; "revalidated": the
     server answered 304 Not Modified and ``response`` is the stored one; None: the network's."""
+    why: str = ""
+    """Why the browser asked for it: an English template (translated where shown)."""
+    why_values: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass
@@ -196,7 +210,7 @@ class Browser:
                 assert response is not None
                 if response.content_type in ("text/html", "application/xhtml+xml", ""):
                     text = _decode(response)
-                    document = parse_html(text, final_url)
+                    document = parse_html(text, final_url, self.options.screen)
                     if self.options.fetch_subresources:
                         await self._load_subresources(document, final_url, fetched)
                 if response.status >= 400:
@@ -386,12 +400,22 @@ class Browser:
 
     # --- steps 2 and 3: a request on a connection, and its answer --------------------------
 
-    async def _fetch(self, url: str, kind: str, initiator: str | None) -> Fetched:
+    async def _fetch(
+        self,
+        url: str,
+        kind: str,
+        initiator: str | None,
+        why: str = "",
+        why_values: tuple[tuple[str, object], ...] = (),
+    ) -> Fetched:
         trace = self.trace
         request = next(self._request_ids)
-        item = Fetched(request, url, kind, initiator)
+        item = Fetched(request, url, kind, initiator, why=why, why_values=why_values)
+        values = tuple((key, str(value)) for key, value in why_values if value is not None)
         trace.record(
-            HttpRequestQueued(trace.now(), self.actor, request, "GET", url, initiator, kind)
+            HttpRequestQueued(
+                trace.now(), self.actor, request, "GET", url, initiator, kind, why, values
+            )
         )
         method = "GET"
         try:
@@ -595,31 +619,119 @@ class Browser:
     async def _load_subresources(
         self, document: Document, base: str, fetched: list[Fetched]
     ) -> None:
-        seen: set[str] = {f.url for f in fetched}
-        tasks: set[asyncio.Task[None]] = set()
+        """Every file the page needs: first what its HTML names, then — once its stylesheets
+        are in — what its applied CSS needs, and what its frames and modules need."""
+        screen = self.options.screen
+        started: dict[str, asyncio.Task[Fetched | None]] = {f.url: _done(f) for f in fetched}
+        tasks: set[asyncio.Task[object]] = set()
 
-        def start(resource: SubResource, initiator: str) -> None:
-            if resource.url in seen or len(seen) >= MAX_RESOURCES:
-                return
-            seen.add(resource.url)
-            tasks.add(asyncio.ensure_future(fetch_one(resource, initiator)))
+        def start(resource: SubResource, initiator: str) -> asyncio.Task[Fetched | None]:
+            task = started.get(resource.url)
+            if task is None:
+                if len(started) >= MAX_RESOURCES:
+                    return _done(None)
+                task = asyncio.ensure_future(fetch_one(resource, initiator))
+                started[resource.url] = task
+                tasks.add(task)
+            return task
 
-        async def fetch_one(resource: SubResource, initiator: str) -> None:
-            item = await self._fetch(resource.url, resource.kind, initiator)
+        def follow(coroutine: Coroutine[object, object, None]) -> None:
+            tasks.add(asyncio.ensure_future(coroutine))
+
+        async def fetch_one(resource: SubResource, initiator: str) -> Fetched:
+            item = await self._fetch(
+                resource.url, resource.kind, initiator, resource.why, resource.values
+            )
             fetched.append(item)
-            response = item.response
-            if (
-                response is not None
-                and response.status < 400
-                and response.content_type == "text/css"
-            ):
-                for url, kind in stylesheet_urls(_decode(response)):
-                    absolute = urllib.parse.urljoin(resource.url, url)
-                    if urllib.parse.urlsplit(absolute).scheme in ("http", "https"):
-                        start(SubResource(absolute, kind, "css"), resource.url)
+            return item
 
-        for resource in document.resources:
-            start(resource, base)
+        async def sheets_of(
+            url: str, initiator: str, kind: str, depth: int = 0
+        ) -> list[StyleSheet]:
+            """A linked stylesheet (once fetched) after the sheets it imports."""
+            why = (
+                N_("@import in {sheet}")
+                if kind == "import"
+                else N_("a stylesheet linked by the page")
+            )
+            item = await start(
+                SubResource(url, kind, "css", why, (("sheet", initiator),)), initiator
+            )
+            if item is None or item.response is None or item.response.status >= 400:
+                return []
+            if item.response.content_type not in ("text/css", ""):
+                return []
+            sheet = parse_sheet(_decode(item.response), url, screen)
+            return [*await imported(sheet, depth), sheet]
+
+        async def imported(sheet: StyleSheet, depth: int) -> list[StyleSheet]:
+            if depth >= MAX_IMPORT_DEPTH:
+                return []
+            found: list[StyleSheet] = []
+            targets = [_absolute(sheet.url, raw) for raw in sheet.imports]
+            parts = await asyncio.gather(
+                *(sheets_of(t, sheet.url, "import", depth + 1) for t in targets if t)
+            )
+            for part in parts:
+                found += part
+            return found
+
+        async def frame(document: Document, base: str, depth: int) -> None:
+            for resource in document.resources:
+                task = start(resource, base)
+                if resource.kind == "module":
+                    follow(module(task, resource.url, 0))
+                elif resource.kind == "frame" and depth < MAX_FRAME_DEPTH:
+                    follow(subframe(task, depth + 1))
+            for text in document.modules:
+                for raw in module_imports(text):
+                    target = _absolute(base, raw)
+                    if target:
+                        why = N_("imported by a module script of the page")
+                        follow(module(start(SubResource(target, "module", "module", why), base),
+                                      target, 0))  # fmt: skip
+            for srcdoc in document.srcdocs:
+                if depth < MAX_FRAME_DEPTH:
+                    follow(frame(parse_html(srcdoc, base, screen), base, depth + 1))
+            sheets: list[StyleSheet] = []
+            for source in document.styles:
+                if source.text is None:
+                    group = await sheets_of(source.url, base, "stylesheet")
+                else:
+                    inline = parse_sheet(source.text, base, screen)
+                    group = [*await imported(inline, 0), inline]
+                if matches(source.media, screen):
+                    sheets += group
+            if document.tree is None:
+                return
+            for need in apply_style(document.tree, sheets, base, screen):
+                target = _absolute(need.sheet, need.url)
+                if target:
+                    kind = "font" if need.kind == "font" else "css-url"
+                    start(SubResource(target, kind, "css", need.why, need.values), need.sheet)
+
+        async def module(task: asyncio.Task[Fetched | None], url: str, depth: int) -> None:
+            item = await task
+            if item is None or item.response is None or item.response.status >= 400:
+                return
+            if depth >= MAX_MODULE_DEPTH:
+                return
+            for raw in module_imports(_decode(item.response)):
+                target = _absolute(url, raw)
+                if target:
+                    why = N_("imported by the module {module}")
+                    resource = SubResource(target, "module", "module", why, (("module", url),))
+                    follow(module(start(resource, url), target, depth + 1))
+
+        async def subframe(task: asyncio.Task[Fetched | None], depth: int) -> None:
+            item = await task
+            response = item.response if item is not None else None
+            if item is None or response is None or response.status >= 400:
+                return
+            if response.content_type in ("text/html", "application/xhtml+xml", ""):
+                await frame(parse_html(_decode(response), item.url, screen), item.url, depth)
+
+        follow(frame(document, base, 0))
         try:
             while tasks:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -635,6 +747,20 @@ class Browser:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             raise
+
+
+def _done(value: Fetched | None) -> asyncio.Task[Fetched | None]:
+    """A task already finished with ``value`` (a file fetched before, or none)."""
+
+    async def given() -> Fetched | None:
+        return value
+
+    return asyncio.ensure_future(given())
+
+
+def _absolute(base: str, raw: str) -> str | None:
+    url = urllib.parse.urldefrag(urllib.parse.urljoin(base, raw.strip()))[0]
+    return url if urllib.parse.urlsplit(url).scheme in ("http", "https") else None
 
 
 def _from_store(stored: StoredResponse) -> Response:

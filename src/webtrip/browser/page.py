@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from webtrip.browser.css import inline_style_urls, stylesheet_urls
+from webtrip.browser.media import DEFAULT_SCREEN, Screen, matches
+from webtrip.browser.selection import IMAGE_TYPES, choose, parse_srcset
+from webtrip.outcomes import N_
 
 _BLOCKS = {
     "h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "pre", "blockquote", "dt", "dd",
@@ -32,11 +34,25 @@ _SPACE = re.compile(r"\s+")
 
 @dataclass(frozen=True, slots=True)
 class SubResource:
-    """A file the page needs: absolute URL, what kind, and which element asked."""
+    """A file the page needs: absolute URL, what kind, which element asked, and why.
+
+    ``why`` is an English template (translated where it is shown) filled with ``values``.
+    """
 
     url: str
-    kind: str  # stylesheet, script, image, icon, css-url, import
+    kind: str  # stylesheet, script, module, image, icon, frame, font, object, fetch, import…
     element: str
+    why: str = ""
+    values: tuple[tuple[str, object], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StyleSource:
+    """A stylesheet of the page in document order: linked (``url``) or inline (``text``)."""
+
+    url: str
+    text: str | None
+    media: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,10 +73,16 @@ class Document:
     blocks: list[Block] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)  # (text, absolute URL)
     resources: list[SubResource] = field(default_factory=list)
+    styles: list[StyleSource] = field(default_factory=list)
+    srcdocs: list[str] = field(default_factory=list)
+    modules: list[str] = field(default_factory=list)  # inline module scripts' text
+    scripts: int = 0  # how many scripts the page runs (webtrip does not run them)
+    base: str = ""
+    tree: LexborHTMLParser | None = field(default=None, repr=False, compare=False)
 
 
-def parse_html(html: str, base_url: str) -> Document:
-    """Build the :class:`Document` for ``html`` served at ``base_url``."""
+def parse_html(html: str, base_url: str, screen: Screen = DEFAULT_SCREEN) -> Document:
+    """Build the :class:`Document` for ``html`` served at ``base_url``, seen on ``screen``."""
     tree = LexborHTMLParser(html)
     base = base_url
     base_node = tree.css_first("base[href]")
@@ -72,79 +94,221 @@ def parse_html(html: str, base_url: str) -> Document:
         title=_clean(title_node.text()) if title_node is not None else "",
         lang=(html_node.attributes.get("lang") or "") if html_node is not None else "",
     )
-    document.resources = _resources(tree, base)
+    document.base = base
+    document.tree = tree
+    _Collector(document, base, screen).collect(tree)
     body = tree.body
     if body is not None:
         _Renderer(document, base).render(body)
     return document
 
 
-def _resources(tree: LexborHTMLParser, base: str) -> list[SubResource]:
-    found: list[SubResource] = []
-    seen: set[str] = set()
+_SCRIPT_TYPES = frozenset({
+    "", "text/javascript", "application/javascript", "application/ecmascript",
+    "text/ecmascript", "application/x-javascript", "module",
+})  # fmt: skip
+_PRELOAD_KINDS = {"script": "script", "style": "stylesheet", "image": "image", "font": "font",
+                  "fetch": "fetch", "track": "fetch", "audio": "fetch", "video": "fetch",
+                  "document": "frame"}  # fmt: skip
+_FONT_TYPES = frozenset({"font/woff2", "font/woff", "font/ttf", "font/otf", "font/sfnt",
+                         "font/collection", "application/font-woff"})  # fmt: skip
+_ASKING = frozenset({"link", "script", "img", "input", "video", "iframe", "object", "embed",
+                     "image", "style"})  # fmt: skip
+"""The elements whose attributes can make a request (each has a method below)."""
+_INERT = ("noscript", "template")  # with scripting on, what is inside makes no request
 
-    def add(raw: str | None, kind: str, element: str) -> None:
-        if not raw:
+
+class _Collector:
+    """The requests the HTML itself decides (CSS-driven ones come once CSS is applied)."""
+
+    def __init__(self, document: Document, base: str, screen: Screen) -> None:
+        self.document = document
+        self.base = base
+        self.screen = screen
+        self.seen: set[str] = set()
+
+    def absolute(self, raw: str | None) -> str | None:
+        if raw is None or not raw.strip():
+            return None
+        url = urllib.parse.urldefrag(urllib.parse.urljoin(self.base, raw.strip()))[0]
+        return url if urllib.parse.urlsplit(url).scheme in ("http", "https") else None
+
+    def add(self, raw: str | None, kind: str, element: str, why: str,
+            values: tuple[tuple[str, object], ...] = ()) -> None:  # fmt: skip
+        url = self.absolute(raw)
+        if url is None or url in self.seen:
             return
-        url = urllib.parse.urljoin(base, raw.strip())
-        url = urllib.parse.urldefrag(url)[0]
-        if urllib.parse.urlsplit(url).scheme not in ("http", "https") or url in seen:
+        self.seen.add(url)
+        self.document.resources.append(SubResource(url, kind, element, why, values))
+
+    def collect(self, tree: LexborHTMLParser) -> None:
+        root = tree.root
+        if root is None:
             return
-        seen.add(url)
-        found.append(SubResource(url, kind, element))
+        for node in root.traverse(include_text=False):
+            tag = node.tag or ""
+            if tag in _ASKING and not _inside(node, _INERT):
+                getattr(self, f"_{tag}")(node, node.attributes)
 
-    for node in tree.css("link[href], script[src], img, source, style, [style], video[poster]"):
-        tag = node.tag
-        attrs = node.attributes
-        if tag == "link":
-            rel = (attrs.get("rel") or "").lower().split()
-            if "stylesheet" in rel and "alternate" not in rel:
-                add(attrs.get("href"), "stylesheet", "link")
-            elif "icon" in rel or "apple-touch-icon" in rel:
-                add(attrs.get("href"), "icon", "link")
-        elif tag == "script":
-            add(attrs.get("src"), "script", "script")
-        elif tag == "img":
-            add(_pick_source(attrs.get("srcset")) or attrs.get("src"), "image", "img")
-        elif tag == "source" and node.parent is not None and node.parent.tag == "picture":
-            add(_pick_source(attrs.get("srcset")), "image", "source")
-        elif tag == "video":
-            add(attrs.get("poster"), "image", "video")
-        elif tag == "style":
-            for url, kind in stylesheet_urls(node.text() or ""):
-                add(url, kind, "style")
-        if tag != "style" and attrs.get("style"):
-            for url in inline_style_urls(attrs.get("style") or ""):
-                add(url, "css-url", f"{tag}[style]")
-    return found
+    def _link(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        rel = (attrs.get("rel") or "").lower().split()
+        href = attrs.get("href")
+        if "stylesheet" in rel and "alternate" in rel:
+            # Fetched (at a low priority, as Chromium does) for a reader who picks it;
+            # not applied.
+            self.add(
+                href, "stylesheet", "link", N_("an alternate stylesheet: fetched, not applied")
+            )
+        elif "stylesheet" in rel and "disabled" not in attrs:
+            url = self.absolute(href)
+            if url is not None:
+                self.document.styles.append(StyleSource(url, None, attrs.get("media")))
+                why = N_("a stylesheet linked by the page")
+                if attrs.get("media") and not matches(attrs.get("media"), self.screen):
+                    why = N_("a stylesheet for other screens ({media}): fetched all the same")
+                self.add(href, "stylesheet", "link", why, (("media", attrs.get("media")),))
+        elif "icon" in rel:  # "icon", "shortcut icon"; not apple-touch-icon (no tab asks)
+            self.add(href, "icon", "link", N_("the page's icon, for the browser's tab"))
+        elif "manifest" in rel:
+            self.add(href, "manifest", "link", N_("the web app manifest"))
+        elif "prefetch" in rel:
+            self.add(
+                href,
+                "prefetch",
+                "link",
+                N_("link rel=prefetch: for a page the reader may open next"),
+            )
+        elif "modulepreload" in rel:
+            self.add(href, "module", "link", N_("link rel=modulepreload"))
+        elif "preload" in rel:
+            kind = _PRELOAD_KINDS.get((attrs.get("as") or "").strip().lower())
+            if kind is None or not matches(attrs.get("media"), self.screen):
+                return
+            mime = (attrs.get("type") or "").strip().lower()
+            if mime and not _supported(kind, mime):
+                return
+            if kind == "image" and attrs.get("imagesrcset"):
+                choice = choose(parse_srcset(attrs.get("imagesrcset")), href,
+                                attrs.get("imagesizes"), self.screen)  # fmt: skip
+                if choice is not None:
+                    self.add(choice.url, "image", "link", choice.why, choice.values)
+                return
+            self.add(
+                href, kind, "link", N_("link rel=preload as={kind}"), (("kind", attrs.get("as")),)
+            )
+
+    def _script(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        kind = (attrs.get("type") or "").strip().lower()
+        if kind not in _SCRIPT_TYPES or ("nomodule" in attrs and kind != "module"):
+            return  # a data block, or a fallback for browsers without modules
+        self.document.scripts += 1
+        if kind == "module":
+            if attrs.get("src") is not None:
+                self.add(attrs.get("src"), "module", "script", N_("a module script"))
+            else:
+                self.document.modules.append(node.text() or "")
+        else:
+            self.add(attrs.get("src"), "script", "script", N_("a script"))
+
+    def _img(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        parent = node.parent
+        if parent is not None and parent.tag == "picture":
+            sibling = parent.child
+            while sibling is not None and sibling.mem_id != node.mem_id:
+                if sibling.tag == "source" and self._source(sibling.attributes):
+                    return
+                sibling = sibling.next
+        choice = choose(parse_srcset(attrs.get("srcset")), attrs.get("src"),
+                        attrs.get("sizes"), self.screen)  # fmt: skip
+        if choice is not None:
+            self.add(choice.url, "image", "img", choice.why, choice.values)
+
+    def _source(self, attrs: dict[str, str | None]) -> bool:
+        """<picture>'s <source>: whether it is the one chosen (then it is added)."""
+        candidates = parse_srcset(attrs.get("srcset"))
+        if not candidates:
+            return False
+        media = attrs.get("media")
+        if media and not matches(media, self.screen):
+            return False
+        mime = (attrs.get("type") or "").strip().lower()
+        if mime and mime.split(";")[0].strip() not in IMAGE_TYPES:
+            return False
+        choice = choose(candidates, None, attrs.get("sizes"), self.screen)
+        if choice is None:
+            return False
+        why, values = choice.why, choice.values
+        if mime:
+            why, values = N_("picture source of type {type}"), (("type", mime),)
+        elif media:
+            why, values = N_("picture source for {media}"), (("media", media),)
+        self.add(choice.url, "image", "source", why, values)
+        return True
+
+    def _input(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        if (attrs.get("type") or "").strip().lower() == "image":
+            self.add(attrs.get("src"), "image", "input", N_("an image button"))
+
+    def _video(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        self.add(attrs.get("poster"), "image", "video", N_("a video's poster"))
+
+    def _iframe(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        if attrs.get("srcdoc") is not None:
+            self.document.srcdocs.append(attrs.get("srcdoc") or "")
+        else:
+            self.add(attrs.get("src"), "frame", "iframe", N_("a frame: a page inside the page"))
+
+    def _object(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        self.add(attrs.get("data"), "object", "object", N_("an embedded object"))
+
+    def _embed(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        self.add(attrs.get("src"), "object", "embed", N_("an embedded object"))
+
+    def _image(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        if _inside(node, ("svg",)):
+            self.add(attrs.get("href") or attrs.get("xlink:href"), "image", "svg image",
+                     N_("an image in an SVG drawing"))  # fmt: skip
+
+    def _style(self, node: LexborNode, attrs: dict[str, str | None]) -> None:
+        self.document.styles.append(StyleSource(self.base, node.text() or "", attrs.get("media")))
 
 
-def _pick_source(srcset: str | None) -> str | None:
-    """The ``srcset`` candidate a browser picks on a 1x screen (HTML §4.8.4.3, simplified).
+def _supported(kind: str, mime: str) -> bool:
+    mime = mime.split(";")[0].strip()
+    if kind == "image":
+        return mime in IMAGE_TYPES
+    if kind == "font":
+        return mime in _FONT_TYPES
+    if kind == "stylesheet":
+        return mime == "text/css"
+    if kind == "script":
+        return mime in _SCRIPT_TYPES or mime.endswith("javascript")
+    return True
 
-    With density descriptors: the smallest density ≥ 1 (else the largest).
-    With width descriptors: the smallest width ≥ 1024 pixels (else the largest).
+
+def _inside(node: LexborNode, tags: tuple[str, ...]) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in tags:
+            return True
+        parent = parent.parent
+    return False
+
+
+_IMPORT = re.compile(
+    r"""(?:^|[;\n}])\s*(?:import\s*(?:[\w*${}\s,]+?\s*from\s*)?|export\s*(?:\*|\{[^}]*\})\s*"""
+    r"""(?:as\s+\w+\s*)?from\s*)(["'])([^"'\n]+)\1""",
+)
+_COMMENTS = re.compile(r"/\*.*?\*/|(?<![:\\])//[^\n]*", re.S)
+
+
+def module_imports(source: str) -> list[str]:
+    """The specifiers of a module's static ``import``/``export … from`` statements.
+
+    A regular expression over the source, comments removed (no JavaScript parser):
+    ``import()`` is dynamic — run by the script — and is not followed.
     """
-    if not srcset:
-        return None
-    candidates: list[tuple[str, float, str]] = []
-    for part in srcset.split(","):
-        fields = part.strip().split()
-        if not fields:
-            continue
-        url = fields[0]
-        descriptor = fields[1] if len(fields) > 1 else "1x"
-        try:
-            value = float(descriptor[:-1])
-        except ValueError:
-            continue
-        candidates.append((url, value, descriptor[-1]))
-    if not candidates:
-        return None
-    want = 1024.0 if candidates[0][2] == "w" else 1.0
-    at_least = [c for c in candidates if c[1] >= want]
-    chosen = min(at_least, key=lambda c: c[1]) if at_least else max(candidates, key=lambda c: c[1])
-    return chosen[0]
+    return [match.group(2) for match in _IMPORT.finditer(_COMMENTS.sub("", source))]
 
 
 def _clean(text: str | None) -> str:

@@ -14,6 +14,7 @@ import click
 from webtrip.browser.errors import LoadError
 from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
+from webtrip.browser.media import Screen
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.browser.urls import normalize_url
 from webtrip.cli.common import Command, UserError, _, out_console, write_stdout
@@ -24,6 +25,7 @@ from webtrip.cli.options import (
     REPORT_OPTION,
     Seconds,
     count,
+    screen_options,
     view_options,
 )
 from webtrip.cli.output import exit_code, show_load, write_views
@@ -78,6 +80,7 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
 @view_options
 @REPORT_OPTION
 @NO_RENDER_OPTION
+@screen_options
 @click.option(
     "--timeout",
     default=60.0,
@@ -115,6 +118,8 @@ def browse(
     mermaid_style: str,
     report_file: str | None,
     no_render: bool,
+    viewport: tuple[int, int],
+    dpr: float,
     timeout: float,
     max_size: int,
     max_page_size: int,
@@ -141,6 +146,7 @@ def browse(
         total_timeout=timeout,
         limits=Limits(max_body_bytes=limit, max_page_bytes=max_page_size * 1024 * 1024),
         language=language,
+        screen=Screen(viewport[0], viewport[1], dpr),
     )
     results: list[tuple[Trace, PageLoad]] = []
 

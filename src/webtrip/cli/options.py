@@ -28,6 +28,7 @@ __all__ = [
     "REPORT_OPTION",
     "Seconds",
     "count",
+    "screen_options",
     "view_options",
 ]
 
@@ -87,6 +88,49 @@ REPORT_OPTION = click.option(
 def view_options(function: F) -> F:
     """``--har``, ``--mermaid`` and ``--mermaid-style``."""
     return HAR_OPTION(MERMAID_OPTION(MERMAID_STYLE_OPTION(function)))
+
+
+class Viewport(click.ParamType):  # type: ignore[type-arg]
+    """``WIDTHxHEIGHT`` in CSS pixels, like ``1280x800`` (both 100 to 10000)."""
+
+    name = "WxH"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        width, _x, height = str(value).strip().lower().partition("x")
+        if width.isdigit() and height.isdigit():
+            size = (int(width), int(height))
+            if all(100 <= side <= 10_000 for side in size):
+                return size
+        message = _(
+            "{value}: give the viewport as WIDTHxHEIGHT in pixels, each 100 to 10000, like 1280x800"
+        )
+        self.fail(message.format(value=value), param, ctx)
+
+
+VIEWPORT_OPTION = click.option(
+    "--viewport",
+    type=Viewport(),
+    default="1280x800",
+    show_default=True,
+    help="The window the page is laid out in, in CSS pixels: srcset, sizes, <picture> "
+    "and @media choose by it (Chromium's headless default).",
+)
+DPR_OPTION = click.option(
+    "--dpr",
+    type=click.FloatRange(0.5, 4.0),
+    default=1.0,
+    show_default=True,
+    help="Device pixel ratio: 2 for a 'retina' screen, whose srcset picks 2x images.",
+)
+
+
+def screen_options(function: F) -> F:
+    """``--viewport`` and ``--dpr``: the screen the browser pretends to have."""
+    return VIEWPORT_OPTION(DPR_OPTION(function))
 
 
 DAY = 86_400.0

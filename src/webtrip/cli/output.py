@@ -18,6 +18,7 @@ from rich.text import Text
 
 from webtrip.browser.loader import PageLoad
 from webtrip.cli.common import write_whole
+from webtrip.i18n import number as in_words
 from webtrip.i18n import translation
 from webtrip.outcomes import EXIT_INCOMPLETE, EXIT_LOADED
 from webtrip.report.har import har_from_trace
@@ -45,6 +46,23 @@ __all__ = [
 ]
 
 
+def scripts_note(load: PageLoad, language: str) -> str:
+    """What webtrip leaves out because it runs no JavaScript (empty if the page has none)."""
+    document = load.document
+    if document is None or not document.scripts:
+        return ""
+    text = translation(language).ngettext(
+        "The page has {count} script; webtrip does not run JavaScript, so the files a "
+        "script would ask for (with fetch(), by adding images or styles, or with "
+        "import()) are not fetched here.",
+        "The page has {count} scripts; webtrip does not run JavaScript, so the files a "
+        "script would ask for (with fetch(), by adding images or styles, or with "
+        "import()) are not fetched here.",
+        document.scripts,
+    )
+    return text.format(count=in_words(document.scripts, language))
+
+
 def show_load(
     console: Console, trace: Trace, load: PageLoad, language: str, *, render: bool = True
 ) -> None:
@@ -60,6 +78,9 @@ def show_load(
         title = _("Timeline of every request")
         console.print(waterfall(timings, bar_width, title=title, language=language))
         console.print(legend(language, cache=any(t.cache == "fresh" for t in timings)))
+    note = scripts_note(load, language)
+    if note:
+        console.print(Text(note, style="dim"))
     if render and load.document is not None:
         console.print()
         console.print(render_page(load.document, language))

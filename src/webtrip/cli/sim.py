@@ -19,6 +19,7 @@ import click
 
 from webtrip import branching, lab
 from webtrip.browser.errors import BadUrl
+from webtrip.browser.media import Screen
 from webtrip.browser.urls import normalize_url
 from webtrip.cli.common import (
     Command,
@@ -36,6 +37,7 @@ from webtrip.cli.options import (
     RELOAD_OPTION,
     REPORT_OPTION,
     count,
+    screen_options,
     view_options,
 )
 from webtrip.cli.output import load_exit_code, show_loads, show_packets, write_views
@@ -285,6 +287,7 @@ class SimCommand(Command):
 @view_options
 @REPORT_OPTION
 @NO_RENDER_OPTION
+@screen_options
 def sim(
     url: str | None,
     lab_file: str | None,
@@ -313,6 +316,8 @@ def sim(
     mermaid_style: str,
     report_file: str | None,
     no_render: bool,
+    viewport: tuple[int, int],
+    dpr: float,
 ) -> None:
     """Run a lab in the simulated network and show every packet.
 
@@ -382,6 +387,7 @@ def sim(
             faults=faults,
             dns_silent=dns_silent,
             loads=2 if reload else 1,
+            screen=Screen(viewport[0], viewport[1], dpr),
         )
     except lab.LabError as exc:
         raise UserError(str(exc), EXIT_USAGE) from None

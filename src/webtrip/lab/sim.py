@@ -20,6 +20,7 @@ from ipaddress import IPv4Interface
 
 from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import BrowserOptions, PageLoad
+from webtrip.browser.media import DEFAULT_SCREEN, Screen
 from webtrip.lab.actors import Placement, run_lab
 from webtrip.lab.faults import FROM_BROWSER, TO_BROWSER, FaultSpec, WhatIf
 from webtrip.lab.spec import Lab, LabError, LinkSpec
@@ -224,6 +225,7 @@ def run(
     page_timeout: float = 300.0,
     silence_timeout: float = 300.0,
     what_if: WhatIf | None = None,
+    screen: Screen = DEFAULT_SCREEN,
 ) -> SimLab:
     """Build ``lab``, start its servers, load ``url`` (the lab's), stop; all in virtual time.
 
@@ -284,6 +286,7 @@ def run(
                 total_timeout=page_timeout,
                 language=language,
                 limits=Limits(read_timeout=silence_timeout),
+                screen=screen,
             ),
             url=url,
             loads=loads,

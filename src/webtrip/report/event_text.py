@@ -441,6 +441,13 @@ _KINDS = {
     "icon": N_("an icon"),
     "import": N_("a stylesheet imported by another"),
     "css-url": N_("a file a stylesheet names"),
+    "font": N_("a font"),
+    "module": N_("a module script"),
+    "frame": N_("a page inside the page (a frame)"),
+    "object": N_("an embedded object"),
+    "manifest": N_("the web app manifest"),
+    "prefetch": N_("a file for later"),
+    "fetch": N_("a file"),
 }
 
 
@@ -453,7 +460,14 @@ def _queued(event: HttpRequestQueued, w: _W) -> str:
         text = w._("{who} decided to ask for {url}, {kind}, named in {initiator}.")
     else:
         text = w._("{who} decided to ask for {url}, {kind}.")
-    return text.format(**values)
+    text = text.format(**values)
+    if event.why:
+        try:
+            why = w._(event.why).format(**dict(event.why_values))
+        except (KeyError, IndexError, ValueError):
+            why = event.why
+        text += " " + w._("Why: {why}.").format(why=why)
+    return text
 
 
 def _request_sent(event: HttpRequestSent, w: _W) -> str:

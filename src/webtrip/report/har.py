@@ -44,6 +44,13 @@ _RESOURCE_TYPES = {
     "image": "image",
     "icon": "image",
     "css-url": "image",
+    "font": "font",
+    "module": "script",
+    "frame": "document",
+    "object": "other",
+    "manifest": "manifest",
+    "prefetch": "other",
+    "fetch": "fetch",
 }
 
 
@@ -164,6 +171,14 @@ def har_from_trace(trace: Trace, actor: str = "browser") -> dict[str, Any]:
                 entry["serverIPAddress"] = peers[timing.connection]
             entry["connection"] = str(timing.connection)
         entry["_resourceType"] = _RESOURCE_TYPES.get(timing.kind, "other")
+        if timing.initiator:
+            # Chrome's own HAR field: what asked for the file (the page, a stylesheet,
+            # a frame, a module); webtrip's: why this file and no other.
+            entry["_initiator"] = {"type": "parser", "url": timing.initiator}
+        else:
+            entry["_initiator"] = {"type": "other"}
+        if timing.why:
+            entry["_why"] = timing.reason()
         if timing.error is not None:
             entry["_error"] = timing.error
         entries.append(entry)

@@ -22,6 +22,7 @@ had not changed (304 Not Modified) is ``cache`` "revalidated".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from webtrip.trace import (
@@ -66,6 +67,18 @@ class RequestTiming:
     error: str | None
     cache: str | None = None  # "fresh" (no request: from the HTTP cache), "revalidated" (304)
     cached_size: int = 0  # the stored response's body bytes as once sent (0: none stored)
+    why: str = ""  # why the browser chose it: an English template, with its values
+    why_values: tuple[tuple[str, str], ...] = ()
+
+    def reason(self, gettext: Callable[[str], str] | None = None) -> str:
+        """Why the browser asked for this file, in words (translated with ``gettext``)."""
+        if not self.why:
+            return ""
+        template = gettext(self.why) if gettext is not None else self.why
+        try:
+            return template.format(**dict(self.why_values))
+        except (KeyError, IndexError, ValueError):
+            return self.why
 
     @property
     def phases(self) -> list[tuple[str, float]]:
@@ -157,6 +170,8 @@ def request_timings(trace: Trace, actor: str = "browser") -> list[RequestTiming]
                 url=q.url,
                 kind=q.kind,
                 initiator=q.initiator,
+                why=q.why,
+                why_values=q.why_values,
                 started=q.t,
                 connection=connection,
                 reused=reused,

@@ -11,6 +11,8 @@ server said had not changed — a few bytes of headers instead of the file.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.table import Table
 from rich.text import Text
 
@@ -42,6 +44,8 @@ def waterfall(
             justify=justify,  # type: ignore[arg-type]
             no_wrap=True,
             min_width=18 if justify == "left" and column != _("conn") else None,
+            max_width=26 if column == _("file") else None,
+            overflow="ellipsis",
         )
     if not timings:
         return table
@@ -65,9 +69,13 @@ def waterfall(
         connection = "-" if timing.connection is None else str(timing.connection)
         if timing.reused:
             connection += " ↺"
+        file = Text(_short(timing.url))
+        why = _why(timing, _)
+        if why:
+            file.append("\n↳ " + why, style="dim")
         table.add_row(
             str(timing.request),
-            _short(timing.url),
+            file,
             status,
             _("(cache)") if timing.cache == "fresh" else _size(timing.wire_size, language),
             connection,
@@ -75,6 +83,14 @@ def waterfall(
             milliseconds(timing.total, language),
         )
     return table
+
+
+def _why(timing: RequestTiming, gettext: Callable[[str], str]) -> str:
+    """What asked for the file and why: "style.css: background-image of div.hero"."""
+    reason = timing.reason(gettext)
+    if timing.kind in ("css-url", "font", "import") and timing.initiator:
+        return f"{_short(timing.initiator, 20)}: {reason}"
+    return reason
 
 
 def legend(language: str = "en", *, cache: bool = False) -> Text:

@@ -283,7 +283,9 @@ class HttpRequestQueued(Event):
     method: str
     url: str
     initiator: str | None
-    kind: str = "other"  # document, stylesheet, script, image, icon, import, css-url
+    kind: str = "other"  # document, stylesheet, script, module, image, font, frame, import…
+    why: str = ""  # why the browser chose it: an English template ("srcset {density}x …")
+    why_values: tuple[tuple[str, str], ...] = ()  # the template's values
 
 
 @dataclass(frozen=True, slots=True)

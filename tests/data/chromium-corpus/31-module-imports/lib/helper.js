@@ -1,0 +1,2 @@
+import "./deep.js";
+export function helper() { return 1; }

@@ -1,0 +1,1 @@
+export const again = 2;

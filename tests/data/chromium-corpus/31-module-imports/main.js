@@ -1,0 +1,4 @@
+import { helper } from "./lib/helper.js";
+export * from "./lib/reexport.js";
+// import "./commented.js";
+helper();
