@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import os
 import random
 import signal
@@ -107,6 +108,15 @@ def listening(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
+def _same_body(response: Any, expected: bytes) -> bool:
+    """The bytes for what the browser keeps (HTML, CSS, scripts), the decoded size and
+    SHA-256 for what it streams through (images, fonts)."""
+    if response.kept:
+        return bool(response.body == expected)
+    digest = hashlib.sha256(expected).hexdigest()
+    return bool(response.decoded_size == len(expected) and response.sha256 == digest)
+
+
 class Clients:
     """Loads the page with each client; each load returns (wall s, CPU s, error or None)."""
 
@@ -152,7 +162,7 @@ class Clients:
             bad = [
                 f"{p}: not the file"
                 for f, p in zip(page.fetched, paths, strict=True)
-                if f.response.body != self.file(p)
+                if not _same_body(f.response, self.file(p))
             ]
         return wall, cpu, "webtrip: " + "; ".join(bad) if bad else None
 
