@@ -11,8 +11,6 @@ in a sandboxed iframe; and nothing leaves the page or fails in its console.
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +19,7 @@ import pytest
 from peers.playwright_chromium import DESKTOP, PHONE, chromium_page
 from webtrip import lab
 from webtrip.lab import sim as simulated
-from webtrip.report.html import html_report
+from webtrip.report.html import embedded_data, html_report
 from webtrip.trace import Trace
 
 LOST = {"en": "lost", "es": "perdido"}
@@ -37,9 +35,9 @@ def write_report(trace: Trace, language: str, folder: Path) -> tuple[Path, dict[
     page = html_report(trace, language)
     path = folder / f"report-{language}.html"
     path.write_text(page, encoding="utf-8")
-    match = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S)
-    assert match
-    return path, json.loads(match.group(1))
+    data = embedded_data(page)
+    assert data is not None
+    return path, data
 
 
 def show(page: Any, view: str) -> None:

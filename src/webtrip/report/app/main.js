@@ -125,6 +125,13 @@ function selftest() {
   document.getElementById("selftest").textContent = JSON.stringify(out);
 }
 
+/* The report's data: its JSON gzip-compressed and base64-encoded (report/html.py), opened
+ * by the browser's own gzip (DecompressionStream), with no request made. */
+async function unpack(b64) {
+  const stream = new Blob([bytesOf(b64)]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(stream).text());
+}
+
 window.webtrip = {
   load,
   on(event, fn) { (S.listeners[event] = S.listeners[event] || []).push(fn); },
@@ -141,6 +148,10 @@ window.webtrip = {
   applyWords();
   const source = document.getElementById("trace-data");
   const text = source ? source.textContent.trim() : "";
-  if (text) load(JSON.parse(text));
-  if (location.search.includes("selftest")) selftest();
+  const selftesting = location.search.includes("selftest");
+  if (!text) { if (selftesting) selftest(); return; }
+  unpack(text).then((data) => { load(data); if (selftesting) selftest(); }, (error) => {
+    document.getElementById("selftest").textContent = JSON.stringify({ errors: [String(error)] });
+    console.error(error);
+  });
 })();
