@@ -203,7 +203,8 @@ def test_the_projector_shows_large_type_at_1920(dropped, tmp_path):
         assert big.get_attribute("aria-pressed") == "true"
         measure = """() => ({
           body: parseFloat(getComputedStyle(document.body).fontSize),
-          node: parseFloat(getComputedStyle(document.querySelector('#network .node .name')).fontSize),
+          node: parseFloat(
+            getComputedStyle(document.querySelector('#network .node .name')).fontSize),
           link: parseFloat(getComputedStyle(document.querySelector('#network .link')).strokeWidth),
           seq: document.querySelector('#sequence svg').getBoundingClientRect().width,
           overflow: document.documentElement.scrollWidth - innerWidth })"""

@@ -10,11 +10,12 @@ four steps — all on one timeline. It reads only the JSON of
 :func:`webtrip.report.app_data.app_data`, inlined into the page gzip-compressed and
 base64-encoded (a third of its size; the page opens it with ``DecompressionStream``, so
 it opens offline from a file and asks the network for nothing); both languages are
-inside, switched without reloading. ← and → step by event (with Shift by packet), space plays or pauses, 1–4 jump
-to a step, + and − change the speed; ``#e=K`` opens it at the K-th event, ``#t=S`` at S
-seconds. Opened with ``?selftest``, the page steps through every event with the same
-functions the buttons use and writes what it visited (and any script error) into
-``#selftest``. :func:`app_page` without data is the empty app ``webtrip ui`` loads runs
+inside, switched without reloading. ← and → step by event (with Shift by packet),
+space plays or pauses, 1–4 jump to a step, + and − change the speed; ``#e=K`` opens it
+at the K-th event, ``#t=S`` at S seconds, ``#big`` in large type for a projector.
+Opened with ``?selftest``, the page steps through every event with the same functions
+the buttons use and writes what it visited (and any script error) into ``#selftest``.
+:func:`app_page` without data is the empty app ``webtrip ui`` loads runs
 into (``window.webtrip.load(data)``).
 """
 
