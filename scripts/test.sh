@@ -63,6 +63,14 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# axe-core (npm) checks the replay app and webtrip ui for accessibility; optional.
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/.npm/node_modules/axe-core ]; then
+    if ! npm install --prefix tests/.npm --no-audit --no-fund --silent axe-core@4 \
+        >/dev/null 2>&1; then
+        echo "test.sh: could not install the axe-core npm package;" \
+             "the accessibility tests will be SKIPPED."
+    fi
+fi
 # mermaid itself (npm) renders the mermaid view in headless Chromium; optional.
 if command -v npm >/dev/null 2>&1 && [ ! -d tests/.npm/node_modules/mermaid ]; then
     if ! npm install --prefix tests/.npm --no-audit --no-fund --silent mermaid@11 \

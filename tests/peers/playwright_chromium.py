@@ -61,9 +61,12 @@ def chromium_page(
     size: tuple[int, int] = DESKTOP,
     language: str = "en",
     timeout: float = 20.0,
+    bypass_csp: bool = False,
 ) -> Iterator[WatchedPage]:
     """Open ``url`` in headless Chromium at ``size`` (width, height) with ``language``
-    preferred; yield the watched page. Requests to any other origin are blocked and listed."""
+    preferred; yield the watched page. Requests to any other origin are blocked and listed.
+    ``bypass_csp``: the page's policy lets the test inject a script (an accessibility
+    checker) into a page that allows none of its own inline."""
     program = require_program("chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
     flags = [flag for flag in CHROMIUM_FLAGS if flag != "--headless"]
@@ -79,6 +82,7 @@ def chromium_page(
                 locale="es-ES" if language == "es" else "en-GB",
                 extra_http_headers={"Accept-Language": "es-ES,es" if language == "es" else "en"},
                 service_workers="block",
+                bypass_csp=bypass_csp,
             )
             context.set_default_timeout(timeout * 1000)
             page = context.new_page()

@@ -33,7 +33,7 @@ from support import require_program
 from support import run_webtrip as webtrip
 from webtrip import lab
 from webtrip.lab import sim as simulated
-from webtrip.report.html import APP_SCRIPTS, app_script, html_report
+from webtrip.report.html import APP_SCRIPTS, app_script, embedded_data, html_report
 from webtrip.report.reassembly import SEGMENT_OF_A_MESSAGE as LABEL
 from webtrip.trace import HttpRequestQueued, PacketCaptured, PageLoadStarted, Trace
 
@@ -59,9 +59,9 @@ def hostile_trace() -> Trace:
 
 
 def embedded(page: str) -> dict[str, Any]:
-    match = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S)
-    assert match, "no embedded trace data"
-    return json.loads(match.group(1))
+    data = embedded_data(page)
+    assert data is not None, "no embedded trace data"
+    return data
 
 
 def assert_self_contained(page: str) -> None:
@@ -201,6 +201,7 @@ FLAGS = (
     "--hide-scrollbars",
     "--force-device-scale-factor=1",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # any request would fail, and be seen
+    "--virtual-time-budget=30000",  # the DOM is dumped once the page's data is unpacked
 )
 
 

@@ -14,7 +14,6 @@ shows HTTP, ``Continuation`` included).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ import pytest
 
 from support import require_program, run_webtrip
 from webtrip.labs import demo_path
+from webtrip.report.html import embedded_data
 
 LABEL = "[TCP segment of a reassembled PDU]"
 """Wireshark's label for a piece of a longer message: in the Info column, but not a mark."""
@@ -82,9 +82,9 @@ def terminal_marks(stdout: str, heading: str) -> Marks:
 def replay_rows(page: Path, node: str) -> list[dict[str, object]]:
     """The rows of ``node``'s list in the replay's embedded data."""
     text = page.read_text(encoding="utf-8")
-    found = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', text, re.S)
-    assert found
-    views = {view["node"]: view for view in json.loads(found.group(1))["views"]}
+    data = embedded_data(text)
+    assert data is not None
+    views = {view["node"]: view for view in data["views"]}
     return list(views[node]["rows"])
 
 

@@ -15,7 +15,6 @@ the page's own text (``--no-render``).
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from webtrip.cli import cli
+from webtrip.report.html import embedded_data
 
 # English words a Spanish sentence never contains (none is also a Spanish word: no
 # "a", "no", "me", "has", "error", "resolver"), common enough to catch English left over.
@@ -181,10 +181,8 @@ def test_the_html_report_is_in_spanish(views):
 
 
 def replay_data(page: Path) -> dict[str, Any]:
-    found = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>',
-                      page.read_text(), flags=re.S)  # fmt: skip
-    assert found is not None
-    data: dict[str, Any] = json.loads(found.group(1))
+    data = embedded_data(page.read_text())
+    assert data is not None
     return data
 
 

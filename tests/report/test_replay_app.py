@@ -11,17 +11,16 @@ in a sandboxed iframe; and nothing leaves the page or fails in its console.
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from peers.axe import axe_bundle, serious
 from peers.playwright_chromium import DESKTOP, PHONE, chromium_page
 from webtrip import lab
 from webtrip.lab import sim as simulated
-from webtrip.report.html import html_report
+from webtrip.report.html import embedded_data, html_report
 from webtrip.trace import Trace
 
 LOST = {"en": "lost", "es": "perdido"}
@@ -37,9 +36,9 @@ def write_report(trace: Trace, language: str, folder: Path) -> tuple[Path, dict[
     page = html_report(trace, language)
     path = folder / f"report-{language}.html"
     path.write_text(page, encoding="utf-8")
-    match = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S)
-    assert match
-    return path, json.loads(match.group(1))
+    data = embedded_data(page)
+    assert data is not None
+    return path, data
 
 
 def show(page: Any, view: str) -> None:
@@ -159,4 +158,79 @@ def test_address_opens_an_event_or_a_moment_and_play_moves_time(dropped, tmp_pat
         page.evaluate("webtrip.seek(0.5)")
         assert page.evaluate("S.t") == 0.5
         assert page.locator("#controls").count() == 1 and page.locator("nav#runs").count() == 1
+    watched.assert_clean()
+
+
+@pytest.mark.peer("chromium")
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_axe_finds_nothing_serious(dropped, tmp_path, language, size):
+    """axe-core on the report, at the lost SYN-ACK with its layers open: no serious or
+    critical violation (contrast, names, roles), in English and Spanish, desktop and phone."""
+    axe_bundle()
+    path, _data = write_report(dropped, language, tmp_path)
+    with chromium_page(path.as_uri(), size=size, language=language) as watched:
+        page = watched.page
+        page.wait_for_function("S.data !== null")
+        page.keyboard.press("2")
+        for _ in range(30):
+            if page.evaluate("document.querySelector('#network .flight.lost') !== null"):
+                break
+            page.locator("#next-packet").click()
+        show(page, "packets")
+        page.locator("#packets .prow").first.click()
+        assert serious(page) == []
+        for view in ("conversation", "files", "story"):
+            if page.locator(f"#tab-{view}").is_visible():
+                show(page, view)
+                assert serious(page) == [], view
+    watched.assert_clean()
+
+
+@pytest.mark.peer("chromium")
+def test_the_projector_shows_large_type_at_1920(dropped, tmp_path):
+    """At 1920×1080 the app is large by itself (type, strokes, the diagram); the header's
+    button turns it off and on; ``#big`` asks for it on a smaller screen. A screenshot
+    at 1920×1080 is the proof the back row reads."""
+    path, _data = write_report(dropped, "en", tmp_path)
+    sizes = {}
+    with chromium_page(path.as_uri(), size=(1920, 1080)) as watched:
+        page = watched.page
+        page.wait_for_function("S.data !== null")
+        page.keyboard.press("2")
+        big = page.locator("#big")
+        assert page.evaluate("document.documentElement.classList.contains('big')")
+        assert big.get_attribute("aria-pressed") == "true"
+        measure = """() => ({
+          body: parseFloat(getComputedStyle(document.body).fontSize),
+          node: parseFloat(
+            getComputedStyle(document.querySelector('#network .node .name')).fontSize),
+          link: parseFloat(getComputedStyle(document.querySelector('#network .link')).strokeWidth),
+          seq: document.querySelector('#sequence svg').getBoundingClientRect().width,
+          overflow: document.documentElement.scrollWidth - innerWidth })"""
+        sizes["big"] = page.evaluate(measure)
+        shot = page.screenshot()
+        (tmp_path / "projector-1920.png").write_bytes(shot)
+        assert shot[:8] == b"\x89PNG\r\n\x1a\n"
+        assert int.from_bytes(shot[16:20], "big") == 1920
+        assert int.from_bytes(shot[20:24], "big") == 1080
+        big.click()
+        assert big.get_attribute("aria-pressed") == "false"
+        sizes["normal"] = page.evaluate(measure)
+        big.click()
+        assert page.evaluate("document.documentElement.classList.contains('big')")
+        # The current message is still drawn and highlighted in the larger diagram.
+        assert page.locator("#sequence .message.current").count() == 1
+    watched.assert_clean()
+    big, normal = sizes["big"], sizes["normal"]
+    assert big["body"] >= 24 and big["body"] >= 1.3 * normal["body"], sizes
+    assert big["node"] >= 20 > normal["node"] and big["link"] >= 2 * normal["link"], sizes
+    assert big["seq"] >= 1.5 * normal["seq"], sizes
+    assert big["overflow"] <= 0 and normal["overflow"] <= 0, sizes
+    with chromium_page(path.as_uri() + "#big", size=DESKTOP) as watched:
+        page = watched.page
+        page.wait_for_function("S.data !== null")
+        assert page.evaluate("document.documentElement.classList.contains('big')")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => /^#e=\\d+&big$/.test(location.hash)")
     watched.assert_clean()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from peers.axe import axe_bundle, serious
 from peers.playwright_chromium import DESKTOP, PHONE, chromium_page
 
 WORDS = {
@@ -74,4 +75,26 @@ def test_the_empty_app_has_its_words_and_switches_language_before_any_run(ui_ser
         spanish = page.locator("#h-network").inner_text()
         assert spanish and spanish != english
         assert page.locator("#ui-form-title").inner_text() == WORDS["es"]["title"]
+        watched.assert_clean()
+
+
+@pytest.mark.peer("chromium")
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280", "390"])
+def test_axe_finds_nothing_serious_in_the_app_with_a_run(ui_server, language, size):
+    """axe-core on webtrip ui (its form, the session list and a lossy run drawn): no
+    serious or critical violation, in English and Spanish, desktop and phone. The test
+    injects the checker past the app's policy (which allows no script of another origin)."""
+    axe_bundle()
+    run = ui_server.wait(ui_server.post_run({"seed": 4, "loss": 5, "lang": language}).json()["id"])
+    with chromium_page(
+        ui_server.origin + "/", size=size, language=language, bypass_csp=True
+    ) as watched:
+        page = watched.page
+        page.wait_for_selector("body[data-ready='1']")
+        page.locator("#ui-lang").select_option(language)
+        assert serious(page) == []
+        page.locator(f"button.ui-open[data-run='{run['id']}']").click()
+        page.wait_for_selector(f"body[data-run='{run['id']}']")
+        assert serious(page) == []
         watched.assert_clean()

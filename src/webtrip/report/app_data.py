@@ -179,6 +179,7 @@ def words() -> dict[str, dict[str, Any]]:
                 "start": _("Go to the start"), "end": _("Go to the end"),
                 "timeline": _("Timeline"), "language": _("Language"),
                 "filters": _("Show"), "close": _("Close"),
+                "large": _("Large (projector)"),
             },
             "filters": {"dns": "DNS", "tcp": "TCP", "http": "HTTP", "all": _("Everything")},
             "views": {

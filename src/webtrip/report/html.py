@@ -7,27 +7,32 @@ browser's first; the marks :mod:`webtrip.report.packets` works out on that captu
 alone, as Wireshark would on that node's pcap) with the chosen packet's layers and
 bytes, the waterfall filling up and the page as received (sandboxed), and the story in
 four steps — all on one timeline. It reads only the JSON of
-:func:`webtrip.report.app_data.app_data`, inlined into the page (so it opens offline from
-a file and asks the network for nothing); both languages are inside, switched without
-reloading. ← and → step by event (with Shift by packet), space plays or pauses, 1–4 jump
-to a step, + and − change the speed; ``#e=K`` opens it at the K-th event, ``#t=S`` at S
-seconds. Opened with ``?selftest``, the page steps through every event with the same
-functions the buttons use and writes what it visited (and any script error) into
-``#selftest``. :func:`app_page` without data is the empty app ``webtrip ui`` loads runs
+:func:`webtrip.report.app_data.app_data`, inlined into the page gzip-compressed and
+base64-encoded (a third of its size; the page opens it with ``DecompressionStream``, so
+it opens offline from a file and asks the network for nothing); both languages are
+inside, switched without reloading. ← and → step by event (with Shift by packet),
+space plays or pauses, 1–4 jump to a step, + and − change the speed; ``#e=K`` opens it
+at the K-th event, ``#t=S`` at S seconds, ``#big`` in large type for a projector.
+Opened with ``?selftest``, the page steps through every event with the same functions
+the buttons use and writes what it visited (and any script error) into ``#selftest``.
+:func:`app_page` without data is the empty app ``webtrip ui`` loads runs
 into (``window.webtrip.load(data)``).
 """
 
 from __future__ import annotations
 
+import base64
+import gzip
 import html
 import json
+import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from webtrip.i18n import LANGUAGES
-from webtrip.report.app_data import app_data, words
+from webtrip.report.app_data import app_data, packed, words
 from webtrip.report.views import PHASE_COLOURS, labels
 from webtrip.trace import Trace
 
@@ -37,6 +42,7 @@ __all__ = [
     "PHASE_COLOURS",
     "app_page",
     "app_script",
+    "embedded_data",
     "html_report",
     "labels",
 ]
@@ -124,9 +130,27 @@ def app_page(
         title=_text(text),
         head=head,
         words=_script_json(words()),
-        data=_script_json(data) if data is not None else "",
+        data=_packed_data(data) if data is not None else "",
         scripts=scripts,
     )
+
+
+def _packed_data(data: dict[str, Any]) -> str:
+    """``data`` as the report carries it: its compact JSON gzip-compressed and base64-encoded
+    (:func:`webtrip.report.app_data.packed`, a third of the size, the same bytes every
+    time), opened by the page with ``DecompressionStream("gzip")``. Base64 has no "<" and
+    no ":", so it cannot end the script element or read as a URL."""
+    return packed(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+def embedded_data(page: str) -> dict[str, Any] | None:
+    """The app's data inside a page made by :func:`app_page` (None in an empty app)."""
+    found = re.search(r'<script type="[^"]*" id="trace-data"[^>]*>(.*?)</script>', page, re.S)
+    if found is None or not found.group(1).strip():
+        return None
+    text = gzip.decompress(base64.b64decode(found.group(1))).decode("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
 
 
 def html_report(trace: Trace, language: str = "en") -> str:

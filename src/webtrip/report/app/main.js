@@ -30,6 +30,25 @@ function showView(v) {
   S.view = v;
   document.body.dataset.view = v;
   for (const b of document.querySelectorAll("#tabs [role=tab]")) b.setAttribute("aria-selected", b.id === "tab-" + v ? "true" : "false");
+  if (v === "conversation" && SEQ.layer) later("sequence-rows", drawSequenceRows);
+}
+
+/* The projector's large type: chosen with the header's button, or
+ * #big in the address, or by itself on a screen 1600 px wide or more. */
+let BIG_CHOSEN = null;
+function bigWanted() {
+  if (BIG_CHOSEN !== null) return BIG_CHOSEN;
+  if (/(^#|&)big\b/.test(location.hash)) return true;
+  return window.innerWidth >= 1600;
+}
+
+function applyBig() {
+  const big = bigWanted();
+  const root = document.documentElement;
+  document.getElementById("big").setAttribute("aria-pressed", big ? "true" : "false");
+  if (root.classList.contains("big") === big) return;
+  root.classList.toggle("big", big);
+  if (S.data) { buildSequence(); SEQ.current = -1; renderSequence(); }
 }
 
 function buildAll() {
@@ -125,6 +144,13 @@ function selftest() {
   document.getElementById("selftest").textContent = JSON.stringify(out);
 }
 
+/* The report's data: its JSON gzip-compressed and base64-encoded (report/html.py), opened
+ * by the browser's own gzip (DecompressionStream), with no request made. */
+async function unpack(b64) {
+  const stream = new Blob([bytesOf(b64)]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(stream).text());
+}
+
 window.webtrip = {
   load,
   on(event, fn) { (S.listeners[event] = S.listeners[event] || []).push(fn); },
@@ -134,13 +160,20 @@ window.webtrip = {
 
 (function start() {
   document.addEventListener("keydown", onKey);
+  document.getElementById("big").addEventListener("click", () => { BIG_CHOSEN = !bigWanted(); applyBig(); });
+  window.addEventListener("resize", () => idle("big", applyBig, 150));
+  applyBig();
   document.getElementById("language").addEventListener("change", (e) => setLanguage(e.target.value));
-  window.addEventListener("hashchange", () => { if (!S.playing) readHash(); });
+  window.addEventListener("hashchange", () => { applyBig(); if (!S.playing) readHash(); });
   showView("network");
   S.lang = document.documentElement.lang === "es" ? "es" : "en";
   applyWords();
   const source = document.getElementById("trace-data");
   const text = source ? source.textContent.trim() : "";
-  if (text) load(JSON.parse(text));
-  if (location.search.includes("selftest")) selftest();
+  const selftesting = location.search.includes("selftest");
+  if (!text) { if (selftesting) selftest(); return; }
+  unpack(text).then((data) => { load(data); if (selftesting) selftest(); }, (error) => {
+    document.getElementById("selftest").textContent = JSON.stringify({ errors: [String(error)] });
+    console.error(error);
+  });
 })();

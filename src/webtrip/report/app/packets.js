@@ -40,7 +40,7 @@ function buildPackets() {
   }
   const table = document.getElementById("packets");
   table.replaceChildren(el("div", { cls: "phead", role: "row" }),
-    el("div", { cls: "pscroll", tabindex: "0", "aria-label": word("views.packets"),
+    el("div", { cls: "pscroll", role: "rowgroup", tabindex: "0", "aria-label": word("views.packets"),
       onscroll: (e) => { PK.top = e.target.scrollTop; PK.viewHeight = e.target.clientHeight || PK.viewHeight; drawRows(); } }, el("div", { cls: "pspace" })));
   table.hidden = !views.length;
   if (views.length) showHost(Math.min(PK.view, views.length - 1));
@@ -126,7 +126,7 @@ function openPdu(f, row) {
   const bytes = bytesOf(frame.bytes);
   const glossary = S.data.glossary || {};
   const layers = el("div", { cls: "layers" });
-  const hex = el("div", { cls: "hex", role: "group", "aria-label": word("hex", word("bytes")) });
+  const hex = el("div", { cls: "hex", role: "group", tabindex: "0", "aria-label": word("hex", word("bytes")) });
   const spans = [];
   for (let o = 0; o < bytes.length; o += 16) {
     const line = el("div", { cls: "hexline" }, el("span", { cls: "off", text: o.toString(16).padStart(4, "0") }), "  ");

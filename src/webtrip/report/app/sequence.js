@@ -1,13 +1,16 @@
 /* 2. The conversation: a sequence diagram of the messages, the current one highlighted. */
 
-const SEQ = { starts: [], rows: [], current: -1, svg: null };
+const SEQ = { starts: [], rows: [], current: -1, svg: null, x: {}, messages: [], layer: null, drawn: [0, 0], scale: 1 };
 const ROW = 26, TOP = 44;
+/* On a projector (html.big) the diagram is drawn 1.6 times larger: its text and arrows. */
+function seqScale() { return document.documentElement.classList.contains("big") ? 1.6 : 1; }
 
 function buildSequence() {
   const box = document.getElementById("sequence");
   box.replaceChildren();
-  SEQ.rows = []; SEQ.current = -1;
+  SEQ.rows = []; SEQ.current = -1; SEQ.layer = null;
   const messages = S.data.messages || [];
+  SEQ.messages = messages;
   SEQ.starts = messages.map((m) => m.t);
   if (!messages.length) { box.hidden = true; return; }
   box.hidden = false;
@@ -21,7 +24,9 @@ function buildSequence() {
   const gap = 120, width = Math.max(order.length * gap, 300), height = TOP + messages.length * ROW + 20;
   const x = {};
   order.forEach((n, k) => { x[n.id] = gap / 2 + k * gap; });
-  const root = svg("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img",
+  const scale = seqScale();
+  SEQ.scale = scale;
+  const root = svg("svg", { width: width * scale, height: height * scale, viewBox: `0 0 ${width} ${height}`, role: "img",
     "aria-label": word("views.conversation") });
   svg("defs", {}, root).innerHTML =
     '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker>';
@@ -30,41 +35,67 @@ function buildSequence() {
     const head = svg("text", { x: x[n.id], y: 18, "text-anchor": "middle", class: "actor" }, root);
     head.textContent = tr(n.name) || n.id;
   }
-  messages.forEach((m, k) => {
-    const y = TOP + k * ROW, x1 = x[m.from], x2 = x[m.to];
-    const g = svg("g", { class: "message kind-" + m.kind + (m.lost ? " lost" : "") + (m.again ? " again" : ""),
-      tabindex: "-1", "data-m": k }, root);
-    svg("rect", { x: Math.min(x1, x2) - 4, y: y - 15, width: Math.abs(x2 - x1) + 8, height: ROW - 2, class: "hit" }, g);
-    const end = m.lost ? x1 + (x2 - x1) * 0.6 : x2;
-    svg("line", { x1, y1: y + 4, x2: end, y2: y + 4, class: "arrow",
-      "marker-end": m.lost ? "" : "url(#arrow)" }, g);
-    if (m.lost) {
-      const cross = svg("text", { x: end, y: y + 9, "text-anchor": "middle", class: "cross" }, g);
-      cross.textContent = "✕";
-    }
-    const label = svg("text", { x: (x1 + x2) / 2, y: y - 1, "text-anchor": "middle", class: "label" }, g);
-    label.textContent = (m.again ? "↻ " : "") + tr(m.label) + (m.again ? " (" + word("sent_again") + ")" : "") +
-      (m.lost ? " — " + word("lost_here") : "");
-    g.addEventListener("click", () => { pause(); goEvent(m.events && m.events.length ? m.events[0] : eventAt(m.t)); });
-    SEQ.rows.push(g);
-  });
+  SEQ.x = x; SEQ.messages = messages;
+  SEQ.layer = svg("g", { class: "messages" }, root);
+  SEQ.drawn = [0, 0];
   SEQ.svg = root;
   box.append(root);
+  box.onscroll = () => later("sequence-rows", drawSequenceRows);
+  drawSequenceRows();
+}
+
+/* Only the rows in view (and a screenful either side) are in the SVG: a run of thousands
+ * of messages costs what one screen of them does, drawn again as the box scrolls. */
+function drawSequenceRows() {
+  const box = document.getElementById("sequence");
+  const messages = SEQ.messages || [];
+  if (!SEQ.layer) return;
+  const height = box.clientHeight || 420;
+  const top = box.scrollTop / SEQ.scale;
+  const first = Math.max(0, Math.floor((top - TOP - height) / ROW));
+  const last = Math.min(messages.length, Math.ceil((top - TOP + 2 * height) / ROW) + 1);
+  if (first === SEQ.drawn[0] && last === SEQ.drawn[1] && SEQ.layer.childNodes.length) return;
+  SEQ.drawn = [first, last];
+  SEQ.rows = [];
+  const rows = [];
+  for (let k = first; k < last; k++) rows.push(sequenceRow(messages[k], k));
+  SEQ.layer.replaceChildren(...rows);
+}
+
+function sequenceRow(m, k) {
+  const x = SEQ.x, y = TOP + k * ROW, x1 = x[m.from], x2 = x[m.to];
+  const g = svg("g", { class: "message kind-" + m.kind + (m.lost ? " lost" : "") + (m.again ? " again" : "") +
+    (k === SEQ.current ? " current" : ""), tabindex: "-1", "data-m": k });
+  svg("rect", { x: Math.min(x1, x2) - 4, y: y - 15, width: Math.abs(x2 - x1) + 8, height: ROW - 2, class: "hit" }, g);
+  const end = m.lost ? x1 + (x2 - x1) * 0.6 : x2;
+  svg("line", { x1, y1: y + 4, x2: end, y2: y + 4, class: "arrow",
+    "marker-end": m.lost ? "" : "url(#arrow)" }, g);
+  if (m.lost) {
+    const cross = svg("text", { x: end, y: y + 9, "text-anchor": "middle", class: "cross" }, g);
+    cross.textContent = "✕";
+  }
+  const label = svg("text", { x: (x1 + x2) / 2, y: y - 1, "text-anchor": "middle", class: "label" }, g);
+  label.textContent = (m.again ? "↻ " : "") + tr(m.label) + (m.again ? " (" + word("sent_again") + ")" : "") +
+    (m.lost ? " — " + word("lost_here") : "");
+  g.addEventListener("click", () => { pause(); goEvent(m.events && m.events.length ? m.events[0] : eventAt(m.t)); });
+  SEQ.rows[k] = g;
+  return g;
 }
 
 function renderSequence() {
-  if (!SEQ.rows.length) return;
+  if (!SEQ.messages || !SEQ.messages.length) return;
   const event = S.data.events[S.i];
   let k = event && event.message !== undefined && event.message !== null ? event.message : upper(SEQ.starts, S.t) - 1;
   if (k === SEQ.current) return;
   if (SEQ.current >= 0 && SEQ.rows[SEQ.current]) SEQ.rows[SEQ.current].classList.remove("current");
   SEQ.current = k;
   if (k < 0) return;
-  SEQ.rows[k].classList.add("current");
+  if (SEQ.rows[k]) SEQ.rows[k].classList.add("current");
   later("sequence", () => {
-    const box = document.getElementById("sequence"), y = TOP + k * ROW;
+    const box = document.getElementById("sequence"), y = (TOP + k * ROW) * SEQ.scale;
     if (y < box.scrollTop + 20 || y > box.scrollTop + box.clientHeight - 20) {
       box.scrollTop = Math.max(0, y - box.clientHeight / 2);
     }
+    drawSequenceRows();
   });
 }

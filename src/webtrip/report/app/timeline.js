@@ -84,7 +84,8 @@ function frame(now) {
 
 function writeHash() {
   if (!S.times.length || location.search.includes("selftest")) return;
-  const hash = S.i >= 0 && S.times[S.i] === S.t ? "#e=" + S.i : "#t=" + S.t.toFixed(6);
+  const big = /(^#|&)big\b/.test(location.hash) ? "&big" : "";
+  const hash = (S.i >= 0 && S.times[S.i] === S.t ? "#e=" + S.i : "#t=" + S.t.toFixed(6)) + big;
   if (location.hash !== hash) history.replaceState(null, "", hash);
 }
 
