@@ -2,9 +2,9 @@
 
 On Linux a *packet socket* (``AF_PACKET``) receives a copy of every frame an
 interface sends or receives — the same copies tcpdump and tshark read. Opened
-as ``SOCK_DGRAM`` for ``ETH_P_IP``, each copy arrives without its link-layer
-header: the bare IPv4 datagram, which is what the simulated world records too,
-so a real capture and a simulated one read the same way. Opening one needs
+as ``SOCK_DGRAM``, each copy arrives without its link-layer header: the bare
+IPv4 datagram, which is what the simulated world records too, so a real
+capture and a simulated one read the same way. Opening one needs
 CAP_NET_RAW (root has it).
 
 A machine's interfaces carry everybody's packets, so two filters keep only
@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 ETH_P_IP = 0x0800
+ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
 """The packet type (``sll_pkttype``) of a copy of a packet this machine sends."""
 SOL_PACKET = 263
@@ -73,6 +74,7 @@ _AND_K = 0x54
 _JEQ_K = 0x15
 _JSET_K = 0x45
 _RET_K = 0x06
+_SKF_AD_PROTOCOL = 0xFFFFF000  # SKF_AD_OFF + SKF_AD_PROTOCOL: skb->protocol, not a packet byte
 
 
 class CaptureError(OSError):
@@ -112,6 +114,8 @@ def port_filter(ports: Iterable[int]) -> list[tuple[int, int, int, int]]:
         raise ValueError("a port filter needs from 1 to 60 ports")
     reject, accept, ports_at = "reject", "accept", "ports"
     body: list[_Step] = [
+        _Step(_LDH_ABS, _SKF_AD_PROTOCOL),  # the frame's EtherType, as the kernel read it
+        _Step(_JEQ_K, ETH_P_IP, false=reject),
         _Step(_LDB_ABS, 0),  # the version and header length
         _Step(_AND_K, 0xF0),
         _Step(_JEQ_K, 0x40, false=reject),  # IPv4
@@ -204,7 +208,9 @@ class PacketCapture:
 
     def start(self) -> None:
         try:
-            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+            # ETH_P_ALL, not ETH_P_IP: only a socket for every protocol is handed the
+            # packets the machine sends (the kernel's taps); the filter keeps IPv4.
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
         except PermissionError as exc:
             raise CaptureError("permission", str(exc)) from None
         except (AttributeError, OSError) as exc:  # no AF_PACKET: not Linux
@@ -219,7 +225,7 @@ class PacketCapture:
             self._attach(sock)
             if self.interface is not None:
                 try:
-                    sock.bind((self.interface, ETH_P_IP))
+                    sock.bind((self.interface, ETH_P_ALL))
                 except OSError as exc:
                     if exc.errno in (errno.ENODEV, errno.ENXIO):
                         raise CaptureError("interface", str(exc)) from None
@@ -287,6 +293,8 @@ class PacketCapture:
 
     def _keep(self, stamp: float, address: tuple[object, ...], data: bytes, pending: bool) -> None:
         interface, packet_type = str(address[0]), int(address[2])  # type: ignore[call-overload]
+        if address[1] != ETH_P_IP:
+            return  # not IPv4 (ARP, IPv6...): a filter with too many ports to hold lets it by
         if interface == "lo" and packet_type == PACKET_OUTGOING:
             return  # loopback: the copy that is received is the one kept (as libpcap)
         self._last_packet = time.monotonic()
