@@ -172,5 +172,6 @@ def test_a_real_run_that_fails_still_removes_every_namespace_it_made(monkeypatch
 
 def test_a_real_run_is_refused_in_one_sentence_without_root(monkeypatch):
     monkeypatch.setattr(real.os, "geteuid", lambda: 1000)
-    with pytest.raises(real.NamespacesUnavailable, match="needs root"):
+    with pytest.raises(real.NamespacesUnavailable) as refused:
         real.real_run(demo_lab())
+    assert refused.value.reason == "root"

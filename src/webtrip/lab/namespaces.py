@@ -51,7 +51,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from webtrip.browser.loader import BrowserOptions
+from webtrip.browser.loader import BrowserOptions, PageLoad
 from webtrip.lab.actors import Placement, run_lab
 from webtrip.lab.capture import captured_events, completed_checksum, flows_of, merge_packets
 from webtrip.lab.sim import LinkConditions
@@ -81,7 +81,12 @@ BRIDGE_QUEUE = 10_000
 
 
 class NamespacesUnavailable(Exception):
-    """The machine cannot build the lab: not root, ``ip``/``tc`` missing, or a step failed."""
+    """The machine cannot build the lab: ``reason`` is ``root`` (not root), ``tools`` (no
+    ``ip`` or ``tc``) or ``step`` (a step failed; the message says which and why)."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 # --- entering a namespace --------------------------------------------------------------
@@ -195,11 +200,13 @@ class RealRun:
     """How the latency was made: ``netem``, ``bridge`` (user space), or ``none`` (no latency)."""
     ip: str = "ip"
     tc: str = "tc"
+    loads: list[PageLoad] = field(default_factory=list)
+    """The page loads, once the run is done."""
 
     def run(self, *args: str) -> None:
         done = subprocess.run(args, capture_output=True, text=True, timeout=20)
         if done.returncode != 0:
-            raise NamespacesUnavailable(f"`{' '.join(args)}` failed: {done.stderr.strip()}")
+            raise NamespacesUnavailable("step", f"`{' '.join(args)}`: {done.stderr.strip()}")
 
     def add_namespace(self, node: str) -> str:
         name = f"{self.prefix}-{len(self.created)}"
@@ -280,8 +287,8 @@ def build(run: RealRun, conditions: LinkConditions) -> None:
         run.run(run.ip, "-n", run.namespaces[host], "route", "add", "default", "via", gateway,
                 "dev", interface)  # fmt: skip
     for router in lab.routers:
-        run.run(run.ip, "netns", "exec", run.namespaces[router], "sysctl", "-qw",
-                "net.ipv4.ip_forward=1")  # fmt: skip
+        with inside(run.namespaces[router]), open("/proc/sys/net/ipv4/ip_forward", "w") as knob:
+            knob.write("1")  # sysctl net.ipv4.ip_forward=1, in the router's namespace
         adjacent = {n for n, _, _ in neighbours[router]}
         for host, (interface, via) in _first_hops(lab, router, neighbours).items():
             if host not in adjacent:  # a host beyond another router: through that router
@@ -365,7 +372,7 @@ def _start_bridge(ip: str, namespace: str, delay: float) -> subprocess.Popen[byt
     ready = select.select([process.stdout], [], [], 30)[0]
     if not ready or process.stdout.readline().strip() != b"ready":
         process.kill()
-        raise NamespacesUnavailable("the delay bridge did not start")
+        raise NamespacesUnavailable("step", "the delay bridge did not start")
     return process
 
 
@@ -440,16 +447,14 @@ def real_run(
     """Load ``lab``'s page over Linux's TCP/IP in namespaces shaped by ``conditions``.
 
     The trace holds every actor's events and the browser's packets as captured on its
-    link. Raises :class:`NamespacesUnavailable` (one sentence) if the network cannot be
-    built here: not root, no ``ip`` or ``tc``, or a step refused.
+    link. Raises :class:`NamespacesUnavailable` if the network cannot be built here:
+    not root, no ``ip`` or ``tc``, or a step refused.
     """
     if os.geteuid() != 0:
-        raise NamespacesUnavailable(
-            "a real run builds network namespaces, which needs root: run it as root (sudo)"
-        )
-    ip, tc = shutil.which("ip"), shutil.which("tc")
+        raise NamespacesUnavailable("root", "network namespaces need root")
+    ip, tc = (shutil.which(n) or shutil.which(n, path="/usr/sbin:/sbin") for n in ("ip", "tc"))
     if ip is None or tc is None:
-        raise NamespacesUnavailable("a real run needs iproute2's ip and tc commands")
+        raise NamespacesUnavailable("tools", "no ip or tc command (iproute2)")
     run = RealRun(lab, ip=ip, tc=tc)
     conditions = conditions or LinkConditions()
     # The actors and the capture share this process: hand the interpreter between its
@@ -496,7 +501,7 @@ async def _load(
     trace.subscribe(follow)
     try:
         browsing = BrowserOptions(total_timeout=timeout, language=language)
-        await run_lab(lab, placement, trace, browsing, url=url)
+        run.loads = await run_lab(lab, placement, trace, browsing, url=url)
     finally:
         frames = capture.stop(quiet=0.3, longest=3.0)
     flows = flows_of(trace, {BROWSER_ACTOR})
