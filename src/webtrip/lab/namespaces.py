@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 from webtrip.browser.loader import BrowserOptions, PageLoad
 from webtrip.lab.actors import Placement, run_lab
 from webtrip.lab.capture import captured_events, completed_checksum, flows_of, merge_packets
-from webtrip.lab.sim import LinkConditions
-from webtrip.lab.spec import Lab
+from webtrip.lab.sim import LinkConditions, _free_address
+from webtrip.lab.spec import Lab, LinkSpec
 from webtrip.net import RealNetwork, Stream
 from webtrip.net.base import DatagramEndpoint, DatagramHandler
 from webtrip.net.capture import PACKET_AUXDATA, SOL_PACKET, TP_STATUS_CSUMNOTREADY, PacketCapture
@@ -301,21 +301,21 @@ def _neighbours(run: RealRun, *ends: tuple[str, str, str]) -> None:
     """Each end of a link knows the other's Ethernet address from the start (a permanent
     neighbour entry): the simulated world has no ARP, so neither does the real run."""
     macs = []
-    for namespace, interface, _address in ends:
+    for namespace, interface, _here in ends:
         done = subprocess.run([run.ip, "-n", namespace, "-j", "link", "show", "dev", interface],
                               capture_output=True, text=True, timeout=20, check=True)  # fmt: skip
         macs.append(json.loads(done.stdout)[0]["address"])
-    for (namespace, interface, _address), (_n, _i, other), mac in zip(
+    for (namespace, interface, _here), (_n, _i, other), mac in zip(
         ends, reversed(ends), reversed(macs), strict=True
     ):
         run.run(run.ip, "-n", namespace, "neigh", "replace", other, "lladdr", mac,
                 "dev", interface, "nud", "permanent")  # fmt: skip
 
 
-def _address(lab: Lab, spec, index: int, number: int, taken: set) -> str:  # type: ignore[no-untyped-def,type-arg]
-    """The address of a link's end: the host's own, or a free one as the simulation picks."""
-    from webtrip.lab.sim import _free_address
-
+def _address(
+    lab: Lab, spec: LinkSpec, index: int, number: int, taken: set[ipaddress.IPv4Address]
+) -> str:
+    """The address of a link's end: the host's own, or the free one the simulation picks."""
     end = spec.ends[index]
     if end in lab.hosts and spec.addresses[index] is None:
         return lab.address_of(end)
