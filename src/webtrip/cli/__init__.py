@@ -29,6 +29,7 @@ from webtrip.cli.compare import compare
 from webtrip.cli.demo import demo
 from webtrip.cli.dns import dns_group
 from webtrip.cli.lesson import lesson_group
+from webtrip.cli.real import real
 from webtrip.cli.report import report
 from webtrip.cli.sim import sim
 from webtrip.cli.ui import ui
@@ -67,6 +68,7 @@ cli.add_command(report)
 cli.add_command(ui)
 cli.add_command(lesson_group)
 cli.add_command(compare)
+cli.add_command(real)
 
 
 def main() -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import ssl
 import sys
 import time
+import urllib.parse
+from collections.abc import Callable
 from types import FrameType
 
 import click
@@ -17,7 +20,16 @@ from webtrip.browser.loader import Browser, BrowserOptions, PageLoad
 from webtrip.browser.media import Screen
 from webtrip.browser.stub_resolver import StubResolver
 from webtrip.browser.urls import normalize_url
-from webtrip.cli.common import Command, UserError, _, out_console, write_stdout
+from webtrip.cli.common import (
+    Command,
+    UserError,
+    _,
+    err_console,
+    ngettext,
+    out_console,
+    write_stdout,
+    write_whole,
+)
 from webtrip.cli.options import (
     JSON_OPTION,
     LANGUAGE_OPTION,
@@ -30,10 +42,18 @@ from webtrip.cli.options import (
 )
 from webtrip.cli.output import exit_code, show_load, write_views
 from webtrip.files import LIMIT_VARIABLE, InputFileError, read_input
-from webtrip.i18n import choose_language, seconds
+from webtrip.i18n import choose_language, number, seconds
+from webtrip.lab.capture import captured_events, flows_of, merge_packets
 from webtrip.net import RealNetwork, parse_address
+from webtrip.net.capture import CapturedFrame, CaptureError, PacketCapture
 from webtrip.outcomes import EXIT_USAGE, exit_codes_help, failure
-from webtrip.trace import Trace
+from webtrip.report.pcap import capture_files
+from webtrip.trace import TcpConnectStarted, Trace
+from webtrip.trace.events import Event
+
+CAPTURE_PACKETS = 100_000
+CAPTURE_MEGABYTES = 256
+"""What ``--capture`` keeps at most: the packets past either bound are counted, not kept."""
 
 
 def _wrapped(text: str, width: int = 79) -> str:
@@ -64,6 +84,7 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
       webtrip browse https://example.com/ --lang es
       webtrip browse example.com --json > trace.json
       webtrip browse example.com --har example.har --mermaid example.mmd --report example.html
+      sudo webtrip browse http://example.com/ --capture example.pcap   # the real packets
     """.format(codes=_wrapped("Exit codes: " + exit_codes_help()).replace("\n", "\n    "))
 
 
@@ -108,6 +129,14 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
     type=click.Path(exists=True, dir_okay=False),
     help="Trust the certificate authority in this PEM file too (for a lab's HTTPS).",
 )
+@click.option(
+    "--capture",
+    "capture_file",
+    metavar="FILE.pcap",
+    help="Capture the load's own packets for real (its DNS messages and its connections, "
+    "IPv4) into this file (pcapng if it ends .pcapng) and into the trace, so --json and "
+    "--report show them. Needs root or CAP_NET_RAW.",
+)
 def browse(
     url: str,
     dns_server: str | None,
@@ -124,6 +153,7 @@ def browse(
     max_size: int,
     max_page_size: int,
     cacert: str | None,
+    capture_file: str | None,
 ) -> None:
     """Load a web page like a browser and show the four steps, for real (see BROWSE_HELP)."""
     started = time.monotonic()
@@ -149,20 +179,28 @@ def browse(
         screen=Screen(viewport[0], viewport[1], dpr),
     )
     results: list[tuple[Trace, PageLoad]] = []
+    capture = _start_capture(url, nameserver) if capture_file else None
 
     async def main() -> None:
         # The results are handed back beside the task, not as its result: asyncio.run
         # may write the task's repr, and with it the result's, when it finishes.
         network = RealNetwork()
         trace = Trace(network.now)
+        if capture is not None:
+            trace.subscribe(_following(capture))
         resolver = StubResolver(network, trace, nameserver=nameserver)
         browser = Browser(network, resolver, trace, options=options, tls_context=context)
         results.append((trace, await browser.load(url)))
 
     _stop_after(started + timeout + 1.0, seconds(timeout, language))
     try:
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        finally:
+            frames = capture.stop() if capture is not None else []
         trace, load = results[0]
+        if capture is not None and capture_file is not None:
+            _record_capture(trace, capture, frames, capture_file, language)
         write_views(
             trace, har_file, mermaid_file, report_file, language, mermaid_style=mermaid_style
         )
@@ -173,6 +211,89 @@ def browse(
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     sys.exit(exit_code(load))
+
+
+def _start_capture(url: str, nameserver: tuple[str, int] | None) -> PacketCapture:
+    """A capture of the ports this load will use, started; a UserError if it cannot start."""
+    parts = urllib.parse.urlsplit(url)
+    ports = {53, 80, 443, nameserver[1] if nameserver else 53}
+    with contextlib.suppress(ValueError):  # a port out of range: the load will say so
+        ports.add(parts.port or (443 if parts.scheme == "https" else 80))
+    capture = PacketCapture(
+        ports, max_packets=CAPTURE_PACKETS, max_bytes=CAPTURE_MEGABYTES * 1024 * 1024
+    )
+    try:
+        capture.start()
+    except CaptureError as exc:
+        if exc.reason == "permission":
+            message = _(
+                "--capture needs root or the CAP_NET_RAW capability to read packets from the "
+                "network: run webtrip as root (sudo), or leave --capture out"
+            )
+        else:
+            message = _("--capture works on Linux only (it reads packets with an AF_PACKET socket)")
+        raise UserError(message) from None
+    return capture
+
+
+def _following(capture: PacketCapture) -> Callable[[Event], None]:
+    """A trace listener that widens the capture to each port the browser connects to,
+    before its SYN leaves (a page's files may come from another port)."""
+
+    def follow(event: Event) -> None:
+        if isinstance(event, TcpConnectStarted):
+            capture.watch_port(event.peer[1])
+
+    return follow
+
+
+def _record_capture(
+    trace: Trace,
+    capture: PacketCapture,
+    frames: list[CapturedFrame],
+    path: str,
+    language: str,
+) -> None:
+    """The browser's own packets into the trace and the capture file; a note on what
+    the file lacks (IPv6 connections, packets past the bounds or lost by the kernel)."""
+    flows = flows_of(trace, {"browser"})
+    merge_packets(trace, captured_events(frames, trace, "browser", flows))
+    for name, data in capture_files(trace, "browser", path).items():
+        write_whole(name, data)
+    notes = []
+    ipv6 = sum(1 for e in trace.of_type(TcpConnectStarted) if ":" in e.peer[0])
+    if ipv6:
+        notes.append(ngettext(
+            "{count} connection over IPv6 is not in the capture: webtrip's packet views "
+            "read IPv4 only",
+            "{count} connections over IPv6 are not in the capture: webtrip's packet views "
+            "read IPv4 only",
+            ipv6,
+        ).format(count=number(ipv6, language)))  # fmt: skip
+    if capture.over_limit:
+        notes.append(ngettext(
+            "{count} packet is not in the capture: it keeps at most {packets} packets "
+            "and {megabytes} MB",
+            "{count} packets are not in the capture: it keeps at most {packets} packets "
+            "and {megabytes} MB",
+            capture.over_limit,
+        ).format(
+            count=number(capture.over_limit, language),
+            packets=number(CAPTURE_PACKETS, language),
+            megabytes=number(CAPTURE_MEGABYTES, language),
+        ))  # fmt: skip
+    if capture.kernel_drops:
+        notes.append(ngettext(
+            "the kernel dropped {count} packet before webtrip could read it: the "
+            "capture may lack some of the load's packets",
+            "the kernel dropped {count} packets before webtrip could read them: the "
+            "capture may lack some of the load's packets",
+            capture.kernel_drops,
+        ).format(count=number(capture.kernel_drops, language)))  # fmt: skip
+    for note in notes:
+        err_console().print(
+            _("webtrip: note: {note}").format(note=note), markup=False, highlight=False
+        )
 
 
 def _stop_after(deadline: float, timeout: str) -> None:

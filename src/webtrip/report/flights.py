@@ -422,6 +422,10 @@ def flights_and_messages(
             queue = (in_air.get((where[0], where[1], event.data)) if where
                      else _undescribed(in_air, event))  # fmt: skip
             if not queue:
+                if where is None and event.actor not in routers:
+                    # Captured at this node only (a real load): seen as it arrived, from
+                    # whoever sent it — when it left, no capture says.
+                    _arrived_only(event, packet, kind, label, i, links.owner, flights, messages)
                 continue
             f = queue.popleft()
             flights[f].update(arrived=_t(event.t), arrived_event=i, to=event.actor)
@@ -464,6 +468,30 @@ def _flight(
         "lost": None, "lost_reason": None, "kind": kind, "label": label, "sent_event": i,
         "arrived_event": None,
     }  # fmt: skip
+
+
+def _arrived_only(
+    event: PacketCaptured,
+    packet: Packet,
+    kind: str,
+    label: Text,
+    i: int,
+    owner: dict[str, str],
+    flights: list[dict[str, Any]],
+    messages: list[dict[str, Any]],
+) -> None:
+    """A packet a node received that no capture saw leave: a flight and a message that
+    begin and end where it arrived (its sender named by its source address)."""
+    sender = owner.get(packet.ip.source, packet.ip.source)
+    flight = _flight(event, None, kind, label, i)
+    link = "-".join(sorted((sender, event.actor)))
+    flight.update({"from": sender, "to": event.actor, "arrived": _t(event.t),
+                   "arrived_event": i, "link": link})  # fmt: skip
+    flights.append(flight)
+    message = _message(sender, event.actor, event.t, "data", label, [i])
+    message["kind"] = packet_kind(packet)[1]
+    message["flights"].append(len(flights) - 1)
+    messages.append(message)
 
 
 def _undescribed(
