@@ -49,8 +49,8 @@ def lesson_run(lesson: str, student: str) -> StudentRun:
     return student_run(find_lesson(lesson), student)
 
 
-FIELDS = ("frame.time_relative", "ip.src", "ip.dst", "tcp.stream", "tcp.srcport", "tcp.seq", "tcp.len",
-          "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset",
+FIELDS = ("frame.time_relative", "ip.src", "ip.dst", "tcp.stream", "tcp.srcport", "tcp.seq",
+          "tcp.len", "tcp.flags.syn", "tcp.flags.ack", "tcp.flags.fin", "tcp.flags.reset",
           "dns.flags.response", "dns.flags.authoritative",
           "dns.count.answers", "dns.resp.name", "http.request", "http.request.uri",
           "http.response", "http.response.code", "http.response_for.uri")  # fmt: skip
@@ -142,7 +142,8 @@ def _exchange(wire: Wire, file: str, load: int) -> tuple[str, float, list[dict[s
     run = wire.run
     url = "http://www.webtrip.test" + file
     request = next(e.request for e in run.trace.of_type(HttpRequestQueued)
-                   if e.actor == "browser" and e.url == url and _in_load(run, e.t, load))  # fmt: skip
+                   if e.actor == "browser" and e.url == url
+                   and _in_load(run, e.t, load))  # fmt: skip
     sent = next(e for e in run.trace.of_type(HttpRequestSent)
                 if e.actor == "browser" and e.request == request)  # fmt: skip
     port = next(str(e.local[1]) for e in run.trace.of_type(TcpConnectionOpened)
@@ -256,7 +257,8 @@ def independent(run: StudentRun, question: Question, wire: Wire) -> object:
         return _kind(frames[before], earlier)
     if name == "lost_packets":
         return sum(1 for e in run.trace.of_type(PacketCaptured)
-                   if e.direction == "drop" and e.reason.startswith("lost on the link"))  # fmt: skip
+                   if e.direction == "drop"
+                   and e.reason.startswith("lost on the link"))  # fmt: skip
     if name == "retransmissions":
         # A segment leaving the web server with a sequence number it already sent (bytes,
         # SYN or FIN), as tshark reads the server's own capture.

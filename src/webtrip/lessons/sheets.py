@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import json
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from webtrip.i18n import number, translation
@@ -80,8 +81,9 @@ class Sheet:
         self.blocks.append(Block(kind, text, **fields))  # type: ignore[arg-type]
 
 
-def _words(language: str):  # type: ignore[no-untyped-def]
-    return translation(language).gettext
+def _words(language: str) -> Callable[[str], str]:
+    gettext: Callable[[str], str] = translation(language).gettext
+    return gettext
 
 
 def _shown(value: Value, language: str) -> str:
@@ -108,7 +110,11 @@ def _about(sheet: Sheet, lesson: Lesson, language: str) -> None:
 
 
 def _run_command(lesson: Lesson, student: str | None, language: str) -> str:
-    command = f"webtrip lesson run {lesson.id} --student {shlex.quote(student or 'CODE')}"
+    _ = _words(language)
+    code = student or _("CODE")
+    if not all(c.isalnum() or c in "-_." for c in code):
+        code = shlex.quote(code)  # a code with spaces or quotes, typed as the shell needs it
+    command = f"webtrip lesson run {lesson.id} --student {code}"
     return command + (" --lang es" if language == "es" else "")
 
 
@@ -171,11 +177,13 @@ def class_plan(lesson: Lesson, language: str) -> list[tuple[str, str]]:
     discussion of the answers."""
     _ = _words(language)
     work = min(lesson.duration, 25)
+    introduce = _("Introduce the goal and the four steps (the flowchart below, with this "
+                  "student's run).")  # fmt: skip
+    together = _("Run the lesson together with one code (yours) on the projector: read the "
+                 "narration aloud and find the packets it names.")  # fmt: skip
     steps = [
-        (5, _("Introduce the goal and the four steps (the flowchart below, with this "
-              "student's run).")),
-        (10, _("Run the lesson together with one code (yours) on the projector: read the "
-               "narration aloud and find the packets it names.")),  # fmt: skip
+        (5, introduce),
+        (10, together),
         (work, _("Each student runs the lesson with their own code and answers.")),
     ]
     left = CLASS_MINUTES - sum(minutes for minutes, _text in steps) - 5
@@ -208,7 +216,8 @@ def teacher_sheet(lesson: Lesson, run: StudentRun, language: str) -> Sheet:
     if conditions.bandwidth is not None:
         link.append(_("{mbit} Mbit/s").format(mbit=number(conditions.bandwidth / 1e6, language, 3)))
     if conditions.loss:
-        link.append(_("{percent} % lost").format(percent=number(conditions.loss * 100, language, 1)))
+        lost = number(conditions.loss * 100, language, 1)
+        link.append(_("{percent} % lost").format(percent=lost))
     if conditions.mtu is not None:
         link.append(_("MTU {bytes} bytes").format(bytes=number(conditions.mtu, language)))
     said = _("Seed {seed}.").format(seed=run.world.seed)
