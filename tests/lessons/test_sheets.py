@@ -175,3 +175,18 @@ def test_the_printable_page_with_mermaid_inside_draws_its_diagrams_offline(tmp_p
     dom = dump_dom(tmp_path, (out / "tcp-handshake.html").as_uri())
     drawn = re.findall(r'<pre class="mermaid"[^>]*data-processed="true"[^>]*>\s*<svg', dom)
     assert len(drawn) == 2, dom[-3000:]
+
+
+def test_run_with_ui_writes_the_replay_page_and_opens_it(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from webtrip.cli import cli
+
+    opened: list[str] = []
+    monkeypatch.setattr("webbrowser.open", lambda url, *a, **k: opened.append(url) or True)
+    monkeypatch.chdir(tmp_path)
+    done = CliRunner().invoke(cli, ["lesson", "run", "dns-down", "--student", "t07", "--ui"])
+    assert done.exit_code == 0, done.output
+    page = tmp_path / "dns-down-t07.html"
+    assert page.is_file() and (tmp_path / "dns-down-t07.toml").is_file()
+    assert opened == [page.resolve().as_uri()]
