@@ -4,7 +4,10 @@
 of one (its seed from the student's code), shows it as ``webtrip sim`` does,
 asks the questions and writes the answers file the student fills in;
 ``check`` runs the student's world again and marks each answer with feedback;
-``grade`` does that for a folder of answers files and writes a gradebook.
+``grade`` does that for a folder of answers files and writes a gradebook;
+``sheet`` writes the teacher's or the student's sheet, and ``export`` the
+lesson's page for a course site (Hugo, Markdown or printable HTML), both made
+by :mod:`webtrip.lessons.sheets`.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import csv
 import io
 import json
 import sys
+import webbrowser
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +48,14 @@ from webtrip.lessons.engine import (
     read_answers,
     student_run,
 )
+from webtrip.lessons.sheets import (
+    Sheet,
+    lesson_page,
+    student_sheet,
+    teacher_sheet,
+    to_html,
+    to_markdown,
+)
 from webtrip.lessons.vocabulary import RunFacts
 from webtrip.outcomes import EXIT_USAGE
 
@@ -67,6 +79,8 @@ def lesson_group() -> None:
       webtrip lesson run walk-from-root --student ana-3b --answers ana.toml
       webtrip lesson check ana.toml
       webtrip lesson grade answers/ --out grades.csv
+      webtrip lesson sheet tcp-handshake --for teacher --student ana-3b --lang es
+      webtrip lesson export http-status --format hugo -o course/content/lessons
     """
 
 
@@ -181,6 +195,13 @@ def _show_questions(console: Any, lesson: Lesson, run: StudentRun | None, langua
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the run and its questions as JSON (no answers)."
 )
+@click.option(
+    "--ui",
+    "in_app",
+    is_flag=True,
+    help="Also open the run in the replay app, in this computer's browser (the --report "
+    "page, or LESSON-STUDENT.html).",
+)
 def run_lesson(
     lesson_name: str,
     student: str,
@@ -188,6 +209,7 @@ def run_lesson(
     lang: str | None,
     report_file: str | None,
     as_json: bool,
+    in_app: bool,
 ) -> None:
     """Run a student's world of a lesson, show it, ask the questions, write the answers file.
 
@@ -200,12 +222,15 @@ def run_lesson(
       webtrip lesson run walk-from-root --student ana-3b
       webtrip lesson run lossy-cafe --student "Luis G." --lang es --report luis.html
       webtrip lesson run my-lesson/lesson.toml --student t01 --json
+      webtrip lesson run second-visit --student t02 --ui
     """
     language = choose_language(lang)
     lesson = _lesson(lesson_name)
     if not student.strip():
         raise UserError(_("--student: give the student's name or code"), EXIT_USAGE)
     run = _run(lesson, student, language)
+    if in_app and not report_file:
+        report_file = f"{lesson.id}-{_file_safe(student)}.html"
     write_views(run.trace, None, None, report_file, language)
     target = answers_file or f"{lesson.id}-{_file_safe(student)}.toml"
     kept = Path(target).exists()  # a student's answers are never written over
@@ -244,6 +269,9 @@ def run_lesson(
     else:
         told = _("Your answers file: {file} (fill it in, then: webtrip lesson check {file})")
     console.print(told.format(file=target))
+    if in_app and report_file:
+        console.print(_("The replay app: {file}").format(file=report_file))
+        webbrowser.open(Path(report_file).resolve().as_uri())
 
 
 def _file_safe(text: str) -> str:
@@ -367,3 +395,157 @@ def grade(folder: str, lesson_name: str | None, out_file: str | None, lang: str 
 
 def _points(value: float) -> str:
     return str(int(value)) if value == int(value) else f"{value:.2f}"
+
+
+FORMATS = {"markdown": ".md", "html": ".html", "hugo": ".md"}
+
+
+def _written(sheet: Sheet, form: str, mermaid_js: str | None = None) -> str:
+    if form == "html":
+        return to_html(sheet, mermaid_js)
+    return to_markdown(sheet, hugo=form == "hugo")
+
+
+def _out(path: str | None, text: str, language: str) -> None:
+    if path is None:
+        write_stdout(text)
+        return
+    write_whole(path, text)
+    err_console().print(_("webtrip: wrote {file}").format(file=path), highlight=False)
+
+
+@lesson_group.command("sheet")
+@click.argument("lesson_name", metavar="LESSON|FILE")
+@click.option(
+    "--for",
+    "reader",
+    type=click.Choice(["teacher", "student"]),
+    default="student",
+    show_default=True,
+    help="Whose sheet: the teacher's (the answers for one code, what to discuss, a plan for a "
+    "50-minute class) or the student's (instructions and questions).",
+)
+@click.option(
+    "--student",
+    help="The student's code: the teacher's sheet gives their answers (default: the code "
+    "example); a student's sheet names it and shows their own options.",
+)
+@LANGUAGE_OPTION
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(["markdown", "html"]),
+    default="markdown",
+    show_default=True,
+    help="Markdown, or one printable HTML page.",
+)
+@click.option(
+    "-o",
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    help="Write the sheet to this file (default: standard output).",
+)
+def sheet(
+    lesson_name: str,
+    reader: str,
+    student: str | None,
+    lang: str | None,
+    form: str,
+    out_file: str | None,
+) -> None:
+    """Write a lesson's sheet: the teacher's (with the answers) or the student's.
+
+    \b
+    Examples:
+      webtrip lesson sheet walk-from-root
+      webtrip lesson sheet tcp-handshake --for teacher --student ana-3b --lang es
+      webtrip lesson sheet dns-down --for student --format html -o dns-down.html
+    """
+    language = choose_language(lang)
+    lesson = _lesson(lesson_name)
+    if student is not None and not student.strip():
+        raise UserError(_("--student: give the student's name or code"), EXIT_USAGE)
+    if reader == "teacher":
+        made = teacher_sheet(lesson, _run(lesson, student or "example", language), language)
+    else:
+        run = _run(lesson, student, language) if student else None
+        made = student_sheet(lesson, run, language)
+    _out(out_file, _written(made, form), language)
+
+
+@lesson_group.command("export")
+@click.argument("lesson_name", metavar="LESSON|FILE")
+@click.option(
+    "--format",
+    "form",
+    type=click.Choice(list(FORMATS)),
+    default="hugo",
+    show_default=True,
+    help="hugo: a page of a Hugo book, its diagrams in {{< mermaid >}} shortcodes; markdown: "
+    "fenced mermaid blocks; html: one printable page.",
+)
+@click.option(
+    "--student",
+    default="example",
+    show_default=True,
+    help="Whose run the page shows: its diagrams and narration.",
+)
+@LANGUAGE_OPTION
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="The folder to write the page into (made if missing).",
+)
+@click.option(
+    "--mermaid-js",
+    "mermaid_js",
+    type=click.Path(dir_okay=False, exists=True),
+    help="With --format html: put this copy of mermaid.min.js inside the page, so it draws "
+    "the diagrams with no network.",
+)
+def export(
+    lesson_name: str,
+    form: str,
+    student: str,
+    lang: str | None,
+    out_dir: str,
+    mermaid_js: str | None,
+) -> None:
+    """Export a lesson's page for a course site: a run's own diagrams, its narration, the
+    questions.
+
+    The page is named after the lesson (and its language): LESSON.md, or
+    LESSON.es.md as a multilingual Hugo site expects; LESSON.html for html.
+
+    \b
+    Examples:
+      webtrip lesson export walk-from-root -o course/content/docs
+      webtrip lesson export http-status --format html --lang es -o printed
+      webtrip lesson export small-mtu --format markdown --student ana-3b -o pages
+    """
+    language = choose_language(lang)
+    lesson = _lesson(lesson_name)
+    if not student.strip():
+        raise UserError(_("--student: give the student's name or code"), EXIT_USAGE)
+    if mermaid_js and form != "html":
+        raise UserError(_("--mermaid-js goes with --format html"), EXIT_USAGE)
+    bundle = None
+    if mermaid_js:
+        try:
+            bundle = Path(mermaid_js).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(_("{file}: cannot be read ({error})").format(
+                file=mermaid_js, error=exc), EXIT_USAGE) from None  # fmt: skip
+    page = lesson_page(lesson, _run(lesson, student, language), language)
+    folder = Path(out_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(_("{folder}: cannot make the folder ({error})").format(
+            folder=out_dir, error=exc.strerror or exc)) from None  # fmt: skip
+    suffix = (f".{language}" if language != "en" else "") + FORMATS[form]
+    _out(str(folder / f"{lesson.id}{suffix}"), _written(page, form, bundle), language)

@@ -40,6 +40,7 @@ __all__ = [
     "StudentWorld",
     "answers_template",
     "expected",
+    "explanation",
     "mark",
     "read_answers",
     "student_run",
@@ -189,17 +190,7 @@ def mark(run: StudentRun, question: Question, given: Any, language: str) -> Mark
     right_answer = run.answers[question.id]
     answered = given not in (None, "", [])
     right = answered and _is_right(question, right_answer, given)
-    conditions = run.world.conditions
-    latency = conditions.latency if conditions.latency is not None else _lab_latency(run)
-    fields = {
-        "answer": _shown(right_answer, language),
-        "given": _shown(given if isinstance(given, list | int | float) else str(given), language)
-        if answered else "—",
-        "latency_ms": number(latency * 1000, language),
-        "rtt_ms": number(latency * 2000, language),
-        "loss_percent": number((conditions.loss or 0) * 100, language, 1),
-        "bandwidth_mbit": number((conditions.bandwidth or _lab_bandwidth(run)) / 1e6, language, 1),
-    }  # fmt: skip
+    fields = _feedback_fields(run, question, given if answered else None, language)
     explanation = run.lesson.text(question.feedback, language).format(**fields)
     if not answered:
         verdict = _("Not answered.")
@@ -209,6 +200,28 @@ def mark(run: StudentRun, question: Question, given: Any, language: str) -> Mark
         verdict = _("Not quite: you answered {given}.").format(given=fields["given"])
     score = question.points if right else 0.0
     return Mark(question.id, score, question.points, right, answered, f"{verdict} {explanation}")
+
+
+def explanation(run: StudentRun, question: Question, language: str) -> str:
+    """The feedback of ``question`` with ``run``'s values: what the right answer shows."""
+    fields = _feedback_fields(run, question, None, language)
+    return run.lesson.text(question.feedback, language).format(**fields)
+
+
+def _feedback_fields(
+    run: StudentRun, question: Question, given: Any, language: str
+) -> dict[str, str]:
+    conditions = run.world.conditions
+    latency = conditions.latency if conditions.latency is not None else _lab_latency(run)
+    return {
+        "answer": _shown(run.answers[question.id], language),
+        "given": _shown(given if isinstance(given, list | int | float) else str(given), language)
+        if given is not None else "—",
+        "latency_ms": number(latency * 1000, language),
+        "rtt_ms": number(latency * 2000, language),
+        "loss_percent": number((conditions.loss or 0) * 100, language, 1),
+        "bandwidth_mbit": number((conditions.bandwidth or _lab_bandwidth(run)) / 1e6, language, 1),
+    }  # fmt: skip
 
 
 def _lab_latency(run: StudentRun) -> float:

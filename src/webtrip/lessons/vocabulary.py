@@ -211,15 +211,25 @@ def _path(url: str) -> str:
 # --- the facts ----------------------------------------------------------------------------
 
 
-@fact("ms")
-def page_load_ms(run: RunFacts) -> float:
+@fact("ms", LOAD)
+def page_load_ms(run: RunFacts, load: int) -> float:
     """How long the page took to load: from the browser starting the load to the
-    page and all its files being done (the first load)."""
+    page and all its files being done (the first load, or with ``load = 2`` the reload)."""
     started = run.trace.of_type(PageLoadStarted)
     finished = run.trace.of_type(PageLoadFinished)
-    if not started or not finished:
-        raise FactError("the page load never finished")
-    return round((finished[0].t - started[0].t) * 1000, 3)
+    if len(started) < load or len(finished) < load:
+        raise FactError(f"the run loaded the page {len(finished)} time(s), not {load}")
+    return round((finished[load - 1].t - started[load - 1].t) * 1000, 3)
+
+
+@fact("ms")
+def lookup_ms(run: RunFacts) -> float:
+    """How long the browser's first lookup of the site's name took: from starting to look
+    it up (step 1) to having the address, or to giving up when no answer came."""
+    lookups = [item for item in run.page.lookups if item.started is not None]
+    if not lookups or lookups[0].ended is None or lookups[0].started is None:
+        raise FactError("the browser's lookup never ended")
+    return round((lookups[0].ended - lookups[0].started) * 1000, 3)
 
 
 @fact("count", Parameter("server", "text", "", "a DNS server's host; empty: the browser's own"))
@@ -291,6 +301,19 @@ def requests(run: RunFacts) -> int:
     return sum(1 for e in run.trace.of_type(HttpRequestQueued) if e.actor == run.browser)
 
 
+@fact("count", LOAD)
+def network_requests(run: RunFacts, load: int) -> int:
+    """How many HTTP requests the browser sent over the network in the ``load``-th load
+    (a file its HTTP cache gave, still fresh, sends none; asking whether a kept
+    file changed sends one)."""
+    spans = run.loads()
+    if not 1 <= load <= len(spans):
+        raise FactError(f"the run loaded the page {len(spans)} time(s), not {load}")
+    start, end = spans[load - 1]
+    return sum(1 for e in run.trace.events[start:end]
+               if isinstance(e, HttpRequestSent) and e.actor == run.browser)  # fmt: skip
+
+
 @fact("count", FILE, SENDER, LOAD)
 def segments(run: RunFacts, file: str, sender: str, load: int) -> int:
     """How many TCP segments carrying bytes of ``file``'s exchange reached the other end:
@@ -308,6 +331,25 @@ def segments(run: RunFacts, file: str, sender: str, load: int) -> int:
         1 for t, way, _sequence, size, _flags in run.page.browser_packets(sent.connection)
         if way == direction and size and sent.started <= t <= done.t
     )  # fmt: skip
+
+
+@fact("bytes", FILE, SENDER, LOAD)
+def largest_segment(run: RunFacts, file: str, sender: str, load: int) -> int:
+    """The most bytes of ``file``'s exchange one TCP segment carried (from the server: the
+    answer; from the browser: the request), counted as :func:`segments` counts:
+    the link's MTU less the IP and TCP headers caps it (the MSS)."""
+    request = run.request_of(file, load)
+    sent = run.first(HttpRequestSent, request)
+    done = run.first(HttpResponseCompleted, request)
+    assert isinstance(sent, HttpRequestSent) and isinstance(done, HttpResponseCompleted)
+    direction = {"server": IN, "browser": OUT}.get(sender)
+    if direction is None:
+        raise FactError(f"sender is server or browser, not {sender!r}")
+    sizes = [size for t, way, _sequence, size, _flags in run.page.browser_packets(sent.connection)
+             if way == direction and size and sent.started <= t <= done.t]  # fmt: skip
+    if not sizes:
+        raise FactError(f"no segment carried bytes of {file}")
+    return max(sizes)
 
 
 LOSS_KINDS = ("syn", "synack", "dns-query", "dns-response", "data", "other")
