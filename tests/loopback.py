@@ -181,7 +181,13 @@ def loopback_hierarchy(
             for address, files in SERVERS.items():
                 number = int(address.rsplit(".", 1)[1])
                 origin = dns.zone.from_file(str(HIERARCHY / files[0]), relativize=False).origin
-                wait_for_dns(f"{prefix}.{number}", port, origin.to_text())
+                process = lab.processes[str(number)]
+                try:  # four Pythons starting at once on a busy machine can take a while
+                    wait_for_dns(f"{prefix}.{number}", port, origin.to_text(), timeout=30.0)
+                except TimeoutError as error:
+                    log = (workdir / f"auth-{number}.log").read_text(errors="replace")
+                    state = "exited" if process.poll() is not None else "still running"
+                    raise TimeoutError(f"{error} (the server {state}; its log: {log!r})") from None
             yield lab
         finally:
             for process in lab.processes.values():
