@@ -47,13 +47,42 @@ def test_a_lost_syn_ack_has_exactly_its_consequences(plain):
     # Only run B has something: the browser's SYN and the server's SYN-ACK, each a 2nd time.
     assert not [d for d in comparison.differences if d.change == "only_a"]
     only_b = [d.key for d in comparison.differences if d.change == "only_b"]
-    assert [(key[1], key[2].split()[0], key[3]) for key in only_b] == [
+    at_browser = [
+        d.key for d in comparison.differences if d.change == "only_b" and d.kind == "packet"
+    ]
+    assert [(key[1], key[2].split()[0], key[3]) for key in at_browser] == [
         ("browser", "SYN", "#2"),
         ("peer", "SYN,ACK", "#2"),
     ]
+    # The servers' and routers' own captures say the same, node by node: the router
+    # takes the SYN in and sends it on a 2nd time, the web server answers it a 2nd time.
+    at_nodes = sorted(
+        (d.key[0], d.key[1], d.key[4].split()[0])
+        for d in comparison.differences
+        if d.change == "only_b" and d.kind == "node_packet"
+    )
+    assert at_nodes == [
+        ("router", "in", "SYN"),
+        ("router", "in", "SYN,ACK"),
+        ("router", "out", "SYN"),
+        ("router", "out", "SYN,ACK"),
+        ("web", "in", "SYN"),
+        ("web", "out", "SYN,ACK"),
+    ]
+    assert len(only_b) == len(at_browser) + len(at_nodes)
+    # The first SYN-ACK: sent by the router in run A, lost on its way out in run B.
+    lost_at_router = [
+        (d.key[0], d.a, d.b)
+        for d in comparison.differences
+        if d.kind == "node_packet" and d.field == "fate"
+    ]
+    assert lost_at_router == [("router", "sent", "lost")]
     # Nothing else changes but times, the SYN count and the lost packet's fate.
     changed = {(d.kind, d.field) for d in comparison.differences if d.change == "changed"}
-    assert changed == {("packet", "fate"), ("connection", "syns")}
+    assert changed == {("packet", "fate"), ("node_packet", "fate"), ("connection", "syns")}
+    nodes = {row["node"]: row for row in comparison.per_node()}
+    assert nodes["web"]["a"]["received"] + 1 == nodes["web"]["b"]["received"]
+    assert nodes["router"]["b"]["dropped"] == nodes["router"]["a"]["dropped"] + 1
     # The page, every file, every packet after it: 1 s later (the SYN's 1 s timer).
     shifts = {
         round(float(d.b) - float(d.a), 6)  # type: ignore[arg-type]
@@ -150,9 +179,14 @@ def test_the_json_is_the_documented_shape(plain):
     document = compare(plain, run(faults=[("drop", "synack")])).to_json("es")
     assert set(document) == {
         "webtrip_comparison", "identical", "branch", "settings", "summary",
-        "first_divergence", "differences", "story",
+        "first_divergence", "differences", "story", "nodes",
     }  # fmt: skip
     assert document["identical"] is False
+    nodes = {row["node"]: row for row in document["nodes"]}
+    assert set(nodes) == {"browser", "router", "resolver", "root", "tld", "dns", "web"}
+    assert nodes["root"]["role"] == "root" and nodes["root"]["differences"] == 0
+    assert set(nodes["web"]["a"]) == {"sent", "received", "dropped"}
+    assert nodes["web"]["differences"] > 0
     assert document["first_divergence"]["change"] == "changed"
     assert document["first_divergence"]["field"] == "fate"
     assert [s["step"] for s in document["summary"]][::3] == [
