@@ -197,3 +197,37 @@ def test_the_json_is_the_documented_shape(plain):
         "page",
     ]
     assert document["story"][0].startswith("Las ejecuciones se han preparado")
+
+
+def test_segments_are_counted_per_file_and_add_up_to_their_connections(plain):
+    """A connection carries one file at a time (HTTP/1.1): each file's own segments are
+    those that reached the browser while it was being fetched; together they are the
+    connection's."""
+    requests = [i for i in compare(plain, plain).a if i.kind == "request"]
+    assert requests and all(int(i.fields["segments"] or 0) >= 1 for i in requests)
+    shared = [i for i in requests if i.fields["reused"] == "yes"]
+    assert shared, "the demo page reuses a connection"
+    for item in requests:
+        assert int(item.fields["segments"] or 0) <= int(item.fields["segments_on_connection"] or 0)
+    total = sum(int(i.fields["segments"] or 0) for i in requests)
+    arrived = [
+        i for i in compare(plain, plain).a
+        if i.kind == "packet" and i.key[1] == "peer" and i.fields["fate"] == "arrived"
+        and "len=0" not in i.key[2] and i.key[0].startswith("tcp")
+    ]  # fmt: skip
+    assert total == len(arrived)  # every data segment belongs to exactly one file
+
+
+def test_a_segment_lost_and_sent_again_arrives_once_for_its_file(plain):
+    """A file's segments are those that reached the browser: one lost on the way and
+    sent again counts once, so the file has as many as without the loss — the loss and
+    the resending show as packets, at the browser and at the router."""
+    comparison = compare(plain, run(faults=[("drop", "http-response#20")]))
+    assert not [d for d in comparison.differences if d.field in ("segments", "size")]
+    assert [(d.kind, d.a, d.b) for d in comparison.differences if d.field == "fate"] == [
+        ("packet", "arrived", "lost"),
+        ("node_packet", "sent", "lost"),
+    ]
+    resent = [d for d in comparison.differences if d.change == "only_b" and d.kind == "packet"]
+    data = [d for d in resent if d.key[1] == "peer" and "len=0" not in d.key[2]]
+    assert len(data) == 1 and data[0].key[-1] == "#2"  # the lost segment, a 2nd time

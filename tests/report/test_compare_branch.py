@@ -41,6 +41,7 @@ def assert_equal_up_to_the_change(result: branching.Branch) -> None:
         ("100", "silent web"),
         ("100", "slow web=200ms"),
         ("0.05s", "delay http-response=300ms"),
+        ("0.1s", "flush-dns"),
     ],
 )
 def test_a_branch_is_the_run_byte_for_byte_up_to_its_moment(at, change):
@@ -68,11 +69,17 @@ def test_raising_the_loss_of_a_lossy_link_draws_nothing_differently_before_the_c
     assert len(before) == len([e for e in result.trace_a.events if e.t < 0.2])
 
 
-def test_a_branch_is_deterministic():
-    first = branching.branch(lab.demo_lab(), 5, "60", "drop http-response")
-    second = branching.branch(lab.demo_lab(), 5, "60", "drop http-response")
+@pytest.mark.parametrize(("at", "change", "loads"), [("60", "drop http-response", 1),
+                                                     ("0.3s", "flush-dns", 2)])  # fmt: skip
+def test_a_branch_is_deterministic(at, change, loads):
+    first = branching.branch(lab.demo_lab(), 5, at, change, loads=loads)
+    second = branching.branch(lab.demo_lab(), 5, at, change, loads=loads)
     assert first.trace_b.to_json() == second.trace_b.to_json()
     assert first.comparison.to_json() == second.comparison.to_json()
+
+
+def test_a_reload_flushed_is_the_run_byte_for_byte_up_to_its_moment():
+    assert_equal_up_to_the_change(branching.branch(lab.demo_lab(), 1, "0.3s", "flush-dns", loads=2))
 
 
 def test_a_what_if_drop_counts_packets_from_its_moment():

@@ -181,7 +181,9 @@ class Comparison:
         question, a packet, a time — or, without one, the earliest of all (a count or a
         status belongs to a whole connection or request, not to one moment)."""
         exact = [
-            d for d in self.differences if d.kind in ("question", "packet") or d.change == "timing"
+            d
+            for d in self.differences
+            if d.kind in ("question", "packet", "node_packet") or d.change == "timing"
         ]
         return min(exact or self.differences, key=lambda d: (d.t, _ORDER[d.kind]), default=None)
 
@@ -632,14 +634,15 @@ def _file_segments(
     arrived: list[tuple[str, float]], flow: str | None, started: float, total_ms: float
 ) -> int:
     """The data segments that reached the browser on ``flow`` while this file was being
-    fetched (from its request to its last byte): its own, since a connection carries one
-    file at a time (HTTP/1.1, no pipelining)."""
+    fetched (after it was asked for, up to its last byte): its own, since a connection
+    carries one file at a time (HTTP/1.1, no pipelining) — the next file on it is asked
+    for in the instant the last one's last segment arrives, so that segment is not its."""
     if flow is None or total_ms < 0:
         return 0
     done = started + total_ms / 1000
     return sum(
         1 for name, t in arrived
-        if name == flow and started - TIME_TOLERANCE <= t <= done + TIME_TOLERANCE
+        if name == flow and started + TIME_TOLERANCE < t <= done + TIME_TOLERANCE
     )  # fmt: skip
 
 
@@ -872,10 +875,10 @@ def _node_packet_words(item: Item, language: str) -> str:
     if flow.startswith("udp") and len(parts) >= 4:
         question = " ".join(parts[4:]) or "?"
         if sender == "client":
-            return _("at {node}, the DNS question {question} from {client} to {server}").format(
+            return _("at the {node}, the DNS question {question} from {client} to {server}").format(
                 node=where, question=question, client=parts[1], server=parts[3]
             )
-        return _("at {node}, the DNS answer to {question} from {server} to {client}").format(
+        return _("at the {node}, the DNS answer to {question} from {server} to {client}").format(
             node=where, question=question, client=parts[1], server=parts[3]
         )
     if flow.startswith("tcp") and len(parts) >= 4:
@@ -883,13 +886,15 @@ def _node_packet_words(item: Item, language: str) -> str:
         size = int(what.rsplit("len=", 1)[1]) if "len=" in what else 0
         source, destination = (parts[1], parts[3]) if sender == "client" else (parts[3], parts[1])
         if size:
-            return _("at {node}, a segment of {size} bytes from {source} to {destination}").format(
+            return _(
+                "at the {node}, a segment of {size} bytes from {source} to {destination}"
+            ).format(
                 node=where, size=number(size, language), source=source, destination=destination
             )
-        return _("at {node}, a {flags} from {source} to {destination}").format(
+        return _("at the {node}, a {flags} from {source} to {destination}").format(
             node=where, flags=flags.replace(",", "-"), source=source, destination=destination
         )
-    return _("at {node}, a packet {flow}").format(node=where, flow=flow)
+    return _("at the {node}, a packet {flow}").format(node=where, flow=flow)
 
 
 def _item_words(item: Item, language: str) -> str:
@@ -928,6 +933,18 @@ def _first_sentence(comparison: Comparison, first: Difference, language: str) ->
     _ = translation(language).gettext
     a = comparison.item("a", first.key, first.kind)
     b = comparison.item("b", first.key, first.kind)
+    if a is not None and b is not None and first.field == "fate" and first.kind == "node_packet":
+        lost = b if first.b in ("lost", "dropped") else a
+        run_lost, run_kept = ("B", "A") if lost is b else ("A", "B")
+        return _(
+            "The first difference: at {t}, in run {lost_run}, {packet} was lost on the "
+            "link it was sent on; in run {kept_run} it went through."
+        ).format(
+            t=_at(lost.t, language),
+            lost_run=run_lost,
+            packet=_node_packet_words(lost, language),
+            kept_run=run_kept,
+        )
     if a is not None and b is not None and first.field == "fate":
         lost = b if first.b == "lost" else a
         run_lost, run_kept = ("B", "A") if lost is b else ("A", "B")
@@ -1121,6 +1138,13 @@ def _server_words(comparison: Comparison, server: str, language: str) -> str:
     return text.format(server=server)
 
 
+def _listed(items: list[str], _: Callable[[str], str]) -> str:
+    """ "a", "a and b", "a, b and c" (in the language of ``_``)."""
+    if len(items) < 2:
+        return "".join(items)
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
 def _walks(comparison: Comparison, language: str) -> list[str]:
     """A resolver that answered from its cache in one run and had to ask in the other: the
     servers it asked (from its own questions in the trace) and when it answered."""
@@ -1151,13 +1175,13 @@ def _walks(comparison: Comparison, language: str) -> list[str]:
         sentences.append(
             _(
                 "In run {run}, the {actor} had to find {question} itself: it asked "
-                "{servers} ({count}) and answered at {t}; in run {other} it "
+                "{servers} ({count}) before answering at {t}; in run {other} it "
                 "answered at {t_other} from its cache, asking no one."
             ).format(
                 run=run,
                 actor=actor_name(asked.key[0], language),
                 question=asked.key[1],
-                servers=", ".join(_server_words(comparison, x, language) for x in servers),
+                servers=_listed([_server_words(comparison, x, language) for x in servers], _),
                 count=catalog.ngettext("{count} question", "{count} questions", queries).format(
                     count=number(queries, language)
                 ),
