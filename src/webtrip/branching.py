@@ -3,7 +3,8 @@
 The simulated world is deterministic: the same lab and seed give the same events,
 byte for byte. So a branch is exact: :func:`branch` runs the lab (run A), runs it
 again with the same seed and one change made at a moment (run B: the next SYN-ACK
-lost, the link slower, a server silent — :class:`~webtrip.lab.faults.WhatIf`), and
+lost, the link slower, a server silent, the resolver's cache emptied —
+:class:`~webtrip.lab.faults.WhatIf`), and
 compares the two traces by meaning (:mod:`webtrip.report.compare`). Up to the
 moment the traces are equal; what differs after it follows from the change.
 
@@ -65,7 +66,8 @@ def branch(
     ``"1.2s"``) as run B; compare them.
 
     ``change`` is ``--what-if``'s: ``drop FILTER``, ``delay FILTER=TIME``, ``silent
-    HOST``, ``slow HOST=TIME``, ``latency=TIME``, ``bandwidth=RATE``, ``loss=SHARE``.
+    HOST``, ``slow HOST=TIME``, ``latency=TIME``, ``bandwidth=RATE``, ``loss=SHARE``,
+    ``flush-dns`` (with ``loads=2``: the reload's names walked from the root again).
     Raises ValueError for a change or moment that cannot be read, LabError for one the
     lab cannot make (a host it does not have, a moment after the run's end).
     """

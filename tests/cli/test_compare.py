@@ -85,7 +85,7 @@ def test_sim_what_if_prints_the_comparison():
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (("--what-if", "at=3, flush-dns"), "emptying the resolver's cache"),
+        (("--what-if", "at=3, flush dns"), "is not a change a what-if can make"),
         (("--what-if", "at=99999, drop syn"), "the run has events 0 to"),
         (("--what-if", "at=3, silent nowhere"), "nowhere is not a host of the lab"),
         (("--trace-a", "a.json"), "--trace-a and --trace-b go with --what-if"),
@@ -96,3 +96,19 @@ def test_a_what_if_mistake_is_one_sentence_and_exit_2(args, words):
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     assert words in done.stderr
+
+
+def test_sim_what_if_flush_dns_on_a_reload_tells_the_walk_from_the_root(tmp_path):
+    done = run_webtrip("sim", "--reload", "--what-if", "at=0.3s, flush-dns", "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["branch"]["change"] == "flush-dns"
+    nodes = {row["node"]: row for row in document["nodes"]}
+    assert nodes["root"]["a"]["received"] == 2 and nodes["root"]["b"]["received"] == 4
+    assert nodes["web"]["differences"] > 0
+    assert any("the resolver had to find" in s for s in document["story"])
+    spanish = run_webtrip("sim", "--reload", "--what-if", "at=0.3s, flush-dns", "--lang", "es",
+                          columns=160)  # fmt: skip
+    assert spanish.returncode == 0, spanish.stderr
+    assert "Paquetes por nodo" in spanish.stdout
+    assert "al servidor raíz" in spanish.stdout

@@ -47,13 +47,42 @@ def test_a_lost_syn_ack_has_exactly_its_consequences(plain):
     # Only run B has something: the browser's SYN and the server's SYN-ACK, each a 2nd time.
     assert not [d for d in comparison.differences if d.change == "only_a"]
     only_b = [d.key for d in comparison.differences if d.change == "only_b"]
-    assert [(key[1], key[2].split()[0], key[3]) for key in only_b] == [
+    at_browser = [
+        d.key for d in comparison.differences if d.change == "only_b" and d.kind == "packet"
+    ]
+    assert [(key[1], key[2].split()[0], key[3]) for key in at_browser] == [
         ("browser", "SYN", "#2"),
         ("peer", "SYN,ACK", "#2"),
     ]
+    # The servers' and routers' own captures say the same, node by node: the router
+    # takes the SYN in and sends it on a 2nd time, the web server answers it a 2nd time.
+    at_nodes = sorted(
+        (d.key[0], d.key[1], d.key[4].split()[0])
+        for d in comparison.differences
+        if d.change == "only_b" and d.kind == "node_packet"
+    )
+    assert at_nodes == [
+        ("router", "in", "SYN"),
+        ("router", "in", "SYN,ACK"),
+        ("router", "out", "SYN"),
+        ("router", "out", "SYN,ACK"),
+        ("web", "in", "SYN"),
+        ("web", "out", "SYN,ACK"),
+    ]
+    assert len(only_b) == len(at_browser) + len(at_nodes)
+    # The first SYN-ACK: sent by the router in run A, lost on its way out in run B.
+    lost_at_router = [
+        (d.key[0], d.a, d.b)
+        for d in comparison.differences
+        if d.kind == "node_packet" and d.field == "fate"
+    ]
+    assert lost_at_router == [("router", "sent", "lost")]
     # Nothing else changes but times, the SYN count and the lost packet's fate.
     changed = {(d.kind, d.field) for d in comparison.differences if d.change == "changed"}
-    assert changed == {("packet", "fate"), ("connection", "syns")}
+    assert changed == {("packet", "fate"), ("node_packet", "fate"), ("connection", "syns")}
+    nodes = {row["node"]: row for row in comparison.per_node()}
+    assert nodes["web"]["a"]["received"] + 1 == nodes["web"]["b"]["received"]
+    assert nodes["router"]["b"]["dropped"] == nodes["router"]["a"]["dropped"] + 1
     # The page, every file, every packet after it: 1 s later (the SYN's 1 s timer).
     shifts = {
         round(float(d.b) - float(d.a), 6)  # type: ignore[arg-type]
@@ -150,9 +179,14 @@ def test_the_json_is_the_documented_shape(plain):
     document = compare(plain, run(faults=[("drop", "synack")])).to_json("es")
     assert set(document) == {
         "webtrip_comparison", "identical", "branch", "settings", "summary",
-        "first_divergence", "differences", "story",
+        "first_divergence", "differences", "story", "nodes",
     }  # fmt: skip
     assert document["identical"] is False
+    nodes = {row["node"]: row for row in document["nodes"]}
+    assert set(nodes) == {"browser", "router", "resolver", "root", "tld", "dns", "web"}
+    assert nodes["root"]["role"] == "root" and nodes["root"]["differences"] == 0
+    assert set(nodes["web"]["a"]) == {"sent", "received", "dropped"}
+    assert nodes["web"]["differences"] > 0
     assert document["first_divergence"]["change"] == "changed"
     assert document["first_divergence"]["field"] == "fate"
     assert [s["step"] for s in document["summary"]][::3] == [
@@ -163,3 +197,37 @@ def test_the_json_is_the_documented_shape(plain):
         "page",
     ]
     assert document["story"][0].startswith("Las ejecuciones se han preparado")
+
+
+def test_segments_are_counted_per_file_and_add_up_to_their_connections(plain):
+    """A connection carries one file at a time (HTTP/1.1): each file's own segments are
+    those that reached the browser while it was being fetched; together they are the
+    connection's."""
+    requests = [i for i in compare(plain, plain).a if i.kind == "request"]
+    assert requests and all(int(i.fields["segments"] or 0) >= 1 for i in requests)
+    shared = [i for i in requests if i.fields["reused"] == "yes"]
+    assert shared, "the demo page reuses a connection"
+    for item in requests:
+        assert int(item.fields["segments"] or 0) <= int(item.fields["segments_on_connection"] or 0)
+    total = sum(int(i.fields["segments"] or 0) for i in requests)
+    arrived = [
+        i for i in compare(plain, plain).a
+        if i.kind == "packet" and i.key[1] == "peer" and i.fields["fate"] == "arrived"
+        and "len=0" not in i.key[2] and i.key[0].startswith("tcp")
+    ]  # fmt: skip
+    assert total == len(arrived)  # every data segment belongs to exactly one file
+
+
+def test_a_segment_lost_and_sent_again_arrives_once_for_its_file(plain):
+    """A file's segments are those that reached the browser: one lost on the way and
+    sent again counts once, so the file has as many as without the loss — the loss and
+    the resending show as packets, at the browser and at the router."""
+    comparison = compare(plain, run(faults=[("drop", "http-response#20")]))
+    assert not [d for d in comparison.differences if d.field in ("segments", "size")]
+    assert [(d.kind, d.a, d.b) for d in comparison.differences if d.field == "fate"] == [
+        ("packet", "arrived", "lost"),
+        ("node_packet", "sent", "lost"),
+    ]
+    resent = [d for d in comparison.differences if d.change == "only_b" and d.kind == "packet"]
+    data = [d for d in resent if d.key[1] == "peer" and "len=0" not in d.key[2]]
+    assert len(data) == 1 and data[0].key[-1] == "#2"  # the lost segment, a 2nd time

@@ -41,6 +41,7 @@ def assert_equal_up_to_the_change(result: branching.Branch) -> None:
         ("100", "silent web"),
         ("100", "slow web=200ms"),
         ("0.05s", "delay http-response=300ms"),
+        ("0.1s", "flush-dns"),
     ],
 )
 def test_a_branch_is_the_run_byte_for_byte_up_to_its_moment(at, change):
@@ -68,11 +69,17 @@ def test_raising_the_loss_of_a_lossy_link_draws_nothing_differently_before_the_c
     assert len(before) == len([e for e in result.trace_a.events if e.t < 0.2])
 
 
-def test_a_branch_is_deterministic():
-    first = branching.branch(lab.demo_lab(), 5, "60", "drop http-response")
-    second = branching.branch(lab.demo_lab(), 5, "60", "drop http-response")
+@pytest.mark.parametrize(("at", "change", "loads"), [("60", "drop http-response", 1),
+                                                     ("0.3s", "flush-dns", 2)])  # fmt: skip
+def test_a_branch_is_deterministic(at, change, loads):
+    first = branching.branch(lab.demo_lab(), 5, at, change, loads=loads)
+    second = branching.branch(lab.demo_lab(), 5, at, change, loads=loads)
     assert first.trace_b.to_json() == second.trace_b.to_json()
     assert first.comparison.to_json() == second.comparison.to_json()
+
+
+def test_a_reload_flushed_is_the_run_byte_for_byte_up_to_its_moment():
+    assert_equal_up_to_the_change(branching.branch(lab.demo_lab(), 1, "0.3s", "flush-dns", loads=2))
 
 
 def test_a_what_if_drop_counts_packets_from_its_moment():
@@ -82,7 +89,7 @@ def test_a_what_if_drop_counts_packets_from_its_moment():
                and e.direction == IN and packet_kind(e.data) == "synack"]  # fmt: skip
     after_first = plain.events.index(synacks[0])
     result = branching.branch(lab.demo_lab(), 1, str(after_first), "drop synack")
-    lost = [d for d in result.comparison.differences if d.field == "fate"]
+    lost = [d for d in result.comparison.differences if d.field == "fate" and d.kind == "packet"]
     assert len(lost) == 1
     assert lost[0].t == pytest.approx(synacks[1].t - 0.020, abs=0.01)  # sent, one latency before
 
@@ -103,7 +110,7 @@ def test_the_story_of_a_branch_starts_at_its_moment():
         ("at=soon, drop synack", "neither an event's number nor a time"),
         ("at=3, drop nothing", "is not a packet filter"),
         ("at=3, louder web", "is not a change a what-if can make"),
-        ("at=3, flush-dns", "emptying the resolver's cache in the middle of a run is not possible"),
+        ("at=3, flush-dns now", "is not a change a what-if can make"),
         ("at=3, bandwidth=0", "a link's speed must be above 0"),
         ("at=3, loss=150%", "'loss=150%'"),
     ],

@@ -186,6 +186,15 @@ class Browser:
         self._budget = PageBudget(self.options.limits.max_page_bytes)
         self._stopped: LoadError | None = None
 
+    def forget_names(self) -> int:
+        """Empty the browser's DNS cache (what Chromium's "Clear host cache" does): a
+        name asked for again is looked up again. A lookup under way goes on, and the
+        requests waiting for it still get its answer. How many names were forgotten."""
+        done = [name for name, future in self._names.items() if future.done()]
+        for name in done:
+            del self._names[name]
+        return len(done)
+
     async def load(self, url: str, *, reload: bool = False) -> PageLoad:
         """Load ``url`` and its sub-resources. Never raises for network trouble: see ``error``.
 

@@ -266,7 +266,9 @@ class SimCommand(Command):
     "and compare the two runs. MOMENT: an event's number (at=40: right after events[40] "
     "of the --json trace) or a time (at=1.2s). CHANGE: drop FILTER, delay FILTER=TIME "
     "(the next such packet from then on), silent HOST, slow HOST=TIME (every packet it "
-    "sends, lost or late), latency=TIME, bandwidth=RATE, loss=SHARE (the browser's link). "
+    "sends, lost or late), latency=TIME, bandwidth=RATE, loss=SHARE (the browser's link), "
+    "flush-dns (empty the resolver's cache and the browser's: a name is asked from the root "
+    "again; try it with --reload). "
     "--json then prints the comparison; --pcap, --har, --report are the changed run's.",
 )
 @click.option(
@@ -352,6 +354,7 @@ def sim(
       webtrip sim --what-if "at=40, drop synack"       # and if that SYN-ACK were lost?
       webtrip sim --what-if "at=0.1s, latency=80ms" --trace-a a.json --trace-b b.json
       webtrip sim --what-if "at=100, silent web" --json > branch.json
+      webtrip sim --reload --what-if "at=0.3s, flush-dns"  # the reload asks the root again
     """
     if network_profile is not None and network_profile.strip().lower() == "list":
         click.echo(profiles_table(choose_language(lang)))

@@ -223,6 +223,13 @@ class Cache:
             entry.rank,
         )
 
+    def clear(self) -> int:
+        """Forget every record (``rndc flush``, ``unbound-control flush_zone .``); how many
+        entries there were."""
+        count = len(self._entries)
+        self._entries.clear()
+        return count
+
     def _store(self, key: tuple[dns.name.Name, int], entry: _Entry) -> None:
         kept = self._entries.get(key)
         if kept is not None and kept.rank > entry.rank and kept.expires > self.clock():

@@ -237,6 +237,12 @@ class MessageCache:
         self.hits += 1
         return bytes(out)
 
+    def clear(self) -> int:
+        """Forget every kept response; how many there were."""
+        count = len(self._kept)
+        self._kept.clear()
+        return count
+
     def keep(self, question: _Question, response: bytes, rcode: int) -> None:
         """Remember ``response`` until its first record expires (a failure for 5 s)."""
         ttls = _ttl_fields(response)
@@ -284,6 +290,13 @@ class ResolverService:
         self._tasks: set[asyncio.Task[bytes | None]] = set()  # the clients' answers being found
         self.actor = actor
         self._pending: dict[tuple[dns.name.Name, int], asyncio.Future[Resolution]] = {}
+
+    def flush(self) -> int:
+        """Empty both caches — the whole responses kept and the engine's records, the
+        delegations to the root's and the top-level domains' servers among them — as
+        ``rndc flush`` does: the next question is walked from the root again. Questions
+        being resolved go on. How many entries were forgotten."""
+        return self.messages.clear() + self.engine.cache.clear()
 
     def respond(
         self, wire: bytes, transport: str, peer: Address

@@ -32,10 +32,33 @@ from webtrip.net import Address, Network
 from webtrip.trace import DnsMessageDropped, DnsMessageReceived, Trace
 from webtrip.web.server import WebServer, WebServerOptions
 
-__all__ = ["LabServers", "Placement", "load_pages", "run_lab", "start_servers"]
+__all__ = ["Actors", "LabServers", "Placement", "load_pages", "run_lab", "start_servers"]
 
 PORT_TRIES = 20
 """How many free ports to try when the lab's DNS servers must share one (port 0)."""
+
+
+@dataclass
+class Actors:
+    """The running actors a change made in the middle of a run can act on (a what-if,
+    :mod:`webtrip.lab.sim`), filled in by :func:`run_lab` as it starts them.
+
+    A world that wants a handle on them gives an empty one in :attr:`Placement.actors`;
+    ``resolvers`` are the recursive resolvers started (a lab has at most one),
+    ``browsers`` the browsers loading the page. :meth:`flush_dns` empties their DNS
+    caches.
+    """
+
+    resolvers: list[ResolverService] = field(default_factory=list)
+    browsers: list[Browser] = field(default_factory=list)
+
+    def flush_dns(self) -> tuple[int, int]:
+        """Empty every resolver's cache and every browser's DNS cache, now; how many
+        entries each kind held (resolvers', browsers'). The browser's stub resolver
+        keeps nothing, so it has nothing to empty."""
+        kept = sum(resolver.flush() for resolver in self.resolvers)
+        names = sum(browser.forget_names() for browser in self.browsers)
+        return kept, names
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,8 @@ class Placement:
     resolver_clients: Sequence[IPv4Network | IPv6Network] | None = None
     files_modified: float | None = None
     """When the sites' files were last modified, in this world (None: their mtimes)."""
+    actors: Actors | None = None
+    """Filled in with the actors started, when given: a handle for a what-if."""
 
     def address(self, host: str) -> str:
         """The address at which the others reach ``host``."""
@@ -159,6 +184,8 @@ async def _start_dns(
             service = ResolverService(engine, trace)  # loopback's clients only
         else:
             service = ResolverService(engine, trace, allow=clients)
+        if placement.actors is not None:
+            placement.actors.resolvers.append(service)
         server = DnsServer(network, service, trace, actor="resolver")
         await server.start([(a, port) for a in placement.addresses[lab.resolver_host]])
         servers.append(server)
@@ -193,6 +220,7 @@ async def load_pages(
     *,
     loads: int = 1,
     dns_attempts: int | None = None,
+    actors: Actors | None = None,
 ) -> list[PageLoad]:
     """Load ``url`` ``loads`` times, one after the other, in the same browser.
 
@@ -202,7 +230,8 @@ async def load_pages(
     but no connection left open — each load closes its own. The browser asks
     ``nameserver`` (never /etc/hosts), as many times and as patiently as the
     lab says (``dns_attempts`` replaces the lab's tries); it keeps no DNS
-    answer from one load to the next, so a reload asks again.
+    answer from one load to the next, so a reload asks again. The browser is added to
+    ``actors`` when given.
     """
     resolver = StubResolver(
         network,
@@ -213,6 +242,8 @@ async def load_pages(
         timeout=lab.dns_timeout,
     )
     browser = Browser(network, resolver, trace, options=options)
+    if actors is not None:
+        actors.browsers.append(browser)
     return [await browser.load(url, reload=number > 0) for number in range(loads)]
 
 
@@ -245,6 +276,7 @@ async def run_lab(
             options,
             loads=loads,
             dns_attempts=dns_attempts,
+            actors=placement.actors,
         )
         if settle is not None:
             await settle()

@@ -98,7 +98,9 @@ def parse_fault(action: str, text: str) -> FaultSpec:
     return FaultSpec(action, text, match, sender, nth, extra)
 
 
-WHAT_IF_CHANGES = ("drop", "delay", "silent", "slow", "latency", "bandwidth", "loss")
+WHAT_IF_CHANGES = (
+    "drop", "delay", "silent", "slow", "latency", "bandwidth", "loss", "flush-dns"
+)  # fmt: skip
 """The changes ``--what-if`` can make from a moment of a run (see :func:`parse_what_if`)."""
 
 
@@ -112,7 +114,8 @@ class WhatIf:
     (``fault``, counted from that moment); make ``host`` ``silent`` (every packet it
     sends is lost) or ``slow`` (every packet it sends leaves ``value`` s later); set the
     browser's link's ``latency`` (s), ``bandwidth`` (bit/s) or ``loss`` (share) to
-    ``value``.
+    ``value``; or ``flush-dns``: empty the resolver's cache (and the browser's own DNS
+    cache) at that moment.
     """
 
     text: str
@@ -130,8 +133,7 @@ def parse_what_if(text: str) -> WhatIf:
     ``at=N`` (a whole number) is an event's index, ``at=TIME`` (with a unit: ``1.5s``,
     ``300ms``) a moment of virtual time. The changes: ``drop FILTER``, ``delay
     FILTER=TIME``, ``silent HOST``, ``slow HOST=TIME``, ``latency=TIME``,
-    ``bandwidth=RATE``, ``loss=SHARE``. Emptying the resolver's cache is not one of them
-    yet: the run has no handle on the resolver it starts (ValueError says so).
+    ``bandwidth=RATE``, ``loss=SHARE``, ``flush-dns`` (also ``empty-dns-cache``).
     """
     moment, comma, change = text.partition(",")
     moment, change = moment.strip().lower(), change.strip()
@@ -172,14 +174,11 @@ def parse_what_if(text: str) -> WhatIf:
             return WhatIf(text, "loss", at_event, at_time, value=parse_share(amount.strip()))
     except ValueError as exc:
         raise ValueError(f"'{change}': {exc}") from None
-    if verb in ("flush-dns", "empty-dns-cache"):
-        raise ValueError("emptying the resolver's cache in the middle of a run is not possible "
-                         "yet: the run has no handle on the resolver it starts (compare a "
-                         "load with its --reload instead: a resolver that knows the answer "
-                         "against one that had to ask)")  # fmt: skip
+    if change.lower() in ("flush-dns", "empty-dns-cache"):
+        return WhatIf(text, "flush-dns", at_event, at_time)
     raise ValueError(f"'{change}' is not a change a what-if can make (known: drop FILTER, "
                      "delay FILTER=TIME, silent HOST, slow HOST=TIME, latency=TIME, "
-                     "bandwidth=RATE, loss=SHARE)")  # fmt: skip
+                     "bandwidth=RATE, loss=SHARE, flush-dns)")  # fmt: skip
 
 
 def _unit(amount: str, unit: str) -> str:

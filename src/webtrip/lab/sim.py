@@ -21,7 +21,7 @@ from ipaddress import IPv4Interface
 from webtrip.browser.http1 import Limits
 from webtrip.browser.loader import BrowserOptions, PageLoad
 from webtrip.browser.media import DEFAULT_SCREEN, Screen
-from webtrip.lab.actors import Placement, run_lab
+from webtrip.lab.actors import Actors, Placement, run_lab
 from webtrip.lab.faults import FROM_BROWSER, TO_BROWSER, FaultSpec, WhatIf
 from webtrip.lab.spec import Lab, LabError, LinkSpec
 from webtrip.net import Network
@@ -262,8 +262,12 @@ def run(
     hosts = [node for node in nodes.values() if isinstance(node, Host)]
     branched: list[tuple[int, float]] = []
     what_if_faults: list[FaultSpec] = []
+    actors = Actors()  # the handle a what-if has on the resolver and the browser
     if what_if is not None:
-        _arm(world, lab, nodes, browser_link, what_if, branched, what_if_faults)
+        if what_if.change == "flush-dns" and (lab.resolver_host is None or dns_silent):
+            raise LabError("--what-if: flush-dns empties the resolver's cache, but this run "
+                           "has no resolver (the browser asks a DNS server directly)")  # fmt: skip
+        _arm(world, lab, nodes, browser_link, what_if, branched, what_if_faults, actors)
 
     def network(name: str) -> Network:
         node = nodes[name]
@@ -276,6 +280,7 @@ def run(
         zones=[server.zones for server in lab.name_servers],
         resolver_clients=sorted({IPv4Interface(a).network for a in lab.hosts.values()}),
         files_modified=world.epoch - FILES_AGE,
+        actors=actors,
     )
     done = world.run(
         run_lab(
@@ -312,8 +317,12 @@ def _arm(
     what_if: WhatIf,
     branched: list[tuple[int, float]],
     what_if_faults: list[FaultSpec],
+    actors: Actors,
 ) -> None:
     """Make ``what_if``'s change at its moment; ``branched`` gets (events so far, time).
+
+    ``actors`` is filled in as the lab's actors start (:class:`~webtrip.lab.actors.Actors`):
+    ``flush-dns`` empties their DNS caches through it.
 
     At an event's index the change waits for that event to be recorded, then for the
     loop's next step (``call_soon``): the event's own work (a packet being sent) is
@@ -354,6 +363,8 @@ def _arm(
             browser_link.bandwidth = what_if.value
         elif what_if.change == "loss":
             browser_link.loss = what_if.value
+        elif what_if.change == "flush-dns":
+            actors.flush_dns()
 
     if what_if.at_time is not None:
         loop.call_at(what_if.at_time, apply)

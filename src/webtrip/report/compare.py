@@ -55,8 +55,10 @@ from webtrip.trace import (
     LinkConditionsSet,
     NameLookupFailed,
     NameResolved,
+    NetworkDescribed,
     PageLoadFinished,
     PageLoadStarted,
+    ResolverAnswered,
     TcpConnectFailed,
     TcpConnectionOpened,
     TcpConnectStarted,
@@ -164,6 +166,10 @@ class Comparison:
     summary: list[StepSummary]
     settings: list[tuple[str, Value, Value]]  # the browser's link and the faults, A and B
     branch: dict[str, Value] | None = None  # where a what-if branch began, when it is one
+    nodes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Each node's address → (name, role), as the traces' NetworkDescribed give them."""
+    counts: tuple[dict[str, dict[str, int]], dict[str, dict[str, int]]] = ({}, {})
+    """Each node's own capture, counted (sent, received, dropped), in A and in B."""
 
     @property
     def identical(self) -> bool:
@@ -175,13 +181,35 @@ class Comparison:
         question, a packet, a time — or, without one, the earliest of all (a count or a
         status belongs to a whole connection or request, not to one moment)."""
         exact = [
-            d for d in self.differences if d.kind in ("question", "packet") or d.change == "timing"
+            d
+            for d in self.differences
+            if d.kind in ("question", "packet", "node_packet") or d.change == "timing"
         ]
         return min(exact or self.differences, key=lambda d: (d.t, _ORDER[d.kind]), default=None)
 
     def item(self, side: str, key: tuple[str, ...], kind: str) -> Item | None:
         items = self.a if side == "a" else self.b
         return next((i for i in items if i.key == key and i.kind == kind), None)
+
+    def per_node(self) -> list[dict[str, Any]]:
+        """Each node's own capture in both runs: packets sent, received, dropped (None: a
+        node the run's capture does not have), and how many of its packets differ."""
+        a, b = self.counts
+        roles = {name: role for name, role in self.nodes.values()}
+        differing: Counter[str] = Counter(
+            d.key[0] for d in self.differences if d.kind == "node_packet"
+        )
+        differing["browser"] = sum(1 for d in self.differences if d.kind == "packet")
+        return [
+            {
+                "node": node,
+                "role": roles.get(node),
+                "a": a.get(node),
+                "b": b.get(node),
+                "differences": differing.get(node, 0),
+            }
+            for node in dict.fromkeys([*a, *b])
+        ]
 
     def to_json(self, language: str = "en") -> dict[str, Any]:
         first = self.first
@@ -196,11 +224,15 @@ class Comparison:
             ],
             "first_divergence": first.to_json() if first is not None else None,
             "differences": [d.to_json() for d in self.differences],
+            "nodes": self.per_node(),
             "story": story(self, language),
         }
 
 
-_ORDER = {"question": 0, "packet": 1, "lookup": 2, "connection": 3, "request": 4, "page": 5}
+_ORDER = {
+    "question": 0, "packet": 1, "node_packet": 2, "resolution": 2, "lookup": 2,
+    "connection": 3, "request": 4, "page": 5,
+}  # fmt: skip
 """At one instant, the most concrete difference first: a message or packet on the wire."""
 
 
@@ -282,6 +314,34 @@ def _dns_items(trace: Trace, start: float) -> list[Item]:
     return items
 
 
+def _question_text(question: str) -> str:
+    """The question as a DNS question item has it: "www.example.test. A"."""
+    name, _space, rtype = question.rpartition(" ")
+    return f"{name.lower()} {rtype.upper()}"
+
+
+def _resolution_items(trace: Trace, start: float) -> list[Item]:
+    """Every answer a recursive resolver gave: the question, the n-th time answered; from
+    its cache or not, and how many questions it asked to find it (the walk)."""
+    answered = trace.of_type(ResolverAnswered)
+    keys = _numbered((e.actor, _question_text(e.question)) for e in answered)
+    return [
+        Item(
+            "dns",
+            "resolution",
+            key,
+            event.started - start,
+            {
+                "answered_t": event.t - start,
+                "rcode": event.rcode,
+                "from_cache": "yes" if event.from_cache else "no",
+                "queries": event.queries,
+            },
+        )
+        for key, event in zip(keys, answered, strict=True)
+    ]
+
+
 def _lookup_items(trace: Trace, start: float) -> list[Item]:
     """The browser's name lookups: the name, where the answer came from, the addresses."""
     done = [e for e in trace.events if isinstance(e, NameResolved | NameLookupFailed)]
@@ -312,6 +372,12 @@ class _Flows:
     items: list[Item]
     by_port: dict[int, str]  # the browser's local TCP port → its flow's name
     syns: Counter[str]  # SYNs the browser sent, per flow
+
+
+def _browser_name(trace: Trace) -> str:
+    """The browser's node: the first end of the browser's link as recorded."""
+    conditions = next(iter(trace.of_type(LinkConditionsSet)), None)
+    return conditions.ends[0] if conditions is not None else "browser"
 
 
 def _packet_items(trace: Trace, start: float) -> _Flows:
@@ -395,6 +461,92 @@ def _packet_items(trace: Trace, start: float) -> _Flows:
     return _Flows(items, by_port, syns)
 
 
+def _node_counts(trace: Trace) -> dict[str, dict[str, int]]:
+    """Each node's own capture, counted: the packets it sent, received and dropped (the
+    browser's, each server's, each router's), in the order the nodes first captured."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    for event in trace.of_type(PacketCaptured):
+        fate = {OUT: "sent", IN: "received", DROP: "dropped"}.get(event.direction, "")
+        counts[event.actor][fate] += 1
+    return {
+        node: {fate: found[fate] for fate in ("sent", "received", "dropped")}
+        for node, found in counts.items()
+    }
+
+
+_FATES = {OUT: "sent", IN: "received", DROP: "dropped"}
+
+
+def _capture_items(trace: Trace, start: float, browser: str) -> list[Item]:
+    """Every other node's own packets — servers' and routers' — aligned as the browser's
+    are, by meaning: the node, the flow (TCP: client, server and the n-th connection
+    between them; UDP: the DNS question it carries), who sent it (client or server),
+    flags, relative sequence and acknowledgment numbers, size, and the n-th time that
+    same packet went by the node. A packet a node sent and its link then lost is one
+    item, "lost"; one a router received and the same one it sent on are two ("in",
+    "out"); ports, IDs and initial sequence numbers never count."""
+    rows: list[tuple[PacketCaptured, str]] = []
+    sent: dict[tuple[str, bytes], list[int]] = defaultdict(list)
+    for event in trace.of_type(PacketCaptured):
+        if event.actor == browser or event.direction not in _FATES:
+            continue
+        if event.direction == DROP and sent.get((event.actor, event.data)):
+            index = sent[(event.actor, event.data)].pop()
+            rows[index] = (rows[index][0], "lost")
+            continue
+        if event.direction == OUT:
+            sent[(event.actor, event.data)].append(len(rows))
+        rows.append((event, _FATES[event.direction]))
+    connections: dict[tuple[str, frozenset[tuple[str, int]]], tuple[str, tuple[str, int]]] = {}
+    ordinal: Counter[tuple[str, str, str]] = Counter()
+    isn: dict[tuple[str, str], int] = {}
+    keys, kept = [], []
+    for event, fate in rows:
+        try:
+            packet = dissect(event.data)
+        except PacketError:
+            continue
+        source = (packet.ip.source, packet.source_port or 0)
+        destination = (packet.ip.destination, packet.destination_port or 0)
+        tcp = packet.tcp
+        if tcp is not None:
+            ends = (event.actor, frozenset((source, destination)))
+            if ends not in connections:
+                if tcp.flags != ("SYN",):
+                    continue  # begun before this trace (or its SYN was not seen): not aligned
+                server = f"{destination[0]}:{destination[1]}"
+                ordinal[(event.actor, source[0], server)] += 1
+                number_ = ordinal[(event.actor, source[0], server)]
+                connections[ends] = (f"tcp {source[0]} → {server} #{number_}", source)
+            flow, client = connections[ends]
+            sender = "client" if source == client else "server"
+            isn.setdefault((flow, sender), tcp.sequence)
+            sequence = (tcp.sequence - isn[(flow, sender)]) % 2**32
+            other = "server" if sender == "client" else "client"
+            ack = ""
+            if "ACK" in tcp.flags and (flow, other) in isn:
+                ack = f" ack={(tcp.acknowledgment - isn[(flow, other)]) % 2**32}"
+            what = f"{','.join(tcp.flags)} seq={sequence}{ack} len={tcp.payload_size}"
+        elif packet.udp is not None:
+            question = _question(packet.udp.payload)
+            is_response = bool(question and question[2])
+            client_end, server_end = (destination, source) if is_response else (source, destination)
+            asked = f" {question[0]} {question[1]}" if question else ""
+            flow = f"udp {client_end[0]} → {server_end[0]}:{server_end[1]}{asked}"
+            sender = "server" if is_response else "client"
+            what = f"dns-{'response' if is_response else 'query'} len={packet.payload_size}"
+        else:
+            flow = f"{packet.protocol} {source[0]} → {destination[0]}"
+            sender, what = "", f"len={packet.payload_size}"
+        way = "in" if event.direction == IN or fate == "dropped" else "out"
+        keys.append((event.actor, way, flow, sender, what))
+        kept.append((event, fate))
+    return [
+        Item("request", "node_packet", key, event.t - start, {"t": event.t - start, "fate": fate})
+        for key, (event, fate) in zip(_numbered(keys), kept, strict=True)
+    ]
+
+
 def _connection_flows(trace: Trace) -> dict[int, str]:
     """Each browser connection's flow name, ``tcp PEER #n``: the n-th connection begun
     to that peer — the same order in which its packets first appear, since a
@@ -449,6 +601,10 @@ def _request_items(
             and "len=0" not in item.key[2]
         ):
             segments[item.key[0]] += 1
+    arrived = [
+        (item.key[0], item.t) for item in flows.items
+        if item.key[1] == "peer" and item.fields["fate"] == "arrived" and "len=0" not in item.key[2]
+    ]  # fmt: skip
     timings = request_timings(trace)
     failures = {e.request: e.kind for e in trace.of_type(HttpRequestFailed) if e.actor == "browser"}
     methods = [queued[t.request].method if t.request in queued else "GET" for t in timings]
@@ -468,9 +624,26 @@ def _request_items(
             "error": failures.get(timing.request) if timing.error else None,
             "reused": "yes" if timing.reused else "no",
             "segments_on_connection": segments.get(flow, 0) if flow is not None else 0,
+            "segments": _file_segments(arrived, flow, started, timing.total),
         }
         items.append(Item("request", "request", key, started, fields))
     return items
+
+
+def _file_segments(
+    arrived: list[tuple[str, float]], flow: str | None, started: float, total_ms: float
+) -> int:
+    """The data segments that reached the browser on ``flow`` while this file was being
+    fetched (after it was asked for, up to its last byte): its own, since a connection
+    carries one file at a time (HTTP/1.1, no pipelining) — the next file on it is asked
+    for in the instant the last one's last segment arrives, so that segment is not its."""
+    if flow is None or total_ms < 0:
+        return 0
+    done = started + total_ms / 1000
+    return sum(
+        1 for name, t in arrived
+        if name == flow and started + TIME_TOLERANCE < t <= done + TIME_TOLERANCE
+    )  # fmt: skip
 
 
 def _page_items(trace: Trace, start: float) -> list[Item]:
@@ -494,10 +667,12 @@ def items_of(trace: Trace) -> list[Item]:
     flows = _packet_items(trace, start)
     return [
         *_dns_items(trace, start),
+        *_resolution_items(trace, start),
         *_lookup_items(trace, start),
         *_connection_items(trace, start, flows, queued),
         *_request_items(trace, start, flows, queued),
         *flows.items,
+        *_capture_items(trace, start, _browser_name(trace)),
         *_page_items(trace, start),
     ]
 
@@ -586,8 +761,25 @@ def compare(a: Trace, b: Trace, *, branch: dict[str, Value] | None = None) -> Co
             )
     differences.sort(key=lambda d: (d.t, _ORDER[d.kind]))
     return Comparison(
-        items_a, items_b, differences, _summary(items_a, items_b), _settings(a, b), branch
+        items_a,
+        items_b,
+        differences,
+        _summary(items_a, items_b),
+        _settings(a, b),
+        branch,
+        {**_nodes(b), **_nodes(a)},
+        (_node_counts(a), _node_counts(b)),
     )
+
+
+def _nodes(trace: Trace) -> dict[str, tuple[str, str]]:
+    """Each address of the network the trace describes → (node's name, its role)."""
+    found: dict[str, tuple[str, str]] = {}
+    for described in trace.of_type(NetworkDescribed):
+        for name, role, addresses in described.nodes:
+            for address in addresses:
+                found[address.split()[-1]] = (name, role)
+    return found
 
 
 def _summary(a: list[Item], b: list[Item]) -> list[StepSummary]:
@@ -673,6 +865,38 @@ def _packet_words(item: Item, language: str) -> str:
     return _("an ACK from {peer} to the browser").format(peer=peer)
 
 
+def _node_packet_words(item: Item, language: str) -> str:
+    """A packet at a server or router in words: "at the router, a DNS question
+    www.webtrip.test. A from 10.0.0.53 to 192.0.2.1:53"."""
+    _ = translation(language).gettext
+    node, flow, sender, what = item.key[0], item.key[2], item.key[3], item.key[4]
+    parts = flow.split()
+    where = actor_name(node, language)
+    if flow.startswith("udp") and len(parts) >= 4:
+        question = " ".join(parts[4:]) or "?"
+        if sender == "client":
+            return _("at the {node}, the DNS question {question} from {client} to {server}").format(
+                node=where, question=question, client=parts[1], server=parts[3]
+            )
+        return _("at the {node}, the DNS answer to {question} from {server} to {client}").format(
+            node=where, question=question, client=parts[1], server=parts[3]
+        )
+    if flow.startswith("tcp") and len(parts) >= 4:
+        flags = what.split()[0]
+        size = int(what.rsplit("len=", 1)[1]) if "len=" in what else 0
+        source, destination = (parts[1], parts[3]) if sender == "client" else (parts[3], parts[1])
+        if size:
+            return _(
+                "at the {node}, a segment of {size} bytes from {source} to {destination}"
+            ).format(
+                node=where, size=number(size, language), source=source, destination=destination
+            )
+        return _("at the {node}, a {flags} from {source} to {destination}").format(
+            node=where, flags=flags.replace(",", "-"), source=source, destination=destination
+        )
+    return _("at the {node}, a packet {flow}").format(node=where, flow=flow)
+
+
 def _item_words(item: Item, language: str) -> str:
     _ = translation(language).gettext
     if item.kind == "packet":
@@ -686,6 +910,12 @@ def _item_words(item: Item, language: str) -> str:
         )
     if item.kind == "lookup":
         return _("the browser's lookup of {name}").format(name=item.key[0])
+    if item.kind == "node_packet":
+        return _node_packet_words(item, language)
+    if item.kind == "resolution":
+        return _("the {actor}'s answer to {question}").format(
+            actor=actor_name(item.key[0], language), question=item.key[1]
+        )
     if item.kind == "connection":
         return _("the connection to {peer}").format(peer=item.key[0])
     if item.kind == "request":
@@ -703,6 +933,18 @@ def _first_sentence(comparison: Comparison, first: Difference, language: str) ->
     _ = translation(language).gettext
     a = comparison.item("a", first.key, first.kind)
     b = comparison.item("b", first.key, first.kind)
+    if a is not None and b is not None and first.field == "fate" and first.kind == "node_packet":
+        lost = b if first.b in ("lost", "dropped") else a
+        run_lost, run_kept = ("B", "A") if lost is b else ("A", "B")
+        return _(
+            "The first difference: at {t}, in run {lost_run}, {packet} was lost on the "
+            "link it was sent on; in run {kept_run} it went through."
+        ).format(
+            t=_at(lost.t, language),
+            lost_run=run_lost,
+            packet=_node_packet_words(lost, language),
+            kept_run=run_kept,
+        )
     if a is not None and b is not None and first.field == "fate":
         lost = b if first.b == "lost" else a
         run_lost, run_kept = ("B", "A") if lost is b else ("A", "B")
@@ -822,7 +1064,8 @@ def story(comparison: Comparison, language: str = "en") -> list[str]:
     own values; nothing is said that the two traces do not show."""
     catalog = translation(language)
     _: Callable[[str], str] = catalog.gettext
-    if comparison.identical:
+    branch = comparison.branch
+    if comparison.identical and branch is None:
         return [
             _(
                 "The two runs are the same: every DNS question, connection, request and "
@@ -830,13 +1073,15 @@ def story(comparison: Comparison, language: str = "en") -> list[str]:
             )
         ]
     sentences = []
-    branch = comparison.branch
     if branch is not None:
         sentences.append(
             _(
                 "Run B is run A branched at {t}: {change}. Up to that moment the "
                 "two runs are the same, event for event."
-            ).format(t=_at(float(branch.get("at_t") or 0.0), language), change=branch.get("change"))
+            ).format(
+                t=_at(float(branch.get("at_t") or 0.0), language),
+                change=_change_words(str(branch.get("change") or ""), language),
+            )
         )
     for setting, a, b in comparison.settings:
         sentences.append(
@@ -847,6 +1092,14 @@ def story(comparison: Comparison, language: str = "en") -> list[str]:
             )
         )
     first = comparison.first
+    if first is None and comparison.identical:
+        sentences.append(
+            _(
+                "The change made no difference: every DNS question, connection, request "
+                "and packet matches, at the same times."
+            )
+        )
+        return sentences
     if first is None:
         sentences.append(
             _(
@@ -856,8 +1109,87 @@ def story(comparison: Comparison, language: str = "en") -> list[str]:
         )
         return sentences
     sentences.append(_first_sentence(comparison, first, language))
+    sentences.extend(_walks(comparison, language))
     sentences.extend(_resends(comparison, first.t, language))
     sentences.extend(_consequences(comparison, language))
+    return sentences
+
+
+def _change_words(change: str, language: str) -> str:
+    """A what-if's change as the story names it: its text, with what it did for a change
+    whose text a learner may not read (``flush-dns``)."""
+    _ = translation(language).gettext
+    if change.lower() in ("flush-dns", "empty-dns-cache"):
+        return _("the resolver's cache and the browser's DNS cache were emptied ({change})").format(
+            change=change
+        )
+    return change
+
+
+def _server_words(comparison: Comparison, server: str, language: str) -> str:
+    """A DNS server a resolver asked, by its role: "the root server 192.0.2.1:53"."""
+    pgettext = translation(language).pgettext
+    _name, role = comparison.nodes.get(server.rsplit(":", 1)[0], ("", ""))
+    text = {
+        "root": pgettext("asked", "the root server {server}"),
+        "tld": pgettext("asked", "the top-level domain's server {server}"),
+        "authoritative": pgettext("asked", "the authoritative server {server}"),
+    }.get(role, pgettext("asked", "{server}"))
+    return text.format(server=server)
+
+
+def _listed(items: list[str], _: Callable[[str], str]) -> str:
+    """ "a", "a and b", "a, b and c" (in the language of ``_``)."""
+    if len(items) < 2:
+        return "".join(items)
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+def _walks(comparison: Comparison, language: str) -> list[str]:
+    """A resolver that answered from its cache in one run and had to ask in the other: the
+    servers it asked (from its own questions in the trace) and when it answered."""
+    catalog = translation(language)
+    _ = catalog.gettext
+    sentences = []
+    for difference in comparison.differences:
+        if difference.kind != "resolution" or difference.field != "from_cache":
+            continue
+        a = comparison.item("a", difference.key, difference.kind)
+        b = comparison.item("b", difference.key, difference.kind)
+        assert a is not None and b is not None
+        asked, cached, run, other = (b, a, "B", "A") if difference.b == "no" else (a, b, "A", "B")
+        items = comparison.b if asked is b else comparison.a
+        done = asked.fields["answered_t"]
+        assert isinstance(done, float)
+        questions = [
+            i for i in items if i.kind == "question" and i.key[0] == asked.key[0]
+            and f"{i.key[1]} {i.key[2]}" == asked.key[1]
+            and asked.t - TIME_TOLERANCE <= i.t <= done + TIME_TOLERANCE
+        ]  # fmt: skip
+        if not questions:
+            continue
+        servers = list(dict.fromkeys(i.key[3] for i in questions))
+        when = cached.fields["answered_t"]
+        assert isinstance(when, float)
+        queries = int(asked.fields["queries"] or 0)
+        sentences.append(
+            _(
+                "In run {run}, the {actor} had to find {question} itself: it asked "
+                "{servers} ({count}) before answering at {t}; in run {other} it "
+                "answered at {t_other} from its cache, asking no one."
+            ).format(
+                run=run,
+                actor=actor_name(asked.key[0], language),
+                question=asked.key[1],
+                servers=_listed([_server_words(comparison, x, language) for x in servers], _),
+                count=catalog.ngettext("{count} question", "{count} questions", queries).format(
+                    count=number(queries, language)
+                ),
+                t=_at(done, language),
+                other=other,
+                t_other=_at(when, language),
+            )
+        )
     return sentences
 
 
@@ -983,7 +1315,14 @@ _FIELDS = {
     "cache": N_("answered from"),
     "error": N_("error"),
     "reused": N_("connection reused"),
+    "rcode": N_("result"),
+    "from_cache": N_("from its cache"),
+    "queries": N_("questions it asked"),
     "segments_on_connection": N_("segments on its connection"),
+    "segments": N_("its segments"),
+    "sent": N_("packets sent"),
+    "received": N_("packets received"),
+    "dropped": N_("packets dropped"),
     "t": N_("at"),
     "fate": N_("outcome"),
     "built_t": N_("built at"),
@@ -1083,6 +1422,21 @@ def show(console: Console, comparison: Comparison, language: str, limit: int = 4
         )
     console.print(table)
     console.print()
+    nodes = Table(title=_("Packets per node (each node's own capture)"), title_justify="left")
+    nodes.add_column(_("node"))
+    for heading in (_("sent (A → B)"), _("received (A → B)"), _("dropped (A → B)")):
+        nodes.add_column(heading, justify="right")
+    nodes.add_column(_("packets that differ"), justify="right")
+    for node_row in comparison.per_node():
+        cells = []
+        for fate in ("sent", "received", "dropped"):
+            pair = [(node_row[side] or {}).get(fate) for side in ("a", "b")]
+            a, b = (_shown(value, language) if value is not None else "—" for value in pair)
+            cells.append(a if a == b else f"{a} → {b}")
+        differ = number(node_row["differences"], language) if node_row["differences"] else ""
+        nodes.add_row(actor_name(node_row["node"], language), *cells, differ)
+    console.print(nodes)
+    console.print()
     differences = comparison.differences
     if differences:
         console.print(
@@ -1091,7 +1445,7 @@ def show(console: Console, comparison: Comparison, language: str, limit: int = 4
             ),
             highlight=False,
         )
-        kinds = [d for d in differences if d.change != "timing"]
+        kinds = [d for d in differences if d.change != "timing" and d.kind != "node_packet"]
         for difference in kinds[:limit]:
             console.print(
                 "  " + _difference_line(comparison, difference, language),
@@ -1125,16 +1479,17 @@ def _timing_lines(differences: list[Difference], language: str) -> list[str]:
     """The differences in time, summed up: how many moments of each kind moved by how
     much, and from when (one line per kind and shift; every one is in --json)."""
     _ = translation(language).gettext
-    groups: dict[tuple[str, float], list[Difference]] = defaultdict(list)
+    groups: dict[tuple[str, str, bool], list[Difference]] = defaultdict(list)
     for d in differences:
         timed = d.change == "timing" and d.field is not None and not d.field.endswith("_ms")
         if timed and isinstance(d.a, float) and isinstance(d.b, float):
-            groups[(d.kind, round((d.b - d.a) * 1000, 3))].append(d)
+            shift = (d.b - d.a) * 1000  # grouped as shown: 47.998 and 48.002 ms are "48 ms"
+            groups[(d.kind, _shift(abs(shift), language), shift > 0)].append(d)
     lines = []
-    for (kind, shift), found in sorted(groups.items(), key=lambda g: min(d.t for d in g[1])):
+    for (kind, shown, later), found in sorted(groups.items(), key=lambda g: min(d.t for d in g[1])):
         text = (
             _("{t}  from here on, {shift} later: {what} ({count})")
-            if shift > 0
+            if later
             else _("{t}  from here on, {shift} sooner: {what} ({count})")
         )
         lines.append(
@@ -1142,7 +1497,7 @@ def _timing_lines(differences: list[Difference], language: str) -> list[str]:
                 t=_at(min(d.t for d in found), language),
                 count=number(len(found), language),
                 what=_(_KINDS[kind]),
-                shift=_shift(abs(shift), language),
+                shift=shown,
             )
         )
     return lines
@@ -1151,9 +1506,11 @@ def _timing_lines(differences: list[Difference], language: str) -> list[str]:
 _KINDS = {
     "question": N_("DNS questions"),
     "lookup": N_("name lookups"),
+    "resolution": N_("the resolver's answers"),
     "connection": N_("connections"),
     "request": N_("requests"),
     "packet": N_("packets at the browser"),
+    "node_packet": N_("packets at the other nodes"),
     "page": N_("the page"),
 }
 
