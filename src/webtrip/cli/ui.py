@@ -19,6 +19,7 @@ from typing import Any
 import click
 
 from webtrip import lab
+from webtrip.cli.classroom import check_listen, serve_classroom
 from webtrip.cli.common import Command, UserError, _, err_console
 from webtrip.cli.options import LANGUAGE_OPTION
 from webtrip.i18n import choose_language
@@ -64,14 +65,30 @@ from webtrip.ui.runs import RunManager
     show_default=True,
     help="How many runs are made at the same time.",
 )
+@click.option(
+    "--classroom",
+    is_flag=True,
+    help="Classroom mode: serve one run to the class on the school network "
+    "(needs --listen with this computer's address).",
+)
+@click.option(
+    "--lesson",
+    "lesson_name",
+    metavar="LESSON|FILE",
+    help="With --classroom: the lesson whose run and questions the class follows.",
+)
 @LANGUAGE_OPTION
+@click.pass_context
 def ui(
+    ctx: click.Context,
     listen: str,
     no_open: bool,
     allow_network: bool,
     lab_files: tuple[str, ...],
     site_folders: tuple[str, ...],
     workers: int,
+    classroom: bool,
+    lesson_name: str | None,
     lang: str | None,
 ) -> None:
     """Make runs and watch them in your browser: a local web app.
@@ -90,8 +107,29 @@ def ui(
       webtrip ui --no-open --listen 127.0.0.1:8765
       webtrip ui --lab my-lab/lab.toml --site ./public
       webtrip ui --allow-network              real pages too (public hosts only)
+
+    With --classroom the class follows along: it prints the students' address,
+    a short join code and the teacher's address (with its secret key); the
+    teacher steps through the run and opens the lesson's questions, students
+    watch and answer on their phones. Only simulated runs; no internet needed.
+
+    \b
+    In class:
+      webtrip ui --classroom --listen 192.168.1.20:8000 --lesson walk-from-root
     """
     language = choose_language(lang)
+    if lesson_name is not None and not classroom:
+        raise UserError(_("--lesson goes with --classroom"), EXIT_USAGE)
+    if classroom:
+        check_listen(ctx.get_parameter_source("listen") is not click.core.ParameterSource.DEFAULT)
+        if allow_network or lab_files or site_folders:
+            raise UserError(
+                _(
+                    "--classroom serves one simulated run: "
+                    "leave out --allow-network, --lab and --site"
+                ),
+                EXIT_USAGE,
+            )
     try:
         host, port = parse_address(listen, 0)
     except ValueError as exc:
@@ -105,7 +143,10 @@ def ui(
     except OSError as exc:
         sock.close()
         raise UserError(f"--listen {listen}: {exc.strerror or exc}", EXIT_USAGE) from None
-    sock.listen(128)
+    sock.listen(1024 if classroom else 128)
+    if classroom:
+        serve_classroom(sock, host, lesson_name, language, no_open, _serve)
+        return
     settings = Settings(host, sock.getsockname()[1], labs, allow_network, language)
     manager = RunManager(labs, workers=workers)
     stopping = threading.Event()

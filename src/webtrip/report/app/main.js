@@ -154,7 +154,7 @@ async function unpack(b64) {
 window.webtrip = {
   load,
   on(event, fn) { (S.listeners[event] = S.listeners[event] || []).push(fn); },
-  seek(t) { pause(); go(Number(t)); },
+  seek(t, i) { pause(); go(Number(t), Number.isInteger(i) && i >= 0 && i < S.times.length ? i : undefined); },
   language: setLanguage,
 };
 
