@@ -35,6 +35,7 @@ import pytest
 
 from support import DATA, require_program, webtrip_web_server
 from support import RunningWebServer as Running
+from webtrip.web.server import IDLE_GRACE
 
 pytestmark = pytest.mark.peer("curl")
 
@@ -122,9 +123,27 @@ def test_slowloris_at_the_cap_makes_room_for_an_honest_client(capped: Running) -
 def test_idle_connections_give_way_before_slow_ones(capped: Running) -> None:
     slow_head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
     with connections(capped, CAP - 1, slow_head) as slow, connections(capped, 1) as idle:
+        time.sleep(IDLE_GRACE)  # idle for longer than a pause between two requests
         assert curl_status(capped) == "200"
         assert closed_by_server(idle[0])
         assert not closed_by_server(slow[0], 0.2)
+
+
+def test_a_client_between_two_requests_keeps_its_place_before_a_slow_sender(
+    capped: Running,
+) -> None:
+    """The bench's case: slowloris senders fill the cap but one place, which an honest
+    client keeps alive between its requests; a newcomer takes a slow sender's place, not
+    the honest client's (before: the honest one, idle for a moment, was closed)."""
+    slow_head = b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: "
+    with connections(capped, CAP - 1, slow_head) as slow, connections(capped, 1) as honest:
+        honest[0].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        honest[0].settimeout(2)
+        assert honest[0].recv(65536).startswith(b"HTTP/1.1 200")
+        assert curl_status(capped) == "200"  # came while the honest client was between requests
+        assert closed_by_server(slow[0])
+        honest[0].sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert honest[0].recv(65536).startswith(b"HTTP/1.1 200")
 
 
 # --- descriptors ----------------------------------------------------------------------

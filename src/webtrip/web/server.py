@@ -125,11 +125,15 @@ class _Connection:
     stream: Stream
     task: asyncio.Task[None] | None
     reclaimed: str | None = None  # why, once its place was given to a new connection
+    since: float = 0.0  # when it began waiting as it is (idle, or part-way through a head)
 
 
 # Lingering close after a refusal (nginx: lingering_time 30 s, lingering_timeout 5 s):
 # long enough for a client's in-flight bytes, bounded in time and bytes.
 LINGER_SECONDS = 2.0
+IDLE_GRACE = 1.0
+"""Seconds a connection must have been idle before it gives its place ahead of a slow
+header sender (a client between two requests is not idle in any useful sense sooner)."""
 LINGER_BYTES = 64 * 1024
 
 
@@ -244,16 +248,28 @@ class WebServer:
             trace.record(TcpConnectionClosed(trace.now(), actor, local, peer, connection, reason))
 
     def _reclaim(self) -> bool:
-        """Close the connection that is using its place least; False if every one is busy."""
-        for waiting, why in ((self._idle, "reclaimed: idle"), (self._in_header, "reclaimed: slow")):
-            if waiting:
-                victim = waiting.pop(next(iter(waiting)))
-                victim.reclaimed = why
-                self._open -= 1
-                if victim.task is not None:
-                    victim.task.cancel()  # its _requests returns ``why``; _serve closes it
-                return True
-        return False
+        """Close the connection that is using its place least; False if every one is busy.
+
+        First a connection idle (waiting for a first or next request) for at least
+        :data:`IDLE_GRACE`, the longest idle first; then the one part-way through a
+        request head the longest (a slow or slowloris sender); then any idle one. So an
+        honest client between two requests for a millisecond is not closed while a head
+        has been trickling in for seconds."""
+        now = self.network.now()
+        idle = next(iter(self._idle.values()), None)
+        if idle is not None and now - idle.since >= IDLE_GRACE:
+            victim, why = self._idle.pop(idle.number), "reclaimed: idle"
+        elif self._in_header:
+            victim, why = self._in_header.pop(next(iter(self._in_header))), "reclaimed: slow"
+        elif idle is not None:
+            victim, why = self._idle.pop(idle.number), "reclaimed: idle"
+        else:
+            return False
+        victim.reclaimed = why
+        self._open -= 1
+        if victim.task is not None:
+            victim.task.cancel()  # its _requests returns ``why``; _serve closes it
+        return True
 
     async def _linger(self, stream: Stream) -> None:
         """After a refusal: shut writing, read and drop what still comes, for a moment."""
@@ -274,6 +290,7 @@ class WebServer:
         parser = RequestParser(options.limits)
         deadline = Deadline(options.first_request_timeout)
         state = "idle"
+        conn.since = self.network.now()
         self._idle[connection] = conn
         try:
             while True:
@@ -311,6 +328,7 @@ class WebServer:
                         state = "header"
                         deadline.extend(options.header_timeout)
                         self._idle.pop(connection, None)
+                        conn.since = self.network.now()
                         self._in_header[connection] = conn
                 state = "sending"
                 self._idle.pop(connection, None)
@@ -326,6 +344,7 @@ class WebServer:
                     return "closed after response"
                 state = "idle"
                 deadline.extend(options.keepalive_timeout)
+                conn.since = self.network.now()
                 self._idle[connection] = conn
         except asyncio.CancelledError:
             if conn.reclaimed is not None and conn.task is not None:
