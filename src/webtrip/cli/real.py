@@ -3,7 +3,8 @@
 The same lab as ``webtrip sim``, built of network namespaces and veth pairs
 with the browser's link shaped as asked (:mod:`webtrip.lab.namespaces`), its
 actors on real sockets, the browser's packets captured for real. Root only.
-``webtrip compare --real-vs-sim`` is to call the same ``real_run``.
+``webtrip compare --real-vs-sim`` calls the same ``real_run`` and is the command
+users meet; this one stays hidden, the real run alone for trying it out.
 """
 
 from __future__ import annotations
