@@ -29,6 +29,7 @@ The tests check every mark frame by frame against tshark on the same pcap.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from webtrip.packets.tcp_segment import Flags, TcpSegment
@@ -83,6 +84,13 @@ class SegmentAnalysis:
         return self.mark in RETRANSMISSIONS
 
 
+@functools.lru_cache(maxsize=16_384)
+def _decode(payload: bytes, source: str, destination: str) -> TcpSegment:
+    """A segment decoded once however many captures hold it (a segment is frozen:
+    every node that saw the same bytes shares it). A bad segment raises each time."""
+    return TcpSegment.decode(payload, source, destination)
+
+
 _Flow = tuple[str, str, int, str, int]  # link, source address and port, destination's
 
 
@@ -118,7 +126,7 @@ class TcpAnalysis:
         every link's: a segment is on each link it crosses, and that is a copy,
         not a retransmission). Raises ValueError if ``payload`` is not a TCP segment.
         """
-        segment = TcpSegment.decode(payload, source, destination)
+        segment = _decode(payload, source, destination)
         forward = (link, source, segment.src_port, destination, segment.dst_port)
         backward = (link, destination, segment.dst_port, source, segment.src_port)
         syn, fin = segment.flags & Flags.SYN, segment.flags & Flags.FIN

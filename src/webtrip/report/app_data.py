@@ -24,6 +24,7 @@ Where each part comes from:
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 import zlib
@@ -476,16 +477,24 @@ def _dns_layer(payload: bytes, start: int) -> dict[str, Any]:
                            start + offset + 3])  # fmt: skip
             offset += 5
             if offset < len(payload):
-                try:
-                    message = dns.message.from_wire(payload)
-                    records = [str(r) for section in (message.answer, message.authority,
-                               message.additional) for r in section]  # fmt: skip
-                except Exception:
-                    records = []
+                records = _dns_records(payload)
                 if records:
                     fields.append(["dns.answers", "\n".join(records), start + offset,
                                    start + len(payload)])  # fmt: skip
     return {"name": "DNS", "start": start, "end": start + len(payload), "fields": fields}
+
+
+@functools.lru_cache(maxsize=4096)
+def _dns_records(payload: bytes) -> tuple[str, ...]:
+    """A DNS message's records as text (answer, authority, additional), parsed once."""
+    import dns.message
+
+    try:
+        message = dns.message.from_wire(payload)
+        return tuple(str(r) for section in (message.answer, message.authority,
+                     message.additional) for r in section)  # fmt: skip
+    except Exception:
+        return ()
 
 
 def _http_layer(payload: bytes, start: int) -> dict[str, Any]:
