@@ -47,6 +47,7 @@ function buildPackets() {
 }
 
 function showHost(k) {
+  ensureView("packets");
   const view = S.data.views[k];
   if (!view) return;
   PK.view = k;
@@ -89,6 +90,7 @@ function drawRows() {
 }
 
 function selectPacket(v, r, fromUser) {
+  ensureView("packets");
   const view = S.data.views[v];
   if (!view || !view.rows[r]) return;
   if (v !== PK.view) showHost(v);

@@ -13,7 +13,7 @@
 const SVGNS = "http:" + "//www.w3.org/2000/svg";
 const S = {
   data: null, lang: "en", t: 0, i: -1, end: 0, times: [], packetEvents: [],
-  playing: false, speed: 0.1, listeners: {}, view: "network",
+  playing: false, speed: 0.1, listeners: {}, view: "network", drawn: false,
 };
 
 function tr(value) {

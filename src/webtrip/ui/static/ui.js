@@ -15,7 +15,8 @@
     open: null,        // the id of the run shown
     waiting: null,     // the id of the run this page posted and will open when done
     posted: 0,         // performance.now() when it was posted
-    timings: [],       // [{id, done, drawn}] ms from POST: done (data fetched), drawn (first frame)
+    timings: [],       // [{id, done, drawn, data, frame}] ms from POST: done (data fetched), drawn
+                       // (first frame); data, frame: the page's marks webtrip:data, :first-frame
   };
   window.webtripUi = ui;
 
@@ -208,6 +209,7 @@
       const run = await answer(await fetch(api("/api/runs/" + encodeURIComponent(id))));
       if (!run.data) return;
       const fetched = performance.now();
+      performance.mark("webtrip:data");
       window.webtrip.load(run.data);
       ui.open = id;
       document.body.dataset.run = id;
@@ -218,7 +220,12 @@
         const start = ui.posted;
         ui.waiting = null;
         requestAnimationFrame(() => requestAnimationFrame(() => {
-          ui.timings.push({ id, done: fetched - start, drawn: performance.now() - start });
+          const mark = (name) => {
+            const entries = performance.getEntriesByName(name);
+            return entries.length ? entries[entries.length - 1].startTime - start : null;
+          };
+          ui.timings.push({ id, done: fetched - start, drawn: performance.now() - start,
+            data: mark("webtrip:data"), frame: mark("webtrip:first-frame") });
           document.body.dataset.drawn = id;
         }));
       }
