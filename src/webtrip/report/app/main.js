@@ -124,9 +124,23 @@ function markFirstFrame() {
   }));
 }
 
-function load(data) {
+/* The data's second part (app_data.LATER: the frames' layers and bytes, the glossary, the
+ * streams, the received page), which arrives right after the first frame: merged in, and
+ * whatever waited for it drawn. */
+function addRest(rest) {
+  if (!S.data || !rest) return;
+  Object.assign(S.data, rest);
+  S.restPending = false;
+  if (BUILT.has("files")) buildPage();
+  if (PK.waiting) openPdu(PK.waiting[0], PK.waiting[1]);
+  emit("rest", true);
+}
+
+function load(data, rest) {
   pause();
   S.data = data;
+  S.restPending = rest === "later";  /* load(first, "later"), then webtrip.addRest(rest) */
+  PK.waiting = null;
   const events = data.events || [];
   S.times = events.map((e) => e.t);
   S.packetEvents = [];
@@ -203,13 +217,20 @@ async function unpack(b64) {
 
 window.webtrip = {
   load,
+  addRest,
   on(event, fn) { (S.listeners[event] = S.listeners[event] || []).push(fn); },
   seek(t) { pause(); go(Number(t)); },
   language: setLanguage,
-  /* Resolves once every view is built (the hidden ones are built after the first frame). */
+  /* Resolves once every view is built (the hidden ones are built after the first frame)
+   * and the data's second part is in. */
   ready() {
     buildEverything();
-    return Promise.resolve();
+    if (!S.restPending) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = (S.listeners.rest = S.listeners.rest || []);
+      const once = () => { waiting.splice(waiting.indexOf(once), 1); resolve(); };
+      waiting.push(once);
+    });
   },
 };
 
@@ -225,10 +246,24 @@ window.webtrip = {
   applyWords();
   const source = document.getElementById("trace-data");
   const text = source ? source.textContent.trim() : "";
+  const restSource = document.getElementById("trace-data-rest");
+  const restText = restSource ? restSource.textContent.trim() : "";
   const selftesting = location.search.includes("selftest");
   if (!text) { if (selftesting) selftest(); return; }
-  unpack(text).then((data) => { performance.mark("webtrip:data"); load(data); if (selftesting) selftest(); }, (error) => {
+  const failed = (error) => {
     document.getElementById("selftest").textContent = JSON.stringify({ errors: [String(error)] });
     console.error(error);
-  });
+  };
+  /* The first part draws the first frame; the rest is unpacked once that frame is painted. */
+  unpack(text).then((data) => {
+    performance.mark("webtrip:data");
+    load(data, restText ? "later" : undefined);
+    if (!restText) { if (selftesting) selftest(); return; }
+    const drawn = (S.listeners.drawn = S.listeners.drawn || []);
+    const once = () => {
+      drawn.splice(drawn.indexOf(once), 1);
+      unpack(restText).then((rest) => { addRest(rest); if (selftesting) selftest(); }, failed);
+    };
+    drawn.push(once);
+  }, failed);
 })();

@@ -121,8 +121,10 @@ function fieldParts(field) {
 }
 
 function openPdu(f, row) {
-  const frame = (S.data.frames || [])[f];
   const pdu = document.getElementById("pdu");
+  if (!S.data.frames && S.restPending) { PK.waiting = [f, row]; return; }  /* opened when the rest arrives */
+  PK.waiting = null;
+  const frame = (S.data.frames || [])[f];
   if (!frame) { pdu.hidden = true; return; }
   PK.frame = f;
   const bytes = bytesOf(frame.bytes);

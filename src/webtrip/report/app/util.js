@@ -136,3 +136,19 @@ function later(key, fn) {
     });
   }
 }
+
+/* A box's height, told whenever it changes (ResizeObserver: measured by the browser after
+ * its own layout, never forced by a read of ours); one observer per box. */
+const SIZES = new WeakMap();
+function watchSize(box, told) {
+  SIZES.set(box, told);
+  if (!watchSize.observer) {
+    watchSize.observer = new ResizeObserver((entries) => {
+      for (const entry of entries) {
+        const fn = SIZES.get(entry.target);
+        if (fn) fn(entry.target.clientHeight);  /* the layout is fresh here: nothing forced */
+      }
+    });
+  }
+  watchSize.observer.observe(box);
+}

@@ -206,11 +206,21 @@
 
   async function openRun(id) {
     try {
-      const run = await answer(await fetch(api("/api/runs/" + encodeURIComponent(id))));
+      const path = "/api/runs/" + encodeURIComponent(id);
+      const run = await answer(await fetch(api(path + "?part=first")));
       if (!run.data) return;
       const fetched = performance.now();
       performance.mark("webtrip:data");
-      window.webtrip.load(run.data);
+      window.webtrip.load(run.data, "later");
+      /* The rest (the frames' layers, the streams, the page) once the first frame is drawn. */
+      requestAnimationFrame(() => requestAnimationFrame(async () => {
+        try {
+          const rest = await answer(await fetch(api(path + "/rest")));
+          if (ui.open === id) window.webtrip.addRest(rest);
+        } catch (error) {
+          say(error.message, true);
+        }
+      }));
       ui.open = id;
       document.body.dataset.run = id;
       document.getElementById("ui-make").open = false;
