@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import html
 import json
 import re
@@ -33,6 +34,7 @@ from support import require_program
 from support import run_webtrip as webtrip
 from webtrip import lab
 from webtrip.lab import sim as simulated
+from webtrip.report.app_data import LATER, app_data_json, merged
 from webtrip.report.html import APP_SCRIPTS, app_script, embedded_data, html_report
 from webtrip.report.reassembly import SEGMENT_OF_A_MESSAGE as LABEL
 from webtrip.trace import HttpRequestQueued, PacketCaptured, PageLoadStarted, Trace
@@ -94,6 +96,16 @@ def test_the_page_is_self_contained_and_its_data_parses(sim_trace, language):
     assert started["fields"].endswith("http://www.webtrip.test/")  # "\/" in the file
     assert started["text"]["en"].endswith("http://www.webtrip.test/.")  # a sentence
     assert started["text"]["es"].endswith("http://www.webtrip.test/.")  # both languages inside
+    # Two parts inside: what the first frame draws, then the rest (unpacked after it);
+    # together the whole document, the same as app_data's.
+    first, rest = (
+        json.loads(gzip.decompress(base64.b64decode(found)))
+        for found in re.findall(r'id="trace-data(?:-rest)?">([^<]*)</script>', page)
+    )
+    assert set(rest) == set(LATER) and not set(LATER) & set(first)
+    whole = json.loads(app_data_json(sim_trace))
+    assert data == whole == merged(first, rest)
+    assert list(data) == list(whole)  # the keys in their order
 
 
 def test_each_node_has_its_own_list_and_a_clean_run_marks_nothing(sim_trace):

@@ -39,6 +39,14 @@ def test_a_lossy_run_made_from_the_form_loads_into_the_app(ui_server, language, 
         assert ("seed 3" if language == "en" else "semilla 3") in summary
         # The replay app has the run: its lost SYN-ACK is a flight in its data.
         assert page.evaluate("window.webtripUi.timings.length") == 1
+        # The page's own marks: the data in hand, then its first frame painted, after it.
+        timing = page.evaluate("window.webtripUi.timings[0]")
+        assert 0 < timing["data"] <= timing["frame"] <= timing["drawn"]
+        # The first part drew the first frame; the rest (frames, streams, page) follows,
+        # and every view is built once the page is idle.
+        page.wait_for_selector("body[data-built='1']")
+        page.wait_for_function("() => !S.restPending && S.data.frames.length > 0")
+        assert page.evaluate("S.data.flights.some((f) => f.lost !== null)")
         # The form folds away so that the run has the screen; the run-again form is there.
         assert page.locator("#ui-make").get_attribute("open") is None
         assert page.locator("#ui-again").is_visible()

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 
 from ui.conftest import start_ui
-from webtrip.report.app_data import schema
+from webtrip.report.app_data import LATER, merged, schema
 
 
 def test_a_run_is_made_and_its_app_data_fetched(ui_server):
@@ -134,3 +134,20 @@ def test_a_site_folder_named_at_start_is_served_in_the_demo_lab():
         assert all(f["url"].startswith("http://www.webtrip.test/") for f in run["data"]["files"])
     finally:
         assert server.stop() == 0
+
+
+def test_the_first_part_comes_first_and_the_rest_completes_it(ui_server):
+    """``?part=first`` is what the first frame draws (no frames, streams, page, glossary);
+    ``/rest`` is those keys; together they are the whole document ``GET /api/runs/ID``
+    gives, which follows the schema."""
+    run = ui_server.wait(ui_server.post_run({"loss": 5, "seed": 4}).json()["id"])
+    with ui_server.client() as client:
+        first = client.get(f"/api/runs/{run['id']}?part=first").json()["data"]
+        rest = client.get(f"/api/runs/{run['id']}/rest").json()
+        whole = client.get(f"/api/runs/{run['id']}").json()["data"]
+        assert client.get("/api/runs/nothing/rest").status_code == 404
+    assert not set(LATER) & set(first)
+    assert set(rest) == set(LATER)
+    assert rest["frames"] and all("layers" in frame for frame in rest["frames"])
+    assert first | rest == whole
+    jsonschema.validate(merged(first, rest), schema())

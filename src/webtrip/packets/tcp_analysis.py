@@ -29,6 +29,7 @@ The tests check every mark frame by frame against tshark on the same pcap.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 from webtrip.packets.tcp_segment import Flags, TcpSegment
@@ -83,6 +84,15 @@ class SegmentAnalysis:
         return self.mark in RETRANSMISSIONS
 
 
+@functools.lru_cache(maxsize=16_384)
+def _decode(payload: bytes, source: str, destination: str) -> TcpSegment:
+    """A segment decoded once however many captures hold it (a segment is frozen:
+    every node that saw the same bytes shares it). A bad segment raises each time."""
+    return TcpSegment.decode(payload, source, destination)
+
+
+_SYN, _FIN, _ACK, _RST = int(Flags.SYN), int(Flags.FIN), int(Flags.ACK), int(Flags.RST)
+
 _Flow = tuple[str, str, int, str, int]  # link, source address and port, destination's
 
 
@@ -118,20 +128,21 @@ class TcpAnalysis:
         every link's: a segment is on each link it crosses, and that is a copy,
         not a retransmission). Raises ValueError if ``payload`` is not a TCP segment.
         """
-        segment = TcpSegment.decode(payload, source, destination)
+        segment = _decode(payload, source, destination)
         forward = (link, source, segment.src_port, destination, segment.dst_port)
         backward = (link, destination, segment.dst_port, source, segment.src_port)
-        syn, fin = segment.flags & Flags.SYN, segment.flags & Flags.FIN
+        flags = int(segment.flags)  # plain int arithmetic: an IntFlag's & costs ten times more
+        syn, fin = flags & _SYN, flags & _FIN
         if syn and number is not None:
             self.isn[forward] = segment.seq
             if segment.window_scale is not None:
                 self.scale[forward] = segment.window_scale
         if number is not None:
-            self._time_handshake(forward, backward, segment.flags, time)
+            self._time_handshake(forward, backward, flags, time)
         isn = self.isn.get(forward, segment.seq)
         relative_seq = (segment.seq - isn) % 2**32
         relative_ack = None
-        if segment.flags & Flags.ACK and backward in self.isn:
+        if flags & _ACK and backward in self.isn:
             relative_ack = (segment.ack - self.isn[backward]) % 2**32
             if number is not None:
                 self.acked_up_to[backward] = max(relative_ack, self.acked_up_to.get(backward, 0))
@@ -148,13 +159,13 @@ class TcpAnalysis:
             self.dup_ack_at[forward] = time
         return SegmentAnalysis(segment, relative_seq, relative_ack, window, mark, dup_of, dup_count)
 
-    def _time_handshake(self, forward: _Flow, backward: _Flow, flags: Flags, time: float) -> None:
+    def _time_handshake(self, forward: _Flow, backward: _Flow, flags: int, time: float) -> None:
         """Keep the connection's first round trip: from its last SYN to the first pure
         ACK after it (Wireshark's threshold for a segment out of order)."""
         connection = min(forward, backward)
-        if flags & Flags.SYN and not flags & Flags.ACK:
+        if flags & _SYN and not flags & _ACK:
             self.syn_at[connection] = time
-        elif flags & (Flags.SYN | Flags.ACK) == Flags.ACK and connection in self.syn_at:
+        elif flags & (_SYN | _ACK) == _ACK and connection in self.syn_at:
             self.first_rtt.setdefault(connection, time - self.syn_at[connection])
 
     def _out_of_order(self, flow: _Flow, end: int, time: float) -> bool:
@@ -222,14 +233,15 @@ class TcpAnalysis:
         # nothing new; it points at the frame that first had them (as Wireshark's).
         last = self.last_ack.get(flow)
         repeats = last is not None and (last[0], last[1]) == (segment.ack, segment.window)
-        bare = segment.flags & (Flags.ACK | Flags.RST) == Flags.ACK
+        flags = int(segment.flags)
+        bare = flags & (_ACK | _RST) == _ACK
         if not repeats:  # (a keep-alive too: a later duplicate ACK points at it)
             self.last_ack[flow] = (segment.ack, segment.window, number, 0)
         if (
             before is not None
             and length <= 1
             and seq == before - 1
-            and not segment.flags & (Flags.SYN | Flags.FIN | Flags.RST)
+            and not flags & (_SYN | _FIN | _RST)
         ):
             return Mark.KEEP_ALIVE, 0, 0  # one byte before what was sent: Wireshark's rule
         link, source, source_port, destination, destination_port = flow

@@ -24,9 +24,11 @@ Where each part comes from:
 from __future__ import annotations
 
 import base64
+import functools
 import gzip
 import json
 import zlib
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
@@ -58,7 +60,18 @@ from webtrip.trace import (
     Trace,
 )
 
-__all__ = ["PAGE_CAP", "VERSION", "app_data", "app_data_json", "packed", "schema", "words"]
+__all__ = [
+    "LATER",
+    "PAGE_CAP",
+    "VERSION",
+    "app_data",
+    "app_data_json",
+    "app_data_parts",
+    "merged",
+    "packed",
+    "schema",
+    "words",
+]
 
 VERSION = 1
 PAGE_CAP = 1_048_576
@@ -79,6 +92,25 @@ def _named(actor: str) -> Text:
 
 def app_data(trace: Trace) -> dict[str, Any]:
     """Everything the replay app shows of ``trace``, as JSON-ready data (see the module)."""
+    first, rest = app_data_parts(trace)
+    return merged(first, rest())
+
+
+LATER = ("frames", "glossary", "streams", "page")
+"""The keys a first frame does not need — each frame's fields, bytes and layers (the PDU
+window), the glossary, the streams ("follow the stream") and the received page — sent
+or unpacked right after it: :func:`app_data_parts`' second part."""
+
+_ORDER = ("version", "run", "words", "colours", "topology", "actors", "events", "flights",
+          "messages", "views", "frames", "glossary", "streams", "files", "page", "story",
+          "steps")  # fmt: skip
+
+
+def app_data_parts(trace: Trace) -> tuple[dict[str, Any], Callable[[], dict[str, Any]]]:
+    """:func:`app_data` in two parts: what the first frame draws (every key but
+    :data:`LATER`), computed now, and a function that computes the rest (the keys in
+    :data:`LATER`) — ``webtrip ui`` sends the first part before it works out the second.
+    :func:`merged` of the two is :func:`app_data`'s document."""
     index_of = {id(event): i for i, event in enumerate(trace.events)}
     views, frames, row_of = packet_views(trace, "en")
     views = _views_in_both(trace, views)
@@ -89,9 +121,7 @@ def app_data(trace: Trace) -> dict[str, Any]:
         flight["frame"] = frame_of.get(data) if data is not None else None
     steps = _steps(trace, index_of)
     events = _events(trace, steps, row_of, views, flights, messages)
-    for frame in frames:
-        frame["layers"] = _layers(base64.b64decode(frame["bytes"]))
-    return {
+    first = {
         "version": VERSION,
         "run": _run(trace),
         "words": words(),
@@ -102,14 +132,27 @@ def app_data(trace: Trace) -> dict[str, Any]:
         "flights": flights,
         "messages": messages,
         "views": views,
-        "frames": frames,
-        "glossary": glossary(),
-        "streams": streams(trace, frame_of),
         "files": _files(trace),
-        "page": _page(trace),
         "story": _story(trace, steps, index_of),
         "steps": steps,
     }
+
+    def rest() -> dict[str, Any]:
+        for frame in frames:
+            frame["layers"] = _layers(base64.b64decode(frame["bytes"]))
+        return {
+            "frames": frames,
+            "glossary": glossary(),
+            "streams": streams(trace, frame_of),
+            "page": _page(trace),
+        }
+
+    return first, rest
+
+
+def merged(first: dict[str, Any], rest: dict[str, Any]) -> dict[str, Any]:
+    """The two parts of :func:`app_data_parts` as one document, its keys in their order."""
+    return {key: first[key] if key in first else rest[key] for key in _ORDER}
 
 
 def app_data_json(trace: Trace) -> str:
@@ -476,16 +519,24 @@ def _dns_layer(payload: bytes, start: int) -> dict[str, Any]:
                            start + offset + 3])  # fmt: skip
             offset += 5
             if offset < len(payload):
-                try:
-                    message = dns.message.from_wire(payload)
-                    records = [str(r) for section in (message.answer, message.authority,
-                               message.additional) for r in section]  # fmt: skip
-                except Exception:
-                    records = []
+                records = _dns_records(payload)
                 if records:
                     fields.append(["dns.answers", "\n".join(records), start + offset,
                                    start + len(payload)])  # fmt: skip
     return {"name": "DNS", "start": start, "end": start + len(payload), "fields": fields}
+
+
+@functools.lru_cache(maxsize=4096)
+def _dns_records(payload: bytes) -> tuple[str, ...]:
+    """A DNS message's records as text (answer, authority, additional), parsed once."""
+    import dns.message
+
+    try:
+        message = dns.message.from_wire(payload)
+        return tuple(str(r) for section in (message.answer, message.authority,
+                     message.additional) for r in section)  # fmt: skip
+    except Exception:
+        return ()
 
 
 def _http_layer(payload: bytes, start: int) -> dict[str, Any]:

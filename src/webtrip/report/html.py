@@ -32,7 +32,7 @@ from importlib import resources
 from typing import Any
 
 from webtrip.i18n import LANGUAGES
-from webtrip.report.app_data import app_data, packed, words
+from webtrip.report.app_data import LATER, app_data, merged, packed, words
 from webtrip.report.views import PHASE_COLOURS, labels
 from webtrip.trace import Trace
 
@@ -130,7 +130,8 @@ def app_page(
         title=_text(text),
         head=head,
         words=_script_json(words()),
-        data=_packed_data(data) if data is not None else "",
+        data=_packed_data(_part(data, first=True)) if data is not None else "",
+        rest=_packed_data(_part(data, first=False)) if data is not None else "",
         scripts=scripts,
     )
 
@@ -143,14 +144,23 @@ def _packed_data(data: dict[str, Any]) -> str:
     return packed(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
 
 
+def _part(data: dict[str, Any], *, first: bool) -> dict[str, Any]:
+    """The first frame's part of ``data`` (every key but :data:`~webtrip.report.app_data.LATER`),
+    or the rest: the page unpacks the second once the first frame is drawn."""
+    return {key: value for key, value in data.items() if (key in LATER) != first}
+
+
 def embedded_data(page: str) -> dict[str, Any] | None:
-    """The app's data inside a page made by :func:`app_page` (None in an empty app)."""
-    found = re.search(r'<script type="[^"]*" id="trace-data"[^>]*>(.*?)</script>', page, re.S)
-    if found is None or not found.group(1).strip():
+    """The app's data inside a page made by :func:`app_page`, both parts as one document
+    (None in an empty app)."""
+    parts = []
+    for name in ("trace-data", "trace-data-rest"):
+        found = re.search(rf'<script type="[^"]*" id="{name}"[^>]*>(.*?)</script>', page, re.S)
+        if found is not None and found.group(1).strip():
+            parts.append(json.loads(gzip.decompress(base64.b64decode(found.group(1)))))
+    if not parts:
         return None
-    text = gzip.decompress(base64.b64decode(found.group(1))).decode("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+    return merged(parts[0], parts[1]) if len(parts) == 2 else dict(parts[0])
 
 
 def html_report(trace: Trace, language: str = "en") -> str:

@@ -16,6 +16,7 @@ segment that completes the message carries its HTTP line,
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -149,7 +150,10 @@ def drop_note(node: str, reason: str, language: str = "en") -> str:
     return _("{why}, at {node}").format(why=why, node=place)
 
 
+@functools.lru_cache(maxsize=4096)
 def _dns_info(payload: bytes) -> str:
+    """The Info column of a DNS message (one parse per distinct message: the same bytes
+    are in the capture of every node they cross)."""
     try:
         message = dns.message.from_wire(payload)
     except Exception:

@@ -10,7 +10,10 @@ Routes (all behind :class:`webtrip.ui.security.Guard`):
 - ``POST /api/runs`` — make a run (→ 202 ``{"id"}``); ``{"base": ID, "change":
   {KEY: VALUE}}`` runs ID again with one parameter changed (its seed kept);
 - ``GET /api/runs`` — the session list; ``GET /api/runs/ID`` — one run, with
-  the app's data when done; ``GET /api/runs/ID/trace`` — its trace (JSON);
+  the app's data when done (the whole document); ``?part=first`` — with only what the
+  first frame draws (all but ``app_data.LATER``), sent as soon as it is made;
+  ``GET /api/runs/ID/rest`` — the rest (the keys in ``LATER``); ``GET
+  /api/runs/ID/trace`` — its trace (JSON); both wait until the worker has made them;
 - ``GET /api/events`` — server-sent events: run queued, started, finished, failed.
 """
 
@@ -38,7 +41,7 @@ from webtrip.lab.profiles import PROFILES
 from webtrip.outcomes import N_
 from webtrip.report.html import app_page, app_script
 from webtrip.ui.params import KEYS, LIMITS, BadParameter, LabChoice, check
-from webtrip.ui.runs import QueueFull, RunManager
+from webtrip.ui.runs import QueueFull, Run, RunManager
 from webtrip.ui.security import Guard, language_of
 
 __all__ = ["Settings", "create_app"]
@@ -144,17 +147,38 @@ def create_app(
     async def list_runs(request: Request) -> Response:
         return JSONResponse({"runs": manager.listing()})
 
+    async def completed(run: Run) -> None:
+        """Wait (off the event loop's back) until ``run``'s rest and trace are in."""
+        if run.status == "done" and not run.complete.is_set():
+            await asyncio.to_thread(run.complete.wait, manager.wall_limit + 5)
+
     async def one_run(request: Request) -> Response:
         run = manager.get(request.path_params["id"])
         if run is None:
             _ = translation(language_of(request.scope)).gettext
             return error(request, 404, _("There is no such run (the app keeps the last 20)."))
+        if request.query_params.get("part") == "first":  # what the page's first frame draws
+            data = run.data
+        else:
+            await completed(run)
+            data = run.full_data()
         head = json.dumps(run.description(), ensure_ascii=False)
-        data = run.data if run.data is not None else "null"
-        return Response(head[:-1] + ',"data":' + data + "}", media_type="application/json")
+        body = head[:-1] + ',"data":' + (data if data is not None else "null") + "}"
+        return Response(body, media_type="application/json")
+
+    async def run_rest(request: Request) -> Response:
+        run = manager.get(request.path_params["id"])
+        if run is not None:
+            await completed(run)
+        if run is None or run.rest is None:
+            _ = translation(language_of(request.scope)).gettext
+            return error(request, 404, _("There is no such run (the app keeps the last 20)."))
+        return Response(run.rest, media_type="application/json")
 
     async def run_trace(request: Request) -> Response:
         run = manager.get(request.path_params["id"])
+        if run is not None:
+            await completed(run)
         if run is None or run.trace is None:
             _ = translation(language_of(request.scope)).gettext
             return error(request, 404, _("There is no such run (the app keeps the last 20)."))
@@ -210,6 +234,7 @@ def create_app(
         Route("/api/runs", make_run, methods=["POST"]),
         Route("/api/runs", list_runs, methods=["GET"]),
         Route("/api/runs/{id}", one_run),
+        Route("/api/runs/{id}/rest", run_rest),
         Route("/api/runs/{id}/trace", run_trace),
         Route("/api/events", events),
     ]

@@ -88,9 +88,18 @@ class Run:
     ended: float | None = None
     error: dict[str, str] | None = None
     summary: dict[str, str] = field(default_factory=dict)
-    data: str | None = None  # app_data's JSON
+    data: str | None = None  # app_data's JSON: its first part (all but app_data.LATER)
+    rest: str | None = None  # app_data's JSON: the keys in app_data.LATER, made after
     trace: str | None = None  # the trace's JSON (what ``--json`` writes)
     timings: dict[str, float] = field(default_factory=dict)
+    complete: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set once nothing more will come: the rest and the trace are in (or the run failed)."""
+
+    def full_data(self) -> str | None:
+        """The whole of app_data's document (both parts as one JSON object), once complete."""
+        if self.data is None or self.rest is None:
+            return self.data
+        return self.data[:-1] + "," + self.rest[1:]
 
     def description(self) -> dict[str, Any]:
         """What the session list shows of the run (no data)."""
@@ -219,10 +228,16 @@ class RunManager:
             elif "error" in answer:
                 run.status, run.error = "failed", answer["error"]
             else:
-                run.status, run.data, run.trace = "done", answer["data"], answer["trace"]
+                run.status, run.data = "done", answer["data"]
                 run.timings.update(answer["timings"])
                 run.summary = summary(run.params, self.labs, answer["outcome"])
             self._tell("finished" if run.status == "done" else "failed", run)
+            if run.status == "done":  # the page draws the first part while the rest is made
+                more = worker.more(self.wall_limit)
+                if more is not None:
+                    run.rest, run.trace = more["rest"], more["trace"]
+                    run.timings.update(more["timings"])
+            run.complete.set()
 
 
 def summary(
@@ -327,6 +342,20 @@ class _Worker:
         self.start()
         return None
 
+    def more(self, wall_limit: float) -> dict[str, Any] | None:
+        """The second message of a run that succeeded (its rest and trace); None, and the
+        process replaced, when it does not come within ``wall_limit`` s."""
+        assert self._conn is not None
+        try:
+            if self._conn.poll(wall_limit):
+                answer: dict[str, Any] = self._conn.recv()
+                return answer
+        except (EOFError, OSError):
+            pass
+        self.stop()
+        self.start()
+        return None
+
 
 def _work(conn: Connection) -> None:
     """The worker process's loop: warm up, then one job at a time until the pipe closes.
@@ -336,19 +365,24 @@ def _work(conn: Connection) -> None:
     first-call work now rather than at the learner's first run."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     with contextlib.suppress(Exception):
-        _make_run(asdict(RunParams()), LabChoice("demo", "demo"))
+        answer, later = _make_run(asdict(RunParams()), LabChoice("demo", "demo"))
+        if later is not None:
+            later()
     while True:
         try:
             job = conn.recv()
         except (EOFError, OSError):
             return
+        later = None
         try:
-            answer = _make_run(job["params"], job["lab"])
+            answer, later = _make_run(job["params"], job["lab"])
         except NotPublic as exc:
             answer = {"error": _not_public(exc.host)}
         except Exception as exc:  # told to the visitor; the worker goes on
             answer = {"error": _unexpected(type(exc).__name__)}
         conn.send(answer)
+        if later is not None:  # the first part is on its way: now the rest and the trace
+            conn.send(later())
 
 
 def _not_public(host: str) -> dict[str, str]:
@@ -371,9 +405,13 @@ def _unexpected(kind: str) -> dict[str, str]:
 _LABS: dict[str, Any] = {}
 
 
-def _make_run(params: dict[str, Any], choice: LabChoice) -> dict[str, Any]:
-    """Run ``params`` (simulated, or on the real network) and build its app data."""
-    from webtrip.report.app_data import app_data
+def _make_run(
+    params: dict[str, Any], choice: LabChoice
+) -> tuple[dict[str, Any], Callable[[], dict[str, Any]] | None]:
+    """Run ``params`` (simulated, or on the real network) and build its app data: the
+    answer with the first part's JSON (what the first frame draws), and a function that
+    makes the second message (the rest of the data and the trace's JSON), or None."""
+    from webtrip.report.app_data import app_data_parts
 
     started = time.perf_counter()
     trace = _real_load(params) if choice.kind == INTERNET else _sim_run(params, choice)
@@ -387,18 +425,27 @@ def _make_run(params: dict[str, Any], choice: LabChoice) -> dict[str, Any]:
                     count=number(len(trace.events), language), limit=number(MAX_EVENTS, language)
                 )
             )
-        }
-    data = app_data(trace)
+        }, None
+    data, rest = app_data_parts(trace)
     if choice.kind != INTERNET:
         data["run"]["seed"] = params["seed"]
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
     built = time.perf_counter()
+
+    def later() -> dict[str, Any]:
+        begun = time.perf_counter()
+        more = json.dumps(rest(), ensure_ascii=False, separators=(",", ":"))
+        return {
+            "rest": more,
+            "trace": trace.to_json(),
+            "timings": {"rest": round(time.perf_counter() - begun, 4)},
+        }
+
     return {
         "data": text,
-        "trace": trace.to_json(),
         "outcome": _outcome(data["run"]),
         "timings": {"run": round(simulated - started, 4), "data": round(built - simulated, 4)},
-    }
+    }, later
 
 
 def _outcome(run: dict[str, Any]) -> dict[str, str]:

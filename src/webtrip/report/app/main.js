@@ -4,12 +4,9 @@ const VIEWS = ["network", "conversation", "packets", "files", "story"];
 
 function render() {
   if (!S.data) return;
+  S.drawn = true;
   renderScrubber();
-  renderNetwork();
-  renderSequence();
-  renderPackets();
-  renderFiles();
-  renderStory();
+  for (const v of VIEWS) if (BUILT.has(v)) RENDER[v]();
   if (!S.playing) idle("hash", writeHash, 250);
   emit("change", { t: S.t, i: S.i });
 }
@@ -30,6 +27,7 @@ function showView(v) {
   S.view = v;
   document.body.dataset.view = v;
   for (const b of document.querySelectorAll("#tabs [role=tab]")) b.setAttribute("aria-selected", b.id === "tab-" + v ? "true" : "false");
+  ensureView(v);
   if (v === "conversation" && SEQ.layer) later("sequence-rows", drawSequenceRows);
 }
 
@@ -48,19 +46,56 @@ function applyBig() {
   document.getElementById("big").setAttribute("aria-pressed", big ? "true" : "false");
   if (root.classList.contains("big") === big) return;
   root.classList.toggle("big", big);
-  if (S.data) { buildSequence(); SEQ.current = -1; renderSequence(); }
+  if (S.data && BUILT.has("conversation")) { buildSequence(); SEQ.current = -1; renderSequence(); }
+}
+
+/* The views are built as they are needed: the ones on screen at once (the first frame is
+ * theirs), the others right after it, one per idle moment, or as soon as something opens
+ * them (a tab, a packet selected). Each view, once built, is drawn at the current moment. */
+const BUILD = { network: buildNetwork, conversation: buildSequence, packets: buildPackets, files: buildFiles, story: buildStory };
+const RENDER = { network: renderNetwork, conversation: renderSequence, packets: renderPackets, files: renderFiles, story: renderStory };
+const RESET = {
+  network: () => { NET.shown = NET.pool.length; }, conversation: () => { SEQ.current = -1; },
+  packets: () => { lastPacketEvent = -1; }, files: () => {}, story: () => { ST.current = []; },
+};
+const BUILT = new Set();
+let buildLater = 0;
+
+function ensureView(v) {
+  if (!S.data || BUILT.has(v)) return;
+  BUILT.add(v);
+  BUILD[v]();
+  RESET[v]();
+  if (S.drawn) RENDER[v]();  /* built after the load's first render: catch up */
+  if (BUILT.size === VIEWS.length) { document.body.dataset.built = "1"; emit("built", true); }
+}
+
+/* The views a first frame shows: on a phone, the open tab; on a wider screen, the top row
+ * of the grid (the network and the conversation), with the rest below the fold. */
+function firstViews() {
+  return window.matchMedia("(max-width: 760px)").matches ? [S.view] : ["network", "conversation"];
+}
+
+function buildRest() {
+  const next = VIEWS.find((v) => !BUILT.has(v));
+  if (!next) return;
+  const wait = window.requestIdleCallback || ((fn) => setTimeout(fn, 1));
+  buildLater = wait(() => { buildLater = 0; ensureView(next); buildRest(); }, { timeout: 250 });
 }
 
 function buildAll() {
   applyWords();
   buildScrubber();
-  buildNetwork();
-  buildSequence();
-  buildPackets();
-  buildFiles();
-  buildStory();
-  SEQ.current = -1; ST.current = []; lastPacketEvent = -1; NET.shown = NET.pool.length;
+  if (buildLater) (window.cancelIdleCallback || clearTimeout)(buildLater);
+  buildLater = 0;
+  BUILT.clear();
+  delete document.body.dataset.built;
+  for (const v of firstViews()) ensureView(v);
+  requestAnimationFrame(() => setTimeout(buildRest, 0));  /* after the first frame is painted */
 }
+
+/* Every view built now (a test, the selftest, a screenshot that wants them all). */
+function buildEverything() { for (const v of VIEWS) ensureView(v); }
 
 function setLanguage(code) {
   S.lang = code === "es" ? "es" : "en";
@@ -70,16 +105,42 @@ function setLanguage(code) {
     return;
   }
   const keep = PK.selected;
+  const built = Array.from(BUILT);
   buildAll();
+  for (const v of built) ensureView(v);
   lastPacketEvent = S.i;
   if (keep) selectPacket(keep[0], keep[1], false);
   render();
   emit("language", S.lang);
 }
 
-function load(data) {
+/* The Performance API's marks of a load: "webtrip:data" (the data in hand, parsed; made by
+ * whoever fetched it) and "webtrip:first-frame" (the frame that drew it has been painted:
+ * two animation frames later). bench/ui_run.py reads them. */
+function markFirstFrame() {
+  requestAnimationFrame(() => requestAnimationFrame(() => {
+    performance.mark("webtrip:first-frame");
+    emit("drawn", true);
+  }));
+}
+
+/* The data's second part (app_data.LATER: the frames' layers and bytes, the glossary, the
+ * streams, the received page), which arrives right after the first frame: merged in, and
+ * whatever waited for it drawn. */
+function addRest(rest) {
+  if (!S.data || !rest) return;
+  Object.assign(S.data, rest);
+  S.restPending = false;
+  if (BUILT.has("files")) buildPage();
+  if (PK.waiting) openPdu(PK.waiting[0], PK.waiting[1]);
+  emit("rest", true);
+}
+
+function load(data, rest) {
   pause();
   S.data = data;
+  S.restPending = rest === "later";  /* load(first, "later"), then webtrip.addRest(rest) */
+  PK.waiting = null;
   const events = data.events || [];
   S.times = events.map((e) => e.t);
   S.packetEvents = [];
@@ -87,9 +148,11 @@ function load(data) {
   S.end = Math.max(0, (data.run && data.run.ended) || 0, S.times.length ? S.times[S.times.length - 1] : 0);
   prepareFlights();
   PK.selected = null; PK.view = 0;
+  S.drawn = false;
   buildAll();
   emit("load", data);
   if (S.times.length) readHash(); else { S.i = -1; S.t = 0; render(); }
+  markFirstFrame();
 }
 
 function onKey(e) {
@@ -116,6 +179,7 @@ function selftest() {
   window.addEventListener("error", (e) => errors.push(String(e.message)));
   const out = { events: S.times.length, forward: [], backEnd: -1, errors };
   try {
+    buildEverything();
     const started = performance.now();
     goEvent(0);
     for (let k = 0; k < S.times.length; k++) { out.forward.push(S.i); stepEvent(1); }
@@ -153,9 +217,21 @@ async function unpack(b64) {
 
 window.webtrip = {
   load,
+  addRest,
   on(event, fn) { (S.listeners[event] = S.listeners[event] || []).push(fn); },
   seek(t, i) { pause(); go(Number(t), Number.isInteger(i) && i >= 0 && i < S.times.length ? i : undefined); },
   language: setLanguage,
+  /* Resolves once every view is built (the hidden ones are built after the first frame)
+   * and the data's second part is in. */
+  ready() {
+    buildEverything();
+    if (!S.restPending) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = (S.listeners.rest = S.listeners.rest || []);
+      const once = () => { waiting.splice(waiting.indexOf(once), 1); resolve(); };
+      waiting.push(once);
+    });
+  },
 };
 
 (function start() {
@@ -170,10 +246,24 @@ window.webtrip = {
   applyWords();
   const source = document.getElementById("trace-data");
   const text = source ? source.textContent.trim() : "";
+  const restSource = document.getElementById("trace-data-rest");
+  const restText = restSource ? restSource.textContent.trim() : "";
   const selftesting = location.search.includes("selftest");
   if (!text) { if (selftesting) selftest(); return; }
-  unpack(text).then((data) => { load(data); if (selftesting) selftest(); }, (error) => {
+  const failed = (error) => {
     document.getElementById("selftest").textContent = JSON.stringify({ errors: [String(error)] });
     console.error(error);
-  });
+  };
+  /* The first part draws the first frame; the rest is unpacked once that frame is painted. */
+  unpack(text).then((data) => {
+    performance.mark("webtrip:data");
+    load(data, restText ? "later" : undefined);
+    if (!restText) { if (selftesting) selftest(); return; }
+    const drawn = (S.listeners.drawn = S.listeners.drawn || []);
+    const once = () => {
+      drawn.splice(drawn.indexOf(once), 1);
+      unpack(restText).then((rest) => { addRest(rest); if (selftesting) selftest(); }, failed);
+    };
+    drawn.push(once);
+  }, failed);
 })();

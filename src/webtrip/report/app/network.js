@@ -114,13 +114,19 @@ function renderNetwork() {
     const g = flightGlyph(used++);
     const dropped = lost && t >= f.lost;
     g.setAttribute("transform", `translate(${a.x + (b.x - a.x) * p},${a.y + (b.y - a.y) * p})`);
-    g.setAttribute("class", "flight kind-" + f.kind + (dropped ? " lost" : "") + (f.k === current ? " current" : ""));
-    g.dataset.flight = String(f.k);
-    g.firstChild.setAttribute("fill", KIND_COLOURS[f.kind] || KIND_COLOURS.other);
-    g.lastChild.setAttribute("y", dropped ? "26" : "-12");
-    g.lastChild.textContent = f.k === current || dropped ? tr(f.label) + (dropped ? " — " + word("lost_here") : "") : "";
-    g.style.display = "";
+    /* The rest only when this glyph now shows another flight or another state: a frame
+     * moves the packets, and rewrites a glyph's look only when it changed. */
+    const look = f.k + (dropped ? "d" : "") + (f.k === current ? "c" : "") + S.lang;
+    if (g.look !== look) {
+      g.look = look;
+      g.setAttribute("class", "flight kind-" + f.kind + (dropped ? " lost" : "") + (f.k === current ? " current" : ""));
+      g.dataset.flight = String(f.k);
+      g.firstChild.setAttribute("fill", KIND_COLOURS[f.kind] || KIND_COLOURS.other);
+      g.lastChild.setAttribute("y", dropped ? "26" : "-12");
+      g.lastChild.textContent = f.k === current || dropped ? tr(f.label) + (dropped ? " — " + word("lost_here") : "") : "";
+    }
+    if (g.off) { g.style.display = ""; g.off = false; }
   }
-  for (let k = used; k < NET.shown; k++) NET.pool[k].style.display = "none";
+  for (let k = used; k < NET.shown; k++) if (!NET.pool[k].off) { NET.pool[k].style.display = "none"; NET.pool[k].off = true; }
   NET.shown = used;
 }

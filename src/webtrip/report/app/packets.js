@@ -47,6 +47,7 @@ function buildPackets() {
 }
 
 function showHost(k) {
+  ensureView("packets");
   const view = S.data.views[k];
   if (!view) return;
   PK.view = k;
@@ -89,6 +90,7 @@ function drawRows() {
 }
 
 function selectPacket(v, r, fromUser) {
+  ensureView("packets");
   const view = S.data.views[v];
   if (!view || !view.rows[r]) return;
   if (v !== PK.view) showHost(v);
@@ -119,8 +121,10 @@ function fieldParts(field) {
 }
 
 function openPdu(f, row) {
-  const frame = (S.data.frames || [])[f];
   const pdu = document.getElementById("pdu");
+  if (!S.data.frames && S.restPending) { PK.waiting = [f, row]; return; }  /* opened when the rest arrives */
+  PK.waiting = null;
+  const frame = (S.data.frames || [])[f];
   if (!frame) { pdu.hidden = true; return; }
   PK.frame = f;
   const bytes = bytesOf(frame.bytes);

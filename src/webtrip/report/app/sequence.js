@@ -1,6 +1,7 @@
 /* 2. The conversation: a sequence diagram of the messages, the current one highlighted. */
 
-const SEQ = { starts: [], rows: [], current: -1, svg: null, x: {}, messages: [], layer: null, drawn: [0, 0], scale: 1 };
+const SEQ = { starts: [], rows: [], current: -1, svg: null, x: {}, messages: [], layer: null, drawn: [0, 0], scale: 1,
+  top: 0, height: 0 };
 const ROW = 26, TOP = 44;
 /* On a projector (html.big) the diagram is drawn 1.6 times larger: its text and arrows. */
 function seqScale() { return document.documentElement.classList.contains("big") ? 1.6 : 1; }
@@ -40,18 +41,19 @@ function buildSequence() {
   SEQ.drawn = [0, 0];
   SEQ.svg = root;
   box.append(root);
-  box.onscroll = () => later("sequence-rows", drawSequenceRows);
+  box.onscroll = () => { SEQ.top = box.scrollTop; later("sequence-rows", drawSequenceRows); };
+  SEQ.top = 0; box.scrollTop = 0;  /* a new diagram starts at its top (written, not read) */
+  watchSize(box, (height) => { SEQ.height = height; later("sequence-rows", drawSequenceRows); });
   drawSequenceRows();
 }
 
 /* Only the rows in view (and a screenful either side) are in the SVG: a run of thousands
  * of messages costs what one screen of them does, drawn again as the box scrolls. */
 function drawSequenceRows() {
-  const box = document.getElementById("sequence");
   const messages = SEQ.messages || [];
   if (!SEQ.layer) return;
-  const height = box.clientHeight || 420;
-  const top = box.scrollTop / SEQ.scale;
+  const height = SEQ.height || 420;  /* known from a ResizeObserver and the scroll events: */
+  const top = SEQ.top / SEQ.scale;   /* drawing rows never reads the layout */
   const first = Math.max(0, Math.floor((top - TOP - height) / ROW));
   const last = Math.min(messages.length, Math.ceil((top - TOP + 2 * height) / ROW) + 1);
   if (first === SEQ.drawn[0] && last === SEQ.drawn[1] && SEQ.layer.childNodes.length) return;
@@ -93,8 +95,10 @@ function renderSequence() {
   if (SEQ.rows[k]) SEQ.rows[k].classList.add("current");
   later("sequence", () => {
     const box = document.getElementById("sequence"), y = (TOP + k * ROW) * SEQ.scale;
-    if (y < box.scrollTop + 20 || y > box.scrollTop + box.clientHeight - 20) {
-      box.scrollTop = Math.max(0, y - box.clientHeight / 2);
+    const height = SEQ.height || 420;
+    if (y < SEQ.top + 20 || y > SEQ.top + height - 20) {
+      SEQ.top = Math.max(0, y - height / 2);
+      box.scrollTop = SEQ.top;
     }
     drawSequenceRows();
   });

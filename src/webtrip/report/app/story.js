@@ -1,7 +1,7 @@
 /* 5. The story: the narration in four steps, the sentence of the moment highlighted;
  * a click on a sentence moves the timeline to the moment it tells. */
 
-const ST = { sentences: [], times: [], current: [] };
+const ST = { sentences: [], times: [], current: [], tops: null, top: 0, height: 0, scrollHeight: 0 };
 
 function buildStory() {
   const box = document.getElementById("story");
@@ -24,6 +24,20 @@ function buildStory() {
   }
   ST.sentences.sort((a, b) => a.t - b.t);
   ST.times = ST.sentences.map((s) => s.t);
+  ST.tops = null; ST.top = 0; box.scrollTop = 0;
+  box.onscroll = () => { ST.top = box.scrollTop; };
+  watchSize(box, (height) => { ST.height = height; ST.tops = null; });
+}
+
+/* Where each sentence is in the box: measured once (and again when the box's size
+ * changes), so that following the story while the timeline moves reads no layout. */
+function storyTops(box) {
+  if (!ST.tops) {
+    const origin = box.offsetTop;
+    ST.tops = ST.sentences.map((s) => s.button.offsetTop - origin);
+    ST.scrollHeight = box.scrollHeight;
+  }
+  return ST.tops;
 }
 
 function renderStory() {
@@ -37,8 +51,9 @@ function renderStory() {
   if (!now.length) return;
   later("story", () => {
     const box = document.getElementById("story");
-    if (box.scrollHeight <= box.clientHeight) return;
-    const top = now[now.length - 1].offsetTop - box.offsetTop;
-    if (top < box.scrollTop || top > box.scrollTop + box.clientHeight - 30) box.scrollTop = Math.max(0, top - 40);
+    const tops = storyTops(box), height = ST.height || 0;
+    if (ST.scrollHeight <= height) return;
+    const top = tops[k - now.length + 1];  /* the first of the sentences told now */
+    if (top < ST.top || top > ST.top + height - 30) { ST.top = Math.max(0, top - 40); box.scrollTop = ST.top; }
   });
 }

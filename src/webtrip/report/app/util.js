@@ -13,7 +13,7 @@
 const SVGNS = "http:" + "//www.w3.org/2000/svg";
 const S = {
   data: null, lang: "en", t: 0, i: -1, end: 0, times: [], packetEvents: [],
-  playing: false, speed: 0.1, listeners: {}, view: "network",
+  playing: false, speed: 0.1, listeners: {}, view: "network", drawn: false,
 };
 
 function tr(value) {
@@ -135,4 +135,20 @@ function later(key, fn) {
       for (const job of jobs) job();
     });
   }
+}
+
+/* A box's height, told whenever it changes (ResizeObserver: measured by the browser after
+ * its own layout, never forced by a read of ours); one observer per box. */
+const SIZES = new WeakMap();
+function watchSize(box, told) {
+  SIZES.set(box, told);
+  if (!watchSize.observer) {
+    watchSize.observer = new ResizeObserver((entries) => {
+      for (const entry of entries) {
+        const fn = SIZES.get(entry.target);
+        if (fn) fn(entry.target.clientHeight);  /* the layout is fresh here: nothing forced */
+      }
+    });
+  }
+  watchSize.observer.observe(box);
 }

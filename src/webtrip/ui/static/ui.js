@@ -15,7 +15,8 @@
     open: null,        // the id of the run shown
     waiting: null,     // the id of the run this page posted and will open when done
     posted: 0,         // performance.now() when it was posted
-    timings: [],       // [{id, done, drawn}] ms from POST: done (data fetched), drawn (first frame)
+    timings: [],       // [{id, done, drawn, data, frame}] ms from POST: done (data fetched), drawn
+                       // (first frame); data, frame: the page's marks webtrip:data, :first-frame
   };
   window.webtripUi = ui;
 
@@ -205,10 +206,21 @@
 
   async function openRun(id) {
     try {
-      const run = await answer(await fetch(api("/api/runs/" + encodeURIComponent(id))));
+      const path = "/api/runs/" + encodeURIComponent(id);
+      const run = await answer(await fetch(api(path + "?part=first")));
       if (!run.data) return;
       const fetched = performance.now();
-      window.webtrip.load(run.data);
+      performance.mark("webtrip:data");
+      window.webtrip.load(run.data, "later");
+      /* The rest (the frames' layers, the streams, the page) once the first frame is drawn. */
+      requestAnimationFrame(() => requestAnimationFrame(async () => {
+        try {
+          const rest = await answer(await fetch(api(path + "/rest")));
+          if (ui.open === id) window.webtrip.addRest(rest);
+        } catch (error) {
+          say(error.message, true);
+        }
+      }));
       ui.open = id;
       document.body.dataset.run = id;
       document.getElementById("ui-make").open = false;
@@ -218,7 +230,12 @@
         const start = ui.posted;
         ui.waiting = null;
         requestAnimationFrame(() => requestAnimationFrame(() => {
-          ui.timings.push({ id, done: fetched - start, drawn: performance.now() - start });
+          const mark = (name) => {
+            const entries = performance.getEntriesByName(name);
+            return entries.length ? entries[entries.length - 1].startTime - start : null;
+          };
+          ui.timings.push({ id, done: fetched - start, drawn: performance.now() - start,
+            data: mark("webtrip:data"), frame: mark("webtrip:first-frame") });
           document.body.dataset.drawn = id;
         }));
       }
