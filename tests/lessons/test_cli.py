@@ -78,7 +78,7 @@ def test_check_in_spanish_writes_decimal_commas(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "Correcto." in done.stdout and "Sin responder." in done.stdout
     assert "Puntuación: 4 de 5" in done.stdout
-    assert re.search(r"El saludo ha tardado \d+,\d ms", done.stdout)
+    assert re.search(r"El establecimiento de conexión ha tardado \d+,\d ms", done.stdout)
 
 
 def test_run_json_has_the_questions_and_the_prediction_pause_but_no_answers(tmp_path):

@@ -12,7 +12,7 @@ from webtrip import lab as lab_spec
 from webtrip.cli.output import har_text
 from webtrip.i18n import number
 from webtrip.lab import sim as simulated
-from webtrip.report.html import html_report
+from webtrip.report.html import embedded_data, html_report
 from webtrip.report.narration import narrate
 from webtrip.report.reload import load_parts
 from webtrip.report.timings import request_timings
@@ -136,9 +136,14 @@ def test_the_waterfall_shows_the_304_row_and_the_files_from_the_cache(run):
 
 
 def test_the_html_report_tells_both_loads(run):
-    page = html_report(run.world.trace)
-    assert page.count("Step 1 — DNS") == 2
-    assert "What the caches saved" in page
+    story = embedded_data(html_report(run.world.trace))["story"]
+    headings = [part["heading"]["en"] for part in story]
+    assert sum(heading.startswith("Step 1 — DNS") for heading in headings) == 2
+    assert headings[-1] == "What the caches saved"
+    assert [h for h in headings if h.startswith("Load ")] == [
+        "Load 1: the page, the first time",
+        "Load 2: the same page again, reloaded in the same browser",
+    ]
 
 
 def test_a_reload_is_the_same_bytes_with_the_same_seed(run):
