@@ -244,7 +244,7 @@ class Authority:
         if rtype != _OPT or size != question_end + 11 + rdlength:
             return None
         limit = max(CLASSIC_UDP_PAYLOAD, min(payload, self.edns_payload))
-        codes = []
+        codes: list[int] = []
         pos = question_end + 11
         while pos < size:
             if pos + 4 > size or len(codes) >= _CACHED_OPTIONS:
