@@ -18,6 +18,7 @@ Every server is on loopback, every loop bounded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import hashlib
 import os
@@ -41,6 +42,24 @@ MIB = 1024 * 1024
 BOMB = gzip.compress(bytes(8 * MIB), compresslevel=9)  # 8 MiB of zeros in about 8 KB
 IMAGES = 10  # 80 MiB decoded in all: past the default budget of 64 MB
 PICTURE = os.urandom(3 * MIB)  # an image that does not compress
+
+
+@functools.cache
+def parsing_bombs() -> dict[bytes, tuple[bytes, bytes]]:
+    """Paths → (content type, gzip body) of files that are small as sent and huge to parse:
+    40 MB of HTML paragraphs, 40 MB of CSS rules (the reviewer's), 7 MB of bare tags."""
+    html = b"<!doctype html><html><head><link rel=stylesheet href=/a.css></head><body>"
+    html += b"<p>aaaaaaaaaaaaaaaa</p>" * (40 * MIB // 23) + b"</body></html>"
+    css = b"p{color:red}\n" * (40 * MIB // 13)
+    styled = b"<!doctype html><html><head><link rel=stylesheet href=/bomb.css></head>"
+    styled += b"<body><p>hi</p></body></html>"
+    return {
+        b"/bomb.html": (b"text/html", gzip.compress(html, compresslevel=6)),
+        b"/a.css": (b"text/css", gzip.compress(b"p{color:red}", compresslevel=6)),
+        b"/styled.html": (b"text/html", gzip.compress(styled)),
+        b"/bomb.css": (b"text/css", gzip.compress(css, compresslevel=6)),
+        b"/tags.html": (b"text/html", gzip.compress(b"<p>" * (7 * MIB // 3), compresslevel=6)),
+    }
 
 
 def page(images: int) -> bytes:
@@ -96,7 +115,10 @@ class HostilePageServer:
                         await writer.drain()
                         await asyncio.sleep(0.1)
                     return
-                if path == b"/":
+                if path in parsing_bombs():
+                    ctype, body = parsing_bombs()[path]
+                    kind = b"Content-Type: " + ctype + b"\r\nContent-Encoding: gzip\r\n"
+                elif path == b"/":
                     body, kind = page(self.images), b"Content-Type: text/html\r\n"
                 elif path == b"/photo.png":
                     body = gzip.compress(PICTURE, compresslevel=1)
@@ -199,6 +221,44 @@ def test_timeout_ends_a_trickling_page_in_time_with_one_sentence(server):
     assert done.stderr == ""
     assert "(the page did not load within 2 s in all)" in done.stdout
     assert seconds < 2 + 1 + 6  # the limit, its second for the views, Python's start-up
+
+
+def test_an_html_gzip_bomb_is_refused_past_8_mb_fast_and_small(server):
+    """100 KB of gzip, 40 MB of HTML: before, 46 s and 1.07 GB (every element walked)."""
+    url = f"http://127.0.0.1:{server.port}/bomb.html"
+    done, seconds, peak_kib = browse(url, "--no-render", "--timeout", "30")
+
+    assert done.returncode == 16, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "the browser reads at most 8 MB of an HTML, CSS or JavaScript file" in done.stdout
+    assert seconds < 15
+    assert peak_kib < 160 * 1024
+
+
+def test_a_css_gzip_bomb_is_refused_and_the_page_is_shown(server):
+    """80 KB of gzip, 40 MB of CSS: before, it ran into --timeout 60 with nothing shown."""
+    url = f"http://127.0.0.1:{server.port}/styled.html"
+    done, seconds, peak_kib = browse(url, "--timeout", "30", "--lang", "es")
+
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "No se ha podido cargar 1 archivo: /bomb.css." in done.stdout
+    assert "hi" in done.stdout  # the page's text is still shown
+    assert seconds < 15
+    assert peak_kib < 160 * 1024
+    traced, _, _ = browse(url, "--json")  # why it failed, in the trace
+    assert "the browser reads at most 8 MB of an HTML, CSS or JavaScript file" in traced.stdout
+
+
+def test_millions_of_tags_under_8_mb_are_parsed_up_to_a_bound_and_said(server):
+    url = f"http://127.0.0.1:{server.port}/tags.html"
+    done, seconds, peak_kib = browse(url, "--timeout", "30")
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    flat = " ".join(done.stdout.split())
+    assert "The page's HTML has more than 200,000 tags: the browser parsed only the first" in flat
+    assert "The page has more than 50,000 elements" in flat
+    assert seconds < 15
+    assert peak_kib < 200 * 1024  # before the tag bound: some 700 MB for Lexbor's tree
 
 
 STOP_AFTER = """\

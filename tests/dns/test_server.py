@@ -13,6 +13,7 @@ import pytest
 
 from support import ZONES
 from support.netsim import SERVER_IP, connect_pair
+from webtrip.dns import server as server_module
 from webtrip.dns.authority import Authority
 from webtrip.dns.client import make_query, query
 from webtrip.dns.server import DnsServer
@@ -154,9 +155,12 @@ def test_slow_partial_message_is_cut_off():
     assert trace.of_type(TcpConnectionClosed)[0].reason == "message timeout"
 
 
-def test_connections_beyond_the_cap_wait_while_busy_others_are_served():
-    # Busy (a query half-received), so none can be reclaimed for the new one:
-    # the new client waits in the kernel's listen queue, then is served.
+def test_connections_beyond_the_cap_wait_while_busy_others_are_served(monkeypatch):
+    # Busy (a query half-received, within its grace time), so none can be
+    # reclaimed for the new one: the new client waits in the kernel's listen
+    # queue, then is served.
+    monkeypatch.setattr(server_module, "TCP_SLOW_GRACE", 30.0)
+
     async def scenario():
         server, trace = await start_server(max_tcp_connections=2)
         try:

@@ -9,16 +9,22 @@ still answer an honest ``dig +tcp``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import os
 import socket
 import struct
 import subprocess
+import sys
+import threading
 import time
+from collections.abc import Iterator
 
 import dns.message
 import pytest
 
 from support import ZONES, require_program, webtrip_dns_server
+from webtrip.dns import server as server_module
 from webtrip.dns.authority import Authority
 from webtrip.dns.server import DnsServer
 from webtrip.dns.zones import ZoneSet, load_zone
@@ -134,12 +140,16 @@ def test_with_the_cap_filled_by_idle_connections_an_honest_dig_tcp_is_answered()
     assert "reclaimed: idle" in reasons and "connection limit" not in reasons
 
 
-def test_a_connection_waiting_for_an_answer_is_not_reclaimed_and_the_next_one_waits_its_turn():
+def test_a_connection_waiting_for_an_answer_is_not_reclaimed_and_the_next_one_waits_its_turn(
+    monkeypatch,
+):
     """At the cap with every connection busy, a new client waits in the listen queue.
 
     It is not accepted only to be closed ("connection limit"): it is taken as
-    soon as the busy one has its answer, and answered.
+    soon as the busy one has its answer, and answered. (Busy: a query
+    half-received within its grace time, here made long.)
     """
+    monkeypatch.setattr(server_module, "TCP_SLOW_GRACE", 30.0)
 
     async def scenario() -> tuple[bytes, bytes, list[str], int]:
         server, trace = _start(max_tcp_connections=1, tcp_message_timeout=5)
@@ -176,23 +186,93 @@ def test_a_connection_waiting_for_an_answer_is_not_reclaimed_and_the_next_one_wa
     assert "connection limit" not in reasons
 
 
+# A DNS server in its own process (as `webtrip dns serve` runs) that prints why
+# each TCP connection closed: a failing test then says which path closed it.
+_TRACED_SERVER = """
+import asyncio, sys
+from webtrip.dns.authority import Authority
+from webtrip.dns import server as server_module
+from webtrip.dns.server import DnsServer
+from webtrip.dns.zones import ZoneSet, load_zone
+from webtrip.net import RealNetwork
+from webtrip.trace import TcpConnectionClosed, Trace
+
+async def main():
+    network = RealNetwork()
+    trace = Trace(network.now, keep=False)
+    def show(event):
+        if isinstance(event, TcpConnectionClosed):
+            print("closed", event.peer[1], event.reason, flush=True)
+    trace.subscribe(show)
+    zones = ZoneSet([load_zone(sys.argv[1])])
+    server = DnsServer(network, Authority(zones), trace, max_tcp_connections=int(sys.argv[2]))
+    await server.start([("127.0.0.1", 0)])
+    print("port", server.addresses[0][1], flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@contextlib.contextmanager
+def _traced_server(cap: int) -> Iterator[tuple[int, dict[int, str]]]:
+    """Run the traced server; yield its port and {client port: why its connection closed}."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _TRACED_SERVER, str(ZONE), str(cap)],
+        stdout=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+    )  # fmt: skip
+    assert process.stdout is not None
+    closed: dict[int, str] = {}
+    try:
+        first = process.stdout.readline().split()
+        assert first[:1] == ["port"], first
+        port = int(first[1])
+
+        def collect() -> None:
+            assert process.stdout is not None
+            for line in process.stdout:
+                _word, client, reason = line.rstrip("\n").split(" ", 2)
+                closed[int(client)] = reason
+
+        reader = threading.Thread(target=collect, daemon=True)
+        reader.start()
+        yield port, closed
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _dig_tcp(dig: str, port: int, timeout: int) -> tuple[str, float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [dig, "+tcp", f"+time={timeout}", "+tries=1", "+short", "-p", str(port),
+         "@127.0.0.1", "www.example.test", "A"],
+        capture_output=True, text=True, timeout=timeout + 5,
+    )  # fmt: skip
+    return done.stdout.strip(), time.monotonic() - started
+
+
 @pytest.mark.peer("dig")
 def test_with_the_cap_filled_by_non_reading_pipeliners_an_honest_dig_tcp_is_answered():
     """128 clients pipeline queries and never read, at a cap of 128: dig +tcp still gets its answer.
 
     Each non-reader stalls the server's sending within a batch or two (a small
-    send buffer), which makes it reclaimable; until then the honest client
-    waits in the listen queue instead of being accepted and closed.
+    send buffer); once its answers have waited half the send timeout unread it
+    is reclaimable, and until then the honest client waits in the listen
+    queue. The honest one, just accepted and its query not yet read, is
+    never taken for idle (a grace time), which is what once reset it under load.
     """
     dig = require_program("dig")
     cap = 128
     blob = _big_queries(2_000)
-    with webtrip_dns_server([ZONE], extra=["--max-tcp-connections", str(cap)]) as server:
+    with _traced_server(cap) as (port, closed):
         socks = []
         for _ in range(cap):
-            sock = socket.create_connection((server.host, server.port), timeout=5)
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             sock.setblocking(False)
             socks.append(sock)
+        ours = {sock.getsockname()[1] for sock in socks}
 
         def flood(seconds: float) -> None:
             deadline = time.monotonic() + seconds
@@ -200,32 +280,77 @@ def test_with_the_cap_filled_by_non_reading_pipeliners_an_honest_dig_tcp_is_answ
                 for sock in socks:
                     with contextlib.suppress(OSError):
                         sock.send(blob)
+                time.sleep(0.01)
 
         flood(1.0)
         answers, took = [], []
         for _ in range(3):
-            started = time.monotonic()
-            done = subprocess.run(
-                [dig, "+tcp", "+time=5", "+tries=1", "+short", "-p", str(server.port),
-                 f"@{server.host}", "www.example.test", "A"],
-                capture_output=True, text=True, timeout=10,
-            )  # fmt: skip
-            took.append(time.monotonic() - started)
-            answers.append(done.stdout.strip())
+            answer, seconds = _dig_tcp(dig, port, 5)
+            answers.append(answer)
+            took.append(round(seconds, 2))
             flood(0.2)
         for sock in socks:
             sock.close()
+        time.sleep(0.2)
+        honest = {client: why for client, why in closed.items() if client not in ours}
     # Within a few seconds even on a busy machine (the server first answers what
     # it has already read); before, every one was reset.
-    assert answers == ["192.0.2.10"] * 3, (answers, took)
-    assert max(took) < 5, took
+    assert answers == ["192.0.2.10"] * 3, (answers, took, honest)
+    assert max(took) < 5, (took, honest)
+    assert set(honest.values()) <= {"client closed"}, honest
+
+
+@pytest.mark.peer("dig")
+def test_slowloris_clients_at_the_cap_are_reclaimed_and_dig_tcp_is_answered():
+    """300 clients each send one byte of a length prefix and nothing more (cap 128).
+
+    Each waits for the server to close it and then connects again. A
+    half-received message is not idle, so before this fix none could be
+    reclaimed and honest dig +tcp mostly failed (4 of 12 answered); the one
+    whose message started longest ago is now taken ("reclaimed: slow message").
+    """
+    dig = require_program("dig")
+    attackers, cap = 300, 128
+    stop = time.monotonic() + 8
+
+    def attacker() -> None:
+        while time.monotonic() < stop:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+            except OSError:
+                time.sleep(0.01)
+                continue
+            with sock, contextlib.suppress(OSError):
+                sock.sendall(b"\x00")  # the first byte of a length, then nothing
+                sock.settimeout(max(0.1, stop - time.monotonic()))
+                sock.recv(1)  # until the server closes it
+
+    with _traced_server(cap) as (port, closed):
+        threads = [threading.Thread(target=attacker, daemon=True) for _ in range(attackers)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.5)
+        results = [_dig_tcp(dig, port, 2) for _ in range(5)]
+        reasons = collections.Counter(closed.values())
+        for thread in threads:
+            thread.join(10)
+    answers = [answer for answer, _ in results]
+    assert answers == ["192.0.2.10"] * 5, (results, reasons)
+    assert reasons["reclaimed: slow message"] > 0, reasons
 
 
 def test_a_reclaimed_connection_is_told_why_in_english_and_spanish():
     """At a cap of 1: a non-reader gives its place (its answers unread), then an idle one."""
 
     async def scenario() -> Trace:
-        server, trace = _start(max_tcp_connections=1, tcp_send_timeout=30, tcp_idle_timeout=30)
+        # Unread is reclaimable after half the send timeout (1.5 s), idle after 0.5 s.
+        server, trace = _start(max_tcp_connections=1, tcp_send_timeout=3, tcp_idle_timeout=30)
+
+        async def closed_for(reason: str) -> None:
+            async with asyncio.timeout(5):
+                while reason not in [e.reason for e in trace.of_type(TcpConnectionClosed)]:
+                    await asyncio.sleep(0.05)
+
         await server.start([("127.0.0.1", 0)])
         loop = asyncio.get_running_loop()
         try:
@@ -237,9 +362,9 @@ def test_a_reclaimed_connection_is_told_why_in_english_and_spanish():
             w1.write(_big_queries(2_000))  # never read: the server's sending stalls
             await asyncio.sleep(0.5)
             _r2, w2 = await asyncio.open_connection(*server.addresses[0])  # takes its place
-            await asyncio.sleep(0.3)
+            await closed_for("reclaimed: unread")
             _r3, w3 = await asyncio.open_connection(*server.addresses[0])  # takes the idle one's
-            await asyncio.sleep(0.3)
+            await closed_for("reclaimed: idle")
             for writer in (w1, w2, w3):
                 writer.transport.abort()
         finally:

@@ -8,8 +8,10 @@ Chunked transfer coding is undone by h11; gzip and deflate content coding
 by zlib, a bounded piece at a time, so that a small "zip bomb" cannot make
 the browser allocate more than one piece at once.
 
-Only the files the browser must read keep their bytes: HTML and CSS (capped
-by ``Limits.max_body_bytes``). Any other file — an image, a script, a font —
+Only the files the browser must read keep their bytes: HTML, CSS and
+JavaScript, up to ``Limits.max_kept_bytes`` (8 MB) once decoded — a file past
+it is not read, so a small gzip "bomb" cannot make the parsers work for
+minutes on hundreds of megabytes. Any other file — an image, a script, a font —
 streams through: its bytes are counted and hashed (SHA-256) as they are
 decoded, then dropped, as a browser hands them to a decoder it does not keep.
 Every decoded byte of every file counts against the page's budget
@@ -69,6 +71,10 @@ class Limits:
     # All the decoded bytes of a page's files together (Chromium has no such limit of its
     # own, it runs out of memory; a learner's machine should not): 64 MB by default.
     max_page_bytes: int = 64 * 1024 * 1024
+    # The most of one HTML, CSS or JavaScript file the browser keeps to read, once decoded
+    # (or max_body_bytes if smaller): the parsers' work is bounded by it. Real pages' files
+    # are far smaller; 8 MB of HTML is already some 400,000 elements.
+    max_kept_bytes: int = 8 * 1024 * 1024
     # Silence allowed while waiting for the answer: Firefox waits 300 s for a response
     # (network.http.response.timeout); Chromium has no limit of its own, TCP decides.
     read_timeout: float = 300.0
@@ -241,8 +247,8 @@ class HttpConnection:
                 head = event
                 headers_out = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
                 encoding = _content_encoding(headers_out)
-                decoder = _Decoder(encoding, self.limits.max_body_bytes)
                 kept = _content_type(headers_out) in KEPT_TYPES
+                decoder = _Decoder(encoding, self.limits.max_body_bytes, self.limits.max_kept_bytes)
                 trace.record(
                     HttpResponseStarted(
                         trace.now(),
@@ -355,12 +361,14 @@ def _content_encoding(headers: list[tuple[str, str]]) -> str | None:
 
 class _Decoder:
     """Undo gzip or deflate content coding, one piece of at most :data:`PIECE` bytes at a
-    time. A kept body (``counted``) may not decode to more than ``limit`` bytes; one that
-    streams through is bounded by the page's budget instead."""
+    time. A kept body (``counted``) may not decode to more than ``kept_limit`` bytes (the
+    smaller of the two limits); one that streams through is bounded by the page's budget
+    instead."""
 
-    def __init__(self, encoding: str | None, limit: int) -> None:
+    def __init__(self, encoding: str | None, limit: int, kept_limit: int | None = None) -> None:
         self.encoding = encoding
         self.limit = limit
+        self.kept_limit = limit if kept_limit is None else min(limit, kept_limit)
         self.produced = 0
         self._zlib: zlib._Decompress | None = None
         if encoding in ("gzip", "x-gzip"):
@@ -409,7 +417,13 @@ class _Decoder:
 
     def _count(self, data: bytes, counted: bool) -> bytes:
         self.produced += len(data)
-        if counted and self.produced > self.limit:
+        if counted and self.produced > self.kept_limit:
+            if self.kept_limit < self.limit:
+                raise ProtocolFailure(
+                    N_("the browser reads at most {megabytes} MB of an HTML, CSS or JavaScript "
+                       "file once decoded, and this one is larger"),
+                    megabytes=self.kept_limit // (1024 * 1024),
+                )  # fmt: skip
             raise ProtocolFailure(
                 N_("the decoded body is larger than the limit of {limit} bytes"), limit=self.limit
             )

@@ -84,6 +84,12 @@ MAX_FRAME_DEPTH = 3
 """Frames inside frames are loaded three deep, no deeper (a page framing itself ends)."""
 MAX_IMPORT_DEPTH = 8
 MAX_MODULE_DEPTH = 16
+# CSS the browser reads: the first MAX_SHEET_CHARS characters of each stylesheet, and the
+# first MAX_CSS_RULES rules of a page's stylesheets together are applied. (CSS is parsed
+# by tinycss2, in Python: about a second per 100 KB on a slow machine. Real stylesheets
+# are a few hundred KB at most.)
+MAX_SHEET_CHARS = 1_000_000
+MAX_CSS_RULES = 10_000
 MAX_ADDRESSES = 4
 """Of a name's addresses, the browser tries at most the first four: an answer with
 thousands of records must not become thousands of connection attempts (Chromium
@@ -116,6 +122,8 @@ class BrowserOptions:
     screen: Screen = DEFAULT_SCREEN
     """The viewport and device pixel ratio the page is laid out for (what srcset,
     sizes, picture and @media choose by)."""
+    page_text: bool = True
+    """Lay out the page's text (``Document.blocks``); off when nothing will show it."""
 
 
 @dataclass
@@ -219,7 +227,9 @@ class Browser:
                 assert response is not None
                 if response.content_type in ("text/html", "application/xhtml+xml", ""):
                     text = _decode(response)
-                    document = parse_html(text, final_url, self.options.screen)
+                    document = parse_html(
+                        text, final_url, self.options.screen, text=self.options.page_text
+                    )
                     if self.options.fetch_subresources:
                         await self._load_subresources(document, final_url, fetched)
                 if response.status >= 400:
@@ -631,6 +641,7 @@ class Browser:
         """Every file the page needs: first what its HTML names, then — once its stylesheets
         are in — what its applied CSS needs, and what its frames and modules need."""
         screen = self.options.screen
+        notes = document.notes  # what the CSS limits left out, said with the page's
         started: dict[str, asyncio.Task[Fetched | None]] = {f.url: _done(f) for f in fetched}
         tasks: set[asyncio.Task[object]] = set()
 
@@ -670,7 +681,7 @@ class Browser:
                 return []
             if item.response.content_type not in ("text/css", ""):
                 return []
-            sheet = parse_sheet(_decode(item.response), url, screen)
+            sheet = parse_sheet(_cut_sheet(_decode(item.response), url, notes), url, screen)
             return [*await imported(sheet, depth), sheet]
 
         async def imported(sheet: StyleSheet, depth: int) -> list[StyleSheet]:
@@ -701,18 +712,26 @@ class Browser:
                                       target, 0))  # fmt: skip
             for srcdoc in document.srcdocs:
                 if depth < MAX_FRAME_DEPTH:
-                    follow(frame(parse_html(srcdoc, base, screen), base, depth + 1))
+                    follow(frame(parse_html(srcdoc, base, screen, text=False), base, depth + 1))
             sheets: list[StyleSheet] = []
             for source in document.styles:
                 if source.text is None:
                     group = await sheets_of(source.url, base, "stylesheet")
                 else:
-                    inline = parse_sheet(source.text, base, screen)
+                    inline = parse_sheet(_cut_sheet(source.text, base, notes), base, screen)
                     group = [*await imported(inline, 0), inline]
                 if matches(source.media, screen):
                     sheets += group
             if document.tree is None:
                 return
+            if document.too_large:
+                document.notes.append((
+                    N_("So the page's CSS was not applied either: the images and fonts it "
+                       "would ask for are not fetched."),
+                    (),
+                ))  # fmt: skip
+                return
+            sheets = _cap_rules(sheets, notes)
             for need in apply_style(document.tree, sheets, base, screen):
                 target = _absolute(need.sheet, need.url)
                 if target:
@@ -738,7 +757,8 @@ class Browser:
             if item is None or response is None or response.status >= 400:
                 return
             if response.content_type in ("text/html", "application/xhtml+xml", ""):
-                await frame(parse_html(_decode(response), item.url, screen), item.url, depth)
+                subdocument = parse_html(_decode(response), item.url, screen, text=False)
+                await frame(subdocument, item.url, depth)
 
         follow(frame(document, base, 0))
         try:
@@ -821,6 +841,39 @@ def _connect_failure(error: OSError) -> tuple[str, str]:
     if error.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
         return "unreachable", str(error.strerror or error)
     return "error", str(error.strerror or error)
+
+
+Notes = list[tuple[str, tuple[tuple[str, object], ...]]]
+
+
+def _cut_sheet(css: str, url: str, notes: Notes) -> str:
+    """The part of a stylesheet the browser reads (:data:`MAX_SHEET_CHARS`), said if cut."""
+    if len(css) <= MAX_SHEET_CHARS:
+        return css
+    notes.append((
+        N_("The stylesheet {url} is longer than {count} characters: the browser read only "
+           "the first {count}."),
+        (("url", url), ("count", MAX_SHEET_CHARS)),
+    ))  # fmt: skip
+    return css[:MAX_SHEET_CHARS]
+
+
+def _cap_rules(sheets: list[StyleSheet], notes: Notes) -> list[StyleSheet]:
+    """The sheets with only their first :data:`MAX_CSS_RULES` rules in all, said if cut."""
+    left, capped = MAX_CSS_RULES, []
+    for sheet in sheets:
+        if len(sheet.rules) > left:
+            sheet = StyleSheet(sheet.url, sheet.rules[:left], sheet.faces, sheet.imports)
+        left -= len(sheet.rules)
+        capped.append(sheet)
+    if sum(len(sheet.rules) for sheet in sheets) > MAX_CSS_RULES:
+        notes.append((
+            N_("The page's stylesheets have more than {count} rules that could ask for a "
+               "file: the browser applied the first {count}, so files later rules ask for "
+               "are not fetched."),
+            (("count", MAX_CSS_RULES),),
+        ))  # fmt: skip
+    return capped
 
 
 def _decode(response: Response) -> str:

@@ -10,6 +10,11 @@ same tree a browser would build. From the tree we take two things:
 - the **text** of the page in reading order: title, headings, paragraphs,
   list items, quotations, preformatted text, with links numbered and images
   shown by their alternative text.
+
+Both walks stop after :data:`MAX_ELEMENTS` elements, and the text is built
+only when it is to be shown: a page of millions of elements (a small gzip
+"bomb") costs seconds, not minutes, and the document says what was left out
+(``notes``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,12 @@ _BLOCKS = {
 }  # fmt: skip
 _SKIP = {"script", "style", "template", "noscript", "head", "svg", "math", "iframe"}
 _SPACE = re.compile(r"\s+")
+MAX_ELEMENTS = 50_000
+"""Elements looked at for the files they ask for, and for the page's text (Chromium has
+no such limit; a page of a learner's lab has a few hundred)."""
+MAX_TAGS = 200_000
+"""Tags (``<``) of the HTML parsed at most: Lexbor's tree takes some 250 bytes an element,
+so 8 MB of ``<p>`` would otherwise take 700 MB of memory."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +90,26 @@ class Document:
     scripts: int = 0  # how many scripts the page runs (webtrip does not run them)
     base: str = ""
     tree: LexborHTMLParser | None = field(default=None, repr=False, compare=False)
+    elements: int = 0  # elements looked at (at most MAX_ELEMENTS + 1)
+    notes: list[tuple[str, tuple[tuple[str, object], ...]]] = field(default_factory=list)
+    """What the browser left out, and why: English templates with their values."""
+
+    @property
+    def too_large(self) -> bool:
+        """More elements than :data:`MAX_ELEMENTS`: the files asked for past them are not known."""
+        return self.elements > MAX_ELEMENTS
 
 
-def parse_html(html: str, base_url: str, screen: Screen = DEFAULT_SCREEN) -> Document:
-    """Build the :class:`Document` for ``html`` served at ``base_url``, seen on ``screen``."""
-    tree = LexborHTMLParser(html)
+def parse_html(
+    html: str, base_url: str, screen: Screen = DEFAULT_SCREEN, *, text: bool = True
+) -> Document:
+    """Build the :class:`Document` for ``html`` served at ``base_url``, seen on ``screen``.
+
+    ``text``: also lay out the page's text (``blocks``), which only a view that shows
+    it needs.
+    """
+    cut = _tags_end(html)
+    tree = LexborHTMLParser(html[:cut])
     base = base_url
     base_node = tree.css_first("base[href]")
     if base_node is not None:
@@ -96,11 +122,33 @@ def parse_html(html: str, base_url: str, screen: Screen = DEFAULT_SCREEN) -> Doc
     )
     document.base = base
     document.tree = tree
+    if cut < len(html):
+        document.notes.append((
+            N_("The page's HTML has more than {count} tags: the browser parsed only the "
+               "first {count}."),
+            (("count", MAX_TAGS),),
+        ))  # fmt: skip
     _Collector(document, base, screen).collect(tree)
+    if document.too_large:
+        document.notes.append((
+            N_("The page has more than {count} elements: the browser looked only at the "
+               "first {count} for the files they ask for and for the page's text."),
+            (("count", MAX_ELEMENTS),),
+        ))  # fmt: skip
     body = tree.body
-    if body is not None:
+    if body is not None and text:
         _Renderer(document, base).render(body)
     return document
+
+
+def _tags_end(html: str) -> int:
+    """Where the :data:`MAX_TAGS`-th tag after the first starts (the text's end if sooner)."""
+    if html.count("<") <= MAX_TAGS:
+        return len(html)
+    at = -1
+    for _ in range(MAX_TAGS):
+        at = html.find("<", at + 1)
+    return html.find("<", at + 1)
 
 
 _SCRIPT_TYPES = frozenset({
@@ -145,7 +193,11 @@ class _Collector:
         root = tree.root
         if root is None:
             return
+        document = self.document
         for node in root.traverse(include_text=False):
+            document.elements += 1
+            if document.elements > MAX_ELEMENTS:
+                return
             tag = node.tag or ""
             if tag in _ASKING and not _inside(node, _INERT):
                 getattr(self, f"_{tag}")(node, node.attributes)
@@ -322,14 +374,16 @@ class _Renderer:
         self.document = document
         self.base = base
         self.ordered_depth: list[int] = []
+        self.visited = 0
 
     def render(self, node: LexborNode) -> None:
         child = node.child
-        while child is not None:
+        while child is not None and self.visited < MAX_ELEMENTS:
             self._visit(child)
             child = child.next
 
     def _visit(self, node: LexborNode) -> None:
+        self.visited += 1
         tag = node.tag
         if tag in _SKIP or tag in ("-text", "-comment"):
             if tag == "-text" and _clean(node.text(deep=False)):

@@ -107,15 +107,17 @@ BROWSE_HELP = """Load a web page like a browser and show the four steps, for rea
     default=60.0,
     show_default=True,
     type=Seconds(0.1),
-    help="Seconds the whole command may take: the page load is stopped then (what "
-    "arrived is still shown), and the command ends at most one second later.",
+    help="Seconds the whole command may take: the page load is stopped then and what "
+    "arrived is shown. If the browser is still busy a second later (parsing a huge "
+    "file), the command ends then with one sentence and nothing else.",
 )
 @click.option(
     "--max-size",
     default=50,
     show_default=True,
     type=count(1, 4096),
-    help="Largest response accepted, in megabytes (as sent; HTML and CSS once decoded too).",
+    help="Largest response accepted, in megabytes (as sent; HTML, CSS and JavaScript, "
+    "which the browser reads, at most 8 MB once decoded, or this if smaller).",
 )
 @click.option(
     "--max-page-size",
@@ -177,6 +179,7 @@ def browse(
         limits=Limits(max_body_bytes=limit, max_page_bytes=max_page_size * 1024 * 1024),
         language=language,
         screen=Screen(viewport[0], viewport[1], dpr),
+        page_text=not (no_render or as_json),  # laid out only to be shown
     )
     results: list[tuple[Trace, PageLoad]] = []
     capture = _start_capture(url, nameserver) if capture_file else None

@@ -96,9 +96,10 @@ def tcp_options(command: Callable[..., None]) -> Callable[..., None]:
                 default=128,
                 show_default=True,
                 type=count(1, 65_535),
-                help="TCP connections served at once. When all are open, the one idle longest "
-                "(or whose answers wait longest unread) is closed to make room; if all are "
-                "busy, new clients wait until one ends.",
+                help="TCP connections served at once. When all are open, one is closed to "
+                "make room: the one idle longest, else the one sending a query slowest (its "
+                "message started longest ago), else the one whose answers wait longest "
+                "unread; if all are busy, new clients wait until one ends.",
             ),
         ]
     ):
@@ -129,7 +130,9 @@ def tcp_options(command: Callable[..., None]) -> Callable[..., None]:
     f"NODATA, NXDOMAIN, referral, error) to one /24 (IPv4) or /56 (IPv6). Default: "
     f"{DEFAULT_RATE} on listeners other than loopback, off on loopback (local clients all "
     "share 127.0.0.0/24, and no forged source can reach it from outside). N applies to "
-    "every listener, loopback included; 0 turns it off.",
+    "every listener, loopback included; 0 turns it off. As with NSD's RRL, answers are "
+    "limited after they are computed: it bounds what a forged source can make the server "
+    "send, not the server's work.",
 )
 @click.option(
     "--rrl-slip",

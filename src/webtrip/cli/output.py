@@ -63,6 +63,22 @@ def scripts_note(load: PageLoad, language: str) -> str:
     return text.format(count=in_words(document.scripts, language))
 
 
+def limits_notes(load: PageLoad, language: str) -> list[str]:
+    """What the browser's parsing limits left out of the page, one sentence each."""
+    document = load.document
+    if document is None:
+        return []
+    gettext = translation(language).gettext
+    sentences = []
+    for template, values in document.notes:
+        shown = {
+            key: in_words(value, language) if isinstance(value, int) else value
+            for key, value in values
+        }
+        sentences.append(gettext(template).format(**shown))
+    return sentences
+
+
 def show_load(
     console: Console, trace: Trace, load: PageLoad, language: str, *, render: bool = True
 ) -> None:
@@ -81,6 +97,8 @@ def show_load(
     note = scripts_note(load, language)
     if note:
         console.print(Text(note, style="dim"))
+    for sentence in limits_notes(load, language):
+        console.print(Text(sentence, style="dim"))
     if render and load.document is not None:
         console.print()
         console.print(render_page(load.document, language))

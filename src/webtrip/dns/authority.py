@@ -21,7 +21,8 @@ client can receive over UDP is truncated (TC=1) so that it retries over TCP.
 
 Two shortcuts sit in front of this general path, which uses dnspython's
 message objects throughout: a *packet cache* answers a query seen before
-(same bytes after the ID) with the bytes answered then, and the *fast path*
+(the same question in any letter case, with the same flags and EDNS
+settings) with the bytes answered then, and the *fast path*
 of :mod:`webtrip.dns.fast_path` answers the common fresh queries (wildcard
 answers, NXDOMAIN, referrals, plain answers) from tables precomputed per
 zone, writing the response bytes directly. The fast path declines whatever
@@ -48,13 +49,27 @@ import dns.rdatatype
 import dns.rrset
 
 from webtrip.dns.fast_path import FastIndex
-from webtrip.dns.protocol import EDNS_PAYLOAD, TCP, UDP, header_only, question_end, render
+from webtrip.dns.protocol import (
+    CLASSIC_UDP_PAYLOAD,
+    EDNS_PAYLOAD,
+    TCP,
+    UDP,
+    header_only,
+    question_end,
+    render,
+)
 from webtrip.dns.zones import Zone, ZoneSet, rrset_of
 
 # A CNAME chain longer than this is cut short (loops are stopped earlier).
 MAX_CNAME_CHAIN = 12
-# How many answers to remember for identical queries (a "packet cache").
+# How many answers to remember for identical queries (a "packet cache"),
+# and how many bytes they may hold together (keys and answers).
 PACKET_CACHE_SIZE = 4096
+PACKET_CACHE_BYTES = 4 * 1024 * 1024
+# A query with more EDNS options than this is answered but not cached.
+_CACHED_OPTIONS = 8
+_OPT = 41
+_ECS = 8  # EDNS Client Subnet: its contents are checked when parsed, so never cached
 
 _HEADER = struct.Struct("!HHHHHH")
 _QR = 0x8000
@@ -124,6 +139,7 @@ class Authority:
         # in O(1), where a plain dict's first entry is found by skipping over
         # the slots of the entries deleted before it.
         self._cache: OrderedDict[tuple[str, bytes], bytes | None] = OrderedDict()
+        self._cache_bytes = 0  # keys and answers held, bounded by PACKET_CACHE_BYTES
         self._fast: FastIndex | None = None
         self.stats = AuthorityStats()
 
@@ -138,11 +154,16 @@ class Authority:
         header, or itself a response (answering responses invites loops).
         Never raises for any input.
 
-        The packet cache is keyed on the query with its question name in
-        lower case, so that the letter-case variations resolvers add to
-        their questions (DNS 0x20) find the answer given before; the
-        question section, copied from this query, carries the case back —
-        and with it every compression pointer into the question name.
+        The packet cache is keyed on what decides the answer, never on the
+        query's raw bytes: the header's flags and counts, the question with
+        its name in lower case — so that the letter-case variations resolvers
+        add to their questions (DNS 0x20) find the answer given before — and
+        the EDNS record's version, flags, payload size (as the limit it
+        sets) and the codes of its options, not their contents. The question
+        section, copied from this query, carries the case back — and with it
+        every compression pointer into the question name. A query with
+        anything else after its question (trailing bytes, other records) is
+        answered but never cached, so a key is at most a few hundred bytes.
         """
         stats = self.stats
         # Cheap checks first: a flood of junk must cost as little as possible.
@@ -154,8 +175,13 @@ class Authority:
         if name_end < 0:
             stats.malformed += 1
             return _malformed(wire)
-        key = (transport, wire[2:12] + wire[12:name_end].lower() + wire[name_end:])
-        cached = self._cache.get(key, b"")
+        tail = self._tail_key(wire, name_end + 5)
+        key: tuple[str, bytes] | None = None
+        cached: bytes | None = b""
+        if tail is not None:
+            question = wire[12:name_end].lower() + wire[name_end : name_end + 5]
+            key = (transport, wire[2:12] + question + tail)
+            cached = self._cache.get(key, b"")
         if cached != b"":
             stats.cached += 1
             if cached is None:
@@ -170,11 +196,67 @@ class Authority:
             response, cacheable = self._respond(wire, transport)
         # Only a response whose question is the query's own may be replayed
         # with another query's question copied in.
-        if cacheable and (response is None or response[12:name_end] == wire[12:name_end]):
-            if len(self._cache) >= PACKET_CACHE_SIZE:
-                self._cache.popitem(last=False)
-            self._cache[key] = None if response is None else response[2:]
+        if (
+            cacheable
+            and key is not None
+            and (response is None or response[12:name_end] == wire[12:name_end])
+        ):
+            self._remember(key, None if response is None else response[2:])
         return response
+
+    def _remember(self, key: tuple[str, bytes], answer: bytes | None) -> None:
+        """Keep ``answer`` for ``key``, dropping the oldest entries past either bound."""
+        cache = self._cache
+        size = len(key[1]) + (len(answer) if answer else 0)
+        if size > PACKET_CACHE_BYTES // 16:
+            return  # one huge answer (a long TCP one) would push out hundreds of others
+        old = cache.pop(key, b"")
+        if old != b"":
+            self._cache_bytes -= len(key[1]) + (len(old) if old else 0)
+        while cache and (
+            len(cache) >= PACKET_CACHE_SIZE or self._cache_bytes + size > PACKET_CACHE_BYTES
+        ):
+            dropped_key, dropped = cache.popitem(last=False)
+            self._cache_bytes -= len(dropped_key[1]) + (len(dropped) if dropped else 0)
+        cache[key] = answer
+        self._cache_bytes += size
+
+    def _tail_key(self, wire: bytes, question_end: int) -> bytes | None:
+        """What the rest of the query after its question adds to the cache key; None: not cached.
+
+        Only a query that ends with its question, or with one OPT record
+        (RFC 6891) and nothing after it, is cached. From the OPT record the
+        key keeps what the answer depends on: the EDNS version and flags
+        (the DO bit), the payload size as the limit it sets on a UDP answer,
+        and which options were present (a Padding option pads the answer).
+        """
+        size = len(wire)
+        if question_end > size:
+            return None
+        _qd, an, ns, ar = struct.unpack_from("!HHHH", wire, 4)
+        if an or ns or ar > 1:
+            return None
+        if not ar:
+            return b"" if size == question_end else None
+        if size < question_end + 11 or wire[question_end] != 0:
+            return None
+        rtype, payload, ttl, rdlength = struct.unpack_from("!HHIH", wire, question_end + 1)
+        if rtype != _OPT or size != question_end + 11 + rdlength:
+            return None
+        limit = max(CLASSIC_UDP_PAYLOAD, min(payload, self.edns_payload))
+        codes: list[int] = []
+        pos = question_end + 11
+        while pos < size:
+            if pos + 4 > size or len(codes) >= _CACHED_OPTIONS:
+                return None
+            code, length = struct.unpack_from("!HH", wire, pos)
+            if code == _ECS:
+                return None
+            codes.append(code)
+            pos += 4 + length
+        if pos != size:
+            return None
+        return struct.pack(f"!HI{len(codes)}H", limit, ttl, *codes)
 
     def fast_index(self) -> FastIndex:
         """The fast path's tables, built on first use (again if zones were added)."""

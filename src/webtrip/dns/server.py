@@ -32,10 +32,16 @@ server's memory or its connection slots:
   connection, so that a client that does not read stalls the server's
   sending within a batch or two — and becomes reclaimable — instead of after
   the megabytes a loopback socket would otherwise take;
-- a cap on connections; when it is reached, the connection that has been idle
-  longest (nothing half-received, nothing being found or sent) — failing
-  that, the one whose answers have waited longest unread — is closed to make
-  room: reclaimed, as NSD and nginx do under load. When every open one is
+- a cap on connections; when it is reached, one is closed to make room —
+  reclaimed, as NSD and nginx do under load: the one idle longest (nothing
+  half-received, nothing being found or sent); failing that, the one whose
+  half-received message started longest ago (a client that sends a byte of
+  a length and then nothing: slowloris); failing that, the one whose answers
+  have waited longest unread. A connection is idle only after
+  :data:`TCP_IDLE_GRACE`, slow after :data:`TCP_SLOW_GRACE`, and unread after
+  :data:`TCP_UNREAD_GRACE` (at most half the send timeout), so that an honest
+  client just accepted — its query not yet read — or briefly slow to read is
+  never the one taken. When every open one is
   busy, new clients wait in the kernel's listen queue (as with NSD) until
   room is made; a listener that cannot leave them waiting (the simulated
   world's) has the new connection closed instead ("connection limit").
@@ -73,6 +79,22 @@ MAX_TCP_PENDING = 16  # answers being found at once for one TCP connection
 TCP_BATCH_BYTES = 16 * 1024  # answers gathered before they are handed to the socket...
 TCP_BATCH_MESSAGES = 64  # ...or this many, before other connections get their turn
 TCP_SEND_BUFFER = 64 * 1024  # SO_SNDBUF asked for each accepted connection (Linux doubles it)
+# Connections the kernel may hold waiting to be accepted (Linux caps it at
+# net.core.somaxconn). When the cap is full of slow clients, an honest one waits
+# here for its turn; a short queue would drop its SYN instead, and a client
+# retries a SYN only after a second or more. (nginx listens with 511, NSD 256.)
+TCP_LISTEN_BACKLOG = 1024
+# Seconds a connection must have been idle before it can be reclaimed: a
+# just-accepted client whose query is on its way is not idle. Short, because the
+# clients waiting in the listen queue are taken one per reclaim: with 128 places,
+# a queue of a thousand idle connections drains in about a second.
+TCP_IDLE_GRACE = 0.1
+# Seconds a message must have been half-received before its connection can be
+# reclaimed as slow: an honest client's query arrives in one segment or two.
+TCP_SLOW_GRACE = 0.5
+# Seconds a connection's answers must have waited unread (at most half the send
+# timeout) before it can be reclaimed: a reader that is only briefly slow keeps its place.
+TCP_UNREAD_GRACE = 1.0
 
 Reply = bytes | None
 
@@ -149,7 +171,7 @@ class DnsServer:
             endpoint = await self._open_udp(host, port)
             try:
                 listener = await self.network.start_tcp_server(
-                    self._serve_tcp, host, endpoint.local_address[1]
+                    self._serve_tcp, host, endpoint.local_address[1], backlog=TCP_LISTEN_BACKLOG
                 )
             except OSError as exc:
                 self.udp_endpoints.remove(endpoint)
@@ -315,16 +337,13 @@ class DnsServer:
 
     def _admit(self, arriving: int) -> bool:
         """Room for one more connection besides the ``arriving`` ones, reclaiming if need be."""
-        short = len(self._tcp_connections) + arriving + 1 - self.max_tcp_connections
-        if short <= 0:
-            return True
-        reclaimable = 0
-        for later in self._tcp_connections.values():
-            if later.idle or (later.sending and not later.ended):
-                reclaimable += 1
-                if reclaimable >= short:
-                    return True
-        return False
+        # The room is made now, as the connection is taken: counting reclaimable
+        # ones here and reclaiming later would find them busy again by then, and
+        # the new client, taken, would be closed ("connection limit").
+        while len(self._tcp_connections) + arriving + 1 > self.max_tcp_connections:
+            if not self._reclaim_idlest():
+                return False
+        return True
 
     def _room_made(self) -> None:
         for listener in self.tcp_listeners:
@@ -334,26 +353,20 @@ class DnsServer:
         """Make room for a new connection; False if every open one is busy.
 
         The victim is the connection idle longest; failing that, the one whose
-        answers have waited longest for the client to read them (a client that
-        does not read). One that is receiving a query or finding an answer is
-        never taken.
+        half-received message started longest ago (a slow sender); failing
+        that, the one whose answers have waited longest for the client to
+        read them (a client that does not read). One finding an answer, or
+        within its grace time, is never taken.
         """
-        idle: tuple[float, int] | None = None
-        stalled: tuple[float, int] | None = None
+        now = self.network.now()
+        victim: tuple[int, float, int] | None = None
         for number, later in self._tcp_connections.items():
-            if later.ended:
-                continue
-            if later.idle:
-                if idle is None or later.last_active < idle[0]:
-                    idle = (later.last_active, number)
-            elif later.sending and (stalled is None or later.last_active < stalled[0]):
-                stalled = (later.last_active, number)
-        if idle is not None:
-            self._tcp_connections.pop(idle[1]).end("reclaimed: idle")
-        elif stalled is not None:
-            self._tcp_connections.pop(stalled[1]).end("reclaimed: unread")
-        else:
+            rank = later.reclaimable(now)
+            if rank is not None and (victim is None or rank < victim[:2]):
+                victim = (*rank, number)
+        if victim is None:
             return False
+        self._tcp_connections.pop(victim[2]).end(_RECLAIMED[victim[0]])
         return True
 
     async def _tcp_messages(self, stream: Stream, later: _Later) -> str:
@@ -379,6 +392,8 @@ class DnsServer:
                         data = await stream.receive_some(65537)
                         if not data:
                             return "client closed" if not buffer else "client closed mid-message"
+                        if not buffer:
+                            later.partial_since = later.clock()  # a message has started
                         buffer += data
                         later.receiving = True
                         if not started:
@@ -400,7 +415,7 @@ class DnsServer:
                     break
                 message = bytes(buffer[2 : 2 + length])
                 del buffer[: 2 + length]
-                later.last_active = later.clock()
+                later.last_active = later.partial_since = later.clock()
                 received = trace.now()
                 trace.record(DnsMessageReceived(received, actor, TCP, local, peer, message))
                 response = self.responder.respond(message, TCP, peer)
@@ -463,6 +478,8 @@ class _Later:
         self.tasks: set[asyncio.Task[None]] = set()
         self.last_active = clock()  # when a query last arrived or an answer left
         self.receiving = False  # part of a message has arrived
+        self.partial_since = self.last_active  # when the message being received started
+        self.stalled_since = self.last_active  # when the oldest write under way began
         self.sending = 0  # writes under way or waiting for their turn
         self.ended: str | None = None  # why the server ended it from outside its loop
         self._closing: asyncio.Task[None] | None = None
@@ -473,6 +490,27 @@ class _Later:
         """Nothing half-received, being found or being sent: closing it loses nothing."""
         return not (self.tasks or self.receiving or self.sending or self.ended)
 
+    def reclaimable(self, now: float) -> tuple[int, float] | None:
+        """Whether closing this connection for a new one is fair: (rank, since) or None.
+
+        Rank 0: idle for :data:`TCP_IDLE_GRACE`; 1: a message half-received
+        and started :data:`TCP_SLOW_GRACE` ago, nothing being found or sent; 2: its
+        answers unread for :data:`TCP_UNREAD_GRACE` (at most half the send
+        timeout). ``since``: how long
+        it has been so — the lowest rank, then the oldest, is taken first.
+        """
+        if self.ended or self.tasks:
+            return None
+        if self.sending:
+            stalled = self.stalled_since
+            unread = min(TCP_UNREAD_GRACE, self.send_timeout / 2)
+            return (2, stalled) if now - stalled >= unread else None
+        if not self.receiving:
+            idle = self.last_active
+            return (0, idle) if now - idle >= TCP_IDLE_GRACE else None
+        started = self.partial_since
+        return (1, started) if now - started >= TCP_SLOW_GRACE else None
+
     def start(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
@@ -482,6 +520,8 @@ class _Later:
         """Hand ``data`` to the socket; ConnectionError if it does not drain in time."""
         if not data:
             return
+        if not self.sending:
+            self.stalled_since = self.clock()
         self.sending += 1
         try:
             async with self._lock:
@@ -495,6 +535,8 @@ class _Later:
                     raise ConnectionError("send timeout") from None
         finally:
             self.sending -= 1
+            if self.sending:  # the next write waiting for its turn starts its own wait
+                self.stalled_since = self.clock()
         self.last_active = self.clock()
 
     def end(self, reason: str) -> None:
@@ -513,6 +555,9 @@ class _Later:
             task.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+
+_RECLAIMED = ("reclaimed: idle", "reclaimed: slow message", "reclaimed: unread")
 
 
 def _drop_reason(data: bytes) -> str:

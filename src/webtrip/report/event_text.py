@@ -325,6 +325,10 @@ _CLOSE_REASONS = {
         "the server was full and gave its place to a new connection, as it was the one "
         "sending a request's headers the longest"
     ),
+    "reclaimed: slow message": N_(
+        "the server was full and gave its place to a new connection, as it was the one "
+        "whose half-received message had started the longest ago"
+    ),
     "reclaimed: unread": N_(
         "the server was full and gave its place to a new connection, as it was the one "
         "whose answers had waited longest for the client to read them"
