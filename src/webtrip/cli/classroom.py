@@ -39,11 +39,13 @@ def class_run(lesson_name: str | None, language: str) -> ClassRun:
         return _class_run(trace, title, ())
     from webtrip.cli.lesson import _lesson, _run
     from webtrip.lessons.engine import options
-    from webtrip.lessons.vocabulary import RunFacts
+    from webtrip.lessons.vocabulary import RunFacts, packet_kind_words
 
     lesson = _lesson(lesson_name)
     run = _run(lesson, CLASS_CODE, language)
     facts = RunFacts(run.trace)
+    words = {code: packet_kind_words(code) for code in LANGUAGES}
+    labels = {kind: {code: words[code][kind] for code in LANGUAGES} for kind in words["en"]}
     questions = []
     for question in lesson.questions:
         if question.type not in ASKED_IN_CLASS:
@@ -58,6 +60,7 @@ def class_run(lesson_name: str | None, language: str) -> ClassRun:
                 tuple(options(facts, question)) if question.type != "numeric" else (),
                 shown,
                 run.pause_at(question) if question.type == "prediction" else None,
+                labels if question.type == "prediction" else {},
             )
         )
     title = {code: lesson.text(lesson.title, code) for code in LANGUAGES}

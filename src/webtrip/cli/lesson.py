@@ -56,7 +56,7 @@ from webtrip.lessons.sheets import (
     to_html,
     to_markdown,
 )
-from webtrip.lessons.vocabulary import RunFacts
+from webtrip.lessons.vocabulary import RunFacts, packet_kind_words
 from webtrip.outcomes import EXIT_USAGE
 
 LESSON_OPTION = click.option(
@@ -174,6 +174,9 @@ def _show_questions(console: Any, lesson: Lesson, run: StudentRun | None, langua
                 choices = [_("the lab's hosts")]
             else:
                 choices = list(question.options)
+            if question.type == "prediction":  # the codes, each with what it means
+                words = packet_kind_words(language)
+                choices = [f"{c} ({words[c]})" if c in words else c for c in choices]
             console.print("   " + _("One of: {options}").format(options=", ".join(choices)))
         if question.type == "prediction" and run is not None:
             pause = run.pause_at(question) * 1000

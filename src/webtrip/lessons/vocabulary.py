@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
+from webtrip.i18n import translation
 from webtrip.packets.dissect import dissect
 from webtrip.report.facts import PageLoadFacts, page_load_facts
 from webtrip.report.flights import packet_kind as message_kind
@@ -437,6 +438,27 @@ def cache_outcome(run: RunFacts, file: str, load: int) -> str:
 PACKET_KINDS = ("dns-query", "dns-referral", "dns-answer", "syn", "syn-ack", "ack",
                 "request", "response", "data", "fin", "rst", "other")  # fmt: skip
 """The kinds of packet a prediction asks for: the replay's own words for a packet."""
+
+
+def packet_kind_words(language: str) -> dict[str, str]:
+    """What each of :data:`PACKET_KINDS` means, as a student reads it in ``language``
+    (the codes stay what an answers file holds)."""
+    catalog = translation(language)
+    _ = catalog.gettext
+    return {
+        "dns-query": _("a DNS question"),
+        "dns-referral": _("a DNS referral to other servers"),
+        "dns-answer": _("a DNS answer"),
+        "syn": _("SYN: the browser asks to connect"),
+        "syn-ack": _("SYN-ACK: the server accepts the connection"),
+        "ack": _("ACK: a receipt, with no data"),
+        "request": _("the HTTP request"),
+        "response": _("the first piece of the HTTP answer"),
+        "data": _("more data (another segment)"),
+        "fin": _("FIN: one side closes the connection"),
+        "rst": _("RST: the connection is cut"),
+        "other": _("something else"),
+    }
 
 
 @fact("kind", Parameter("after", "text", None, "a moment (see the moments)"))

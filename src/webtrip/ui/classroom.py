@@ -104,10 +104,18 @@ class ClassQuestion:
     options: tuple[str, ...] = ()
     right: str = ""
     pause_at: float | None = None
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    """What an option means, per language (a prediction's packet kinds): option → {en, es}."""
 
     def public(self) -> dict[str, Any]:
         """What students see: never the right answer."""
-        return {"id": self.id, "type": self.type, "text": self.text, "options": list(self.options)}
+        return {
+            "id": self.id,
+            "type": self.type,
+            "text": self.text,
+            "options": list(self.options),
+            "labels": self.labels,
+        }
 
     def teacher(self) -> dict[str, Any]:
         return self.public() | {"right": self.right, "pause_at": self.pause_at}

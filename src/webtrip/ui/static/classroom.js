@@ -24,6 +24,11 @@
 
   function w(name) { return (room.words && room.words[room.lang][name]) || ""; }
   function both(value) { return value ? value[room.lang] || value.en || "" : ""; }
+  // An option as a student reads it: a prediction's packet kind in words, else itself.
+  function label(question, answer) {
+    const words = question && question.labels ? question.labels[answer] : null;
+    return words ? both(words) : String(answer);
+  }
   function el(tag, attrs, children) {
     const node = document.createElement(tag);
     Object.entries(attrs || {}).forEach(([k, v]) => {
@@ -82,7 +87,7 @@
       const share = Math.round((100 * count) / total);
       return el("li", { class: "class-bar" + (right !== null && right === answer ? " right" : ""),
         "data-answer": answer, "data-count": String(count) }, [
-        el("span", { class: "class-option", text: answer }),
+        el("span", { class: "class-option", text: label(question, answer) }),
         el("span", { class: "class-meter", "aria-hidden": "true" }, [el("span", { style: "width:" + share + "%" })]),
         el("span", { class: "class-count", text: String(count) }),
       ]);
@@ -106,7 +111,7 @@
         item.appendChild(el("p", { id: "class-answered", text: w("answered").replace("{answered}", String(room.answered)).replace("{students}", String(room.students)) }));
         item.appendChild(bars(Object.assign({}, q, { revealed: open.revealed })));
         if (!open.revealed) item.appendChild(el("button", { type: "button", id: "class-reveal", text: w("reveal"), onclick: reveal }));
-        else item.appendChild(el("p", { class: "class-right", text: w("right").replace("{answer}", q.right) }));
+        else item.appendChild(el("p", { class: "class-right", text: w("right").replace("{answer}", label(q, q.right)) }));
       }
       return item;
     }));
@@ -141,12 +146,12 @@
     const box = el("div", { id: "class-question", "data-question": q.id }, [
       el("h3", { text: w("question") }), el("p", { class: "class-q-text", text: both(q.text) })]);
     if (q.revealed) {
-      box.appendChild(el("p", { class: "class-right", text: w("right").replace("{answer}", q.right) }));
+      box.appendChild(el("p", { class: "class-right", text: w("right").replace("{answer}", label(q, q.right)) }));
       if (q.counts) { room.counts = q.counts; room.answered = Object.values(q.counts).reduce((a, b) => a + b, 0); box.appendChild(bars(q)); }
     } else if (q.options.length) {
       box.appendChild(el("div", { class: "class-options", role: "group", "aria-label": w("answer") }, q.options.map((option) =>
         el("button", { type: "button", class: "class-option-button", "data-answer": option, "aria-pressed": room.given === option ? "true" : "false",
-          text: option, onclick: () => give(q, option) }))));
+          text: label(q, option), onclick: () => give(q, option) }))));
     } else {
       const input = el("input", { id: "class-number", type: "text", inputmode: "decimal", autocomplete: "off", maxlength: "20" });
       const form = el("form", { class: "class-join" }, [el("label", { for: "class-number", text: w("number") }), input,
@@ -154,7 +159,7 @@
       form.addEventListener("submit", (e) => { e.preventDefault(); give(q, input.value); });
       box.appendChild(form);
     }
-    if (room.given !== null && !q.revealed) box.appendChild(el("p", { class: "class-note", text: w("your_answer").replace("{answer}", room.given) }));
+    if (room.given !== null && !q.revealed) box.appendChild(el("p", { class: "class-note", text: w("your_answer").replace("{answer}", label(q, room.given)) }));
     body.appendChild(box);
   }
 
