@@ -234,3 +234,32 @@ def test_the_projector_shows_large_type_at_1920(dropped, tmp_path):
         page.keyboard.press("ArrowRight")
         page.wait_for_function("() => /^#e=\\d+&big$/.test(location.hash)")
     watched.assert_clean()
+
+
+@pytest.mark.peer("chromium")
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_the_conversations_labels_stay_inside_its_drawing(tmp_path, language):
+    """A long label over a short arrow near an edge ("DNS referral … — lost here") starts
+    at that edge instead of being cut off (seen on a phone: "JS referral…", the README's
+    lossy run)."""
+    lossy = lab.demo_lab()
+    link = lossy.browser_link
+    lossy.links[0] = lab.LinkSpec(link.ends, link.addresses, link.options | {"loss": 0.05})
+    path, _ = write_report(simulated.run(lossy, 1).world.trace, language, tmp_path)
+    with chromium_page(path.as_uri(), size=PHONE) as watched:
+        page = watched.page
+        show(page, "conversation")
+        page.wait_for_selector("#sequence .message .label")
+        overflowing = page.evaluate(
+            """() => {
+              const svg = document.querySelector('#sequence svg');
+              const width = svg.viewBox.baseVal.width;
+              return [...svg.querySelectorAll('.message .label')]
+                .map((t) => [t.textContent, t.getBBox()])
+                .filter(([, box]) => box.x < 0 || box.x + box.width > width)
+                .map(([text, box]) => `${text}: ${Math.round(box.x)}`
+                  + `..${Math.round(box.x + box.width)} of ${width}`);
+            }"""
+        )
+        assert overflowing == []
+        watched.assert_clean()

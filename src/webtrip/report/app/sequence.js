@@ -1,6 +1,6 @@
 /* 2. The conversation: a sequence diagram of the messages, the current one highlighted. */
 
-const SEQ = { starts: [], rows: [], current: -1, svg: null, x: {}, messages: [], layer: null, drawn: [0, 0], scale: 1,
+const SEQ = { width: 300, starts: [], rows: [], current: -1, svg: null, x: {}, messages: [], layer: null, drawn: [0, 0], scale: 1,
   top: 0, height: 0 };
 const ROW = 26, TOP = 44;
 /* On a projector (html.big) the diagram is drawn 1.6 times larger: its text and arrows. */
@@ -36,7 +36,7 @@ function buildSequence() {
     const head = svg("text", { x: x[n.id], y: 18, "text-anchor": "middle", class: "actor" }, root);
     head.textContent = tr(n.name) || n.id;
   }
-  SEQ.x = x; SEQ.messages = messages;
+  SEQ.x = x; SEQ.messages = messages; SEQ.width = width;
   SEQ.layer = svg("g", { class: "messages" }, root);
   SEQ.drawn = [0, 0];
   SEQ.svg = root;
@@ -76,9 +76,16 @@ function sequenceRow(m, k) {
     const cross = svg("text", { x: end, y: y + 9, "text-anchor": "middle", class: "cross" }, g);
     cross.textContent = "✕";
   }
-  const label = svg("text", { x: (x1 + x2) / 2, y: y - 1, "text-anchor": "middle", class: "label" }, g);
-  label.textContent = (m.again ? "↻ " : "") + tr(m.label) + (m.again ? " (" + word("sent_again") + ")" : "") +
+  const text = (m.again ? "↻ " : "") + tr(m.label) + (m.again ? " (" + word("sent_again") + ")" : "") +
     (m.lost ? " — " + word("lost_here") : "");
+  // Centred over its arrow, but kept inside the drawing: a long label near an edge starts
+  // (or ends) at that edge. Its width is estimated (11 px type: about 6.2 px a character),
+  // so drawing rows while scrolling reads no layout.
+  const half = text.length * 3.1;
+  let lx = (x1 + x2) / 2, anchor = "middle";
+  if (lx - half < 4) { lx = 4; anchor = "start"; } else if (lx + half > SEQ.width - 4) { lx = SEQ.width - 4; anchor = "end"; }
+  const label = svg("text", { x: lx, y: y - 1, "text-anchor": anchor, class: "label" }, g);
+  label.textContent = text;
   g.addEventListener("click", () => { pause(); goEvent(m.events && m.events.length ? m.events[0] : eventAt(m.t)); });
   SEQ.rows[k] = g;
   return g;
