@@ -33,6 +33,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import dns.exception
+import dns.flags
+import dns.message
+import dns.rcode
+import dns.rdatatype
+
 from webtrip.i18n import LANGUAGES, number, translation
 from webtrip.packets.dissect import Packet, dissect
 from webtrip.report.mermaid import forwarders, sent_again
@@ -83,6 +89,23 @@ def _first_line(payload: bytes) -> str:
     return payload.split(b"\r\n", 1)[0][:120].decode("latin-1")
 
 
+def dns_answer_kind(wire: bytes) -> str:
+    """A DNS response's kind: "dns-referral" only when it answers nothing and points to the
+    servers of a zone below (NS records in its authority section, not authoritative) —
+    a resolver's "no such record" (an SOA there) is an answer, not a referral."""
+    try:
+        message = dns.message.from_wire(wire, ignore_trailing=True)
+    except (dns.exception.DNSException, ValueError):
+        return "dns-answer"
+    referral = (
+        message.rcode() == dns.rcode.NOERROR
+        and not message.answer
+        and not message.flags & dns.flags.AA
+        and any(rrset.rdtype == dns.rdatatype.NS for rrset in message.authority)
+    )
+    return "dns-referral" if referral else "dns-answer"
+
+
 def packet_kind(packet: Packet) -> tuple[str, str]:
     """(flight kind: dns|tcp|http|icmp|other, message kind) of a decoded packet."""
     if packet.udp is not None:
@@ -91,10 +114,7 @@ def packet_kind(packet: Packet) -> tuple[str, str]:
             return "other", "other"
         if not udp.payload[2] & 0x80:
             return "dns", "dns-query"
-        counts = [int.from_bytes(udp.payload[i : i + 2]) for i in (6, 8)]
-        authoritative = bool(udp.payload[2] & 0x04)
-        return "dns", ("dns-referral" if counts[0] == 0 and counts[1] and not authoritative
-                       else "dns-answer")  # fmt: skip
+        return "dns", dns_answer_kind(udp.payload)
     if packet.icmp is not None:
         return "icmp", "other"
     tcp = packet.tcp
@@ -529,9 +549,7 @@ def _logical_messages(trace: Trace, index_of: dict[int, int]) -> list[dict[str, 
             kind = "dns-query"
             wire = event.wire
             if len(wire) >= 12 and wire[2] & 0x80:
-                counts = int.from_bytes(wire[6:8]), int.from_bytes(wire[8:10])
-                kind = "dns-referral" if counts[0] == 0 and counts[1] and not wire[2] & 0x04 \
-                    else "dns-answer"  # fmt: skip
+                kind = dns_answer_kind(wire)
             words = {"dns-query": N_("DNS query {question}"),
                      "dns-answer": N_("DNS answer {question}"),
                      "dns-referral": N_("DNS referral {question}")}[kind]  # fmt: skip
